@@ -1,0 +1,46 @@
+"""Exceptions raised by dlverify.
+
+Every error says what went wrong and what to do about it. They all derive from
+:class:`DlverifyError` so callers can catch the library's errors as one family.
+"""
+
+from __future__ import annotations
+
+
+class DlverifyError(Exception):
+    """Base class of every error dlverify raises on purpose."""
+
+
+class DataError(DlverifyError):
+    """A data set could not be provided."""
+
+
+class DataNotFoundError(DataError):
+    """A data set is not on this machine and could not be downloaded.
+
+    The claims suite turns this into a skip whose reason is this message.
+    """
+
+
+class ChecksumError(DataError):
+    """A data file's decompressed bytes do not match the known SHA-256."""
+
+
+class CorruptDataError(DataError):
+    """A data file could not be read (truncated gzip, bad IDX header, ...)."""
+
+
+class ProbeError(DlverifyError, ValueError):
+    """A probe was given input it cannot measure (wrong mode, NaN loss, shapes)."""
+
+
+class ModelModeError(ProbeError):
+    """A probe that needs a deterministic model was given one in train mode."""
+
+
+class NonFiniteLossError(DlverifyError, FloatingPointError):
+    """A loss or gradient became NaN or infinite."""
+
+
+class DeviceUnavailableError(DlverifyError, RuntimeError):
+    """A device was asked for that this machine does not have."""
