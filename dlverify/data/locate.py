@@ -1,0 +1,181 @@
+"""Find a data set's files on this machine, or download them safely.
+
+Search order (first root that has the file wins):
+
+1. the folders in the ``DLVERIFY_DATA`` environment variable (``os.pathsep``-separated);
+2. the user cache, ``$XDG_CACHE_HOME/dlverify`` (default ``~/.cache/dlverify``);
+3. system data folders: Debian's ``/usr/share/datasets``;
+4. a download from the data set's canonical mirror into the user cache.
+
+Inside a root a file is ``<root>/<folder>/<name>`` or ``<name>.gz``. Every file is
+verified against the SHA-256 of its decompressed bytes; a mismatch is an error
+naming the file, never a silent fall-through to the next root. Downloads go to a
+temporary file that is verified and then atomically renamed, under an exclusive
+file lock, so parallel pytest-xdist workers never see half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gzip
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ChecksumError, CorruptDataError, DataNotFoundError
+from .registry import DataFile, DatasetSpec
+
+ENV_VAR = "DLVERIFY_DATA"
+OFFLINE_ENV_VAR = "DLVERIFY_OFFLINE"
+SYSTEM_ROOTS = (Path("/usr/share/datasets"),)
+_CHUNK = 1 << 20
+
+
+def cache_root() -> Path:
+    """The user cache folder dlverify downloads into."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dlverify"
+
+
+def search_roots() -> list[Path]:
+    """Data roots in the order they are searched (environment, cache, system)."""
+    roots = [Path(p).expanduser() for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
+    return [*roots, cache_root(), *SYSTEM_ROOTS]
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where one file of a data set was found and how."""
+
+    role: str
+    path: Path
+    source: str  # "environment", "cache", "system" or "download"
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a file, decompressing it if it is gzip; corrupt gzip is a CorruptDataError."""
+    try:
+        if path.suffix == ".gz":
+            with gzip.open(path, "rb") as handle:
+                return handle.read()
+        return path.read_bytes()
+    except (EOFError, OSError, zlib.error) as error:
+        raise CorruptDataError(
+            f"{path} could not be read ({error}); the file is truncated or corrupt. "
+            f"Delete it and fetch it again (python -m dlverify data fetch)."
+        ) from error
+
+
+def verify(path: Path, expected: DataFile) -> bytes:
+    """Return the decompressed bytes of ``path`` after checking their SHA-256."""
+    content = read_bytes(path)
+    digest = hashlib.sha256(content).hexdigest()
+    if digest != expected.sha256:
+        raise ChecksumError(
+            f"{path}: SHA-256 of the decompressed bytes is {digest}, expected {expected.sha256} "
+            f"for {expected.name}. The file is corrupt or a different version; delete it and "
+            f"fetch it again (python -m dlverify data fetch)."
+        )
+    return content
+
+
+def _candidates(root: Path, spec: DatasetSpec, file: DataFile) -> list[Path]:
+    folder = root / spec.folder
+    return [folder / file.name, folder / f"{file.name}.gz"]
+
+
+def _source_of(root: Path, env_roots: int, index: int) -> str:
+    if index < env_roots:
+        return "environment"
+    return "cache" if root == cache_root() else "system"
+
+
+def find_file(spec: DatasetSpec, role: str) -> Located | None:
+    """The first existing copy of one file in the search roots, or None (not verified)."""
+    env_count = len([p for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p])
+    for index, root in enumerate(search_roots()):
+        for candidate in _candidates(root, spec, spec.files[role]):
+            if candidate.is_file():
+                return Located(role, candidate, _source_of(root, env_count, index))
+    return None
+
+
+@contextlib.contextmanager
+def _exclusive_lock(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def download_file(spec: DatasetSpec, role: str, *, timeout: float = 60.0) -> Located:
+    """Download one file into the user cache: verified, atomic, safe under parallel workers."""
+    file = spec.files[role]
+    target = cache_root() / spec.folder / f"{file.name}.gz"
+    with _exclusive_lock(target.with_name(target.name + ".lock")):
+        if target.is_file():  # another worker finished it while we waited
+            verify(target, file)
+            return Located(role, target, "cache")
+        errors = []
+        for mirror in spec.mirrors:
+            url = mirror + file.name + (".gz" if spec.compressed_on_mirror else "")
+            handle, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{file.name}.", suffix=".part")
+            tmp = Path(tmp_name)
+            try:
+                with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+                    while chunk := response.read(_CHUNK):
+                        out.write(chunk)
+                if not spec.compressed_on_mirror:
+                    tmp.write_bytes(gzip.compress(tmp.read_bytes()))
+                verify(tmp, file)
+                os.replace(tmp, target)
+                return Located(role, target, "download")
+            except (urllib.error.URLError, OSError, ChecksumError, CorruptDataError) as error:
+                errors.append(f"{url}: {error}")
+            finally:
+                tmp.unlink(missing_ok=True)
+    raise DataNotFoundError(_missing_message(spec, role, errors))
+
+
+def _missing_message(spec: DatasetSpec, role: str, errors: list[str]) -> str:
+    file = spec.files[role]
+    looked = ", ".join(str(root / spec.folder) for root in search_roots())
+    reasons = "; ".join(errors) if errors else "downloads are disabled"
+    return (
+        f"{spec.name} file {file.name} is not on this machine (looked in {looked}) and could "
+        f"not be downloaded ({reasons}). Point {ENV_VAR} at a folder holding "
+        f"{spec.folder}/{file.name}[.gz], or run `python -m dlverify data fetch {spec.name}` "
+        f"on a machine with network access."
+    )
+
+
+def downloads_allowed() -> bool:
+    """False when ``DLVERIFY_OFFLINE`` is set to a true value."""
+    return os.environ.get(OFFLINE_ENV_VAR, "").lower() not in {"1", "true", "yes"}
+
+
+def locate(spec: DatasetSpec, role: str, *, download: bool | None = None) -> Located:
+    """Find one file of a data set, downloading it if allowed; raise DataNotFoundError otherwise."""
+    found = find_file(spec, role)
+    if found is not None:
+        return found
+    if download is None:
+        download = downloads_allowed()
+    if not download:
+        raise DataNotFoundError(_missing_message(spec, role, []))
+    return download_file(spec, role)
+
+
+def load_verified(spec: DatasetSpec, role: str, *, download: bool | None = None) -> bytes:
+    """Decompressed, checksum-verified bytes of one file of a data set."""
+    located = locate(spec, role, download=download)
+    return verify(located.path, spec.files[role])

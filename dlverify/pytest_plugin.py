@@ -1,0 +1,368 @@
+"""The dlverify pytest plugin: devices, profiles, the ``claim`` marker, evidence, the report.
+
+Registered through the ``pytest11`` entry point, so any project that installs
+dlverify can write claim tests::
+
+    @pytest.mark.claim("lab2.zero-init-stalls", source="lab2 §4.1")
+    def test_zero_init_stalls(claim, device):
+        ...
+        claim.report(train_loss=2.301)
+        claim.measure(train_loss=measured)
+        claim.expect(abs(measured - entropy) < 0.01, "train loss at the label entropy")
+
+The verdict is the outcome (see :mod:`dlverify.evidence`): passed = holds;
+strict xfail (``xfail="numbers"`` on the marker) = measured not to hold;
+skipped = cannot be decided here. Evidence travels from pytest-xdist workers
+to the controller in ``report.user_properties``, which xdist serializes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from .evidence import ClaimNotHeld, ClaimRecord
+from .profiles import DEFAULT_SEEDS, PROFILES, Profile
+
+CLAIM_ID = re.compile(r"^(?P<report>[a-z][a-z0-9]*)\.[a-z0-9][a-z0-9-]*$")
+SOURCE_REPORTS = {
+    "lab1": "Lab 1: linear regression and Fashion-MNIST softmax regression (TF2)",
+    "hw1": "HW1: function fitting, optimization and generalization on MNIST",
+    "lab2": "Lab 2: regularization and initialization of an MNIST MLP (TF2)",
+    "hw2": "HW2: initialization, saturation, batch size, learning rate, early stopping on MNIST",
+    "a1": "Assignment 1: CIFAR-10 softmax classifier with L2 (DD2424)",
+}
+META_KEY = "dlverify.claim"
+EVIDENCE_KEY = "dlverify.evidence"
+_CLAIM_RECORD = pytest.StashKey[ClaimRecord]()
+
+
+# -- options and markers ------------------------------------------------------
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dlverify", "dlverify claims")
+    group.addoption("--device", choices=("cpu", "cuda", "all"), default="cpu",
+                    help="run device-parametrized tests on cpu (default), cuda, or all available devices; "
+                         "cuda without CUDA is a usage error, never a silent CPU run")
+    group.addoption("--profile", choices=PROFILES, default="default",
+                    help="default: documented protocols scaled to fit a 2-core CPU where needed (and reported); "
+                         "full: the documented protocols as written (for GPU machines)")
+    group.addoption("--seeds", type=int, default=None, metavar="N",
+                    help=f"seeds per comparative claim (default: {DEFAULT_SEEDS['default']} under the default "
+                         f"profile, {DEFAULT_SEEDS['full']} under full)")
+    group.addoption("--torch-threads", type=int, default=None, metavar="N",
+                    help="torch intra-op threads per process (default: CPU cores divided by the number of "
+                         "pytest-xdist workers, so -n auto does not oversubscribe)")
+    group.addoption("--data-dir", default=None, metavar="DIR",
+                    help="a folder with mnist/ and fashion-mnist/ (IDX files); searched before "
+                         "$DLVERIFY_DATA, the user cache and /usr/share/datasets")
+    group.addoption("--claims-report", default=None, metavar="DIR",
+                    help="write the claims report (index.html, claims.md, claims.json) to DIR")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "claim(claim_id, *, source='', xfail=None): a test that decides one claim of the catalogue. "
+        "claim_id is '<report>.<slug>' (select with -k <claim_id> or -m <report>); source names the "
+        "report's section; xfail='measured numbers' (or {'default': ..., 'full': ...}) marks a claim "
+        "measured NOT to hold: a strict xfail that only a failed expectation satisfies.",
+    )
+    for report, title in SOURCE_REPORTS.items():
+        config.addinivalue_line("markers", f"{report}: claims from the source report {title} (added from the claim id)")
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(EvidenceCollector(config), "dlverify-evidence")
+
+    device = config.getoption("device", "cpu")
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise pytest.UsageError(
+                f"--device cuda was given but CUDA is not available (torch {torch.__version__}, "
+                f"torch.cuda.is_available() is False). Install a CUDA build of torch on a machine with an "
+                f"NVIDIA GPU, or run with --device cpu (or --device all to use every available device)."
+            )
+    data_dir = config.getoption("data_dir", None)
+    if data_dir:
+        path = Path(data_dir).expanduser().resolve()
+        if not path.is_dir():
+            raise pytest.UsageError(f"--data-dir {data_dir}: no such folder")
+        current = os.environ.get("DLVERIFY_DATA", "")
+        os.environ["DLVERIFY_DATA"] = os.pathsep.join(p for p in (str(path), current) if p)
+    _limit_threads(config)
+    # Claims that share trained models are grouped with xdist_group; that
+    # grouping is only honoured under --dist loadgroup, which -n picks otherwise.
+    if getattr(config.option, "dist", None) == "load":
+        config.option.dist = "loadgroup"
+
+
+def _limit_threads(config: pytest.Config) -> None:
+    threads = config.getoption("torch_threads", None)
+    workerinput = getattr(config, "workerinput", None)
+    if threads is None and workerinput is not None:
+        workers = int(workerinput.get("workercount", 1))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+    if threads is None:
+        return
+    if threads < 1:
+        raise pytest.UsageError(f"--torch-threads must be at least 1, got {threads}")
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    else:  # read by torch when it is first imported; avoids importing torch for every pytest run
+        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(variable, str(threads))
+
+
+# -- collection -----------------------------------------------------------------
+
+def _devices(config: pytest.Config) -> list[str]:
+    choice = config.getoption("device", "cpu")
+    if choice == "cpu":
+        return ["cpu"]
+    if choice == "cuda":
+        return ["cuda"]
+    import torch
+
+    return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "device" in metafunc.fixturenames:
+        metafunc.parametrize("device", _devices(metafunc.config), indirect=True)
+
+
+def _claim_marker(item: pytest.Item):
+    return item.get_closest_marker("claim")
+
+
+def _xfail_reason(marker, profile: str) -> str | None:
+    xfail = marker.kwargs.get("xfail")
+    if isinstance(xfail, dict):
+        unknown = set(xfail) - set(PROFILES)
+        if unknown:
+            raise pytest.UsageError(f"claim {marker.args[0]}: xfail keys must be profiles {PROFILES}, got {sorted(unknown)}")
+        return xfail.get(profile)
+    return xfail
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    profile = config.getoption("profile", "default")
+    owners: dict[str, str] = {}
+    for item in items:
+        marker = _claim_marker(item)
+        if marker is None:
+            continue
+        if len(marker.args) != 1 or not isinstance(marker.args[0], str):
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.claim takes exactly one claim id string")
+        claim_id = marker.args[0]
+        match = CLAIM_ID.match(claim_id)
+        if not match:
+            raise pytest.UsageError(f"{item.nodeid}: claim id {claim_id!r} is not of the form '<report>.<slug>'")
+        function = f"{item.path}::{getattr(item, 'originalname', item.name)}"
+        if owners.setdefault(claim_id, function) != function:
+            raise pytest.UsageError(f"claim {claim_id} is decided by two tests: {owners[claim_id]} and {function}")
+        report = match.group("report")
+        item.extra_keyword_matches.add(claim_id)
+        if report in SOURCE_REPORTS:
+            item.add_marker(getattr(pytest.mark, report))
+        reason = _xfail_reason(marker, profile)
+        if reason:
+            item.add_marker(pytest.mark.xfail(reason=f"{claim_id} does not hold as measured: {reason}",
+                                              strict=True, raises=ClaimNotHeld))
+        doc = (getattr(item, "obj", None).__doc__ or "") if hasattr(item, "obj") else ""
+        statement = " ".join(doc.strip().split("\n\n")[0].split()) if doc.strip() else ""
+        meta = {"claim_id": claim_id, "source": marker.kwargs.get("source", ""), "report": report,
+                "statement": statement, "expected_not_to_hold": reason, "test": function}
+        item.user_properties.append((META_KEY, json.dumps(meta)))
+
+
+# -- fixtures ---------------------------------------------------------------------
+
+@pytest.fixture
+def device(request: pytest.FixtureRequest):
+    """The torch device this test instance runs on (chosen with --device; in the test id)."""
+    import torch
+
+    return torch.device(getattr(request, "param", "cpu"))
+
+
+@pytest.fixture
+def cuda_device():
+    """A CUDA device, for claims about GPUs; skips with the reason when there is none."""
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip(f"needs CUDA; torch {torch.__version__} reports no CUDA device on this machine")
+    return torch.device("cuda")
+
+
+@pytest.fixture(scope="session")
+def profile(pytestconfig: pytest.Config) -> Profile:
+    """The active :class:`~dlverify.profiles.Profile` (--profile, --seeds)."""
+    return Profile.make(pytestconfig.getoption("profile"), pytestconfig.getoption("seeds"))
+
+
+@pytest.fixture(scope="session")
+def seeds(profile: Profile) -> tuple[int, ...]:
+    """Seeds for comparative claims (--seeds, or the profile's default)."""
+    return profile.seeds
+
+
+@pytest.fixture
+def claim(request: pytest.FixtureRequest) -> ClaimRecord:
+    """The evidence record of this claim test; its expectations decide the verdict."""
+    marker = request.node.get_closest_marker("claim")
+    if marker is None:
+        raise pytest.UsageError(f"{request.node.nodeid} uses the claim fixture without @pytest.mark.claim(...)")
+    meta = dict(_meta(request.node))
+    record = ClaimRecord(claim_id=marker.args[0], source=marker.kwargs.get("source", ""),
+                         statement=meta.get("statement", ""))
+    request.node.stash[_CLAIM_RECORD] = record
+    return record
+
+
+def _meta(item: pytest.Item) -> dict:
+    for key, value in item.user_properties:
+        if key == META_KEY:
+            return json.loads(value)
+    return {}
+
+
+# -- deciding ---------------------------------------------------------------------
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function):
+    try:
+        result = yield
+    except BaseException:
+        _attach(pyfuncitem)
+        raise
+    record = pyfuncitem.stash.get(_CLAIM_RECORD, None)
+    if record is not None:
+        try:
+            record.conclude()
+        finally:
+            _attach(pyfuncitem)
+    return result
+
+
+def _attach(item: pytest.Item) -> None:
+    record = item.stash.get(_CLAIM_RECORD, None)
+    if record is not None:
+        item.user_properties.append((EVIDENCE_KEY, json.dumps(record.as_dict())))
+
+
+# -- collecting (controller side) ---------------------------------------------------
+
+def _outcome(report: pytest.TestReport) -> str | None:
+    if report.when == "call":
+        if hasattr(report, "wasxfail"):
+            return "xfailed" if report.skipped else "xpassed-strict"
+        return report.outcome
+    if report.skipped:
+        return "skipped"
+    if report.failed:
+        return "error"
+    return None
+
+
+class EvidenceCollector:
+    """Gathers claim metadata, evidence and outcomes from every test report.
+
+    Registered on the controller (or the only process without xdist). Reports
+    from xdist workers arrive here with their ``user_properties`` intact.
+    """
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.rows: dict[str, dict] = {}
+        self.report_paths: list[Path] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        props = {k: v for k, v in report.user_properties if k in (META_KEY, EVIDENCE_KEY)}
+        if META_KEY not in props:
+            return
+        row = self.rows.setdefault(report.nodeid, {"nodeid": report.nodeid, **json.loads(props[META_KEY])})
+        if EVIDENCE_KEY in props:
+            row["evidence"] = json.loads(props[EVIDENCE_KEY])
+        outcome = _outcome(report)
+        if outcome is None or row.get("outcome") not in (None, "passed"):
+            return
+        row["outcome"] = outcome
+        if report.skipped and not hasattr(report, "wasxfail"):
+            row["skip_reason"] = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if report.failed:
+            row["error"] = report.longreprtext[-2000:]
+
+    def finished_rows(self) -> list[dict]:
+        rows = [dict(row) for row in self.rows.values()]
+        for row in rows:
+            row["verdict"] = verdict_of(row)
+        return rows
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        target = self.config.getoption("claims_report", None)
+        if target and self.rows:
+            from .report import write_report
+
+            self.report_paths = write_report(self.finished_rows(), Path(target), environment(self.config))
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.rows:
+            return
+        counts = Counter(row["verdict"] for row in self.finished_rows())
+        order = ("holds", "refuted", "inconclusive", "skipped", "error")
+        terminalreporter.section("dlverify claims")
+        terminalreporter.write_line(", ".join(f"{counts.get(v, 0)} {v}" for v in order)
+                                    + f"  ({len(self.rows)} claim tests)")
+        for path in self.report_paths:
+            terminalreporter.write_line(f"claims report written: {path}")
+
+
+def verdict_of(row: dict) -> str:
+    """The verdict shown for one test: holds, refuted, inconclusive, skipped or error."""
+    outcome = row.get("outcome")
+    evidence = row.get("evidence") or {}
+    if outcome == "passed":
+        return "holds"
+    if outcome == "xfailed":
+        return evidence.get("verdict") or "refuted"
+    if outcome == "skipped":
+        return "skipped"
+    if outcome == "xpassed-strict":
+        return "error"  # holds now although marked as not holding: the catalogue must be updated
+    if outcome == "failed" and evidence.get("verdict") in ("refuted", "inconclusive"):
+        return "error"  # not holding but not marked so: a new finding to record
+    return "error"
+
+
+def environment(config: pytest.Config) -> dict:
+    """What the run depended on: versions, devices, profile, seeds, determinism."""
+    import platform
+
+    import torch
+
+    from . import __version__
+
+    profile = Profile.make(config.getoption("profile"), config.getoption("seeds"))
+    cuda = torch.cuda.is_available()
+    return {
+        "dlverify": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "device_option": config.getoption("device"),
+        "cuda_devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
+        "profile": profile.name,
+        "seeds": list(profile.seeds),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "xdist_workers": getattr(config.option, "numprocesses", None),
+    }

@@ -1,0 +1,41 @@
+"""What a training run records."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class History:
+    """Per-evaluation (usually per-epoch) metrics of one training run.
+
+    ``train_loss``/``train_acc`` are running means over the mini-batches since
+    the previous evaluation, weighted by batch size, of the objective that was
+    minimized (penalties included, dropout active) — what Keras prints as
+    ``loss`` and ``accuracy``. ``train_eval_loss``/``train_eval_acc`` are filled
+    when the trainer is asked to evaluate the whole training set in eval mode.
+    ``val_*`` are the validation set in eval mode. ``step`` is the number of
+    optimizer steps done at each evaluation, ``seconds`` the wall time since
+    the previous one. ``step_loss`` holds every mini-batch objective when
+    per-step recording is on.
+    """
+
+    step: list[int] = field(default_factory=list)
+    epoch: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    train_loss: list[float] = field(default_factory=list)
+    train_acc: list[float] = field(default_factory=list)
+    train_eval_loss: list[float] = field(default_factory=list)
+    train_eval_acc: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    step_loss: list[float] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, list]:
+        """Plain lists, JSON-serializable."""
+        return asdict(self)
+
+    @property
+    def final(self) -> dict[str, float]:
+        """The last value of every metric that was recorded."""
+        return {name: values[-1] for name, values in self.as_dict().items() if values and name != "step_loss"}
