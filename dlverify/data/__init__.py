@@ -1,11 +1,11 @@
 """Data sets as tensors on a device: real (MNIST, Fashion-MNIST) and generated.
 
-Real data sets are located as described in :mod:`dlverify.data.locate` and
+Real data sets are located as described in :mod:`dlverify.data.location` and
 verified by SHA-256; a missing data set raises
 :class:`~dlverify.errors.DataNotFoundError` with what to do.
 """
 
-from .locate import ENV_VAR, OFFLINE_ENV_VAR, cache_root, locate, search_roots
+from .location import ENV_VAR, OFFLINE_ENV_VAR, cache_root, locate, search_roots
 from .real import FASHION_MNIST_CLASSES, load_fashion_mnist, load_mnist
 from .registry import DATASETS, DataFile, DatasetSpec, get_spec
 from .synthetic import FUNCTIONS, function_problem, linear_problem, random_labels

@@ -6,7 +6,7 @@ import torch
 
 from ..errors import CorruptDataError
 from .idx import parse_idx
-from .locate import load_verified
+from .location import load_verified
 from .registry import FASHION_MNIST, MNIST, DatasetSpec
 from .tensors import TensorData
 

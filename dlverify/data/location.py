@@ -59,9 +59,11 @@ class Located:
 
 
 def read_bytes(path: Path) -> bytes:
-    """Read a file, decompressing it if it is gzip; corrupt gzip is a CorruptDataError."""
+    """Read a file, decompressing it if it is gzip (by magic bytes); corrupt gzip is a CorruptDataError."""
     try:
-        if path.suffix == ".gz":
+        with open(path, "rb") as handle:
+            compressed = handle.read(2) == b"\x1f\x8b"
+        if compressed:
             with gzip.open(path, "rb") as handle:
                 return handle.read()
         return path.read_bytes()

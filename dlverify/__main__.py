@@ -1,0 +1,78 @@
+"""Command line: ``python -m dlverify data [list|fetch NAME ...]``.
+
+``data list`` shows where each file of each data set was found (and whether its
+checksum is right); ``data fetch NAME`` downloads a data set into the user
+cache, verified. Exit status 0 when everything asked for is present and valid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .data import DATASETS, get_spec, search_roots
+from .data.location import ENV_VAR, download_file, find_file, verify
+from .errors import DataError
+
+
+def _list(names: list[str]) -> int:
+    print(f"search order: {', '.join(str(p) for p in search_roots())} (then a download; set {ENV_VAR} to add folders)")
+    status = 0
+    for name in names:
+        spec = get_spec(name)
+        print(f"{spec.name}:")
+        for role, file in spec.files.items():
+            found = find_file(spec, role)
+            if found is None:
+                print(f"  {file.name:28s} missing")
+                status = 1
+                continue
+            try:
+                verify(found.path, file)
+                state = "ok"
+            except DataError as error:
+                state = f"INVALID: {error}"
+                status = 1
+            print(f"  {file.name:28s} {state:8s} {found.path} ({found.source})")
+    return status
+
+
+def _fetch(names: list[str]) -> int:
+    status = 0
+    for name in names:
+        spec = get_spec(name)
+        for role, file in spec.files.items():
+            found = find_file(spec, role)
+            try:
+                if found is not None:
+                    verify(found.path, file)
+                    print(f"{spec.name}/{file.name}: already at {found.path}")
+                    continue
+                located = download_file(spec, role)
+                print(f"{spec.name}/{file.name}: downloaded to {located.path}")
+            except DataError as error:
+                print(f"{spec.name}/{file.name}: {error}", file=sys.stderr)
+                status = 1
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dlverify", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    data = commands.add_parser("data", help="find, verify and fetch data sets")
+    data_commands = data.add_subparsers(dest="action", required=True)
+    for action, help_text in (("list", "show where each data set's files are and whether they verify"),
+                              ("fetch", "download data sets into the user cache (verified, atomic)")):
+        sub = data_commands.add_parser(action, help=help_text)
+        sub.add_argument("names", nargs="*", default=sorted(DATASETS), metavar="NAME",
+                         help=f"data sets (default: all of {', '.join(sorted(DATASETS))})")
+    args = parser.parse_args(argv)
+    try:
+        names = [get_spec(n).name for n in args.names]
+    except KeyError as error:
+        parser.error(str(error.args[0]))
+    return _list(names) if args.action == "list" else _fetch(names)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
