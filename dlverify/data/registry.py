@@ -15,6 +15,9 @@ class DataFile:
 
     name: str
     sha256: str
+    #: MD5 of the file, for data sets whose per-file SHA-256 is not published (CIFAR-10);
+    #: used only when ``sha256`` is empty (see :func:`dlverify.data.cifar.verify_file`).
+    md5: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,29 @@ FASHION_MNIST = DatasetSpec(
     homepage="https://github.com/zalandoresearch/fashion-mnist",
 )
 
-DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (MNIST, FASHION_MNIST)}
+# CIFAR-10, python version (Krizhevsky, 2009): pickled batches inside one archive,
+# https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (MD5 c58f30108f718f92721af3b95e74349a,
+# published on https://www.cs.toronto.edu/~kriz/cifar.html). No per-file SHA-256 is published, so each
+# extracted file is checked against its MD5 as listed by torchvision's CIFAR10 dataset (and the many
+# projects that copy it); :mod:`dlverify.data.cifar` downloads and unpacks the archive.
+CIFAR10 = DatasetSpec(
+    name="cifar-10",
+    folder="cifar-10-batches-py",
+    files={
+        "data_batch_1": DataFile("data_batch_1", "", md5="c99cafc152244af753f735de768cd75f"),
+        "data_batch_2": DataFile("data_batch_2", "", md5="d4bba439e000b95fd0a9bffe97cbabec"),
+        "data_batch_3": DataFile("data_batch_3", "", md5="54ebc095f3ab1f0389bbae665268c751"),
+        "data_batch_4": DataFile("data_batch_4", "", md5="634d18415352ddfa80567beed471001a"),
+        "data_batch_5": DataFile("data_batch_5", "", md5="482c414d41f54cd18b22e5b47cb7c3cb"),
+        "test_batch": DataFile("test_batch", "", md5="40351d587109b95175f43aff81a1287e"),
+        "batches.meta": DataFile("batches.meta", "", md5="5ff9c542aee3614f3951f8cda6e48888"),
+    },
+    mirrors=("https://www.cs.toronto.edu/~kriz/",),
+    compressed_on_mirror=False,
+    homepage="https://www.cs.toronto.edu/~kriz/cifar.html",
+)
+
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (MNIST, FASHION_MNIST, CIFAR10)}
 
 
 def get_spec(name: str) -> DatasetSpec:
