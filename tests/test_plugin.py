@@ -1,0 +1,186 @@
+"""The pytest plugin: options, markers, verdict semantics, evidence across xdist workers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+pytest_plugins = ["pytester"]
+
+CLAIMS = '''
+import pytest
+
+@pytest.mark.claim("demo.holds", source="demo §1")
+def test_holds(claim):
+    """Two plus two is four."""
+    claim.report(value=4)
+    claim.measure(value=2 + 2)
+    claim.expect(2 + 2 == 4, "sum is four")
+
+@pytest.mark.claim("demo.refuted", xfail="measured 5, not 4")
+def test_refuted(claim):
+    """Two plus three is four."""
+    claim.measure(value=5)
+    claim.expect(2 + 3 == 4, "sum is four")
+
+@pytest.mark.claim("demo.crash", xfail="should never be reached")
+def test_crash(claim):
+    """A crash is not a verdict."""
+    claim.measure(value=1)
+    raise RuntimeError("boom")
+
+@pytest.mark.claim("demo.skipped")
+def test_skipped(claim):
+    pytest.skip("needs a data set that is not here")
+'''
+
+
+def test_help_documents_every_option(pytester):
+    result = pytester.runpytest("--help")
+    for option in ("--device", "--profile", "--seeds", "--torch-threads", "--data-dir", "--claims-report"):
+        result.stdout.fnmatch_lines([f"*{option}*"])
+
+
+def test_markers_are_documented(pytester):
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.claim(claim_id*", "@pytest.mark.lab2: claims from the source report*"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_device_cuda_without_cuda_is_a_usage_error(pytester):
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest("--device", "cuda")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--device cuda was given but CUDA is not available*--device cpu*"])
+    result.stdout.no_fnmatch_line("*1 passed*")
+
+
+def test_device_fixture_is_parametrized_and_in_the_test_id(pytester):
+    pytester.makepyfile("def test_on(device):\n    assert device.type in ('cpu', 'cuda')\n")
+    result = pytester.runpytest("-v", "--device", "all")
+    result.stdout.fnmatch_lines(["*test_on?cpu? PASSED*"])
+    assert result.ret == 0
+
+
+def test_verdicts_pass_xfail_skip_and_a_crash_is_never_a_refutation(pytester):
+    pytester.makepyfile(CLAIMS)
+    result = pytester.runpytest("-rA")
+    result.assert_outcomes(passed=1, xfailed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: boom*", "*dlverify claims*", "1 holds, 1 refuted, 0 inconclusive, 1 skipped, 1 error*",
+                                 "FAILED*test_crash*"])
+
+
+def test_unmarked_failure_is_a_failure_with_the_numbers(pytester):
+    pytester.makepyfile('''
+import pytest
+@pytest.mark.claim("demo.new-finding")
+def test_new(claim):
+    claim.measure(gap=0.3)
+    claim.expect(False, "gap below 0.1")
+''')
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*ClaimNotHeld: demo.new-finding: refuted*", "*gap below 0.1: refuted*", '*"gap": 0.3*'])
+
+
+def test_claim_that_starts_to_hold_turns_the_suite_red(pytester):
+    pytester.makepyfile('''
+import pytest
+@pytest.mark.claim("demo.now-holds", xfail="measured not to hold last time")
+def test_now(claim):
+    claim.expect(True, "it holds now")
+''')
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*XPASS(strict)*"])
+
+
+def test_profile_specific_xfail(pytester):
+    pytester.makepyfile('''
+import pytest
+@pytest.mark.claim("demo.profile", xfail={"default": "fails when scaled down"})
+def test_p(claim, profile):
+    claim.expect(profile.full, "only holds under the full protocol")
+''')
+    pytester.runpytest().assert_outcomes(xfailed=1)
+    pytester.runpytest("--profile", "full").assert_outcomes(passed=1)
+
+
+def test_a_claim_test_must_decide_something(pytester):
+    pytester.makepyfile('''
+import pytest
+@pytest.mark.claim("demo.undecided")
+def test_u(claim):
+    claim.measure(x=1)
+''')
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*recorded no expectation*"])
+
+
+@pytest.mark.parametrize("source, message", [
+    ('@pytest.mark.claim("Bad Id")\ndef test_a(claim): pass', "*is not of the form*"),
+    ('@pytest.mark.claim("demo.x")\ndef test_a(claim): pass\n@pytest.mark.claim("demo.x")\ndef test_b(claim): pass',
+     "*claim demo.x is decided by two tests*"),
+])
+def test_malformed_claims_are_usage_errors(pytester, source, message):
+    pytester.makepyfile("import pytest\n" + source)
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+def test_claim_fixture_needs_the_marker(pytester):
+    pytester.makepyfile("def test_a(claim): pass")
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+
+
+def test_select_by_claim_id_and_by_report(pytester):
+    pytester.makepyfile('''
+import pytest
+@pytest.mark.claim("lab2.zero-init-stalls")
+def test_a(claim): claim.expect(True, "ok")
+@pytest.mark.claim("hw1.minimal-ratio")
+def test_b(claim): claim.expect(True, "ok")
+''')
+    pytester.runpytest("-k", "lab2.zero-init-stalls").assert_outcomes(passed=1, deselected=1)
+    pytester.runpytest("-m", "hw1").assert_outcomes(passed=1, deselected=1)
+
+
+def test_seeds_and_profile_fixtures(pytester):
+    pytester.makepyfile('''
+def test_s(seeds, profile):
+    assert seeds == profile.seeds == (0, 1, 2, 3, 4)
+    assert profile.name == "full" and profile.pick(default=1, full=2) == 2
+''')
+    pytester.runpytest("--profile", "full").assert_outcomes(passed=1)
+    pytester.makepyfile(test_two='def test_t(seeds):\n    assert seeds == (0, 1)\n')
+    pytester.runpytest("test_two.py", "--seeds", "2").assert_outcomes(passed=1)
+
+
+def test_data_dir_must_exist(pytester):
+    pytester.makepyfile("def test_a(): pass")
+    result = pytester.runpytest("--data-dir", "no/such/folder")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+
+
+@pytest.mark.slow
+def test_evidence_and_thread_limits_survive_xdist(pytester):
+    pytester.makepyfile(CLAIMS)
+    pytester.makepyfile(test_threads='''
+import os, torch
+def test_threads():
+    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
+    assert torch.get_num_threads() == max(1, (os.cpu_count() or 1) // workers)
+''')
+    result = pytester.runpytest_subprocess("-n", "2", "--claims-report", "out")
+    result.assert_outcomes(passed=2, xfailed=1, failed=1, skipped=1)
+    rows = {row["claim_id"]: row for row in json.loads((pytester.path / "out" / "claims.json").read_text())["claims"]}
+    assert {k: v["verdict"] for k, v in rows.items()} == {
+        "demo.holds": "holds", "demo.refuted": "refuted", "demo.crash": "error", "demo.skipped": "skipped"}
+    assert rows["demo.holds"]["evidence"]["measured"] == {"value": 4}
+    assert rows["demo.holds"]["statement"] == "Two plus two is four."
+    assert "needs a data set" in rows["demo.skipped"]["skip_reason"]
