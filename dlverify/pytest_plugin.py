@@ -179,8 +179,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         doc = (getattr(item, "obj", None).__doc__ or "") if hasattr(item, "obj") else ""
         statement = " ".join(doc.strip().split("\n\n")[0].split()) if doc.strip() else ""
         meta = {"claim_id": claim_id, "source": marker.kwargs.get("source", ""), "report": report,
-                "statement": statement, "expected_not_to_hold": reason, "test": function}
+                "statement": statement, "expected_not_to_hold": reason, "test": function, **_instance_meta(item)}
         item.user_properties.append((META_KEY, json.dumps(meta)))
+
+
+def _instance_meta(item: pytest.Item) -> dict:
+    """The test instance's parametrization id and the device it runs on, for the claims report."""
+    callspec = getattr(item, "callspec", None)
+    device = callspec.params.get("device") if callspec is not None else None
+    if device is None and "cuda_device" in getattr(item, "fixturenames", ()):
+        device = "cuda"
+    return {"instance": callspec.id if callspec is not None else "", "device": str(device) if device else ""}
 
 
 # -- fixtures ---------------------------------------------------------------------
@@ -284,12 +293,15 @@ class EvidenceCollector:
         self.config = config
         self.rows: dict[str, dict] = {}
         self.report_paths: list[Path] = []
+        self.report_error = ""
+        self.started = ""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = {k: v for k, v in report.user_properties if k in (META_KEY, EVIDENCE_KEY)}
         if META_KEY not in props:
             return
         row = self.rows.setdefault(report.nodeid, {"nodeid": report.nodeid, **json.loads(props[META_KEY])})
+        row["duration_s"] = row.get("duration_s", 0.0) + (report.duration or 0.0)
         if EVIDENCE_KEY in props:
             row["evidence"] = json.loads(props[EVIDENCE_KEY])
         outcome = _outcome(report)
@@ -299,7 +311,11 @@ class EvidenceCollector:
         if report.skipped and not hasattr(report, "wasxfail"):
             row["skip_reason"] = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         if report.failed:
-            row["error"] = report.longreprtext[-2000:]
+            # xdist prefixes the worker ("[gw0] linux -- Python ..."): not part of the error
+            row["error"] = re.sub(r"^\[gw\d+\] [^\n]*\n+", "", report.longreprtext)[-4000:]
+            # A failed expectation (ClaimNotHeld) is a finding; any other exception is a crash.
+            crash = getattr(report.longrepr, "reprcrash", None)
+            row["not_held"] = ClaimNotHeld.__name__ in (getattr(crash, "message", "") or "").split(":", 1)[0]
 
     def finished_rows(self) -> list[dict]:
         rows = [dict(row) for row in self.rows.values()]
@@ -307,23 +323,35 @@ class EvidenceCollector:
             row["verdict"] = verdict_of(row)
         return rows
 
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.started = _now()
+
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         target = self.config.getoption("claims_report", None)
         if target and self.rows:
             from .report import write_report
 
-            self.report_paths = write_report(self.finished_rows(), Path(target), environment(self.config))
+            env = {**environment(self.config), "started": self.started, "finished": _now()}
+            try:
+                self.report_paths = write_report(self.finished_rows(), Path(target), env, titles=SOURCE_REPORTS)
+            except OSError as error:
+                self.report_error = f"claims report NOT written to {target}: {error}"
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.rows:
             return
         counts = Counter(row["verdict"] for row in self.finished_rows())
         order = ("holds", "refuted", "inconclusive", "skipped", "error")
+        claims = len({row.get("claim_id") for row in self.rows.values()})
         terminalreporter.section("dlverify claims")
         terminalreporter.write_line(", ".join(f"{counts.get(v, 0)} {v}" for v in order)
-                                    + f"  ({len(self.rows)} claim tests)")
-        for path in self.report_paths:
-            terminalreporter.write_line(f"claims report written: {path}")
+                                    + f"  ({claims} claims, {len(self.rows)} claim tests)")
+        if self.report_paths:
+            others = ", ".join(path.name for path in self.report_paths[1:])
+            terminalreporter.write_line(f"claims report written: {self.report_paths[0]}"
+                                        + (f" (with {others})" if others else ""))
+        if self.report_error:
+            terminalreporter.write_line(self.report_error, red=True)
 
 
 def verdict_of(row: dict) -> str:
@@ -365,4 +393,44 @@ def environment(config: pytest.Config) -> dict:
         "seeds": list(profile.seeds),
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "xdist_workers": getattr(config.option, "numprocesses", None),
+        "cpu": _cpu_name(),
+        "torch_threads": _threads_per_process(config),
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG", ""),
+        "command": " ".join(["pytest", *config.invocation_params.args]),
     }
+
+
+def _threads_per_process(config: pytest.Config) -> int:
+    """Torch intra-op threads of each test process (what _limit_threads sets on the workers)."""
+    threads = config.getoption("torch_threads", None)
+    workers = getattr(config.option, "numprocesses", None)
+    if threads is None and isinstance(workers, int) and workers > 0:
+        threads = max(1, (os.cpu_count() or 1) // workers)
+    if threads is None:
+        import torch
+
+        threads = torch.get_num_threads()
+    return threads
+
+
+def _cpu_name() -> str:
+    """The CPU model (from /proc/cpuinfo on Linux, else platform.processor())."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -1,0 +1,179 @@
+"""Plain-text formatting of evidence values for the claims report.
+
+Numbers are shown to four significant digits (the precision the source reports
+quote), very small or very large ones in scientific notation; lists are shortened
+so a per-step history does not flood a table cell; statistics results (the
+``detail`` of an expectation) are condensed to "estimate [CI low, CI high]",
+effect size and n. Everything here returns plain text: the HTML and Markdown
+writers escape it themselves.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+SIGNIFICANT = 4
+LIST_SHOWN = 5
+
+# Names under which a dlverify.stats result (or a similar dataclass) keeps its parts.
+ESTIMATE_KEYS = ("estimate", "mean_difference", "mean_diff", "difference", "diff", "median_difference",
+                 "proportion", "rate", "mean", "value", "statistic")
+INTERVAL_KEYS = ("ci", "interval", "confidence_interval", "ci95", "bootstrap_ci")
+EFFECT_KEYS = ("effect_size", "cohens_d", "cohen_d", "effect", "d", "hedges_g")
+COUNT_KEYS = ("n", "n_pairs", "n_seeds", "seeds_count", "count", "trials")
+LEVEL_KEYS = ("confidence", "level", "ci_level", "alpha_level")
+P_KEYS = ("p_value", "pvalue", "p")
+SKIPPED_DETAIL_KEYS = {"verdict", "reason", "alternative", "method", "description"}
+
+
+def number(value: float | int, significant: int = SIGNIFICANT) -> str:
+    """A number to ``significant`` digits: ``567.6``, ``0.02253``, ``3.2e-07``, ``60000``."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if value.is_integer() and magnitude < 1e6:
+        return str(int(value))
+    if 1e-3 <= magnitude < 1e6:
+        decimals = max(0, significant - 1 - math.floor(math.log10(magnitude)))
+        text = f"{value:.{decimals}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    mantissa, exponent = f"{value:.{significant - 1}e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".") if "." in mantissa else mantissa
+    return f"{mantissa}e{int(exponent):+03d}"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def value(item: Any, *, depth: int = 0) -> str:
+    """Any JSON value of the evidence, compactly: numbers, lists (shortened), dicts as ``k v; ...``."""
+    if item is None:
+        return "—"
+    if isinstance(item, bool) or _is_number(item):
+        return number(item)
+    if isinstance(item, str):
+        return item
+    if isinstance(item, Mapping):
+        if depth >= 2:
+            return "{…}"
+        return "; ".join(f"{key} {value(inner, depth=depth + 1)}" for key, inner in item.items())
+    if isinstance(item, Sequence):
+        parts = [value(inner, depth=depth + 1) for inner in item]
+        if len(parts) > LIST_SHOWN:
+            parts = parts[:3] + ["…", parts[-1]]
+            return f"[{', '.join(parts)}] (n={len(item)})"
+        return f"[{', '.join(parts)}]"
+    return str(item)
+
+
+def full_value(item: Any) -> str:
+    """The whole value, unshortened (for tooltips and the JSON-minded reader)."""
+    if isinstance(item, bool) or _is_number(item):
+        return number(item, significant=8)
+    if isinstance(item, Mapping):
+        return "; ".join(f"{key} {full_value(inner)}" for key, inner in item.items())
+    if isinstance(item, Sequence) and not isinstance(item, str):
+        return "[" + ", ".join(full_value(inner) for inner in item) + "]"
+    return "—" if item is None else str(item)
+
+
+def _first(detail: Mapping, keys: Sequence[str]) -> tuple[str, Any] | None:
+    for key in keys:
+        if key in detail and detail[key] is not None:
+            return key, detail[key]
+    return None
+
+
+def _interval(raw: Any) -> tuple[Any, Any] | None:
+    if isinstance(raw, Mapping):
+        low = next((raw[k] for k in ("low", "lower", "lo", "left") if k in raw), None)
+        high = next((raw[k] for k in ("high", "upper", "hi", "right") if k in raw), None)
+        return (low, high) if low is not None or high is not None else None
+    if isinstance(raw, Sequence) and not isinstance(raw, str) and len(raw) == 2:
+        return raw[0], raw[1]
+    return None
+
+
+def stats_detail(detail: Any) -> str:
+    """A statistics result in one line: ``Δ 0.0123 [0.0051, 0.0190] 95% CI · d 1.20 · n 5 · p 0.031``.
+
+    ``detail`` is the JSON form of a :mod:`dlverify.stats` result (any dataclass
+    with ``as_dict`` works): the point estimate, the confidence interval and the
+    effect size are found by their usual names; other scalar fields follow as
+    ``name value``. Returns ``""`` when there is nothing to show.
+    """
+    if detail is None:
+        return ""
+    if not isinstance(detail, Mapping):
+        return value(detail)
+    used: set[str] = set()
+    parts: list[str] = []
+    estimate = _first(detail, ESTIMATE_KEYS)
+    interval_entry = _first(detail, INTERVAL_KEYS)
+    interval = _interval(interval_entry[1]) if interval_entry else None
+    level = _first(detail, LEVEL_KEYS)
+    head = ""
+    if estimate is not None and (_is_number(estimate[1]) or isinstance(estimate[1], str)):
+        used.add(estimate[0])
+        head = f"{_label(estimate[0])} {value(estimate[1])}"
+    if interval is not None:
+        used.add(interval_entry[0])
+        level_text = ""
+        if level is not None and _is_number(level[1]):
+            used.add(level[0])
+            confidence = level[1] * 100 if level[1] <= 1 else level[1]
+            level_text = f" {number(confidence, 3)}% CI"
+        head = (head + " " if head else "") + f"[{value(interval[0])}, {value(interval[1])}]{level_text}"
+    if head:
+        parts.append(head)
+    for keys in (EFFECT_KEYS, COUNT_KEYS, P_KEYS):
+        entry = _first(detail, keys)
+        if entry is not None and entry[0] not in used and (_is_number(entry[1]) or isinstance(entry[1], str)):
+            used.add(entry[0])
+            parts.append(f"{_label(entry[0])} {value(entry[1])}")
+    for key, inner in detail.items():
+        if key in used or key in SKIPPED_DETAIL_KEYS:
+            continue
+        if isinstance(inner, (int, float, bool)) or (isinstance(inner, str) and len(inner) <= 40):
+            parts.append(f"{key} {value(inner)}")
+    return " · ".join(parts)
+
+
+_LABELS = {"mean_difference": "Δ", "mean_diff": "Δ", "difference": "Δ", "diff": "Δ",
+           "median_difference": "Δ median", "effect_size": "effect", "cohens_d": "d", "cohen_d": "d",
+           "hedges_g": "g", "p_value": "p", "pvalue": "p", "n_pairs": "n", "n_seeds": "n"}
+
+
+def _label(key: str) -> str:
+    return _LABELS.get(key, key)
+
+
+_RST_LITERAL = re.compile(r"``(.+?)``")
+
+
+def one_line(text: str, limit: int = 240) -> str:
+    """Whitespace collapsed, RST ``literals`` unwrapped to `literals`, cut at ``limit`` characters."""
+    text = _RST_LITERAL.sub(r"`\1`", " ".join((text or "").split()))
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds as ``0.4 s``, ``12 s`` or ``3 min 05 s``."""
+    if seconds is None:
+        return ""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {rest:02d} s"

@@ -1,0 +1,347 @@
+"""The claims report as one self-contained HTML page.
+
+Inline CSS, figures as ``data:image/png;base64`` URIs, no script: the file opens
+from disk in any browser, without a server or network. Every piece of text from
+the evidence is escaped with :func:`html.escape`.
+
+Layout: a header (verdict tally, environment), a summary table with one row per
+claim test instance grouped by source report, then one section per source report
+with a card per instance (reported vs measured, expectations with their
+statistics, protocol and scaling, skip reason or error, figures).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from html import escape
+
+from . import format as fmt
+from .rows import (VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, error_excerpt, error_summary,
+                   instance_of, paired_numbers, skip_reason)
+
+SUMMARY_NUMBERS = 6  # reported/measured lines per summary row; the card has them all
+
+CSS = """
+:root { --holds:#1a7f37; --refuted:#cf222e; --inconclusive:#b35900; --skipped:#6e7781; --error:#24292f;
+        --line:#d0d7de; --soft:#f6f8fa; --ink:#1f2328; --muted:#59636e; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
+       color: var(--ink); background: #fff; }
+main { max-width: 1360px; margin: 0 auto; padding: 24px 28px 64px; }
+h1 { font-size: 26px; margin: 0 0 4px; }
+h2 { font-size: 20px; margin: 36px 0 10px; padding-bottom: 6px; border-bottom: 2px solid var(--line); }
+h2 .short { color: var(--muted); font-weight: 600; margin-right: 6px; }
+h3 { font-size: 16px; margin: 0; display: inline; }
+h4 { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); margin: 12px 0 4px; }
+code, pre, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
+a { color: #0550ae; text-decoration: none; } a:hover { text-decoration: underline; }
+.sub { color: var(--muted); margin: 0 0 14px; }
+.tally { display: flex; gap: 10px; flex-wrap: wrap; margin: 14px 0; }
+.tally .cell { border: 1px solid var(--line); border-radius: 8px; padding: 8px 14px; min-width: 110px; }
+.tally .n { font-size: 24px; font-weight: 700; display: block; }
+.tally .holds .n { color: var(--holds); } .tally .refuted .n { color: var(--refuted); }
+.tally .inconclusive .n { color: var(--inconclusive); } .tally .skipped .n { color: var(--skipped); }
+.tally .error .n { color: var(--error); }
+.env { display: grid; grid-template-columns: max-content 1fr max-content 1fr; gap: 2px 14px; background: var(--soft);
+       border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; margin: 0; }
+.env dt { color: var(--muted); } .env dd { margin: 0; overflow-wrap: anywhere; }
+nav.reports { margin: 16px 0 0; display: flex; flex-wrap: wrap; gap: 8px; }
+nav.reports a { border: 1px solid var(--line); border-radius: 999px; padding: 3px 12px; color: var(--ink); }
+.badge { display: inline-block; min-width: 92px; text-align: center; padding: 2px 8px; border-radius: 999px;
+         color: #fff; font-weight: 700; font-size: 12px; letter-spacing: .03em; text-transform: uppercase; }
+.badge.holds { background: var(--holds); } .badge.refuted { background: var(--refuted); }
+.badge.inconclusive { background: var(--inconclusive); } .badge.skipped { background: var(--skipped); }
+.badge.error { background: var(--error); }
+.mini { font-size: 12px; color: var(--muted); white-space: nowrap; }
+.mini b { color: var(--ink); }
+table { border-collapse: collapse; }
+table.summary { width: 100%; table-layout: fixed; }
+table.summary > thead th { text-align: left; font-size: 12px; color: var(--muted); font-weight: 600;
+                            border-bottom: 2px solid var(--line); padding: 6px 8px; }
+table.summary > tbody > tr > td { border-bottom: 1px solid var(--line); padding: 8px; vertical-align: top; }
+table.summary tr.group th { text-align: left; background: var(--soft); padding: 8px; font-size: 14px;
+                            border-bottom: 1px solid var(--line); }
+table.summary tr.group .mini { font-weight: 400; margin-left: 8px; }
+col.c-verdict { width: 118px; } col.c-claim { width: 31%; } col.c-numbers { width: 28%; }
+col.c-expect { width: 23%; } col.c-run { width: 11%; }
+.stmt { margin-top: 2px; } .src { color: var(--muted); font-size: 12.5px; }
+.inst { display: inline-block; font-size: 11.5px; padding: 0 6px; border-radius: 4px; background: #eaeef2;
+        color: var(--ink); margin-left: 4px; font-family: ui-monospace, Menlo, Consolas, monospace; }
+table.nums { width: 100%; font-size: 12.5px; }
+table.nums th { font-weight: 600; color: var(--muted); text-align: right; padding: 0 4px 2px; font-size: 11px; }
+table.nums th:first-child { text-align: left; }
+table.nums td { padding: 1px 4px; vertical-align: top; text-align: right; font-variant-numeric: tabular-nums;
+                overflow-wrap: anywhere; }
+table.nums td.q { text-align: left; color: var(--ink); font-family: ui-monospace, Menlo, Consolas, monospace;
+                  font-size: 11.5px; }
+table.nums td.rep { color: var(--muted); } table.nums td.none { color: #afb8c1; }
+table.nums tr:nth-child(even) td { background: #fafbfc; }
+.more { font-size: 12px; color: var(--muted); }
+ul.expect { list-style: none; margin: 0; padding: 0; font-size: 12.5px; }
+ul.expect li { margin: 0 0 3px; padding-left: 18px; position: relative; }
+ul.expect li::before { position: absolute; left: 0; font-weight: 700; }
+ul.expect li.holds::before { content: "✓"; color: var(--holds); }
+ul.expect li.refuted::before { content: "✗"; color: var(--refuted); }
+ul.expect li.inconclusive::before { content: "?"; color: var(--inconclusive); }
+.stat { display: block; color: var(--muted); font-variant-numeric: tabular-nums; }
+.scaled { display: block; margin-top: 4px; font-size: 12px; color: #7d4e00; background: #fff8c5;
+          border-radius: 4px; padding: 1px 6px; }
+.why { color: var(--muted); font-size: 12.5px; }
+.why.error { color: var(--error); font-weight: 600; }
+article.claim { border: 1px solid var(--line); border-left: 6px solid var(--skipped); border-radius: 8px;
+                padding: 12px 16px; margin: 14px 0; }
+article.claim.holds { border-left-color: var(--holds); } article.claim.refuted { border-left-color: var(--refuted); }
+article.claim.inconclusive { border-left-color: var(--inconclusive); }
+article.claim.error { border-left-color: var(--error); }
+article.claim > header { display: flex; gap: 10px; align-items: baseline; flex-wrap: wrap; }
+article.claim > header .src { margin-left: auto; }
+article.claim .statement { font-size: 15px; margin: 8px 0 4px; }
+.known { background: #ffebe9; border-radius: 6px; padding: 6px 10px; font-size: 13px; margin: 6px 0; }
+.skipbox { background: var(--soft); border-radius: 6px; padding: 6px 10px; margin: 6px 0; }
+.errorbox { background: #f6f8fa; border: 1px solid #8c959f; border-radius: 6px; padding: 6px 10px; margin: 6px 0; }
+.errorbox pre { margin: 6px 0 0; white-space: pre-wrap; overflow-wrap: anywhere; max-height: 340px; overflow: auto;
+                font-size: 11.5px; }
+.cols { display: grid; grid-template-columns: minmax(0, 1.25fr) minmax(0, 1fr); gap: 8px 28px; }
+table.kv { font-size: 12.5px; width: 100%; }
+table.kv th { text-align: left; color: var(--muted); font-weight: 400; padding: 1px 10px 1px 0;
+              white-space: nowrap; vertical-align: top; }
+table.kv td { padding: 1px 0; overflow-wrap: anywhere; }
+ul.plain { margin: 0; padding-left: 18px; font-size: 12.5px; }
+.figs { display: flex; flex-wrap: wrap; gap: 14px; margin-top: 10px; }
+figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 6px; background: #fff; }
+figure img { display: block; max-width: 520px; width: 100%; height: auto; }
+figcaption { font-size: 12px; color: var(--muted); text-align: center; margin-top: 2px; }
+footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
+@media print { article.claim { break-inside: avoid; } }
+"""
+
+_BACKTICKS = re.compile(r"`([^`]+)`")
+
+
+def _text(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+def _prose(text: str, limit: int = 400) -> str:
+    """One line of prose, escaped, with `literals` as <code>."""
+    return _BACKTICKS.sub(r"<code>\1</code>", _text(fmt.one_line(text, limit)))
+
+
+def badge(verdict: str | None) -> str:
+    """A coloured verdict badge."""
+    verdict = verdict if verdict in VERDICT_ORDER else "error"
+    return f'<span class="badge {verdict}">{verdict}</span>'
+
+
+def _tally(rows: Sequence[Mapping]) -> str:
+    tally = counts(rows)
+    cells = "".join(f'<div class="cell {v}"><span class="n">{tally.get(v, 0)}</span>{v}</div>' for v in VERDICT_ORDER)
+    distinct = len({row.get("claim_id") for row in rows})
+    return (f'<div class="tally">{cells}<div class="cell"><span class="n">{distinct}</span>'
+            f'claims in {len(rows)} test instances</div></div>')
+
+
+def _environment(environment: Mapping) -> str:
+    devices = environment.get("cuda_devices") or []
+    hardware = ", ".join(devices) if devices else "no CUDA device"
+    entries = [
+        ("torch", environment.get("torch")),
+        ("python", environment.get("python")),
+        ("device option", environment.get("device_option")),
+        ("GPU", hardware),
+        ("CPU", f"{environment.get('cpu') or 'unknown'} ({environment.get('cpu_count')} cores)"),
+        ("torch threads / process", environment.get("torch_threads")),
+        ("profile", environment.get("profile")),
+        ("seeds", fmt.value(environment.get("seeds"))),
+        ("deterministic algorithms", fmt.value(environment.get("deterministic_algorithms"))),
+        ("cuDNN", _cudnn(environment)),
+        ("float32 matmul precision", environment.get("float32_matmul_precision")),
+        ("xdist workers", environment.get("xdist_workers") or "none (one process)"),
+        ("platform", environment.get("platform")),
+        ("dlverify", environment.get("dlverify")),
+        ("started", environment.get("started")),
+        ("finished", environment.get("finished")),
+        ("command", environment.get("command")),
+    ]
+    items = "".join(f"<dt>{_text(k)}</dt><dd>{_text(v)}</dd>" for k, v in entries if v not in (None, ""))
+    return f'<dl class="env">{items}</dl>'
+
+
+def _cudnn(environment: Mapping) -> str:
+    if "cudnn_deterministic" not in environment:
+        return ""
+    return (f"deterministic {fmt.value(environment.get('cudnn_deterministic'))}, "
+            f"benchmark {fmt.value(environment.get('cudnn_benchmark'))}")
+
+
+def _numbers(evidence: Mapping, limit: int | None = None) -> str:
+    pairs = paired_numbers(evidence)
+    if not pairs:
+        return '<span class="more">no numbers recorded</span>'
+    shown = pairs if limit is None else pairs[:limit]
+    body = []
+    for key, reported, measured, has_reported, has_measured in shown:
+        rep = (f'<td class="rep" title="{_text(fmt.full_value(reported))}">{_text(fmt.value(reported))}</td>'
+               if has_reported else '<td class="none">—</td>')
+        mea = (f'<td title="{_text(fmt.full_value(measured))}"><b>{_text(fmt.value(measured))}</b></td>'
+               if has_measured else '<td class="none">—</td>')
+        body.append(f'<tr><td class="q">{_text(key)}</td>{rep}{mea}</tr>')
+    more = ""
+    if limit is not None and len(pairs) > limit:
+        more = f'<div class="more">+ {len(pairs) - limit} more measured below</div>'
+    return ('<table class="nums"><thead><tr><th></th><th>reported</th><th>measured</th></tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table>{more}")
+
+
+def _expectations(evidence: Mapping) -> str:
+    items = []
+    for expectation in evidence.get("expectations") or []:
+        verdict = expectation.get("verdict") if expectation.get("verdict") in VERDICT_ORDER else "inconclusive"
+        stat = fmt.stats_detail(expectation.get("detail"))
+        stat_html = f'<span class="stat">{_text(stat)}</span>' if stat else ""
+        items.append(f'<li class="{verdict}" title="{verdict}">{_prose(expectation.get("description", ""))}'
+                     f"{stat_html}</li>")
+    return f'<ul class="expect">{"".join(items)}</ul>' if items else ""
+
+
+def _run_cell(row: Mapping, environment: Mapping) -> str:
+    device = device_of(row) or "—"
+    parts = [f'<span class="mono">{_text(device)}</span> · {_text(environment.get("profile", ""))}']
+    if row.get("duration_s") is not None:
+        parts.append(f'<span class="mini">{_text(fmt.duration(row["duration_s"]))}</span>')
+    for how in (row.get("evidence") or {}).get("scaling") or []:
+        parts.append(f'<span class="scaled" title="{_text(how)}">scaled: {_text(fmt.one_line(how, 80))}</span>')
+    return "<br>".join(parts[:2]) + "".join(parts[2:])
+
+
+def _why(row: Mapping) -> str:
+    """Skip reason or error summary, for rows without a measured verdict."""
+    verdict = row.get("verdict")
+    if verdict == "skipped":
+        return f'<div class="why">Skipped: {_text(fmt.one_line(skip_reason(row), 300))}</div>'
+    if verdict == "error":
+        return f'<div class="why error">{_text(error_summary(row))}</div>'
+    return ""
+
+
+def _claim_cell(row: Mapping) -> str:
+    instance = instance_of(row)
+    inst = f'<span class="inst">{_text(instance)}</span>' if instance else ""
+    return (f'<a href="#{_text(anchor_of(row))}"><code>{_text(row.get("claim_id", ""))}</code></a>{inst}'
+            f'<div class="src">{_text(row.get("source", ""))}</div>'
+            f'<div class="stmt">{_prose(row.get("statement", ""), 240)}</div>')
+
+
+def _summary_row(row: Mapping, environment: Mapping) -> str:
+    evidence = row.get("evidence") or {}
+    why = _why(row)
+    if evidence.get("reported") or evidence.get("measured"):
+        middle = f"<td>{_numbers(evidence, SUMMARY_NUMBERS)}{why}</td><td>{_expectations(evidence)}</td>"
+    else:
+        middle = f'<td colspan="2">{why or _expectations(evidence)}</td>'
+    return (f'<tr><td>{badge(row.get("verdict"))}</td><td>{_claim_cell(row)}</td>{middle}'
+            f"<td>{_run_cell(row, environment)}</td></tr>")
+
+
+def _group_counts(group: ReportGroup) -> str:
+    tally = group.counts
+    return " · ".join(f"{tally[v]} {v}" for v in VERDICT_ORDER if tally.get(v))
+
+
+def summary_table(groups: Sequence[ReportGroup], environment: Mapping) -> str:
+    """One row per claim test instance, under a header row per source report."""
+    body = []
+    for group in groups:
+        body.append(f'<tr class="group"><th colspan="5"><a href="#report-{_text(group.name)}">'
+                    f"{_text(group.name)} — {_text(group.title)}</a>"
+                    f'<span class="mini">{_text(_group_counts(group))}</span></th></tr>')
+        body.extend(_summary_row(row, environment) for row in group.rows)
+    return ('<table class="summary"><colgroup><col class="c-verdict"><col class="c-claim"><col class="c-numbers">'
+            '<col class="c-expect"><col class="c-run"></colgroup><thead><tr><th>verdict</th><th>claim</th>'
+            "<th>reported vs measured</th><th>expectations (statistics)</th><th>device · profile</th></tr>"
+            f"</thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _kv_table(mapping: Mapping) -> str:
+    rows = "".join(f"<tr><th>{_text(k)}</th><td>{_text(fmt.value(v))}</td></tr>" for k, v in mapping.items())
+    return f'<table class="kv">{rows}</table>'
+
+
+def _figures(evidence: Mapping) -> str:
+    figures = []
+    for figure in evidence.get("figures") or []:
+        data = re.sub(r"[^A-Za-z0-9+/=]", "", str(figure.get("png_base64", "")))
+        name = _text(figure.get("name", "figure"))
+        figures.append(f'<figure><img src="data:image/png;base64,{data}" alt="{name}">'
+                       f"<figcaption>{name}</figcaption></figure>")
+    return f'<div class="figs">{"".join(figures)}</div>' if figures else ""
+
+
+def claim_card(row: Mapping, environment: Mapping) -> str:
+    """Everything recorded for one claim test instance."""
+    evidence = row.get("evidence") or {}
+    verdict = row.get("verdict") if row.get("verdict") in VERDICT_ORDER else "error"
+    instance = instance_of(row)
+    inst = f'<span class="inst">{_text(instance)}</span>' if instance else ""
+    parts = [f'<article class="claim {verdict}" id="{_text(anchor_of(row))}"><header>{badge(verdict)}'
+             f'<h3><code>{_text(row.get("claim_id", ""))}</code></h3>{inst}'
+             f'<span class="src">{_text(row.get("source", ""))}</span></header>'
+             f'<p class="statement">{_prose(row.get("statement", ""), 600)}</p>']
+    if row.get("expected_not_to_hold"):
+        parts.append(f'<div class="known"><b>Recorded as not holding:</b> '
+                     f'{_text(row["expected_not_to_hold"])}</div>')
+    if verdict == "skipped":
+        parts.append(f'<div class="skipbox"><b>Skipped:</b> {_text(skip_reason(row))}</div>')
+    if verdict == "error":
+        parts.append(f'<div class="errorbox"><b>Error:</b> {_text(error_summary(row))}'
+                     f"<pre>{_text(error_excerpt(row))}</pre></div>")
+    left, right = [], []
+    if evidence.get("reported") or evidence.get("measured"):
+        left.append(f"<h4>Reported vs measured</h4>{_numbers(evidence)}")
+    if evidence.get("expectations"):
+        left.append(f"<h4>Expectations</h4>{_expectations(evidence)}")
+    if evidence.get("protocol"):
+        right.append(f"<h4>Protocol as run</h4>{_kv_table(evidence['protocol'])}")
+    if evidence.get("scaling"):
+        items = "".join(f'<li>{_text(s)}</li>' for s in evidence["scaling"])
+        right.append(f'<h4>Scaled under the {_text(environment.get("profile", ""))} profile</h4>'
+                     f'<ul class="plain">{items}</ul>')
+    if evidence.get("notes"):
+        items = "".join(f"<li>{_prose(n, 1000)}</li>" for n in evidence["notes"])
+        right.append(f'<h4>Notes</h4><ul class="plain">{items}</ul>')
+    run = {"test": row.get("nodeid", ""), "device": device_of(row) or "—", "outcome": row.get("outcome", "")}
+    if row.get("duration_s") is not None:
+        run["time"] = fmt.duration(row["duration_s"])
+    right.append(f"<h4>Run</h4>{_kv_table(run)}")
+    parts.append(f'<div class="cols"><div>{"".join(left)}</div><div>{"".join(right)}</div></div>')
+    parts.append(_figures(evidence))
+    parts.append("</article>")
+    return "".join(parts)
+
+
+def render(groups: Sequence[ReportGroup], environment: Mapping) -> str:
+    """The whole page."""
+    rows = [row for group in groups for row in group.rows]
+    nav = "".join(f'<a href="#report-{_text(g.name)}">{_text(g.name)} <span class="mini">'
+                  f"{len(g.rows)}</span></a>" for g in groups)
+    sections = []
+    for group in groups:
+        cards = "".join(claim_card(row, environment) for row in group.rows)
+        sections.append(f'<section id="report-{_text(group.name)}"><h2><span class="short">{_text(group.name)}</span>'
+                        f'{_text(group.title)} <span class="mini">{_text(_group_counts(group))}</span></h2>'
+                        f"{cards}</section>")
+    generated = environment.get("finished") or ""
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>dlverify claims report</title><style>{CSS}</style></head><body><main>"
+            "<h1>Claims report</h1>"
+            f'<p class="sub">Each claim of the lab reports, decided by measurement. dlverify '
+            f'{_text(environment.get("dlverify", ""))}, profile <b>{_text(environment.get("profile", ""))}</b>'
+            f"{', ' + _text(generated) if generated else ''}.</p>"
+            f"{_tally(rows)}{_environment(environment)}<nav class=\"reports\">{nav}</nav>"
+            f"<h2>Summary</h2>{summary_table(groups, environment)}{''.join(sections)}"
+            "<footer>Verdicts: <b>holds</b> — every expectation met; <b>refuted</b> — measured not to hold; "
+            "<b>inconclusive</b> — the measurement cannot separate the claim from noise; <b>skipped</b> — "
+            "cannot be decided on this machine; <b>error</b> — the test crashed or its recorded status is out of "
+            "date (never a verdict on the claim).</footer></main></body></html>\n")

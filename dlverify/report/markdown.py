@@ -1,0 +1,149 @@
+"""The claims report as Markdown (``claims.md``), with figures linked as PNG files beside it.
+
+Same content as the HTML page: a summary table per source report, then one
+section per claim test instance. Text from the evidence is escaped for
+Markdown tables (``|``, line breaks) and for inline HTML (``<``, ``&``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from . import format as fmt
+from .rows import (VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, error_excerpt, error_summary,
+                   instance_of, paired_numbers, skip_reason)
+
+MARKS = {"holds": "🟢 holds", "refuted": "🔴 refuted", "inconclusive": "🟠 inconclusive",
+         "skipped": "⚪ skipped", "error": "⚫ error"}
+EXPECTATION_MARKS = {"holds": "✓", "refuted": "✗", "inconclusive": "?"}
+
+
+def escape(text: object) -> str:
+    """Text safe inside a Markdown table cell: no raw HTML, no column breaks, one line."""
+    text = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(text.replace("|", "\\|").split())
+
+
+def _verdict(verdict: str | None) -> str:
+    return f"**{MARKS.get(verdict or '', MARKS['error'])}**"
+
+
+def _numbers_inline(evidence: Mapping) -> str:
+    pairs = paired_numbers(evidence)
+    parts = []
+    for key, reported, measured, has_reported, has_measured in pairs:
+        if has_reported:
+            parts.append(f"{key}: {fmt.value(reported)} → **{fmt.value(measured) if has_measured else '—'}**")
+        else:
+            parts.append(f"{key}: **{fmt.value(measured)}**")
+    return escape("; ".join(parts))
+
+
+def _expectations_inline(evidence: Mapping) -> str:
+    parts = []
+    for expectation in evidence.get("expectations") or []:
+        mark = EXPECTATION_MARKS.get(expectation.get("verdict"), "?")
+        stat = fmt.stats_detail(expectation.get("detail"))
+        parts.append(f"{mark} {expectation.get('description', '')}" + (f" ({stat})" if stat else ""))
+    return escape("; ".join(parts))
+
+
+def _scaling(row: Mapping) -> str:
+    return escape("; ".join((row.get("evidence") or {}).get("scaling") or []))
+
+
+def _claim_link(row: Mapping) -> str:
+    instance = instance_of(row)
+    return f"[`{row.get('claim_id', '')}`](#{anchor_of(row).lower()})" + (f" `[{instance}]`" if instance else "")
+
+
+def summary_table(group: ReportGroup, environment: Mapping) -> list[str]:
+    """The Markdown table of one source report's claims."""
+    lines = ["| verdict | claim | source | statement | reported → measured | expectations | device · profile | scaled |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in group.rows:
+        evidence = row.get("evidence") or {}
+        numbers = _numbers_inline(evidence)
+        if row.get("verdict") == "skipped":
+            numbers = escape(f"skipped: {skip_reason(row)}")
+        elif row.get("verdict") == "error":
+            numbers = escape(error_summary(row)) + ("<br>" + numbers if numbers else "")
+        lines.append(f"| {_verdict(row.get('verdict'))} | {_claim_link(row)} | {escape(row.get('source', ''))} | "
+                     f"{escape(fmt.one_line(row.get('statement', ''), 240))} | {numbers} | "
+                     f"{_expectations_inline(evidence)} | {escape(device_of(row) or '—')} · "
+                     f"{escape(environment.get('profile', ''))} | {_scaling(row)} |")
+    return lines
+
+
+def _section(row: Mapping, figure_paths: Mapping[tuple[int, int], str], index: int, environment: Mapping) -> list[str]:
+    evidence = row.get("evidence") or {}
+    instance = instance_of(row)
+    title = f"{row.get('claim_id', '')}" + (f" [{instance}]" if instance else "")
+    lines = [f'<a id="{anchor_of(row).lower()}"></a>', "", f"### {escape(title)} — {_verdict(row.get('verdict'))}", "",
+             f"*{escape(row.get('source', ''))}* — {escape(fmt.one_line(row.get('statement', ''), 1000))}", ""]
+    if row.get("expected_not_to_hold"):
+        lines += [f"> **Recorded as not holding:** {escape(row['expected_not_to_hold'])}", ""]
+    if row.get("verdict") == "skipped":
+        lines += [f"> **Skipped:** {escape(skip_reason(row))}", ""]
+    if row.get("verdict") == "error":
+        lines += [f"> **Error:** {escape(error_summary(row))}", "", "```", error_excerpt(row).replace("```", "'''"),
+                  "```", ""]
+    pairs = paired_numbers(evidence)
+    if pairs:
+        lines += ["| quantity | reported | measured |", "|---|---|---|"]
+        for key, reported, measured, has_reported, has_measured in pairs:
+            lines.append(f"| `{escape(key)}` | {escape(fmt.value(reported)) if has_reported else '—'} | "
+                         f"{escape(fmt.value(measured)) if has_measured else '—'} |")
+        lines.append("")
+    for expectation in evidence.get("expectations") or []:
+        stat = fmt.stats_detail(expectation.get("detail"))
+        lines.append(f"- {EXPECTATION_MARKS.get(expectation.get('verdict'), '?')} "
+                     f"{escape(expectation.get('description', ''))} — {escape(expectation.get('verdict', ''))}"
+                     + (f" ({escape(stat)})" if stat else ""))
+    if evidence.get("expectations"):
+        lines.append("")
+    if evidence.get("protocol"):
+        lines.append("Protocol as run: " + escape("; ".join(f"{k} = {fmt.value(v)}"
+                                                              for k, v in evidence["protocol"].items())))
+        lines.append("")
+    for how in evidence.get("scaling") or []:
+        lines.append(f"- *Scaled ({escape(environment.get('profile', ''))} profile):* {escape(how)}")
+    for note in evidence.get("notes") or []:
+        lines.append(f"- *Note:* {escape(note)}")
+    if evidence.get("scaling") or evidence.get("notes"):
+        lines.append("")
+    run = f"Test `{row.get('nodeid', '')}` on {escape(device_of(row) or '—')}"
+    if row.get("duration_s") is not None:
+        run += f", {fmt.duration(row['duration_s'])}"
+    lines += [run + ".", ""]
+    for number, figure in enumerate(evidence.get("figures") or []):
+        path = figure_paths.get((index, number))
+        if path:
+            lines += [f"![{escape(figure.get('name', 'figure'))}]({path})", ""]
+    return lines
+
+
+def _environment(environment: Mapping) -> list[str]:
+    keys = ("torch", "python", "device_option", "cuda_devices", "cpu", "cpu_count", "torch_threads", "profile",
+            "seeds", "deterministic_algorithms", "cudnn_deterministic", "cudnn_benchmark",
+            "float32_matmul_precision", "xdist_workers", "platform", "dlverify", "started", "finished", "command")
+    return [f"- **{key}**: {escape(fmt.value(environment[key]))}" for key in keys if key in environment]
+
+
+def render(groups: Sequence[ReportGroup], environment: Mapping, figure_paths: Mapping[tuple[int, int], str]) -> str:
+    """The whole Markdown document; ``figure_paths[(row index, figure index)]`` is a relative PNG path."""
+    rows = [row for group in groups for row in group.rows]
+    tally = counts(rows)
+    lines = ["# Claims report", "",
+             " · ".join(f"{MARKS[v]}: **{tally.get(v, 0)}**" for v in VERDICT_ORDER)
+             + f" — {len({r.get('claim_id') for r in rows})} claims in {len(rows)} test instances", "",
+             "## Environment", "", *_environment(environment), ""]
+    for group in groups:
+        lines += [f"## {escape(group.name)} — {escape(group.title)}", "", *summary_table(group, environment), ""]
+    index = 0
+    for group in groups:
+        lines += [f"## {escape(group.name)}: claim by claim", ""]
+        for row in group.rows:
+            lines += _section(row, figure_paths, index, environment)
+            index += 1
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,130 @@
+"""The report's view of the collected rows: grouping, instances, devices, errors.
+
+A *row* is one executed claim test instance as the pytest plugin collected it
+(``nodeid``, ``claim_id``, ``report``, ``source``, ``statement``, ``outcome``,
+``verdict``, optional ``evidence`` — see :meth:`dlverify.evidence.ClaimRecord.as_dict`
+— and ``skip_reason`` / ``error``). Functions here read rows; none changes them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+VERDICT_ORDER = ("holds", "refuted", "inconclusive", "skipped", "error")
+REPORT_ORDER = ("lab1", "hw1", "lab2", "hw2", "a1")
+_INSTANCE = re.compile(r"\[(?P<id>.*)\]$")
+_DEVICE_WORDS = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
+
+
+@dataclass
+class ReportGroup:
+    """The rows of one source report (lab1, hw1, ...), in claim id order."""
+
+    name: str
+    title: str
+    rows: list[dict] = field(default_factory=list)
+
+    @property
+    def counts(self) -> Counter:
+        return Counter(row.get("verdict") for row in self.rows)
+
+
+def sort_key(row: Mapping) -> tuple:
+    """Claims by id; the instances of one claim by node id."""
+    return row.get("claim_id", ""), row.get("nodeid", "")
+
+
+def group_by_report(rows: Iterable[Mapping], titles: Mapping[str, str] | None = None) -> list[ReportGroup]:
+    """Rows grouped by source report: lab1, hw1, lab2, hw2, a1 first, any other report after."""
+    titles = titles or {}
+    groups: dict[str, ReportGroup] = {}
+    for row in sorted(rows, key=sort_key):
+        name = report_of(row)
+        if name not in groups:
+            groups[name] = ReportGroup(name, titles.get(name, name))
+        groups[name].rows.append(dict(row))
+    known = [groups[name] for name in REPORT_ORDER if name in groups]
+    others = [groups[name] for name in sorted(groups) if name not in REPORT_ORDER]
+    return known + others
+
+
+def report_of(row: Mapping) -> str:
+    """The source report's short name, from the row or from the claim id's prefix."""
+    return row.get("report") or (row.get("claim_id", "").split(".", 1)[0]) or "other"
+
+
+def instance_of(row: Mapping) -> str:
+    """The parametrization id of the test instance (``cpu``, ``cuda``, ``standin-cpu``), or ``""``."""
+    if row.get("instance"):
+        return str(row["instance"])
+    match = _INSTANCE.search(row.get("nodeid", ""))
+    return match.group("id") if match else ""
+
+
+def device_of(row: Mapping) -> str:
+    """The device the instance ran on: recorded by the plugin, else the protocol's, else the test id's."""
+    if row.get("device"):
+        return str(row["device"])
+    protocol = (row.get("evidence") or {}).get("protocol") or {}
+    if isinstance(protocol.get("device"), str):
+        return protocol["device"]
+    for part in instance_of(row).split("-"):
+        if _DEVICE_WORDS.match(part):
+            return part
+    return ""
+
+
+def anchor_of(row: Mapping) -> str:
+    """An HTML id for the row's section: the claim id plus the instance, safe characters only."""
+    text = row.get("claim_id", "claim") + ("--" + instance_of(row) if instance_of(row) else "")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text)
+
+
+def skip_reason(row: Mapping) -> str:
+    """The skip reason without pytest's ``Skipped:`` prefix."""
+    reason = str(row.get("skip_reason") or "")
+    return reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason
+
+
+def error_summary(row: Mapping) -> str:
+    """Why a row is an error, in one sentence (the traceback is in ``row['error']``)."""
+    outcome = row.get("outcome")
+    measured = (row.get("evidence") or {}).get("verdict")
+    if outcome == "xpassed-strict":
+        return ("Marked as not holding (strict xfail), but the claim holds as measured now: "
+                "update the test's xfail and the catalogue.")
+    if outcome == "failed" and row.get("not_held") and measured in ("refuted", "inconclusive"):
+        return (f"Measured {measured}, but the test is not marked as not holding: a new finding; "
+                f"record it with xfail on the claim marker.")
+    if outcome == "error":
+        return "The test could not be set up or torn down; no verdict."
+    if outcome is None:
+        return "The test did not finish; no verdict."
+    return "The test crashed before deciding the claim; no verdict."
+
+
+def error_excerpt(row: Mapping, lines: int = 25) -> str:
+    """The last lines of the failure text."""
+    text = str(row.get("error") or "").rstrip()
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def paired_numbers(evidence: Mapping) -> list[tuple[str, object, object, bool, bool]]:
+    """(quantity, reported, measured, has_reported, has_measured): the report's quantities first.
+
+    Quantities the report gives are listed in its order next to the measured value
+    of the same name; quantities only measured follow.
+    """
+    reported = evidence.get("reported") or {}
+    measured = evidence.get("measured") or {}
+    pairs = [(key, reported[key], measured.get(key), True, key in measured) for key in reported]
+    pairs += [(key, None, measured[key], False, True) for key in measured if key not in reported]
+    return pairs
+
+
+def counts(rows: Iterable[Mapping]) -> Counter:
+    """How many rows have each verdict."""
+    return Counter(row.get("verdict") for row in rows)

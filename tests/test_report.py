@@ -1,0 +1,217 @@
+"""The claims report: files written by ``--claims-report``, their content, xdist completeness.
+
+Small fake claim tests are written into pytester's folder: one that holds (with a
+figure and a statistics result), one measured not to hold (strict xfail), one
+skipped, one that crashes although marked as not holding (an error, never a
+refutation), one refuted without its xfail mark, one that holds although marked
+as not holding, and one claim with two parametrized instances.
+"""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot  # noqa: F401  imported once here: pytester's in-process runs must not re-import it
+import pytest
+import torch  # noqa: F401  (likewise; the plugin's environment() imports it)
+
+from dlverify.report import format as fmt
+from dlverify.report import html, markdown
+from dlverify.report.rows import group_by_report
+
+pytest_plugins = ["pytester"]
+
+FAKE_CLAIMS = '''
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pytest
+
+
+class FakeComparison:
+    """Stands in for a dlverify.stats result."""
+    verdict = "holds"
+
+    def as_dict(self):
+        return {"verdict": "holds", "mean_difference": 0.0123456, "ci": [0.00512, 0.0191],
+                "confidence": 0.95, "effect_size": 1.234, "n": 5}
+
+
+@pytest.mark.claim("lab1.fake-holds", source="lab1 §1 <b>fake</b> & co")
+def test_holds(claim):
+    """A fake claim that holds: 1 < 2 & ``x`` > 0.
+
+    Second paragraph, not part of the statement.
+    """
+    claim.setup(epochs=3, seeds=[0, 1, 2])
+    claim.scaled("20 -> 3 epochs under the default profile")
+    claim.report(loss=0.5)
+    claim.measure(loss=0.123456789, per_seed=[0.1, 0.2, 0.3], curve=list(range(50)))
+    fig, ax = plt.subplots(figsize=(2, 1.5))
+    ax.plot([1, 2, 3])
+    claim.figure(fig, "curve")
+    claim.expect(True, "loss below the report's <0.5>")
+    claim.expect(FakeComparison(), "A better than B over seeds")
+
+
+@pytest.mark.claim("lab2.fake-refuted", source="lab2 §2", xfail="measured 3, the report says 1")
+def test_refuted(claim):
+    """A fake claim that does not hold."""
+    claim.report(value=1)
+    claim.measure(value=3)
+    claim.expect(False, "value is 1")
+
+
+@pytest.mark.claim("hw1.fake-skipped", source="hw1 §3")
+def test_skipped(claim):
+    """A fake claim that cannot be decided here."""
+    pytest.skip("needs a data set that is not here")
+
+
+@pytest.mark.claim("hw2.fake-crash", source="hw2 §4", xfail="marked as not holding, but it crashes")
+def test_crash(claim):
+    """A fake claim whose test crashes after recording a failed expectation."""
+    claim.report(value=1)
+    claim.expect(False, "recorded before the crash")
+    raise ValueError("boom: not a verdict")
+
+
+@pytest.mark.claim("hw2.fake-unmarked", source="hw2 §5")
+def test_unmarked(claim):
+    """A fake claim measured not to hold, without its xfail mark."""
+    claim.measure(value=2)
+    claim.expect(False, "value is 1")
+
+
+@pytest.mark.claim("hw2.fake-xpass", source="hw2 §6", xfail="once measured not to hold")
+def test_xpass(claim):
+    """A fake claim marked as not holding that holds now."""
+    claim.measure(value=1)
+    claim.expect(True, "value is 1")
+
+
+@pytest.mark.claim("a1.fake-instances", source="a1 §2")
+@pytest.mark.parametrize("data", ["cifar", "standin"])
+def test_instances(claim, data):
+    """A fake claim with two test instances."""
+    claim.setup(data=data)
+    claim.measure(accuracy=0.391 if data == "cifar" else 0.9)
+    claim.expect(True, "accuracy above chance")
+'''
+
+EXPECTED = {
+    "test_fake.py::test_holds": ("lab1.fake-holds", "holds"),
+    "test_fake.py::test_refuted": ("lab2.fake-refuted", "refuted"),
+    "test_fake.py::test_skipped": ("hw1.fake-skipped", "skipped"),
+    "test_fake.py::test_crash": ("hw2.fake-crash", "error"),
+    "test_fake.py::test_unmarked": ("hw2.fake-unmarked", "error"),
+    "test_fake.py::test_xpass": ("hw2.fake-xpass", "error"),
+    "test_fake.py::test_instances[cifar]": ("a1.fake-instances", "holds"),
+    "test_fake.py::test_instances[standin]": ("a1.fake-instances", "holds"),
+}
+RUN_FIELDS = {"duration_s"}  # timing: differs from run to run
+
+
+def _run(pytester: pytest.Pytester, *args: str):
+    pytester.makepyfile(test_fake=FAKE_CLAIMS)
+    report = pytester.path / "report"
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:benchmark", "--claims-report", str(report), *args)
+    data = json.loads((report / "claims.json").read_text())
+    return result, report, data
+
+
+def test_report_of_a_run(pytester):
+    """One run of the fake claims: files, rows, verdicts, the crash, the summary, escaping, formatting."""
+    result, report, data = _run(pytester)
+
+    # the three files (and the figures beside claims.md), with every executed claim instance
+    assert {p.name for p in report.iterdir()} >= {"index.html", "claims.md", "claims.json", "figures"}
+    rows = {row["nodeid"]: row for row in data["claims"]}
+    assert {nodeid: (row["claim_id"], row["verdict"]) for nodeid, row in rows.items()} == EXPECTED
+    assert data["environment"]["torch"] and data["environment"]["seeds"] == [0, 1, 2]
+    page = (report / "index.html").read_text()
+    text = (report / "claims.md").read_text()
+    for claim_id, _ in EXPECTED.values():
+        assert claim_id in page and claim_id in text
+    assert page.count('class="badge holds"') >= 3 and 'class="badge error"' in page
+    assert "needs a data set that is not here" in page and "needs a data set that is not here" in text
+    assert rows["test_fake.py::test_holds"]["evidence"]["figures"][0]["name"] == "curve"
+    assert "data:image/png;base64,iVBOR" in page
+    figures = list((report / "figures").glob("*.png"))
+    assert len(figures) == 1 and f"figures/{figures[0].name}" in text
+
+    # a crash is an error, not a refutation, and fails the run
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=3, xfailed=1, skipped=1, failed=3)
+    crash = rows["test_fake.py::test_crash"]
+    assert crash["not_held"] is False and "boom: not a verdict" in crash["error"]
+    assert "crashed" in page
+    assert rows["test_fake.py::test_unmarked"]["not_held"] is True
+
+    # the terminal summary: counts and where the report is
+    result.stdout.fnmatch_lines([
+        "*dlverify claims*",
+        "3 holds, 1 refuted, 0 inconclusive, 1 skipped, 3 error  (7 claims, 8 claim tests)",
+        f"claims report written: {report / 'index.html'} (with claims.md, claims.json)",
+    ])
+
+    # text from the claims is escaped; the page needs nothing from the network
+    assert "&lt;b&gt;fake&lt;/b&gt; &amp; co" in page and "<b>fake</b>" not in page
+    assert "1 &lt; 2 &amp; <code>x</code> &gt; 0" in page  # RST literal shown as code, the rest escaped
+    assert "Second paragraph" not in page
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    assert "&lt;b&gt;fake&lt;/b&gt; &amp; co" in text
+
+    # statistics and numbers, compactly
+    assert "Δ 0.01235 [0.00512, 0.0191] 95% CI · effect 1.234 · n 5" in page
+    assert "<b>0.1235</b>" in page
+    assert "[0, 1, 2, …, 49] (n=50)" in page
+    assert "scaled: 20 -&gt; 3 epochs" in page
+
+
+@pytest.mark.slow
+def test_same_rows_with_and_without_xdist(pytester):
+    """Every worker's evidence reaches the report: the rows match those of a run without xdist."""
+    pytest.importorskip("xdist")
+    _, _, alone = _run(pytester)
+    _, _, parallel = _run(pytester, "-n", "2")
+    assert parallel["environment"]["xdist_workers"] == 2
+
+    def comparable(data):
+        return sorted(({k: v for k, v in row.items() if k not in RUN_FIELDS} for row in data["claims"]),
+                      key=lambda row: row["nodeid"])
+
+    assert [row["nodeid"] for row in comparable(parallel)] == sorted(EXPECTED)
+    assert comparable(parallel) == comparable(alone)
+
+
+# -- the pieces, without pytest runs ---------------------------------------------------
+
+@pytest.mark.parametrize("value, text", [
+    (567.612743741862, "567.6"), (0.02253150950570901, "0.02253"), (2.3012058942159017, "2.301"),
+    (0.098, "0.098"), (6223, "6223"), (60000.0, "60000"), (3.2e-07, "3.2e-07"), (1.23456e8, "1.235e+08"),
+    (0.0, "0"), (-0.5, "-0.5"), (True, "yes"), (12345.678, "12346"),
+])
+def test_number_precision(value, text):
+    assert fmt.number(value) == text
+
+
+def test_stats_detail_variants():
+    assert fmt.stats_detail(None) == ""
+    assert fmt.stats_detail({"verdict": "refuted", "ci": {"low": -1.5, "high": 0.25}, "estimate": -0.6}) \
+        == "estimate -0.6 [-1.5, 0.25]"
+    assert fmt.stats_detail({"proportion": 0.4, "interval": [0.2, 0.6], "n": 10, "method": "wilson"}) \
+        == "proportion 0.4 [0.2, 0.6] · n 10"
+
+
+def test_markdown_cells_cannot_break_the_table():
+    assert markdown.escape("a | b\nc <d> & e") == "a \\| b c &lt;d&gt; &amp; e"
+
+
+def test_render_without_evidence_or_title():
+    rows = [{"nodeid": "t.py::test_x", "claim_id": "zz.unknown-report", "verdict": "error", "outcome": "error",
+             "error": "Traceback <boom>"}]
+    groups = group_by_report(rows, {})
+    page = html.render(groups, {})
+    assert "zz.unknown-report" in page and "Traceback &lt;boom&gt;" in page
+    assert "zz.unknown-report" in markdown.render(groups, {}, {})
