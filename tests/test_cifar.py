@@ -125,3 +125,34 @@ def test_verify_file_prefers_sha256_and_falls_back_to_md5(tmp_path):
     assert verify_file(path, DataFile("f", hashlib.sha256(b"abc").hexdigest(), md5="0" * 32)) == b"abc"
     with pytest.raises(ValueError, match="neither"):
         verify_file(path, DataFile("f", ""))
+
+
+def test_download_unpacks_verifies_and_installs_atomically(tmp_path, monkeypatch):
+    import io
+    import tarfile
+
+    source = tmp_path / "source"
+    spec, arrays = _write_fixture(source, monkeypatch)
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        tar.add(source / CIFAR10.folder, arcname=CIFAR10.folder)
+    payload = archive.getvalue()
+    monkeypatch.setattr("dlverify.data.cifar.ARCHIVE_MD5", hashlib.md5(payload).hexdigest())
+    monkeypatch.setattr("urllib.request.urlopen", lambda url, timeout: io.BytesIO(payload))
+    monkeypatch.setenv("DLVERIFY_DATA", str(tmp_path / "empty"))
+    monkeypatch.delenv("DLVERIFY_OFFLINE")
+    test = load_cifar10("test", spec=spec)
+    assert test.targets.tolist() == arrays["test_batch"][1].tolist()
+    installed = tmp_path / "source" / "cache" / "dlverify" / CIFAR10.folder
+    assert sorted(p.name for p in installed.iterdir()) == sorted(spec.files)
+    assert not [p for p in installed.parent.iterdir() if p.name.startswith(f".{CIFAR10.folder}.") and p.is_dir()]
+
+
+def test_download_with_wrong_archive_checksum_installs_nothing(tmp_path, monkeypatch):
+    import io
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr("urllib.request.urlopen", lambda url, timeout: io.BytesIO(b"not the archive"))
+    with pytest.raises(DataNotFoundError, match="MD5"):
+        download_cifar10()
+    assert not (tmp_path / "cache" / "dlverify" / CIFAR10.folder).exists()
