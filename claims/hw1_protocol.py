@@ -1,0 +1,333 @@
+"""hw1's protocols, shared by every hw1 claim.
+
+The report leaves most settings open; the choices below are made once here and
+used by every claim that needs them (the tests' docstrings repeat the ones that
+matter to each claim).
+
+Function nets (§1-1 simulate a function, §1-2 PCA / gradient norm / near-zero
+gradient): 200 evenly spaced points on [−10, 10], mean squared error, Adam with
+the report's §1-2 rate 0.01, **full batch** (the report feeds "a tensor of 200
+points"; one epoch = one step), ReLU hidden units (the report's stated
+activation for §1-2 and its MNIST nets). Kernels start from Keras' ``Dense``
+default (Glorot uniform, zero biases) except the report's hand-written model 2
+of §1-1, whose weights and biases are drawn ``N(0, 1)`` (``tf.random.normal`` /
+``torch.randn``, the usual way such a model is written).
+
+Because Adam is an element-wise update, training S seeds of one tiny network
+*stacked* along a leading seed axis, with the sum of the per-seed losses as
+objective, is the same computation as S separate runs (each seed's slice sees
+only its own gradient and its own Adam moments). :class:`StackedNets` does
+that, so the 8 PCA runs or 20 near-zero-gradient runs cost about as much as
+one; each seed is unstacked into an ordinary ``nn.Sequential`` for the probes.
+
+MNIST nets (§1-1 train on actual tasks, §1-3): Keras ``Sequential`` with
+``Flatten``, ``Dense`` ReLU layers and a softmax output, Keras defaults
+(Glorot uniform kernels, zero biases, Adam lr 1e-3, batch 32) unless the report
+states otherwise. Each (configuration, seed, device) is trained once per session
+and shared.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, grad, jacrev
+
+from dlverify.data import TensorData, function_problem, random_labels
+from dlverify.models import initialize, mlp
+from dlverify.train import History, evaluate, fit, make_optimizer
+
+# -- function nets ---------------------------------------------------------------------------------
+
+FUNCTION_LR = 0.01                 # the report's §1-2 rate, used for every function net
+FIT_EPOCHS = 1000                  # §1-1 states none; enough full-batch steps for the loss to level off
+FIT_SIZES = (1, 10, 1)             # 31 parameters, as the report counts
+PCA_SIZES = (1, 10, 10, 1)         # §1-2: "three fully connected layers"; widths chosen as §1-1's 10
+PCA_EPOCHS, PCA_EVERY, PCA_RUNS = 100, 3, 8
+FIT_MODELS = {  # report's model name -> (init scheme, kwargs)
+    "model 1 (Keras Dense)": ("glorot_uniform", {}),
+    "model 2 (hand-written, N(0,1))": ("normal", {"std": 1.0, "bias": "same"}),
+}
+
+
+def _relu_net(sizes: Sequence[int]) -> nn.Sequential:
+    return mlp(list(sizes), activation="relu", flatten=False)
+
+
+@dataclass
+class StackedRun:
+    """S seeds of one function net trained together (see the module docstring).
+
+    ``loss[e, s]`` and ``grad_norm[e, s]`` are the full-data MSE and the norm of
+    its gradient at the parameters *before* step ``e`` (so row 0 is the initial
+    model), and one more row after the last step. ``snapshots[k]`` is the
+    ``(S, P)`` flat parameter matrix after epoch ``snapshot_epochs[k]``.
+    """
+
+    sizes: tuple[int, ...]
+    seeds: tuple[int, ...]
+    params: list[torch.Tensor]
+    loss: np.ndarray
+    grad_norm: np.ndarray
+    snapshot_epochs: list[int] = field(default_factory=list)
+    snapshots: list[torch.Tensor] = field(default_factory=list)
+
+    def model(self, index: int) -> nn.Sequential:
+        """The trained network of the ``index``-th seed as an ordinary module (eval mode)."""
+        return _unstack(self.sizes, self.params, index)
+
+    def snapshot_matrix(self, index: int, first_layer: bool = False) -> torch.Tensor:
+        """``(snapshots, P)`` parameters of one run over time (``first_layer``: its kernel only)."""
+        rows = torch.stack([snap[index] for snap in self.snapshots])
+        return rows[:, : self.sizes[0] * self.sizes[1]] if first_layer else rows
+
+
+def _stack_init(sizes: Sequence[int], seeds: Sequence[int], scheme: str, kwargs: dict) -> list[torch.Tensor]:
+    nets = [initialize(_relu_net(sizes), scheme, generator=torch.Generator().manual_seed(s), **kwargs)
+            for s in seeds]
+    linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
+    params = []
+    for layer in range(len(sizes) - 1):
+        params.append(torch.stack([ls[layer].weight.detach() for ls in linears]).clone().requires_grad_())
+        params.append(torch.stack([ls[layer].bias.detach() for ls in linears]).clone().requires_grad_())
+    return params
+
+
+def _unstack(sizes: Sequence[int], params: Sequence[torch.Tensor], index: int) -> nn.Sequential:
+    net = _relu_net(sizes)
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for layer, module in enumerate(linears):
+            module.weight.copy_(params[2 * layer][index])
+            module.bias.copy_(params[2 * layer + 1][index])
+    return net.eval()
+
+
+def stacked_forward(params: Sequence[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Outputs ``(S, n, 1)`` of S stacked ReLU nets on the shared inputs ``x`` ``(n, 1)``."""
+    h = x.unsqueeze(0).expand(params[0].shape[0], -1, -1)
+    layers = len(params) // 2
+    for layer in range(layers):
+        h = torch.baddbmm(params[2 * layer + 1].unsqueeze(1), h, params[2 * layer].transpose(1, 2))
+        if layer < layers - 1:
+            h = torch.relu(h)
+    return h
+
+
+def per_seed_mse(params: Sequence[torch.Tensor], data: TensorData) -> torch.Tensor:
+    """Full-data mean squared error of each stacked net, shape ``(S,)``."""
+    return (stacked_forward(params, data.inputs) - data.targets.unsqueeze(0)).pow(2).mean(dim=(1, 2))
+
+
+def _flat(params: Sequence[torch.Tensor]) -> torch.Tensor:
+    return torch.cat([p.detach().flatten(start_dim=1) for p in params], dim=1).clone()
+
+
+def train_stacked(sizes: Sequence[int], data: TensorData, seeds: Sequence[int], *, epochs: int,
+                  scheme: str = "glorot_uniform", init_kwargs: dict | None = None, lr: float = FUNCTION_LR,
+                  snapshot_every: int | None = None) -> StackedRun:
+    """Full-batch Adam (Keras defaults, ``lr``) on the MSE, S seeds at once; records loss and gradient norm."""
+    params = _stack_init(sizes, seeds, scheme, init_kwargs or {})
+    optimizer = make_optimizer("adam", params, lr=lr)
+    losses, norms, snap_epochs, snaps = [], [], [], []
+    for epoch in range(epochs + 1):
+        loss = per_seed_mse(params, data)
+        grads = torch.autograd.grad(loss.sum(), params)
+        losses.append(loss.detach().double().numpy())
+        norms.append(torch.sqrt(sum(g.pow(2).flatten(start_dim=1).sum(dim=1) for g in grads)).double().numpy())
+        if snapshot_every and epoch > 0 and epoch % snapshot_every == 0:
+            snap_epochs.append(epoch)
+            snaps.append(_flat(params))
+        if epoch == epochs:
+            break
+        for p, g in zip(params, grads):
+            p.grad = g
+        optimizer.step()
+    return StackedRun(tuple(sizes), tuple(seeds), [p.detach() for p in params], np.stack(losses),
+                      np.stack(norms), snap_epochs, snaps)
+
+
+def r_squared(model: nn.Module, data: TensorData) -> float:
+    """Coefficient of determination ``1 − SS_res / SS_tot`` of the model's fit on ``data``."""
+    with torch.no_grad():
+        residual = (model(data.inputs) - data.targets).double().pow(2).sum()
+    total = (data.targets.double() - data.targets.double().mean()).pow(2).sum()
+    return float(1 - residual / total)
+
+
+def early_drop_fraction(loss: Sequence[float], fraction: float = 0.1) -> float:
+    """Share of the total loss drop (first → last epoch) reached after the first ``fraction`` of epochs."""
+    loss = np.asarray(loss, dtype=float)
+    cut = max(1, int(round(fraction * (len(loss) - 1))))
+    total = loss[0] - loss[-1]
+    return float((loss[0] - loss[cut]) / total) if total > 0 else float("nan")
+
+
+# -- near-zero-gradient points -----------------------------------------------------------------------
+
+NEAR_ZERO_SIZES = FIT_SIZES        # "the small network" of §1-2, on sin(x) + 0.5x
+NEAR_ZERO_TRAIN_EPOCHS = 100       # §1-2's training length, then the objective switches to ‖∇L‖²
+NEAR_ZERO_LM_ITERATIONS = 50
+GRAD_NORM_RELATIVE_TOLERANCE = 1e-2  # "almost zero": ‖∇L‖ at most 1 % of the run's gradient norm at initialization
+NEAR_ZERO_WEIGHT_THRESHOLD = 1e-2  # the report's "weight near zero": |w| < 0.01 (threshold unstated there)
+
+
+@dataclass
+class CriticalPoint:
+    """One point reached by minimizing ‖∇L‖² from a trained net."""
+
+    seed: int
+    loss: float
+    grad_norm: float
+    initial_grad_norm: float       # of the same run, at initialization
+    minimal_ratio: float          # share of positive Hessian eigenvalues
+    near_zero_weight_ratio: float  # the report's definition
+
+
+def minimize_grad_norm(model: nn.Module, data: TensorData, *, iterations: int = NEAR_ZERO_LM_ITERATIONS) -> nn.Module:
+    """A float64 copy of ``model`` moved to a minimum of ‖∇L‖² by Levenberg–Marquardt on the residual ∇L.
+
+    The usual second phase of the exercise: after training, the objective
+    becomes the squared norm of the full-data MSE gradient. ‖∇L(θ)‖² is a
+    least-squares problem in the residual ``g(θ) = ∇L(θ)`` whose Jacobian is
+    the Hessian ``H``, so each step solves ``(HᵀH + λ·(1 + mean diag HᵀH)·I) δ = −Hᵀg``
+    (exact float64 Hessian of the 31 parameters), accepting steps that lower
+    ‖∇L‖ and adapting λ (Levenberg 1944; Marquardt 1963). L-BFGS with a
+    strong-Wolfe line search, tried first, stalls after a few dozen steps:
+    a ReLU net's gradient jumps wherever a hidden unit's kink crosses a data
+    point, which breaks the line search. Stops after ``iterations`` steps,
+    at ‖∇L‖ < 1e-12, or when no step lowers ‖∇L‖.
+    """
+    net = copy.deepcopy(model).double().eval()
+    x, y = data.inputs.double(), data.targets.double()
+    names = [n for n, _ in net.named_parameters()]
+    shapes = [p.shape for _, p in net.named_parameters()]
+    theta = torch.cat([p.detach().flatten() for p in net.parameters()])
+
+    def unflatten(flat: torch.Tensor) -> dict[str, torch.Tensor]:
+        sizes = [s.numel() for s in shapes]
+        return {n: t.view(s) for n, t, s in zip(names, torch.split(flat, sizes), shapes)}
+
+    def loss(flat: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(functional_call(net, unflatten(flat), (x,)), y)
+
+    gradient, hessian = grad(loss), jacrev(grad(loss))
+    damping, g = 1e-3, gradient(theta)
+    identity = torch.eye(theta.numel(), dtype=theta.dtype)
+    for _ in range(iterations):
+        if torch.linalg.vector_norm(g) < 1e-12:
+            break
+        h = hessian(theta)
+        normal, rhs = h.T @ h, h.T @ g
+        scale = 1 + float(normal.diagonal().mean())
+        while damping <= 1e8:
+            candidate = theta + torch.linalg.solve(normal + damping * scale * identity, -rhs)
+            g_candidate = gradient(candidate)
+            if torch.linalg.vector_norm(g_candidate) < torch.linalg.vector_norm(g):
+                theta, g, damping = candidate, g_candidate, max(damping / 3, 1e-12)
+                break
+            damping *= 3
+        else:
+            break
+    with torch.no_grad():
+        for p, value in zip(net.parameters(), unflatten(theta).values()):
+            p.copy_(value)
+    return net
+
+
+# -- MNIST -----------------------------------------------------------------------------------------
+
+MNIST_LR, MNIST_BATCH = 1e-3, 32   # Keras defaults
+DEEP_SIZES = (784, 64, 64, 10)     # §1-1 model 1: two ReLU layers, fewer units each
+WIDE_SIZES = (784, 128, 10)        # §1-1 model 2: one ReLU layer with more units
+ONE_LAYER_WIDTH = 128              # §1-3 "a dense ReLU layer": Keras' tutorial width
+PARAM_WIDTHS = (4, 16, 64, 256)    # §1-3 parameters vs generalization: hidden widths
+BATCH_SIZES = (64, 128, 256, 512, 1024)  # §1-3 part 2: five batch sizes, spanning part 1's 64 and 1024
+INTERPOLATION = {"a": {"batch_size": 64, "lr": 1e-3}, "b": {"batch_size": 1024, "lr": 1e-2}}
+INTERPOLATION_EPOCHS = 5
+
+
+@dataclass
+class MnistRun:
+    model: nn.Module
+    history: History
+    train_loss: float | None = None   # eval-mode loss over the training data used, after training
+    train_acc: float | None = None
+    test_loss: float | None = None
+    test_acc: float | None = None
+
+
+@dataclass
+class Hw1Runs:
+    """Trains each hw1 configuration once per session and hands it to every claim that asks."""
+
+    train: TensorData
+    test: TensorData
+    cache: dict = field(default_factory=dict)
+
+    def _cached(self, key, make):
+        if key not in self.cache:
+            self.cache[key] = make()
+        return self.cache[key]
+
+    # function nets
+    def function_fits(self, function: str, model: str, seeds: Sequence[int]) -> StackedRun:
+        scheme, kwargs = FIT_MODELS[model]
+        return self._cached(("fit", function, model, tuple(seeds)), lambda: train_stacked(
+            FIT_SIZES, function_problem(function), seeds, epochs=FIT_EPOCHS, scheme=scheme, init_kwargs=kwargs))
+
+    def pca_runs(self, runs: int = PCA_RUNS) -> StackedRun:
+        return self._cached(("pca", runs), lambda: train_stacked(
+            PCA_SIZES, function_problem("sin"), tuple(range(runs)), epochs=PCA_EPOCHS, snapshot_every=PCA_EVERY))
+
+    def critical_points(self, runs: int) -> list[CriticalPoint]:
+        return self._cached(("critical", runs), lambda: _critical_points(runs))
+
+    # MNIST
+    def mnist(self, sizes: Sequence[int], seed: int, device: torch.device, *, n_train: int | None, epochs: int,
+              batch_size: int = MNIST_BATCH, lr: float = MNIST_LR, shuffled_labels: bool = False,
+              val_every_epochs: int | None = None, finish: bool = True) -> MnistRun:
+        """One Keras-default MNIST MLP: Glorot uniform, Adam, cross-entropy on the first ``n_train`` images."""
+        key = ("mnist", tuple(sizes), seed, str(device), n_train, epochs, batch_size, lr, shuffled_labels,
+               val_every_epochs)
+        return self._cached(key, lambda: self._train_mnist(sizes, seed, device, n_train, epochs, batch_size, lr,
+                                                             shuffled_labels, val_every_epochs))
+
+    def _train_mnist(self, sizes, seed, device, n_train, epochs, batch_size, lr, shuffled_labels, val_every_epochs):
+        train = self.train if n_train is None else self.train.take(slice(0, n_train))
+        if shuffled_labels:
+            train = random_labels(train, generator=torch.Generator().manual_seed(10_000 + seed))
+        train, test = train.to(device), self.test.to(device)
+        model = initialize(mlp(list(sizes)), "glorot_uniform", generator=torch.Generator().manual_seed(seed)).to(device)
+        steps_per_epoch = -(-len(train) // batch_size)
+        history = fit(model, train, optimizer="adam", lr=lr, batch_size=batch_size, epochs=epochs, seed=seed,
+                      val=test if val_every_epochs else None,
+                      eval_every=val_every_epochs * steps_per_epoch if val_every_epochs else None)
+        model.eval()
+        train_loss, train_acc = evaluate(model, train)
+        test_loss, test_acc = evaluate(model, test)
+        return MnistRun(model, history, train_loss, train_acc, test_loss, test_acc)
+
+
+def _critical_points(runs: int) -> list[CriticalPoint]:
+    from dlverify.probes import grad_norm, minimal_ratio, near_zero_weight_ratio
+
+    data = function_problem("sin")
+    trained = train_stacked(NEAR_ZERO_SIZES, data, tuple(range(runs)), epochs=NEAR_ZERO_TRAIN_EPOCHS)
+    data64 = (data.inputs.double(), data.targets.double())
+    points = []
+    for index, seed in enumerate(trained.seeds):
+        net = minimize_grad_norm(trained.model(index), data)
+        loss = float(F.mse_loss(net(data64[0]), data64[1]).detach())
+        points.append(CriticalPoint(
+            seed=seed, loss=loss, grad_norm=grad_norm(net, F.mse_loss, data64),
+            initial_grad_norm=float(trained.grad_norm[0, index]),
+            minimal_ratio=minimal_ratio(net, F.mse_loss, data64),
+            near_zero_weight_ratio=near_zero_weight_ratio(net, NEAR_ZERO_WEIGHT_THRESHOLD)))
+    return points

@@ -1,0 +1,669 @@
+"""Claims of the hw1 report: function fitting, optimization, and generalization on MNIST.
+
+Protocol choices shared by several claims live in :mod:`claims.hw1_protocol`
+(read its docstring); each test names the ones that matter to it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import silhouette_score
+
+from claims import hw1_protocol as hw1
+from dlverify import stats
+from dlverify.data import FUNCTIONS, function_problem
+from dlverify.models import count_parameters
+from dlverify.probes import interpolate, sensitivity, sharpness, weight_pca
+from dlverify.report.figures import curves
+
+# Every hw1 claim shares trained networks: keep them on one xdist worker.
+pytestmark = pytest.mark.xdist_group("hw1")
+
+LN10 = math.log(10)
+
+
+@pytest.fixture(scope="session")
+def hw1_runs(mnist_train, mnist_test) -> hw1.Hw1Runs:
+    return hw1.Hw1Runs(mnist_train, mnist_test)
+
+
+@pytest.fixture(scope="session")
+def function_runs() -> hw1.Hw1Runs:
+    """The function-net experiments need no MNIST; their cache lives apart so they run without it."""
+    return hw1.Hw1Runs(None, None)
+
+
+def _function_protocol(claim, *, sizes, epochs, seeds, **extra):
+    claim.setup(network="-".join(map(str, sizes)) + " ReLU", data="200 evenly spaced points on [-10, 10]",
+                loss="MSE", optimizer="adam (Keras defaults)", lr=hw1.FUNCTION_LR, batch="full (200)",
+                epochs=epochs, seeds=list(seeds), **extra)
+
+
+# -- 1-1 simulate a function ------------------------------------------------------------------------
+
+def _fit_table(function_runs, seeds):
+    """R², loss curves and final MSE of both §1-1 models on both functions, per seed."""
+    table = {}
+    for function in FUNCTIONS:
+        data = function_problem(function)
+        for model in hw1.FIT_MODELS:
+            run = function_runs.function_fits(function, model, seeds)
+            table[function, model] = {
+                "run": run, "data": data,
+                "r2": [hw1.r_squared(run.model(i), data) for i in range(len(seeds))],
+                "early_drop": [hw1.early_drop_fraction(run.loss[:, i], 0.1) for i in range(len(seeds))],
+                "late_drop": [1 - hw1.early_drop_fraction(run.loss[:, i], 0.5) for i in range(len(seeds))],
+                "final_mse": run.loss[-1].tolist(),
+            }
+    return table
+
+
+def _fit_figures(claim, table):
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, function in zip(axes, FUNCTIONS):
+        data = table[function, next(iter(hw1.FIT_MODELS))]["data"]
+        ax.scatter(data.inputs.squeeze(), data.targets.squeeze(), s=4, color="0.6", label="target")
+        for model in hw1.FIT_MODELS:
+            with torch.no_grad():
+                ax.plot(data.inputs.squeeze(), table[function, model]["run"].model(0)(data.inputs).squeeze(),
+                        label=f"{model}, seed 0")
+        ax.set_title(FUNCTIONS[function][1], fontsize=10)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    claim.figure(fig, "function-fits")
+    series = {f"{FUNCTIONS[f][1]} — {m}": table[f, m]["run"].loss[:, 0] for f, m in table}
+    claim.figure(curves(series, ylabel="MSE", logy=True, title="Training loss (seed 0), full batch"),
+                 "function-loss-curves")
+
+
+@pytest.mark.claim("hw1.fit-functions", source="hw1 §1-1 Simulate a function")
+def test_fit_functions(claim, function_runs, seeds):
+    """1-10-1 networks (31 parameters) fit sin(x) + 0.5x and cos(x) + 0.5x²; the loss drops sharply in the
+    first epochs and then flattens.
+
+    Both of the report's models, on both functions. Criteria fixed before
+    measuring, each on the median over seeds of every (function, model):
+    "fit" is R² ≥ 0.9 on the 200 training points; "drops sharply in the first
+    epochs" is at least half of the total loss drop (initial → final) reached
+    within the first 10 % of epochs; "flattens" is at most 10 % of the drop
+    left to the second half of training. Open choices (see
+    :mod:`claims.hw1_protocol`): ReLU hidden units, full-batch Adam at the
+    report's §1-2 rate 0.01, 1000 epochs (the report gives none for §1-1);
+    model 1 starts from Keras' Dense default (Glorot uniform, zero biases),
+    the hand-written model 2 from N(0, 1) weights and biases.
+    """
+    table = _fit_table(function_runs, seeds)
+    _function_protocol(claim, sizes=hw1.FIT_SIZES, epochs=hw1.FIT_EPOCHS, seeds=seeds,
+                       models={m: f"{s} {kw}" for m, (s, kw) in hw1.FIT_MODELS.items()})
+    claim.report(parameters=31, statement="loss drops sharply within the first few epochs and flattens; "
+                                          "both models fit both functions")
+    claim.measure(parameters=count_parameters(table["sin", next(iter(hw1.FIT_MODELS))]["run"].model(0)),
+                  **{f"{f} / {m}": {k: v for k, v in row.items() if k not in ("run", "data")}
+                     for (f, m), row in table.items()})
+    _fit_figures(claim, table)
+    for (function, model), row in table.items():
+        where = f"{FUNCTIONS[function][1]}, {model}"
+        claim.expect(bool(np.median(row["r2"]) >= 0.9), f"{where}: median R² >= 0.9")
+        claim.expect(bool(np.median(row["early_drop"]) >= 0.5), f"{where}: >= 50% of the loss drop in the first 10% of epochs")
+        claim.expect(bool(np.median(row["late_drop"]) <= 0.1), f"{where}: <= 10% of the loss drop in the second half")
+
+
+@pytest.mark.claim(
+    "hw1.quadratic-harder", source="hw1 §1-1 Comment on results (b)",
+    xfail={"default": "inconclusive: |MSE1 − MSE2| / Var(y) is 0.0028, 0.015, 0.0011 on cos(x) + 0.5x² vs 0.0066, "
+                      "0.011, 0.011 on sin(x) + 0.5x (seeds 0–2; mean difference −0.003, 95% CI [−0.010, 0.004]): "
+                      "the two models differ about as much, relative to the target's variance, on both functions"},
+)
+def test_quadratic_harder(claim, function_runs, seeds):
+    """The two models differ noticeably only on cos(x) + 0.5x².
+
+    Measured as the gap between the two models' final MSE relative to the
+    target's variance, |MSE₁ − MSE₂| / Var(y), per seed and function (the
+    functions' scales differ by a factor ≈ 25, so raw MSEs are not
+    comparable). Decided by a paired comparison over seeds: the relative gap
+    on cos(x) + 0.5x² exceeds the one on sin(x) + 0.5x. Same runs as
+    hw1.fit-functions.
+    """
+    table = _fit_table(function_runs, seeds)
+    gaps = {}
+    for function in FUNCTIONS:
+        rows = [table[function, m] for m in hw1.FIT_MODELS]
+        variance = float(rows[0]["data"].targets.double().var(unbiased=False))
+        gaps[function] = [abs(a - b) / variance for a, b in zip(rows[0]["final_mse"], rows[1]["final_mse"])]
+    _function_protocol(claim, sizes=hw1.FIT_SIZES, epochs=hw1.FIT_EPOCHS, seeds=seeds)
+    claim.report(statement="only a significant difference between the models on cos(x) + 0.5x^2")
+    claim.measure(relative_mse_gap=gaps,
+                  final_mse={f"{f} / {m}": table[f, m]["final_mse"] for f, m in table})
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    for i, function in enumerate(FUNCTIONS):
+        ax.scatter([i] * len(gaps[function]), gaps[function], label=FUNCTIONS[function][1])
+    ax.set_xticks(range(len(FUNCTIONS)), [FUNCTIONS[f][1] for f in FUNCTIONS])
+    ax.set_ylabel("|MSE1 − MSE2| / Var(y)")
+    ax.set_yscale("log")
+    ax.set_title("Gap between the two models, per seed", fontsize=10)
+    fig.tight_layout()
+    claim.figure(fig, "model-gap")
+    claim.expect(stats.compare_paired(gaps["cos"], gaps["sin"], alternative="greater"),
+                 "relative gap between the models larger on cos(x) + 0.5x^2 than on sin(x) + 0.5x")
+
+
+# -- 1-1 train on actual tasks -------------------------------------------------------------------------
+
+@pytest.mark.claim(
+    "hw1.mnist-deep-vs-wide", source="hw1 §1-1 Train on actual tasks",
+    xfail={"default": "final training losses are similar (wide/deep 0.98, 1.01, 0.98) but the wider model starts "
+                      "LOWER, not higher: first-epoch loss 0.87, 0.88, 0.87 (784-128-10) vs 1.14, 1.03, 1.19 "
+                      "(784-64-64-10), seeds 0–2, 3000 images, 5 epochs"},
+)
+def test_mnist_deep_vs_wide(claim, hw1_runs, device, seeds, profile):
+    """On MNIST a deeper-narrower DNN and a shallower-wider DNN reach similar final training loss; the wider
+    one starts slightly higher.
+
+    Widths the report leaves open: deep 784-64-64-10, wide 784-128-10 (ReLU,
+    softmax output); Keras defaults (Glorot uniform, Adam 1e-3, batch 32).
+    Losses are Keras' per-epoch training loss (running mean over the epoch).
+    "Similar" is a final-loss ratio wide/deep within [2/3, 3/2] (bootstrap
+    interval of the mean log ratio inside ±log 1.5); "starts slightly higher"
+    is a paired comparison of the first-epoch losses, wide above deep.
+    """
+    n_train = profile.pick(default=3000, full=None)
+    epochs = profile.pick(default=5, full=10)
+    runs = {name: [hw1_runs.mnist(sizes, s, device, n_train=n_train, epochs=epochs) for s in seeds]
+            for name, sizes in (("deep", hw1.DEEP_SIZES), ("wide", hw1.WIDE_SIZES))}
+    first = {k: [r.history.train_loss[0] for r in v] for k, v in runs.items()}
+    final = {k: [r.history.train_loss[-1] for r in v] for k, v in runs.items()}
+    log_ratio = [math.log(w / d) for w, d in zip(final["wide"], final["deep"])]
+    claim.setup(deep="784-64-64-10 ReLU", wide="784-128-10 ReLU", optimizer="adam", lr=hw1.MNIST_LR,
+                batch_size=hw1.MNIST_BATCH, epochs=epochs, train_images=n_train or 60000, seeds=list(seeds),
+                device=str(device))
+    if n_train:
+        claim.scaled(f"60 000 → {n_train} training images and 10 → {epochs} epochs under the default profile")
+    claim.report(statement="similar final training loss; model 2 (wider) starts slightly higher")
+    claim.measure(first_epoch_loss=first, final_train_loss=final, final_loss_ratio_wide_over_deep=
+                  [math.exp(v) for v in log_ratio], parameters={k: count_parameters(v[0].model) for k, v in runs.items()},
+                  final_train_acc={k: [r.history.train_acc[-1] for r in v] for k, v in runs.items()})
+    series = {f"{k} seed {s}": r.history.train_loss for k, v in runs.items() for s, r in zip(seeds, v)}
+    claim.figure(curves(series, ylabel="training loss", logy=True, title="MNIST: deep vs wide"), "deep-vs-wide")
+    claim.expect(stats.within(log_ratio, -math.log(1.5), math.log(1.5)), "final loss ratio wide/deep within [2/3, 3/2]")
+    claim.expect(stats.compare_paired(first["wide"], first["deep"], alternative="greater"),
+                 "first-epoch loss of the wide model above the deep model's")
+
+
+# -- 1-2 visualize the optimization process -------------------------------------------------------------
+
+def _pca_views(run):
+    """Whole-model and first-layer PCA of every snapshot of every run, with the run index of each row."""
+    runs = range(len(run.seeds))
+    whole = weight_pca([row for i in runs for row in run.snapshot_matrix(i)])
+    first = weight_pca([row for i in runs for row in run.snapshot_matrix(i, first_layer=True)])
+    labels = np.repeat(np.arange(len(run.seeds)), len(run.snapshots))
+    return whole, first, labels
+
+
+def _nearest_centroid_accuracy(points: np.ndarray, labels: np.ndarray) -> float:
+    centroids = np.stack([points[labels == k].mean(axis=0) for k in np.unique(labels)])
+    nearest = np.argmin(((points[:, None, :] - centroids[None]) ** 2).sum(axis=2), axis=1)
+    return float((nearest == labels).mean())
+
+
+def _pca_figure(whole, first, labels):
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, result, title in ((axes[0], whole, "whole model"), (axes[1], first, "first layer (kernel)")):
+        for k in np.unique(labels):
+            ax.scatter(*result.projections[labels == k].T, s=8, label=f"run {k}")
+        ratio = result.explained_variance_ratio
+        ax.set_title(f"PCA of weights, {title} (EVR {ratio[0]:.2f}, {ratio[1]:.2f})", fontsize=9)
+        ax.set_xlabel("PC1")
+        ax.set_ylabel("PC2")
+    axes[0].legend(fontsize=6)
+    fig.tight_layout()
+    return fig
+
+
+def _pca_protocol(claim, run):
+    _function_protocol(claim, sizes=hw1.PCA_SIZES, epochs=hw1.PCA_EPOCHS, seeds=run.seeds, function="sin(x) + 0.5x",
+                       snapshot_every_epochs=hw1.PCA_EVERY, snapshots_per_run=len(run.snapshots))
+
+
+@pytest.mark.claim("hw1.pca-runs-separate", source="hw1 §1-2 Visualize the optimization process")
+def test_pca_runs_separate(claim, function_runs):
+    """PCA of the whole model's weights, collected every 3 epochs over 8 runs (Adam 0.01, 100 epochs, 200
+    points of sin(x) + 0.5x on [−10, 10]), shows separate clusters, one per run.
+
+    The report's protocol; the widths of its "three fully connected layers"
+    are open and taken as 1-10-10-1 (ReLU, Keras Dense init, full batch).
+    PCA over all 8 × 33 snapshots together (``weight_pca``). Criterion fixed
+    before measuring: the 2-D projections grouped by run have a silhouette
+    above 0.5 (Kaufman & Rousseeuw's "reasonable structure"); the
+    nearest-centroid accuracy of the run labels is recorded beside it.
+    """
+    run = function_runs.pca_runs()
+    whole, first, labels = _pca_views(run)
+    silhouette = float(silhouette_score(whole.projections, labels))
+    _pca_protocol(claim, run)
+    claim.report(statement="several clusters along the horizontal axis; different solutions per training run")
+    claim.measure(silhouette_by_run=silhouette, nearest_centroid_accuracy=_nearest_centroid_accuracy(
+        whole.projections, labels), explained_variance_ratio=whole.explained_variance_ratio)
+    claim.figure(_pca_figure(whole, first, labels), "weight-pca")
+    claim.expect(silhouette > 0.5, "silhouette of the whole-model projections grouped by run > 0.5")
+
+
+@pytest.mark.claim(
+    "hw1.pca-first-layer-one-axis", source="hw1 §1-2 Visualize the optimization process (3)",
+    xfail="the first component explains 0.33 of the first layer's variance (second 0.23) over the 8 runs; "
+          "the spread is dominated by the runs' different initializations (silhouette by run 0.89), not one axis",
+)
+def test_pca_first_layer_one_axis(claim, function_runs):
+    """The first layer's weights vary mostly along one direction.
+
+    Same 8 runs and snapshots as hw1.pca-runs-separate; the first layer's
+    kernel (its 10 weights, biases excluded: the report says "weights").
+    "Mostly along one direction" is fixed as: the first principal component
+    explains more than half of the total variance of the snapshots.
+    """
+    run = function_runs.pca_runs()
+    whole, first, labels = _pca_views(run)
+    ratio = first.explained_variance_ratio
+    _pca_protocol(claim, run)
+    claim.report(statement="first-layer points lie along one diagonal axis")
+    claim.measure(first_component_explained_variance=float(ratio[0]), second_component_explained_variance=float(ratio[1]),
+                  silhouette_by_run=float(silhouette_score(first.projections, labels)))
+    claim.figure(_pca_figure(whole, first, labels), "weight-pca")
+    claim.expect(bool(ratio[0] > 0.5), "first principal component explains > 50% of the first layer's variance")
+
+
+@pytest.mark.claim(
+    "hw1.grad-norm-decreases", source="hw1 §1-2 Observe gradient norm during training",
+    xfail="the norm falls (first 10 epochs 11–31, last 20 epochs 0.14–0.53, 8 runs) and the loss falls, but it "
+          "does not settle by the fixed criterion: its coefficient of variation over the last 20 epochs is "
+          "0.21–0.53 (mean 0.34, 95% CI [0.27, 0.41]) against < 0.25 — Adam at lr 0.01 keeps it oscillating",
+)
+def test_grad_norm_decreases(claim, function_runs):
+    """During training the gradient norm falls and stabilizes while the loss falls.
+
+    The 8 runs of the PCA experiment (the report's §1-2 network), full-data
+    gradient norm and MSE before every step. Criteria fixed before measuring,
+    on the mean over runs (bootstrap interval): "falls" is the mean norm over
+    the last 20 epochs at most half the mean over the first 10 (log ratio
+    below log 0.5); "stabilizes" is a coefficient of variation (std/mean) of
+    the norm over the last 20 epochs below 0.25; "the loss falls" is a final
+    loss below half the initial loss.
+    """
+    run = function_runs.pca_runs()
+    norms, losses = run.grad_norm, run.loss
+    early, late = norms[:10].mean(axis=0), norms[-20:].mean(axis=0)
+    late_cv = norms[-20:].std(axis=0) / late
+    _pca_protocol(claim, run)
+    claim.report(statement="gradient norm decreases and stabilizes while the loss decreases")
+    claim.measure(early_grad_norm=early, late_grad_norm=late, late_cv=late_cv,
+                  initial_loss=losses[0], final_loss=losses[-1])
+    fig, axes = plt.subplots(2, 1, figsize=(5.5, 5), sharex=True)
+    for i in range(len(run.seeds)):
+        axes[0].plot(norms[:, i], linewidth=1)
+        axes[1].plot(losses[:, i], linewidth=1)
+    axes[0].set_ylabel("gradient norm")
+    axes[1].set_ylabel("MSE")
+    axes[1].set_yscale("log")
+    axes[1].set_xlabel("epoch")
+    fig.tight_layout()
+    claim.figure(fig, "grad-norm-and-loss")
+    claim.expect(stats.compare_to_value(np.log(late / early), math.log(0.5), alternative="less"),
+                 "late gradient norm at most half the early one")
+    claim.expect(stats.compare_to_value(late_cv, 0.25, alternative="less"), "late gradient norm stable (CV < 0.25)")
+    claim.expect(stats.compare_to_value(np.log(losses[-1] / losses[0]), math.log(0.5), alternative="less"),
+                 "final loss below half the initial loss")
+
+
+# -- 1-2 what happens when the gradient is almost zero ---------------------------------------------------
+
+def _critical_points(function_runs, profile):
+    runs = profile.pick(default=12, full=100)
+    points = function_runs.critical_points(runs)
+    kept = [p for p in points if p.grad_norm <= hw1.GRAD_NORM_RELATIVE_TOLERANCE * p.initial_grad_norm]
+    return runs, points, kept
+
+
+def _critical_protocol(claim, runs):
+    claim.setup(network="1-10-1 ReLU (31 parameters)", function="sin(x) + 0.5x", training_runs=runs,
+                training=f"full-batch Adam lr {hw1.FUNCTION_LR}, {hw1.NEAR_ZERO_TRAIN_EPOCHS} epochs, Keras Dense init",
+                then=f"Levenberg-Marquardt on ||grad L||^2 in float64, up to {hw1.NEAR_ZERO_LM_ITERATIONS} steps",
+                kept_if_grad_norm_below=f"{hw1.GRAD_NORM_RELATIVE_TOLERANCE} x the run's gradient norm at initialization",
+                near_zero_weight_threshold=hw1.NEAR_ZERO_WEIGHT_THRESHOLD)
+
+
+def _critical_figure(kept):
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    loss = [p.loss for p in kept]
+    axes[0].scatter([p.near_zero_weight_ratio for p in kept], loss, s=12)
+    axes[0].set_xlabel(f"share of |w| < {hw1.NEAR_ZERO_WEIGHT_THRESHOLD} (report's ratio)")
+    axes[1].scatter([p.minimal_ratio for p in kept], loss, s=12, color="C1")
+    axes[1].set_xlabel("minimal ratio (share of positive Hessian eigenvalues)")
+    axes[0].set_ylabel("MSE")
+    for ax in axes:
+        ax.axhspan(0.3, 0.55, color="0.9", zorder=0)
+    fig.suptitle("Points where the gradient is almost zero", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+@pytest.mark.claim("hw1.near-zero-grad-loss-band", source="hw1 §1-2 What happens when gradient is almost zero")
+def test_near_zero_grad_loss_band(claim, function_runs, profile):
+    """At points where the gradient norm is nearly zero, the loss sits in a narrow band (0.3–0.55 reported).
+
+    Points are found the usual way for this exercise: train the 1-10-1 net
+    (ReLU, as everywhere in §1; full-batch Adam 0.01, 100 epochs), then
+    minimize ‖∇L‖² (Levenberg–Marquardt on ∇L, float64; see
+    ``hw1_protocol.minimize_grad_norm``) and keep the points whose gradient
+    norm is at most 1 % of that run's norm at initialization. Disclosed
+    revision of the "almost zero" threshold: it was first fixed at an
+    absolute 1e-3, which only 1 of 20 points reached, because a ReLU net's
+    gradient jumps where a kink crosses a data point, so ‖∇L‖ = 0 is
+    generally unreachable; the relative threshold was chosen from that,
+    *before* looking at the losses or ratios the claims are decided on.
+    "Narrow band" is fixed from the report's own band width: the 10th–90th
+    percentile range of the losses spans at most 0.25. At least 5 such
+    points are needed to judge a spread.
+    """
+    runs, points, kept = _critical_points(function_runs, profile)
+    loss = np.array([p.loss for p in kept])
+    _critical_protocol(claim, runs)
+    if runs < 100:
+        claim.scaled(f"{runs} training runs under the default profile (100 under full)")
+    claim.report(loss_band=[0.3, 0.55])
+    spread = float(np.percentile(loss, 90) - np.percentile(loss, 10)) if len(kept) else float("nan")
+    claim.measure(points_found=len(kept), runs=runs, losses=loss, loss_p10_p90_width=spread,
+                  loss_range=[float(loss.min()), float(loss.max())] if len(kept) else None,
+                  share_in_reported_band=float(((loss >= 0.3) & (loss <= 0.55)).mean()) if len(kept) else None,
+                  grad_norms=[p.grad_norm for p in points])
+    claim.figure(_critical_figure(kept), "loss-vs-minimal-ratio")
+    claim.expect(len(kept) >= 5, "at least 5 near-zero-gradient points found")
+    claim.expect(len(kept) >= 5 and spread <= 0.25, "10th-90th percentile range of the loss at most 0.25 wide")
+
+
+@pytest.mark.claim(
+    "hw1.minimal-ratio", source="hw1 §1-2 What happens when gradient is almost zero (3)",
+    xfail={"default": "0 of 12 near-zero-gradient points have the report's ratio (share of |w| < 0.01) in "
+                      "[0.06, 0.12]: it is 0 at 7 points, 1/31 at 3, 5/31 and 8/31 at the others; the Hessian "
+                      "minimal ratio is 0.42–0.68 (saddle-like points, not minima)"},
+)
+def test_minimal_ratio(claim, function_runs, profile):
+    """At those points the minimal ratio is 0.06–0.12 (the report computes it as the share of weights near
+    zero).
+
+    Both definitions are computed at the same points as
+    hw1.near-zero-grad-loss-band: the standard minimal ratio (share of
+    positive eigenvalues of the exact Hessian, float64) and the report's
+    share of parameters with |w| < 0.01 (the report names no threshold;
+    0.01 is fixed here). Decided on the report's definition: "clustered
+    between 0.06 and 0.12" is at least 80 % of the points in [0.06, 0.12].
+    """
+    runs, points, kept = _critical_points(function_runs, profile)
+    report_ratio = np.array([p.near_zero_weight_ratio for p in kept])
+    hessian_ratio = np.array([p.minimal_ratio for p in kept])
+    share = float(((report_ratio >= 0.06) & (report_ratio <= 0.12)).mean()) if len(kept) else 0.0
+    _critical_protocol(claim, runs)
+    if runs < 100:
+        claim.scaled(f"{runs} training runs under the default profile (100 under full)")
+    claim.report(minimal_ratio_band=[0.06, 0.12], definition="share of weights below a threshold")
+    claim.measure(points_found=len(kept), near_zero_weight_ratio=report_ratio, hessian_minimal_ratio=hessian_ratio,
+                  share_in_band=share, losses=[p.loss for p in kept])
+    claim.figure(_critical_figure(kept), "loss-vs-minimal-ratio")
+    claim.expect(len(kept) >= 5, "at least 5 near-zero-gradient points found")
+    claim.expect(share >= 0.8, "at least 80% of the points have the report's ratio in [0.06, 0.12]")
+
+
+# -- 1-3 random labels, parameters vs generalization ---------------------------------------------------
+
+@pytest.mark.claim("hw1.random-labels-fit", source="hw1 §1-3 Can network fit random labels")
+def test_random_labels_fit(claim, hw1_runs, device, profile):
+    """A network can fit MNIST with shuffled labels: training loss keeps falling while test performance stays at
+    chance.
+
+    784-128-10 (one ReLU layer, Keras' tutorial width), Adam 1e-3, batch 32,
+    training labels permuted once. To give memorization a fair chance within
+    the budget it trains on the first 1000 images for 50 epochs (default) or
+    10 000 images for 100 epochs (full). Criteria fixed before measuring:
+    "fits" is training accuracy (eval mode, on the shuffled labels) ≥ 0.9;
+    "keeps falling" is the last recorded training loss below the one at
+    mid-training; "test performance at chance" is the 95 % Wilson interval
+    of the accuracy on the 10 000 test images (true labels) containing 0.1.
+    """
+    n_train = profile.pick(default=1000, full=10_000)
+    epochs = profile.pick(default=50, full=100)
+    run = hw1_runs.mnist((784, hw1.ONE_LAYER_WIDTH, 10), 0, device, n_train=n_train, epochs=epochs,
+                         shuffled_labels=True, val_every_epochs=5)
+    history = run.history
+    correct = round(run.test_acc * len(hw1_runs.test))
+    interval = stats.proportion_interval(correct, len(hw1_runs.test), method="wilson")
+    middle = len(history.train_loss) // 2
+    claim.setup(network="784-128-10 ReLU", optimizer="adam", lr=hw1.MNIST_LR, batch_size=hw1.MNIST_BATCH,
+                epochs=epochs, train_images=n_train, labels="permuted once (seed 10000)", device=str(device),
+                test="10 000 MNIST test images, true labels", curves="every 5 epochs")
+    claim.scaled(f"a {n_train}-image training subset and {epochs} epochs (the report gives neither)")
+    claim.report(statement="training loss decreases while test performance stays at chance")
+    claim.measure(train_acc=run.train_acc, train_loss=run.train_loss, test_acc=run.test_acc,
+                  test_acc_interval=interval, train_loss_curve=history.train_loss, test_acc_curve=history.val_acc)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    axes[0].plot(history.epoch, history.train_loss, label="train (random labels)")
+    axes[0].plot(history.epoch, history.val_loss, label="test")
+    axes[0].set_ylabel("cross-entropy")
+    axes[1].plot(history.epoch, history.train_acc, label="train (random labels)")
+    axes[1].plot(history.epoch, history.val_acc, label="test")
+    axes[1].axhline(0.1, color="0.5", linestyle=":", label="chance")
+    axes[1].set_ylabel("accuracy")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    claim.figure(fig, "random-labels")
+    claim.expect(run.train_acc >= 0.9, "training accuracy on the random labels >= 0.9")
+    claim.expect(history.train_loss[-1] < history.train_loss[middle], "training loss still falling after mid-training")
+    claim.expect(bool(interval[0] <= 0.1 <= interval[1]), "95% Wilson interval of test accuracy contains 0.1")
+
+
+@pytest.mark.claim("hw1.params-vs-generalization", source="hw1 §1-3 Number of parameters vs generalization")
+def test_params_vs_generalization(claim, hw1_runs, device, seeds, profile):
+    """More parameters give better training performance but not better generalization.
+
+    One-hidden-layer ReLU nets of widths 4, 16, 64, 256 (the report's widths
+    are not given), Keras defaults (Adam 1e-3, batch 32). "Better training
+    performance" is a training loss (eval mode) that falls with the parameter
+    count; "not better generalization" is a generalization gap (test loss −
+    train loss) that grows with it — both decided by a rank trend over widths
+    × seeds.
+    """
+    n_train = profile.pick(default=2000, full=None)
+    epochs = profile.pick(default=10, full=20)
+    runs = {w: [hw1_runs.mnist((784, w, 10), s, device, n_train=n_train, epochs=epochs) for s in seeds]
+            for w in hw1.PARAM_WIDTHS}
+    params = [count_parameters(runs[w][0].model) for w in hw1.PARAM_WIDTHS]
+    table = {name: [[getattr(r, name) for r in runs[w]] for w in hw1.PARAM_WIDTHS]
+             for name in ("train_loss", "test_loss", "train_acc", "test_acc")}
+    gap = (np.array(table["test_loss"]) - np.array(table["train_loss"])).tolist()
+    claim.setup(widths=list(hw1.PARAM_WIDTHS), parameters=params, optimizer="adam", lr=hw1.MNIST_LR,
+                batch_size=hw1.MNIST_BATCH, epochs=epochs, train_images=n_train or 60000, seeds=list(seeds),
+                device=str(device))
+    if n_train:
+        claim.scaled(f"{n_train} training images and {epochs} epochs under the default profile (60 000 and 20 under full)")
+    claim.report(statement="more parameters: better training performance, not necessarily better generalization")
+    claim.measure(**table, generalization_gap=gap)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for metric, ax in (("loss", axes[0]), ("acc", axes[1])):
+        for split in ("train", "test"):
+            values = np.array(table[f"{split}_{metric}"])
+            ax.errorbar(params, values.mean(axis=1), yerr=values.std(axis=1), marker="o", label=split)
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters")
+        ax.set_ylabel(metric)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    claim.figure(fig, "params-vs-generalization")
+    claim.expect(stats.rank_trend(params, table["train_loss"], alternative="decreasing"),
+                 "training loss falls as the parameter count grows")
+    claim.expect(stats.rank_trend(params, gap, alternative="increasing"),
+                 "generalization gap (test − train loss) grows with the parameter count")
+
+
+# -- 1-3 flatness vs generalization --------------------------------------------------------------------
+
+ALPHAS = np.round(np.linspace(-1.0, 2.0, 31), 6)  # step 0.1, both ends, 0 and 1 exactly
+
+
+@pytest.mark.claim(
+    "hw1.interpolation-blend", source="hw1 §1-3 Flatness vs generalization, part 1",
+    xfail={"default": "no blend beats both models: the best interior α (0.1 … 0.9) has a test loss 0.026, 0.022, "
+                      "0.013 above the better end point (seeds 0–2); the test loss is lowest at α = 0, 0, 1, and "
+                      "at α = 0.1 it is above α = 0 (0.220 vs 0.194, seed 0)"},
+)
+def test_interpolation_blend(claim, hw1_runs, device, seeds, profile):
+    """Interpolating between a batch-64 / lr 1e-3 model and a batch-1024 / lr 1e-2 model (Adam, 5 epochs) gives
+    a U-shaped loss with the minimum near α ≈ 0.1; a blend beats both models.
+
+    784-128-10 ReLU nets (width open; Keras tutorial), each from its own
+    initialization (seed s and 1000 + s, as two separately built Keras
+    models). θ(α) = (1 − α)·θ_64 + α·θ_1024 over α = −1, −0.9, …, 2. "A blend
+    beats both" is decided on the test loss by a paired comparison over
+    seeds: the lower end-point loss minus the lowest loss at an interior α
+    (0 < α < 1) is above zero. The arg-min α is recorded against the
+    report's 0.1. The training-loss curve (figure) uses the first 2000
+    training images; the decision uses all 10 000 test images.
+    """
+    n_train = profile.pick(default=10_000, full=None)
+    models, curves_by_seed, advantage, argmins = {}, {}, [], []
+    for s in seeds:
+        a = hw1_runs.mnist((784, hw1.ONE_LAYER_WIDTH, 10), s, device, n_train=n_train,
+                           epochs=hw1.INTERPOLATION_EPOCHS, **hw1.INTERPOLATION["a"])
+        b = hw1_runs.mnist((784, hw1.ONE_LAYER_WIDTH, 10), 1000 + s, device, n_train=n_train,
+                           epochs=hw1.INTERPOLATION_EPOCHS, **hw1.INTERPOLATION["b"])
+        train = hw1_runs.train.take(slice(0, 2000))
+        test_curve = interpolate(a.model, b.model, F.cross_entropy, tuple(hw1_runs.test.to(device)), ALPHAS)
+        train_curve = interpolate(a.model, b.model, F.cross_entropy, tuple(train.to(device)), ALPHAS)
+        curves_by_seed[s] = {"test": test_curve, "train": train_curve}
+        interior = (ALPHAS > 0) & (ALPHAS < 1)
+        ends = min(test_curve.loss[ALPHAS == 0][0], test_curve.loss[ALPHAS == 1][0])
+        advantage.append(float(ends - test_curve.loss[interior].min()))
+        argmins.append(float(ALPHAS[int(np.argmin(test_curve.loss))]))
+    claim.setup(network="784-128-10 ReLU", model_a=hw1.INTERPOLATION["a"], model_b=hw1.INTERPOLATION["b"],
+                optimizer="adam", epochs=hw1.INTERPOLATION_EPOCHS, alphas=ALPHAS, train_images=n_train or 60000,
+                seeds=list(seeds), device=str(device))
+    if n_train:
+        claim.scaled(f"60 000 → {n_train} training images under the default profile")
+    claim.report(argmin_alpha=0.1, statement="U-shaped loss, minimum near alpha 0.1; a blend is best")
+    claim.measure(test_loss={s: c["test"].loss for s, c in curves_by_seed.items()},
+                  train_loss={s: c["train"].loss for s, c in curves_by_seed.items()},
+                  test_acc={s: c["test"].accuracy for s, c in curves_by_seed.items()},
+                  endpoint_minus_best_interior_test_loss=advantage, argmin_alpha=argmins)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for s, c in curves_by_seed.items():
+        for split, style in (("train", "-"), ("test", "--")):
+            axes[0].plot(ALPHAS, c[split].loss, style, label=f"{split} seed {s}")
+            axes[1].plot(ALPHAS, c[split].accuracy, style, label=f"{split} seed {s}")
+    axes[0].set_yscale("log")
+    axes[0].set_ylabel("cross-entropy")
+    axes[1].set_ylabel("accuracy")
+    for ax in axes:
+        ax.set_xlabel("alpha (0: batch 64, 1: batch 1024)")
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    claim.figure(fig, "interpolation")
+    claim.expect(stats.compare_paired(advantage, [0.0] * len(advantage), alternative="greater"),
+                 "an interior alpha has lower test loss than both end points")
+
+
+def _batch_size_runs(hw1_runs, device, seeds, profile):
+    """The five batch-size models (shared by hw1.sensitivity-vs-batch and hw1.large-batch-lower-train-loss)."""
+    n_train = profile.pick(default=5000, full=None)
+    epochs = hw1.INTERPOLATION_EPOCHS
+    runs = {b: [hw1_runs.mnist((784, hw1.ONE_LAYER_WIDTH, 10), s, device, n_train=n_train, epochs=epochs,
+                               batch_size=b) for s in seeds] for b in hw1.BATCH_SIZES}
+    return n_train, epochs, runs
+
+
+def _batch_protocol(claim, n_train, epochs, seeds, device):
+    claim.setup(network="784-128-10 ReLU", batch_sizes=list(hw1.BATCH_SIZES), optimizer="adam", lr=hw1.MNIST_LR,
+                epochs=epochs, train_images=n_train or 60000, seeds=list(seeds), device=str(device))
+    if n_train:
+        claim.scaled(f"60 000 → {n_train} training images under the default profile")
+
+
+def _batch_figure(batch_sizes, series):
+    fig, axes = plt.subplots(1, len(series), figsize=(4 * len(series), 3.4))
+    for ax, (name, values) in zip(np.atleast_1d(axes), series.items()):
+        values = np.array(values)
+        ax.errorbar(batch_sizes, values.mean(axis=1), yerr=values.std(axis=1), marker="o")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("batch size")
+        ax.set_title(name, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+@pytest.mark.claim(
+    "hw1.sensitivity-vs-batch", source="hw1 §1-3 Flatness vs generalization, part 2",
+    xfail={"default": "test loss does rise with batch size (0.26 → 0.59, rho = 1) but sensitivity RISES too, "
+                      "0.546, 0.553, 0.555, 0.571, 0.594 at batch 64 … 1024 (means of 3 seeds, rho = 1, 95% CI "
+                      "[0.7, 1.0]); equal epochs, 5000 images"},
+)
+def test_sensitivity_vs_batch(claim, hw1_runs, device, seeds, profile):
+    """Across 5 batch sizes, sensitivity (Frobenius norm of the input Jacobian) falls as batch size grows, while
+    test loss rises.
+
+    Five 784-128-10 ReLU nets at batch 64, 128, 256, 512, 1024 (the report
+    names none; this spans its part-1 sizes), Adam 1e-3, 5 epochs as in
+    part 1. Sensitivity: mean Frobenius norm of the Jacobian of the softmax
+    output w.r.t. the input over the first 500 test images. Both trends are
+    decided by a rank trend over batch sizes × seeds. ε-sharpness (Keskar,
+    ε = 1e-3, on the first 1000 training images) is recorded beside them.
+    """
+    n_train, epochs, runs = _batch_size_runs(hw1_runs, device, seeds, profile)
+    probe_images = hw1_runs.test.inputs[:500].to(device)
+    train = hw1_runs.train if n_train is None else hw1_runs.train.take(slice(0, n_train))
+    sharp_data = tuple(train.take(slice(0, 1000)).to(device))
+    sens = [[sensitivity(r.model, probe_images) for r in runs[b]] for b in hw1.BATCH_SIZES]
+    sharp = [[sharpness(r.model, F.cross_entropy, sharp_data, epsilon=1e-3, steps=10, restarts=1,
+                        generator=torch.Generator().manual_seed(0)).value for r in runs[b]] for b in hw1.BATCH_SIZES]
+    test_loss = [[r.test_loss for r in runs[b]] for b in hw1.BATCH_SIZES]
+    _batch_protocol(claim, n_train, epochs, seeds, device)
+    claim.report(statement="sensitivity decreases as batch size increases; cross-entropy (test) loss increases")
+    claim.measure(sensitivity=sens, test_loss=test_loss, epsilon_sharpness=sharp,
+                  test_acc=[[r.test_acc for r in runs[b]] for b in hw1.BATCH_SIZES])
+    claim.figure(_batch_figure(hw1.BATCH_SIZES, {"sensitivity": sens, "test loss": test_loss,
+                                                  "ε-sharpness (%)": sharp}), "sensitivity-vs-batch")
+    claim.expect(stats.rank_trend(list(hw1.BATCH_SIZES), sens, alternative="decreasing"),
+                 "sensitivity falls as batch size grows")
+    claim.expect(stats.rank_trend(list(hw1.BATCH_SIZES), test_loss, alternative="increasing"),
+                 "test loss rises as batch size grows")
+
+
+@pytest.mark.claim(
+    "hw1.large-batch-lower-train-loss", source="hw1 §1-3 Flatness vs generalization, part 2 (c)",
+    xfail={"default": "the opposite at equal epochs: training loss 0.143, 0.204, 0.258, 0.349, 0.556 and training "
+                      "accuracy 0.966, 0.948, 0.933, 0.911, 0.867 at batch 64 … 1024 (means of 3 seeds, rho = ±1): "
+                      "larger batches take fewer steps per epoch"},
+)
+def test_large_batch_lower_train_loss(claim, hw1_runs, device, seeds, profile):
+    """Larger batches reach lower training loss and higher training accuracy.
+
+    The same five batch-size models as hw1.sensitivity-vs-batch (equal
+    epochs). Training loss and accuracy are measured in eval mode over the
+    training images used, after training; each trend is decided by a rank
+    trend over batch sizes × seeds.
+    """
+    n_train, epochs, runs = _batch_size_runs(hw1_runs, device, seeds, profile)
+    train_loss = [[r.train_loss for r in runs[b]] for b in hw1.BATCH_SIZES]
+    train_acc = [[r.train_acc for r in runs[b]] for b in hw1.BATCH_SIZES]
+    _batch_protocol(claim, n_train, epochs, seeds, device)
+    claim.report(statement="larger batch sizes lead to lower training loss and higher training accuracy")
+    claim.measure(train_loss=train_loss, train_acc=train_acc)
+    claim.figure(_batch_figure(hw1.BATCH_SIZES, {"train loss": train_loss, "train accuracy": train_acc}),
+                 "train-vs-batch")
+    claim.expect(stats.rank_trend(list(hw1.BATCH_SIZES), train_loss, alternative="decreasing"),
+                 "training loss falls as batch size grows")
+    claim.expect(stats.rank_trend(list(hw1.BATCH_SIZES), train_acc, alternative="increasing"),
+                 "training accuracy rises as batch size grows")
