@@ -1,0 +1,71 @@
+"""Hessian-vector products and dense Hessians of the full-data loss."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.func import vmap
+
+from ..errors import ProbeError
+from ._objective import LossFn, Objective, check_finite
+
+#: Largest number of trainable parameters :func:`hessian` accepts by default.
+#: A dense float32 Hessian of 5000 parameters takes 100 MB.
+MAX_HESSIAN_PARAMS = 5000
+
+
+def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor) -> torch.Tensor:
+    """Hessian-vector product ``H v`` of the full-data loss.
+
+    ``H = ∇²L(θ)`` over the trainable parameters, ``v`` a flat vector of length
+    P in ``model.parameters()`` order (trainable ones only); it is moved to the
+    model's device and dtype. Computed with ``torch.func`` as the ``vjp`` of
+    ``grad`` over ``functional_call`` (Pearlmutter, 1994: exact, no finite
+    differences), batch by batch and weighted by batch size. Returns a flat
+    tensor of length P.
+    """
+    objective = Objective.build(model, loss_fn, data)
+    n = objective.params.count
+    if not isinstance(vector, torch.Tensor) or vector.dim() != 1 or vector.numel() != n:
+        shape = tuple(vector.shape) if isinstance(vector, torch.Tensor) else type(vector).__name__
+        raise ProbeError(f"vector must be a flat tensor of length P = {n} (the number of "
+                         f"trainable parameters), got shape {shape}")
+    vector = vector.detach().to(objective.params.device, objective.params.dtype)
+    check_finite(objective.loss(), "loss")
+    result = objective.hvp_flat(vector)
+    check_finite(result, "Hessian-vector product")
+    return result
+
+
+def hessian(model: nn.Module, loss_fn: LossFn, data, *, max_params: int = MAX_HESSIAN_PARAMS,
+            chunk_size: int = 256) -> torch.Tensor:
+    """Dense P×P Hessian of the full-data loss, for small models.
+
+    Column ``j`` is ``H e_j`` (:func:`hvp` of the j-th basis vector), computed
+    ``chunk_size`` columns at a time with ``vmap``; the result is symmetrized,
+    ``(H + Hᵀ)/2``, which removes only rounding. Rows and columns follow
+    ``model.parameters()`` order (trainable parameters only); dtype and device
+    are the model's. Refuses models with more than ``max_params`` trainable
+    parameters (P² entries are stored).
+    """
+    objective = Objective.build(model, loss_fn, data)
+    n = objective.params.count
+    if n > max_params:
+        raise ProbeError(f"the model has P = {n} trainable parameters, above the limit of "
+                         f"{max_params} for a dense Hessian ({n}×{n} entries); pass "
+                         "max_params=... to raise it, or use hvp/top_eigenvalue")
+    if chunk_size < 1:
+        raise ProbeError(f"chunk_size must be >= 1, got {chunk_size}")
+    check_finite(objective.loss(), "loss")
+    params = objective.params.as_dict()
+    columns = []
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        basis = torch.zeros(stop - start, n, device=objective.params.device,
+                            dtype=objective.params.dtype)
+        basis[torch.arange(stop - start), torch.arange(start, stop)] = 1
+        columns.append(vmap(lambda v: objective.hvp_flat(v, params))(basis))
+    h = torch.cat(columns)
+    h = (h + h.T) / 2
+    check_finite(h, "Hessian")
+    return h

@@ -1,0 +1,251 @@
+"""The contract every probe follows (DESIGN.md, dlverify.probes).
+
+Probes leave the caller's model alone (parameters, buffers, requires_grad,
+.grad, train/eval mode), refuse a train-mode model whose output depends on the
+mode, raise clear errors on bad input, and run on the model's device.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dlverify.errors import ModelModeError, NonFiniteLossError, ProbeError
+from dlverify.probes import (grad_norm, hessian, hvp, interpolate, minimal_ratio,
+                             near_zero_weight_ratio, per_layer_grad_norms, saturation, sensitivity,
+                             sharpness, top_eigenvalue)
+
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="CUDA not available"))]
+
+
+def classifier(seed: int = 0, *, dropout: bool = True, batchnorm: bool = True) -> nn.Sequential:
+    """A 4-8-3 network with a sigmoid layer (index 2) and, optionally, BatchNorm and Dropout."""
+    torch.manual_seed(seed)
+    layers = [nn.Linear(4, 8), nn.BatchNorm1d(8) if batchnorm else nn.Identity(), nn.Sigmoid()]
+    layers += [nn.Dropout(0.5) if dropout else nn.Identity(), nn.Linear(8, 3)]
+    return nn.Sequential(*layers)
+
+
+def batch(seed: int = 0, n: int = 12):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 4, generator=g), torch.randint(0, 3, (n,), generator=g)
+
+
+def count(model) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def run_every_probe(model, data, other=None):
+    """Call each probe that takes a model once (cheap settings); return their results."""
+    x, _ = data if isinstance(data, tuple) else data[0]
+    g = torch.Generator().manual_seed(0)
+    device = next(model.parameters()).device
+    v = torch.ones(count(model), device=device)
+    other = model if other is None else other
+    return {
+        "grad_norm": grad_norm(model, F.cross_entropy, data),
+        "per_layer_grad_norms": per_layer_grad_norms(model, F.cross_entropy, data),
+        "hvp": hvp(model, F.cross_entropy, data, v),
+        "hessian": hessian(model, F.cross_entropy, data),
+        "top_eigenvalue": top_eigenvalue(model, F.cross_entropy, data, max_iter=5, generator=g),
+        "minimal_ratio": minimal_ratio(model, F.cross_entropy, data),
+        "sharpness": sharpness(model, F.cross_entropy, data, steps=2, restarts=1, generator=g),
+        "interpolate": interpolate(model, other, F.cross_entropy, data, [0.0, 0.5, 1.0]),
+        "sensitivity": sensitivity(model, x),
+        "saturation": saturation(model, x, "2"),
+        "near_zero_weight_ratio": near_zero_weight_ratio(model, 0.1),
+    }
+
+
+def snapshot(model):
+    return {
+        "state": {k: v.clone() for k, v in model.state_dict().items()},
+        "grads": {n: None if p.grad is None else p.grad.clone() for n, p in model.named_parameters()},
+        "requires_grad": {n: p.requires_grad for n, p in model.named_parameters()},
+        "training": {n: m.training for n, m in model.named_modules()},
+        "hooks": {n: (len(m._forward_hooks), len(m._forward_pre_hooks))
+                  for n, m in model.named_modules()},
+    }
+
+
+def assert_same(before, after):
+    assert before["state"].keys() == after["state"].keys()
+    for k in before["state"]:
+        assert torch.equal(before["state"][k], after["state"][k]), k
+    for n, g in before["grads"].items():
+        now = after["grads"][n]
+        assert (g is None) == (now is None), n
+        assert g is None or torch.equal(g, now), n
+    assert before["requires_grad"] == after["requires_grad"]
+    assert before["training"] == after["training"]
+    assert before["hooks"] == after["hooks"]
+
+
+# --- the caller's model is left alone -------------------------------------------------------
+
+def test_probes_leave_an_eval_mode_model_untouched():
+    model = classifier().eval()
+    with torch.no_grad():  # non-trivial running statistics, so changes would show
+        model[1].running_mean.uniform_(-1, 1)
+        model[1].running_var.uniform_(0.5, 2)
+    model[4].bias.requires_grad_(False)
+    model(batch()[0]).sum().backward()  # populated .grad fields
+    before = snapshot(model)
+    run_every_probe(model, batch())
+    assert_same(before, snapshot(model))
+
+
+def test_probes_leave_a_pure_model_in_training_mode_untouched():
+    model = classifier(dropout=False, batchnorm=False)
+    assert model.training
+    before = snapshot(model)
+    results = run_every_probe(model, batch())
+    assert_same(before, snapshot(model))
+    assert results["grad_norm"] > 0
+
+
+def test_probe_results_do_not_depend_on_a_pure_model_mode():
+    model = classifier(dropout=False, batchnorm=False)
+    data = batch()
+    train = grad_norm(model, F.cross_entropy, data)
+    assert grad_norm(copy.deepcopy(model).eval(), F.cross_entropy, data) == train
+
+
+# --- train mode with mode-dependent modules is refused --------------------------------------
+
+@pytest.mark.parametrize("kind", ["dropout", "batchnorm"])
+def test_every_model_probe_refuses_training_mode_with_mode_dependent_modules(kind):
+    model = classifier(dropout=kind == "dropout", batchnorm=kind == "batchnorm")
+    module = "3" if kind == "dropout" else "1"
+    x, y = batch()
+    calls = {
+        "grad_norm": lambda: grad_norm(model, F.cross_entropy, (x, y)),
+        "per_layer_grad_norms": lambda: per_layer_grad_norms(model, F.cross_entropy, (x, y)),
+        "hvp": lambda: hvp(model, F.cross_entropy, (x, y), torch.ones(count(model))),
+        "hessian": lambda: hessian(model, F.cross_entropy, (x, y)),
+        "top_eigenvalue": lambda: top_eigenvalue(model, F.cross_entropy, (x, y)),
+        "minimal_ratio": lambda: minimal_ratio(model, F.cross_entropy, (x, y)),
+        "sharpness": lambda: sharpness(model, F.cross_entropy, (x, y)),
+        "interpolate": lambda: interpolate(model, model, F.cross_entropy, (x, y), [0.5]),
+        "sensitivity": lambda: sensitivity(model, x),
+        "saturation": lambda: saturation(model, x, "2"),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ModelModeError, match=rf"training mode .*'{module}'.*call model(_a)?\.eval\(\)"):
+            call()
+    assert model.training and all(m.training for m in model.modules())
+
+
+def test_interpolate_names_the_model_in_training_mode():
+    x, y = batch()
+    with pytest.raises(ModelModeError, match=r"model_b is in training mode.*model_b\.eval\(\)"):
+        interpolate(classifier().eval(), classifier(), F.cross_entropy, (x, y), [0.5])
+
+
+def test_batchnorm_without_running_statistics_is_mode_independent():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3, track_running_stats=False))
+    assert grad_norm(model, F.cross_entropy, batch()) > 0
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+def test_empty_data_is_refused():
+    model = classifier().eval()
+    with pytest.raises(ProbeError, match="data are empty"):
+        grad_norm(model, F.cross_entropy, [])
+    with pytest.raises(ProbeError, match="data are empty"):
+        grad_norm(model, F.cross_entropy, (torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)))
+    with pytest.raises(ProbeError, match=r"inputs are empty \(shape \(0, 4\)\)"):
+        sensitivity(model, torch.zeros(0, 4))
+
+
+def test_mismatched_batch_sizes_are_refused():
+    model = classifier().eval()
+    x, y = batch()
+    with pytest.raises(ProbeError, match=r"batch 1: inputs have 5 rows but targets have 4"):
+        grad_norm(model, F.cross_entropy, [(x, y), (x[:5], y[:4])])
+
+
+def test_malformed_data_is_refused():
+    model = classifier().eval()
+    x, y = batch()
+    with pytest.raises(ProbeError, match="pair .*inputs, targets"):
+        grad_norm(model, F.cross_entropy, x)
+    with pytest.raises(ProbeError, match="batch 0 of data is not a pair"):
+        grad_norm(model, F.cross_entropy, [(x, y, y)])
+
+
+def test_a_loss_that_is_not_a_mean_is_refused():
+    model = classifier().eval()
+    with pytest.raises(ProbeError, match=r"scalar tensor, got \(12,\); use reduction='mean'"):
+        grad_norm(model, lambda o, t: F.cross_entropy(o, t, reduction="none"), batch())
+
+
+def test_a_model_without_trainable_parameters_is_refused():
+    model = classifier().eval().requires_grad_(False)
+    with pytest.raises(ProbeError, match="no trainable parameters"):
+        grad_norm(model, F.cross_entropy, batch())
+
+
+@pytest.mark.parametrize("probe", ["grad_norm", "hvp", "hessian", "top_eigenvalue",
+                                   "minimal_ratio", "sharpness", "interpolate", "per_layer_grad_norms"])
+def test_a_nan_loss_raises_non_finite_loss_error(probe):
+    model = classifier().eval()
+    x, y = batch()
+    x[3, 1] = float("nan")
+    calls = {
+        "grad_norm": lambda: grad_norm(model, F.cross_entropy, (x, y)),
+        "per_layer_grad_norms": lambda: per_layer_grad_norms(model, F.cross_entropy, (x, y)),
+        "hvp": lambda: hvp(model, F.cross_entropy, (x, y), torch.ones(count(model))),
+        "hessian": lambda: hessian(model, F.cross_entropy, (x, y)),
+        "top_eigenvalue": lambda: top_eigenvalue(model, F.cross_entropy, (x, y)),
+        "minimal_ratio": lambda: minimal_ratio(model, F.cross_entropy, (x, y)),
+        "sharpness": lambda: sharpness(model, F.cross_entropy, (x, y), steps=2, restarts=1),
+        "interpolate": lambda: interpolate(model, model, F.cross_entropy, (x, y), [0.0]),
+    }
+    with pytest.raises(NonFiniteLossError, match="not finite"):
+        calls[probe]()
+
+
+def test_a_nan_input_makes_sensitivity_raise_non_finite_loss_error():
+    model = classifier().eval()
+    x = batch()[0]
+    x[0, 0] = float("nan")
+    with pytest.raises(NonFiniteLossError):
+        sensitivity(model, x)
+
+
+# --- devices --------------------------------------------------------------------------------
+
+# Named ``probe_device``, not ``device``: the dlverify plugin parametrizes every test that
+# asks for a ``device`` fixture from --device; this test runs on CUDA whenever there is one.
+@pytest.mark.parametrize("probe_device", DEVICES)
+def test_every_probe_runs_on_the_device_and_agrees_with_cpu(probe_device):
+    device = probe_device
+    model = classifier(3).eval()
+    data = batch(3)
+    expected = run_every_probe(model, data)
+    on_device = copy.deepcopy(model).to(device)
+    got = run_every_probe(on_device, tuple(t.to(device) for t in data))
+    assert got["hvp"].device.type == device and got["hessian"].device.type == device
+    assert got["top_eigenvalue"].eigenvector.device.type == device
+    # Float32 on different kernels: agree to a few float32 ulps of the values' scale.
+    for name in ["grad_norm", "minimal_ratio", "sensitivity", "saturation", "near_zero_weight_ratio"]:
+        assert got[name] == pytest.approx(expected[name], rel=1e-4, abs=1e-6), name
+    torch.testing.assert_close(got["hvp"].cpu(), expected["hvp"], rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(got["hessian"].cpu(), expected["hessian"], rtol=1e-4, atol=1e-5)
+    assert got["top_eigenvalue"].value == pytest.approx(expected["top_eigenvalue"].value, rel=1e-3)
+    assert got["sharpness"].value == pytest.approx(expected["sharpness"].value, rel=1e-3, abs=1e-4)
+    assert got["interpolate"].loss == pytest.approx(expected["interpolate"].loss, rel=1e-5)
+
+
+def test_data_on_another_device_than_the_model_is_moved_to_the_model():
+    model = classifier().eval().double()
+    x, y = batch()
+    assert grad_norm(model, F.cross_entropy, (x.double(), y)) > 0  # CPU → CPU is the no-op case
