@@ -1,0 +1,269 @@
+"""Paired multi-seed comparisons, and one sample against a value or a band.
+
+Every verdict here comes from a two-sided interval for a mean — by default the
+equal-tailed percentile bootstrap (Efron & Tibshirani, *An Introduction to the
+Bootstrap*, 1993, ch. 13) — and the rule of
+:func:`dlverify.stats.verdict.decide`: holds if the interval lies strictly
+inside the claimed region, refuted if it lies entirely outside it,
+inconclusive otherwise. Each side of an interval at confidence ``c`` leaves
+out ``(1−c)/2``, so a verdict is a one-sided decision at level ``(1−c)/2``
+(2.5 % at the default 0.95).
+
+Small samples: a bootstrap interval of a mean cannot reach beyond the smallest
+and largest value. With n = 3 at 95 % every resample that repeats one value
+three times (1/27 > 2.5 %) sits in a tail, so the percentile interval *is*
+[min, max]: a paired claim holds exactly when every seed agrees, which pure
+noise does 1/8 of the time per direction (not 2.5 %); at n = 10 it is about
+5 %. ``interval="student-t"`` uses the t interval instead, of nominal level
+for normal data at any n ≥ 2.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from ._common import (INTERVALS, StatsError, as_sample, check_choice, check_options, fmt, json_number,
+                      mean_interval, standardized_mean)
+from .verdict import ALTERNATIVES, Verdict, check_value, claim_text, decide, value_region
+
+_ONE_VALUE = ("n=1: a single seed says nothing about seed-to-seed variation, so no interval "
+              "can be formed; run at least 2 seeds")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A paired comparison of two conditions over the same seeds (see :func:`compare_paired`).
+
+    ``effect`` is the mean of ``a − b``, ``ci`` its interval (percentile
+    bootstrap unless ``interval`` says otherwise), ``effect_size`` Cohen's d_z of the differences, ``region`` the
+    open interval the claim puts ``effect`` in.
+    """
+
+    verdict: Verdict
+    effect: float
+    ci: tuple[float, float]
+    effect_size: float
+    n: int
+    a: tuple[float, ...]
+    b: tuple[float, ...]
+    alternative: str
+    margin: float
+    confidence: float
+    n_resamples: int
+    seed: int
+    interval: str = "percentile"
+    note: str = ""
+
+    @property
+    def region(self) -> tuple[float, float]:
+        return _paired_region(self.alternative, self.margin)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "paired",
+            "verdict": self.verdict.value,
+            "effect": json_number(self.effect),
+            "ci": [json_number(v) for v in self.ci],
+            "effect_size": json_number(self.effect_size),
+            "n": self.n,
+            "a": list(self.a),
+            "b": list(self.b),
+            "alternative": self.alternative,
+            "margin": self.margin,
+            "claim": "a−b " + claim_text(self.alternative, self.region),
+            "confidence": self.confidence,
+            "n_resamples": self.n_resamples,
+            "seed": self.seed,
+            "interval": self.interval,
+            "note": self.note,
+        }
+
+    def __str__(self) -> str:
+        return (f"a−b = {fmt(self.effect)} [{fmt(self.ci[0])}, {fmt(self.ci[1])}], claimed "
+                f"{claim_text(self.alternative, self.region)} (n={self.n}, d_z={self.effect_size:.2g}): "
+                f"{self.verdict.value}")
+
+
+def _paired_region(alternative: str, margin: float) -> tuple[float, float]:
+    if alternative == "greater":
+        return (margin, math.inf)
+    if alternative == "less":
+        return (-math.inf, -margin)
+    return (-margin, margin)
+
+
+def compare_paired(a: Any, b: Any, *, alternative: str = "greater", margin: float = 0.0,
+                   confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 0,
+                   interval: str = "percentile") -> Comparison:
+    """Compare two conditions run on the same seeds: does ``a`` exceed ``b``?
+
+    ``a[i]`` and ``b[i]`` are paired (the same seed, split, initialization);
+    the statistic is the mean paired difference ``d̄`` of ``d_i = a_i − b_i``
+    with a percentile bootstrap interval over the ``d_i`` (Efron & Tibshirani
+    1993): ``n_resamples`` resamples of the n differences drawn with
+    replacement from ``numpy.random.default_rng(seed)``, the interval running
+    from the ``(1−c)/2`` to the ``(1+c)/2`` quantile of their means. The claim, by ``alternative``:
+
+    * ``"greater"``: ``a > b + margin``, i.e. ``d̄`` in ``(margin, inf)``;
+    * ``"less"``: ``a < b − margin``, i.e. ``d̄`` in ``(−inf, −margin)``
+      (the mirror image: ``compare_paired(a, b, alternative="less")`` decides
+      like ``compare_paired(b, a)``);
+    * ``"within"``: ``|a − b| < margin``, i.e. ``d̄`` in ``(−margin, margin)``
+      (equivalence, "the two reach similar loss"; needs ``margin > 0``).
+
+    holds if the interval lies strictly inside that region, refuted if it lies
+    entirely outside it (the data are confidently on the other side of the
+    claimed threshold), inconclusive otherwise. A negative ``margin`` with
+    ``"greater"`` states non-inferiority (``a`` is not worse than ``b`` by
+    more than ``|margin|``). Identical samples give the interval [0, 0]:
+    inconclusive at margin 0.
+
+    ``interval="student-t"`` replaces the bootstrap with the t interval
+    ``d̄ ± t_{(1+c)/2, n−1} s_d/√n`` (see the module notes on small n).
+
+    ``effect_size`` is Cohen's d_z = ``d̄ / s_d`` (``s_d`` the n−1 standard
+    deviation of the differences); when ``s_d = 0`` it is ``±inf`` with the
+    sign of ``d̄``, or 0 when ``d̄ = 0``. With one pair (n = 1) there is no
+    interval: ``ci = (−inf, inf)``, ``effect_size`` NaN, the verdict is
+    inconclusive and ``note`` says why.
+
+    Raises :class:`~dlverify.stats.StatsError` (a ``ValueError``) when the
+    lengths differ, a value is NaN or infinite, or an option is out of range.
+    """
+    alternative = check_choice(alternative, "alternative", ALTERNATIVES)
+    interval = check_choice(interval, "interval", INTERVALS)
+    confidence, n_resamples, seed = check_options(confidence, n_resamples, seed)
+    a_values, b_values = as_sample(a, "a"), as_sample(b, "b")
+    if a_values.size != b_values.size:
+        raise StatsError(f"paired samples need one value per seed on both sides: a has {a_values.size} "
+                         f"values but b has {b_values.size}")
+    margin = float(margin)
+    if not math.isfinite(margin) or (alternative == "within" and not margin > 0):
+        raise StatsError(f"margin must be finite (and > 0 for 'within'), got {margin}")
+    differences = a_values - b_values
+    ci = mean_interval(differences, confidence, n_resamples, seed, interval)
+    return Comparison(
+        verdict=decide(ci, _paired_region(alternative, margin)),
+        effect=float(differences.mean()),
+        ci=ci,
+        effect_size=standardized_mean(differences),
+        n=int(differences.size),
+        a=tuple(a_values.tolist()),
+        b=tuple(b_values.tolist()),
+        alternative=alternative,
+        margin=margin,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+        interval=interval,
+        note=_ONE_VALUE if differences.size == 1 else "",
+    )
+
+
+@dataclass(frozen=True)
+class ValueComparison:
+    """The mean of one sample against a fixed value or band (see :func:`compare_to_value`).
+
+    ``value`` is the threshold, or ``(low, high)`` for ``"within"``;
+    ``effect_size`` is ``(mean − value) / sd`` (None for ``"within"``).
+    """
+
+    verdict: Verdict
+    mean: float
+    ci: tuple[float, float]
+    effect_size: float | None
+    n: int
+    samples: tuple[float, ...]
+    alternative: str
+    value: float | tuple[float, float]
+    confidence: float
+    n_resamples: int
+    seed: int
+    interval: str = "percentile"
+    note: str = ""
+
+    @property
+    def region(self) -> tuple[float, float]:
+        return value_region(self.alternative, self.value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "value",
+            "verdict": self.verdict.value,
+            "mean": json_number(self.mean),
+            "ci": [json_number(v) for v in self.ci],
+            "effect_size": json_number(self.effect_size),
+            "n": self.n,
+            "samples": list(self.samples),
+            "alternative": self.alternative,
+            "value": list(self.value) if isinstance(self.value, tuple) else self.value,
+            "claim": "mean " + claim_text(self.alternative, self.region),
+            "confidence": self.confidence,
+            "n_resamples": self.n_resamples,
+            "seed": self.seed,
+            "interval": self.interval,
+            "note": self.note,
+        }
+
+    def __str__(self) -> str:
+        size = "" if self.effect_size is None else f", d={self.effect_size:.2g}"
+        return (f"mean = {fmt(self.mean)} [{fmt(self.ci[0])}, {fmt(self.ci[1])}], claimed "
+                f"{claim_text(self.alternative, self.region)} (n={self.n}{size}): {self.verdict.value}")
+
+
+def compare_to_value(samples: Any, value: float | tuple[float, float], *, alternative: str = "greater",
+                     confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 0,
+                     interval: str = "percentile") -> ValueComparison:
+    """Is the mean of ``samples`` (one value per seed) above, below or within ``value``?
+
+    The claim, by ``alternative``: ``"greater"`` — the true mean exceeds
+    ``value``; ``"less"`` — it is below ``value``; ``"within"`` — it lies in
+    the band ``value = (low, high)``. The percentile bootstrap interval of the
+    mean (Efron & Tibshirani 1993) decides: holds if it lies strictly inside
+    the claimed region, refuted if entirely outside, else inconclusive (see
+    the module notes). For "A and B give similar results" over paired seeds
+    use :func:`compare_paired` with ``alternative="within"``.
+
+    This is a claim about the *mean over seeds*; "every run lands in the band"
+    is a plain check of each value, not a statistic. n = 1 gives an
+    inconclusive verdict with a ``note``, as in :func:`compare_paired`.
+    """
+    alternative = check_choice(alternative, "alternative", ALTERNATIVES)
+    interval = check_choice(interval, "interval", INTERVALS)
+    confidence, n_resamples, seed = check_options(confidence, n_resamples, seed)
+    value = check_value(value, alternative)
+    sample = as_sample(samples, "samples")
+    ci = mean_interval(sample, confidence, n_resamples, seed, interval)
+    return ValueComparison(
+        verdict=decide(ci, value_region(alternative, value)),
+        mean=float(sample.mean()),
+        ci=ci,
+        effect_size=None if alternative == "within" else standardized_mean(sample, value),
+        n=int(sample.size),
+        samples=tuple(sample.tolist()),
+        alternative=alternative,
+        value=value,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+        interval=interval,
+        note=_ONE_VALUE if sample.size == 1 else "",
+    )
+
+
+def within(samples: Any, low: float, high: float, *, confidence: float = 0.95, n_resamples: int = 10_000,
+           seed: int = 0, interval: str = "percentile") -> ValueComparison:
+    """Does the mean of ``samples`` lie in the band ``(low, high)``? Shorthand for
+    ``compare_to_value(samples, (low, high), alternative="within")``.
+
+    holds if the whole bootstrap interval lies inside the band (an
+    equivalence test in the spirit of Schuirmann's two one-sided tests, 1987),
+    refuted if it lies entirely outside it, inconclusive if it crosses an edge.
+    """
+    return compare_to_value(samples, (low, high), alternative="within", confidence=confidence,
+                            n_resamples=n_resamples, seed=seed, interval=interval)
+
+
+__all__ = ["Comparison", "ValueComparison", "compare_paired", "compare_to_value", "within"]

@@ -1,0 +1,432 @@
+"""dlverify.stats: three-way verdicts from seeded bootstrap, t, Wilson, exact and permutation statistics."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as scipy_stats
+
+from dlverify.errors import DlverifyError
+from dlverify.stats import (StatsError, Verdict, argbest, combine, compare_paired, compare_proportion,
+                            compare_to_value, decide, ordering, proportion_interval, rank_trend, within)
+
+HOLDS, REFUTED, INCONCLUSIVE = Verdict.HOLDS, Verdict.REFUTED, Verdict.INCONCLUSIVE
+FAST = dict(n_resamples=2_000)  # enough for the properties checked here, and quick
+
+values = st.floats(min_value=-100, max_value=100, allow_nan=False, allow_infinity=False)
+noise = st.floats(min_value=-1, max_value=1, allow_nan=False, allow_infinity=False)
+property_settings = settings(max_examples=40, deadline=None)
+
+
+@st.composite
+def base_and_noise(draw, min_size=3, max_size=20):
+    n = draw(st.integers(min_size, max_size))
+    base = draw(st.lists(values, min_size=n, max_size=n))
+    jitter = draw(st.lists(noise, min_size=n, max_size=n))
+    return np.array(base), np.array(jitter)
+
+
+def assert_json(result) -> dict:
+    """as_dict() survives strict JSON (no NaN/inf literals) unchanged."""
+    data = result.as_dict()
+    assert json.loads(json.dumps(data, allow_nan=False)) == data
+    return data
+
+
+# -- the verdict rule ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ci, region, verdict", [
+    ((0.1, 0.2), (0.0, math.inf), HOLDS),
+    ((0.0, 0.2), (0.0, math.inf), INCONCLUSIVE),  # touching the threshold is not enough
+    ((-0.1, 0.2), (0.0, math.inf), INCONCLUSIVE),
+    ((-0.2, -0.1), (0.0, math.inf), REFUTED),
+    ((-0.2, 0.0), (0.0, math.inf), INCONCLUSIVE),
+    ((0.0, 0.0), (0.0, math.inf), INCONCLUSIVE),
+    ((0.3, 0.4), (0.2, 0.5), HOLDS),
+    ((0.1, 0.3), (0.2, 0.5), INCONCLUSIVE),
+    ((0.6, 0.7), (0.2, 0.5), REFUTED),
+    ((-math.inf, math.inf), (0.0, math.inf), INCONCLUSIVE),
+])
+def test_decide(ci, region, verdict):
+    assert decide(ci, region) is verdict
+
+
+def test_combine():
+    assert combine(HOLDS, "holds", True) is HOLDS
+    assert combine(HOLDS, INCONCLUSIVE) is INCONCLUSIVE
+    assert combine(HOLDS, INCONCLUSIVE, "refuted") is REFUTED
+    assert combine(compare_paired([2.0, 3.0, 4.0], [0.0, 0.0, 0.0]), False) is REFUTED
+    assert str(HOLDS) == "holds" and HOLDS == "holds"
+    with pytest.raises(StatsError, match="at least one"):
+        combine()
+    with pytest.raises(ValueError, match="not a verdict"):
+        combine("maybe")
+
+
+# -- compare_paired -------------------------------------------------------------------------
+
+@property_settings
+@given(base_and_noise())
+def test_large_effect_detected_both_ways(sample):
+    base, jitter = sample
+    a = base + 10 + jitter
+    assert compare_paired(a, base, **FAST).verdict is HOLDS
+    assert compare_paired(base, a, **FAST).verdict is REFUTED
+    assert compare_paired(a, base, alternative="less", **FAST).verdict is REFUTED
+    assert compare_paired(base, a, alternative="less", **FAST).verdict is HOLDS
+    assert compare_paired(a, base, interval="student-t").verdict is HOLDS
+    assert compare_paired(base, a, interval="student-t").verdict is REFUTED
+
+
+@property_settings
+@given(st.lists(values, min_size=1, max_size=20), st.integers(0, 2**32 - 1))
+def test_identical_samples_are_inconclusive(sample, seed):
+    result = compare_paired(sample, list(sample), seed=seed, **FAST)
+    assert result.verdict is INCONCLUSIVE
+    assert result.effect == 0.0
+    if len(sample) > 1:
+        assert result.ci == (0.0, 0.0) and result.effect_size == 0.0
+    assert compare_paired(sample, sample, interval="student-t").verdict is INCONCLUSIVE
+
+
+@property_settings
+@given(base_and_noise(min_size=2), st.integers(0, 2**32 - 1))
+def test_ci_contains_effect(sample, seed):
+    base, jitter = sample
+    result = compare_paired(base + jitter, base, seed=seed, **FAST)
+    low, high = result.ci
+    tolerance = 1e-9 * (1 + abs(result.effect))  # bootstrap means sum in another order
+    assert low - tolerance <= result.effect <= high + tolerance
+    assert result.effect == pytest.approx(np.mean((base + jitter) - base))
+    assert min(jitter) - 1e-9 <= low and high <= max(jitter) + 1e-9  # a mean cannot leave the data's range
+
+
+@property_settings
+@given(base_and_noise(min_size=8), st.integers(0, 1000))
+def test_reproducible_for_a_seed(sample, seed):
+    base, jitter = sample
+    first = compare_paired(base + 10 + jitter, base, seed=seed, **FAST)
+    again = compare_paired(base + 10 + jitter, base, seed=seed, **FAST)
+    other = compare_paired(base + 10 + jitter, base, seed=seed + 1, **FAST)
+    assert first == again and first.as_dict() == again.as_dict()
+    assert other.verdict is first.verdict is HOLDS
+
+
+def test_interval_depends_on_seed():
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=12), rng.normal(size=12)
+    intervals = {compare_paired(a, b, seed=seed, **FAST).ci for seed in range(5)}
+    assert len(intervals) > 1
+
+
+def test_three_seeds_give_the_range_of_the_differences():
+    """With n = 3 at 95 % the percentile interval is [min, max]: holds iff every seed agrees."""
+    result = compare_paired([1.0, 2.5, 3.1], [0.9, 2.0, 2.0])
+    assert result.ci == pytest.approx((0.1, 1.1))
+    assert result.verdict is HOLDS
+    assert compare_paired([1.0, 2.5, 3.1], [1.2, 2.0, 2.0]).verdict is INCONCLUSIVE
+
+
+def test_student_t_interval():
+    d = np.array([0.3, 0.5, 0.1, 0.4])
+    result = compare_paired(d, np.zeros(4), interval="student-t")
+    expected = scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
+    assert result.ci == pytest.approx((expected.low, expected.high))
+    assert result.interval == "student-t"
+
+
+def test_margin_and_mirror():
+    b = np.array([0.80, 0.82, 0.78, 0.81, 0.79])
+    a = b + np.array([0.030, 0.032, 0.028, 0.031, 0.029])
+    assert compare_paired(a, b, margin=0.01).verdict is HOLDS
+    assert compare_paired(a, b, margin=0.05).verdict is REFUTED  # confidently below the claimed gap
+    assert compare_paired(a, b, margin=0.03).verdict is INCONCLUSIVE
+    assert compare_paired(a, b, margin=-0.01).verdict is HOLDS  # non-inferiority
+    less = compare_paired(b, a, alternative="less", margin=0.01)
+    greater = compare_paired(a, b, margin=0.01)
+    assert less.verdict is greater.verdict
+    assert less.ci == pytest.approx((-greater.ci[1], -greater.ci[0]))
+
+
+def test_within_margin_is_equivalence():
+    b = np.array([0.10, 0.12, 0.11, 0.09, 0.10])
+    assert compare_paired(b + 0.001, b, alternative="within", margin=0.01).verdict is HOLDS
+    assert compare_paired(b + 0.05, b, alternative="within", margin=0.01).verdict is REFUTED
+    assert compare_paired(b + np.array([0.0, 0.02, 0.0, -0.01, 0.005]), b, alternative="within",
+                          margin=0.01).verdict is INCONCLUSIVE
+
+
+def test_effect_size_conventions():
+    assert compare_paired([2.0, 3.0, 4.0], [1.0, 2.0, 3.0]).effect_size == math.inf
+    assert compare_paired([1.0, 2.0, 3.0], [2.0, 3.0, 4.0]).effect_size == -math.inf
+    assert compare_paired([1.0, 2.0, 4.0], [0.0, 0.0, 0.0]).effect_size == pytest.approx(7 / 3 / math.sqrt(7 / 3))
+
+
+def test_one_seed_is_inconclusive_with_a_note():
+    result = compare_paired([0.9], [0.1])
+    assert result.verdict is INCONCLUSIVE
+    assert result.ci == (-math.inf, math.inf) and math.isnan(result.effect_size)
+    assert "n=1" in result.note
+    data = assert_json(result)
+    assert data["ci"] == ["-inf", "inf"] and data["effect_size"] == "nan"
+
+
+def test_as_dict_and_str():
+    result = compare_paired([0.93, 0.96, 0.94], [0.90, 0.92, 0.91])
+    data = assert_json(result)
+    assert data["verdict"] == "holds" and data["n"] == 3 and data["a"] == [0.93, 0.96, 0.94]
+    assert all(type(v) is float for v in data["ci"] + [data["effect"]])
+    text = str(result)
+    assert text == "a−b = 0.0333 [0.03, 0.04], claimed > 0 (n=3, d_z=5.8): holds"
+
+
+def test_accepts_tensors():
+    a = torch.tensor([1.0, 2.0, 3.0])
+    assert compare_paired(a + 1, a).verdict is HOLDS
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(a=[1.0, 2.0, 3.0], b=[1.0, 2.0, 3.0, 4.0]), "a has 3 values but b has 4"),
+    (dict(a=[1.0, float("nan"), 3.0], b=[1.0, 2.0, 3.0]), "NaN"),
+    (dict(a=[1.0, 2.0, 3.0], b=[1.0, float("inf"), 3.0]), "infinite"),
+    (dict(a=[], b=[]), "empty"),
+    (dict(a=[[1.0, 2.0]], b=[[1.0, 2.0]]), "1-D"),
+    (dict(a=[1.0, 2.0], b=[0.0, 0.0], alternative="two-sided"), "alternative must be one of"),
+    (dict(a=[1.0, 2.0], b=[0.0, 0.0], alternative="within"), "margin must be finite"),
+    (dict(a=[1.0, 2.0], b=[0.0, 0.0], confidence=95), "confidence"),
+    (dict(a=[1.0, 2.0], b=[0.0, 0.0], n_resamples=0), "n_resamples"),
+    (dict(a=[1.0, 2.0], b=[0.0, 0.0], seed=np.random.default_rng(0)), "seed must be an int"),
+    (dict(a=[1.0, 2.0], b=[0.0, 0.0], interval="bca"), "interval must be one of"),
+])
+def test_compare_paired_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match) as info:
+        compare_paired(**kwargs)
+    assert isinstance(info.value, DlverifyError)
+
+
+# -- one sample: compare_to_value, within ---------------------------------------------------
+
+def test_compare_to_value():
+    acc = [0.97, 0.98, 0.96, 0.99, 0.97]
+    assert compare_to_value(acc, 0.9).verdict is HOLDS
+    assert compare_to_value(acc, 0.99).verdict is REFUTED
+    assert compare_to_value(acc, 0.975).verdict is INCONCLUSIVE
+    assert compare_to_value(acc, 0.99, alternative="less").verdict is HOLDS
+    result = compare_to_value(acc, 0.9)
+    assert result.mean == pytest.approx(0.974) and result.region == (0.9, math.inf)
+    assert assert_json(result)["claim"] == "mean > 0.9"
+    assert str(result).endswith(": holds")
+    assert compare_to_value([0.95], 0.9).verdict is INCONCLUSIVE
+
+
+def test_within_band():
+    losses = [0.41, 0.44, 0.39, 0.43, 0.42]
+    assert within(losses, 0.3, 0.55).verdict is HOLDS
+    assert within(losses, 0.5, 0.6).verdict is REFUTED
+    assert within(losses, 0.42, 0.6).verdict is INCONCLUSIVE
+    result = within(losses, 0.3, 0.55)
+    assert result.effect_size is None and assert_json(result)["value"] == [0.3, 0.55]
+    with pytest.raises(ValueError, match="low < high"):
+        within(losses, 0.6, 0.5)
+    with pytest.raises(ValueError, match="needs value=\\(low, high\\)"):
+        compare_to_value(losses, 0.5, alternative="within")
+    with pytest.raises(ValueError, match="needs one number"):
+        compare_to_value(losses, (0.3, 0.5))
+
+
+# -- proportions ------------------------------------------------------------------------------
+
+def test_exact_interval_known_values():
+    low, high = proportion_interval(0, 10, method="exact")
+    assert low == 0.0 and high == pytest.approx(0.30850, abs=1e-5)
+    low, high = proportion_interval(10, 10, method="exact")
+    assert high == 1.0 and low == pytest.approx(1 - 0.30850, abs=1e-5)
+    assert proportion_interval(5, 10, method="exact") == pytest.approx((0.18709, 0.81291), abs=1e-5)
+
+
+def test_wilson_interval_known_values():
+    low, high = proportion_interval(0, 10)
+    z2 = scipy_stats.norm.ppf(0.975) ** 2
+    assert low == 0.0 and high == pytest.approx(z2 / (10 + z2))
+    low, high = proportion_interval(10, 10)
+    assert high == 1.0 and low == pytest.approx(10 / (10 + z2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 2000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+       st.sampled_from([0.8, 0.9, 0.95, 0.99]), st.sampled_from(["wilson", "exact"]))
+def test_proportion_interval_properties(counts, confidence, method):
+    k, n = counts
+    low, high = proportion_interval(k, n, confidence=confidence, method=method)
+    assert 0.0 <= low <= k / n <= high <= 1.0
+    assert (low == 0.0) == (k == 0) and (high == 1.0) == (k == n)
+    reference = scipy_stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method=method)
+    assert (low, high) == pytest.approx((reference.low, reference.high), abs=1e-9)
+
+
+def test_compare_proportion():
+    assert compare_proportion(2000, 10_000, 0.1).verdict is HOLDS
+    assert compare_proportion(1000, 10_000, (0.09, 0.11), alternative="within").verdict is HOLDS
+    assert compare_proportion(1000, 10_000, (0.12, 0.2), alternative="within").verdict is REFUTED
+    assert compare_proportion(1000, 10_000, 0.1).verdict is INCONCLUSIVE
+    result = compare_proportion(3, 10, 0.1, method="exact")
+    assert assert_json(result)["successes"] == 3 and str(result).startswith("p = 0.3 (3/10)")
+
+
+@pytest.mark.parametrize("args, kwargs, match", [
+    ((11, 10), {}, "0 <= successes <= trials"),
+    ((0, 0), {}, "trials >= 1"),
+    ((0.5, 10), {}, "integers"),
+    ((1, 10), dict(method="agresti"), "method must be one of"),
+    ((1, 10), dict(confidence=1.0), "confidence"),
+])
+def test_proportion_errors(args, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        proportion_interval(*args, **kwargs)
+
+
+# -- rank_trend ------------------------------------------------------------------------------
+
+X = [0.1, 0.2, 0.3, 1.0, 2.0]
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 6), st.floats(0.5, 5.0))
+def test_rank_trend_detects_monotone_trend_and_reverse(noise_seed, seeds, slope):
+    ys = slope * np.arange(5.0)[:, None] + 0.05 * np.random.default_rng(noise_seed).normal(size=(5, seeds))
+    up = rank_trend(X, ys, **FAST)
+    assert up.verdict is HOLDS and up.rho == 1.0 and up.method == "bootstrap"
+    assert rank_trend(X, ys, alternative="decreasing", **FAST).verdict is REFUTED
+    assert rank_trend(X, ys[::-1], **FAST).verdict is REFUTED
+    assert rank_trend(X, ys[::-1], alternative="decreasing", **FAST).verdict is HOLDS
+
+
+def test_rank_trend_flat_is_inconclusive():
+    # every condition holds the same runs in another order: equal means, rho 0
+    runs = np.array([0.50, 0.52, 0.47, 0.55])
+    ys = np.array([np.roll(runs, i) for i in range(5)])
+    result = rank_trend(X, ys)
+    assert result.rho == 0.0 and result.ci[0] < 0 < result.ci[1]
+    assert result.verdict is INCONCLUSIVE
+    flat = rank_trend(X, np.ones((5, 3)))
+    assert flat.ci == (0.0, 0.0) and flat.verdict is INCONCLUSIVE
+
+
+def test_rank_trend_rarely_decides_on_noise():
+    verdicts = [rank_trend(X, np.random.default_rng(seed).normal(size=(5, 8)), **FAST).verdict
+                for seed in range(40)]
+    assert verdicts.count(INCONCLUSIVE) >= 34
+
+
+def test_rank_trend_rho_is_spearman_of_means():
+    ys = np.random.default_rng(3).normal(size=(6, 4))
+    result = rank_trend(np.arange(6), ys, **FAST)
+    assert result.rho == pytest.approx(scipy_stats.spearmanr(np.arange(6), ys.mean(axis=1)).statistic)
+    assert result.n_conditions == 6 and result.n_seeds == 4
+    assert result == rank_trend(np.arange(6), ys, **FAST)
+    data = assert_json(result)
+    assert data["p_value"] is None and len(data["means"]) == 6
+    assert str(result).endswith("(6 conditions × 4 seeds): " + result.verdict.value)
+
+
+def test_rank_trend_one_seed_uses_exact_permutation_test():
+    result = rank_trend(X, [1.0, 2.0, 3.0, 4.0, 5.0])
+    assert result.method == "permutation" and result.ci is None
+    assert result.p_value == pytest.approx(1 / 120) and result.verdict is HOLDS
+    assert rank_trend(X, [5.0, 4.0, 3.0, 2.0, 1.0]).verdict is REFUTED
+    one_swap = rank_trend(X, [1.0, 2.0, 3.0, 5.0, 4.0])  # 5 of 120 orderings have rho >= 0.9
+    assert one_swap.p_value == pytest.approx(5 / 120) and one_swap.verdict is INCONCLUSIVE
+    reference = scipy_stats.permutation_test(([1.0, 2.0, 3.0, 5.0, 4.0],),
+                                             lambda y: scipy_stats.spearmanr(X, y).statistic,
+                                             permutation_type="pairings", alternative="greater")
+    assert one_swap.p_value == pytest.approx(reference.pvalue)
+    few = rank_trend([1, 2, 3], [1.0, 2.0, 3.0])
+    assert few.verdict is INCONCLUSIVE and "1/3!" in few.note
+    assert str(result).startswith("rho = 1, p = 0.0083 (permutation)")
+
+
+def test_rank_trend_random_permutations_beyond_exact_size():
+    x = np.arange(10)
+    result = rank_trend(x, x + 0.0, n_resamples=999)
+    assert result.p_value == pytest.approx(1 / 1000) and result.verdict is HOLDS
+
+
+@pytest.mark.parametrize("x, ys, kwargs, match", [
+    ([1, 2, 2, 3], np.zeros((4, 3)), {}, "x has ties"),
+    ([1, 2, 3], np.zeros((4, 3)), {}, "x has 3 conditions but ys has 4 rows"),
+    ([1, 2], np.zeros((2, 3)), {}, "at least 3 conditions"),
+    ([1, 2, 3], [[1.0, float("nan")], [1.0, 2.0], [3.0, 4.0]], {}, "NaN"),
+    ([1, 2, 3], np.zeros((3, 2, 2)), {}, "2-D"),
+    ([1, 2, 3], [1.0, 2.0, 3.0], dict(method="bootstrap"), ">= 2 seeds"),
+    ([1, 2, 3], np.zeros((3, 2)), dict(alternative="greater"), "alternative must be one of"),
+])
+def test_rank_trend_errors(x, ys, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        rank_trend(x, ys, **kwargs)
+
+
+# -- ordering and argbest ----------------------------------------------------------------------
+
+BASE = np.array([0.70, 0.72, 0.69, 0.71])
+
+
+def test_ordering():
+    samples = {"rmsprop": BASE + 0.2, "adam": BASE + 0.1, "sgd": BASE}
+    result = ordering(samples, ["rmsprop", "adam", "sgd"])
+    assert result.verdict is HOLDS and len(result.comparisons) == 2
+    assert ordering(samples, ["sgd", "adam", "rmsprop"]).verdict is REFUTED
+    assert ordering(samples, ["sgd", "adam", "rmsprop"], alternative="less").verdict is HOLDS
+    samples["adam"] = BASE + 0.2
+    mixed = ordering(samples, ["rmsprop", "adam", "sgd"])
+    assert [c.verdict for c in mixed.comparisons] == [INCONCLUSIVE, HOLDS] and mixed.verdict is INCONCLUSIVE
+    data = assert_json(mixed)
+    assert data["order"] == ["rmsprop", "adam", "sgd"] and data["comparisons"][0]["pair"] == ["rmsprop", "adam"]
+    assert str(mixed) == "rmsprop > adam > sgd: inconclusive (rmsprop−adam inconclusive, adam−sgd holds)"
+    with pytest.raises(ValueError, match="no samples for \\['momentum'\\]"):
+        ordering(samples, ["rmsprop", "momentum"])
+    with pytest.raises(ValueError, match="at least 2 distinct"):
+        ordering(samples, ["adam", "adam"])
+
+
+def test_argbest():
+    accuracy = {0.1: BASE + 0.2, 0.2: BASE + 0.1, 1.0: BASE, 2.0: BASE - 0.1}
+    result = argbest(accuracy)
+    assert result.best == 0.1 and result.subject == 0.1 and result.verdict is HOLDS
+    assert set(result.comparisons) == {0.2, 1.0, 2.0}
+    assert assert_json(result)["best"] == "0.1"
+    claimed = argbest(accuracy, claimed=0.2)
+    assert claimed.best == 0.1 and claimed.verdict is REFUTED
+    assert claimed.comparisons[0.1].verdict is REFUTED and claimed.comparisons[2.0].verdict is HOLDS
+    losses = {"l1": BASE + 1, "l2": BASE + 0.5, "none": BASE}
+    assert argbest(losses, higher_is_better=False).best == "none"
+    assert argbest(losses, higher_is_better=False).verdict is HOLDS
+    tie = argbest({"a": BASE + 1, "b": BASE + 1, "c": BASE})
+    assert tie.best == "a" and tie.verdict is INCONCLUSIVE
+    assert "best mean: a" in str(tie)
+    with pytest.raises(ValueError, match="not among the conditions"):
+        argbest(accuracy, claimed=0.3)
+    with pytest.raises(ValueError, match="at least 2 conditions"):
+        argbest({"a": BASE})
+    with pytest.raises(ValueError, match="has 4 values but b has 3"):
+        argbest({"a": BASE, "b": BASE[:3]})
+
+
+# -- the claims suite reads these results --------------------------------------------------------
+
+def test_results_feed_claim_records():
+    from dlverify.evidence import ClaimNotHeld, ClaimRecord
+
+    record = ClaimRecord("stats.example")
+    assert record.expect(compare_paired(BASE + 0.1, BASE), "a beats b")
+    assert not record.expect(rank_trend(X, np.ones((5, 3))), "rises with x")
+    assert record.verdict == "inconclusive"
+    detail = record.as_dict()["expectations"][1]["detail"]
+    assert detail["kind"] == "trend" and detail["verdict"] == "inconclusive"
+    with pytest.raises(ClaimNotHeld, match="rises with x: inconclusive"):
+        record.conclude()
