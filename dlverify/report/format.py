@@ -26,7 +26,8 @@ EFFECT_KEYS = ("effect_size", "cohens_d", "cohen_d", "effect", "d", "hedges_g")
 COUNT_KEYS = ("n", "n_pairs", "n_seeds", "seeds_count", "count", "trials")
 LEVEL_KEYS = ("confidence", "level", "ci_level", "alpha_level")
 P_KEYS = ("p_value", "pvalue", "p")
-SKIPPED_DETAIL_KEYS = {"verdict", "reason", "alternative", "method", "description"}
+SKIPPED_DETAIL_KEYS = {"verdict", "reason", "alternative", "method", "description", "kind", "seed",
+                       "n_resamples", "interval", "note"}
 
 
 def number(value: float | int, significant: int = SIGNIFICANT) -> str:
@@ -42,7 +43,7 @@ def number(value: float | int, significant: int = SIGNIFICANT) -> str:
     magnitude = abs(value)
     if value.is_integer() and magnitude < 1e6:
         return str(int(value))
-    if 1e-3 <= magnitude < 1e6:
+    if 1e-4 <= magnitude < 1e6:
         decimals = max(0, significant - 1 - math.floor(math.log10(magnitude)))
         text = f"{value:.{decimals}f}"
         return text.rstrip("0").rstrip(".") if "." in text else text
@@ -76,6 +77,11 @@ def value(item: Any, *, depth: int = 0) -> str:
     return str(item)
 
 
+def clipped(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def full_value(item: Any) -> str:
     """The whole value, unshortened (for tooltips and the JSON-minded reader)."""
     if isinstance(item, bool) or _is_number(item):
@@ -104,18 +110,93 @@ def _interval(raw: Any) -> tuple[Any, Any] | None:
     return None
 
 
-def stats_detail(detail: Any) -> str:
-    """A statistics result in one line: ``Δ 0.0123 [0.0051, 0.0190] 95% CI · d 1.20 · n 5 · p 0.031``.
+def _ci(detail: Mapping) -> str:
+    interval = _interval(detail.get("ci"))
+    if interval is None:
+        return ""
+    confidence = detail.get("confidence")
+    level = f" {number(confidence * 100 if confidence <= 1 else confidence, 3)}%" if _is_number(confidence) else ""
+    return f" [{value(interval[0])}, {value(interval[1])}]{level}"
 
-    ``detail`` is the JSON form of a :mod:`dlverify.stats` result (any dataclass
-    with ``as_dict`` works): the point estimate, the confidence interval and the
-    effect size are found by their usual names; other scalar fields follow as
-    ``name value``. Returns ``""`` when there is nothing to show.
+
+def _claimed(detail: Mapping) -> str:
+    return f"; claimed {detail['claim']}" if detail.get("claim") else ""
+
+
+def _extras(detail: Mapping, *pairs: tuple[str, str]) -> str:
+    parts = [f"{label} {value(detail[key])}" for key, label in pairs if detail.get(key) is not None]
+    if detail.get("note"):
+        parts.append(str(detail["note"]))
+    return "".join(f" · {part}" for part in parts)
+
+
+def _paired(detail: Mapping) -> str:
+    return (f"a−b = {value(detail.get('effect'))}{_ci(detail)}{_claimed(detail)}"
+            + _extras(detail, ("effect_size", "d_z"), ("n", "n")))
+
+
+def _value(detail: Mapping) -> str:
+    return (f"mean = {value(detail.get('mean'))}{_ci(detail)}{_claimed(detail)}"
+            + _extras(detail, ("effect_size", "d"), ("n", "n")))
+
+
+def _proportion(detail: Mapping) -> str:
+    counted = f" ({detail['successes']}/{detail['trials']})" if "successes" in detail and "trials" in detail else ""
+    return (f"p = {value(detail.get('proportion'))}{counted}{_ci(detail)}{_claimed(detail)}"
+            + _extras(detail, ("method", "")))
+
+
+def _trend(detail: Mapping) -> str:
+    spread = _ci(detail) if detail.get("ci") else f" (p = {value(detail.get('p_value'))})"
+    shape = ""
+    if detail.get("n_conditions") is not None:
+        shape = f" · {detail['n_conditions']} conditions × {detail.get('n_seeds', '?')} seeds"
+    return f"ρ = {value(detail.get('rho'))}{spread}; claimed {detail.get('alternative', '?')}{shape}" + _extras(detail)
+
+
+def _ordering(detail: Mapping) -> str:
+    sign = " > " if detail.get("alternative", "greater") == "greater" else " < "
+    steps = [f"{'−'.join(map(str, c.get('pair', ['?', '?'])))} {c.get('verdict', '?')}: {_paired(c).split(';')[0]}"
+             for c in detail.get("comparisons") or []]
+    return sign.join(map(str, detail.get("order") or [])) + (" — " + "; ".join(steps) if steps else "")
+
+
+def _best(detail: Mapping) -> str:
+    means = detail.get("means") or {}
+    best = detail.get("best")
+    head = f"best: {best}" + (f" ({value(means[best])})" if best in means else "")
+    if detail.get("subject") is not None and detail.get("subject") != best:
+        head += f"; claimed {detail['subject']}"
+    versus = [f"vs {key} {c.get('verdict', '?')}" for key, c in (detail.get("comparisons") or {}).items()]
+    return head + (" · " + ", ".join(versus) if versus else "")
+
+
+_KINDS = {"paired": _paired, "value": _value, "proportion": _proportion, "trend": _trend,
+          "ordering": _ordering, "best": _best}
+
+
+def stats_detail(detail: Any) -> str:
+    """A statistics result in one line, e.g. ``a−b = 0.0123 [0.0051, 0.019] 95%; claimed a−b > 0 · d_z 1.2 · n 5``.
+
+    ``detail`` is the JSON form of a :mod:`dlverify.stats` result (its ``as_dict``);
+    the known kinds (paired, value, proportion, trend, ordering, best) are written
+    like their ``str()``. Other dicts: the point estimate, the confidence interval
+    and the effect size are found by their usual names, other short scalar fields
+    follow as ``name value``. Returns ``""`` when there is nothing to show.
     """
     if detail is None:
         return ""
     if not isinstance(detail, Mapping):
         return value(detail)
+    if detail.get("kind") in _KINDS:
+        try:
+            return _KINDS[detail["kind"]](detail)
+        except (TypeError, KeyError, AttributeError, ValueError):
+            pass  # an unexpected shape: fall back to the generic form
+    return _generic(detail)
+
+
+def _generic(detail: Mapping) -> str:
     used: set[str] = set()
     parts: list[str] = []
     estimate = _first(detail, ESTIMATE_KEYS)
@@ -144,7 +225,7 @@ def stats_detail(detail: Any) -> str:
     for key, inner in detail.items():
         if key in used or key in SKIPPED_DETAIL_KEYS:
             continue
-        if isinstance(inner, (int, float, bool)) or (isinstance(inner, str) and len(inner) <= 40):
+        if isinstance(inner, (int, float, bool)) or (isinstance(inner, str) and 0 < len(inner) <= 40):
             parts.append(f"{key} {value(inner)}")
     return " · ".join(parts)
 

@@ -21,6 +21,8 @@ from .rows import (VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, err
                    instance_of, paired_numbers, skip_reason)
 
 SUMMARY_NUMBERS = 6  # reported/measured lines per summary row; the card has them all
+SUMMARY_CLIP = 60  # characters of one value in the summary
+SUMMARY_EXPECTATIONS = 6  # expectations per summary row (those not holding always shown)
 
 CSS = """
 :root { --holds:#1a7f37; --refuted:#cf222e; --inconclusive:#b35900; --skipped:#6e7781; --error:#24292f;
@@ -63,18 +65,21 @@ table.summary > tbody > tr > td { border-bottom: 1px solid var(--line); padding:
 table.summary tr.group th { text-align: left; background: var(--soft); padding: 8px; font-size: 14px;
                             border-bottom: 1px solid var(--line); }
 table.summary tr.group .mini { font-weight: 400; margin-left: 8px; }
-col.c-verdict { width: 118px; } col.c-claim { width: 31%; } col.c-numbers { width: 28%; }
-col.c-expect { width: 23%; } col.c-run { width: 11%; }
+col.c-verdict { width: 112px; } col.c-claim { width: 25%; } col.c-numbers { width: 34%; }
+col.c-expect { width: 26%; } col.c-run { width: 10%; }
 .stmt { margin-top: 2px; } .src { color: var(--muted); font-size: 12.5px; }
 .inst { display: inline-block; font-size: 11.5px; padding: 0 6px; border-radius: 4px; background: #eaeef2;
         color: var(--ink); margin-left: 4px; font-family: ui-monospace, Menlo, Consolas, monospace; }
-table.nums { width: 100%; font-size: 12.5px; }
+table.nums { width: 100%; font-size: 12.5px; table-layout: fixed; }
+col.n-q { width: 36%; } col.n-r { width: 24%; } col.n-m { width: 40%; }
+table.nums td.quote { text-align: left; color: var(--muted); font-style: italic; }
 table.nums th { font-weight: 600; color: var(--muted); text-align: right; padding: 0 4px 2px; font-size: 11px; }
 table.nums th:first-child { text-align: left; }
 table.nums td { padding: 1px 4px; vertical-align: top; text-align: right; font-variant-numeric: tabular-nums;
-                overflow-wrap: anywhere; }
+                overflow-wrap: break-word; }
+table.nums td.mea { font-weight: 600; }
 table.nums td.q { text-align: left; color: var(--ink); font-family: ui-monospace, Menlo, Consolas, monospace;
-                  font-size: 11.5px; }
+                  font-size: 11.5px; overflow-wrap: normal; word-break: normal; }
 table.nums td.rep { color: var(--muted); } table.nums td.none { color: #afb8c1; }
 table.nums tr:nth-child(even) td { background: #fafbfc; }
 .more { font-size: 12px; color: var(--muted); }
@@ -88,7 +93,7 @@ ul.expect li.inconclusive::before { content: "?"; color: var(--inconclusive); }
 .scaled { display: block; margin-top: 4px; font-size: 12px; color: #7d4e00; background: #fff8c5;
           border-radius: 4px; padding: 1px 6px; }
 .why { color: var(--muted); font-size: 12.5px; }
-.why.error { color: var(--error); font-weight: 600; }
+.why.error { color: var(--error); font-weight: 600; margin-bottom: 4px; }
 article.claim { border: 1px solid var(--line); border-left: 6px solid var(--skipped); border-radius: 8px;
                 padding: 12px 16px; margin: 14px 0; }
 article.claim.holds { border-left-color: var(--holds); } article.claim.refuted { border-left-color: var(--refuted); }
@@ -104,8 +109,9 @@ article.claim .statement { font-size: 15px; margin: 8px 0 4px; }
                 font-size: 11.5px; }
 .cols { display: grid; grid-template-columns: minmax(0, 1.25fr) minmax(0, 1fr); gap: 8px 28px; }
 table.kv { font-size: 12.5px; width: 100%; }
-table.kv th { text-align: left; color: var(--muted); font-weight: 400; padding: 1px 10px 1px 0;
-              white-space: nowrap; vertical-align: top; }
+table.kv { table-layout: fixed; }
+table.kv th { text-align: left; color: var(--muted); font-weight: 400; padding: 1px 10px 1px 0; width: 34%;
+              vertical-align: top; overflow-wrap: anywhere; }
 table.kv td { padding: 1px 0; overflow-wrap: anywhere; }
 ul.plain { margin: 0; padding-left: 18px; font-size: 12.5px; }
 .figs { display: flex; flex-wrap: wrap; gap: 14px; margin-top: 10px; }
@@ -175,34 +181,70 @@ def _cudnn(environment: Mapping) -> str:
             f"benchmark {fmt.value(environment.get('cudnn_benchmark'))}")
 
 
-def _numbers(evidence: Mapping, limit: int | None = None) -> str:
+def _quantity(key: str) -> str:
+    """A quantity's name, allowed to wrap after underscores and slashes only."""
+    return re.sub(r"([_/›])", r"\1<wbr>", _text(key))
+
+
+def _numbers(evidence: Mapping, limit: int | None = None, clip: int | None = None) -> str:
+    """Reported and measured values side by side, the report's quantities first.
+
+    ``limit`` rows at most (the summary), each value cut to ``clip`` characters
+    (the full value is in the cell's tooltip and in the claim's card).
+    """
     pairs = paired_numbers(evidence)
     if not pairs:
         return '<span class="more">no numbers recorded</span>'
     shown = pairs if limit is None else pairs[:limit]
+
+    def cell(item, css: str) -> str:
+        text = fmt.value(item)
+        text = fmt.clipped(text, clip) if clip else text
+        return f'<td class="{css}" title="{_text(fmt.full_value(item))}">{_text(text)}</td>'
+
     body = []
     for key, reported, measured, has_reported, has_measured in shown:
-        rep = (f'<td class="rep" title="{_text(fmt.full_value(reported))}">{_text(fmt.value(reported))}</td>'
-               if has_reported else '<td class="none">—</td>')
-        mea = (f'<td title="{_text(fmt.full_value(measured))}"><b>{_text(fmt.value(measured))}</b></td>'
-               if has_measured else '<td class="none">—</td>')
-        body.append(f'<tr><td class="q">{_text(key)}</td>{rep}{mea}</tr>')
+        quantity = f'<td class="q">{_quantity(key)}</td>'
+        if isinstance(reported, str) and not has_measured:  # a quoted sentence, not a number
+            body.append(f'<tr>{quantity}<td colspan="2" class="quote">“{_text(reported)}”</td></tr>')
+            continue
+        if isinstance(measured, str) and len(measured) > 24 and not has_reported:
+            body.append(f'<tr>{quantity}<td colspan="2" class="quote">{_text(measured)}</td></tr>')
+            continue
+        rep = cell(reported, "rep") if has_reported else '<td class="none">—</td>'
+        mea = cell(measured, "mea") if has_measured else '<td class="none">—</td>'
+        body.append(f"<tr>{quantity}{rep}{mea}</tr>")
     more = ""
     if limit is not None and len(pairs) > limit:
-        more = f'<div class="more">+ {len(pairs) - limit} more measured below</div>'
-    return ('<table class="nums"><thead><tr><th></th><th>reported</th><th>measured</th></tr></thead>'
+        more = f'<div class="more">+ {len(pairs) - limit} more in the claim\'s section</div>'
+    return ('<table class="nums"><colgroup><col class="n-q"><col class="n-r"><col class="n-m"></colgroup>'
+            '<thead><tr><th></th><th>reported</th><th>measured</th></tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>{more}")
 
 
-def _expectations(evidence: Mapping) -> str:
+def _expectations(evidence: Mapping, limit: int | None = None) -> str:
+    """Each expectation with its verdict mark and its statistics in one line.
+
+    With ``limit`` (the summary), expectations that do not hold come first and
+    holding ones fill up to ``limit``; the rest is counted.
+    """
+    expectations = list(evidence.get("expectations") or [])
+    hidden = 0
+    if limit is not None and len(expectations) > limit:
+        failing = [e for e in expectations if e.get("verdict") != "holds"]
+        holding = [e for e in expectations if e.get("verdict") == "holds"]
+        kept = failing + holding[: max(0, limit - len(failing))]
+        hidden = len(expectations) - len(kept)
+        expectations = [e for e in expectations if any(e is k for k in kept)]
     items = []
-    for expectation in evidence.get("expectations") or []:
+    for expectation in expectations:
         verdict = expectation.get("verdict") if expectation.get("verdict") in VERDICT_ORDER else "inconclusive"
         stat = fmt.stats_detail(expectation.get("detail"))
         stat_html = f'<span class="stat">{_text(stat)}</span>' if stat else ""
         items.append(f'<li class="{verdict}" title="{verdict}">{_prose(expectation.get("description", ""))}'
                      f"{stat_html}</li>")
-    return f'<ul class="expect">{"".join(items)}</ul>' if items else ""
+    more = f'<div class="more">+ {hidden} more holding</div>' if hidden else ""
+    return f'<ul class="expect">{"".join(items)}</ul>{more}' if items else ""
 
 
 def _run_cell(row: Mapping, environment: Mapping) -> str:
@@ -237,7 +279,8 @@ def _summary_row(row: Mapping, environment: Mapping) -> str:
     evidence = row.get("evidence") or {}
     why = _why(row)
     if evidence.get("reported") or evidence.get("measured"):
-        middle = f"<td>{_numbers(evidence, SUMMARY_NUMBERS)}{why}</td><td>{_expectations(evidence)}</td>"
+        middle = (f"<td>{why}{_numbers(evidence, SUMMARY_NUMBERS, SUMMARY_CLIP)}</td>"
+                  f"<td>{_expectations(evidence, SUMMARY_EXPECTATIONS)}</td>")
     else:
         middle = f'<td colspan="2">{why or _expectations(evidence)}</td>'
     return (f'<tr><td>{badge(row.get("verdict"))}</td><td>{_claim_cell(row)}</td>{middle}'
@@ -314,7 +357,10 @@ def claim_card(row: Mapping, environment: Mapping) -> str:
     if row.get("duration_s") is not None:
         run["time"] = fmt.duration(row["duration_s"])
     right.append(f"<h4>Run</h4>{_kv_table(run)}")
-    parts.append(f'<div class="cols"><div>{"".join(left)}</div><div>{"".join(right)}</div></div>')
+    if left:
+        parts.append(f'<div class="cols"><div>{"".join(left)}</div><div>{"".join(right)}</div></div>')
+    else:
+        parts.append(f'<div class="cols"><div>{"".join(right)}</div><div></div></div>')
     parts.append(_figures(evidence))
     parts.append("</article>")
     return "".join(parts)

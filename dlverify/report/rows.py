@@ -116,13 +116,24 @@ def paired_numbers(evidence: Mapping) -> list[tuple[str, object, object, bool, b
     """(quantity, reported, measured, has_reported, has_measured): the report's quantities first.
 
     Quantities the report gives are listed in its order next to the measured value
-    of the same name; quantities only measured follow.
+    of the same name; quantities only measured follow. A quantity whose value is a
+    dict (``{"sin": {"r2": ...}}``) is opened one level: ``sin › r2``.
     """
-    reported = evidence.get("reported") or {}
-    measured = evidence.get("measured") or {}
+    reported = _flatten(evidence.get("reported") or {})
+    measured = _flatten(evidence.get("measured") or {})
     pairs = [(key, reported[key], measured.get(key), True, key in measured) for key in reported]
     pairs += [(key, None, measured[key], False, True) for key in measured if key not in reported]
     return pairs
+
+
+def _flatten(numbers: Mapping) -> dict:
+    flat: dict = {}
+    for key, value in numbers.items():
+        if isinstance(value, Mapping) and value:
+            flat.update({f"{key} › {inner}": item for inner, item in value.items()})
+        else:
+            flat[key] = value
+    return flat
 
 
 def counts(rows: Iterable[Mapping]) -> Counter:
