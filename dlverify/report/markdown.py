@@ -16,6 +16,8 @@ from .rows import (VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, err
 MARKS = {"holds": "🟢 holds", "refuted": "🔴 refuted", "inconclusive": "🟠 inconclusive",
          "skipped": "⚪ skipped", "error": "⚫ error"}
 EXPECTATION_MARKS = {"holds": "✓", "refuted": "✗", "inconclusive": "?"}
+SUMMARY_NUMBERS = 6  # quantities per summary row; the claim's section has them all
+SUMMARY_CLIP = 60  # characters of one value in the summary
 
 
 def escape(text: object) -> str:
@@ -28,14 +30,20 @@ def _verdict(verdict: str | None) -> str:
     return f"**{MARKS.get(verdict or '', MARKS['error'])}**"
 
 
-def _numbers_inline(evidence: Mapping) -> str:
+def _numbers_inline(evidence: Mapping, limit: int = SUMMARY_NUMBERS, clip: int = SUMMARY_CLIP) -> str:
+    """``quantity: reported → **measured**`` for the first ``limit`` quantities, values cut to ``clip``."""
     pairs = paired_numbers(evidence)
     parts = []
-    for key, reported, measured, has_reported, has_measured in pairs:
-        if has_reported:
-            parts.append(f"{key}: {fmt.value(reported)} → **{fmt.value(measured) if has_measured else '—'}**")
+    for key, reported, measured, has_reported, has_measured in pairs[:limit]:
+        shown = fmt.clipped(fmt.value(measured), clip) if has_measured else "—"
+        if isinstance(reported, str) and not has_measured:
+            parts.append(f"{key}: “{fmt.clipped(reported, clip)}”")
+        elif has_reported:
+            parts.append(f"{key}: {fmt.clipped(fmt.value(reported), clip)} → **{shown}**")
         else:
-            parts.append(f"{key}: **{fmt.value(measured)}**")
+            parts.append(f"{key}: **{shown}**")
+    if len(pairs) > limit:
+        parts.append(f"+ {len(pairs) - limit} more below")
     return escape("; ".join(parts))
 
 
@@ -112,7 +120,7 @@ def _section(row: Mapping, figure_paths: Mapping[tuple[int, int], str], index: i
         lines.append(f"- *Note:* {escape(note)}")
     if evidence.get("scaling") or evidence.get("notes"):
         lines.append("")
-    run = f"Test `{row.get('nodeid', '')}` on {escape(device_of(row) or '—')}"
+    run = f"Test `{row.get('nodeid', '')}`" + (f" on {escape(device_of(row))}" if device_of(row) else "")
     if row.get("duration_s") is not None:
         run += f", {fmt.duration(row['duration_s'])}"
     lines += [run + ".", ""]

@@ -106,10 +106,18 @@ def error_summary(row: Mapping) -> str:
     return "The test crashed before deciding the claim; no verdict."
 
 
-def error_excerpt(row: Mapping, lines: int = 25) -> str:
-    """The last lines of the failure text."""
-    text = str(row.get("error") or "").rstrip()
-    return "\n".join(text.splitlines()[-lines:])
+def error_excerpt(row: Mapping, lines: int = 25, width: int = 300) -> str:
+    """The part of the failure text worth reading, lines cut to ``width`` characters.
+
+    For a claim measured not to hold (``ClaimNotHeld`` without its xfail mark)
+    that is the exception's message (pytest's ``E`` lines); for a crash, the last
+    ``lines`` lines: the failing source line, the exception and where it was raised.
+    """
+    text = str(row.get("error") or "").rstrip().splitlines()
+    if row.get("not_held"):
+        message = [line for line in text if line.startswith("E ")]
+        text = message or text
+    return "\n".join(line if len(line) <= width else line[: width - 1] + "…" for line in text[-lines:])
 
 
 def paired_numbers(evidence: Mapping) -> list[tuple[str, object, object, bool, bool]]:
