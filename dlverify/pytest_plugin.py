@@ -274,12 +274,19 @@ def _outcome(report: pytest.TestReport) -> str | None:
     if report.when == "call":
         if hasattr(report, "wasxfail"):
             return "xfailed" if report.skipped else "xpassed-strict"
+        if report.failed and _failure_text(report).startswith("[XPASS(strict)]"):
+            return "xpassed-strict"  # pytest drops wasxfail on a strict xpass and reports a plain failure
         return report.outcome
     if report.skipped:
         return "skipped"
     if report.failed:
         return "error"
     return None
+
+
+def _failure_text(report: pytest.TestReport) -> str:
+    """The failure's text, without the worker line xdist puts first ("[gw0] linux -- Python ...")."""
+    return re.sub(r"^\[gw\d+\] [^\n]*\n+", "", report.longreprtext)
 
 
 class EvidenceCollector:
@@ -311,8 +318,7 @@ class EvidenceCollector:
         if report.skipped and not hasattr(report, "wasxfail"):
             row["skip_reason"] = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         if report.failed:
-            # xdist prefixes the worker ("[gw0] linux -- Python ..."): not part of the error
-            row["error"] = re.sub(r"^\[gw\d+\] [^\n]*\n+", "", report.longreprtext)[-4000:]
+            row["error"] = _failure_text(report)[-4000:]
             # A failed expectation (ClaimNotHeld) is a finding; any other exception is a crash.
             crash = getattr(report.longrepr, "reprcrash", None)
             row["not_held"] = ClaimNotHeld.__name__ in (getattr(crash, "message", "") or "").split(":", 1)[0]

@@ -147,6 +147,8 @@ def test_report_of_a_run(pytester):
     assert crash["not_held"] is False and "boom: not a verdict" in crash["error"]
     assert "crashed" in page
     assert rows["test_fake.py::test_unmarked"]["not_held"] is True
+    assert "a new finding" in page
+    assert rows["test_fake.py::test_xpass"]["outcome"] == "xpassed-strict" and "holds as measured now" in page
 
     # the terminal summary: counts and where the report is
     result.stdout.fnmatch_lines([
