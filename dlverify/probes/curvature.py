@@ -31,8 +31,9 @@ def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor) -> torch.
         raise ProbeError(f"vector must be a flat tensor of length P = {n} (the number of "
                          f"trainable parameters), got shape {shape}")
     vector = vector.detach().to(objective.params.device, objective.params.dtype)
-    check_finite(objective.loss(), "loss")
-    result = objective.hvp_flat(vector)
+    hv, loss = objective.hvp(objective.params.as_dict(), objective.params.unflatten(vector))
+    check_finite(loss, "loss")
+    result = torch.cat([hv[name].reshape(-1) for name in objective.params.names])
     check_finite(result, "Hessian-vector product")
     return result
 
@@ -56,15 +57,15 @@ def hessian(model: nn.Module, loss_fn: LossFn, data, *, max_params: int = MAX_HE
                          "max_params=... to raise it, or use hvp/top_eigenvalue")
     if chunk_size < 1:
         raise ProbeError(f"chunk_size must be >= 1, got {chunk_size}")
-    check_finite(objective.loss(), "loss")
-    params = objective.params.as_dict()
+    apply, loss = objective.hvp_operator()
+    check_finite(loss, "loss")
     columns = []
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
         basis = torch.zeros(stop - start, n, device=objective.params.device,
                             dtype=objective.params.dtype)
         basis[torch.arange(stop - start), torch.arange(start, stop)] = 1
-        columns.append(vmap(lambda v: objective.hvp_flat(v, params))(basis))
+        columns.append(vmap(apply)(basis))
     h = torch.cat(columns)
     h = (h + h.T) / 2
     check_finite(h, "Hessian")

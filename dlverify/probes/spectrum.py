@@ -63,12 +63,12 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
     if not tol > 0:
         raise ProbeError(f"tol must be > 0, got {tol}")
     objective = Objective.build(model, loss_fn, data)
-    check_finite(objective.loss(), "loss")
-    params = objective.params.as_dict()
+    apply, loss = objective.hvp_operator()
+    check_finite(loss, "loss")
     n, device, dtype = objective.params.count, objective.params.device, objective.params.dtype
 
     def matvec(v: torch.Tensor) -> torch.Tensor:
-        hv = objective.hvp_flat(v, params)
+        hv = apply(v)
         check_finite(hv, "Hessian-vector product")
         return hv
 
