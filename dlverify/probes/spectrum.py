@@ -55,8 +55,9 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
     seeded with 0 when ``None``), so the result is deterministic given the
     generator. Stops when the residual estimate ``β_k |s_k|`` falls below
     ``tol · max|Ritz value|``, after ``min(max_iter, P)`` steps, or on an
-    invariant subspace. Memory: the Krylov basis, ``iterations × P`` numbers
-    in the model's dtype on the model's device.
+    invariant subspace. Memory: the Krylov basis, at most ``2 · iterations ×
+    P`` numbers in the model's dtype on the model's device. With a single
+    batch, the gradient's graph is built once and reused by every HVP.
     """
     if max_iter < 1:
         raise ProbeError(f"max_iter must be >= 1, got {max_iter}")
@@ -73,7 +74,7 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
         return hv
 
     steps = min(max_iter, n)
-    basis = torch.zeros(steps, n, device=device, dtype=dtype)
+    basis = torch.empty(min(steps, 16), n, device=device, dtype=dtype)  # grown by doubling
     v0 = _random.normal(n, _random.resolve(generator), device=device, dtype=dtype)
     basis[0] = v0 / torch.linalg.vector_norm(v0)
     alphas: list[float] = []
@@ -96,6 +97,9 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
         if beta * abs(vectors[-1, top]) <= tol * scale or k + 1 == steps:
             break
         betas.append(beta)
+        if k + 1 == basis.shape[0]:
+            extra = min(basis.shape[0], steps - basis.shape[0])
+            basis = torch.cat([basis, basis.new_empty(extra, n)])
         basis[k + 1] = w / beta
     iterations = len(alphas)
     coefficients = torch.as_tensor(vectors[:, top], device=device, dtype=dtype)
