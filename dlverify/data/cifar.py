@@ -20,8 +20,6 @@ renamed into the user cache atomically under a file lock.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import io
 import os
@@ -37,7 +35,7 @@ import numpy as np
 import torch
 
 from ..errors import ChecksumError, CorruptDataError, DataNotFoundError
-from .location import ENV_VAR, cache_root, downloads_allowed, find_file, read_bytes, search_roots
+from .location import ENV_VAR, _exclusive_lock, cache_root, downloads_allowed, find_file, read_bytes, search_roots
 from .registry import CIFAR10, DataFile, DatasetSpec
 from .tensors import TensorData
 
@@ -117,15 +115,18 @@ def parse_batch(content: bytes, *, name: str) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, *IMAGE_SHAPE), labels
 
 
-@contextlib.contextmanager
-def _exclusive_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _extract(archive: Path, destination: Path) -> None:
+    """Unpack a tar.gz, refusing members that would land outside ``destination`` or are links."""
+    with tarfile.open(archive, "r:gz") as tar:
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+, 3.11.4+
+            tar.extractall(destination, filter="data")
+            return
+        root = destination.resolve()
+        for member in tar.getmembers():
+            target = (destination / member.name).resolve()
+            if member.issym() or member.islnk() or (target != root and root not in target.parents):
+                raise tarfile.TarError(f"unsafe member {member.name!r} in {archive.name}")
+        tar.extractall(destination)
 
 
 def _fetch_archive(url: str, target: Path, *, timeout: float) -> None:
@@ -153,8 +154,7 @@ def download_cifar10(spec: DatasetSpec = CIFAR10, *, url: str = ARCHIVE_URL, tim
         try:
             archive = work / "archive.tar.gz"
             _fetch_archive(url, archive, timeout=timeout)
-            with tarfile.open(archive, "r:gz") as tar:
-                tar.extractall(work / "unpacked", filter="data")
+            _extract(archive, work / "unpacked")
             unpacked = work / "unpacked" / spec.folder
             for file in spec.files.values():
                 verify_file(unpacked / file.name, file, spec)
