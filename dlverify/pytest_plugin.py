@@ -306,6 +306,7 @@ class EvidenceCollector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = {k: v for k, v in report.user_properties if k in (META_KEY, EVIDENCE_KEY)}
         if META_KEY not in props:
+            self._worker_crash(report)
             return
         row = self.rows.setdefault(report.nodeid, {"nodeid": report.nodeid, **json.loads(props[META_KEY])})
         row["duration_s"] = row.get("duration_s", 0.0) + (report.duration or 0.0)
@@ -323,6 +324,21 @@ class EvidenceCollector:
             crash = getattr(report.longrepr, "reprcrash", None)
             row["not_held"] = ClaimNotHeld.__name__ in (getattr(crash, "message", "") or "").split(":", 1)[0]
 
+    def _worker_crash(self, report: pytest.TestReport) -> None:
+        """A test whose xdist worker died: xdist reports it without our metadata; keep it as an error row.
+
+        The row usually exists already (from the setup report); if the worker died
+        before that, the claim is unknown on the controller and the row is named by
+        the test, grouped apart. Without this the report would silently miss a claim.
+        """
+        text = _failure_text(report) if report.failed else ""
+        if not re.match(r"worker '?\w+'? crashed while running", text):
+            return
+        row = self.rows.setdefault(report.nodeid, {
+            "nodeid": report.nodeid, "claim_id": report.nodeid, "report": "worker-crash", "source": "",
+            "statement": "A test whose pytest-xdist worker died before it reported which claim it decides."})
+        row.update(outcome="error", error=text, not_held=False, worker_crashed=True)
+
     def finished_rows(self) -> list[dict]:
         rows = [dict(row) for row in self.rows.values()]
         for row in rows:
@@ -339,7 +355,8 @@ class EvidenceCollector:
 
             env = {**environment(self.config), "started": self.started, "finished": _now()}
             try:
-                self.report_paths = write_report(self.finished_rows(), Path(target), env, titles=SOURCE_REPORTS)
+                titles = {**SOURCE_REPORTS, "worker-crash": "Tests whose xdist worker crashed"}
+                self.report_paths = write_report(self.finished_rows(), Path(target), env, titles=titles)
             except OSError as error:
                 self.report_error = f"claims report NOT written to {target}: {error}"
 

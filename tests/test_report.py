@@ -226,3 +226,30 @@ def test_stats_results_from_dlverify_stats():
     assert line.startswith("a−b = 0.1 [") and "95%; claimed a−b > 0" in line and "n 3" in line
     trend = stats.rank_trend([1, 2, 3], [[1.0, 1.1], [2.0, 2.1], [3.0, 3.2]], alternative="increasing")
     assert fmt.stats_detail(trend.as_dict()).startswith("ρ = 1")
+
+
+@pytest.mark.slow
+def test_a_dead_worker_still_shows_in_the_report(pytester):
+    """A test that kills its xdist worker gets an error row instead of vanishing from the report."""
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_dies="""
+        import os
+        import pytest
+
+        @pytest.mark.claim("lab1.fake-dies", source="lab1")
+        def test_dies(claim):
+            os._exit(3)
+
+        @pytest.mark.claim("lab1.fake-fine", source="lab1")
+        def test_fine(claim):
+            claim.expect(True, "fine")
+    """)
+    report = pytester.path / "report"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:benchmark", "-n", "2",
+                                           "--max-worker-restart", "0", "--claims-report", str(report))
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    rows = {row["nodeid"]: row for row in json.loads((report / "claims.json").read_text())["claims"]}
+    assert rows["test_dies.py::test_dies"]["verdict"] == "error"
+    assert rows["test_dies.py::test_dies"]["worker_crashed"] is True
+    assert rows["test_dies.py::test_fine"]["verdict"] == "holds"
+    assert "worker process running this test died" in (report / "index.html").read_text()

@@ -176,7 +176,7 @@ _KINDS = {"paired": _paired, "value": _value, "proportion": _proportion, "trend"
 
 
 def stats_detail(detail: Any) -> str:
-    """A statistics result in one line, e.g. ``a−b = 0.0123 [0.0051, 0.019] 95%; claimed a−b > 0 · d_z 1.2 · n 5``.
+    """A statistics result in one line: ``a−b = 0.0123 [0.0051, 0.019] 95%; claimed a−b > 0 · d_z 1.2 · n 5``.
 
     ``detail`` is the JSON form of a :mod:`dlverify.stats` result (its ``as_dict``);
     the known kinds (paired, value, proportion, trend, ordering, best) are written

@@ -67,7 +67,8 @@ def _claim_link(row: Mapping) -> str:
 
 def summary_table(group: ReportGroup, environment: Mapping) -> list[str]:
     """The Markdown table of one source report's claims."""
-    lines = ["| verdict | claim | source | statement | reported → measured | expectations | device · profile | scaled |",
+    lines = ["| verdict | claim | source | statement | reported → measured | expectations | device · profile "
+             "| scaled |",
              "|---|---|---|---|---|---|---|---|"]
     for row in group.rows:
         evidence = row.get("evidence") or {}
@@ -87,7 +88,8 @@ def _section(row: Mapping, figure_paths: Mapping[tuple[int, int], str], index: i
     evidence = row.get("evidence") or {}
     instance = instance_of(row)
     title = f"{row.get('claim_id', '')}" + (f" [{instance}]" if instance else "")
-    lines = [f'<a id="{anchor_of(row).lower()}"></a>', "", f"### {escape(title)} — {_verdict(row.get('verdict'))}", "",
+    lines = [f'<a id="{anchor_of(row).lower()}"></a>', "",
+             f"### {escape(title)} — {_verdict(row.get('verdict'))}", "",
              f"*{escape(row.get('source', ''))}* — {escape(fmt.one_line(row.get('statement', ''), 1000))}", ""]
     if row.get("expected_not_to_hold"):
         lines += [f"> **Recorded as not holding:** {escape(row['expected_not_to_hold'])}", ""]

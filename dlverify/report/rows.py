@@ -99,6 +99,9 @@ def error_summary(row: Mapping) -> str:
     if outcome == "failed" and row.get("not_held") and measured in ("refuted", "inconclusive"):
         return (f"Measured {measured}, but the test is not marked as not holding: a new finding; "
                 f"record it with xfail on the claim marker.")
+    if row.get("worker_crashed"):
+        return ("The worker process running this test died (killed, out of memory, or a crash in native code); "
+                "no verdict.")
     if outcome == "error":
         return "The test could not be set up or torn down; no verdict."
     if outcome is None:
