@@ -362,6 +362,8 @@ class EvidenceCollector:
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.rows:
+            if self.config.getoption("claims_report", None):
+                terminalreporter.write_line("dlverify: no claim test ran, so no claims report was written")
             return
         counts = Counter(row["verdict"] for row in self.finished_rows())
         order = ("holds", "refuted", "inconclusive", "skipped", "error")

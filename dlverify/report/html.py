@@ -22,6 +22,7 @@ from .rows import (VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, err
 
 SUMMARY_NUMBERS = 6  # reported/measured lines per summary row; the card has them all
 SUMMARY_CLIP = 60  # characters of one value in the summary
+TOOLTIP_CLIP = 1500  # characters of a value's tooltip (a per-step curve can have thousands of numbers)
 SUMMARY_EXPECTATIONS = 6  # expectations per summary row (those not holding always shown)
 
 CSS = """
@@ -200,7 +201,8 @@ def _numbers(evidence: Mapping, limit: int | None = None, clip: int | None = Non
     def cell(item, css: str) -> str:
         text = fmt.value(item)
         text = fmt.clipped(text, clip) if clip else text
-        return f'<td class="{css}" title="{_text(fmt.full_value(item))}">{_text(text)}</td>'
+        tooltip = fmt.clipped(fmt.full_value(item), TOOLTIP_CLIP)
+        return f'<td class="{css}" title="{_text(tooltip)}">{_text(text)}</td>'
 
     body = []
     for key, reported, measured, has_reported, has_measured in shown:
