@@ -345,7 +345,8 @@ def claim_card(row: Mapping, environment: Mapping) -> str:
     if evidence.get("reported") or evidence.get("measured"):
         left.append(f"<h4>Reported vs measured</h4>{_numbers(evidence)}")
     if evidence.get("expectations"):
-        left.append(f"<h4>Expectations</h4>{_expectations(evidence)}")
+        heading = "Expectations recorded before the error" if verdict == "error" else "Expectations"
+        left.append(f"<h4>{heading}</h4>{_expectations(evidence)}")
     if evidence.get("protocol"):
         right.append(f"<h4>Protocol as run</h4>{_kv_table(evidence['protocol'])}")
     if evidence.get("scaling"):
