@@ -4,22 +4,94 @@ An MNIST MLP with three hidden ReLU layers of 100 units and a softmax output,
 Adam (lr 1e-3, Keras defaults), batch 512, 20 epochs, sparse categorical
 cross-entropy, validated on the 10 000 test images. Weights start from Keras'
 default for ``Dense`` (Glorot uniform, zero biases) unless an initializer is
-being studied. Each (technique, seed, device) is trained once per session and
-shared by every claim that needs it.
+being studied. Each (configuration, seed, device) is trained once per session
+and shared by every claim that needs it.
+
+The 13 configurations of the report and how each is implemented (choices the
+report leaves open follow Keras/TF2 defaults, as the report used TensorFlow):
+
+``none``
+    the network as above (§3.1).
+``l1`` / ``l2``
+    Keras ``regularizers.l1()`` / ``l2()`` at their default factor 0.01
+    (``0.01·Σ|W|`` / ``0.01·ΣW²``, no ½) on the kernels of the three hidden
+    ``Dense`` layers — the report puts its regularizers "with the layers" of the
+    "three layers, each with 100 neurons"; the output layer and the biases are
+    not penalized (§3.2–3.3).
+``augmentation``
+    random translation ±10 % (both axes), zoom ±10 %, rotation ±10° per image
+    and per step (:class:`dlverify.train.augment.RandomAffine`, Keras' random
+    layers with their reflect fill and bilinear interpolation) (§3.4).
+``input_noise_0.2`` / ``input_noise_0.05``
+    Gaussian noise of *variance* 0.2 / 0.05 (std √0.2 ≈ 0.447 / √0.05 ≈ 0.224,
+    the report names the variance) added to the training images only, no
+    clipping. Drawn **once** per seed, as a fixed noisy copy of the training
+    set, not per step: the report "adds noise to the train data" and explains
+    the near-zero train loss (0.0006) by the model learning "to fit the noise in
+    the train data", which only a fixed draw allows (fresh noise every step,
+    like ``AdditiveDataNoise`` or Keras' ``GaussianNoise`` layer, cannot be
+    memorized) (§3.5).
+``label_noise``
+    one-hot training targets; per image one value ``ε ~ N(0, 0.1)``, read as
+    *variance* 0.1 (std √0.1 ≈ 0.316) because the report writes "mean 0 and
+    variance 0.1", subtracted from the true class and ``ε/9`` added to each
+    other class (rows still sum to 1), drawn once per seed as the report
+    preprocesses the labels before ``fit``; categorical cross-entropy on these
+    targets (torch's ``cross_entropy`` takes probability targets). Validation
+    keeps the clean labels (§3.6).
+``dropout``
+    ``Dropout(0.5)`` after each hidden ReLU (§3.7).
+``zeros``, ``ones``, ``random``, ``glorot``, ``he``
+    the baseline network with every kernel from Keras' ``Zeros``, ``Ones``,
+    ``RandomNormal(stddev=0.05)``, ``GlorotNormal``, ``HeNormal`` (biases zero,
+    Keras' ``bias_initializer`` default) (§4).
+
+Losses are recorded as Keras reports them: the train loss is the running mean
+of the minimized objective over each epoch (penalty included, dropout active,
+noisy inputs/targets), the validation loss is the cross-entropy on the clean
+validation set plus the weight penalty at the end of the epoch (Keras adds
+``model.losses`` to the validation loss too). The plain validation
+cross-entropy is kept as ``val_ce`` for comparisons across techniques.
+
+Scaling (default profile): the documented protocol is 13 configurations × seeds
+× 20 epochs over 60 000 images. Under the default profile each run trains on a
+fixed subset of 10 000 training images (the same for every configuration and
+seed) with the batch scaled in proportion (512 · 10 000 / 60 000 ≈ 85), so a
+run keeps the documented 20 epochs *and* the documented 118 Adam steps per
+epoch (2 360 steps): each image is seen 20 times, as in the report, and the
+optimizer takes as many steps of size ~lr. The price is more gradient noise
+(smaller batch) and a smaller training set, which makes overfitting easier, not
+harder. ``--profile full`` trains on all 60 000 images with batch 512.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import matplotlib.pyplot as plt
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from dlverify.data import TensorData
 from dlverify.models import initialize, mlp
-from dlverify.train import History, fit
+from dlverify.train import History, fit, l1_penalty, l2_penalty
+from dlverify.train.augment import RandomAffine
 
 SIZES = (784, 100, 100, 100, 10)
 EPOCHS, BATCH_SIZE, LR = 20, 512, 1e-3
+FULL_TRAIN_SIZE = 60_000
+DEFAULT_SUBSET = 10_000
+SUBSET_SEED = 0  # the default profile's training subset: the same images for every configuration and seed
+PENALTY_FACTOR = 0.01  # Keras regularizers.l1() / l2() default
+INPUT_NOISE_VARIANCES = {"input_noise_0.2": 0.2, "input_noise_0.05": 0.05}
+LABEL_NOISE_VARIANCE = 0.1
+DROPOUT = 0.5
+AUGMENTATION = {"translation": 0.1, "zoom": 0.1, "rotation_degrees": 10.0}
+
+TECHNIQUES = ("none", "l1", "l2", "augmentation", "input_noise_0.2", "input_noise_0.05", "label_noise", "dropout")
 INITIALIZERS = {  # technique name -> (scheme, kwargs); "random" is Keras RandomNormal(stddev=0.05)
     "zeros": ("zeros", {}),
     "ones": ("ones", {}),
@@ -27,30 +99,246 @@ INITIALIZERS = {  # technique name -> (scheme, kwargs); "random" is Keras Random
     "glorot": ("glorot_normal", {}),
     "he": ("he_normal", {}),
 }
+CONFIGURATIONS = TECHNIQUES + tuple(INITIALIZERS)
+
+# The report's final (train, val) losses, Tables 1-13. Table 6 (variance 0.05) repeats Table 5.
+REPORTED_LOSSES = {
+    "none": (0.0099, 0.0922), "l1": (0.1973, 0.2265), "l2": (0.0547, 0.1126), "augmentation": (0.023, 0.1141),
+    "input_noise_0.2": (0.0006, 0.1326), "input_noise_0.05": (0.0006, 0.1326), "label_noise": (0.4744, 0.1448),
+    "dropout": (0.0118, 0.095), "zeros": (2.301, 2.301), "ones": (6223, 6089), "random": (0.0143, 0.0959),
+    "glorot": (0.0085, 0.0988), "he": (0.0126, 0.0927),
+}
+LABELS = {
+    "none": "no regularization", "l1": "L1 (0.01)", "l2": "L2 (0.01)", "augmentation": "augmentation",
+    "input_noise_0.2": "input noise var 0.2", "input_noise_0.05": "input noise var 0.05",
+    "label_noise": "label noise", "dropout": "dropout 0.5", "zeros": "zeros init", "ones": "ones init",
+    "random": "random normal init", "glorot": "Glorot normal init", "he": "He normal init",
+}
+
+
+def hidden_kernels(model: nn.Module) -> nn.ModuleList:
+    """The three hidden ``Linear`` layers (every Linear but the output one)."""
+    return nn.ModuleList([m for m in model.modules() if isinstance(m, nn.Linear)][:-1])
+
+
+def weight_penalty(name: str) -> Callable[[nn.Module], torch.Tensor] | None:
+    """Keras ``l1(0.01)`` / ``l2(0.01)`` on the hidden kernels, or None for the other configurations."""
+    if name == "l1":
+        return lambda model: l1_penalty(hidden_kernels(model), PENALTY_FACTOR)
+    if name == "l2":
+        return lambda model: l2_penalty(hidden_kernels(model), PENALTY_FACTOR)
+    return None
+
+
+def noise_generator(seed: int, stream: int) -> torch.Generator:
+    """A CPU generator for noise drawn once per seed, on a stream apart from init, shuffling and augmentation."""
+    return torch.Generator().manual_seed(1_000_003 * (stream + 1) + seed)
+
+
+def noisy_inputs(data: TensorData, variance: float, generator: torch.Generator) -> TensorData:
+    """A fixed noisy copy of ``data``: ``x + √variance · z``, ``z ~ N(0, 1)`` drawn once (no clipping)."""
+    z = torch.randn(data.inputs.shape, generator=generator, dtype=torch.float32).to(data.device, data.inputs.dtype)
+    return TensorData(data.inputs + math.sqrt(variance) * z, data.targets)
+
+
+def noisy_labels(data: TensorData, variance: float, generator: torch.Generator, num_classes: int = 10) -> TensorData:
+    """The report's output noise: one-hot targets, ``ε ~ N(0, variance)`` per image taken from the
+    true class and ``ε/(num_classes − 1)`` added to each other class; each row still sums to 1."""
+    eps = math.sqrt(variance) * torch.randn(len(data), 1, generator=generator, dtype=torch.float32)
+    eps = eps.to(data.device)
+    one_hot = F.one_hot(data.targets, num_classes).to(torch.float32)
+    targets = one_hot * (1.0 - eps) + (1.0 - one_hot) * eps / (num_classes - 1)
+    return TensorData(data.inputs, targets)
+
+
+class PenaltyTrace:
+    """A ``fit`` callback: the weight penalty's value at each evaluation (Keras adds it to ``val_loss``)."""
+
+    def __init__(self, penalty: Callable[[nn.Module], torch.Tensor]) -> None:
+        self.penalty, self.values = penalty, []
+
+    @torch.no_grad()
+    def after_evaluation(self, history: History, model: nn.Module) -> None:
+        self.values.append(float(self.penalty(model)))
 
 
 @dataclass
 class Lab2Run:
+    """One trained configuration: Keras-style loss curves, accuracy, the model."""
+
+    name: str
+    seed: int
     history: History
-    model: torch.nn.Module
+    model: nn.Module
+    penalty: list[float] = field(default_factory=list)
+
+    @property
+    def train_loss(self) -> list[float]:
+        """Keras' ``loss``: the running mean of the minimized objective over each epoch."""
+        return self.history.train_loss
+
+    @property
+    def val_ce(self) -> list[float]:
+        """Cross-entropy on the clean validation set (the same loss for every configuration)."""
+        return self.history.val_loss
+
+    @property
+    def val_loss(self) -> list[float]:
+        """Keras' ``val_loss``: validation cross-entropy plus the weight penalty, if any."""
+        if not self.penalty:
+            return self.history.val_loss
+        return [v + p for v, p in zip(self.history.val_loss, self.penalty)]
+
+    @property
+    def val_acc(self) -> list[float]:
+        return self.history.val_acc
+
+    @property
+    def gap(self) -> float:
+        """|final val loss − final train loss|, the distance between the report's two curves."""
+        return abs(self.val_loss[-1] - self.train_loss[-1])
+
+    def curves(self) -> History:
+        """A History with the Keras-style curves, for :func:`dlverify.report.figures.train_val_curves`."""
+        return History(epoch=list(self.history.epoch), train_loss=list(self.train_loss), val_loss=list(self.val_loss))
 
 
 @dataclass
 class Lab2Runs:
-    """Trains each lab2 configuration once and hands the result to every claim that asks."""
+    """Trains each lab2 configuration once per (seed, device) and hands it to every claim that asks.
+
+    ``subset`` is the number of training images (None: all of them); the batch
+    is scaled with it so every run takes the documented 118 steps per epoch.
+    """
 
     train: TensorData
     val: TensorData
+    subset: int | None = None
     epochs: int = EPOCHS
     cache: dict = field(default_factory=dict)
+    _data: dict = field(default_factory=dict)
+
+    @property
+    def train_size(self) -> int:
+        return len(self.train) if self.subset is None else self.subset
+
+    @property
+    def batch_size(self) -> int:
+        """512 on the full set; in proportion on a subset (same number of steps per epoch)."""
+        return BATCH_SIZE if self.subset is None else round(BATCH_SIZE * self.subset / FULL_TRAIN_SIZE)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.train_size / self.batch_size)
+
+    def protocol(self) -> dict:
+        """The protocol as run, for ``claim.setup``."""
+        return {"network": "784-100-100-100-10 ReLU, softmax", "optimizer": "adam (Keras defaults)", "lr": LR,
+                "batch_size": self.batch_size, "epochs": self.epochs, "train_images": self.train_size,
+                "steps_per_epoch": self.steps_per_epoch, "validation": f"MNIST test set ({len(self.val)})",
+                "default_init": "glorot_uniform (Keras Dense default), zero biases"}
+
+    def scaling(self) -> str | None:
+        """How this protocol departs from the documented one, or None when it is the documented one."""
+        if self.subset is None:
+            return None
+        return (f"training set: a fixed subset of {self.subset} of the 60 000 MNIST training images (the same for "
+                f"every configuration and seed), batch {BATCH_SIZE} → {self.batch_size} in proportion, so the "
+                f"documented 20 epochs and 118 Adam steps per epoch ({self.epochs * self.steps_per_epoch} steps) "
+                f"are kept; validation on all 10 000 test images")
+
+    def train_data(self, device: torch.device) -> TensorData:
+        """The training images as run (the subset under the default profile), on ``device``."""
+        key = str(device)
+        if key not in self._data:
+            data = self.train
+            if self.subset is not None:
+                order = torch.randperm(len(data), generator=torch.Generator().manual_seed(SUBSET_SEED))
+                data = data.take(order[: self.subset])
+            self._data[key] = (data.to(device), self.val.to(device))
+        return self._data[key][0]
+
+    def _val_data(self, device: torch.device) -> TensorData:
+        self.train_data(device)
+        return self._data[str(device)][1]
+
+    def run(self, name: str, seed: int, device: torch.device) -> Lab2Run:
+        """The configuration ``name`` (one of :data:`CONFIGURATIONS`) trained from ``seed`` on ``device``."""
+        if name not in CONFIGURATIONS:
+            raise ValueError(f"unknown lab2 configuration {name!r}; choose one of {CONFIGURATIONS}")
+        key = (name, seed, str(device))
+        if key not in self.cache:
+            self.cache[key] = self._fit(name, seed, torch.device(device))
+        return self.cache[key]
+
+    def runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
+        return [self.run(name, seed, device) for seed in seeds]
 
     def init_run(self, name: str, seed: int, device: torch.device) -> Lab2Run:
         """Baseline network (no regularization) started from one of the report's initializers."""
-        key = ("init", name, seed, str(device))
-        if key not in self.cache:
-            scheme, kwargs = INITIALIZERS[name]
-            model = initialize(mlp(SIZES), scheme, generator=torch.Generator().manual_seed(seed), **kwargs).to(device)
-            history = fit(model, self.train.to(device), optimizer="adam", lr=LR, batch_size=BATCH_SIZE,
-                          epochs=self.epochs, seed=seed, val=self.val.to(device))
-            self.cache[key] = Lab2Run(history, model)
-        return self.cache[key]
+        if name not in INITIALIZERS:
+            raise ValueError(f"unknown initializer {name!r}; choose one of {tuple(INITIALIZERS)}")
+        return self.run(name, seed, device)
+
+    def _fit(self, name: str, seed: int, device: torch.device) -> Lab2Run:
+        scheme, kwargs = INITIALIZERS.get(name, ("glorot_uniform", {}))
+        model = mlp(SIZES, dropout=DROPOUT if name == "dropout" else 0.0)
+        model = initialize(model, scheme, generator=torch.Generator().manual_seed(seed), **kwargs).to(device)
+        train = self.train_data(device)
+        if name in INPUT_NOISE_VARIANCES:
+            train = noisy_inputs(train, INPUT_NOISE_VARIANCES[name], noise_generator(seed, stream=0))
+        if name == "label_noise":
+            train = noisy_labels(train, LABEL_NOISE_VARIANCE, noise_generator(seed, stream=1))
+        penalty = weight_penalty(name)
+        trace = [PenaltyTrace(penalty)] if penalty is not None else []
+        transform = RandomAffine(**AUGMENTATION) if name == "augmentation" else None
+        history = fit(model, train, optimizer="adam", lr=LR, batch_size=self.batch_size, epochs=self.epochs,
+                      seed=seed, val=self._val_data(device), penalty=penalty, transform=transform, callbacks=trace)
+        return Lab2Run(name, seed, history, model, trace[0].values if trace else [])
+
+
+def panel_figure(runs: dict[str, Lab2Run], *, title: str, logy: bool = False, columns: int = 4):
+    """One panel per configuration: train (solid) and val (dashed) loss per epoch, as the report's figures."""
+    rows = math.ceil(len(runs) / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
+    for ax, (name, run) in zip(axes.flat, runs.items()):
+        ax.plot(run.history.epoch, run.train_loss, "-", color="C0", label="train")
+        ax.plot(run.history.epoch, run.val_loss, "--", color="C1", label="val")
+        reported = REPORTED_LOSSES.get(name)
+        if reported is not None:
+            ax.axhline(reported[0], color="C0", linewidth=0.6, linestyle=":")
+            ax.axhline(reported[1], color="C1", linewidth=0.6, linestyle=":")
+        ax.set_title(f"{LABELS.get(name, name)} (seed {run.seed})", fontsize=8)
+        if logy:  # symlog where a curve goes negative (label noise's unbounded cross-entropy)
+            negative = min(min(run.train_loss), min(run.val_loss)) <= 0
+            ax.set_yscale("symlog", linthresh=1e-2) if negative else ax.set_yscale("log")
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(runs):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle(f"{title} (dotted: the report's final values)", fontsize=10)
+    fig.supxlabel("epoch", fontsize=8)
+    fig.supylabel("loss", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def loss_table(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Final train/val losses per configuration (mean over seeds) next to the report's Tables 1-13."""
+    return {name: {**values, "reported_train": REPORTED_LOSSES[name][0], "reported_val": REPORTED_LOSSES[name][1]}
+            for name, values in rows.items()}
+
+
+def table_figure(table: dict[str, dict[str, float]], *, title: str):
+    """The loss table as a figure: measured (mean over seeds) vs reported final losses."""
+    columns = ("train (ours)", "val (ours)", "train (report)", "val (report)")
+    cells = [[f"{row['train']:.4g}", f"{row['val']:.4g}", f"{row['reported_train']:.4g}", f"{row['reported_val']:.4g}"]
+             for row in table.values()]
+    fig, ax = plt.subplots(figsize=(7.0, 0.32 * len(table) + 0.9))
+    ax.axis("off")
+    ax.table(cellText=cells, rowLabels=[LABELS.get(name, name) for name in table], colLabels=columns,
+             loc="center", cellLoc="right")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig

@@ -1,29 +1,81 @@
-"""Claims of the lab2 report: regularization and initialization of an MNIST MLP."""
+"""Claims of the lab2 report: regularization and initialization of an MNIST MLP.
+
+Every configuration (8 regularization techniques, 5 initializers) is trained
+once per seed by the session-scoped ``lab2`` fixture (claims/lab2_protocol.py
+describes each technique, the Keras defaults chosen where the report is
+silent, and the default profile's scaling) and shared by every claim that
+compares against it. Comparative claims use the ``seeds`` fixture and the
+three-way verdicts of :mod:`dlverify.stats`; "losses" are compared only when
+they are the same function (the clean validation cross-entropy ``val_ce``),
+while the Keras-style curves the report plots (objective incl. penalty /
+noise / dropout for train, val CE + penalty for val) decide claims about the
+gap between the two curves.
+
+Thresholds below were fixed from the claims' words before measuring:
+"far above" / "large deviation" = the final val loss at least twice the final
+train loss; "a real improvement / reduction" = at least a fifth (20 %) of the
+no-regularization baseline's mean value.
+"""
 
 from __future__ import annotations
 
 import math
+import statistics
 
 import pytest
 import torch
 
-from claims.lab2_protocol import BATCH_SIZE, EPOCHS, LR, Lab2Runs
+from claims.lab2_protocol import (AUGMENTATION, CONFIGURATIONS, DEFAULT_SUBSET, DROPOUT, INITIALIZERS,
+                                  INPUT_NOISE_VARIANCES, LABEL_NOISE_VARIANCE, LABELS, PENALTY_FACTOR,
+                                  REPORTED_LOSSES, TECHNIQUES, Lab2Runs, loss_table, panel_figure, table_figure)
+from dlverify import stats
 from dlverify.report.figures import train_val_curves
 
 # Every lab2 claim shares trained networks: keep them on one xdist worker.
 pytestmark = pytest.mark.xdist_group("lab2")
 
 LN10 = math.log(10)
+FAR_ABOVE = 2.0  # "far above" / "large deviation": final val loss ≥ 2 × final train loss
+REAL_CHANGE = 0.2  # "a real improvement": at least 20 % of the baseline's mean
+SEEDED = TECHNIQUES + ("random", "glorot", "he")  # trained on every seed; zeros/ones are not comparative
 
 
 @pytest.fixture(scope="session")
-def lab2(mnist_train, mnist_test) -> Lab2Runs:
-    return Lab2Runs(mnist_train, mnist_test)
+def lab2(mnist_train, mnist_test, profile) -> Lab2Runs:
+    return Lab2Runs(mnist_train, mnist_test, subset=profile.pick(default=DEFAULT_SUBSET, full=None))
 
 
-def _protocol(claim, device, seeds):
-    claim.setup(network="784-100-100-100-10 ReLU", optimizer="adam", lr=LR, batch_size=BATCH_SIZE,
-                epochs=EPOCHS, validation="MNIST test set (10 000)", device=str(device), seeds=list(seeds))
+def _protocol(claim, lab2: Lab2Runs, device, seeds, **extra) -> None:
+    claim.setup(**lab2.protocol(), device=str(device), seeds=list(seeds), **extra)
+    scaling = lab2.scaling()
+    if scaling:
+        claim.scaled(scaling)
+
+
+def finals(runs, metric: str) -> list[float]:
+    """The last value of ``metric`` (a Lab2Run curve attribute) for each run."""
+    return [getattr(run, metric)[-1] for run in runs]
+
+
+def gaps(runs) -> list[float]:
+    return [run.gap for run in runs]
+
+
+def val_over_train(runs) -> list[float]:
+    return [run.val_loss[-1] / run.train_loss[-1] for run in runs]
+
+
+def not_better_than(candidate: list[float], baseline: list[float], *, lower_is_better: bool = True):
+    """Non-inferiority of the baseline: ``candidate`` does not improve on it by 20 % of its mean or more."""
+    margin = REAL_CHANGE * statistics.fmean(baseline)
+    if lower_is_better:
+        return stats.compare_paired(candidate, baseline, alternative="greater", margin=-margin)
+    return stats.compare_paired(candidate, baseline, alternative="less", margin=-margin)
+
+
+def curves_of(runs_by_name: dict, *, title: str, logy: bool = False):
+    return train_val_curves({LABELS[name]: run.curves() for name, run in runs_by_name.items()}, title=title,
+                            logy=logy)
 
 
 def label_entropy(labels: torch.Tensor) -> float:
@@ -33,26 +85,266 @@ def label_entropy(labels: torch.Tensor) -> float:
     return float(-(p * p.log()).sum())
 
 
+# -- 3. Regularization techniques ---------------------------------------------------------------
+
+@pytest.mark.claim("lab2.no-reg-overfits", source="lab2 §3.1 No regularization")
+def test_no_reg_overfits(claim, lab2, device, seeds):
+    """Without regularization the val loss departs from the train loss after ≈ 4 epochs and ends far above it.
+
+    Decided per seed: the epoch of the minimum val loss (where it turns up) is
+    at most 8 — twice the report's "≈ 4" — with the median over seeds taken as
+    the estimate; and the final val loss is at least twice the final train
+    loss (the report: 0.0922 vs 0.0099, 9.3×).
+    """
+    runs = lab2.runs("none", seeds, device)
+    turn = [1 + min(range(len(r.val_loss)), key=r.val_loss.__getitem__) for r in runs]
+    ratio = val_over_train(runs)
+    _protocol(claim, lab2, device, seeds)
+    claim.report(train_loss=0.0099, val_loss=0.0922, departs_after_epochs=4, val_over_train=0.0922 / 0.0099)
+    claim.measure(train_loss=finals(runs, "train_loss"), val_loss=finals(runs, "val_loss"),
+                  epoch_of_min_val_loss=turn, val_over_train=ratio, val_acc=finals(runs, "val_acc"))
+    claim.figure(curves_of({"none": runs[0]}, title="No regularization (seed %d)" % runs[0].seed), "no-reg")
+    claim.expect(statistics.median(turn) <= 8, "median epoch of minimum val loss ≤ 8 (≈ 4, within a factor 2)")
+    claim.expect(all(r >= FAR_ABOVE for r in ratio), "final val loss ≥ 2× final train loss on every seed")
+
+
+@pytest.mark.claim("lab2.l1-smallest-gap", source="lab2 §3.2 L1 regularization")
+def test_l1_smallest_gap(claim, lab2, device, seeds):
+    """L1 gives the smallest train/val gap of all regularization techniques, at the cost of a higher loss.
+
+    Gap = |final val loss − final train loss| of the report's curves (Keras
+    style; the L1 penalty appears in both and cancels). "All techniques" are
+    the report's regularization methods (§3: none, L2, augmentation, input
+    noise 0.2 and 0.05, label noise, dropout) — the report calls L1 "the best
+    regularization method overall"; initializers are a separate study. L1 must
+    beat each of them over paired seeds (:func:`dlverify.stats.argbest`). The
+    higher loss is decided on the same function for both: L1's clean val
+    cross-entropy above that of no regularization. L1 here is Keras ``l1(0.01)``
+    on the three hidden kernels.
+    """
+    runs = {name: lab2.runs(name, seeds, device) for name in TECHNIQUES}
+    gap = {name: gaps(r) for name, r in runs.items()}
+    _protocol(claim, lab2, device, seeds, l1_factor=PENALTY_FACTOR, penalized="hidden kernels (3 Dense layers)")
+    claim.report(gap={name: abs(REPORTED_LOSSES[name][1] - REPORTED_LOSSES[name][0]) for name in TECHNIQUES},
+                 l1_train_loss=0.1973, l1_val_loss=0.2265)
+    claim.measure(gap=gap, val_ce={name: finals(r, "val_ce") for name, r in runs.items()},
+                  table=loss_table({name: {"train": statistics.fmean(finals(r, "train_loss")),
+                                           "val": statistics.fmean(finals(r, "val_loss"))}
+                                    for name, r in runs.items()}))
+    claim.figure(panel_figure({name: r[0] for name, r in runs.items()}, title="Regularization techniques",
+                              logy=True), "techniques")
+    l1_acc = statistics.fmean(finals(runs["l1"], "val_acc"))
+    claim.measure(l1_val_acc=finals(runs["l1"], "val_acc"))
+    if l1_acc < 0.2:
+        claim.note(f"at Keras l1(0.01) the L1 network does not learn: mean val acc {l1_acc:.4f} (chance), val "
+                   f"cross-entropy at the label entropy; the report's L1 run did learn (val loss 0.2265), so its "
+                   f"factor was probably smaller. The gap is smallest here because both curves sit at chance.")
+    claim.expect(stats.argbest(gap, higher_is_better=False, claimed="l1"), "L1's gap below every other technique's")
+    claim.expect(stats.compare_paired(finals(runs["l1"], "val_ce"), finals(runs["none"], "val_ce")),
+                 "L1's val cross-entropy above no regularization's (higher loss)")
+
+
+@pytest.mark.claim("lab2.l2-reduces-gap", source="lab2 §3.3 L2 regularization")
+def test_l2_reduces_gap(claim, lab2, device, seeds):
+    """L2 narrows the train/val gap compared with no regularization, with a lower loss than L1.
+
+    Paired over seeds: the gap (as in lab2.l1-smallest-gap) of no
+    regularization above L2's, and L1's clean val cross-entropy above L2's
+    (the same loss function for both; their training objectives differ by the
+    penalties and are not compared). Keras ``l2(0.01)`` on the hidden kernels.
+    """
+    none, l1, l2 = (lab2.runs(name, seeds, device) for name in ("none", "l1", "l2"))
+    _protocol(claim, lab2, device, seeds, l2_factor=PENALTY_FACTOR, penalized="hidden kernels (3 Dense layers)")
+    claim.report(l2_train_loss=0.0547, l2_val_loss=0.1126, l2_gap=0.1126 - 0.0547, none_gap=0.0922 - 0.0099,
+                 l1_val_loss=0.2265)
+    claim.measure(l2_gap=gaps(l2), none_gap=gaps(none), l2_val_ce=finals(l2, "val_ce"), l1_val_ce=finals(l1, "val_ce"),
+                  l2_train_loss=finals(l2, "train_loss"), l2_val_loss=finals(l2, "val_loss"))
+    claim.figure(curves_of({"none": none[0], "l1": l1[0], "l2": l2[0]}, title="L2 vs none and L1", logy=True), "l2")
+    claim.expect(stats.compare_paired(gaps(none), gaps(l2)), "no regularization's gap above L2's")
+    claim.expect(stats.compare_paired(finals(l1, "val_ce"), finals(l2, "val_ce")), "L1's val cross-entropy above L2's")
+
+
+@pytest.mark.claim(
+    "lab2.augmentation-ineffective", source="lab2 §3.4 Data Augmentation",
+    xfail="augmentation does reduce overfitting: gap 0.053/0.064/0.034 vs 0.186/0.187/0.187 without "
+          "regularization and val cross-entropy 0.117/0.108/0.129 vs 0.187/0.187/0.188 (seeds 0-2, default "
+          "profile); under the documented protocol (60 000 images, seed 0) gap 0.043 vs 0.085 and val loss 0.065 "
+          "vs 0.097 (val acc 0.979 vs 0.976)",
+)
+def test_augmentation_ineffective(claim, lab2, device, seeds):
+    """Random translation 10 %, zoom 10 % and rotation 10° do not reduce overfitting in 20 epochs.
+
+    "Not effective" is decided as non-inferiority of no regularization, over
+    paired seeds: augmentation does not cut the gap, nor the clean val
+    cross-entropy, by 20 % of the baseline's mean or more (the catalogue's
+    "val loss and gap vs none"). Augmentation: translation ±10 % of each side,
+    zoom ±10 %, rotation ±10°, fresh per image and step, Keras' reflect fill.
+    """
+    none, aug = lab2.runs("none", seeds, device), lab2.runs("augmentation", seeds, device)
+    _protocol(claim, lab2, device, seeds, augmentation=AUGMENTATION)
+    claim.report(train_loss=0.023, val_loss=0.1141, gap=0.1141 - 0.023, none_gap=0.0922 - 0.0099, none_val_loss=0.0922)
+    claim.measure(gap=gaps(aug), none_gap=gaps(none), val_ce=finals(aug, "val_ce"), none_val_ce=finals(none, "val_ce"),
+                  train_loss=finals(aug, "train_loss"), val_over_train=val_over_train(aug))
+    claim.figure(curves_of({"none": none[0], "augmentation": aug[0]}, title="Data augmentation vs none"), "augmentation")
+    claim.expect(not_better_than(gaps(aug), gaps(none)), "gap not reduced by ≥ 20% of no regularization's")
+    claim.expect(not_better_than(finals(aug, "val_ce"), finals(none, "val_ce")),
+                 "val cross-entropy not reduced by ≥ 20% of no regularization's")
+
+
+@pytest.mark.claim("lab2.input-noise-overfits", source="lab2 §3.5 Input noise")
+def test_input_noise_overfits(claim, lab2, device, seeds):
+    """Gaussian input noise (variance 0.2) on the training images only: train loss near zero, val loss well above.
+
+    Noise of variance 0.2 (std √0.2) drawn once per seed on the training
+    images (see lab2_protocol). Decided: final train loss below 0.01 on every
+    seed ("extremely low": the report's 0.0006 is below even no
+    regularization's 0.0099); final val loss at least twice the train loss on
+    every seed; and, paired over seeds, a val cross-entropy above no
+    regularization's (the report's 0.1326 vs 0.0922, "does not perform well").
+    """
+    none, noise = lab2.runs("none", seeds, device), lab2.runs("input_noise_0.2", seeds, device)
+    _protocol(claim, lab2, device, seeds, input_noise_variance=0.2, input_noise_std=math.sqrt(0.2),
+              noise_drawn="once per seed (a fixed noisy copy of the training images)")
+    claim.report(train_loss=0.0006, val_loss=0.1326, none_val_loss=0.0922)
+    claim.measure(train_loss=finals(noise, "train_loss"), val_loss=finals(noise, "val_loss"),
+                  none_val_loss=finals(none, "val_loss"), val_over_train=val_over_train(noise))
+    claim.figure(curves_of({"none": none[0], "input_noise_0.2": noise[0]}, title="Input noise (variance 0.2)",
+                           logy=True), "input-noise-0.2")
+    claim.expect(all(v < 0.01 for v in finals(noise, "train_loss")), "final train loss < 0.01 on every seed")
+    claim.expect(all(r >= FAR_ABOVE for r in val_over_train(noise)), "final val loss ≥ 2× train loss on every seed")
+    claim.expect(stats.compare_paired(finals(noise, "val_ce"), finals(none, "val_ce")),
+                 "val cross-entropy above no regularization's")
+
+
+@pytest.mark.claim("lab2.input-noise-smaller-better", source="lab2 §3.5 Input noise")
+def test_input_noise_smaller_better(claim, lab2, device, seeds):
+    """With input-noise variance 0.05 the val loss comes down, below that at variance 0.2.
+
+    The report's two tables (5 and 6) are identical, so its numbers cannot
+    support the sentence; the text is tested: val cross-entropy at variance
+    0.2 above that at 0.05, paired over seeds (same draws of z, scaled).
+    """
+    high, low = (lab2.runs(name, seeds, device) for name in INPUT_NOISE_VARIANCES)
+    _protocol(claim, lab2, device, seeds, input_noise_variances=list(INPUT_NOISE_VARIANCES.values()))
+    claim.report(val_loss_var_0_2=0.1326, val_loss_var_0_05=0.1326, text="val loss came down at variance 0.05")
+    claim.measure(val_ce_var_0_2=finals(high, "val_ce"), val_ce_var_0_05=finals(low, "val_ce"),
+                  train_loss_var_0_2=finals(high, "train_loss"), train_loss_var_0_05=finals(low, "train_loss"))
+    claim.figure(curves_of({"input_noise_0.2": high[0], "input_noise_0.05": low[0]}, title="Input noise variance",
+                           logy=True), "input-noise-variances")
+    claim.expect(stats.compare_paired(finals(high, "val_ce"), finals(low, "val_ce")),
+                 "val cross-entropy at variance 0.2 above variance 0.05")
+
+
+@pytest.mark.claim(
+    "lab2.label-noise-best", source="lab2 §3.6 Output noise",
+    xfail="training diverges: the noisy targets have entries > 1 and < 0 (for ε < 0), so cross-entropy on them is "
+          "unbounded below and the network memorizes each image's noise: final train loss -1079/-729/-179, val "
+          "loss 417/236/78 (seeds 0-2, default profile; val acc 0.861/0.876/0.873 vs 0.96 without "
+          "regularization); under the documented protocol (all 60 000 images, seed 0) the val loss bottoms at "
+          "0.149 in epoch 4, then climbs to 57 (train loss -158, val acc 0.906)",
+)
+def test_label_noise_best(claim, lab2, device, seeds, profile):
+    """Label noise: train loss above val loss, val loss falls without turning up, val acc 0.98, the best of all.
+
+    Targets: one-hot with ε ~ N(0, variance 0.1) per image taken from the true
+    class and ε/9 added to the others, drawn once; categorical cross-entropy on
+    the logits (as Keras does for a softmax output). Half the images get ε < 0,
+    i.e. a target above 1 and negative targets elsewhere, for which the
+    cross-entropy has no lower bound.
+    Decided: final train loss above final val loss on every seed; no turn-up —
+    the final val loss within 5 % of its minimum on every seed; val acc 0.98
+    (in [0.975, 0.985), the report's two decimals) as a mean over seeds —
+    checked under the documented protocol (``--profile full``) only, since the
+    default profile's 10 000-image subset caps every technique's accuracy; and
+    the best val acc of all other configurations trained on every seed (the
+    7 other regularization techniques and the random, Glorot and He
+    initializers), paired over seeds (:func:`dlverify.stats.argbest`), plus
+    above zero and ones initialization (one seed each, near chance).
+    """
+    runs = {name: lab2.runs(name, seeds, device) for name in SEEDED}
+    fixed = {name: lab2.run(name, seeds[0], device) for name in ("zeros", "ones")}
+    label = runs["label_noise"]
+    accuracy = {name: finals(r, "val_acc") for name, r in runs.items()}
+    rise = [r.val_loss[-1] / min(r.val_loss) - 1 for r in label]
+    mean_acc = statistics.fmean(accuracy["label_noise"])
+    _protocol(claim, lab2, device, seeds, label_noise_variance=LABEL_NOISE_VARIANCE,
+              label_noise_std=math.sqrt(LABEL_NOISE_VARIANCE), noise_drawn="once per seed")
+    claim.report(train_loss=0.4744, val_loss=0.1448, val_acc=0.98)
+    table = {name: {"train": statistics.fmean(finals(r, "train_loss")), "val": statistics.fmean(finals(r, "val_loss"))}
+             for name, r in runs.items()}
+    table.update({name: {"train": r.train_loss[-1], "val": r.val_loss[-1]} for name, r in fixed.items()})
+    claim.measure(train_loss=finals(label, "train_loss"), val_loss=finals(label, "val_loss"),
+                  final_val_over_min_minus_1=rise, val_acc=accuracy,
+                  single_seed_val_acc={name: r.val_acc[-1] for name, r in fixed.items()},
+                  table=loss_table({name: table[name] for name in CONFIGURATIONS}))
+    claim.figure(curves_of({"label_noise": label[0]}, title="Label (output) noise"), "label-noise")
+    claim.figure(table_figure(loss_table({name: table[name] for name in CONFIGURATIONS}),
+                              title=f"Final losses, mean over seeds {list(seeds)} (zeros/ones: seed {seeds[0]})"),
+                 "loss-table")
+    claim.expect(all(r.train_loss[-1] > r.val_loss[-1] for r in label), "final train loss above val loss, every seed")
+    claim.expect(all(x < 0.05 for x in rise), "final val loss within 5% of its minimum (no turn-up), every seed")
+    if profile.full:
+        claim.expect(0.975 <= mean_acc < 0.985, "mean val acc rounds to 0.98")
+    else:
+        claim.note(f"val acc 0.98 is decided under --profile full only; measured mean {mean_acc:.4f} on the subset")
+    claim.expect(stats.argbest(accuracy, claimed="label_noise"), "val acc above every other configuration's")
+    claim.expect(all(statistics.fmean(accuracy["label_noise"]) > r.val_acc[-1] for r in fixed.values()),
+                 "val acc above zero and ones initialization")
+
+
+@pytest.mark.claim(
+    "lab2.dropout-no-help", source="lab2 §3.7 Dropout",
+    xfail="no large gap remains: the final val loss is below the (dropout-active) train loss, 0.205/0.206/0.199 "
+          "vs 0.232/0.227/0.229, and the gap falls from 0.186 to 0.021-0.030 (seeds 0-2, default profile; its "
+          "val cross-entropy, 0.199-0.206 vs 0.187, is indeed no better); under the documented protocol (60 000 "
+          "images, seed 0) train 0.194 vs val 0.115, so the report's 0.0118 train loss is not reproduced either",
+)
+def test_dropout_no_help(claim, lab2, device, seeds):
+    """Dropout 0.5 leaves a large train/val gap; no real improvement for this small network.
+
+    Decided: the final val loss at least twice the final train loss on every
+    seed (large deviation), and non-inferiority of no regularization over
+    paired seeds: dropout cuts neither the gap nor the clean val
+    cross-entropy by 20 % of the baseline's mean or more. Dropout(0.5) after
+    each hidden ReLU; the train loss is measured with dropout active (Keras).
+    """
+    none, drop = lab2.runs("none", seeds, device), lab2.runs("dropout", seeds, device)
+    _protocol(claim, lab2, device, seeds, dropout=DROPOUT)
+    claim.report(train_loss=0.0118, val_loss=0.095, none_val_loss=0.0922, gap=0.095 - 0.0118)
+    claim.measure(train_loss=finals(drop, "train_loss"), val_loss=finals(drop, "val_loss"),
+                  val_over_train=val_over_train(drop), gap=gaps(drop), none_gap=gaps(none),
+                  none_val_loss=finals(none, "val_loss"))
+    claim.figure(curves_of({"none": none[0], "dropout": drop[0]}, title="Dropout 0.5 vs none"), "dropout")
+    claim.expect(all(r >= FAR_ABOVE for r in val_over_train(drop)), "final val loss ≥ 2× train loss on every seed")
+    claim.expect(not_better_than(gaps(drop), gaps(none)), "gap not reduced by ≥ 20% of no regularization's")
+    claim.expect(not_better_than(finals(drop, "val_ce"), finals(none, "val_ce")),
+                 "val cross-entropy not reduced by ≥ 20% of no regularization's")
+
+
+# -- 4. Initialization techniques ---------------------------------------------------------------
+
 @pytest.mark.claim("lab2.zero-init-stalls", source="lab2 §4.1 Zero initialization")
-def test_zero_init_stalls(claim, lab2, mnist_train, device):
+def test_zero_init_stalls(claim, lab2, device, seeds):
     """Zero initialization stalls training: train and val loss stay at 2.301 (≈ ln 10).
 
     With every weight zero, each ReLU unit outputs 0, so no kernel receives a
     gradient; only the output bias learns, and it learns the label prior. The
     loss should therefore sit at the entropy of the training labels (2.3012
-    nats). Tolerance: 0.01 nats, the report quoting 2.301 to three decimals
-    (the entropy and ln 10 differ by only 0.0014).
+    nats on all of MNIST). Tolerance: 0.01 nats, the report quoting 2.301 to
+    three decimals (the entropy and ln 10 differ by only 0.0014). Not
+    comparative: one seed.
     """
-    run = lab2.init_run("zeros", 0, device)
-    entropy = label_entropy(mnist_train.targets)
+    run = lab2.run("zeros", seeds[0], device)
+    entropy = label_entropy(lab2.train_data(device).targets.cpu())
     kernels = [m.weight for m in run.model.modules() if isinstance(m, torch.nn.Linear)]
     max_abs_kernel = max(float(w.detach().abs().max()) for w in kernels)
-    final_train, final_val = run.history.train_loss[-1], run.history.val_loss[-1]
-    _protocol(claim, device, [0])
+    final_train, final_val = run.train_loss[-1], run.val_loss[-1]
+    _protocol(claim, lab2, device, [seeds[0]])
     claim.report(train_loss=2.301, val_loss=2.301)
     claim.measure(train_loss=final_train, val_loss=final_val, label_entropy=entropy, ln10=LN10,
-                  max_abs_kernel_weight=max_abs_kernel, val_acc=run.history.val_acc[-1])
-    claim.figure(train_val_curves({"zero init": run.history}, title="Zero initialization"), "zero-init")
+                  max_abs_kernel_weight=max_abs_kernel, val_acc=run.val_acc[-1])
+    claim.figure(panel_figure({name: lab2.run(name, seeds[0], device) for name in INITIALIZERS},
+                              title="Initializers", logy=True), "initializers")
     claim.expect(abs(final_train - entropy) < 0.01, "final train loss within 0.01 of the label entropy")
     claim.expect(abs(final_val - entropy) < 0.01, "final val loss within 0.01 of the label entropy")
     claim.expect(max_abs_kernel == 0.0, "every kernel weight is still exactly zero")
@@ -60,44 +352,96 @@ def test_zero_init_stalls(claim, lab2, mnist_train, device):
 
 @pytest.mark.claim(
     "lab2.ones-init-explodes", source="lab2 §4.2 Ones initialization",
-    xfail="the loss is huge (568 train, 355 val after 20 epochs: ~250x the chance level ln 10) but not in "
-          "the thousands the report gives (6223, 6089); measured on CPU, seed 0",
+    xfail={"default": "the loss is huge (470 train, 517 val after 20 epochs on the 10 000-image subset: ~200x the "
+                      "chance level ln 10) but not in the thousands the report gives (6223, 6089); CPU, seed 0",
+           "full": "the loss is huge (568 train, 355 val after 20 epochs: ~250x the chance level ln 10) but not in "
+                   "the thousands the report gives (6223, 6089); measured on CPU, seed 0"},
 )
-def test_ones_init_explodes(claim, lab2, device):
+def test_ones_init_explodes(claim, lab2, device, seeds):
     """Initializing every weight to one gives a huge loss, in the thousands (6223 train, 6089 val).
 
     Decided on the claim's own scale, fixed before measuring: both final losses
     are at least 1000. The ratio to the chance level ln 10 is recorded too, and
     a separate expectation checks the weaker reading (at least 100x chance).
+    Not comparative: one seed.
     """
-    run = lab2.init_run("ones", 0, device)
-    final_train, final_val = run.history.train_loss[-1], run.history.val_loss[-1]
-    _protocol(claim, device, [0])
+    run = lab2.run("ones", seeds[0], device)
+    final_train, final_val = run.train_loss[-1], run.val_loss[-1]
+    _protocol(claim, lab2, device, [seeds[0]])
     claim.report(train_loss=6223, val_loss=6089)
     claim.measure(train_loss=final_train, val_loss=final_val, chance_loss=LN10,
-                  train_over_chance=final_train / LN10, val_acc=run.history.val_acc[-1])
-    claim.figure(train_val_curves({"ones init": run.history}, title="Ones initialization", logy=True), "ones-init")
+                  train_over_chance=final_train / LN10, val_acc=run.val_acc[-1])
+    claim.figure(curves_of({"ones": run}, title="Ones initialization", logy=True), "ones-init")
     claim.expect(min(final_train, final_val) >= 100 * LN10, "final losses at least 100x the chance level")
     claim.expect(final_train >= 1000, "final train loss in the thousands")
     claim.expect(final_val >= 1000, "final val loss in the thousands")
 
 
-@pytest.mark.claim("lab2.random-init-learns", source="lab2 §4.3 Random initialization")
-def test_random_init_learns(claim, lab2, device):
+@pytest.mark.claim(
+    "lab2.random-init-learns", source="lab2 §4.3 Random initialization",
+    xfail={"default": "on the 10 000-image subset the final val loss is 0.236 (train 0.011, val acc 0.952): "
+                      "above a tenth of ln 10 (0.230), the 'far below chance' bound; the documented protocol "
+                      "(60 000 images, seed 0) gives train 0.0225, val 0.104, within both bounds"},
+)
+def test_random_init_learns(claim, lab2, device, seeds):
     """Random normal initialization (Keras ``RandomNormal``, std 0.05) learns normally: 0.0143 train, 0.0959 val.
 
     "Near the reported values' scale" is taken as the same order of magnitude:
     within a factor √10 ≈ 3.16 of each reported loss. "Far below chance" is
-    below a tenth of ln 10.
+    below a tenth of ln 10. Not comparative: one seed.
     """
-    run = lab2.init_run("random", 0, device)
-    final_train, final_val = run.history.train_loss[-1], run.history.val_loss[-1]
+    run = lab2.run("random", seeds[0], device)
+    final_train, final_val = run.train_loss[-1], run.val_loss[-1]
     reported = {"train": 0.0143, "val": 0.0959}
-    _protocol(claim, device, [0])
+    _protocol(claim, lab2, device, [seeds[0]])
     claim.report(train_loss=reported["train"], val_loss=reported["val"])
-    claim.measure(train_loss=final_train, val_loss=final_val, val_acc=run.history.val_acc[-1])
-    claim.figure(train_val_curves({"random normal": run.history}, title="Random normal initialization"), "random-init")
+    claim.measure(train_loss=final_train, val_loss=final_val, val_acc=run.val_acc[-1])
+    claim.figure(curves_of({"random": run}, title="Random normal initialization"), "random-init")
     for name, value in (("train", final_train), ("val", final_val)):
         ratio = value / reported[name]
         claim.expect(10 ** -0.5 <= ratio <= 10 ** 0.5, f"final {name} loss within a factor √10 of the report's")
         claim.expect(value < LN10 / 10, f"final {name} loss far below chance (< ln10/10)")
+
+
+@pytest.mark.claim(
+    "lab2.glorot-better-than-random", source="lab2 §4.4 Glorot Normal initialization",
+    xfail={"default": "the val loss is lower with Glorot normal (0.184/0.207/0.188 vs 0.236/0.232/0.223) but the "
+                      "train loss is not reliably lower: 0.00094/0.0104/0.00090 vs 0.0110/0.0082/0.0041 "
+                      "(seed 1 reverses it): inconclusive over seeds 0-2 on the 10 000-image subset"},
+)
+def test_glorot_better_than_random(claim, lab2, device, seeds):
+    """Glorot normal initialization gives a lower train and val loss than random normal initialization.
+
+    Paired over seeds: random normal's (std 0.05) final train loss above
+    Glorot normal's, and its final val loss too. Both runs minimize the same
+    cross-entropy without penalty, so the losses compare directly. (The
+    report's own numbers show a higher val loss for Glorot: 0.0988 vs 0.0959.)
+    """
+    rnd, glorot = lab2.runs("random", seeds, device), lab2.runs("glorot", seeds, device)
+    _protocol(claim, lab2, device, seeds)
+    claim.report(glorot_train_loss=0.0085, glorot_val_loss=0.0988, random_train_loss=0.0143, random_val_loss=0.0959)
+    claim.measure(glorot_train_loss=finals(glorot, "train_loss"), glorot_val_loss=finals(glorot, "val_loss"),
+                  random_train_loss=finals(rnd, "train_loss"), random_val_loss=finals(rnd, "val_loss"))
+    claim.figure(curves_of({"random": rnd[0], "glorot": glorot[0]}, title="Glorot normal vs random normal",
+                           logy=True), "glorot-vs-random")
+    claim.expect(stats.compare_paired(finals(rnd, "train_loss"), finals(glorot, "train_loss")),
+                 "random normal's final train loss above Glorot normal's")
+    claim.expect(stats.compare_paired(finals(rnd, "val_loss"), finals(glorot, "val_loss")),
+                 "random normal's final val loss above Glorot normal's")
+
+
+@pytest.mark.claim("lab2.he-better-than-random", source="lab2 §4.5 He Normal initialization")
+def test_he_better_than_random(claim, lab2, device, seeds):
+    """He normal initialization beats random normal initialization for ReLU (val loss 0.0927 vs 0.0959).
+
+    Paired over seeds: random normal's final val loss above He normal's.
+    """
+    rnd, he = lab2.runs("random", seeds, device), lab2.runs("he", seeds, device)
+    _protocol(claim, lab2, device, seeds)
+    claim.report(he_val_loss=0.0927, random_val_loss=0.0959, he_train_loss=0.0126, random_train_loss=0.0143)
+    claim.measure(he_val_loss=finals(he, "val_loss"), random_val_loss=finals(rnd, "val_loss"),
+                  he_train_loss=finals(he, "train_loss"), random_train_loss=finals(rnd, "train_loss"))
+    claim.figure(curves_of({"random": rnd[0], "he": he[0]}, title="He normal vs random normal", logy=True),
+                 "he-vs-random")
+    claim.expect(stats.compare_paired(finals(rnd, "val_loss"), finals(he, "val_loss")),
+                 "random normal's final val loss above He normal's")
