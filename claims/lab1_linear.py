@@ -28,7 +28,6 @@ columns' losses), so each column is the run :func:`linear_run` gives alone
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 

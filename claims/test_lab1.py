@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from claims.lab1_linear import (ALL_NOISE, INITS, LOSS_MIX, LR, NOISE_SETTINGS, STEPS, TOLERANCE, Column,
                                 LinearRuns, linear_run)
 from claims.lab1_softmax import (BATCH_SIZE, EPOCHS, INIT, OPTIMIZERS, REFERENCE, Config, Lab1Softmax,
-                                 accuracy_on, flat)
+                                 flat, linear_svm, random_forest)
 from claims.lab1_softmax import LR as SOFTMAX_LR
 from dlverify import stats
 from dlverify.data import FASHION_MNIST_CLASSES
@@ -357,3 +357,438 @@ def test_gpu_not_faster_small(claim, cuda_device):
     claim.report(cpu_seconds=10.65, gpu_seconds=14.79, gpu_over_cpu=14.79 / 10.65)
     claim.measure(cpu_seconds=times["cpu"], gpu_seconds=times["gpu"], gpu_over_cpu_median=ratio)
     claim.expect(ratio >= 1.0, "GPU wall time at least the CPU's (median of 3)")
+
+
+# -- softmax regression on Fashion-MNIST ---------------------------------------------------
+
+BATCH_SIZES = (32, 128, 512, 2048)
+TOPS, FOOTWEAR = (0, 2, 4, 6), (5, 7, 9)
+SHARPNESS_SUBSET = 5_000  # training examples the curvature probes average over (the first of the training split)
+
+
+@pytest.fixture(scope="session")
+def lab1_softmax(fashion_train, fashion_test, profile) -> Lab1Softmax:
+    return Lab1Softmax(fashion_train, fashion_test, long_epochs=profile.pick(default=30, full=100))
+
+
+def _softmax_setup(claim, device, seeds, **extra):
+    settings = {"model": "softmax regression 784 -> 10", "init": INIT, "batch_size": BATCH_SIZE, "lr": SOFTMAX_LR,
+                "epochs": EPOCHS, "validation": "last 10 % of the training set (Keras validation_split)",
+                "device": str(device), "seeds": list(seeds)}
+    settings.update(extra)
+    claim.setup(**settings)
+
+
+def _last(runs, metric: str) -> list[float]:
+    return [getattr(run.history, metric)[-1] for run in runs]
+
+
+def _plateau_epoch(values, within: float = 0.01) -> int:
+    """First epoch from which the accuracy stays within ``within`` of its maximum over the run."""
+    best = max(values)
+    for epoch in range(len(values)):
+        if all(v >= best - within for v in values[epoch:]):
+            return epoch + 1
+    return len(values)
+
+
+@pytest.mark.claim("lab1.adam-fastest", source="lab1 §2 Optimizer, Fig. 5",
+                   xfail="RMSprop, not Adam, is ahead after epoch 1 at the same lr 1e-3: train acc 0.797-0.798 "
+                         "(RMSprop) vs 0.793-0.795 (Adam) vs 0.536-0.582 (SGD), every seed (Adam > RMSprop refuted; "
+                         "RMSprop > SGD holds); accuracy stabilizes at epoch 4.3 (RMSprop) vs 4.7 (Adam) vs 8.3 "
+                         "(SGD) on average. All far above the report's 45 / 36 / 13.6 %")
+def test_adam_fastest(claim, lab1_softmax, device, seeds):
+    """Over 10 epochs Adam converges fastest (train acc 45 % after epoch 1), RMSprop next (36 %), SGD slowest (13.6 %).
+
+    Same lr (1e-3) for the three optimizers (the catalogue's protocol), Keras
+    defaults otherwise, 10 epochs. Decided, paired over seeds: the training
+    accuracy after epoch 1 (Keras' running accuracy) orders Adam > RMSprop >
+    SGD. Also measured and expected: the epoch from which the train accuracy
+    stays within 1 point of its 10-epoch best ("stabilizes") is, on average,
+    no later for Adam than for RMSprop and no later for RMSprop than for SGD.
+    """
+    runs = {opt: lab1_softmax.runs(Config(opt), seeds, device) for opt in OPTIMIZERS}
+    first_epoch = {opt: [r.history.train_acc[0] for r in runs[opt]] for opt in OPTIMIZERS}
+    plateau = {opt: [_plateau_epoch(r.history.train_acc) for r in runs[opt]] for opt in OPTIMIZERS}
+    _softmax_setup(claim, device, seeds, optimizers=list(OPTIMIZERS))
+    claim.report(train_acc_epoch1={"adam": 0.4502, "rmsprop": 0.3630, "sgd": 0.1358}, sgd_train_acc_epoch10=0.3069)
+    claim.measure(train_acc_epoch1=first_epoch, epoch_train_acc_stabilizes=plateau,
+                  train_acc_epoch10={opt: _last(runs[opt], "train_acc") for opt in OPTIMIZERS},
+                  val_acc_epoch10={opt: _last(runs[opt], "val_acc") for opt in OPTIMIZERS})
+    claim.figure(train_val_curves({opt: runs[opt][0].history for opt in OPTIMIZERS}, metric="acc",
+                                  title=f"Optimizers, lr {SOFTMAX_LR}, seed {seeds[0]} (Fig. 5)"), "optimizer-accuracy")
+    claim.figure(train_val_curves({opt: runs[opt][0].history for opt in OPTIMIZERS}, metric="loss",
+                                  title=f"Optimizers, lr {SOFTMAX_LR}, seed {seeds[0]}"), "optimizer-loss")
+    claim.expect(stats.ordering(first_epoch, ["adam", "rmsprop", "sgd"]),
+                 "train accuracy after epoch 1: Adam > RMSprop > SGD")
+    means = {opt: float(np.mean(plateau[opt])) for opt in OPTIMIZERS}
+    claim.expect(means["adam"] <= means["rmsprop"] <= means["sgd"],
+                 "accuracy stabilizes no later for Adam than RMSprop, and for RMSprop than SGD (mean epoch)")
+
+
+@pytest.mark.claim("lab1.rmsprop-beats-sgd", source="lab1 §2 Optimizer")
+def test_rmsprop_beats_sgd(claim, lab1_softmax, device, seeds):
+    """After 10 epochs RMSprop's validation accuracy (65.13 %) is above SGD's (22.05 %).
+
+    Same runs as lab1.adam-fastest (lr 1e-3 for both). Decided on the final
+    validation accuracy, paired over seeds.
+    """
+    rmsprop = _last(lab1_softmax.runs(Config("rmsprop"), seeds, device), "val_acc")
+    sgd = _last(lab1_softmax.runs(Config("sgd"), seeds, device), "val_acc")
+    _softmax_setup(claim, device, seeds, optimizers=["rmsprop", "sgd"])
+    claim.report(rmsprop_val_acc=0.6513, sgd_val_acc=0.2205)
+    claim.measure(rmsprop_val_acc=rmsprop, sgd_val_acc=sgd)
+    claim.expect(stats.compare_paired(rmsprop, sgd, alternative="greater"), "final val acc: RMSprop above SGD")
+
+
+@pytest.mark.claim("lab1.rmsprop-beats-adam", source="lab1 §2 Optimizer",
+                   xfail="Adam ends slightly above RMSprop, not below: final val acc 0.857/0.855/0.845 (Adam) vs "
+                         "0.853/0.854/0.839 (RMSprop), Adam ahead on every seed by 0.1-0.6 points (refuted); "
+                         "the report's 65.13 vs 60.73 % are not reproduced (both ~85 %)")
+def test_rmsprop_beats_adam(claim, lab1_softmax, device, seeds):
+    """After 10 epochs RMSprop's validation accuracy (65.13 %) is above Adam's (60.73 %).
+
+    Same runs as lab1.adam-fastest (lr 1e-3 for both). Decided on the final
+    validation accuracy, paired over seeds.
+    """
+    rmsprop = _last(lab1_softmax.runs(Config("rmsprop"), seeds, device), "val_acc")
+    adam = _last(lab1_softmax.runs(Config("adam"), seeds, device), "val_acc")
+    _softmax_setup(claim, device, seeds, optimizers=["rmsprop", "adam"])
+    claim.report(rmsprop_val_acc=0.6513, adam_val_acc=0.6073)
+    claim.measure(rmsprop_val_acc=rmsprop, adam_val_acc=adam)
+    claim.expect(stats.compare_paired(rmsprop, adam, alternative="greater"), "final val acc: RMSprop above Adam")
+
+
+@pytest.mark.claim("lab1.split-010-beats-015", source="lab1 §2 Train/Val split",
+                   xfail="the difference does not exceed seed noise: final train acc 0.861-0.863 (0.1) vs 0.862 "
+                         "(0.15), "
+                         "mean difference -0.00001; final val acc 0.839-0.854 (0.1) vs 0.852-0.854 (0.15), mean "
+                         "-0.004; both inconclusive (the report: +2.6 and +3.5 points)")
+def test_split_010_beats_015(claim, lab1_softmax, device, seeds):
+    """A 0.1 validation split gives higher train (61.09 vs 58.54 %) and val (65.13 vs 61.66 %) accuracy than 0.15.
+
+    RMSprop, 10 epochs, the split taken from the end of the training set as
+    Keras' ``validation_split`` does (so the 0.1 validation set is the last
+    6 000 images, the 0.15 one the last 9 000). Decided on the final train
+    and validation accuracies, paired over seeds: both higher with 0.1.
+    """
+    ten = lab1_softmax.runs(Config(val_split=0.1), seeds, device)
+    fifteen = lab1_softmax.runs(Config(val_split=0.15), seeds, device)
+    _softmax_setup(claim, device, seeds, optimizer="rmsprop", validation_splits=[0.1, 0.15])
+    claim.report(train_acc={"0.1": 0.6109, "0.15": 0.5854}, val_acc={"0.1": 0.6513, "0.15": 0.6166},
+                 best_val_acc={"0.1": 0.6553, "0.15": 0.6323})
+    claim.measure(train_acc={"0.1": _last(ten, "train_acc"), "0.15": _last(fifteen, "train_acc")},
+                  val_acc={"0.1": _last(ten, "val_acc"), "0.15": _last(fifteen, "val_acc")},
+                  best_val_acc={"0.1": [max(r.history.val_acc) for r in ten],
+                                "0.15": [max(r.history.val_acc) for r in fifteen]})
+    claim.figure(train_val_curves({"split 0.1": ten[0].history, "split 0.15": fifteen[0].history}, metric="acc",
+                                  title=f"Validation split, RMSprop, seed {seeds[0]}"), "split-accuracy")
+    claim.expect(stats.compare_paired(_last(ten, "train_acc"), _last(fifteen, "train_acc"), alternative="greater"),
+                 "final train accuracy higher with the 0.1 split")
+    claim.expect(stats.compare_paired(_last(ten, "val_acc"), _last(fifteen, "val_acc"), alternative="greater"),
+                 "final validation accuracy higher with the 0.1 split")
+
+
+def _level_off_epoch(losses, relative: float = 0.01) -> int | None:
+    """First epoch after which every epoch-to-epoch change of the loss is below ``relative`` of its value."""
+    changes = [abs(b - a) / abs(a) for a, b in zip(losses, losses[1:])]
+    for epoch in range(len(changes)):
+        if all(c < relative for c in changes[epoch:]):
+            return epoch + 1
+    return None
+
+
+@pytest.mark.claim("lab1.rmsprop-100-epochs", source="lab1 §2, Fig. 6",
+                   xfail={"default": "accuracies match (max train 0.869, max val 0.859, gap 0.010, all within 2 points "
+                                    "of the report) but the train loss levels off (< 1 %/epoch) from epoch 5-6, "
+                                    "not around 20; measured over 30 epochs (default profile), full not measured"})
+def test_rmsprop_100_epochs(claim, lab1_softmax, profile, device, seeds):
+    """RMSprop for 100 epochs: train acc ≈ 87 %, val acc ≈ 85 %, gap ≈ 2 % (mild overfitting);
+    losses level off after ≈ 20 epochs.
+
+    The reference run (RMSprop lr 1e-3, batch 32, split 0.1). Criteria fixed
+    from the report's words: "≈" = within 2 points, so the mean over seeds of
+    the maximum train accuracy lies in (0.85, 0.89), of the maximum val
+    accuracy in (0.83, 0.87), and their gap in (0, 0.04) (positive: mild
+    overfitting); "levels off after ≈ 20 epochs" = the train loss changes by
+    less than 1 % per epoch from an epoch in [10, 30] on, for every seed (the
+    val loss's epoch is recorded too).
+    """
+    epochs = lab1_softmax.long_epochs
+    runs = lab1_softmax.runs(REFERENCE, seeds, device, epochs=epochs)
+    max_train = [max(r.history.train_acc) for r in runs]
+    max_val = [max(r.history.val_acc) for r in runs]
+    gap = [t - v for t, v in zip(max_train, max_val)]
+    level_train = [_level_off_epoch(r.history.train_loss) for r in runs]
+    level_val = [_level_off_epoch(r.history.val_loss) for r in runs]
+    if epochs < 100:
+        claim.scaled(f"100 -> {epochs} epochs under the default profile (--profile full runs 100)")
+    _softmax_setup(claim, device, seeds, optimizer="rmsprop", epochs=epochs)
+    claim.report(max_train_acc=0.87, max_val_acc=0.85, gap=0.02, losses_level_off_after_epoch=20)
+    claim.measure(max_train_acc=max_train, max_val_acc=max_val, gap=gap, final_train_acc=_last(runs, "train_acc"),
+                  final_val_acc=_last(runs, "val_acc"), train_loss_levels_off_at_epoch=level_train,
+                  val_loss_levels_off_at_epoch=level_val)
+    claim.figure(train_val_curves({"RMSprop": runs[0].history}, metric="acc",
+                                  title=f"RMSprop, {epochs} epochs, seed {seeds[0]} (Fig. 6, accuracy)"),
+                 "rmsprop-long-accuracy")
+    claim.figure(train_val_curves({"RMSprop": runs[0].history}, metric="loss",
+                                  title=f"RMSprop, {epochs} epochs, seed {seeds[0]} (Fig. 6, loss)"),
+                 "rmsprop-long-loss")
+    claim.expect(stats.within(max_train, 0.85, 0.89), "max train accuracy ≈ 87 % (within 2 points)")
+    claim.expect(stats.within(max_val, 0.83, 0.87), "max val accuracy ≈ 85 % (within 2 points)")
+    claim.expect(stats.within(gap, 0.0, 0.04), "train-val gap ≈ 2 % (positive, under 4 points)")
+    claim.expect(all(e is not None and 10 <= e <= 30 for e in level_train),
+                 "train loss levels off (< 1 %/epoch) from an epoch between 10 and 30")
+
+
+def _batch_runs(lab1_softmax, seeds, device):
+    return {bs: lab1_softmax.runs(Config(batch_size=bs), seeds, device) for bs in BATCH_SIZES}
+
+
+@pytest.mark.claim("lab1.small-batch-generalizes", source="lab1 §2 batch size")
+def test_small_batch_generalizes(claim, lab1_softmax, device, seeds):
+    """Smaller batches generalize better; larger batches train faster per epoch.
+
+    RMSprop lr 1e-3 for 10 epochs at batch sizes 32, 128, 512 and 2048 (equal
+    epochs, the report gives no sizes). Decided with rank trends over the
+    sizes: the final validation accuracy falls with the batch size (seeds as
+    replicates), and the seconds per training epoch fall with it (the 10
+    epochs of the run as replicates; all seeds of a size train together, so
+    the time is for the seeds together, the same work at every size).
+    """
+    runs = _batch_runs(lab1_softmax, seeds, device)
+    val = [_last(runs[bs], "val_acc") for bs in BATCH_SIZES]
+    seconds = [runs[bs][0].history.seconds for bs in BATCH_SIZES]
+    _softmax_setup(claim, device, seeds, optimizer="rmsprop", batch_sizes=list(BATCH_SIZES),
+                   torch_threads=torch.get_num_threads())
+    claim.report(statement="smaller batches generalize better; larger batches train faster per epoch")
+    claim.measure(val_acc={bs: v for bs, v in zip(BATCH_SIZES, val)},
+                  train_acc={bs: _last(runs[bs], "train_acc") for bs in BATCH_SIZES},
+                  median_seconds_per_epoch={bs: statistics.median(s) for bs, s in zip(BATCH_SIZES, seconds)})
+    claim.figure(curves({f"batch {bs}": runs[bs][0].history.val_acc for bs in BATCH_SIZES}, ylabel="val accuracy",
+                        title=f"Batch size, RMSprop, seed {seeds[0]}"), "batch-size-val-accuracy")
+    claim.expect(stats.rank_trend(BATCH_SIZES, val, alternative="decreasing"),
+                 "final val accuracy decreases with the batch size")
+    claim.expect(stats.rank_trend(BATCH_SIZES, seconds, alternative="decreasing"),
+                 "seconds per epoch decrease with the batch size")
+
+
+@pytest.mark.claim("lab1.large-batch-sharper", source="lab1 §2 batch size",
+                   xfail="larger batches do land at a larger top Hessian eigenvalue (8.4-10.8 at batch 32 -> 11.5-12.5 "
+                         "at 2048, holds) but epsilon-sharpness shows no trend (inconclusive) and they overfit *less* "
+                         "at equal epochs: val - train loss 0.037-0.054 at batch 32 -> 0.005-0.010 at 2048 (refuted)")
+def test_large_batch_sharper(claim, lab1_softmax, device, seeds):
+    """Larger batches can lead to overfitting through sharper minima.
+
+    The models of lab1.small-batch-generalizes (RMSprop, 10 epochs, batch
+    32 … 2048). Sharpness of the training loss at the trained weights, on a
+    fixed subset of 5 000 training images: the largest Hessian eigenvalue
+    (Lanczos, ``top_eigenvalue``) and Keskar et al.'s ε-sharpness (ε = 1e-3).
+    Overfitting: the gap val loss − train loss (same subset). Decided with rank
+    trends over the batch sizes (seeds as replicates): both sharpness measures
+    and the gap increase with the batch size.
+    """
+    runs = _batch_runs(lab1_softmax, seeds, device)
+    train, _ = lab1_softmax.split(0.1)
+    subset = (flat(train)[0][:SHARPNESS_SUBSET], train.targets[:SHARPNESS_SUBSET])
+    eigen, eps, gap = [], [], []
+    for bs in BATCH_SIZES:
+        row_eigen, row_eps, row_gap = [], [], []
+        for run in runs[bs]:
+            model = run.model()
+            row_eigen.append(top_eigenvalue(model, F.cross_entropy, subset, max_iter=30, tol=1e-3,
+                                            generator=torch.Generator().manual_seed(run.seed)).value)
+            row_eps.append(sharpness(model, F.cross_entropy, subset, epsilon=1e-3, steps=10, restarts=1,
+                                     generator=torch.Generator().manual_seed(run.seed)).value)
+            with torch.no_grad():
+                train_loss = float(F.cross_entropy(model(subset[0]), subset[1]))
+            row_gap.append(run.history.val_loss[-1] - train_loss)
+        eigen.append(row_eigen)
+        eps.append(row_eps)
+        gap.append(row_gap)
+    _softmax_setup(claim, device, seeds, optimizer="rmsprop", batch_sizes=list(BATCH_SIZES),
+                   sharpness_data=f"first {SHARPNESS_SUBSET} images of the training split",
+                   epsilon_sharpness={"epsilon": 1e-3, "steps": 10, "restarts": 1},
+                   lanczos={"max_iter": 30, "tol": 1e-3})
+    claim.report(statement="larger batches can overfit due to sharper minima")
+    claim.measure(top_hessian_eigenvalue={bs: v for bs, v in zip(BATCH_SIZES, eigen)},
+                  epsilon_sharpness_percent={bs: v for bs, v in zip(BATCH_SIZES, eps)},
+                  val_minus_train_loss={bs: v for bs, v in zip(BATCH_SIZES, gap)})
+    claim.expect(stats.rank_trend(BATCH_SIZES, eigen, alternative="increasing"),
+                 "top Hessian eigenvalue increases with the batch size")
+    claim.expect(stats.rank_trend(BATCH_SIZES, eps, alternative="increasing"),
+                 "ε-sharpness increases with the batch size")
+    claim.expect(stats.rank_trend(BATCH_SIZES, gap, alternative="increasing"),
+                 "generalization gap (val − train loss) increases with the batch size")
+
+
+def _discordant(better: torch.Tensor, worse: torch.Tensor, truth: torch.Tensor):
+    """McNemar's exact test as a proportion: of the test images exactly one model gets right, the share that
+    ``better`` gets right, against 1/2 (Clopper–Pearson interval); holds if it is above 1/2."""
+    only_better = int(((better == truth) & (worse != truth)).sum())
+    only_worse = int(((worse == truth) & (better != truth)).sum())
+    return stats.compare_proportion(only_better, only_better + only_worse, 0.5, alternative="greater",
+                                    method="exact")
+
+
+@pytest.mark.claim("lab1.rf-svm-logreg-order", source="lab1 §2 Compare performance with random forest and svm",
+                   xfail={"default": "random forest (20 trees) 0.868 > linear SVM 0.835 holds (McNemar), but the SVM "
+                                    "is not above logistic regression: 0.835 vs 0.840 (seeds 0.840-0.847), "
+                                    "inconclusive; measured under the default profile, full not measured"})
+def test_rf_svm_logreg_order(claim, lab1_softmax, fashion_train, fashion_test, profile, device, seeds):
+    """Test accuracy: random forest 87.64 % > linear SVM 84.64 % > logistic regression 83.88 %.
+
+    All three on the full 60 000 / 10 000 split: a ``RandomForestClassifier``
+    (100 trees, scikit-learn's default; 20 under the default profile), a
+    linear SVM (hinge loss, C = 1, averaged SGD: see
+    :func:`claims.lab1_softmax.linear_svm`; 5 epochs, 20 under full) and the
+    report's logistic regression, i.e. the reference RMSprop run (trained on
+    the first 90 %, as in the report), after its last epoch. One fit each
+    (seed 0 for the forest and the SVM, the first seed's softmax model):
+    each ordering step is decided on the same 10 000 test images with
+    McNemar's exact test (the share of the discordant images the better
+    model gets right, Clopper–Pearson 95 %, above 1/2). Wilson intervals of
+    each accuracy and the other seeds' softmax accuracies are recorded.
+    """
+    n_trees = profile.pick(default=20, full=100)
+    svm_epochs = profile.pick(default=5, full=20)
+    forest = random_forest(fashion_train, fashion_test, n_estimators=n_trees, seed=0)
+    svm = linear_svm(fashion_train, fashion_test, epochs=svm_epochs, seed=0)
+    runs = lab1_softmax.runs(REFERENCE, seeds, device, epochs=lab1_softmax.long_epochs)
+    with torch.no_grad():
+        softmax_predictions = [run.model()(fashion_test.inputs).argmax(1) for run in runs]
+    truth = fashion_test.targets
+    accuracy = {"random forest": float((forest.predictions == truth).double().mean()),
+                "linear SVM": float((svm.predictions == truth).double().mean()),
+                "logistic regression": float((softmax_predictions[0] == truth).double().mean())}
+    wilson = {name: stats.proportion_interval(round(acc * len(truth)), len(truth)) for name, acc in accuracy.items()}
+    if n_trees < 100:
+        claim.scaled(f"random forest: 100 -> {n_trees} trees under the default profile (fewer trees can only "
+                     f"lower its accuracy, i.e. work against the claim)")
+    if svm_epochs < 20:
+        claim.scaled(f"linear SVM: {svm_epochs} epochs of averaged SGD under the default profile (20 under full)")
+    claim.setup(random_forest=forest.name, linear_svm=svm.name,
+                logistic_regression=f"softmax regression, RMSprop lr {SOFTMAX_LR}, batch {BATCH_SIZE}, "
+                                    f"{lab1_softmax.long_epochs} epochs on the first 90 % of the training set",
+                test_set="Fashion-MNIST test, 10 000 images", softmax_seeds=list(seeds))
+    claim.report(random_forest=0.8764, svm=0.8464, logistic_regression=0.8388)
+    claim.measure(test_accuracy=accuracy, wilson_95=wilson,
+                  logistic_regression_all_seeds=[float((p == truth).double().mean()) for p in softmax_predictions],
+                  fit_seconds={"random forest": forest.fit_seconds, "linear SVM": svm.fit_seconds})
+    claim.expect(_discordant(forest.predictions, svm.predictions, truth), "random forest above the linear SVM")
+    claim.expect(_discordant(svm.predictions, softmax_predictions[0], truth),
+                 "linear SVM above logistic regression")
+
+
+def _class_means(train) -> torch.Tensor:
+    """``(10, 784)``: the mean training image of each class."""
+    x, y = flat(train)
+    return torch.stack([x[y == c].mean(0) for c in range(10)])
+
+
+def _correlations(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
+    """Pearson correlation over pixels of every row of ``a`` with every row of ``b``."""
+    return np.corrcoef(a.double().numpy(), b.double().numpy())[: len(a), len(a):]
+
+
+def _weight_images(weight: torch.Tensor, title: str):
+    limit = float(weight.abs().max())
+    fig, axes = plt.subplots(2, 5, figsize=(8, 3.6))
+    for c, ax in enumerate(axes.flat):
+        ax.imshow(weight[c].reshape(28, 28).numpy(), cmap="seismic", vmin=-limit, vmax=limit)
+        ax.set_title(FASHION_MNIST_CLASSES[c], fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+@pytest.mark.claim("lab1.weights-class-patterns", source="lab1 §2, Fig. 8",
+                   xfail="only 3 of 10 weight images (sandal, shirt, ankle boot) correlate best with their own class "
+                         "mean image, on every seed (2 of 10 with centred means): the templates are discriminative, "
+                         "mostly negative where other classes have ink, not pictures of their own class")
+def test_weights_class_patterns(claim, lab1_softmax, device, seeds):
+    """The per-class weight images show distinct, class-specific patterns.
+
+    The reference RMSprop model after its last epoch, every seed. "Class
+    specific" = each class's weight image (its row of W as 28×28) correlates
+    more with its own class's mean training image than with any other class's
+    mean image (Pearson over pixels), for all 10 classes and every seed. The
+    same with the class means centred on the overall mean is recorded too.
+    """
+    runs = lab1_softmax.runs(REFERENCE, seeds, device, epochs=lab1_softmax.long_epochs)
+    train, _ = lab1_softmax.split(0.1)
+    means = _class_means(train)
+    centred = means - means.mean(0)
+    matches, matches_centred, diagonal = [], [], []
+    for run in runs:
+        weight = run.weights[-1]
+        corr = _correlations(weight, means)
+        matches.append([int(np.argmax(corr[c])) == c for c in range(10)])
+        matches_centred.append([int(np.argmax(_correlations(weight, centred)[c])) == c for c in range(10)])
+        diagonal.append(np.diag(corr).tolist())
+    _softmax_setup(claim, device, seeds, optimizer="rmsprop", epochs=lab1_softmax.long_epochs)
+    claim.report(statement="the weights for each class display distinct patterns (Fig. 8)")
+    claim.measure(own_class_mean_is_best_match=matches, own_centred_mean_is_best_match=matches_centred,
+                  correlation_with_own_class_mean=diagonal,
+                  classes_matched_per_seed=[sum(m) for m in matches])
+    claim.figure(_weight_images(runs[0].weights[-1], f"Class weight images, seed {runs[0].seed} (Fig. 8)"),
+                 "weight-images")
+    claim.expect(all(all(m) for m in matches), "every class's weight image best matches its own class mean")
+
+
+GARMENT_GROUPS = {0: "top", 2: "top", 4: "top", 6: "top", 5: "footwear", 7: "footwear", 9: "footwear",
+                  1: "trouser", 3: "dress", 8: "bag"}
+
+
+def _cluster_picture(result, title: str):
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    points = ax.scatter(result.embedding[:, 0], result.embedding[:, 1], c=result.labels, cmap="viridis", s=60)
+    for c, (x, y) in enumerate(result.embedding):
+        ax.annotate(FASHION_MNIST_CLASSES[c], (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    fig.colorbar(points, ax=ax, label="k-means cluster")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("t-SNE 1")
+    ax.set_ylabel("t-SNE 2")
+    fig.tight_layout()
+    return fig
+
+
+@pytest.mark.claim("lab1.weight-clusters-semantic", source="lab1 §2 Cluster the weights, Fig. 9",
+                   xfail="the clusters are stable (adjusted Rand 1.0 between seeds) and never mix footwear with "
+                         "tops, but footwear is split: sandal + ankle boot together, sneaker alone, on every seed; "
+                         "the bag joins the T-shirt and shirt cluster; adjusted Rand with the garment grouping 0.29")
+def test_weight_clusters_semantic(claim, lab1_softmax, device, seeds):
+    """k-means (k = 5) on the 10 class weight vectors gives distinct clusters grouping similar classes.
+
+    The reference RMSprop model after its last epoch; ``cluster_weights``
+    (k-means, k = 5, seeded by the run's seed) on the rows of W, with the
+    t-SNE picture. Decided for every seed (stability over seeds): the
+    footwear classes (sandal, sneaker, ankle boot) fall in one cluster, and no
+    cluster mixes a footwear class with a top (T-shirt, pullover, coat,
+    shirt). The adjusted Rand index with the garment grouping (tops,
+    footwear, trouser, dress, bag) and between seeds is recorded.
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    runs = lab1_softmax.runs(REFERENCE, seeds, device, epochs=lab1_softmax.long_epochs)
+    results = [cluster_weights(run.weights[-1], 5, seed=run.seed, tsne=True) for run in runs]
+    labels = [r.labels.tolist() for r in results]
+    footwear_together = [len({lab[c] for c in FOOTWEAR}) == 1 for lab in labels]
+    unmixed = [not ({lab[c] for c in FOOTWEAR} & {lab[c] for c in TOPS}) for lab in labels]
+    garment = [GARMENT_GROUPS[c] for c in range(10)]
+    ari_garment = [adjusted_rand_score(garment, lab) for lab in labels]
+    ari_seeds = [adjusted_rand_score(labels[i], labels[j])
+                 for i in range(len(labels)) for j in range(i + 1, len(labels))]
+    _softmax_setup(claim, device, seeds, optimizer="rmsprop", epochs=lab1_softmax.long_epochs,
+                   clustering="k-means k=5 (n_init=10) on the 10 rows of W; t-SNE for the picture")
+    claim.report(statement="k-means with 5 clusters gives distinct clusters grouping classes with similar weights")
+    claim.measure(cluster_of_each_class={str(run.seed): dict(zip(FASHION_MNIST_CLASSES, lab))
+                                         for run, lab in zip(runs, labels)},
+                  footwear_in_one_cluster=footwear_together, footwear_never_with_tops=unmixed,
+                  adjusted_rand_vs_garment_groups=ari_garment, adjusted_rand_between_seeds=ari_seeds)
+    claim.figure(_cluster_picture(results[0], f"t-SNE of the class weight vectors, k-means k=5, seed {runs[0].seed}"),
+                 "weight-clusters-tsne")
+    claim.expect(all(footwear_together), "sandal, sneaker and ankle boot share a cluster (every seed)")
+    claim.expect(all(unmixed), "no cluster mixes footwear with tops (every seed)")
