@@ -1,6 +1,6 @@
 """Fixtures shared by the claim tests: the real data sets, loaded once per process.
 
-Data sets are found as :mod:`dlverify.data.locate` describes (``--data-dir``,
+Data sets are found as :mod:`dlverify.data.location` describes (``--data-dir``,
 ``$DLVERIFY_DATA``, the user cache, ``/usr/share/datasets``, a download). When a
 data set is missing and cannot be downloaded, every claim that needs it is
 skipped with the loader's message, which says how to provide it.
