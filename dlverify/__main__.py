@@ -10,9 +10,25 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pathlib import Path
+
 from .data import DATASETS, get_spec, search_roots
+from .data.cifar import download_cifar10, verify_file
 from .data.location import ENV_VAR, download_file, find_file, verify
+from .data.registry import CIFAR10, DataFile, DatasetSpec
 from .errors import DataError
+
+
+def _is_archive(spec: DatasetSpec) -> bool:
+    """CIFAR-10 comes as one archive with MD5-listed members, not as per-file downloads."""
+    return spec.folder == CIFAR10.folder
+
+
+def _verify(spec: DatasetSpec, path: Path, file: DataFile) -> None:
+    if _is_archive(spec):
+        verify_file(path, file, spec)
+    else:
+        verify(path, file)
 
 
 def _list(names: list[str]) -> int:
@@ -28,7 +44,7 @@ def _list(names: list[str]) -> int:
                 status = 1
                 continue
             try:
-                verify(found.path, file)
+                _verify(spec, found.path, file)
                 state = "ok"
             except DataError as error:
                 state = f"INVALID: {error}"
@@ -41,11 +57,14 @@ def _fetch(names: list[str]) -> int:
     status = 0
     for name in names:
         spec = get_spec(name)
+        if _is_archive(spec):
+            status |= _fetch_archive(spec)
+            continue
         for role, file in spec.files.items():
             found = find_file(spec, role)
             try:
                 if found is not None:
-                    verify(found.path, file)
+                    _verify(spec, found.path, file)
                     print(f"{spec.name}/{file.name}: already at {found.path}")
                     continue
                 located = download_file(spec, role)
@@ -54,6 +73,22 @@ def _fetch(names: list[str]) -> int:
                 print(f"{spec.name}/{file.name}: {error}", file=sys.stderr)
                 status = 1
     return status
+
+
+def _fetch_archive(spec: DatasetSpec) -> int:
+    """Verify what is there; download and unpack the whole archive if any member is missing."""
+    found = {role: find_file(spec, role) for role in spec.files}
+    try:
+        if all(where is not None for where in found.values()):
+            for role, where in found.items():
+                _verify(spec, where.path, spec.files[role])
+            print(f"{spec.name}: already at {found[next(iter(spec.files))].path.parent}")
+        else:
+            print(f"{spec.name}: downloaded to {download_cifar10(spec)}")
+    except DataError as error:
+        print(f"{spec.name}: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -44,3 +44,7 @@ class NonFiniteLossError(DlverifyError, FloatingPointError):
 
 class DeviceUnavailableError(DlverifyError, RuntimeError):
     """A device was asked for that this machine does not have."""
+
+
+class StatsError(DlverifyError, ValueError):
+    """A statistic was given input it cannot use (NaN, mismatched lengths, ties, ...)."""

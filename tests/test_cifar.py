@@ -12,7 +12,7 @@ import torch
 
 from dlverify.data import load_cifar10
 from dlverify.data.cifar import TRAIN_BATCHES, download_cifar10, parse_batch, verify_file
-from dlverify.data.registry import CIFAR10, DataFile
+from dlverify.data.registry import CIFAR10, DATASETS, DataFile
 from dlverify.errors import ChecksumError, CorruptDataError, DataNotFoundError
 
 PER_BATCH = 4
@@ -156,3 +156,25 @@ def test_download_with_wrong_archive_checksum_installs_nothing(tmp_path, monkeyp
     with pytest.raises(DataNotFoundError, match="MD5"):
         download_cifar10()
     assert not (tmp_path / "cache" / "dlverify" / CIFAR10.folder).exists()
+
+
+def test_data_cli_lists_and_fetches_cifar_by_its_member_md5s(tmp_path, monkeypatch, capsys):
+    from dlverify.__main__ import main
+
+    spec, _ = _write_fixture(tmp_path, monkeypatch)
+    folder = tmp_path / CIFAR10.folder
+    files = {role: DataFile(role, "", md5=hashlib.md5((folder / role).read_bytes()).hexdigest())
+             for role in spec.files}
+    monkeypatch.setitem(DATASETS, "cifar-10", dataclasses.replace(spec, files=files))
+
+    assert main(["data", "list", "cifar-10"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.count(" ok ") == len(files) and "missing" not in listed
+    assert main(["data", "fetch", "cifar-10"]) == 0
+    assert f"already at {folder}" in capsys.readouterr().out
+
+    (folder / "data_batch_3").write_bytes(b"not a batch")
+    assert main(["data", "list", "cifar-10"]) == 1
+    assert "data_batch_3" in capsys.readouterr().out.split("INVALID")[0].splitlines()[-1]
+    assert main(["data", "fetch", "cifar-10"]) == 1
+    assert "MD5" in capsys.readouterr().err

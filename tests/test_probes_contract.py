@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dlverify.data import TensorData
 from dlverify.errors import ModelModeError, NonFiniteLossError, ProbeError
 from dlverify.probes import (grad_norm, hessian, hvp, interpolate, minimal_ratio,
                              near_zero_weight_ratio, per_layer_grad_norms, saturation, sensitivity,
@@ -179,6 +180,15 @@ def test_malformed_data_is_refused():
         grad_norm(model, F.cross_entropy, x)
     with pytest.raises(ProbeError, match="batch 0 of data is not a pair"):
         grad_norm(model, F.cross_entropy, [(x, y, y)])
+
+
+def test_a_tensor_data_set_counts_as_one_pair_and_so_does_a_list_of_them():
+    model = classifier().eval()
+    x, y = batch()
+    expected = grad_norm(model, F.cross_entropy, (x, y))
+    assert grad_norm(model, F.cross_entropy, TensorData(x, y)) == pytest.approx(expected, rel=1e-6)
+    halves = [TensorData(x[:5], y[:5]), TensorData(x[5:], y[5:])]
+    assert grad_norm(model, F.cross_entropy, halves) == pytest.approx(expected, rel=1e-6)
 
 
 def test_a_loss_that_is_not_a_mean_is_refused():

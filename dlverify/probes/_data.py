@@ -1,7 +1,9 @@
 """Turn the ``data`` argument of a probe into a checked tuple of batches.
 
-``data`` is either one pair ``(inputs, targets)`` of tensors or an iterable of
-such pairs (a list of batches, a ``DataLoader``, a generator). The iterable is
+``data`` is either one pair ``(inputs, targets)`` of tensors (a tuple, a list, or
+any object with tensor attributes ``inputs`` and ``targets``, such as
+:class:`dlverify.data.TensorData`) or an iterable of such pairs (a list of
+batches, a ``DataLoader``, a generator). The iterable is
 read once and kept, because iterative probes (Lanczos, sharpness ascent) pass
 over the data many times and a generator can only be read once; a shuffling
 ``DataLoader`` would also give different batches on each pass.
@@ -31,9 +33,16 @@ class Batches:
     count: int
 
 
-def _is_pair(obj: object) -> bool:
-    return (isinstance(obj, (tuple, list)) and len(obj) == 2
-            and all(isinstance(t, torch.Tensor) for t in obj))
+def _as_pair(obj: object) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``obj`` as ``(inputs, targets)`` when it is one pair of tensors, else ``None``."""
+    if isinstance(obj, (tuple, list)):
+        if len(obj) == 2 and all(isinstance(t, torch.Tensor) for t in obj):
+            return obj[0], obj[1]
+        return None
+    inputs, targets = getattr(obj, "inputs", None), getattr(obj, "targets", None)
+    if isinstance(inputs, torch.Tensor) and isinstance(targets, torch.Tensor):
+        return inputs, targets
+    return None
 
 
 def as_batches(data: object, device: torch.device) -> Batches:
@@ -43,7 +52,7 @@ def as_batches(data: object, device: torch.device) -> Batches:
     tensors, or a batch's inputs and targets disagree on the number of rows.
     Batches with zero rows are dropped (they carry no weight).
     """
-    if _is_pair(data):
+    if _as_pair(data) is not None:
         raw: Iterable = [data]
     elif isinstance(data, torch.Tensor) or not isinstance(data, Iterable):
         raise ProbeError(
@@ -53,10 +62,11 @@ def as_batches(data: object, device: torch.device) -> Batches:
         raw = data
     pairs = []
     for i, batch in enumerate(raw):
-        if not _is_pair(batch):
+        pair = _as_pair(batch)
+        if pair is None:
             raise ProbeError(f"batch {i} of data is not a pair (inputs, targets) of tensors "
                              f"but {type(batch).__name__}")
-        inputs, targets = batch
+        inputs, targets = pair
         if inputs.dim() == 0 or targets.dim() == 0:
             raise ProbeError(f"batch {i}: inputs and targets need a leading batch dimension, "
                              f"got shapes {tuple(inputs.shape)} and {tuple(targets.shape)}")

@@ -9,15 +9,11 @@ from typing import Any
 import numpy as np
 from scipy import stats as scipy_stats
 
-from ..errors import DlverifyError
+from ..errors import StatsError
 
 # Rows of bootstrap indices drawn per batch are capped so that one batch holds
 # at most this many indices (32 MiB of int64), whatever the sample size.
 _MAX_BATCH_ELEMENTS = 1 << 22
-
-
-class StatsError(DlverifyError, ValueError):
-    """A statistic was given input it cannot use (NaN, mismatched lengths, ties, ...)."""
 
 
 def as_array(values: Any, name: str) -> np.ndarray:
