@@ -133,8 +133,32 @@ def _devices(config: pytest.Config) -> list[str]:
     return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
+def _parametrizes_device_itself(metafunc: pytest.Metafunc) -> bool:
+    """Whether the test names ``device`` in its own ``@pytest.mark.parametrize``."""
+    for marker in metafunc.definition.iter_markers("parametrize"):
+        names = marker.args[0] if marker.args else marker.kwargs.get("argnames", ())
+        if isinstance(names, str):
+            names = [name.strip() for name in names.split(",")]
+        if "device" in names:
+            return True
+    return False
+
+
+def _device_fixture_is_ours(metafunc: pytest.Metafunc) -> bool:
+    """Whether ``device`` resolves to this plugin's fixture (a project's own ``device`` fixture wins)."""
+    definitions = getattr(metafunc, "_arg2fixturedefs", {}).get("device")
+    return not definitions or getattr(definitions[-1].func, "__module__", __name__) == __name__
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "device" in metafunc.fixturenames:
+    """Parametrize this plugin's ``device`` fixture over the ``--device`` choice.
+
+    Left alone: tests that parametrize ``device`` themselves, and projects that
+    define a ``device`` fixture of their own (installing dlverify must not
+    change how another project's tests are collected).
+    """
+    if ("device" in metafunc.fixturenames and not _parametrizes_device_itself(metafunc)
+            and _device_fixture_is_ours(metafunc)):
         metafunc.parametrize("device", _devices(metafunc.config), indirect=True)
 
 

@@ -64,6 +64,20 @@ def test_device_fixture_is_parametrized_and_in_the_test_id(pytester):
     assert result.ret == 0
 
 
+def test_a_project_that_owns_device_keeps_it(pytester):
+    """Installing dlverify must not re-collect another project's tests that use the name."""
+    pytester.makeconftest("import pytest\n@pytest.fixture\ndef device():\n    return 'mine'\n")
+    pytester.makepyfile(
+        "import pytest\n"
+        "def test_own_fixture(device):\n    assert device == 'mine'\n"
+        "@pytest.mark.parametrize('device', ['a', 'b'])\n"
+        "def test_own_parameters(device):\n    assert device in 'ab'\n")
+    result = pytester.runpytest("-v", "--device", "all")
+    result.stdout.fnmatch_lines(["*test_own_fixture PASSED*", "*test_own_parameters?a? PASSED*",
+                                 "*test_own_parameters?b? PASSED*"])
+    result.assert_outcomes(passed=3)
+
+
 def test_verdicts_pass_xfail_skip_and_a_crash_is_never_a_refutation(pytester):
     pytester.makepyfile(CLAIMS)
     result = pytester.runpytest("-rA")
