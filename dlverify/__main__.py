@@ -14,9 +14,9 @@ from pathlib import Path
 
 from .data import DATASETS, get_spec, search_roots
 from .data.cifar import download_cifar10, verify_file
-from .data.location import ENV_VAR, download_file, find_file, verify
+from .data.location import ENV_VAR, download_file, environment_roots, find_file, verify
 from .data.registry import CIFAR10, DataFile, DatasetSpec
-from .errors import DataError
+from .errors import DataError, DataLocationError
 
 
 def _is_archive(spec: DatasetSpec) -> bool:
@@ -106,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         names = [get_spec(n).name for n in args.names]
     except KeyError as error:
         parser.error(str(error.args[0]))
+    try:
+        environment_roots()
+    except DataLocationError as error:
+        parser.error(str(error))
     return _list(names) if args.action == "list" else _fetch(names)
 
 

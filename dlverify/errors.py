@@ -22,6 +22,10 @@ class DataNotFoundError(DataError):
     """
 
 
+class DataLocationError(DataError):
+    """A data folder the user named (``DLVERIFY_DATA``, ``--data-dir``) does not exist."""
+
+
 class ChecksumError(DataError):
     """A data file's decompressed bytes do not match the known SHA-256."""
 

@@ -96,11 +96,23 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--data-dir {data_dir}: no such folder")
         current = os.environ.get("DLVERIFY_DATA", "")
         os.environ["DLVERIFY_DATA"] = os.pathsep.join(p for p in (str(path), current) if p)
+    _check_data_roots()
     _limit_threads(config)
     # Claims that share trained models are grouped with xdist_group; that
     # grouping is only honoured under --dist loadgroup, which -n picks otherwise.
     if getattr(config.option, "dist", None) == "load":
         config.option.dist = "loadgroup"
+
+
+def _check_data_roots() -> None:
+    """A DLVERIFY_DATA folder that does not exist stops the session (not a skip of every data claim)."""
+    from .data.location import environment_roots
+    from .errors import DataLocationError
+
+    try:
+        environment_roots()
+    except DataLocationError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def _limit_threads(config: pytest.Config) -> None:

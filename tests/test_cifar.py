@@ -99,6 +99,7 @@ def test_pickles_that_would_run_code_are_refused():
 
 
 def test_missing_and_offline_is_data_not_found_with_instructions(tmp_path, monkeypatch):
+    (tmp_path / "empty").mkdir()
     monkeypatch.setenv("DLVERIFY_DATA", str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("DLVERIFY_OFFLINE", "1")
@@ -139,6 +140,7 @@ def test_download_unpacks_verifies_and_installs_atomically(tmp_path, monkeypatch
     payload = archive.getvalue()
     monkeypatch.setattr("dlverify.data.cifar.ARCHIVE_MD5", hashlib.md5(payload).hexdigest())
     monkeypatch.setattr("urllib.request.urlopen", lambda url, timeout: io.BytesIO(payload))
+    (tmp_path / "empty").mkdir()
     monkeypatch.setenv("DLVERIFY_DATA", str(tmp_path / "empty"))
     monkeypatch.delenv("DLVERIFY_OFFLINE")
     test = load_cifar10("test", spec=spec)

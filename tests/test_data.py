@@ -16,7 +16,8 @@ from dlverify.data import (DatasetSpec, DataFile, TensorData, function_problem, 
                            random_labels)
 from dlverify.data.idx import parse_idx
 from dlverify.data.location import load_verified, locate, search_roots
-from dlverify.errors import ChecksumError, CorruptDataError, DataNotFoundError
+from dlverify.__main__ import main
+from dlverify.errors import ChecksumError, CorruptDataError, DataLocationError, DataNotFoundError
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -108,6 +109,20 @@ def test_missing_and_offline_says_where_it_looked_and_what_to_do(isolated, monke
     monkeypatch.setenv("DLVERIFY_OFFLINE", "1")
     with pytest.raises(DataNotFoundError, match=r"(?s)looked in .*DLVERIFY_DATA.*python -m dlverify data fetch tiny"):
         locate(tiny_spec(LABELS), "labels")
+
+
+def test_environment_folder_that_does_not_exist_is_an_error_not_a_fall_through(isolated, monkeypatch):
+    monkeypatch.setenv("DLVERIFY_DATA", str(isolated / "typo"))
+    with pytest.raises(DataLocationError, match=r"DLVERIFY_DATA names .*typo, which is not a folder"):
+        locate(tiny_spec(LABELS), "labels")
+
+
+def test_data_cli_rejects_a_missing_environment_folder(isolated, monkeypatch, capsys):
+    monkeypatch.setenv("DLVERIFY_DATA", str(isolated / "typo"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["data", "list", "mnist"])
+    assert exit_info.value.code == 2
+    assert "which is not a folder" in capsys.readouterr().err
 
 
 def test_unreachable_mirror_is_data_not_found(isolated):

@@ -181,6 +181,14 @@ def test_data_dir_must_exist(pytester):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 
+def test_data_environment_folder_must_exist(pytester, monkeypatch):
+    pytester.makepyfile("def test_a(): pass")
+    monkeypatch.setenv("DLVERIFY_DATA", str(pytester.path / "no-such-folder"))
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*DLVERIFY_DATA names *no-such-folder, which is not a folder*"])
+
+
 @pytest.mark.slow
 def test_evidence_and_thread_limits_survive_xdist(pytester):
     pytester.makepyfile(CLAIMS)

@@ -2,7 +2,8 @@
 
 Search order (first root that has the file wins):
 
-1. the folders in the ``DLVERIFY_DATA`` environment variable (``os.pathsep``-separated);
+1. the folders in the ``DLVERIFY_DATA`` environment variable (``os.pathsep``-separated;
+   each must exist, else :class:`~dlverify.errors.DataLocationError`);
 2. the user cache, ``$XDG_CACHE_HOME/dlverify`` (default ``~/.cache/dlverify``);
 3. system data folders: Debian's ``/usr/share/datasets``;
 4. a download from the data set's canonical mirror into the user cache.
@@ -28,7 +29,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ChecksumError, CorruptDataError, DataNotFoundError
+from ..errors import ChecksumError, CorruptDataError, DataLocationError, DataNotFoundError
 from .registry import DataFile, DatasetSpec
 
 ENV_VAR = "DLVERIFY_DATA"
@@ -43,10 +44,26 @@ def cache_root() -> Path:
     return Path(base) / "dlverify"
 
 
+def environment_roots() -> list[Path]:
+    """The folders named in ``DLVERIFY_DATA``; each must exist.
+
+    A folder that does not exist is almost always a typo or a copy that moved;
+    searching on (and perhaps downloading) would hide it, so it is an error.
+    """
+    roots = [Path(p).expanduser() for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
+    for root in roots:
+        if not root.is_dir():
+            raise DataLocationError(
+                f"{ENV_VAR} names {root}, which is not a folder. Point it at the folder that holds "
+                f"mnist/, fashion-mnist/ (and cifar-10/), or unset it to use the user cache "
+                f"({cache_root()})."
+            )
+    return roots
+
+
 def search_roots() -> list[Path]:
     """Data roots in the order they are searched (environment, cache, system)."""
-    roots = [Path(p).expanduser() for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p]
-    return [*roots, cache_root(), *SYSTEM_ROOTS]
+    return [*environment_roots(), cache_root(), *SYSTEM_ROOTS]
 
 
 @dataclass(frozen=True)
@@ -100,7 +117,7 @@ def _source_of(root: Path, env_roots: int, index: int) -> str:
 
 def find_file(spec: DatasetSpec, role: str) -> Located | None:
     """The first existing copy of one file in the search roots, or None (not verified)."""
-    env_count = len([p for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p])
+    env_count = len(environment_roots())
     for index, root in enumerate(search_roots()):
         for candidate in _candidates(root, spec, spec.files[role]):
             if candidate.is_file():
