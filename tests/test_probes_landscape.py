@@ -9,6 +9,7 @@ the interpolated parameters.
 from __future__ import annotations
 
 import itertools
+import pickle
 
 import numpy as np
 import pytest
@@ -61,12 +62,23 @@ def exact_sharpness(model, x, y, epsilon):
 def test_sharpness_finds_the_exact_maximum_over_the_box_for_least_squares():
     model, x, y = regression(0)
     result = sharpness(model, mse, (x, y), epsilon=0.05, generator=torch.Generator().manual_seed(0))
-    assert isinstance(result, SharpnessResult)
+    assert isinstance(result, SharpnessResult) and isinstance(result, float)
     assert result.value == pytest.approx(exact_sharpness(model, x, y, 0.05), rel=1e-12)
-    assert float(result) == result.value
+    assert float(result) == result.value == result and type(result.value) is float
+    assert str(result) == repr(result.value) and f"{result}" == str(result.value)
     assert result.loss == pytest.approx(float(mse(model(x), y).detach()), rel=1e-12)
     assert result.max_loss >= result.loss
     assert result.evaluations == 1 + 3 * (20 + 1)
+
+
+def test_sharpness_result_is_an_immutable_float_that_pickles_with_its_fields():
+    result = SharpnessResult(1.5, loss=0.25, max_loss=0.3, epsilon=1e-3, evaluations=7)
+    assert result * 2 == 3.0 and f"{result:.2f}" == "1.50"
+    clone = pickle.loads(pickle.dumps(result))
+    assert repr(clone) == repr(result) == (
+        "SharpnessResult(value=1.5, loss=0.25, max_loss=0.3, epsilon=0.001, evaluations=7)")
+    with pytest.raises(AttributeError, match="immutable"):
+        result.loss = 0.0
 
 
 @settings(max_examples=10, deadline=None)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
@@ -13,23 +11,52 @@ from ._model import flatten
 from ._objective import LossFn, Objective, check_finite
 
 
-@dataclass(frozen=True)
-class SharpnessResult:
-    """ε-sharpness (``value``, in percent) with the losses it was computed from.
+class SharpnessResult(float):
+    """ε-sharpness in percent — a ``float`` — that also carries the losses it came from.
 
-    ``loss`` is ``L(θ)``, ``max_loss`` the largest ``L(θ+δ)`` found in the box
-    (at least ``loss``: δ = 0 is in the box), ``evaluations`` the number of
-    full-data loss evaluations spent. ``float(result)`` is ``value``.
+    The value itself is the float (``result * 2``, ``str(result)``,
+    ``f"{result:.3g}"`` and ``float(result)`` all use it; ``value`` names it;
+    ``repr`` shows every field). ``loss`` is ``L(θ)``,
+    ``max_loss`` the largest ``L(θ+δ)`` found in the box (at least ``loss``:
+    δ = 0 is in the box), ``evaluations`` the number of full-data loss
+    evaluations spent.
     """
 
-    value: float
+    __slots__ = ("loss", "max_loss", "epsilon", "evaluations")
     loss: float
     max_loss: float
     epsilon: float
     evaluations: int
 
-    def __float__(self) -> float:
-        return self.value
+    def __new__(cls, value: float, *, loss: float, max_loss: float, epsilon: float,
+                evaluations: int) -> SharpnessResult:
+        result = super().__new__(cls, value)
+        for name, field in (("loss", loss), ("max_loss", max_loss), ("epsilon", epsilon),
+                            ("evaluations", evaluations)):
+            object.__setattr__(result, name, field)
+        return result
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"SharpnessResult is immutable; cannot set {name!r}")
+
+    def __reduce__(self):
+        return (_rebuild, (float(self), self.loss, self.max_loss, self.epsilon, self.evaluations))
+
+    @property
+    def value(self) -> float:
+        """The ε-sharpness as a plain ``float``."""
+        return float(self)
+
+    def __str__(self) -> str:
+        return float.__repr__(self)
+
+    def __repr__(self) -> str:
+        return (f"SharpnessResult(value={float(self)!r}, loss={self.loss!r}, max_loss={self.max_loss!r}, "
+                f"epsilon={self.epsilon!r}, evaluations={self.evaluations!r})")
+
+
+def _rebuild(value: float, loss: float, max_loss: float, epsilon: float, evaluations: int) -> SharpnessResult:
+    return SharpnessResult(value, loss=loss, max_loss=max_loss, epsilon=epsilon, evaluations=evaluations)
 
 
 def sharpness(model: nn.Module, loss_fn: LossFn, data, *, epsilon: float = 1e-3, steps: int = 20,
@@ -85,5 +112,5 @@ def sharpness(model: nn.Module, loss_fn: LossFn, data, *, epsilon: float = 1e-3,
         evaluations += steps + 1
     check_finite(best, "perturbed loss")
     max_loss = float(best)
-    return SharpnessResult(value=100 * (max_loss - base_value) / (1 + base_value), loss=base_value,
+    return SharpnessResult(100 * (max_loss - base_value) / (1 + base_value), loss=base_value,
                            max_loss=max_loss, epsilon=epsilon, evaluations=evaluations)
