@@ -23,7 +23,7 @@ class DataNotFoundError(DataError):
 
 
 class DataLocationError(DataError):
-    """A data folder the user named (``DLVERIFY_DATA``, ``--data-dir``) does not exist."""
+    """A folder named in ``DLVERIFY_DATA`` does not exist (``--data-dir`` is checked by the plugin)."""
 
 
 class ChecksumError(DataError):
