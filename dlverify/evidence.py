@@ -12,6 +12,18 @@ When the test body returns, the plugin calls :meth:`ClaimRecord.conclude`:
 Expectations are either booleans (a direct measurement against the claim's
 own threshold) or results from :mod:`dlverify.stats` with a three-way verdict
 (``holds``/``refuted``/``inconclusive``); the record keeps the worst of them.
+
+A claim measured not to hold is recorded on its marker as a :class:`Finding`:
+why, in words, and which expectations fail. The numbers are never written
+there (they come from the run and the report shows them), so the record cannot
+go stale; if a run fails a different set of expectations, the plugin reports a
+changed finding instead of the recorded xfail.
+
+Seeds: a comparative claim test runs first on the profile's first look of
+seeds; while its verdict is inconclusive the plugin runs it again on the next
+look (:class:`dlverify.stats.SeedPlan`), after :meth:`ClaimRecord.start_look`
+has cleared the record and set the per-look confidence at which every
+statistical expectation is decided.
 """
 
 from __future__ import annotations
@@ -28,6 +40,50 @@ VERDICTS = ("holds", "refuted", "inconclusive")
 
 class ClaimNotHeld(AssertionError):
     """The claim was measured and does not hold (refuted or inconclusive)."""
+
+
+class FindingChanged(Exception):
+    """A claim recorded as not holding fails for other reasons than the recorded ones.
+
+    Deliberately not a :class:`ClaimNotHeld`: the strict xfail, which only
+    accepts that exception, does not swallow it, and the suite turns red until
+    the :class:`Finding` is brought up to date.
+    """
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A claim measured not to hold, as recorded on its ``claim`` marker (``xfail=Finding(...)``).
+
+    ``why`` says in words why the claim does not hold (no measured numbers:
+    those come from the run); ``fails`` names the claim's expectations that
+    do not hold, by their descriptions as passed to :meth:`ClaimRecord.expect`.
+    A run whose failing expectations differ from ``fails`` raises
+    :class:`FindingChanged`.
+    """
+
+    why: str
+    fails: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.why, str) or not self.why.strip():
+            raise ValueError("Finding(why=...) must say in words why the claim does not hold")
+        fails = (self.fails,) if isinstance(self.fails, str) else tuple(self.fails)
+        if not fails or not all(isinstance(f, str) and f for f in fails):
+            raise ValueError("Finding(fails=...) must name at least one expectation (its description)")
+        object.__setattr__(self, "fails", fails)
+
+    def mismatch(self, failing: list[str]) -> str | None:
+        """Why ``failing`` (descriptions of the expectations that did not hold) is not this finding, or None."""
+        recorded, now = set(self.fails), set(failing)
+        if recorded == now:
+            return None
+        parts = []
+        if now - recorded:
+            parts.append("now also failing: " + "; ".join(sorted(now - recorded)))
+        if recorded - now:
+            parts.append("no longer failing: " + "; ".join(sorted(recorded - now)))
+        return ", ".join(parts)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -70,6 +126,23 @@ class ClaimRecord:
     notes: list[str] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
     figures: list[dict[str, str]] = field(default_factory=list)
+    confidence: float | None = None
+    seeds: dict[str, Any] = field(default_factory=dict)
+    undecidable_reason: str = ""
+
+    def start_look(self, confidence: float | None) -> None:
+        """Clear what an earlier look recorded; decide statistical expectations at ``confidence``."""
+        for name in ("reported", "measured", "protocol"):
+            getattr(self, name).clear()
+        for name in ("scaling", "notes", "expectations", "figures"):
+            getattr(self, name).clear()
+        self.undecidable_reason = ""
+        self.confidence = confidence
+
+    def undecidable(self, reason: str) -> None:
+        """Say that more seeds cannot decide this claim (e.g. a network that did not train); noted."""
+        self.undecidable_reason = reason
+        self.notes.append(reason)
 
     # -- recording -------------------------------------------------------
     def report(self, **numbers: Any) -> None:
@@ -109,10 +182,15 @@ class ClaimRecord:
 
         ``outcome`` is a bool (the measurement meets the claim) or a
         :mod:`dlverify.stats` result whose ``verdict`` is holds/refuted/inconclusive.
+        In a claim decided over a seed plan, a statistical result is decided
+        again at the plan's per-look confidence (``outcome.at_confidence``),
+        so looking after each batch of seeds does not inflate the error rate.
         """
         if isinstance(outcome, bool) or type(outcome).__name__ == "bool_":
             verdict, detail = ("holds" if bool(outcome) else "refuted"), None
         elif hasattr(outcome, "verdict"):
+            if self.confidence is not None and hasattr(outcome, "at_confidence"):
+                outcome = outcome.at_confidence(self.confidence)
             verdict = to_jsonable(outcome.verdict)
             detail = to_jsonable(outcome)
             if verdict not in VERDICTS:
@@ -132,6 +210,10 @@ class ClaimRecord:
             return "holds"
         return "refuted" if "refuted" in verdicts else "inconclusive"
 
+    def failing(self) -> list[Expectation]:
+        """The expectations that do not hold."""
+        return [e for e in self.expectations if e.verdict != "holds"]
+
     def conclude(self) -> None:
         """Raise :class:`ClaimNotHeld` unless every expectation holds."""
         if not self.expectations:
@@ -139,7 +221,7 @@ class ClaimRecord:
                 f"claim test for {self.claim_id} recorded no expectation; call claim.expect(...) "
                 f"so the test decides the claim"
             )
-        failing = [e for e in self.expectations if e.verdict != "holds"]
+        failing = self.failing()
         if failing:
             lines = [f"{self.claim_id}: {self.verdict}"]
             lines += [f"  - {e.description}: {e.verdict}" + (f" ({_short(e.detail)})" if e.detail else "") for e in failing]
@@ -158,6 +240,7 @@ class ClaimRecord:
             "notes": self.notes,
             "expectations": [{"description": e.description, "verdict": e.verdict, "detail": e.detail} for e in self.expectations],
             "verdict": self.verdict,
+            "seeds": self.seeds,
             "figures": self.figures,
         }
 

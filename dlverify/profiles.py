@@ -1,33 +1,50 @@
-"""Run profiles: how much of each documented protocol a run can afford."""
+"""Run profiles: how much of each documented protocol a run can afford, and how many seeds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from .errors import DlverifyError
+
+if TYPE_CHECKING:  # imported where used: the pytest plugin imports this module at every start
+    from .stats.sequential import SeedPlan
 
 T = TypeVar("T")
 
 PROFILES = ("default", "full")
+# Seeds of the first look and the budget a comparative claim may grow to while inconclusive.
 DEFAULT_SEEDS = {"default": 3, "full": 5}
+DEFAULT_MAX_SEEDS = {"default": 10, "full": 20}
+
+
+class ProfileError(DlverifyError, ValueError):
+    """An unknown profile or a seed count out of range."""
 
 
 @dataclass(frozen=True)
 class Profile:
-    """The active profile and the seeds comparative claims use.
+    """The active profile and the seed plan of comparative claims.
 
     ``default`` runs each documented protocol where it fits a 2-core CPU and a
     scaled-down version (fewer epochs or a subset, reported) where it does not;
     ``full`` always runs the documented protocol (meant for GPU machines).
+    ``plan`` says at which numbers of seeds a comparative claim is decided:
+    its first look (``seeds``) and, while the verdict is inconclusive, the
+    later ones up to the budget (:class:`dlverify.stats.SeedPlan`).
     """
 
     name: str = "default"
-    seeds: tuple[int, ...] = tuple(range(DEFAULT_SEEDS["default"]))
+    plan: SeedPlan = field(default_factory=lambda: _plan(DEFAULT_SEEDS["default"], DEFAULT_MAX_SEEDS["default"]))
 
     def __post_init__(self) -> None:
         if self.name not in PROFILES:
-            raise ValueError(f"unknown profile {self.name!r}; choose one of {PROFILES}")
-        if not self.seeds:
-            raise ValueError("a profile needs at least one seed")
+            raise ProfileError(f"unknown profile {self.name!r}; choose one of {PROFILES}")
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        """The seeds of the first look."""
+        return tuple(range(self.plan.looks[0]))
 
     @property
     def full(self) -> bool:
@@ -38,8 +55,27 @@ class Profile:
         return full if self.full else default
 
     @classmethod
-    def make(cls, name: str = "default", n_seeds: int | None = None) -> "Profile":
-        n = DEFAULT_SEEDS.get(name, 3) if n_seeds is None else n_seeds
-        if n < 1:
-            raise ValueError(f"--seeds must be at least 1, got {n}")
-        return cls(name, tuple(range(n)))
+    def make(cls, name: str = "default", n_seeds: int | None = None, max_seeds: int | None = None) -> "Profile":
+        """The profile ``name`` with ``n_seeds`` in the first look and a budget of ``max_seeds``.
+
+        Without ``max_seeds`` the budget is the profile's (10 default, 20 full),
+        or ``n_seeds`` itself when that is larger: ``--seeds 12`` alone means
+        exactly 12 seeds, one look.
+        """
+        if name not in PROFILES:
+            raise ProfileError(f"unknown profile {name!r}; choose one of {PROFILES}")
+        first = DEFAULT_SEEDS[name] if n_seeds is None else n_seeds
+        if first < 1:
+            raise ProfileError(f"--seeds must be at least 1, got {first}")
+        budget = DEFAULT_MAX_SEEDS[name] if max_seeds is None else max_seeds
+        if max_seeds is None:
+            budget = max(budget, first)
+        if budget < first:
+            raise ProfileError(f"--max-seeds ({budget}) must be at least --seeds ({first})")
+        return cls(name, _plan(first, budget))
+
+
+def _plan(first: int, budget: int) -> SeedPlan:
+    from .stats.sequential import SeedPlan
+
+    return SeedPlan.make(first, budget)

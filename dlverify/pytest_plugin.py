@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from .evidence import ClaimNotHeld, ClaimRecord
-from .profiles import DEFAULT_SEEDS, PROFILES, Profile
+from .evidence import ClaimNotHeld, ClaimRecord, Finding, FindingChanged
+from .profiles import DEFAULT_MAX_SEEDS, DEFAULT_SEEDS, PROFILES, Profile, ProfileError
 
 CLAIM_ID = re.compile(r"^(?P<report>[a-z][a-z0-9]*)\.[a-z0-9][a-z0-9-]*$")
 SOURCE_REPORTS = {
@@ -41,6 +41,12 @@ SOURCE_REPORTS = {
 META_KEY = "dlverify.claim"
 EVIDENCE_KEY = "dlverify.evidence"
 _CLAIM_RECORD = pytest.StashKey[ClaimRecord]()
+_FINDING = pytest.StashKey[Finding]()
+# PyTorch's CPU float32 kernels give thread-count-dependent results (a skinny matmul such
+# as a 10-class output layer's weight gradient is split across threads, changing the
+# summation order), and training amplifies the last bits into seed-sized differences.
+# Claim tests therefore compute with one intra-op thread, whatever --torch-threads says.
+CLAIM_THREADS = 1
 
 
 # -- options and markers ------------------------------------------------------
@@ -54,11 +60,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="default: documented protocols scaled to fit a 2-core CPU where needed (and reported); "
                          "full: the documented protocols as written (for GPU machines)")
     group.addoption("--seeds", type=int, default=None, metavar="N",
-                    help=f"seeds per comparative claim (default: {DEFAULT_SEEDS['default']} under the default "
-                         f"profile, {DEFAULT_SEEDS['full']} under full)")
+                    help=f"seeds of a comparative claim's first look (default: {DEFAULT_SEEDS['default']} under "
+                         f"the default profile, {DEFAULT_SEEDS['full']} under full)")
+    group.addoption("--max-seeds", type=int, default=None, metavar="M",
+                    help=f"seed budget: an inconclusive comparative claim is run again on more seeds up to M "
+                         f"(default: {DEFAULT_MAX_SEEDS['default']} under the default profile, "
+                         f"{DEFAULT_MAX_SEEDS['full']} under full; the looks are Bonferroni-corrected)")
+    group.addoption("--deterministic", action="store_true", default=False,
+                    help="turn on torch.use_deterministic_algorithms (and CUBLAS_WORKSPACE_CONFIG on CUDA) in "
+                         "every test process, for runs that must be bitwise reproducible")
     group.addoption("--torch-threads", type=int, default=None, metavar="N",
-                    help="torch intra-op threads per process (default: CPU cores divided by the number of "
-                         "pytest-xdist workers, so -n auto does not oversubscribe)")
+                    help="torch intra-op threads per process for everything but claim tests (default: CPU cores "
+                         "divided by the number of pytest-xdist workers); claim tests always compute with "
+                         f"{CLAIM_THREADS} thread so that their numbers, and so their verdicts, do not depend "
+                         "on it: use -n for parallel claims")
     group.addoption("--data-dir", default=None, metavar="DIR",
                     help="a folder with mnist/ and fashion-mnist/ (IDX files); searched before "
                          "$DLVERIFY_DATA, the user cache and /usr/share/datasets")
@@ -71,13 +86,14 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "claim(claim_id, *, source='', xfail=None): a test that decides one claim of the catalogue. "
         "claim_id is '<report>.<slug>' (select with -k <claim_id> or -m <report>); source names the "
-        "report's section; xfail='measured numbers' (or {'default': ..., 'full': ...}) marks a claim "
-        "measured NOT to hold: a strict xfail that only a failed expectation satisfies.",
+        "report's section; xfail=Finding(why, fails=(expectation, ...)) (or {'default': ..., 'full': ...}) marks "
+        "a claim measured NOT to hold: a strict xfail that only the recorded failing expectations satisfy.",
     )
     for report, title in SOURCE_REPORTS.items():
         config.addinivalue_line("markers", f"{report}: claims from the source report {title} (added from the claim id)")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(EvidenceCollector(config), "dlverify-evidence")
+    config.pluginmanager.register(SeedLooks(), "dlverify-seed-looks")
 
     device = config.getoption("device", "cpu")
     if device == "cuda":
@@ -97,7 +113,10 @@ def pytest_configure(config: pytest.Config) -> None:
         current = os.environ.get("DLVERIFY_DATA", "")
         os.environ["DLVERIFY_DATA"] = os.pathsep.join(p for p in (str(path), current) if p)
     _check_data_roots()
+    _check_profile(config)
     _limit_threads(config)
+    if config.getoption("deterministic", False):
+        _make_deterministic()
     # Claims that share trained models are grouped with xdist_group; that
     # grouping is only honoured under --dist loadgroup, which -n picks otherwise.
     if getattr(config.option, "dist", None) == "load":
@@ -113,6 +132,31 @@ def _check_data_roots() -> None:
         environment_roots()
     except DataLocationError as error:
         raise pytest.UsageError(str(error)) from None
+
+
+def _check_profile(config: pytest.Config) -> None:
+    """Bad --seeds / --max-seeds values stop the run at startup, with the rule they broke."""
+    try:
+        _profile_of(config)
+    except ProfileError as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+def _profile_of(config: pytest.Config) -> Profile:
+    return Profile.make(config.getoption("profile", "default"), config.getoption("seeds", None),
+                        config.getoption("max_seeds", None))
+
+
+def _make_deterministic() -> None:
+    """Deterministic kernels for this process (asked for with --deterministic).
+
+    ``CUBLAS_WORKSPACE_CONFIG`` must be set before cuBLAS starts; PyTorch's
+    reproducibility notes name ``:4096:8``. An existing value is kept.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    import torch
+
+    torch.use_deterministic_algorithms(True)
 
 
 def _limit_threads(config: pytest.Config) -> None:
@@ -178,13 +222,19 @@ def _claim_marker(item: pytest.Item):
     return item.get_closest_marker("claim")
 
 
-def _xfail_reason(marker, profile: str) -> str | None:
+def _finding(marker, profile: str) -> Finding | None:
+    """The recorded finding of a claim under ``profile``, or None when the claim is expected to hold."""
     xfail = marker.kwargs.get("xfail")
     if isinstance(xfail, dict):
         unknown = set(xfail) - set(PROFILES)
         if unknown:
             raise pytest.UsageError(f"claim {marker.args[0]}: xfail keys must be profiles {PROFILES}, got {sorted(unknown)}")
-        return xfail.get(profile)
+        xfail = xfail.get(profile)
+    if xfail is not None and not isinstance(xfail, Finding):
+        raise pytest.UsageError(
+            f"claim {marker.args[0]}: xfail must be a dlverify.evidence.Finding(why, fails=(...)) naming in words "
+            f"why the claim does not hold and which expectations fail, got {type(xfail).__name__}; measured "
+            f"numbers belong to the run, not the marker")
     return xfail
 
 
@@ -208,10 +258,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         item.extra_keyword_matches.add(claim_id)
         if report in SOURCE_REPORTS:
             item.add_marker(getattr(pytest.mark, report))
-        reason = _xfail_reason(marker, profile)
-        if reason:
-            item.add_marker(pytest.mark.xfail(reason=f"{claim_id} does not hold as measured: {reason}",
+        finding = _finding(marker, profile)
+        reason = finding.why if finding else None
+        if finding:
+            item.add_marker(pytest.mark.xfail(reason=f"{claim_id} does not hold as measured: {finding.why}",
                                               strict=True, raises=ClaimNotHeld))
+            item.stash[_FINDING] = finding
         doc = (getattr(item, "obj", None).__doc__ or "") if hasattr(item, "obj") else ""
         statement = " ".join(doc.strip().split("\n\n")[0].split()) if doc.strip() else ""
         meta = {"claim_id": claim_id, "source": marker.kwargs.get("source", ""), "report": report,
@@ -250,13 +302,17 @@ def cuda_device():
 
 @pytest.fixture(scope="session")
 def profile(pytestconfig: pytest.Config) -> Profile:
-    """The active :class:`~dlverify.profiles.Profile` (--profile, --seeds)."""
-    return Profile.make(pytestconfig.getoption("profile"), pytestconfig.getoption("seeds"))
+    """The active :class:`~dlverify.profiles.Profile` (--profile, --seeds, --max-seeds)."""
+    return _profile_of(pytestconfig)
 
 
 @pytest.fixture(scope="session")
 def seeds(profile: Profile) -> tuple[int, ...]:
-    """Seeds for comparative claims (--seeds, or the profile's default)."""
+    """Seeds of a comparative claim: the first look of the profile's seed plan.
+
+    In a claim test, the plugin runs the body again on the next look's seeds
+    while its verdict is inconclusive (see :func:`pytest_pyfunc_call`).
+    """
     return profile.seeds
 
 
@@ -283,6 +339,62 @@ def _meta(item: pytest.Item) -> dict:
 # -- deciding ---------------------------------------------------------------------
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem):
+    """Claim tests (setup, call, teardown) run with ``CLAIM_THREADS`` intra-op threads, restored after."""
+    if _claim_marker(item) is None:
+        return (yield)
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(CLAIM_THREADS)
+    try:
+        return (yield)
+    finally:
+        torch.set_num_threads(before)
+
+
+class SeedLooks:
+    """Runs claim tests that take ``seeds`` look by look (registered by :func:`pytest_configure`)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function):
+        """Run a claim test that takes ``seeds`` look by look until its verdict is decided.
+
+        Each look of the profile's :class:`~dlverify.stats.SeedPlan` calls the
+        test body with that many seeds on a cleared record whose statistical
+        expectations are decided at the plan's per-look (Bonferroni) confidence.
+        It stops at the first look with a definite verdict (holds or refuted), when
+        the test calls ``claim.undecidable(reason)``, or at the budget. The seeds
+        used and why it stopped go into the evidence. Other tests run as usual.
+        """
+        record = pyfuncitem.stash.get(_CLAIM_RECORD, None)
+        argnames = pyfuncitem._fixtureinfo.argnames
+        if record is None or "seeds" not in argnames or not callable(pyfuncitem.obj):
+            return None
+        plan = _profile_of(pyfuncitem.config).plan
+        first = tuple(pyfuncitem.funcargs["seeds"])
+        looks = [look for look in plan.looks if look >= len(first)] if first == tuple(range(len(first))) else []
+        if not looks:  # a test that chose its own seeds: one look at the usual confidence
+            looks, confidence = [len(first)], None
+        else:
+            confidence = plan.confidence if len(looks) > 1 else None
+        stopped = "budget reached"
+        for index, look in enumerate(looks):
+            seeds = first if not index and len(first) == look else tuple(range(look))
+            record.start_look(confidence)
+            pyfuncitem.obj(**{name: (seeds if name == "seeds" else pyfuncitem.funcargs[name]) for name in argnames})
+            if record.verdict in ("holds", "refuted", None):  # None: nothing expected; conclude() says so
+                stopped = "decided"
+                break
+            if record.undecidable_reason:
+                stopped = "more seeds cannot decide: " + record.undecidable_reason
+                break
+        record.seeds = {"looks": list(looks), "used": look, "stopped": stopped,
+                        "confidence_per_look": confidence if confidence is not None else "as given (one look)"}
+        return True
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     try:
         result = yield
@@ -292,10 +404,26 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
     record = pyfuncitem.stash.get(_CLAIM_RECORD, None)
     if record is not None:
         try:
-            record.conclude()
+            try:
+                record.conclude()
+            except ClaimNotHeld as not_held:
+                _check_finding(pyfuncitem, record, not_held)
+                raise
         finally:
             _attach(pyfuncitem)
     return result
+
+
+def _check_finding(item: pytest.Item, record: ClaimRecord, not_held: ClaimNotHeld) -> None:
+    """A claim recorded as not holding must fail exactly the recorded expectations."""
+    finding = item.stash.get(_FINDING, None)
+    if finding is None:
+        return
+    mismatch = finding.mismatch([e.description for e in record.failing()])
+    if mismatch:
+        raise FindingChanged(
+            f"{record.claim_id} no longer fails for the recorded reason ({mismatch}); measure it again and "
+            f"update its Finding (why, fails) on the claim marker.\n{not_held}") from not_held
 
 
 def _attach(item: pytest.Item) -> None:

@@ -11,6 +11,7 @@ pytest_plugins = ["pytester"]
 
 CLAIMS = '''
 import pytest
+from dlverify.evidence import Finding
 
 @pytest.mark.claim("demo.holds", source="demo §1")
 def test_holds(claim):
@@ -19,13 +20,13 @@ def test_holds(claim):
     claim.measure(value=2 + 2)
     claim.expect(2 + 2 == 4, "sum is four")
 
-@pytest.mark.claim("demo.refuted", xfail="measured 5, not 4")
+@pytest.mark.claim("demo.refuted", xfail=Finding("two plus three is five", fails=["sum is four"]))
 def test_refuted(claim):
     """Two plus three is four."""
     claim.measure(value=5)
     claim.expect(2 + 3 == 4, "sum is four")
 
-@pytest.mark.claim("demo.crash", xfail="should never be reached")
+@pytest.mark.claim("demo.crash", xfail=Finding("should never be reached", fails=["never"]))
 def test_crash(claim):
     """A crash is not a verdict."""
     claim.measure(value=1)
@@ -102,7 +103,8 @@ def test_new(claim):
 def test_claim_that_starts_to_hold_turns_the_suite_red(pytester):
     pytester.makepyfile('''
 import pytest
-@pytest.mark.claim("demo.now-holds", xfail="measured not to hold last time")
+from dlverify.evidence import Finding
+@pytest.mark.claim("demo.now-holds", xfail=Finding("measured not to hold last time", fails=["it holds now"]))
 def test_now(claim):
     claim.expect(True, "it holds now")
 ''')
@@ -114,7 +116,8 @@ def test_now(claim):
 def test_profile_specific_xfail(pytester):
     pytester.makepyfile('''
 import pytest
-@pytest.mark.claim("demo.profile", xfail={"default": "fails when scaled down"})
+from dlverify.evidence import Finding
+@pytest.mark.claim("demo.profile", xfail={"default": Finding("fails when scaled down", fails=["only holds under the full protocol"])})
 def test_p(claim, profile):
     claim.expect(profile.full, "only holds under the full protocol")
 ''')

@@ -18,7 +18,7 @@ from html import escape
 
 from . import format as fmt
 from .rows import (VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, error_excerpt, error_summary,
-                   instance_of, paired_numbers, skip_reason)
+                   instance_of, paired_numbers, seeds_line, skip_reason)
 
 SUMMARY_NUMBERS = 6  # reported/measured lines per summary row; the card has them all
 SUMMARY_CLIP = 60  # characters of one value in the summary
@@ -254,6 +254,9 @@ def _run_cell(row: Mapping, environment: Mapping) -> str:
     parts = [f'<span class="mono">{_text(device)}</span> · {_text(environment.get("profile", ""))}']
     if row.get("duration_s") is not None:
         parts.append(f'<span class="mini">{_text(fmt.duration(row["duration_s"]))}</span>')
+    seeds = seeds_line(row)
+    if seeds:
+        parts.append(f'<span class="mini" title="{_text(seeds)}"> · {_text(fmt.one_line(seeds, 60))}</span>')
     for how in (row.get("evidence") or {}).get("scaling") or []:
         parts.append(f'<span class="scaled" title="{_text(how)}">scaled: {_text(fmt.one_line(how, 80))}</span>')
     return "<br>".join(parts[:2]) + "".join(parts[2:])
@@ -357,6 +360,8 @@ def claim_card(row: Mapping, environment: Mapping) -> str:
         items = "".join(f"<li>{_prose(n, 1000)}</li>" for n in evidence["notes"])
         right.append(f'<h4>Notes</h4><ul class="plain">{items}</ul>')
     run = {"test": row.get("nodeid", ""), "device": device_of(row) or "—", "outcome": row.get("outcome", "")}
+    if seeds_line(row):
+        run["seeds"] = seeds_line(row)
     if row.get("duration_s") is not None:
         run["time"] = fmt.duration(row["duration_s"])
     right.append(f"<h4>Run</h4>{_kv_table(run)}")

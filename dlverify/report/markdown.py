@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from . import format as fmt
 from .rows import (VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, error_excerpt, error_summary,
-                   instance_of, paired_numbers, skip_reason)
+                   instance_of, paired_numbers, seeds_line, skip_reason)
 
 MARKS = {"holds": "🟢 holds", "refuted": "🔴 refuted", "inconclusive": "🟠 inconclusive",
          "skipped": "⚪ skipped", "error": "⚫ error"}
@@ -123,6 +123,8 @@ def _section(row: Mapping, figure_paths: Mapping[tuple[int, int], str], index: i
     if evidence.get("scaling") or evidence.get("notes"):
         lines.append("")
     run = f"Test `{row.get('nodeid', '')}`" + (f" on {escape(device_of(row))}" if device_of(row) else "")
+    if seeds_line(row):
+        run += f", {escape(seeds_line(row))}"
     if row.get("duration_s") is not None:
         run += f", {fmt.duration(row['duration_s'])}"
     lines += [run + ".", ""]

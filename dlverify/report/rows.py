@@ -123,6 +123,15 @@ def error_excerpt(row: Mapping, lines: int = 25, width: int = 300) -> str:
     return "\n".join(line if len(line) <= width else line[: width - 1] + "…" for line in text[-lines:])
 
 
+def seeds_line(row: Mapping) -> str:
+    """How many seeds decided the claim and why it stopped: "5 seeds (looks 3, 5, 10): decided"."""
+    seeds = (row.get("evidence") or {}).get("seeds") or {}
+    if not seeds.get("used"):
+        return ""
+    looks = ", ".join(str(n) for n in seeds.get("looks") or [])
+    return f"{seeds['used']} seeds (looks {looks}): {seeds.get('stopped', '')}"
+
+
 def paired_numbers(evidence: Mapping) -> list[tuple[str, object, object, bool, bool]]:
     """(quantity, reported, measured, has_reported, has_measured): the report's quantities first.
 
