@@ -52,3 +52,12 @@ class DeviceUnavailableError(DlverifyError, RuntimeError):
 
 class StatsError(DlverifyError, ValueError):
     """A statistic was given input it cannot use (NaN, mismatched lengths, ties, ...)."""
+
+
+class RunCacheError(DlverifyError, ValueError):
+    """A run cannot be cached: its spec is not JSON, or its payload is not a safe type.
+
+    Raised by :class:`dlverify.runcache.RunCache` whether the cache is enabled or
+    not, so a claim that runs without a cache also runs with one. The message
+    names the offending entry (``spec['protocol']['lr']``) and what to write instead.
+    """

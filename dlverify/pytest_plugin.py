@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -79,6 +80,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "$DLVERIFY_DATA, the user cache and /usr/share/datasets")
     group.addoption("--claims-report", default=None, metavar="DIR",
                     help="write the claims report (index.html, claims.md, claims.json) to DIR")
+    group.addoption("--run-cache", default=None, metavar="DIR",
+                    help="keep trained runs in DIR and read them back instead of training again, across "
+                         "sessions and xdist workers (default: dlverify-runs in pytest's cache folder, "
+                         "emptied by --cache-clear)")
+    group.addoption("--no-run-cache", action="store_true", default=False,
+                    help="bypass the run cache: train every run, read and store nothing")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -114,6 +121,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ["DLVERIFY_DATA"] = os.pathsep.join(p for p in (str(path), current) if p)
     _check_data_roots()
     _check_profile(config)
+    _check_run_cache(config)
     _limit_threads(config)
     if config.getoption("deterministic", False):
         _make_deterministic()
@@ -157,6 +165,31 @@ def _make_deterministic() -> None:
     import torch
 
     torch.use_deterministic_algorithms(True)
+
+
+def _check_run_cache(config: pytest.Config) -> None:
+    """--run-cache must be a folder this process can write in (made if missing); checked at startup.
+
+    A typo or a read-only folder would otherwise surface only after the first
+    run was trained, as a warning on every run. A relative DIR is taken from
+    the invocation folder; xdist workers parse the same arguments in the same
+    folder, so every worker of a session shares one cache.
+    """
+    value = config.getoption("run_cache", None)
+    if value is None:
+        return
+    if config.getoption("no_run_cache", False):
+        raise pytest.UsageError("--run-cache and --no-run-cache were both given; give one of them")
+    path = (config.invocation_params.dir / Path(value).expanduser()).resolve()
+    if path.exists() and not path.is_dir():
+        raise pytest.UsageError(f"--run-cache {value}: {path} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise pytest.UsageError(f"--run-cache {value}: cannot write in {path} ({error})") from None
+    config.option.run_cache = str(path)
 
 
 def _limit_threads(config: pytest.Config) -> None:
@@ -334,6 +367,79 @@ def _meta(item: pytest.Item) -> dict:
         if key == META_KEY:
             return json.loads(value)
     return {}
+
+
+# -- the run cache ------------------------------------------------------------------
+
+RUN_COUNTS_KEY = "dlverify.run_cache"
+_RUN_COUNTS = pytest.StashKey[Counter]()
+
+
+def _run_cache_root(config: pytest.Config) -> tuple[Path | None, str]:
+    """Where this session keeps trained runs (None: nowhere), and how to say so.
+
+    --run-cache DIR, else ``dlverify-runs`` in pytest's cache folder, so that
+    ``--cache-clear`` empties it with the rest; without the cacheprovider
+    plugin and without a DIR, nowhere (the runs are trained, not stored).
+    """
+    if config.getoption("no_run_cache", False):
+        return None, "disabled (--no-run-cache)"
+    chosen = config.getoption("run_cache", None)
+    if chosen:
+        return Path(chosen), chosen
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        return None, "disabled (pytest's cacheprovider plugin is off and no --run-cache DIR was given)"
+    try:
+        path = cache.mkdir("dlverify-runs")
+    except OSError as error:
+        return None, f"disabled (cannot make dlverify-runs in pytest's cache folder: {error})"
+    return path, f"{path}, in pytest's cache (--cache-clear empties it)"
+
+
+@pytest.fixture(scope="session")
+def run_cache(pytestconfig: pytest.Config):
+    """The session's :class:`~dlverify.runcache.RunCache`: a trained run is read back, never trained twice.
+
+    Stored in --run-cache DIR, else in pytest's cache folder (``--cache-clear``
+    empties it); --no-run-cache trains everything and stores nothing. Each
+    pytest-xdist worker opens its own on the same folder; a lock per run makes
+    the other workers wait for it, then read it.
+    """
+    from .runcache import RunCache
+
+    cache = RunCache(_run_cache_root(pytestconfig)[0])
+    yield cache
+    _add_run_counts(pytestconfig, trained=cache.misses, read=cache.hits)
+
+
+def _add_run_counts(config: pytest.Config, *, trained: int, read: int) -> None:
+    """Count runs for the summary; an xdist worker also hands its counts to the controller."""
+    counts = config.stash.setdefault(_RUN_COUNTS, Counter(trained=0, read=0))
+    counts.update(trained=trained, read=read)
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[RUN_COUNTS_KEY] = {"trained": counts["trained"], "read": counts["read"]}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    """(xdist controller) add a finished worker's run counts, sent in its workeroutput."""
+    counts = (getattr(node, "workeroutput", None) or {}).get(RUN_COUNTS_KEY)
+    if counts:
+        _add_run_counts(node.config, trained=counts["trained"], read=counts["read"])
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"dlverify run cache: {_run_cache_root(config)[1]}"
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    counts = config.stash.get(_RUN_COUNTS, None)
+    if counts is not None:  # some test used the run_cache fixture
+        root = _run_cache_root(config)[0]
+        terminalreporter.write_line(f"dlverify run cache: {counts['trained']} trained, {counts['read']} read "
+                                    f"({root or 'disabled'})")
 
 
 # -- deciding ---------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import torch
@@ -209,3 +210,125 @@ def test_threads():
     assert rows["demo.holds"]["evidence"]["measured"] == {"value": 4}
     assert rows["demo.holds"]["statement"] == "Two plus two is four."
     assert "needs a data set" in rows["demo.skipped"]["skip_reason"]
+
+
+# -- the run cache ----------------------------------------------------------------
+
+RUNS = '''
+from pathlib import Path
+import torch
+
+def train():
+    with open(Path(__file__).parent / "trained.txt", "a") as calls:
+        calls.write("x")
+    return {"w": torch.arange(3.0)}
+
+def test_run(run_cache):
+    payload = run_cache.get_or_create({"protocol": "demo/1", "seed": 0, "device": "cpu"}, train)
+    assert payload["w"].tolist() == [0.0, 1.0, 2.0]
+'''
+
+
+def trained(pytester) -> int:
+    """How many times the runs of RUNS were trained so far."""
+    calls = pytester.path / "trained.txt"
+    return len(calls.read_text()) if calls.exists() else 0
+
+
+def stored(folder) -> list:
+    return sorted(path.suffix for path in folder.rglob("*") if path.suffix in (".pt", ".json"))
+
+
+def test_help_documents_the_run_cache_options(pytester):
+    result = pytester.runpytest("--help")
+    result.stdout.fnmatch_lines(["*--run-cache=DIR*keep trained runs in DIR*", "*--no-run-cache*train every run*"])
+
+
+def test_run_cache_dir_receives_runs_and_the_next_session_reads_them(pytester):
+    pytester.makepyfile(RUNS)
+    first = pytester.runpytest("--run-cache", "runs")
+    first.assert_outcomes(passed=1)
+    first.stdout.fnmatch_lines([f"dlverify run cache: {pytester.path / 'runs'}",
+                                "dlverify run cache: 1 trained, 0 read*"])
+    assert trained(pytester) == 1 and stored(pytester.path / "runs") == [".json", ".pt"]
+    second = pytester.runpytest("--run-cache", "runs")
+    second.assert_outcomes(passed=1)
+    second.stdout.fnmatch_lines(["dlverify run cache: 0 trained, 1 read*"])
+    assert trained(pytester) == 1
+
+
+def test_no_run_cache_trains_every_time_and_stores_nothing(pytester):
+    pytester.makepyfile(RUNS)
+    for _ in range(2):
+        result = pytester.runpytest("--no-run-cache")
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["dlverify run cache: disabled (--no-run-cache)",
+                                     "dlverify run cache: 1 trained, 0 read*"])
+    assert trained(pytester) == 2 and stored(pytester.path) == []
+
+
+def test_default_run_cache_is_in_pytests_cache_and_cache_clear_empties_it(pytester):
+    pytester.makepyfile(RUNS)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    runs = pytester.path / ".pytest_cache" / "d" / "dlverify-runs"
+    result.stdout.fnmatch_lines([f"dlverify run cache: {runs}, in pytest's cache (--cache-clear empties it)"])
+    assert stored(runs) == [".json", ".pt"]
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert trained(pytester) == 1
+    pytester.runpytest("--cache-clear").assert_outcomes(passed=1)
+    assert trained(pytester) == 2  # cleared, so trained again (and stored again)
+    assert stored(runs) == [".json", ".pt"]
+
+
+def test_without_pytests_cache_and_without_a_dir_the_run_cache_is_off(pytester):
+    pytester.makepyfile(RUNS)
+    for _ in range(2):
+        result = pytester.runpytest("-p", "no:cacheprovider")
+        result.assert_outcomes(passed=1)
+        result.stdout.fnmatch_lines(["dlverify run cache: disabled (pytest's cacheprovider plugin is off*"])
+    assert trained(pytester) == 2 and stored(pytester.path) == []
+    pytester.runpytest("-p", "no:cacheprovider", "--run-cache", "runs").assert_outcomes(passed=1)
+    assert stored(pytester.path / "runs") == [".json", ".pt"]
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--run-cache", "a-file"], "*--run-cache a-file: *a-file is a file, not a folder*"),
+    (["--run-cache", "a-file/runs"], "*--run-cache a-file/runs: cannot write in *a-file/runs*"),
+    (["--run-cache", "runs", "--no-run-cache"], "*--run-cache and --no-run-cache were both given*"),
+])
+def test_a_run_cache_that_cannot_be_used_is_a_usage_error(pytester, arguments, message):
+    pytester.makepyfile("def test_a(): pass")
+    pytester.path.joinpath("a-file").write_text("not a folder")
+    result = pytester.runpytest(*arguments)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write in a read-only folder")
+def test_a_read_only_run_cache_is_a_usage_error(pytester):
+    pytester.makepyfile("def test_a(): pass")
+    folder = pytester.mkdir("read-only")
+    folder.chmod(0o500)
+    try:
+        result = pytester.runpytest("--run-cache", "read-only")
+    finally:
+        folder.chmod(0o700)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--run-cache read-only: cannot write in*"])
+
+
+@pytest.mark.slow
+def test_xdist_workers_share_the_run_cache_and_train_a_run_once(pytester):
+    pytester.makepyfile(RUNS + '''
+import time, pytest
+
+@pytest.mark.parametrize("i", range(3))
+def test_same_run(run_cache, i):
+    time.sleep(0.5)  # let both workers get tests
+    test_run(run_cache)
+''')
+    result = pytester.runpytest_subprocess("-n", "2", "--run-cache", "runs")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["dlverify run cache: 1 trained, 3 read*"])
+    assert trained(pytester) == 1

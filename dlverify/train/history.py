@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
 
 
 @dataclass
@@ -34,6 +35,18 @@ class History:
     def as_dict(self) -> dict[str, list]:
         """Plain lists, JSON-serializable."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Sequence]) -> History:
+        """The History that :meth:`as_dict` gave ``values`` (e.g. read back from the run cache).
+
+        Metrics missing from ``values`` stay empty (an older record); a name that
+        is not a metric is an error rather than silently dropped data.
+        """
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"History has no metric(s) {sorted(unknown)}")
+        return cls(**{name: list(series) for name, series in values.items()})
 
     @property
     def final(self) -> dict[str, float]:
