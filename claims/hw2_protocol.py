@@ -32,15 +32,20 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from dlverify.data import TensorData
+from dlverify.data.registry import get_spec
 from dlverify.models import initialize, mlp
+from dlverify.runcache import RunCache
 from dlverify.train import History, evaluate, fit
+
+# Part of every run's cache key: bump it when a change here changes what a run produces.
+PROTOCOL_VERSION = 1
 
 SIZES = (784, 100, 10)
 N_VALIDATION = 5_000  # TF input_data: the first 5 000 training images
@@ -91,6 +96,13 @@ def build_model(init: str | float, seed: int) -> torch.nn.Module:
     return initialize(model, "normal", std=math.sqrt(float(init)), generator=generator)
 
 
+def _payload(run: Hw2Run) -> dict:
+    """What the run cache keeps of a run: its history and the weights at the start and the end."""
+    return {"history": run.history.as_dict(),
+            "model": {k: v.detach().cpu() for k, v in run.model.state_dict().items()},
+            "initial": {k: v.detach().cpu() for k, v in run.initial.state_dict().items()}}
+
+
 def loss_fluctuation(step_loss: list[float]) -> float:
     """Standard deviation of the step-to-step change of the mini-batch loss over the second half of training.
 
@@ -115,12 +127,22 @@ class Hw2Runs:
     train: TensorData  # the 55 000 training images
     validation: TensorData  # the first 5 000 of the 60 000
     test: TensorData
+    run_cache: RunCache = field(default_factory=lambda: RunCache(None))
     cache: dict = field(default_factory=dict)
 
     def run(self, config: Config, seed: int, device: torch.device) -> Hw2Run:
         key = (config, seed, str(device))
         if key not in self.cache:
-            self.cache[key] = self._train(config, seed, device)
+            device = torch.device(device)
+            spec = {"family": "hw2", "protocol_version": PROTOCOL_VERSION, **asdict(config), "seed": seed,
+                    "device": device.type, "dtype": str(self.train.inputs.dtype), "train_images": len(self.train),
+                    "data": {name: file.sha256 for name, file in get_spec("mnist").files.items()}}
+            stored = self.run_cache.get_or_create(spec, lambda: _payload(self._train(config, seed, device)))
+            model, initial = build_model(config.init, seed), build_model(config.init, seed)
+            model.load_state_dict(stored["model"])
+            initial.load_state_dict(stored["initial"])
+            self.cache[key] = Hw2Run(config, seed, History.from_dict(stored["history"]), model.to(device).eval(),
+                                     initial.to(device))
         return self.cache[key]
 
     def _train(self, config: Config, seed: int, device: torch.device) -> Hw2Run:

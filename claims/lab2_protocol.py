@@ -76,10 +76,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlverify.data import TensorData
+from dlverify.data.registry import get_spec
 from dlverify.models import initialize, mlp
+from dlverify.runcache import RunCache
 from dlverify.train import History, fit, l1_penalty, l2_penalty
 from dlverify.train.augment import RandomAffine
 
+# Part of every run's cache key: bump it when a change here changes what a run produces.
+PROTOCOL_VERSION = 1
 SIZES = (784, 100, 100, 100, 10)
 EPOCHS, BATCH_SIZE, LR = 20, 512, 1e-3
 FULL_TRAIN_SIZE = 60_000
@@ -198,6 +202,17 @@ class Lab2Run:
         """|final val loss − final train loss|, the distance between the report's two curves."""
         return abs(self.val_loss[-1] - self.train_loss[-1])
 
+    def payload(self) -> dict:
+        """What the run cache stores: the history, the weight penalty per epoch, the final weights."""
+        return {"history": self.history.as_dict(), "penalty": list(self.penalty),
+                "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
+
+    @classmethod
+    def from_payload(cls, name: str, seed: int, payload: dict, model: nn.Module) -> "Lab2Run":
+        """The run rebuilt from :meth:`payload` into ``model`` (a fresh network of the configuration's shape)."""
+        model.load_state_dict(payload["model"])
+        return cls(name, seed, History.from_dict(payload["history"]), model.eval(), list(payload["penalty"]))
+
     def curves(self) -> History:
         """A History with the Keras-style curves, for :func:`dlverify.report.figures.train_val_curves`."""
         return History(epoch=list(self.history.epoch), train_loss=list(self.train_loss), val_loss=list(self.val_loss))
@@ -215,6 +230,7 @@ class Lab2Runs:
     val: TensorData
     subset: int | None = None
     epochs: int = EPOCHS
+    run_cache: RunCache = field(default_factory=lambda: RunCache(None))
     cache: dict = field(default_factory=dict)
     _data: dict = field(default_factory=dict)
 
@@ -268,8 +284,21 @@ class Lab2Runs:
             raise ValueError(f"unknown lab2 configuration {name!r}; choose one of {CONFIGURATIONS}")
         key = (name, seed, str(device))
         if key not in self.cache:
-            self.cache[key] = self._fit(name, seed, torch.device(device))
+            device = torch.device(device)
+            stored = self.run_cache.get_or_create(self._spec(name, seed, device),
+                                                  lambda: self._fit(name, seed, device).payload())
+            self.cache[key] = Lab2Run.from_payload(name, seed, stored, self._model(name).to(device))
         return self.cache[key]
+
+    def _spec(self, name: str, seed: int, device: torch.device) -> dict:
+        """Everything that determines one run, for the run cache's key."""
+        return {"family": "lab2", "protocol_version": PROTOCOL_VERSION, "configuration": name, "seed": seed,
+                "device": device.type, "dtype": str(self.train.inputs.dtype), **self.protocol(),
+                "data": {name: file.sha256 for name, file in get_spec("mnist").files.items()}}
+
+    @staticmethod
+    def _model(name: str) -> nn.Module:
+        return mlp(SIZES, dropout=DROPOUT if name == "dropout" else 0.0)
 
     def runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
         return [self.run(name, seed, device) for seed in seeds]
@@ -282,7 +311,7 @@ class Lab2Runs:
 
     def _fit(self, name: str, seed: int, device: torch.device) -> Lab2Run:
         scheme, kwargs = INITIALIZERS.get(name, ("glorot_uniform", {}))
-        model = mlp(SIZES, dropout=DROPOUT if name == "dropout" else 0.0)
+        model = self._model(name)
         model = initialize(model, scheme, generator=torch.Generator().manual_seed(seed), **kwargs).to(device)
         train = self.train_data(device)
         if name in INPUT_NOISE_VARIANCES:

@@ -26,9 +26,9 @@ CHANCE = 0.1
 
 
 @pytest.fixture(scope="session")
-def hw2(mnist_train, mnist_test) -> Hw2Runs:
+def hw2(mnist_train, mnist_test, run_cache) -> Hw2Runs:
     train, validation = split_like_tf_input_data(mnist_train)
-    return Hw2Runs(train, validation, mnist_test)
+    return Hw2Runs(train, validation, mnist_test, run_cache=run_cache)
 
 
 def _network(claim, device, seeds, **protocol):

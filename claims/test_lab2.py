@@ -41,8 +41,9 @@ SEEDED = TECHNIQUES + ("random", "glorot", "he")  # trained on every seed; zeros
 
 
 @pytest.fixture(scope="session")
-def lab2(mnist_train, mnist_test, profile) -> Lab2Runs:
-    return Lab2Runs(mnist_train, mnist_test, subset=profile.pick(default=DEFAULT_SUBSET, full=None))
+def lab2(mnist_train, mnist_test, profile, run_cache) -> Lab2Runs:
+    return Lab2Runs(mnist_train, mnist_test, subset=profile.pick(default=DEFAULT_SUBSET, full=None),
+                    run_cache=run_cache)
 
 
 def _protocol(claim, lab2: Lab2Runs, device, seeds, **extra) -> None:
