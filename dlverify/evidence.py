@@ -139,10 +139,17 @@ class ClaimRecord:
         self.undecidable_reason = ""
         self.confidence = confidence
 
-    def undecidable(self, reason: str) -> None:
-        """Say that more seeds cannot decide this claim (e.g. a network that did not train); noted."""
+    def undecidable(self, description: str, reason: str) -> None:
+        """Record a precondition of the comparison that failed, so that more seeds cannot decide the claim.
+
+        ``description`` names the precondition in words, like an expectation's
+        ("every network trained: val acc above chance"); ``reason`` says what
+        was measured. The claim is at best inconclusive (never "holds"), and a
+        claim decided over a seed plan stops adding seeds.
+        """
         self.undecidable_reason = reason
         self.notes.append(reason)
+        self.expectations.append(Expectation(description, "inconclusive", {"reason": reason}))
 
     # -- recording -------------------------------------------------------
     def report(self, **numbers: Any) -> None:
