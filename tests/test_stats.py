@@ -18,6 +18,7 @@ from dlverify.stats import (StatsError, Verdict, argbest, combine, compare_paire
 
 HOLDS, REFUTED, INCONCLUSIVE = Verdict.HOLDS, Verdict.REFUTED, Verdict.INCONCLUSIVE
 FAST = dict(n_resamples=2_000)  # enough for the properties checked here, and quick
+BOOT = dict(interval="percentile", **FAST)  # the bootstrap, for properties that are its own
 
 values = st.floats(min_value=-100, max_value=100, allow_nan=False, allow_infinity=False)
 noise = st.floats(min_value=-1, max_value=1, allow_nan=False, allow_infinity=False)
@@ -99,21 +100,25 @@ def test_identical_samples_are_inconclusive(sample, seed):
 @given(base_and_noise(min_size=2), st.integers(0, 2**32 - 1))
 def test_ci_contains_effect(sample, seed):
     base, jitter = sample
-    result = compare_paired(base + jitter, base, seed=seed, **FAST)
+    result = compare_paired(base + jitter, base, seed=seed, **BOOT)
     low, high = result.ci
     tolerance = 1e-9 * (1 + abs(result.effect))  # bootstrap means sum in another order
     assert low - tolerance <= result.effect <= high + tolerance
     assert result.effect == pytest.approx(np.mean((base + jitter) - base))
-    assert min(jitter) - 1e-9 <= low and high <= max(jitter) + 1e-9  # a mean cannot leave the data's range
+    # a resampled mean cannot leave the data's range: why the bootstrap is too narrow at small n
+    assert min(jitter) - 1e-9 <= low and high <= max(jitter) + 1e-9
+    t = compare_paired(base + jitter, base)
+    assert t.interval == "student-t" and t.ci[0] - tolerance <= t.effect <= t.ci[1] + tolerance
+    assert t.ci[1] - t.ci[0] >= high - low - tolerance or len(jitter) > 10
 
 
 @property_settings
 @given(base_and_noise(min_size=8), st.integers(0, 1000))
 def test_reproducible_for_a_seed(sample, seed):
     base, jitter = sample
-    first = compare_paired(base + 10 + jitter, base, seed=seed, **FAST)
-    again = compare_paired(base + 10 + jitter, base, seed=seed, **FAST)
-    other = compare_paired(base + 10 + jitter, base, seed=seed + 1, **FAST)
+    first = compare_paired(base + 10 + jitter, base, seed=seed, **BOOT)
+    again = compare_paired(base + 10 + jitter, base, seed=seed, **BOOT)
+    other = compare_paired(base + 10 + jitter, base, seed=seed + 1, **BOOT)
     assert first == again and first.as_dict() == again.as_dict()
     assert other.verdict is first.verdict is HOLDS
 
@@ -121,24 +126,34 @@ def test_reproducible_for_a_seed(sample, seed):
 def test_interval_depends_on_seed():
     rng = np.random.default_rng(7)
     a, b = rng.normal(size=12), rng.normal(size=12)
-    intervals = {compare_paired(a, b, seed=seed, **FAST).ci for seed in range(5)}
+    intervals = {compare_paired(a, b, seed=seed, **BOOT).ci for seed in range(5)}
     assert len(intervals) > 1
+    assert len({compare_paired(a, b, seed=seed).ci for seed in range(5)}) == 1  # the t interval draws nothing
 
 
 def test_three_seeds_give_the_range_of_the_differences():
-    """With n = 3 at 95 % the percentile interval is [min, max]: holds iff every seed agrees."""
-    result = compare_paired([1.0, 2.5, 3.1], [0.9, 2.0, 2.0])
+    """With n = 3 at 95 % the percentile interval is [min, max]: holds iff every seed agrees.
+
+    Pure noise has all three differences positive 1/8 of the time, so the
+    bootstrap is not the default; the t interval of the same data is wide.
+    """
+    result = compare_paired([1.0, 2.5, 3.1], [0.9, 2.0, 2.0], interval="percentile")
     assert result.ci == pytest.approx((0.1, 1.1))
     assert result.verdict is HOLDS
-    assert compare_paired([1.0, 2.5, 3.1], [1.2, 2.0, 2.0]).verdict is INCONCLUSIVE
+    assert compare_paired([1.0, 2.5, 3.1], [1.2, 2.0, 2.0], interval="percentile").verdict is INCONCLUSIVE
+    t = compare_paired([1.0, 2.5, 3.1], [0.9, 2.0, 2.0])
+    expected = scipy_stats.ttest_1samp([0.1, 0.5, 1.1], 0.0).confidence_interval(0.95)
+    assert t.ci == pytest.approx((expected.low, expected.high)) and t.verdict is INCONCLUSIVE
 
 
 def test_student_t_interval():
     d = np.array([0.3, 0.5, 0.1, 0.4])
-    result = compare_paired(d, np.zeros(4), interval="student-t")
+    result = compare_paired(d, np.zeros(4))
     expected = scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
     assert result.ci == pytest.approx((expected.low, expected.high))
-    assert result.interval == "student-t"
+    assert result.interval == "student-t" and result == compare_paired(d, np.zeros(4), interval="student-t")
+    value = compare_to_value(d, 0.0)
+    assert value.ci == result.ci and value.interval == "student-t"
 
 
 def test_margin_and_mirror():
@@ -183,7 +198,8 @@ def test_as_dict_and_str():
     assert data["verdict"] == "holds" and data["n"] == 3 and data["a"] == [0.93, 0.96, 0.94]
     assert all(type(v) is float for v in data["ci"] + [data["effect"]])
     text = str(result)
-    assert text == "a−b = 0.0333 [0.03, 0.04], claimed > 0 (n=3, d_z=5.8): holds"
+    assert text == "a−b = 0.0333 [0.019, 0.0477], claimed > 0 (n=3, d_z=5.8): holds"
+    assert data["interval"] == "student-t"
 
 
 def test_accepts_tensors():

@@ -51,7 +51,7 @@ def _samples(samples_by_condition: Mapping[Hashable, Any], keys: Sequence[Hashab
 
 def ordering(samples_by_condition: Mapping[Hashable, Any], order: Sequence[Hashable], *,
              alternative: str = "greater", margin: float = 0.0, confidence: float = 0.95,
-             n_resamples: int = 10_000, seed: int = 0, interval: str = "percentile") -> Ordering:
+             n_resamples: int = 10_000, seed: int = 0, interval: str = "student-t") -> Ordering:
     """Decide "order[0] > order[1] > ... " (or ``<`` with ``alternative="less"``) over paired seeds.
 
     Each adjacent pair is a :func:`~dlverify.stats.compare_paired` (same seeds,
@@ -109,7 +109,7 @@ class Best:
 
 def argbest(samples_by_condition: Mapping[Hashable, Any], *, higher_is_better: bool = True,
             claimed: Hashable | None = None, margin: float = 0.0, confidence: float = 0.95,
-            n_resamples: int = 10_000, seed: int = 0, interval: str = "percentile") -> Best:
+            n_resamples: int = 10_000, seed: int = 0, interval: str = "student-t") -> Best:
     """The condition with the best mean, and whether it is better than every other.
 
     ``samples_by_condition`` maps each condition to its per-seed values
