@@ -433,6 +433,60 @@ def test_argbest():
         argbest({"a": BASE, "b": BASE[:3]})
 
 
+# -- ordering and argbest: holds at c, refuted at the Bonferroni level ------------------------
+
+def test_ordering_refutes_only_at_the_adjusted_level():
+    """A step reversed at 95 % but not at 97.5 % leaves a 3-condition ordering inconclusive."""
+    c = np.array([0.0, 0.0, 0.0, 0.0])
+    b = np.array([-0.2, -0.3, -0.1, -0.45])  # b − c: t interval at 95 % below 0, at 97.5 % not
+    a = b + 1.0
+    step = compare_paired(b, c)
+    assert step.verdict is REFUTED and compare_paired(b, c, confidence=0.975).verdict is INCONCLUSIVE
+    result = ordering({"a": a, "b": b, "c": c}, ["a", "b", "c"])
+    assert result.verdict is INCONCLUSIVE and result.steps == (HOLDS, INCONCLUSIVE)
+    assert [s.verdict for s in result.comparisons] == [HOLDS, REFUTED]
+    assert result.refute_confidence == pytest.approx(0.975) and result.confidence == 0.95
+    data = assert_json(result)
+    assert data["comparisons"][1]["verdict"] == "inconclusive"
+    assert data["comparisons"][1]["verdict_at_confidence"] == "refuted"
+    assert data["comparisons"][1]["refute_confidence"] == pytest.approx(0.975)
+    assert "Bonferroni over 2 steps" in data["rule"] and "Berger 1982" in data["rule"]
+    assert str(result) == "a > b > c: inconclusive (a−b holds, b−c inconclusive)"
+    two = ordering({"b": b, "c": c}, ["b", "c"])  # one step: no adjustment
+    assert two.verdict is REFUTED and two.refute_confidence == pytest.approx(0.95)
+
+
+def test_argbest_claimed_refutes_at_the_adjusted_level():
+    rival = np.array([0.0, 0.0, 0.0, 0.0])
+    claimed = np.array([-0.2, -0.3, -0.1, -0.45])
+    samples = {"claimed": claimed, "rival": rival, "far": claimed - 5, "farther": claimed - 6}
+    result = argbest(samples, claimed="claimed")
+    assert result.comparisons["rival"].verdict is REFUTED  # at 95 %
+    assert result.steps == {"rival": INCONCLUSIVE, "far": HOLDS, "farther": HOLDS}
+    assert result.verdict is INCONCLUSIVE and result.refute_confidence == pytest.approx(1 - 0.05 / 3)
+    assert result.holds_confidence == 0.95 and result.claimed == "claimed"
+    data = assert_json(result)
+    assert data["comparisons"]["rival"]["verdict"] == "inconclusive" and data["claimed"] == "claimed"
+    assert "claimed" in data["rule"] and "Bonferroni over 3 rivals" in data["rule"]
+    far_behind = dict(samples, claimed=claimed - 1)
+    assert argbest(far_behind, claimed="claimed").verdict is REFUTED
+
+
+def test_argbest_unclaimed_pays_for_choosing_the_best():
+    """Without ``claimed`` the subject is picked by the data: holds needs 1 − (1 − c)/k per comparison."""
+    top = np.array([0.30, 0.45, 0.10, 0.50])  # top − second: holds at 95 %, not at 1 − 0.05/3
+    samples = {"second": np.zeros(4), "top": top, "low": np.zeros(4) - 5}
+    assert compare_paired(top, np.zeros(4)).verdict is HOLDS
+    assert compare_paired(top, np.zeros(4), confidence=1 - 0.05 / 3).verdict is INCONCLUSIVE
+    unclaimed = argbest(samples)
+    assert unclaimed.best == unclaimed.subject == "top" and unclaimed.claimed is None
+    assert unclaimed.holds_confidence == pytest.approx(1 - 0.05 / 3) and unclaimed.verdict is INCONCLUSIVE
+    assert argbest(samples, claimed="top").verdict is HOLDS
+    assert "chosen from 3 by the data" in assert_json(unclaimed)["rule"]
+    assert str(unclaimed) == ("best mean: top (0.338); top best of all: inconclusive "
+                              "(vs second inconclusive, vs low holds)")
+
+
 # -- the claims suite reads these results --------------------------------------------------------
 
 def test_results_feed_claim_records():
