@@ -317,7 +317,9 @@ X = [0.1, 0.2, 0.3, 1.0, 2.0]
 def test_rank_trend_detects_monotone_trend_and_reverse(noise_seed, seeds, slope):
     ys = slope * np.arange(5.0)[:, None] + 0.05 * np.random.default_rng(noise_seed).normal(size=(5, seeds))
     up = rank_trend(X, ys, **FAST)
-    assert up.verdict is HOLDS and up.rho == 1.0 and up.method == "bootstrap"
+    assert up.verdict is HOLDS and up.rho == 1.0 and up.method == "permutation"
+    assert up.exact is (seeds <= 2) and up.p_value == pytest.approx(1 / 120, abs=0.006)  # 2 000 random arrangements
+    assert rank_trend(X, ys, method="bootstrap", **FAST).verdict is HOLDS
     assert rank_trend(X, ys, alternative="decreasing", **FAST).verdict is REFUTED
     assert rank_trend(X, ys[::-1], **FAST).verdict is REFUTED
     assert rank_trend(X, ys[::-1], alternative="decreasing", **FAST).verdict is HOLDS
@@ -328,10 +330,13 @@ def test_rank_trend_flat_is_inconclusive():
     runs = np.array([0.50, 0.52, 0.47, 0.55])
     ys = np.array([np.roll(runs, i) for i in range(5)])
     result = rank_trend(X, ys)
-    assert result.rho == 0.0 and result.ci[0] < 0 < result.ci[1]
+    assert result.rho == 0.0 and result.p_value > 0.4 and result.p_opposite > 0.4
     assert result.verdict is INCONCLUSIVE
+    boot = rank_trend(X, ys, method="bootstrap")
+    assert boot.ci[0] < 0 < boot.ci[1] and boot.verdict is INCONCLUSIVE
     flat = rank_trend(X, np.ones((5, 3)))
-    assert flat.ci == (0.0, 0.0) and flat.verdict is INCONCLUSIVE
+    assert flat.p_value == flat.p_opposite == 1.0 and flat.verdict is INCONCLUSIVE
+    assert rank_trend(X, np.ones((5, 3)), method="bootstrap").ci == (0.0, 0.0)
 
 
 def test_rank_trend_rarely_decides_on_noise():
@@ -347,8 +352,11 @@ def test_rank_trend_rho_is_spearman_of_means():
     assert result.n_conditions == 6 and result.n_seeds == 4
     assert result == rank_trend(np.arange(6), ys, **FAST)
     data = assert_json(result)
-    assert data["p_value"] is None and len(data["means"]) == 6
+    assert data["ci"] is None and len(data["means"]) == 6 and data["arrangements"] == 2_000
+    assert data["exact"] is False and data["ys"] == ys.tolist()
     assert str(result).endswith("(6 conditions × 4 seeds): " + result.verdict.value)
+    boot = assert_json(rank_trend(np.arange(6), ys, method="bootstrap", **FAST))
+    assert boot["p_value"] is None and boot["ci"] is not None
 
 
 def test_rank_trend_one_seed_uses_exact_permutation_test():
@@ -364,7 +372,8 @@ def test_rank_trend_one_seed_uses_exact_permutation_test():
     assert one_swap.p_value == pytest.approx(reference.pvalue)
     few = rank_trend([1, 2, 3], [1.0, 2.0, 3.0])
     assert few.verdict is INCONCLUSIVE and "1/3!" in few.note
-    assert str(result).startswith("rho = 1, p = 0.0083 (permutation)")
+    assert str(result) == ("rho = 1, p = 0.0083 (opposite 1; decisive ≤ 0.025; exact permutation test, "
+                           "120 arrangements), claimed increasing (5 conditions × 1 seed): holds")
 
 
 def test_rank_trend_random_permutations_beyond_exact_size():
@@ -385,6 +394,50 @@ def test_rank_trend_random_permutations_beyond_exact_size():
 def test_rank_trend_errors(x, ys, kwargs, match):
     with pytest.raises(ValueError, match=match):
         rank_trend(x, ys, **kwargs)
+
+
+# -- rank_trend: the within-seed permutation test ------------------------------------------
+
+def test_rank_trend_permutation_is_the_default_and_seeds_do_not_lower_the_floor():
+    """Every order of distinct means is equally likely without a trend: p ≥ 1/k! whatever the seeds."""
+    x = np.arange(4)
+    ys = 10.0 * x[:, None] + np.random.default_rng(0).normal(size=(4, 3))
+    result = rank_trend(x, ys)
+    assert result.method == "permutation" and result.exact and result.arrangements == 24 ** 3
+    assert result.rho == 1.0 and result.p_value == pytest.approx(1 / 24) and result.verdict is INCONCLUSIVE
+    assert "1/4!" in result.note and "whatever the number of seeds" in result.note
+    five = rank_trend(np.arange(5), 10.0 * np.arange(5)[:, None] + np.random.default_rng(1).normal(size=(5, 3)))
+    assert not five.exact and five.p_value == pytest.approx(1 / 120, abs=0.003)  # 10 000 random arrangements
+
+
+def test_rank_trend_ties_are_counted_per_arrangement():
+    """Tied runs (equal accuracies) can tie the means of some arrangements; the exact count stays exact."""
+    ys = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 2.0], [2.0, 2.0]])
+    result = rank_trend(np.arange(4), ys)
+    assert result.exact and result.arrangements == 576
+    assert 0 < result.p_value < 1 / 24  # ties elsewhere make the observed order rarer than 1/24
+    assert result.p_opposite == pytest.approx(1.0)
+
+
+def test_rank_trend_one_sided_p_values_and_str():
+    ys = np.random.default_rng(2).normal(size=(5, 3))
+    up = rank_trend(np.arange(5), ys, n_resamples=999)
+    down = rank_trend(np.arange(5), ys, alternative="decreasing", n_resamples=999)
+    assert (up.p_value, up.p_opposite) == (down.p_opposite, down.p_value)
+    assert not up.exact and up.arrangements == 999 and up.level == pytest.approx(0.025)
+    assert str(up) == (f"rho = {up.rho:.3g}, p = {up.p_value:.2g} (opposite {up.p_opposite:.2g}; decisive ≤ 0.025; "
+                       f"Monte-Carlo permutation test, 999 arrangements), claimed increasing "
+                       f"(5 conditions × 3 seeds): {up.verdict.value}")
+    boot = rank_trend(np.arange(5), ys, method="bootstrap", n_resamples=500)
+    assert "bootstrap of seeds, anti-conservative" in str(boot) and boot.p_value is None
+
+
+def test_rank_trend_level_at_the_edge_of_a_three_look_plan():
+    """1/120 equals the per-side level 0.05/6 of a 3-look plan: an exact p of 1/120 decides despite rounding."""
+    ys = 10.0 * np.arange(5)[:, None] + np.random.default_rng(3).normal(size=(5, 2))
+    result = rank_trend(np.arange(5), ys, confidence=1 - 0.05 / 3)
+    assert result.exact and result.p_value == pytest.approx(1 / 120) and result.verdict is HOLDS
+    assert (1 - result.confidence) / 2 != 1 / 120  # the level as computed is off by rounding
 
 
 # -- ordering and argbest ----------------------------------------------------------------------
