@@ -267,11 +267,12 @@ def test_exact_interval_known_values():
 
 
 def test_wilson_interval_known_values():
-    low, high = proportion_interval(0, 10)
+    low, high = proportion_interval(0, 10, method="wilson")
     z2 = scipy_stats.norm.ppf(0.975) ** 2
     assert low == 0.0 and high == pytest.approx(z2 / (10 + z2))
-    low, high = proportion_interval(10, 10)
+    low, high = proportion_interval(10, 10, method="wilson")
     assert high == 1.0 and low == pytest.approx(10 / (10 + z2))
+    assert proportion_interval(3, 10) == proportion_interval(3, 10, method="exact")  # Clopper–Pearson by default
 
 
 @settings(max_examples=60, deadline=None)
@@ -293,6 +294,10 @@ def test_compare_proportion():
     assert compare_proportion(1000, 10_000, 0.1).verdict is INCONCLUSIVE
     result = compare_proportion(3, 10, 0.1, method="exact")
     assert assert_json(result)["successes"] == 3 and str(result).startswith("p = 0.3 (3/10)")
+    assert compare_proportion(3, 10, 0.1) == result
+    # Wilson's lower end for 1 of 1 is 0.79: a false "holds" 20 % of the time at p = 0.2 (Clopper–Pearson: 0.025)
+    assert compare_proportion(1, 1, 0.2, method="wilson").verdict is HOLDS
+    assert compare_proportion(1, 1, 0.2).verdict is INCONCLUSIVE
 
 
 @pytest.mark.parametrize("args, kwargs, match", [
