@@ -78,6 +78,12 @@ class Comparison:
     def region(self) -> tuple[float, float]:
         return _paired_region(self.alternative, self.margin)
 
+    def at_confidence(self, confidence: float) -> Comparison:
+        """The same comparison (samples, claim, interval, seed) decided at another ``confidence``."""
+        return compare_paired(self.a, self.b, alternative=self.alternative, margin=self.margin,
+                              confidence=confidence, n_resamples=self.n_resamples, seed=self.seed,
+                              interval=self.interval)
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "kind": "paired",
@@ -208,6 +214,11 @@ class ValueComparison:
     @property
     def region(self) -> tuple[float, float]:
         return value_region(self.alternative, self.value)
+
+    def at_confidence(self, confidence: float) -> ValueComparison:
+        """The same comparison (sample, claim, interval, seed) decided at another ``confidence``."""
+        return compare_to_value(self.samples, self.value, alternative=self.alternative, confidence=confidence,
+                                n_resamples=self.n_resamples, seed=self.seed, interval=self.interval)
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -74,7 +74,8 @@ class Ordering:
 
     ``comparisons`` are the m adjacent steps at ``confidence`` (they decide
     "holds"), ``refute_comparisons`` the same steps at ``refute_confidence``
-    (they decide "refuted"), ``steps`` each step's verdict.
+    (they decide "refuted"), ``steps`` each step's verdict. ``samples`` keeps
+    the inputs, so :meth:`at_confidence` can decide them again.
     """
 
     verdict: Verdict
@@ -86,9 +87,15 @@ class Ordering:
     confidence: float = 0.95
     refute_confidence: float = 0.95
     margin: float = 0.0
+    samples: dict[Hashable, tuple[float, ...]] | None = None
     n_resamples: int = 10_000
     seed: int = 0
     interval: str = "student-t"
+
+    def at_confidence(self, confidence: float) -> Ordering:
+        """The same ordering claim on the same samples, decided at another ``confidence``."""
+        return ordering(self.samples, self.order, alternative=self.alternative, margin=self.margin,
+                        confidence=confidence, n_resamples=self.n_resamples, seed=self.seed, interval=self.interval)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -155,7 +162,8 @@ def ordering(samples_by_condition: Mapping[Hashable, Any], order: Sequence[Hasha
     return Ordering(verdict=combine(*steps), order=order, alternative=alternative, comparisons=comparisons,
                     refute_comparisons=refutations, steps=steps, confidence=confidence,
                     refute_confidence=refute_confidence, margin=comparisons[0].margin,
-                    n_resamples=n_resamples, seed=seed, interval=interval)
+                    samples={k: tuple(v.tolist()) for k, v in samples.items()}, n_resamples=n_resamples,
+                    seed=seed, interval=interval)
 
 
 @dataclass(frozen=True)
@@ -167,7 +175,7 @@ class Best:
     ``comparisons`` maps every other condition to ``subject`` vs it at
     ``holds_confidence`` (they decide "holds"), ``refute_comparisons`` the
     same at ``refute_confidence`` (they decide "refuted"), ``steps`` their
-    verdicts.
+    verdicts. ``samples`` keeps the inputs for :meth:`at_confidence`.
     """
 
     verdict: Verdict
@@ -183,9 +191,16 @@ class Best:
     holds_confidence: float = 0.95
     refute_confidence: float = 0.95
     margin: float = 0.0
+    samples: dict[Hashable, tuple[float, ...]] | None = None
     n_resamples: int = 10_000
     seed: int = 0
     interval: str = "student-t"
+
+    def at_confidence(self, confidence: float) -> Best:
+        """The same claim (``claimed`` or the best mean) on the same samples, decided at another ``confidence``."""
+        return argbest(self.samples, higher_is_better=self.higher_is_better, claimed=self.claimed,
+                       margin=self.margin, confidence=confidence, n_resamples=self.n_resamples, seed=self.seed,
+                       interval=self.interval)
 
     def as_dict(self) -> dict[str, Any]:
         chosen = "claimed" if self.claimed is not None else f"the best mean, chosen from {len(self.means)} by the data"
@@ -268,4 +283,5 @@ def argbest(samples_by_condition: Mapping[Hashable, Any], *, higher_is_better: b
                 higher_is_better=bool(higher_is_better), means=means, comparisons=dict(zip(rivals, comparisons)),
                 refute_comparisons=dict(zip(rivals, refutations)), steps=steps, claimed=claimed,
                 confidence=confidence, holds_confidence=holds_confidence, refute_confidence=refute_confidence,
-                margin=comparisons[0].margin, n_resamples=n_resamples, seed=seed, interval=interval)
+                margin=comparisons[0].margin, samples={k: tuple(v.tolist()) for k, v in samples.items()},
+                n_resamples=n_resamples, seed=seed, interval=interval)

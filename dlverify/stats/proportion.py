@@ -85,7 +85,10 @@ def proportion_interval(successes: int, trials: int, *, confidence: float = 0.95
 
 @dataclass(frozen=True)
 class ProportionComparison:
-    """A proportion against a value or band (see :func:`compare_proportion`)."""
+    """A proportion against a value or band (see :func:`compare_proportion`).
+
+    :meth:`at_confidence` decides the same counts at another confidence.
+    """
 
     verdict: Verdict
     proportion: float
@@ -100,6 +103,11 @@ class ProportionComparison:
     @property
     def region(self) -> tuple[float, float]:
         return value_region(self.alternative, self.value)
+
+    def at_confidence(self, confidence: float) -> ProportionComparison:
+        """The same counts and claim (same interval method), decided at another ``confidence``."""
+        return compare_proportion(self.successes, self.trials, self.value, alternative=self.alternative,
+                                  confidence=confidence, method=self.method)
 
     def as_dict(self) -> dict[str, Any]:
         return {

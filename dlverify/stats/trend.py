@@ -197,7 +197,8 @@ class Trend:
     and ``p_opposite`` the one in the other direction (permutation method);
     ``ci`` the percentile interval of rho (bootstrap method); the others are
     None. ``arrangements`` counts the within-seed arrangements the p-values
-    are over (all of them when ``exact``); ``ys`` is the table.
+    are over (all of them when ``exact``). ``ys`` keeps the table so
+    :meth:`at_confidence` can decide it again.
     """
 
     verdict: Verdict
@@ -223,6 +224,11 @@ class Trend:
     def level(self) -> float:
         """The one-sided level a p-value must reach for a definite verdict, ``(1 − confidence)/2``."""
         return (1 - self.confidence) / 2
+
+    def at_confidence(self, confidence: float) -> Trend:
+        """The same trend claim on the same table (same method and seed), decided at another ``confidence``."""
+        return rank_trend(self.x, self.ys, alternative=self.alternative, confidence=confidence,
+                          n_resamples=self.n_resamples, seed=self.seed, method=self.method)
 
     def as_dict(self) -> dict[str, Any]:
         return {
