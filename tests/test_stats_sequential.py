@@ -1,4 +1,4 @@
-"""dlverify.stats for a sequential design: at_confidence() decides a result again at another level."""
+"""dlverify.stats for a sequential design: SeedPlan, sequential(), at_confidence(), and the multi-claim rules."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from dlverify.stats import (Best, Comparison, Ordering, ProportionComparison, Trend, ValueComparison, Verdict, argbest,
-                            compare_paired, compare_proportion, compare_to_value, ordering, rank_trend, within)
+from dlverify.stats import (Best, Comparison, Ordering, ProportionComparison, SeedPlan, SequentialResult,
+                            StatsError, Trend, ValueComparison, Verdict, argbest, compare_paired, compare_proportion,
+                            compare_to_value, ordering, rank_trend, sequential, within)
 
 HOLDS, REFUTED, INCONCLUSIVE = Verdict.HOLDS, Verdict.REFUTED, Verdict.INCONCLUSIVE
 BASE = np.array([0.70, 0.72, 0.69, 0.71])
@@ -20,8 +21,116 @@ def assert_json(result) -> dict:
     return data
 
 
+# -- SeedPlan ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("first, budget, looks", [
+    (3, 10, (3, 5, 10)), (5, 20, (5, 10, 20)), (3, 3, (3,)), (3, 4, (3, 4)), (3, 5, (3, 4, 5)),
+    (2, 4, (2, 3, 4)), (1, 100, (1, 10, 100)), (100, 1000, (100, 316, 1000)),
+])
+def test_seed_plan_make(first, budget, looks):
+    plan = SeedPlan.make(first, budget)
+    assert plan.looks == looks and plan.budget == budget
+    assert plan.confidence == pytest.approx(1 - 0.05 / len(looks))
+
+
+def test_seed_plan_fields():
+    plan = SeedPlan([3, 5, 10], alpha=0.1)
+    assert plan.looks == (3, 5, 10) and isinstance(plan.looks, tuple) and plan.alpha == 0.1
+    assert plan.confidence == pytest.approx(1 - 0.1 / 3)
+    assert plan == SeedPlan((3, 5, 10), 0.1) and hash(plan) == hash(SeedPlan((3, 5, 10), 0.1))
+    assert SeedPlan((4,)).confidence == pytest.approx(0.95)
+    assert SeedPlan.make(3, 10, alpha=0.01).alpha == 0.01
+    assert str(plan) == "looks at 3, 5, 10 seeds, each at confidence 0.9667 (alpha 0.1 split over 3)"
+    assert plan.as_dict() == {"looks": [3, 5, 10], "alpha": 0.1, "budget": 10, "confidence": plan.confidence}
+    with pytest.raises(AttributeError):
+        plan.looks = (1,)
+
+
+@pytest.mark.parametrize("args, match", [
+    (((),), "at least one look"),
+    (((3, 3),), "strictly increasing"),
+    (((5, 3),), "strictly increasing"),
+    (((0, 3),), "positive"),
+    (((3, 4.5),), "integers"),
+    ((3,), "integers"),
+    (((3, 5), 0.0), "alpha"),
+    (((3, 5), 1.5), "alpha"),
+])
+def test_seed_plan_errors(args, match):
+    with pytest.raises(StatsError, match=match):
+        SeedPlan(*args)
+
+
+def test_seed_plan_make_errors():
+    with pytest.raises(StatsError, match="first <= budget"):
+        SeedPlan.make(5, 3)
+    with pytest.raises(StatsError, match="first <= budget"):
+        SeedPlan.make(0, 3)
+    with pytest.raises(StatsError, match="integers"):
+        SeedPlan.make(3.0, 10)
+
+
+# -- sequential() -------------------------------------------------------------------------------------
+
 A = np.array([1.10, 1.30, 0.90, 1.25, 1.05, 1.20, 1.00, 1.15, 1.35, 0.95])
 B = A - np.array([0.5, -0.2, 0.9, 0.3, 0.6, 0.4, 0.7, 0.2, 0.5, 0.6])
+
+
+def test_sequential_stops_at_the_first_definite_verdict():
+    plan = SeedPlan.make(3, 10)
+    calls = []
+
+    def decide(n, confidence):
+        calls.append((n, confidence))
+        return compare_paired(A[:n], B[:n], confidence=confidence)
+
+    outcome = sequential(decide, plan)
+    assert isinstance(outcome, SequentialResult)
+    assert [n for n, _ in calls] == list(outcome.looks_done) and all(c == plan.confidence for _, c in calls)
+    assert outcome.verdict is HOLDS and outcome.stopped == "decided" and outcome.n == outcome.looks_done[-1]
+    assert outcome.verdicts[-1] is HOLDS and set(outcome.verdicts[:-1]) <= {INCONCLUSIVE}
+    assert outcome.result == compare_paired(A[:outcome.n], B[:outcome.n], confidence=plan.confidence)
+    assert outcome.result.confidence == plan.confidence and outcome.plan is plan
+    assert outcome.looks_done == (3, 5, 10)  # one seed reversed: inconclusive at 3 and 5 seeds, holds at 10
+    data = assert_json(outcome)
+    assert data["kind"] == "sequential" and data["result"]["kind"] == "paired" and data["n"] == 10
+    assert data["verdicts"] == ["inconclusive", "inconclusive", "holds"] and data["plan"]["looks"] == [3, 5, 10]
+    assert str(outcome).startswith("holds after 10 of 10 seeds (decided; looks 3: inconclusive, 5: inconclusive, "
+                                   "10: holds; each at 0.9833): a−b = ")
+    early = sequential(lambda n, c: compare_paired(A[:n] + 3, B[:n], confidence=c), plan)
+    assert early.verdict is HOLDS and early.n == 3 and early.looks_done == (3,)
+
+
+def test_sequential_budget_reached_and_refuted():
+    plan = SeedPlan((2, 4, 6))
+    noise = sequential(lambda n, c: compare_paired(A[:n], A[:n] + np.array([1, -1] * 5)[:n] * 0.1,
+                                                   confidence=c), plan)
+    assert noise.verdict is INCONCLUSIVE and noise.stopped == "budget reached"
+    assert noise.n == 6 and noise.looks_done == (2, 4, 6) and noise.verdicts == (INCONCLUSIVE,) * 3
+    reversed_ = sequential(lambda n, c: compare_paired(B[:n] - 1, A[:n], confidence=c), plan)
+    assert reversed_.verdict is REFUTED and reversed_.stopped == "decided" and reversed_.n == 4
+
+
+def test_sequential_with_at_confidence_and_other_results():
+    plan = SeedPlan.make(3, 6)
+    first = compare_paired(A, B)  # computed at 0.95 over all seeds, decided again per look
+    outcome = sequential(lambda n, c: compare_paired(A[:n], B[:n]).at_confidence(c), plan)
+    assert outcome.result.confidence == plan.confidence and first.confidence == 0.95
+    trend = sequential(lambda n, c: rank_trend(np.arange(6), np.arange(6.0)[:, None] + 0.01 * A[None, :n],
+                                               confidence=c), plan)
+    assert trend.verdict is HOLDS and trend.n == 3 and assert_json(trend)["result"]["kind"] == "trend"
+    bare = sequential(lambda n, c: "holds" if n >= 4 else Verdict.INCONCLUSIVE, plan)
+    assert plan.looks == (3, 4, 6)
+    assert bare.verdict is HOLDS and bare.n == 4 and assert_json(bare)["result"] == {"verdict": "holds"}
+
+
+def test_sequential_errors():
+    with pytest.raises(StatsError, match="SeedPlan"):
+        sequential(lambda n, c: HOLDS, (3, 5, 10))
+    with pytest.raises(StatsError, match="function"):
+        sequential(HOLDS, SeedPlan.make(3, 10))
+    with pytest.raises(StatsError, match="not a verdict"):
+        sequential(lambda n, c: None, SeedPlan.make(3, 10))
 
 
 # -- at_confidence -------------------------------------------------------------------------------------
