@@ -1,4 +1,8 @@
-"""dlverify.stats: three-way verdicts from seeded bootstrap, t, Wilson, exact and permutation statistics."""
+"""dlverify.stats: three-way verdicts from t, seeded bootstrap, exact, Wilson and permutation statistics.
+
+Error rates under the null are simulated in test_stats_error_rates.py; the sequential
+design and ``at_confidence`` are tested in test_stats_sequential.py.
+"""
 
 from __future__ import annotations
 

@@ -40,8 +40,46 @@ at the plan's level)::
     outcome = sequential(lambda n, c: compare_paired(a[:n], b[:n], confidence=c), plan)
     outcome.verdict, outcome.n                           # e.g. holds after 5 seeds
 
-Error rates of each claim type, at fixed n and under these plans, are
-measured in ``tests/test_stats_error_rates.py``.
+Measured by ``tests/test_stats_error_rates.py`` (fixed numpy seeds; 4 000
+simulated claims per cell, 2 000 for the trend; Monte-Carlo standard error
+about 0.25 % (0.35 %) at a 2.5 % rate). Rates of false "holds" / false
+"refuted" under each claim's null, the worst over normal, Student t (3 d.o.f.)
+and skewed (Exp(1) − 1) run-to-run noise; the nominal is 2.5 % per side:
+
+=======================================  ===============  ===============  ===============
+claim, null                              fixed n = 2..10  make(3, 10)      make(5, 20)
+                                         (worst n)        sequential       sequential
+=======================================  ===============  ===============  ===============
+compare_paired a > b, a = b              2.73 / 2.73 %    2.00 / 2.08 %    2.23 / 1.75 %
+compare_paired a < b, a = b              3.00 / 3.12 %    1.93 / 2.23 %    2.12 / 2.08 %
+compare_paired within 0.5, a − b = 0.5   0.78 / 3.38 %    0.22 / 2.35 %    0.07 / 2.27 %
+compare_to_value > 0, mean 0 (*)         2.70 / 2.95 %    2.27 / 2.48 %    2.30 / 2.15 %
+ordering A > B > C, all equal            0.05 / 2.73 %    0.00 / 2.43 %    0.00 / 2.30 %
+ordering A > B > C, A = B ≫ C            2.90 / 1.55 %    2.30 / 1.05 %    2.12 / 1.15 %
+argbest claimed of 4, all equal          0.18 / 2.67 %    0.03 / 1.90 %    0.05 / 2.45 %
+argbest claimed of 4, A = B ≫ C, D       2.57 / 1.00 %    1.98 / 0.75 %    1.88 / 0.73 %
+argbest unclaimed of 4, all equal        0.05 / 0.00 %    0.03 / 0.00 %    0.03 / 0.00 %
+argbest unclaimed of 4, A = B ≫ C, D     1.40 / 0.00 %    1.05 / 0.00 %    1.15 / 0.00 %
+rank_trend 5 conditions, no trend (†)    1.50 / 1.35 %    0.80 / 0.60 %    0.55 / 0.55 %
+compare_proportion > p0, p = p0 (‡)      ≤ 2.5 / 2.5 %    ≤ 2.5 / 2.5 %    ≤ 2.5 / 2.5 %
+=======================================  ===============  ===============  ===============
+
+Fixed-n maxima above 2.5 % are the largest of 9 noisy cells (normal noise
+is exact for t) except at n = 2 with heavy tails, where 100 000 draws give
+2.8 %. (*) normal and t noise; skewed values against a fixed value are
+anti-conservative on one side (6–12 %; see :mod:`dlverify.stats.compare`).
+(†) 199 random arrangements per test in the simulation; 5 × 1 seed is exact,
+1/120 = 0.83 % per side. (‡) exact binomial sums, n ≤ 60 and the plans
+over trials, including make(100, 1000).
+
+Power: the paired comparison with ``SeedPlan.make(3, 10)`` at a
+standardized effect d = 1.5 (normal differences) reaches "holds" 94.4 % of
+the time (12.2 % at the 3-seed look, 32.7 % at 5, 49.5 % at 10), using 7.5
+seeds on average; a fixed design at 95 % reaches 32 % with 3 seeds, 72 %
+with 5 and 98.7 % with 10. Note: with 5 conditions a rank trend's smallest
+p-value, 1/120, is exactly a 3-look plan's per-side level 0.05/6 (see
+:mod:`dlverify.stats.trend`); with random arrangements the p-value lands on
+either side of it, so plan trends over 6 or more conditions.
 """
 
 from __future__ import annotations
