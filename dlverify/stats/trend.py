@@ -29,9 +29,11 @@ just the per-side level 0.05/6) 5 conditions are at the edge, so use 6 or more.
 
 ``method="bootstrap"`` resamples the seeds within each condition and takes the
 percentile interval of rho (Efron & Tibshirani 1993). It is kept for
-comparison and is anti-conservative: with no trend it decides far more often
-than ``(1−c)/2`` at a few seeds (a resampled mean stays inside the range of its
-condition's runs, so the interval of rho is too narrow).
+comparison and is anti-conservative: a resampled mean stays inside the range
+of its condition's runs, so the interval of rho is too narrow, and with no
+trend (5 conditions, normal noise, 400 simulated tables, SE ≈ 1 %) it "holds"
+11.8 % and is "refuted" 11.8 % of the time at 2 seeds, 5.8 % / 5.3 % at 3 and
+4.0 % / 3.3 % at 5, against 2.5 % per side.
 """
 
 from __future__ import annotations
