@@ -328,9 +328,9 @@ def test_proportion_sequential_exact_rates(plan):
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.name for c in CLAIMS])
 def test_vectorized_deciders_match_the_public_functions(claim):
-    """200 draws (100 for the trend) at n = 2, 3 and 6 and through SeedPlan.make(3, 10): identical verdicts."""
+    """150 draws (100 for the trend) at n = 2, 3 and 6 and through SeedPlan.make(3, 10): identical verdicts."""
     rng = np.random.default_rng(18)
-    draws = 100 if "trend" in claim.name else 200
+    draws = 100 if "trend" in claim.name else 150
     for n in (2, 3, 6):
         samples = runs("t3", rng, claim.means, draws, n)
         fast = claim.fast(samples, CONFIDENCE)
