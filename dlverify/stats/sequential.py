@@ -67,7 +67,7 @@ compare_proportion > p0, p = p0 (‡)      ≤ 2.5 / 2.5 %    ≤ 2.5 / 2.5 %   
 Fixed-n maxima above 2.5 % are the largest of 9 noisy cells (normal noise
 is exact for t) except at n = 2 with heavy tails, where 100 000 draws give
 2.8 %. (*) normal and t noise; skewed values against a fixed value are
-anti-conservative on one side (6–12 %; see :mod:`dlverify.stats.compare`).
+anti-conservative on one side (about 10 %; see :mod:`dlverify.stats.compare`).
 (†) 199 random arrangements per test in the simulation; 5 × 1 seed is exact,
 1/120 = 0.83 % per side. (‡) exact binomial sums, n ≤ 60 and the plans
 over trials, including make(100, 1000).
