@@ -1,4 +1,8 @@
-"""dlverify.stats: three-way verdicts from seeded bootstrap, t, Wilson, exact and permutation statistics."""
+"""dlverify.stats: three-way verdicts from t, seeded bootstrap, exact, Wilson and permutation statistics.
+
+Error rates under the null are simulated in test_stats_error_rates.py; the sequential
+design and ``at_confidence`` are tested in test_stats_sequential.py.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from dlverify.stats import (StatsError, Verdict, argbest, combine, compare_paire
 
 HOLDS, REFUTED, INCONCLUSIVE = Verdict.HOLDS, Verdict.REFUTED, Verdict.INCONCLUSIVE
 FAST = dict(n_resamples=2_000)  # enough for the properties checked here, and quick
+BOOT = dict(interval="percentile", **FAST)  # the bootstrap, for properties that are its own
 
 values = st.floats(min_value=-100, max_value=100, allow_nan=False, allow_infinity=False)
 noise = st.floats(min_value=-1, max_value=1, allow_nan=False, allow_infinity=False)
@@ -99,21 +104,25 @@ def test_identical_samples_are_inconclusive(sample, seed):
 @given(base_and_noise(min_size=2), st.integers(0, 2**32 - 1))
 def test_ci_contains_effect(sample, seed):
     base, jitter = sample
-    result = compare_paired(base + jitter, base, seed=seed, **FAST)
+    result = compare_paired(base + jitter, base, seed=seed, **BOOT)
     low, high = result.ci
     tolerance = 1e-9 * (1 + abs(result.effect))  # bootstrap means sum in another order
     assert low - tolerance <= result.effect <= high + tolerance
     assert result.effect == pytest.approx(np.mean((base + jitter) - base))
-    assert min(jitter) - 1e-9 <= low and high <= max(jitter) + 1e-9  # a mean cannot leave the data's range
+    # a resampled mean cannot leave the data's range: why the bootstrap is too narrow at small n
+    assert min(jitter) - 1e-9 <= low and high <= max(jitter) + 1e-9
+    t = compare_paired(base + jitter, base)
+    assert t.interval == "student-t" and t.ci[0] - tolerance <= t.effect <= t.ci[1] + tolerance
+    assert t.ci[1] - t.ci[0] >= high - low - tolerance or len(jitter) > 10
 
 
 @property_settings
 @given(base_and_noise(min_size=8), st.integers(0, 1000))
 def test_reproducible_for_a_seed(sample, seed):
     base, jitter = sample
-    first = compare_paired(base + 10 + jitter, base, seed=seed, **FAST)
-    again = compare_paired(base + 10 + jitter, base, seed=seed, **FAST)
-    other = compare_paired(base + 10 + jitter, base, seed=seed + 1, **FAST)
+    first = compare_paired(base + 10 + jitter, base, seed=seed, **BOOT)
+    again = compare_paired(base + 10 + jitter, base, seed=seed, **BOOT)
+    other = compare_paired(base + 10 + jitter, base, seed=seed + 1, **BOOT)
     assert first == again and first.as_dict() == again.as_dict()
     assert other.verdict is first.verdict is HOLDS
 
@@ -121,24 +130,34 @@ def test_reproducible_for_a_seed(sample, seed):
 def test_interval_depends_on_seed():
     rng = np.random.default_rng(7)
     a, b = rng.normal(size=12), rng.normal(size=12)
-    intervals = {compare_paired(a, b, seed=seed, **FAST).ci for seed in range(5)}
+    intervals = {compare_paired(a, b, seed=seed, **BOOT).ci for seed in range(5)}
     assert len(intervals) > 1
+    assert len({compare_paired(a, b, seed=seed).ci for seed in range(5)}) == 1  # the t interval draws nothing
 
 
 def test_three_seeds_give_the_range_of_the_differences():
-    """With n = 3 at 95 % the percentile interval is [min, max]: holds iff every seed agrees."""
-    result = compare_paired([1.0, 2.5, 3.1], [0.9, 2.0, 2.0])
+    """With n = 3 at 95 % the percentile interval is [min, max]: holds iff every seed agrees.
+
+    Pure noise has all three differences positive 1/8 of the time, so the
+    bootstrap is not the default; the t interval of the same data is wide.
+    """
+    result = compare_paired([1.0, 2.5, 3.1], [0.9, 2.0, 2.0], interval="percentile")
     assert result.ci == pytest.approx((0.1, 1.1))
     assert result.verdict is HOLDS
-    assert compare_paired([1.0, 2.5, 3.1], [1.2, 2.0, 2.0]).verdict is INCONCLUSIVE
+    assert compare_paired([1.0, 2.5, 3.1], [1.2, 2.0, 2.0], interval="percentile").verdict is INCONCLUSIVE
+    t = compare_paired([1.0, 2.5, 3.1], [0.9, 2.0, 2.0])
+    expected = scipy_stats.ttest_1samp([0.1, 0.5, 1.1], 0.0).confidence_interval(0.95)
+    assert t.ci == pytest.approx((expected.low, expected.high)) and t.verdict is INCONCLUSIVE
 
 
 def test_student_t_interval():
     d = np.array([0.3, 0.5, 0.1, 0.4])
-    result = compare_paired(d, np.zeros(4), interval="student-t")
+    result = compare_paired(d, np.zeros(4))
     expected = scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
     assert result.ci == pytest.approx((expected.low, expected.high))
-    assert result.interval == "student-t"
+    assert result.interval == "student-t" and result == compare_paired(d, np.zeros(4), interval="student-t")
+    value = compare_to_value(d, 0.0)
+    assert value.ci == result.ci and value.interval == "student-t"
 
 
 def test_margin_and_mirror():
@@ -183,7 +202,8 @@ def test_as_dict_and_str():
     assert data["verdict"] == "holds" and data["n"] == 3 and data["a"] == [0.93, 0.96, 0.94]
     assert all(type(v) is float for v in data["ci"] + [data["effect"]])
     text = str(result)
-    assert text == "a−b = 0.0333 [0.03, 0.04], claimed > 0 (n=3, d_z=5.8): holds"
+    assert text == "a−b = 0.0333 [0.019, 0.0477], claimed > 0 (n=3, d_z=5.8): holds"
+    assert data["interval"] == "student-t"
 
 
 def test_accepts_tensors():
@@ -251,11 +271,12 @@ def test_exact_interval_known_values():
 
 
 def test_wilson_interval_known_values():
-    low, high = proportion_interval(0, 10)
+    low, high = proportion_interval(0, 10, method="wilson")
     z2 = scipy_stats.norm.ppf(0.975) ** 2
     assert low == 0.0 and high == pytest.approx(z2 / (10 + z2))
-    low, high = proportion_interval(10, 10)
+    low, high = proportion_interval(10, 10, method="wilson")
     assert high == 1.0 and low == pytest.approx(10 / (10 + z2))
+    assert proportion_interval(3, 10) == proportion_interval(3, 10, method="exact")  # Clopper–Pearson by default
 
 
 @settings(max_examples=60, deadline=None)
@@ -277,6 +298,10 @@ def test_compare_proportion():
     assert compare_proportion(1000, 10_000, 0.1).verdict is INCONCLUSIVE
     result = compare_proportion(3, 10, 0.1, method="exact")
     assert assert_json(result)["successes"] == 3 and str(result).startswith("p = 0.3 (3/10)")
+    assert compare_proportion(3, 10, 0.1) == result
+    # Wilson's lower end for 1 of 1 is 0.79: a false "holds" 20 % of the time at p = 0.2 (Clopper–Pearson: 0.025)
+    assert compare_proportion(1, 1, 0.2, method="wilson").verdict is HOLDS
+    assert compare_proportion(1, 1, 0.2).verdict is INCONCLUSIVE
 
 
 @pytest.mark.parametrize("args, kwargs, match", [
@@ -301,7 +326,9 @@ X = [0.1, 0.2, 0.3, 1.0, 2.0]
 def test_rank_trend_detects_monotone_trend_and_reverse(noise_seed, seeds, slope):
     ys = slope * np.arange(5.0)[:, None] + 0.05 * np.random.default_rng(noise_seed).normal(size=(5, seeds))
     up = rank_trend(X, ys, **FAST)
-    assert up.verdict is HOLDS and up.rho == 1.0 and up.method == "bootstrap"
+    assert up.verdict is HOLDS and up.rho == 1.0 and up.method == "permutation"
+    assert up.exact is (seeds <= 2) and up.p_value == pytest.approx(1 / 120, abs=0.006)  # 2 000 random arrangements
+    assert rank_trend(X, ys, method="bootstrap", **FAST).verdict is HOLDS
     assert rank_trend(X, ys, alternative="decreasing", **FAST).verdict is REFUTED
     assert rank_trend(X, ys[::-1], **FAST).verdict is REFUTED
     assert rank_trend(X, ys[::-1], alternative="decreasing", **FAST).verdict is HOLDS
@@ -312,10 +339,13 @@ def test_rank_trend_flat_is_inconclusive():
     runs = np.array([0.50, 0.52, 0.47, 0.55])
     ys = np.array([np.roll(runs, i) for i in range(5)])
     result = rank_trend(X, ys)
-    assert result.rho == 0.0 and result.ci[0] < 0 < result.ci[1]
+    assert result.rho == 0.0 and result.p_value > 0.4 and result.p_opposite > 0.4
     assert result.verdict is INCONCLUSIVE
+    boot = rank_trend(X, ys, method="bootstrap")
+    assert boot.ci[0] < 0 < boot.ci[1] and boot.verdict is INCONCLUSIVE
     flat = rank_trend(X, np.ones((5, 3)))
-    assert flat.ci == (0.0, 0.0) and flat.verdict is INCONCLUSIVE
+    assert flat.p_value == flat.p_opposite == 1.0 and flat.verdict is INCONCLUSIVE
+    assert rank_trend(X, np.ones((5, 3)), method="bootstrap").ci == (0.0, 0.0)
 
 
 def test_rank_trend_rarely_decides_on_noise():
@@ -331,8 +361,11 @@ def test_rank_trend_rho_is_spearman_of_means():
     assert result.n_conditions == 6 and result.n_seeds == 4
     assert result == rank_trend(np.arange(6), ys, **FAST)
     data = assert_json(result)
-    assert data["p_value"] is None and len(data["means"]) == 6
+    assert data["ci"] is None and len(data["means"]) == 6 and data["arrangements"] == 2_000
+    assert data["exact"] is False and data["ys"] == ys.tolist()
     assert str(result).endswith("(6 conditions × 4 seeds): " + result.verdict.value)
+    boot = assert_json(rank_trend(np.arange(6), ys, method="bootstrap", **FAST))
+    assert boot["p_value"] is None and boot["ci"] is not None
 
 
 def test_rank_trend_one_seed_uses_exact_permutation_test():
@@ -348,7 +381,8 @@ def test_rank_trend_one_seed_uses_exact_permutation_test():
     assert one_swap.p_value == pytest.approx(reference.pvalue)
     few = rank_trend([1, 2, 3], [1.0, 2.0, 3.0])
     assert few.verdict is INCONCLUSIVE and "1/3!" in few.note
-    assert str(result).startswith("rho = 1, p = 0.0083 (permutation)")
+    assert str(result) == ("rho = 1, p = 0.0083 (opposite 1; decisive ≤ 0.025; exact permutation test, "
+                           "120 arrangements), claimed increasing (5 conditions × 1 seed): holds")
 
 
 def test_rank_trend_random_permutations_beyond_exact_size():
@@ -369,6 +403,50 @@ def test_rank_trend_random_permutations_beyond_exact_size():
 def test_rank_trend_errors(x, ys, kwargs, match):
     with pytest.raises(ValueError, match=match):
         rank_trend(x, ys, **kwargs)
+
+
+# -- rank_trend: the within-seed permutation test ------------------------------------------
+
+def test_rank_trend_permutation_is_the_default_and_seeds_do_not_lower_the_floor():
+    """Every order of distinct means is equally likely without a trend: p ≥ 1/k! whatever the seeds."""
+    x = np.arange(4)
+    ys = 10.0 * x[:, None] + np.random.default_rng(0).normal(size=(4, 3))
+    result = rank_trend(x, ys)
+    assert result.method == "permutation" and result.exact and result.arrangements == 24 ** 3
+    assert result.rho == 1.0 and result.p_value == pytest.approx(1 / 24) and result.verdict is INCONCLUSIVE
+    assert "1/4!" in result.note and "whatever the number of seeds" in result.note
+    five = rank_trend(np.arange(5), 10.0 * np.arange(5)[:, None] + np.random.default_rng(1).normal(size=(5, 3)))
+    assert not five.exact and five.p_value == pytest.approx(1 / 120, abs=0.003)  # 10 000 random arrangements
+
+
+def test_rank_trend_ties_are_counted_per_arrangement():
+    """Tied runs (equal accuracies) can tie the means of some arrangements; the exact count stays exact."""
+    ys = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 2.0], [2.0, 2.0]])
+    result = rank_trend(np.arange(4), ys)
+    assert result.exact and result.arrangements == 576
+    assert 0 < result.p_value < 1 / 24  # ties elsewhere make the observed order rarer than 1/24
+    assert result.p_opposite == pytest.approx(1.0)
+
+
+def test_rank_trend_one_sided_p_values_and_str():
+    ys = np.random.default_rng(2).normal(size=(5, 3))
+    up = rank_trend(np.arange(5), ys, n_resamples=999)
+    down = rank_trend(np.arange(5), ys, alternative="decreasing", n_resamples=999)
+    assert (up.p_value, up.p_opposite) == (down.p_opposite, down.p_value)
+    assert not up.exact and up.arrangements == 999 and up.level == pytest.approx(0.025)
+    assert str(up) == (f"rho = {up.rho:.3g}, p = {up.p_value:.2g} (opposite {up.p_opposite:.2g}; decisive ≤ 0.025; "
+                       f"Monte-Carlo permutation test, 999 arrangements), claimed increasing "
+                       f"(5 conditions × 3 seeds): {up.verdict.value}")
+    boot = rank_trend(np.arange(5), ys, method="bootstrap", n_resamples=500)
+    assert "bootstrap of seeds, anti-conservative" in str(boot) and boot.p_value is None
+
+
+def test_rank_trend_level_at_the_edge_of_a_three_look_plan():
+    """1/120 equals the per-side level 0.05/6 of a 3-look plan: an exact p of 1/120 decides despite rounding."""
+    ys = 10.0 * np.arange(5)[:, None] + np.random.default_rng(3).normal(size=(5, 2))
+    result = rank_trend(np.arange(5), ys, confidence=1 - 0.05 / 3)
+    assert result.exact and result.p_value == pytest.approx(1 / 120) and result.verdict is HOLDS
+    assert (1 - result.confidence) / 2 != 1 / 120  # the level as computed is off by rounding
 
 
 # -- ordering and argbest ----------------------------------------------------------------------
@@ -415,6 +493,60 @@ def test_argbest():
         argbest({"a": BASE})
     with pytest.raises(ValueError, match="has 4 values but b has 3"):
         argbest({"a": BASE, "b": BASE[:3]})
+
+
+# -- ordering and argbest: holds at c, refuted at the Bonferroni level ------------------------
+
+def test_ordering_refutes_only_at_the_adjusted_level():
+    """A step reversed at 95 % but not at 97.5 % leaves a 3-condition ordering inconclusive."""
+    c = np.array([0.0, 0.0, 0.0, 0.0])
+    b = np.array([-0.2, -0.3, -0.1, -0.45])  # b − c: t interval at 95 % below 0, at 97.5 % not
+    a = b + 1.0
+    step = compare_paired(b, c)
+    assert step.verdict is REFUTED and compare_paired(b, c, confidence=0.975).verdict is INCONCLUSIVE
+    result = ordering({"a": a, "b": b, "c": c}, ["a", "b", "c"])
+    assert result.verdict is INCONCLUSIVE and result.steps == (HOLDS, INCONCLUSIVE)
+    assert [s.verdict for s in result.comparisons] == [HOLDS, REFUTED]
+    assert result.refute_confidence == pytest.approx(0.975) and result.confidence == 0.95
+    data = assert_json(result)
+    assert data["comparisons"][1]["verdict"] == "inconclusive"
+    assert data["comparisons"][1]["verdict_at_confidence"] == "refuted"
+    assert data["comparisons"][1]["refute_confidence"] == pytest.approx(0.975)
+    assert "Bonferroni over 2 steps" in data["rule"] and "Berger 1982" in data["rule"]
+    assert str(result) == "a > b > c: inconclusive (a−b holds, b−c inconclusive)"
+    two = ordering({"b": b, "c": c}, ["b", "c"])  # one step: no adjustment
+    assert two.verdict is REFUTED and two.refute_confidence == pytest.approx(0.95)
+
+
+def test_argbest_claimed_refutes_at_the_adjusted_level():
+    rival = np.array([0.0, 0.0, 0.0, 0.0])
+    claimed = np.array([-0.2, -0.3, -0.1, -0.45])
+    samples = {"claimed": claimed, "rival": rival, "far": claimed - 5, "farther": claimed - 6}
+    result = argbest(samples, claimed="claimed")
+    assert result.comparisons["rival"].verdict is REFUTED  # at 95 %
+    assert result.steps == {"rival": INCONCLUSIVE, "far": HOLDS, "farther": HOLDS}
+    assert result.verdict is INCONCLUSIVE and result.refute_confidence == pytest.approx(1 - 0.05 / 3)
+    assert result.holds_confidence == 0.95 and result.claimed == "claimed"
+    data = assert_json(result)
+    assert data["comparisons"]["rival"]["verdict"] == "inconclusive" and data["claimed"] == "claimed"
+    assert "claimed" in data["rule"] and "Bonferroni over 3 rivals" in data["rule"]
+    far_behind = dict(samples, claimed=claimed - 1)
+    assert argbest(far_behind, claimed="claimed").verdict is REFUTED
+
+
+def test_argbest_unclaimed_pays_for_choosing_the_best():
+    """Without ``claimed`` the subject is picked by the data: holds needs 1 − (1 − c)/k per comparison."""
+    top = np.array([0.30, 0.45, 0.10, 0.50])  # top − second: holds at 95 %, not at 1 − 0.05/3
+    samples = {"second": np.zeros(4), "top": top, "low": np.zeros(4) - 5}
+    assert compare_paired(top, np.zeros(4)).verdict is HOLDS
+    assert compare_paired(top, np.zeros(4), confidence=1 - 0.05 / 3).verdict is INCONCLUSIVE
+    unclaimed = argbest(samples)
+    assert unclaimed.best == unclaimed.subject == "top" and unclaimed.claimed is None
+    assert unclaimed.holds_confidence == pytest.approx(1 - 0.05 / 3) and unclaimed.verdict is INCONCLUSIVE
+    assert argbest(samples, claimed="top").verdict is HOLDS
+    assert "chosen from 3 by the data" in assert_json(unclaimed)["rule"]
+    assert str(unclaimed) == ("best mean: top (0.338); top best of all: inconclusive "
+                              "(vs second inconclusive, vs low holds)")
 
 
 # -- the claims suite reads these results --------------------------------------------------------

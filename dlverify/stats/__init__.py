@@ -2,8 +2,8 @@
 
 A claim names a quantity and a region for it ("a − b > 0", "accuracy in
 (0.09, 0.11)", "rho > 0"). The measurements give a confidence interval for the
-quantity (a seeded percentile bootstrap over seeds, or a Wilson/Clopper–Pearson
-interval for a proportion), and one rule decides everywhere
+quantity (a Student t interval over seeds, or a Clopper–Pearson interval for a
+proportion), and one rule decides everywhere
 (:func:`~dlverify.stats.verdict.decide`):
 
 * **holds** — the interval lies strictly inside the claimed region;
@@ -12,7 +12,18 @@ interval for a proportion), and one rule decides everywhere
 * **inconclusive** — it touches or straddles the threshold.
 
 The interval is two-sided at ``confidence`` (0.95), so each verdict is a
-one-sided decision at ``(1 − confidence) / 2``. All randomness comes from
+one-sided decision at ``(1 − confidence) / 2``: a claim that is false is
+"holds" at most 2.5 % of the time, one that is true "refuted" at most 2.5 %,
+at every number of seeds ≥ 2 (measured in ``tests/test_stats_error_rates.py``;
+the defaults are chosen for that — the percentile bootstrap is an option,
+unreliable below about 10 seeds). For a mean over seeds this assumes
+roughly symmetric seed-to-seed variation, which paired differences of
+exchangeable conditions have; a skewed sample against a fixed value does not
+(:mod:`~dlverify.stats.compare` gives the numbers). Trends are decided by a permutation test;
+claims over several conditions refute with a Bonferroni-adjusted level. Every
+result's ``at_confidence(c)`` decides the same inputs at another level, and
+:func:`sequential` adds seeds while a verdict is inconclusive, at the level a
+:class:`SeedPlan` sets per look. All randomness comes from
 ``numpy.random.default_rng(seed)`` with an explicit integer ``seed``: the same
 inputs and seed give the same result, bit for bit. Every result has
 ``verdict``, ``as_dict()`` (plain JSON types; non-finite numbers as the strings
@@ -27,6 +38,8 @@ inputs and seed give the same result, bit for bit. Every result has
 :func:`ordering`        "A > B > C" over paired seeds
 :func:`argbest`         the best condition, and whether it beats every other
 :func:`combine`         conjunction of verdicts
+:class:`SeedPlan`       looks (seed counts) and the per-look confidence
+:func:`sequential`      decide at each look until holds/refuted or budget
 =====================  ======================================================
 """
 
@@ -34,11 +47,12 @@ from ._common import StatsError
 from .compare import Comparison, ValueComparison, compare_paired, compare_to_value, within
 from .ordering import Best, Ordering, argbest, ordering
 from .proportion import ProportionComparison, compare_proportion, proportion_interval
+from .sequential import SeedPlan, SequentialResult, sequential
 from .trend import Trend, rank_trend
 from .verdict import Verdict, combine, decide
 
 __all__ = [
-    "Best", "Comparison", "Ordering", "ProportionComparison", "StatsError", "Trend", "ValueComparison", "Verdict",
-    "argbest", "combine", "compare_paired", "compare_proportion", "compare_to_value", "decide", "ordering",
-    "proportion_interval", "rank_trend", "within",
+    "Best", "Comparison", "Ordering", "ProportionComparison", "SeedPlan", "SequentialResult", "StatsError", "Trend",
+    "ValueComparison", "Verdict", "argbest", "combine", "compare_paired", "compare_proportion", "compare_to_value",
+    "decide", "ordering", "proportion_interval", "rank_trend", "sequential", "within",
 ]

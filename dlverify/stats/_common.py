@@ -1,4 +1,4 @@
-"""Input checks, the seeded percentile bootstrap of a mean, and JSON/str helpers."""
+"""Input checks, the two intervals of a mean (Student t, seeded percentile bootstrap), and JSON/str helpers."""
 
 from __future__ import annotations
 
@@ -91,6 +91,11 @@ def percentile_interval(sample: np.ndarray, confidence: float, n_resamples: int,
     means of ``n_resamples`` resamples drawn with replacement (Efron &
     Tibshirani, *An Introduction to the Bootstrap*, 1993, ch. 13). With one
     value there is no spread to resample: the interval is ``(−inf, inf)``.
+
+    Unreliable below about 10 values: a resampled mean never leaves
+    [min, max], so the interval is too narrow (at n = 3 and 95 % it is exactly
+    [min, max], and a null paired difference "holds" 12.5 % of the time per
+    side instead of 2.5 %).
     """
     if sample.size < 2:
         return (-math.inf, math.inf)
@@ -99,27 +104,44 @@ def percentile_interval(sample: np.ndarray, confidence: float, n_resamples: int,
     return float(low), float(high)
 
 
-INTERVALS = ("percentile", "student-t")
+INTERVALS = ("student-t", "percentile")
+
+
+def t_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Student t interval of the mean of each row: ``x̄ ± t_{(1+c)/2, n−1} · s / √n`` (Student, 1908).
+
+    ``samples`` has shape ``(..., n)``; the result is ``(low, high)``, two
+    arrays of shape ``(...)`` (0-d for a 1-D sample). Exact for normal data at
+    any n ≥ 2; with n = 1 every interval is ``(−inf, inf)``. Vectorized so a
+    simulation can decide thousands of samples at once with the very
+    arithmetic :func:`mean_interval` uses.
+    """
+    n = samples.shape[-1]
+    if n < 2:
+        shape = samples.shape[:-1]
+        return np.full(shape, -math.inf), np.full(shape, math.inf)
+    mean = samples.mean(axis=-1)
+    t = float(scipy_stats.t.ppf((1 + confidence) / 2, n - 1))
+    half = t * samples.std(axis=-1, ddof=1) / math.sqrt(n)
+    return mean - half, mean + half
 
 
 def mean_interval(sample: np.ndarray, confidence: float, n_resamples: int, seed: int,
-                  interval: str = "percentile") -> tuple[float, float]:
+                  interval: str = "student-t") -> tuple[float, float]:
     """Two-sided interval at ``confidence`` for the mean of a 1-D sample.
 
-    ``"percentile"``: :func:`percentile_interval`. ``"student-t"``: the
-    classical ``x̄ ± t_{(1+c)/2, n−1} · s / √n`` (Student, 1908), exact for
-    normal data; unlike any bootstrap of the mean it can reach beyond the
-    smallest and largest value, which matters with 3–5 seeds. With one value
-    both give ``(−inf, inf)``.
+    ``"student-t"`` (the default): :func:`t_interval`, of nominal level for
+    normal data at any n ≥ 2, conservative for symmetric heavy tails; unlike
+    any bootstrap of the mean it reaches beyond the smallest and largest
+    value, which is what makes it right with 3–5 seeds. ``"percentile"``:
+    :func:`percentile_interval`, which cannot leave [min, max] and so is too
+    narrow below about 10 values (at n = 3 and 95 % it *is* [min, max]).
+    With one value both give ``(−inf, inf)``.
     """
     if interval == "percentile":
         return percentile_interval(sample, confidence, n_resamples, seed)
-    if sample.size < 2:
-        return (-math.inf, math.inf)
-    mean = float(sample.mean())
-    t = float(scipy_stats.t.ppf((1 + confidence) / 2, sample.size - 1))
-    half = t * float(sample.std(ddof=1)) / math.sqrt(sample.size)
-    return mean - half, mean + half
+    low, high = t_interval(sample, confidence)
+    return float(low), float(high)
 
 
 def standardized_mean(sample: np.ndarray, reference: float = 0.0) -> float:
