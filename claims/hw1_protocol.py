@@ -126,21 +126,27 @@ def per_seed_mse(params: Sequence[torch.Tensor], data: TensorData) -> torch.Tens
 
 
 def _flat(params: Sequence[torch.Tensor]) -> torch.Tensor:
-    return torch.cat([p.detach().flatten(start_dim=1) for p in params], dim=1).clone()
+    return torch.cat([p.detach().flatten(start_dim=1) for p in params], dim=1).cpu().clone()
 
 
 def train_stacked(sizes: Sequence[int], data: TensorData, seeds: Sequence[int], *, epochs: int,
                   scheme: str = "glorot_uniform", init_kwargs: dict | None = None, lr: float = FUNCTION_LR,
-                  snapshot_every: int | None = None) -> StackedRun:
-    """Full-batch Adam (Keras defaults, ``lr``) on the MSE, S seeds at once; records loss and gradient norm."""
-    params = _stack_init(sizes, seeds, scheme, init_kwargs or {})
+                  snapshot_every: int | None = None, device: torch.device | str = "cpu") -> StackedRun:
+    """Full-batch Adam (Keras defaults, ``lr``) on the MSE, S seeds at once; records loss and gradient norm.
+
+    Trains on ``device`` (initial weights drawn on the CPU, as everywhere, then
+    moved); the recorded curves, snapshots and final parameters come back on the CPU.
+    """
+    device = torch.device(device)
+    params = [p.detach().to(device).requires_grad_() for p in _stack_init(sizes, seeds, scheme, init_kwargs or {})]
+    data = data.to(device)
     optimizer = make_optimizer("adam", params, lr=lr)
     losses, norms, snap_epochs, snaps = [], [], [], []
     for epoch in range(epochs + 1):
         loss = per_seed_mse(params, data)
         grads = torch.autograd.grad(loss.sum(), params)
-        losses.append(loss.detach().double().numpy())
-        norms.append(torch.sqrt(sum(g.pow(2).flatten(start_dim=1).sum(dim=1) for g in grads)).double().numpy())
+        losses.append(loss.detach().double().cpu().numpy())
+        norms.append(torch.sqrt(sum(g.pow(2).flatten(start_dim=1).sum(dim=1) for g in grads)).double().cpu().numpy())
         if snapshot_every and epoch > 0 and epoch % snapshot_every == 0:
             snap_epochs.append(epoch)
             snaps.append(_flat(params))
@@ -149,7 +155,7 @@ def train_stacked(sizes: Sequence[int], data: TensorData, seeds: Sequence[int], 
         for p, g in zip(params, grads):
             p.grad = g
         optimizer.step()
-    return StackedRun(tuple(sizes), tuple(seeds), [p.detach() for p in params], np.stack(losses),
+    return StackedRun(tuple(sizes), tuple(seeds), [p.detach().cpu() for p in params], np.stack(losses),
                       np.stack(norms), snap_epochs, snaps)
 
 
@@ -219,7 +225,7 @@ def minimize_grad_norm(model: nn.Module, data: TensorData, *, iterations: int = 
 
     gradient, hessian = grad(loss), jacrev(grad(loss))
     damping, g = 1e-3, gradient(theta)
-    identity = torch.eye(theta.numel(), dtype=theta.dtype)
+    identity = torch.eye(theta.numel(), dtype=theta.dtype, device=theta.device)
     for _ in range(iterations):
         if torch.linalg.vector_norm(g) < 1e-12:
             break
@@ -277,17 +283,20 @@ class Hw1Runs:
         return self.cache[key]
 
     # function nets
-    def function_fits(self, function: str, model: str, seeds: Sequence[int]) -> StackedRun:
+    # function nets: trained on ``device``; the unstacked nets the probes read are CPU modules
+    def function_fits(self, function: str, model: str, seeds: Sequence[int], device: torch.device) -> StackedRun:
         scheme, kwargs = FIT_MODELS[model]
-        return self._cached(("fit", function, model, tuple(seeds)), lambda: train_stacked(
-            FIT_SIZES, function_problem(function), seeds, epochs=FIT_EPOCHS, scheme=scheme, init_kwargs=kwargs))
+        return self._cached(("fit", function, model, tuple(seeds), str(device)), lambda: train_stacked(
+            FIT_SIZES, function_problem(function), seeds, epochs=FIT_EPOCHS, scheme=scheme, init_kwargs=kwargs,
+            device=device))
 
-    def pca_runs(self, runs: int = PCA_RUNS) -> StackedRun:
-        return self._cached(("pca", runs), lambda: train_stacked(
-            PCA_SIZES, function_problem("sin"), tuple(range(runs)), epochs=PCA_EPOCHS, snapshot_every=PCA_EVERY))
+    def pca_runs(self, device: torch.device, runs: int = PCA_RUNS) -> StackedRun:
+        return self._cached(("pca", runs, str(device)), lambda: train_stacked(
+            PCA_SIZES, function_problem("sin"), tuple(range(runs)), epochs=PCA_EPOCHS, snapshot_every=PCA_EVERY,
+            device=device))
 
-    def critical_points(self, runs: int) -> list[CriticalPoint]:
-        return self._cached(("critical", runs), lambda: _critical_points(runs))
+    def critical_points(self, runs: int, device: torch.device) -> list[CriticalPoint]:
+        return self._cached(("critical", runs, str(device)), lambda: _critical_points(runs, device))
 
     # MNIST
     def mnist(self, sizes: Sequence[int], seed: int, device: torch.device, *, n_train: int | None, epochs: int,
@@ -315,15 +324,15 @@ class Hw1Runs:
         return MnistRun(model, history, train_loss, train_acc, test_loss, test_acc)
 
 
-def _critical_points(runs: int) -> list[CriticalPoint]:
+def _critical_points(runs: int, device: torch.device) -> list[CriticalPoint]:
     from dlverify.probes import grad_norm, minimal_ratio, near_zero_weight_ratio
 
-    data = function_problem("sin")
-    trained = train_stacked(NEAR_ZERO_SIZES, data, tuple(range(runs)), epochs=NEAR_ZERO_TRAIN_EPOCHS)
+    data = function_problem("sin").to(device)
+    trained = train_stacked(NEAR_ZERO_SIZES, data, tuple(range(runs)), epochs=NEAR_ZERO_TRAIN_EPOCHS, device=device)
     data64 = (data.inputs.double(), data.targets.double())
     points = []
     for index, seed in enumerate(trained.seeds):
-        net = minimize_grad_norm(trained.model(index), data)
+        net = minimize_grad_norm(trained.model(index).to(device), data)
         loss = float(F.mse_loss(net(data64[0]), data64[1]).detach())
         points.append(CriticalPoint(
             seed=seed, loss=loss, grad_norm=grad_norm(net, F.mse_loss, data64),

@@ -128,7 +128,7 @@ def _test_numbers(runs) -> dict:
 
 
 @pytest.mark.claim("a1.gradcheck", source="a1 §1.1 Checking the gradients")
-def test_gradcheck(claim, fashion_train):
+def test_gradcheck(claim, fashion_train, device):
     """The analytic gradients match centered finite differences (mean abs difference ≈ 5e-9, max ≈ 2e-8).
 
     About the code, not the data: the cost J = cross-entropy + λ‖W‖² of the
@@ -142,10 +142,10 @@ def test_gradcheck(claim, fashion_train):
     (its largest entry above 0.1 in absolute value).
     """
     lam, n, std, eps = 0.1, 20, 2.0, 1e-6
-    x = fashion_train.inputs[:n].reshape(n, -1).double()
-    x = (x - x.mean(0)) / torch.where(x.std(0) > 0, x.std(0), torch.ones(()))
-    y = fashion_train.targets[:n]
-    model = build_model(x.shape[1], seed=0, std=std).double().eval()
+    x = fashion_train.inputs[:n].reshape(n, -1).double().to(device)
+    x = (x - x.mean(0)) / torch.where(x.std(0) > 0, x.std(0), torch.ones((), dtype=x.dtype, device=device))
+    y = fashion_train.targets[:n].to(device)
+    model = build_model(x.shape[1], seed=0, std=std).double().to(device).eval()
 
     def cost(weight, bias):
         logits = functional_call(model, {"1.weight": weight, "1.bias": bias}, (x,))

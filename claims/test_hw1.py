@@ -67,13 +67,13 @@ def test_stacked_training_is_separate_training():
 
 # -- 1-1 simulate a function ------------------------------------------------------------------------
 
-def _fit_table(function_runs, seeds):
+def _fit_table(function_runs, seeds, device):
     """R², loss curves and final MSE of both §1-1 models on both functions, per seed."""
     table = {}
     for function in FUNCTIONS:
         data = function_problem(function)
         for model in hw1.FIT_MODELS:
-            run = function_runs.function_fits(function, model, seeds)
+            run = function_runs.function_fits(function, model, seeds, device)
             table[function, model] = {
                 "run": run, "data": data,
                 "r2": [hw1.r_squared(run.model(i), data) for i in range(len(seeds))],
@@ -103,7 +103,7 @@ def _fit_figures(claim, table):
 
 
 @pytest.mark.claim("hw1.fit-functions", source="hw1 §1-1 Simulate a function")
-def test_fit_functions(claim, function_runs, seeds):
+def test_fit_functions(claim, function_runs, seeds, device):
     """1-10-1 networks (31 parameters) fit sin(x) + 0.5x and cos(x) + 0.5x²; the loss drops sharply in the
     first epochs and then flattens.
 
@@ -118,7 +118,7 @@ def test_fit_functions(claim, function_runs, seeds):
     model 1 starts from Keras' Dense default (Glorot uniform, zero biases),
     the hand-written model 2 from N(0, 1) weights and biases.
     """
-    table = _fit_table(function_runs, seeds)
+    table = _fit_table(function_runs, seeds, device)
     _function_protocol(claim, sizes=hw1.FIT_SIZES, epochs=hw1.FIT_EPOCHS, seeds=seeds,
                        models={m: f"{s} {kw}" for m, (s, kw) in hw1.FIT_MODELS.items()})
     claim.report(parameters=31, statement="loss drops sharply within the first few epochs and flattens; "
@@ -147,7 +147,7 @@ def test_fit_functions(claim, function_runs, seeds):
            "full": "inconclusive with 5 seeds: mean paired difference of the relative gaps (cos − sin) 0.0004, "
                    "95% CI [−0.006, 0.007]"},
 )
-def test_quadratic_harder(claim, function_runs, seeds):
+def test_quadratic_harder(claim, function_runs, seeds, device):
     """The two models differ noticeably only on cos(x) + 0.5x².
 
     Measured as the gap between the two models' final MSE relative to the
@@ -157,7 +157,7 @@ def test_quadratic_harder(claim, function_runs, seeds):
     on cos(x) + 0.5x² exceeds the one on sin(x) + 0.5x. Same runs as
     hw1.fit-functions.
     """
-    table = _fit_table(function_runs, seeds)
+    table = _fit_table(function_runs, seeds, device)
     gaps = {}
     for function in FUNCTIONS:
         rows = [table[function, m] for m in hw1.FIT_MODELS]
@@ -259,7 +259,7 @@ def _pca_protocol(claim, run):
 
 
 @pytest.mark.claim("hw1.pca-runs-separate", source="hw1 §1-2 Visualize the optimization process")
-def test_pca_runs_separate(claim, function_runs):
+def test_pca_runs_separate(claim, function_runs, device):
     """PCA of the whole model's weights, collected every 3 epochs over 8 runs (Adam 0.01, 100 epochs, 200
     points of sin(x) + 0.5x on [−10, 10]), shows separate clusters, one per run.
 
@@ -270,7 +270,7 @@ def test_pca_runs_separate(claim, function_runs):
     above 0.5 (Kaufman & Rousseeuw's "reasonable structure"); the
     nearest-centroid accuracy of the run labels is recorded beside it.
     """
-    run = function_runs.pca_runs()
+    run = function_runs.pca_runs(device)
     whole, first, labels = _pca_views(run)
     silhouette = float(silhouette_score(whole.projections, labels))
     _pca_protocol(claim, run)
@@ -286,7 +286,7 @@ def test_pca_runs_separate(claim, function_runs):
     xfail="the first component explains 0.33 of the first layer's variance (second 0.23) over the 8 runs; "
           "the spread is dominated by the runs' different initializations (silhouette by run 0.89), not one axis",
 )
-def test_pca_first_layer_one_axis(claim, function_runs):
+def test_pca_first_layer_one_axis(claim, function_runs, device):
     """The first layer's weights vary mostly along one direction.
 
     Same 8 runs and snapshots as hw1.pca-runs-separate; the first layer's
@@ -294,7 +294,7 @@ def test_pca_first_layer_one_axis(claim, function_runs):
     "Mostly along one direction" is fixed as: the first principal component
     explains more than half of the total variance of the snapshots.
     """
-    run = function_runs.pca_runs()
+    run = function_runs.pca_runs(device)
     whole, first, labels = _pca_views(run)
     ratio = first.explained_variance_ratio
     _pca_protocol(claim, run)
@@ -311,7 +311,7 @@ def test_pca_first_layer_one_axis(claim, function_runs):
           "does not settle by the fixed criterion: its coefficient of variation over the last 20 epochs is "
           "0.21–0.53 (mean 0.34, 95% CI [0.27, 0.41]) against < 0.25 — Adam at lr 0.01 keeps it oscillating",
 )
-def test_grad_norm_decreases(claim, function_runs):
+def test_grad_norm_decreases(claim, function_runs, device):
     """During training the gradient norm falls and stabilizes while the loss falls.
 
     The 8 runs of the PCA experiment (the report's §1-2 network), full-data
@@ -322,7 +322,7 @@ def test_grad_norm_decreases(claim, function_runs):
     the norm over the last 20 epochs below 0.25; "the loss falls" is a final
     loss below half the initial loss.
     """
-    run = function_runs.pca_runs()
+    run = function_runs.pca_runs(device)
     norms, losses = run.grad_norm, run.loss
     early, late = norms[:10].mean(axis=0), norms[-20:].mean(axis=0)
     late_cv = norms[-20:].std(axis=0) / late
@@ -349,9 +349,9 @@ def test_grad_norm_decreases(claim, function_runs):
 
 # -- 1-2 what happens when the gradient is almost zero ---------------------------------------------------
 
-def _critical_points(function_runs, profile):
+def _critical_points(function_runs, profile, device):
     runs = profile.pick(default=12, full=100)
-    points = function_runs.critical_points(runs)
+    points = function_runs.critical_points(runs, device)
     kept = [p for p in points if p.grad_norm <= hw1.GRAD_NORM_RELATIVE_TOLERANCE * p.initial_grad_norm]
     return runs, points, kept
 
@@ -380,7 +380,7 @@ def _critical_figure(kept):
 
 
 @pytest.mark.claim("hw1.near-zero-grad-loss-band", source="hw1 §1-2 What happens when gradient is almost zero")
-def test_near_zero_grad_loss_band(claim, function_runs, profile):
+def test_near_zero_grad_loss_band(claim, function_runs, profile, device):
     """At points where the gradient norm is nearly zero, the loss sits in a narrow band (0.3–0.55 reported).
 
     Points are found the usual way for this exercise: train the 1-10-1 net
@@ -397,7 +397,7 @@ def test_near_zero_grad_loss_band(claim, function_runs, profile):
     percentile range of the losses spans at most 0.25. At least 5 such
     points are needed to judge a spread.
     """
-    runs, points, kept = _critical_points(function_runs, profile)
+    runs, points, kept = _critical_points(function_runs, profile, device)
     loss = np.array([p.loss for p in kept])
     _critical_protocol(claim, runs)
     if runs < 100:
@@ -421,7 +421,7 @@ def test_near_zero_grad_loss_band(claim, function_runs, profile):
            "full": "21 of 100 points have the report's ratio in [0.06, 0.12] (14 at 2/31, 7 at 3/31); 73 have 0 or "
                    "1 weight below 0.01; the Hessian minimal ratio is 0.39–0.68"},
 )
-def test_minimal_ratio(claim, function_runs, profile):
+def test_minimal_ratio(claim, function_runs, profile, device):
     """At those points the minimal ratio is 0.06–0.12 (the report computes it as the share of weights near
     zero).
 
@@ -432,7 +432,7 @@ def test_minimal_ratio(claim, function_runs, profile):
     0.01 is fixed here). Decided on the report's definition: "clustered
     between 0.06 and 0.12" is at least 80 % of the points in [0.06, 0.12].
     """
-    runs, points, kept = _critical_points(function_runs, profile)
+    runs, points, kept = _critical_points(function_runs, profile, device)
     report_ratio = np.array([p.near_zero_weight_ratio for p in kept])
     hessian_ratio = np.array([p.minimal_ratio for p in kept])
     share = float(((report_ratio >= 0.06) & (report_ratio <= 0.12)).mean()) if len(kept) else 0.0
