@@ -159,7 +159,8 @@ CLAIMS = [
     Claim("argbest unclaimed of 4, A = B ≫ C, D", (0.0, 0.0, -20.0, -20.0), argbest_fast(None),
           lambda s, c: argbest(dict(zip("ABCD", s)), confidence=c).verdict),
     Claim("rank trend, 5 conditions, no trend", (0.0,) * 5, trend_fast,
-          lambda s, c: rank_trend(X, s, confidence=c, n_resamples=TREND_RESAMPLES).verdict, draws=TREND_DRAWS),
+          lambda s, c: rank_trend(X, s, method="permutation", confidence=c, n_resamples=TREND_RESAMPLES).verdict,
+          draws=TREND_DRAWS),
 ]
 
 
