@@ -6,6 +6,7 @@ design and ``at_confidence`` are tested in test_stats_sequential.py.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -326,8 +327,11 @@ X = [0.1, 0.2, 0.3, 1.0, 2.0]
 def test_rank_trend_detects_monotone_trend_and_reverse(noise_seed, seeds, slope):
     ys = slope * np.arange(5.0)[:, None] + 0.05 * np.random.default_rng(noise_seed).normal(size=(5, seeds))
     up = rank_trend(X, ys, **FAST)
-    assert up.verdict is HOLDS and up.rho == 1.0 and up.method == "permutation"
-    assert up.exact is (seeds <= 2) and up.p_value == pytest.approx(1 / 120, abs=0.006)  # 2 000 random arrangements
+    assert up.verdict is HOLDS and up.rho == 1.0 and up.mean_seed_rho == 1.0 and up.method == "page"
+    assert up.exact and up.p_value == pytest.approx((1 / 120) ** seeds, rel=1e-9)  # every seed in order
+    means = rank_trend(X, ys, method="permutation", **FAST)
+    assert means.verdict is HOLDS and means.exact is (seeds <= 2)
+    assert means.p_value == pytest.approx(1 / 120, abs=0.006)  # 2 000 random arrangements beyond 2 seeds
     assert rank_trend(X, ys, method="bootstrap", **FAST).verdict is HOLDS
     assert rank_trend(X, ys, alternative="decreasing", **FAST).verdict is REFUTED
     assert rank_trend(X, ys[::-1], **FAST).verdict is REFUTED
@@ -338,13 +342,18 @@ def test_rank_trend_flat_is_inconclusive():
     # every condition holds the same runs in another order: equal means, rho 0
     runs = np.array([0.50, 0.52, 0.47, 0.55])
     ys = np.array([np.roll(runs, i) for i in range(5)])
-    result = rank_trend(X, ys)
+    result = rank_trend(X, ys, method="permutation")
     assert result.rho == 0.0 and result.p_value > 0.4 and result.p_opposite > 0.4
     assert result.verdict is INCONCLUSIVE
+    page = rank_trend(X, ys)
+    assert page.method == "page" and page.rho == 0.0 and page.verdict is INCONCLUSIVE
+    assert page.p_value > 0.1 and page.p_opposite > 0.1
     boot = rank_trend(X, ys, method="bootstrap")
     assert boot.ci[0] < 0 < boot.ci[1] and boot.verdict is INCONCLUSIVE
-    flat = rank_trend(X, np.ones((5, 3)))
-    assert flat.p_value == flat.p_opposite == 1.0 and flat.verdict is INCONCLUSIVE
+    for method in ("page", "permutation"):
+        flat = rank_trend(X, np.ones((5, 3)), method=method)
+        assert flat.p_value == flat.p_opposite == 1.0 and flat.verdict is INCONCLUSIVE
+    assert rank_trend(X, np.ones((5, 3))).mean_seed_rho == 0.0
     assert rank_trend(X, np.ones((5, 3)), method="bootstrap").ci == (0.0, 0.0)
 
 
@@ -356,14 +365,20 @@ def test_rank_trend_rarely_decides_on_noise():
 
 def test_rank_trend_rho_is_spearman_of_means():
     ys = np.random.default_rng(3).normal(size=(6, 4))
-    result = rank_trend(np.arange(6), ys, **FAST)
-    assert result.rho == pytest.approx(scipy_stats.spearmanr(np.arange(6), ys.mean(axis=1)).statistic)
-    assert result.n_conditions == 6 and result.n_seeds == 4
-    assert result == rank_trend(np.arange(6), ys, **FAST)
-    data = assert_json(result)
+    for method in ("page", "permutation"):
+        result = rank_trend(np.arange(6), ys, method=method, **FAST)
+        assert result.rho == pytest.approx(scipy_stats.spearmanr(np.arange(6), ys.mean(axis=1)).statistic)
+        seed_rhos = [scipy_stats.spearmanr(np.arange(6), column).statistic for column in ys.T]
+        assert result.mean_seed_rho == pytest.approx(np.mean(seed_rhos))
+        assert result.n_conditions == 6 and result.n_seeds == 4
+        assert result == rank_trend(np.arange(6), ys, method=method, **FAST)
+        assert str(result).endswith("(6 conditions × 4 seeds): " + result.verdict.value)
+    data = assert_json(rank_trend(np.arange(6), ys, method="permutation", **FAST))
     assert data["ci"] is None and len(data["means"]) == 6 and data["arrangements"] == 2_000
-    assert data["exact"] is False and data["ys"] == ys.tolist()
-    assert str(result).endswith("(6 conditions × 4 seeds): " + result.verdict.value)
+    assert data["exact"] is False and data["ys"] == ys.tolist() and data["page_l"] is None
+    page = assert_json(rank_trend(np.arange(6), ys, **FAST))
+    assert page["method"] == "page" and page["exact"] is True and page["arrangements"] == 720 ** 4
+    assert page["page_l"] == scipy_stats.page_trend_test(ys.T).statistic and page["kind"] == "trend"
     boot = assert_json(rank_trend(np.arange(6), ys, method="bootstrap", **FAST))
     assert boot["p_value"] is None and boot["ci"] is not None
 
@@ -389,6 +404,10 @@ def test_rank_trend_random_permutations_beyond_exact_size():
     x = np.arange(10)
     result = rank_trend(x, x + 0.0, n_resamples=999)
     assert result.p_value == pytest.approx(1 / 1000) and result.verdict is HOLDS
+    page = rank_trend(np.arange(9), np.arange(9.0)[:, None] + np.zeros((9, 2)), n_resamples=999)
+    assert page.method == "page" and not page.exact and page.arrangements == 999  # 9! > 50 000
+    assert page.p_value == pytest.approx(1 / 1000) and page.p_opposite == 1.0 and page.verdict is HOLDS
+    assert "Monte-Carlo Page's L test, 999 arrangements" in str(page)
 
 
 @pytest.mark.parametrize("x, ys, kwargs, match", [
@@ -398,6 +417,7 @@ def test_rank_trend_random_permutations_beyond_exact_size():
     ([1, 2, 3], [[1.0, float("nan")], [1.0, 2.0], [3.0, 4.0]], {}, "NaN"),
     ([1, 2, 3], np.zeros((3, 2, 2)), {}, "2-D"),
     ([1, 2, 3], [1.0, 2.0, 3.0], dict(method="bootstrap"), ">= 2 seeds"),
+    ([1, 2, 3], np.zeros((3, 2)), dict(method="spearman"), "method must be one of"),
     ([1, 2, 3], np.zeros((3, 2)), dict(alternative="greater"), "alternative must be one of"),
 ])
 def test_rank_trend_errors(x, ys, kwargs, match):
@@ -405,24 +425,89 @@ def test_rank_trend_errors(x, ys, kwargs, match):
         rank_trend(x, ys, **kwargs)
 
 
-# -- rank_trend: the within-seed permutation test ------------------------------------------
+# -- rank_trend: Page's L, the default with 2 or more seeds ----------------------------------
 
-def test_rank_trend_permutation_is_the_default_and_seeds_do_not_lower_the_floor():
+def test_page_exact_values_by_hand_three_conditions_two_seeds():
+    """k = 3, s = 2, enumerated by hand.
+
+    One seed's score Σ i·R_i over the 3! reassignments of ranks (1, 2, 3):
+    123 → 14, 132 → 13, 213 → 13, 231 → 11, 312 → 11, 321 → 10. Here seed 1
+    ranks the conditions (1, 3, 2) and seed 2 (2, 1, 3): L = 13 + 13 = 26.
+    Of the 36 pairs of scores, L ≥ 26 for 14+14, 14+13 (×4), 13+13 (×4): 9, so
+    p = 9/36 = 0.25; L ≤ 26 for all but the 5 with L ≥ 27: 31/36.
+    """
+    result = rank_trend([1, 2, 3], [[1.0, 2.0], [3.0, 1.0], [2.0, 3.0]])
+    assert result.method == "page" and result.page_l == 26.0 and result.exact and result.arrangements == 36
+    assert result.p_value == pytest.approx(9 / 36) and result.p_opposite == pytest.approx(31 / 36)
+    assert result.mean_seed_rho == pytest.approx(0.5)  # seed rhos 0.5 and 0.5
+    assert result.verdict is INCONCLUSIVE and "smallest possible p-value is 0.0278" in result.note
+    assert "3 seeds without ties can reach it" in result.note
+    down = rank_trend([1, 2, 3], [[1.0, 2.0], [3.0, 1.0], [2.0, 3.0]], alternative="decreasing")
+    assert (down.p_value, down.p_opposite) == (result.p_opposite, result.p_value)
+    assert result.p_value == pytest.approx(scipy_stats.page_trend_test([[1, 3, 2], [2, 1, 3]]).pvalue)
+
+
+def test_page_matches_enumeration_with_ties_and_scipy_without():
+    """Tied runs get average ranks; the exact law then is each seed's own: checked against plain enumeration."""
+    ys = np.array([[0.0, 1.0, 5.0], [1.0, 1.0, 4.0], [1.0, 2.0, 4.0], [2.0, 2.0, 3.0]])  # ties in every seed
+    result = rank_trend(np.arange(4), ys)
+    ranks = scipy_stats.rankdata(ys, axis=0)
+    weights = np.arange(1, 5)
+    every = np.array([sum(weights @ ranks[list(order), j] for j, order in enumerate(orders))
+                      for orders in itertools.product(itertools.permutations(range(4)), repeat=3)])
+    assert result.page_l == weights @ ranks.sum(axis=1) and result.arrangements == len(every) == 24 ** 3
+    assert result.p_value == pytest.approx(np.mean(every >= result.page_l))
+    assert result.p_opposite == pytest.approx(np.mean(every <= result.page_l))
+    no_ties = np.random.default_rng(4).normal(size=(5, 6)) + 0.3 * np.arange(5)[:, None]
+    reference = scipy_stats.page_trend_test(no_ties.T, method="exact")
+    page = rank_trend(np.arange(5), no_ties)
+    assert page.page_l == reference.statistic and page.p_value == pytest.approx(reference.pvalue, rel=1e-9)
+
+
+def test_page_decides_three_and_four_conditions_with_seeds():
+    """The reason it is the default: (1/k!)^s falls with seeds where rho of the means stays at 1/k!."""
+    plan_confidence = 1 - 0.05 / 3  # one look of SeedPlan.make(3, 10): per-side level 0.00833
+    perfect = 10.0 * np.arange(3)[:, None] + np.random.default_rng(5).normal(size=(3, 3))
+    result = rank_trend([8, 32, 128], perfect, alternative="increasing", confidence=plan_confidence)
+    assert result.p_value == pytest.approx(1 / 216) and result.verdict is HOLDS and result.note == ""
+    assert "Page's L = 42" in str(result) and "exact Page's L test, 216 arrangements" in str(result)
+    assert str(result) == ("Page's L = 42 (mean within-seed rho 1, rho of means 1), p = 0.0046 (opposite 1; "
+                           "decisive ≤ 0.0083; exact Page's L test, 216 arrangements), claimed increasing "
+                           "(3 conditions × 3 seeds): holds")
+    assert result.at_confidence(0.999).verdict is INCONCLUSIVE  # 1/216 > 0.0005
+    assert result.at_confidence(0.95) == rank_trend([8, 32, 128], perfect)
+    reversed_ = rank_trend([8, 32, 128], perfect[::-1], confidence=plan_confidence)
+    assert reversed_.verdict is REFUTED and reversed_.p_opposite == pytest.approx(1 / 216)
+    assert rank_trend([8, 32, 128], perfect[::-1], alternative="decreasing").verdict is HOLDS
+    flat = rank_trend([8, 32, 128], np.tile([0.5, 0.6, 0.7], (3, 1)))  # every seed ties its 3 runs
+    assert flat.verdict is INCONCLUSIVE and flat.p_value == 1.0 and "smallest possible p-value" in flat.note
+    two = rank_trend([8, 32, 128], perfect[:, :2])  # 1/36 > 0.025: too few seeds, and the note says so
+    assert two.verdict is INCONCLUSIVE and "3 seeds without ties" in two.note
+    four = rank_trend(np.arange(4), 10.0 * np.arange(4)[:, None] + np.random.default_rng(0).normal(size=(4, 2)))
+    assert four.verdict is HOLDS and four.p_value == pytest.approx(1 / 576)
+
+
+# -- rank_trend: the within-seed permutation test of rho of the means ---------------------------
+
+def test_rank_trend_permutation_of_means_seeds_do_not_lower_the_floor():
     """Every order of distinct means is equally likely without a trend: p ≥ 1/k! whatever the seeds."""
     x = np.arange(4)
     ys = 10.0 * x[:, None] + np.random.default_rng(0).normal(size=(4, 3))
-    result = rank_trend(x, ys)
+    result = rank_trend(x, ys, method="permutation")
     assert result.method == "permutation" and result.exact and result.arrangements == 24 ** 3
     assert result.rho == 1.0 and result.p_value == pytest.approx(1 / 24) and result.verdict is INCONCLUSIVE
     assert "1/4!" in result.note and "whatever the number of seeds" in result.note
-    five = rank_trend(np.arange(5), 10.0 * np.arange(5)[:, None] + np.random.default_rng(1).normal(size=(5, 3)))
+    assert "Page's L test (method='page', the default) can decide from 2 seeds" in result.note
+    assert rank_trend(x, ys).p_value == pytest.approx(1 / 24 ** 3)  # Page's L, the same table
+    five = rank_trend(np.arange(5), 10.0 * np.arange(5)[:, None] + np.random.default_rng(1).normal(size=(5, 3)),
+                      method="permutation")
     assert not five.exact and five.p_value == pytest.approx(1 / 120, abs=0.003)  # 10 000 random arrangements
 
 
 def test_rank_trend_ties_are_counted_per_arrangement():
     """Tied runs (equal accuracies) can tie the means of some arrangements; the exact count stays exact."""
     ys = np.array([[0.0, 1.0], [1.0, 1.0], [1.0, 2.0], [2.0, 2.0]])
-    result = rank_trend(np.arange(4), ys)
+    result = rank_trend(np.arange(4), ys, method="permutation")
     assert result.exact and result.arrangements == 576
     assert 0 < result.p_value < 1 / 24  # ties elsewhere make the observed order rarer than 1/24
     assert result.p_opposite == pytest.approx(1.0)
@@ -430,13 +515,22 @@ def test_rank_trend_ties_are_counted_per_arrangement():
 
 def test_rank_trend_one_sided_p_values_and_str():
     ys = np.random.default_rng(2).normal(size=(5, 3))
-    up = rank_trend(np.arange(5), ys, n_resamples=999)
-    down = rank_trend(np.arange(5), ys, alternative="decreasing", n_resamples=999)
+    up = rank_trend(np.arange(5), ys, method="permutation", n_resamples=999)
+    down = rank_trend(np.arange(5), ys, method="permutation", alternative="decreasing", n_resamples=999)
     assert (up.p_value, up.p_opposite) == (down.p_opposite, down.p_value)
     assert not up.exact and up.arrangements == 999 and up.level == pytest.approx(0.025)
     assert str(up) == (f"rho = {up.rho:.3g}, p = {up.p_value:.2g} (opposite {up.p_opposite:.2g}; decisive ≤ 0.025; "
                        f"Monte-Carlo permutation test, 999 arrangements), claimed increasing "
                        f"(5 conditions × 3 seeds): {up.verdict.value}")
+    page_up = rank_trend(np.arange(5), ys)
+    page_down = rank_trend(np.arange(5), ys, alternative="decreasing")
+    assert (page_up.p_value, page_up.p_opposite) == (page_down.p_opposite, page_down.p_value)
+    assert page_up.p_value + page_up.p_opposite >= 1.0  # both count the observed L
+    assert str(page_up) == (f"Page's L = {page_up.page_l:.3g} (mean within-seed rho {page_up.mean_seed_rho:.3g}, "
+                            f"rho of means {page_up.rho:.3g}), p = {page_up.p_value:.2g} "
+                            f"(opposite {page_up.p_opposite:.2g}; decisive ≤ 0.025; exact Page's L test, "
+                            f"1728000 arrangements), claimed increasing (5 conditions × 3 seeds): "
+                            f"{page_up.verdict.value}")
     boot = rank_trend(np.arange(5), ys, method="bootstrap", n_resamples=500)
     assert "bootstrap of seeds, anti-conservative" in str(boot) and boot.p_value is None
 
@@ -444,9 +538,11 @@ def test_rank_trend_one_sided_p_values_and_str():
 def test_rank_trend_level_at_the_edge_of_a_three_look_plan():
     """1/120 equals the per-side level 0.05/6 of a 3-look plan: an exact p of 1/120 decides despite rounding."""
     ys = 10.0 * np.arange(5)[:, None] + np.random.default_rng(3).normal(size=(5, 2))
-    result = rank_trend(np.arange(5), ys, confidence=1 - 0.05 / 3)
+    result = rank_trend(np.arange(5), ys, method="permutation", confidence=1 - 0.05 / 3)
     assert result.exact and result.p_value == pytest.approx(1 / 120) and result.verdict is HOLDS
     assert (1 - result.confidence) / 2 != 1 / 120  # the level as computed is off by rounding
+    one_seed = rank_trend(np.arange(5), ys[:, 0], confidence=1 - 0.05 / 3)
+    assert one_seed.method == "permutation" and one_seed.verdict is HOLDS
 
 
 # -- ordering and argbest ----------------------------------------------------------------------

@@ -19,8 +19,10 @@ the defaults are chosen for that — the percentile bootstrap is an option,
 unreliable below about 10 seeds). For a mean over seeds this assumes
 roughly symmetric seed-to-seed variation, which paired differences of
 exchangeable conditions have; a skewed sample against a fixed value does not
-(:mod:`~dlverify.stats.compare` gives the numbers). Trends are decided by a permutation test;
-claims over several conditions refute with a Bonferroni-adjusted level. Every
+(:mod:`~dlverify.stats.compare` gives the numbers). Trends are decided by
+Page's L test (ranks within each seed, so its p-value falls as seeds are
+added) with 2 or more seeds, by an exact permutation test with one; claims
+over several conditions refute with a Bonferroni-adjusted level. Every
 result's ``at_confidence(c)`` decides the same inputs at another level, and
 :func:`sequential` adds seeds while a verdict is inconclusive, at the level a
 :class:`SeedPlan` sets per look. All randomness comes from
@@ -34,7 +36,7 @@ inputs and seed give the same result, bit for bit. Every result has
 :func:`compare_to_value` the mean over seeds against a value or band
 :func:`within`          shorthand for the band case
 :func:`proportion_interval`, :func:`compare_proportion`  k of n (accuracy)
-:func:`rank_trend`      monotone trend of condition means against x
+:func:`rank_trend`      monotone trend of the conditions against x (Page's L)
 :func:`ordering`        "A > B > C" over paired seeds
 :func:`argbest`         the best condition, and whether it beats every other
 :func:`combine`         conjunction of verdicts
