@@ -147,7 +147,11 @@ def _proportion(detail: Mapping) -> str:
 
 
 def _trend(detail: Mapping) -> str:
-    spread = _ci(detail) if detail.get("ci") else f" (p = {value(detail.get('p_value'))})"
+    if detail.get("method") == "page":
+        spread = (f" (Page's L = {value(detail.get('page_l'))}, mean within-seed ρ "
+                  f"{value(detail.get('mean_seed_rho'))}, p = {value(detail.get('p_value'))})")
+    else:
+        spread = _ci(detail) if detail.get("ci") else f" (p = {value(detail.get('p_value'))})"
     shape = ""
     if detail.get("n_conditions") is not None:
         shape = f" · {detail['n_conditions']} conditions × {detail.get('n_seeds', '?')} seeds"

@@ -60,7 +60,10 @@ argbest claimed of 4, all equal          0.18 / 2.67 %    0.03 / 1.90 %    0.05 
 argbest claimed of 4, A = B ≫ C, D       2.57 / 1.00 %    1.98 / 0.75 %    1.88 / 0.73 %
 argbest unclaimed of 4, all equal        0.05 / 0.00 %    0.03 / 0.00 %    0.03 / 0.00 %
 argbest unclaimed of 4, A = B ≫ C, D     1.40 / 0.00 %    1.05 / 0.00 %    1.15 / 0.00 %
-rank_trend 5 conditions, no trend (†)    1.50 / 1.35 %    0.80 / 0.60 %    0.55 / 0.55 %
+rank_trend 5 conditions × 1 seed (†)    1.50 / 1.35 %    0.80 / 0.60 %    0.55 / 0.55 %
+rank_trend, Page's L, 3 conditions (§)   2.25 / 2.33 %    2.05 / 1.88 %    1.75 / 1.93 %
+rank_trend, Page's L, 4 conditions (§)   2.27 / 2.50 %    1.80 / 2.02 %    1.80 / 2.02 %
+rank_trend, Page's L, 5 conditions (§)   2.88 / 2.70 %    2.05 / 1.82 %    2.08 / 2.30 %
 compare_proportion > p0, p = p0 (‡)      ≤ 2.5 / 2.5 %    ≤ 2.5 / 2.5 %    ≤ 2.5 / 2.5 %
 =======================================  ===============  ===============  ===============
 
@@ -69,17 +72,18 @@ is exact for t) except at n = 2 with heavy tails, where 100 000 draws give
 2.8 %. (*) normal and t noise; skewed values against a fixed value are
 anti-conservative on one side (about 10 %; see :mod:`dlverify.stats.compare`).
 (†) 199 random arrangements per test in the simulation; 5 × 1 seed is exact,
-1/120 = 0.83 % per side. (‡) exact binomial sums, n ≤ 60 and the plans
+1/120 = 0.83 % per side. (§) Page's L, the default with ≥ 2 seeds: worst of
+normal, t and skewed noise; without ties each seed's ranks are a uniform
+permutation, so these equal the test's exact size. (‡) exact binomial sums, n ≤ 60 and the plans
 over trials, including make(100, 1000).
 
 Power: the paired comparison with ``SeedPlan.make(3, 10)`` at a
 standardized effect d = 1.5 (normal differences) reaches "holds" 94.4 % of
 the time (12.2 % at the 3-seed look, 32.7 % at 5, 49.5 % at 10), using 7.5
 seeds on average; a fixed design at 95 % reaches 32 % with 3 seeds, 72 %
-with 5 and 98.7 % with 10. Note: with 5 conditions a rank trend's smallest
-p-value, 1/120, is exactly a 3-look plan's per-side level 0.05/6 (see
-:mod:`dlverify.stats.trend`); with random arrangements the p-value lands on
-either side of it, so plan trends over 6 or more conditions.
+with 5 and 98.7 % with 10. A trend over 3 conditions a standardized 1.5
+apart (Page's L) holds 99.7 % of the time under the same plan, with 5.2 seeds
+on average.
 """
 
 from __future__ import annotations
