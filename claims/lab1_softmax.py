@@ -198,7 +198,7 @@ class Lab1Softmax:
         self.full_train = train
         self.test = test
         self.long_epochs = long_epochs
-        self.cache: dict[tuple, list[SeedRun]] = {}
+        self.cache: dict[tuple, SeedRun] = {}
 
     def split(self, val_split: float) -> tuple[TensorData, TensorData]:
         """Keras' ``validation_split``: the last ``val_split`` of the training set is held out."""
@@ -209,11 +209,12 @@ class Lab1Softmax:
         trained = self.long_epochs if config == REFERENCE else EPOCHS
         if epochs > trained:
             raise ValueError(f"{config} is trained for {trained} epochs in this session, asked for {epochs}")
-        key = (config, tuple(seeds), str(device))
-        if key not in self.cache:
+        missing = tuple(s for s in dict.fromkeys(seeds) if (config, s, str(device)) not in self.cache)
+        if missing:  # only the seeds not trained yet, stacked; a seed's run does not depend on its companions
             train, val = self.split(config.val_split)
-            self.cache[key] = train_seeds(train, val, tuple(seeds), config, epochs=trained, device=device)
-        return [run.upto(epochs) for run in self.cache[key]]
+            for run in train_seeds(train, val, missing, config, epochs=trained, device=device):
+                self.cache[config, run.seed, str(device)] = run
+        return [self.cache[config, s, str(device)].upto(epochs) for s in seeds]
 
 
 # -- the report's scikit-learn baselines ------------------------------------------------------

@@ -79,7 +79,7 @@ from dlverify.data import TensorData
 from dlverify.data.registry import get_spec
 from dlverify.models import initialize, mlp
 from dlverify.runcache import RunCache
-from dlverify.train import History, fit, l1_penalty, l2_penalty
+from dlverify.train import History, L1Penalty, L2Penalty, fit_many
 from dlverify.train.augment import RandomAffine
 
 # Part of every run's cache key: bump it when a change here changes what a run produces.
@@ -89,7 +89,8 @@ EPOCHS, BATCH_SIZE, LR = 20, 512, 1e-3
 FULL_TRAIN_SIZE = 60_000
 DEFAULT_SUBSET = 10_000
 SUBSET_SEED = 0  # the default profile's training subset: the same images for every configuration and seed
-PENALTY_FACTOR = 0.01  # Keras regularizers.l1() / l2() default
+PENALTY_FACTORS = {"l1": 0.01, "l2": 0.01}  # Keras regularizers.l1() / l2() default
+HIDDEN_LAYERS = (0, 1, 2)  # the penalized kernels: the three hidden Dense layers, not the output
 INPUT_NOISE_VARIANCES = {"input_noise_0.2": 0.2, "input_noise_0.05": 0.05}
 LABEL_NOISE_VARIANCE = 0.1
 DROPOUT = 0.5
@@ -120,17 +121,12 @@ LABELS = {
 }
 
 
-def hidden_kernels(model: nn.Module) -> nn.ModuleList:
-    """The three hidden ``Linear`` layers (every Linear but the output one)."""
-    return nn.ModuleList([m for m in model.modules() if isinstance(m, nn.Linear)][:-1])
-
-
-def weight_penalty(name: str) -> Callable[[nn.Module], torch.Tensor] | None:
-    """Keras ``l1(0.01)`` / ``l2(0.01)`` on the hidden kernels, or None for the other configurations."""
+def weight_penalty(name: str) -> L1Penalty | L2Penalty | None:
+    """Keras ``l1`` / ``l2`` on the three hidden kernels, or None for the other configurations."""
     if name == "l1":
-        return lambda model: l1_penalty(hidden_kernels(model), PENALTY_FACTOR)
+        return L1Penalty(PENALTY_FACTORS["l1"], layers=HIDDEN_LAYERS)
     if name == "l2":
-        return lambda model: l2_penalty(hidden_kernels(model), PENALTY_FACTOR)
+        return L2Penalty(PENALTY_FACTORS["l2"], layers=HIDDEN_LAYERS)
     return None
 
 
@@ -280,15 +276,35 @@ class Lab2Runs:
 
     def run(self, name: str, seed: int, device: torch.device) -> Lab2Run:
         """The configuration ``name`` (one of :data:`CONFIGURATIONS`) trained from ``seed`` on ``device``."""
+        return self.runs(name, [seed], device)[0]
+
+    def runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
+        """The configuration ``name`` trained from each of ``seeds``; the missing ones trained together.
+
+        A run is read from this session's memory, else from the run cache; the
+        seeds found in neither are trained in one :func:`dlverify.train.fit_many`
+        call and stored one by one. Each run's numbers do not depend on which
+        other seeds it was trained with (each model is computed on its own
+        slice, one thread), so a run read back equals a run trained now.
+        """
         if name not in CONFIGURATIONS:
             raise ValueError(f"unknown lab2 configuration {name!r}; choose one of {CONFIGURATIONS}")
-        key = (name, seed, str(device))
-        if key not in self.cache:
-            device = torch.device(device)
-            stored = self.run_cache.get_or_create(self._spec(name, seed, device),
-                                                  lambda: self._fit(name, seed, device).payload())
-            self.cache[key] = Lab2Run.from_payload(name, seed, stored, self._model(name).to(device))
-        return self.cache[key]
+        device = torch.device(device)
+        needed = [seed for seed in dict.fromkeys(seeds) if (name, seed, str(device)) not in self.cache]
+        missing = [seed for seed in needed if not self.run_cache.has(self._spec(name, seed, device))]
+        trained: dict[int, dict] = {}
+
+        def create(seed: int) -> dict:
+            if seed not in trained:
+                batch = [s for s in missing if s not in trained and s != seed] + [seed]
+                trained.update(self._fit_many(name, batch, device))
+            return trained.pop(seed)
+
+        for seed in needed:
+            stored = self.run_cache.get_or_create(self._spec(name, seed, device), lambda seed=seed: create(seed))
+            self.cache[name, seed, str(device)] = Lab2Run.from_payload(name, seed, stored,
+                                                                       self._model(name).to(device))
+        return [self.cache[name, seed, str(device)] for seed in seeds]
 
     def _spec(self, name: str, seed: int, device: torch.device) -> dict:
         """Everything that determines one run, for the run cache's key."""
@@ -300,30 +316,31 @@ class Lab2Runs:
     def _model(name: str) -> nn.Module:
         return mlp(SIZES, dropout=DROPOUT if name == "dropout" else 0.0)
 
-    def runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
-        return [self.run(name, seed, device) for seed in seeds]
-
     def init_run(self, name: str, seed: int, device: torch.device) -> Lab2Run:
         """Baseline network (no regularization) started from one of the report's initializers."""
         if name not in INITIALIZERS:
             raise ValueError(f"unknown initializer {name!r}; choose one of {tuple(INITIALIZERS)}")
         return self.run(name, seed, device)
 
-    def _fit(self, name: str, seed: int, device: torch.device) -> Lab2Run:
+    def _fit_many(self, name: str, seeds: list[int], device: torch.device) -> dict[int, dict]:
+        """Train configuration ``name`` from each of ``seeds`` at once; the run cache's payload per seed."""
         scheme, kwargs = INITIALIZERS.get(name, ("glorot_uniform", {}))
-        model = self._model(name)
-        model = initialize(model, scheme, generator=torch.Generator().manual_seed(seed), **kwargs).to(device)
+        models = [initialize(self._model(name), scheme, generator=torch.Generator().manual_seed(seed),
+                             **kwargs).to(device) for seed in seeds]
         train = self.train_data(device)
         if name in INPUT_NOISE_VARIANCES:
-            train = noisy_inputs(train, INPUT_NOISE_VARIANCES[name], noise_generator(seed, stream=0))
+            train = [noisy_inputs(train, INPUT_NOISE_VARIANCES[name], noise_generator(seed, stream=0))
+                     for seed in seeds]
         if name == "label_noise":
-            train = noisy_labels(train, LABEL_NOISE_VARIANCE, noise_generator(seed, stream=1))
+            train = [noisy_labels(train, LABEL_NOISE_VARIANCE, noise_generator(seed, stream=1)) for seed in seeds]
         penalty = weight_penalty(name)
-        trace = [PenaltyTrace(penalty)] if penalty is not None else []
+        traces = [[PenaltyTrace(penalty)] if penalty is not None else [] for _ in seeds]
         transform = RandomAffine(**AUGMENTATION) if name == "augmentation" else None
-        history = fit(model, train, optimizer="adam", lr=LR, batch_size=self.batch_size, epochs=self.epochs,
-                      seed=seed, val=self._val_data(device), penalty=penalty, transform=transform, callbacks=trace)
-        return Lab2Run(name, seed, history, model, trace[0].values if trace else [])
+        histories = fit_many(models, train, optimizer="adam", lr=LR, batch_size=self.batch_size,
+                             epochs=self.epochs, seeds=seeds, val=self._val_data(device), penalty=penalty,
+                             transform=transform, callbacks=traces)
+        return {seed: Lab2Run(name, seed, history, model, trace[0].values if trace else []).payload()
+                for seed, history, model, trace in zip(seeds, histories, models, traces)}
 
 
 def panel_figure(runs: dict[str, Lab2Run], *, title: str, logy: bool = False, columns: int = 4):

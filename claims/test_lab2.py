@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from claims.lab2_protocol import (AUGMENTATION, CONFIGURATIONS, DEFAULT_SUBSET, DROPOUT, INITIALIZERS,
-                                  INPUT_NOISE_VARIANCES, LABEL_NOISE_VARIANCE, LABELS, PENALTY_FACTOR,
+                                  INPUT_NOISE_VARIANCES, LABEL_NOISE_VARIANCE, LABELS, PENALTY_FACTORS,
                                   REPORTED_LOSSES, TECHNIQUES, Lab2Runs, loss_table, panel_figure, table_figure)
 from dlverify import stats
 from dlverify.report.figures import train_val_curves
@@ -144,7 +144,7 @@ def test_l1_smallest_gap(claim, lab2, device, seeds):
     """
     runs = {name: lab2.runs(name, seeds, device) for name in TECHNIQUES}
     gap = {name: gaps(r) for name, r in runs.items()}
-    _protocol(claim, lab2, device, seeds, l1_factor=PENALTY_FACTOR, penalized="hidden kernels (3 Dense layers)")
+    _protocol(claim, lab2, device, seeds, l1_factor=PENALTY_FACTORS["l1"], penalized="hidden kernels (3 Dense layers)")
     claim.report(gap={name: abs(REPORTED_LOSSES[name][1] - REPORTED_LOSSES[name][0]) for name in TECHNIQUES},
                  l1_train_loss=0.1973, l1_val_loss=0.2265)
     claim.measure(gap=gap, val_ce={name: finals(r, "val_ce") for name, r in runs.items()},
@@ -170,7 +170,7 @@ def test_l2_reduces_gap(claim, lab2, device, seeds):
     penalties and are not compared). Keras ``l2(0.01)`` on the hidden kernels.
     """
     none, l1, l2 = (lab2.runs(name, seeds, device) for name in ("none", "l1", "l2"))
-    _protocol(claim, lab2, device, seeds, l2_factor=PENALTY_FACTOR, penalized="hidden kernels (3 Dense layers)")
+    _protocol(claim, lab2, device, seeds, l2_factor=PENALTY_FACTORS["l2"], penalized="hidden kernels (3 Dense layers)")
     claim.report(l2_train_loss=0.0547, l2_val_loss=0.1126, l2_gap=0.1126 - 0.0547, none_gap=0.0922 - 0.0099,
                  l1_val_loss=0.2265)
     claim.measure(l2_gap=gaps(l2), none_gap=gaps(none), l2_val_ce=finals(l2, "val_ce"), l1_val_ce=finals(l1, "val_ce"),

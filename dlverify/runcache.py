@@ -125,6 +125,14 @@ class RunCache:
             raise RunCacheError("this RunCache is disabled (root None): it has no entries on disk")
         return self.root / key[:2] / f"{key}.pt"
 
+    def has(self, spec: Mapping[str, Any]) -> bool:
+        """Whether an entry for ``spec`` is on disk (not yet checked: a damaged one is retrained on reading).
+
+        For callers that train several runs at once: ask which are missing,
+        train those together, then hand each one to :meth:`get_or_create`.
+        """
+        return self.root is not None and self.entry_path(self.key(spec)).with_suffix(".json").exists()
+
     def get_or_create(self, spec: Mapping[str, Any], create: Callable[[], Payload]) -> Payload:
         """The payload of the run ``spec``: read from the cache, or ``create()``-d and stored.
 
