@@ -38,6 +38,8 @@ def _selected(kernels: list[torch.Tensor], layers: tuple[int, ...] | None) -> li
         if not -len(kernels) <= index < len(kernels):
             raise IndexError(f"penalty layer index {index} is out of range for a model with {len(kernels)} "
                              f"Linear layers")
+    if len({index % len(kernels) for index in layers}) != len(layers):
+        raise ValueError(f"penalty layers {layers} name a Linear layer twice")
     return [kernels[index] for index in layers]
 
 
