@@ -1,0 +1,321 @@
+"""K multilayer perceptrons of one architecture as stacked tensors, with a hand-written backward pass.
+
+The parameters of all K networks live in one ``(K, P)`` buffer (model-major:
+row ``k`` is network ``k``'s parameters, layer after layer, kernel before
+bias), and their gradients in another, so that an optimizer step is a handful
+of operations on whole rows (see :mod:`._stacked_optim`). Each ``Linear``
+layer is a view ``W: (K, out, in)``, ``b: (K, out)`` into that buffer and runs
+as one batched matrix product over the K networks::
+
+    forward   h' = b + h Wᵀ             torch.baddbmm   (K, B, out)
+    backward  ∂W = gᵀ h,  ∂b = Σ_B g,  ∂h = g W    torch.bmm, written in place
+
+The backward pass calls the same ATen kernels autograd calls for
+``nn.Linear`` (``addmm``'s ``mm_mat2_backward`` computes ``gᵀ h`` for a
+row-major kernel), ``ReLU`` (``threshold_backward``), ``Sigmoid``
+(``sigmoid_backward``), ``Tanh`` (``tanh_backward``) and ``Dropout``
+(multiplication by the scaled mask), so the only departure from K separate
+autograd passes is the batched GEMM: for some shapes MKL's batched path
+accumulates in another order than the per-matrix one, a last-bit difference.
+
+Only plain MLP layers are supported (``Flatten``, ``Linear``, ``ReLU``,
+``Sigmoid``, ``Tanh``, ``Identity``, ``Dropout``); :func:`describe` names the
+first layer that is not, or the first difference between two networks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+SUPPORTED_LAYERS = (nn.Flatten, nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Identity, nn.Dropout)
+_ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.Identity: "identity"}
+_NAMES = {"flatten": "Flatten", "relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "identity": "Identity",
+          "dropout": "Dropout"}
+_FORWARD = {"relu": (torch.relu_, torch.relu), "sigmoid": (torch.sigmoid_, torch.sigmoid),
+            "tanh": (torch.tanh_, torch.tanh)}
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One layer of the shared architecture: its kind and the shape facts two networks must agree on."""
+
+    kind: str  # "flatten", "linear", "relu", "sigmoid", "tanh", "identity", "dropout"
+    in_features: int = 0
+    out_features: int = 0
+    bias: bool = False
+
+    def __str__(self) -> str:
+        if self.kind == "linear":
+            return f"Linear({self.in_features}→{self.out_features}{'' if self.bias else ', no bias'})"
+        return _NAMES[self.kind]
+
+
+def _leaves(model: nn.Module) -> list[nn.Module]:
+    if isinstance(model, nn.Sequential):
+        return [leaf for child in model for leaf in _leaves(child)]
+    return [model]
+
+
+def describe(model: nn.Module, index: int) -> tuple[list[Layer], list[nn.Module]]:
+    """The architecture of ``model`` (``index`` names it in errors) and its layer modules.
+
+    Raises ``TypeError`` for a layer fit_many cannot run and ``ValueError`` for
+    a Flatten other than the default one or a frozen parameter.
+    """
+    modules = _leaves(model)
+    layers = []
+    for position, module in enumerate(modules):
+        if not isinstance(module, SUPPORTED_LAYERS):
+            raise TypeError(
+                f"fit_many supports MLP layers only ({', '.join(t.__name__ for t in SUPPORTED_LAYERS)}, "
+                f"possibly nested in nn.Sequential); model {index} has {type(module).__name__} at layer "
+                f"{position}. Train it with fit instead."
+            )
+        if isinstance(module, nn.Flatten):
+            if (module.start_dim, module.end_dim) != (1, -1):
+                raise ValueError(f"model {index}, layer {position}: fit_many supports nn.Flatten() with its default "
+                                 f"start_dim=1, end_dim=-1 only, got {module.start_dim}, {module.end_dim}")
+            layers.append(Layer("flatten"))
+        elif isinstance(module, nn.Linear):
+            if not all(p.requires_grad for p in module.parameters()):
+                raise ValueError(f"model {index}, layer {position}: fit_many trains every parameter; "
+                                 f"this Linear has a frozen one (use fit)")
+            layers.append(Layer("linear", module.in_features, module.out_features, module.bias is not None))
+        elif isinstance(module, nn.Dropout):
+            layers.append(Layer("dropout"))
+        else:
+            layers.append(Layer(_ACTIVATIONS[type(module)]))
+    if not any(layer.kind == "linear" for layer in layers):
+        raise ValueError(f"model {index} has no Linear layer: nothing to train")
+    return layers, modules
+
+
+def check_same_architecture(models: Sequence[nn.Module]) -> tuple[list[Layer], list[list[nn.Module]]]:
+    """The shared architecture and every model's layer modules; a clear error at the first difference."""
+    reference, first = describe(models[0], 0)
+    all_modules = [first]
+    for index, model in enumerate(models[1:], start=1):
+        layers, modules = describe(model, index)
+        for position, (a, b) in enumerate(zip(reference, layers)):
+            if a != b:
+                raise ValueError(f"fit_many needs models of one architecture: model {index} differs from model 0 "
+                                 f"at layer {position}: {b} vs {a}")
+        if len(layers) != len(reference):
+            raise ValueError(f"fit_many needs models of one architecture: model {index} has {len(layers)} layers, "
+                             f"model 0 has {len(reference)}")
+        all_modules.append(modules)
+    return reference, all_modules
+
+
+class StackedMLP:
+    """The K networks' parameters as one ``(K, P)`` tensor, and their forward and backward passes.
+
+    ``params`` and ``grad`` are ``(K, P)``; ``weights[i]``/``biases[i]`` and
+    ``weight_grads[i]``/``bias_grads[i]`` are views for the ``i``-th Linear
+    layer. ``dropout_rates[j]`` lists the K rates of the ``j``-th Dropout layer.
+    """
+
+    def __init__(self, models: Sequence[nn.Module]) -> None:
+        self.layers, self._modules = check_same_architecture(models)
+        self.k = len(models)
+        linears = [[m for m in modules if isinstance(m, nn.Linear)] for modules in self._modules]
+        first = linears[0][0].weight
+        for index, model_linears in enumerate(linears):
+            for linear in model_linears:
+                for p in linear.parameters():
+                    if p.device != first.device or p.dtype != first.dtype:
+                        raise ValueError(f"all models' parameters must share one device and dtype; model {index} has "
+                                         f"{p.dtype} on {p.device}, model 0 {first.dtype} on {first.device}")
+        self.device, self.dtype = first.device, first.dtype
+        shapes = []
+        for layer in self.layers:
+            if layer.kind == "linear":
+                shapes.append((layer.out_features, layer.in_features))
+                if layer.bias:
+                    shapes.append((layer.out_features,))
+        self.num_parameters = sum(math.prod(s) for s in shapes)
+        self.params = torch.empty(self.k, self.num_parameters, device=self.device, dtype=self.dtype)
+        self.grad = torch.zeros_like(self.params)
+        self.weights, self.biases, self.weight_grads, self.bias_grads = [], [], [], []
+        offset = 0
+        for layer in self.layers:
+            if layer.kind != "linear":
+                continue
+            size = layer.out_features * layer.in_features
+            shape = (self.k, layer.out_features, layer.in_features)
+            self.weights.append(self.params[:, offset:offset + size].view(shape))
+            self.weight_grads.append(self.grad[:, offset:offset + size].view(shape))
+            offset += size
+            if layer.bias:
+                self.biases.append(self.params[:, offset:offset + layer.out_features])
+                self.bias_grads.append(self.grad[:, offset:offset + layer.out_features])
+                offset += layer.out_features
+            else:
+                self.biases.append(None)
+                self.bias_grads.append(None)
+        self._linears = linears
+        self.dropout_rates = [[float(m.p) for m in modules if isinstance(m, nn.Dropout)] for modules in self._modules]
+        self.dropout_rates = [list(rates) for rates in zip(*self.dropout_rates)]
+        self.load_from_models()
+        # Backward stops at the first Linear: nothing below it has parameters.
+        self._first_linear = next(i for i, layer in enumerate(self.layers) if layer.kind == "linear")
+
+    @property
+    def num_linear(self) -> int:
+        return len(self.weights)
+
+    @torch.no_grad()
+    def load_from_models(self, indices: Sequence[int] | None = None) -> None:
+        """Copy the models' current parameters into the stacked buffer."""
+        for k in range(self.k) if indices is None else indices:
+            for i, linear in enumerate(self._linears[k]):
+                self.weights[i][k].copy_(linear.weight)
+                if linear.bias is not None:
+                    self.biases[i][k].copy_(linear.bias)
+
+    @torch.no_grad()
+    def store_to_models(self, indices: Sequence[int] | None = None) -> None:
+        """Copy the stacked parameters back into the models (in place, so references stay valid)."""
+        for k in range(self.k) if indices is None else indices:
+            for i, linear in enumerate(self._linears[k]):
+                linear.weight.copy_(self.weights[i][k])
+                if linear.bias is not None:
+                    linear.bias.copy_(self.biases[i][k])
+
+    def _linear(self, i: int, h: torch.Tensor) -> torch.Tensor:
+        if h.ndim != 3:
+            raise ValueError(f"fit_many needs 2-D inputs (batch, features) at each Linear layer, got per-model "
+                             f"shape {tuple(h.shape[1:])}; put nn.Flatten() first")
+        weight, bias = self.weights[i], self.biases[i]
+        if bias is None:
+            return torch.bmm(h, weight.transpose(1, 2))
+        return torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+
+    def forward(self, x: torch.Tensor, dropout: "DropoutMasks | None" = None) -> tuple[torch.Tensor, list]:
+        """Training forward pass of ``x: (K, B, ...)``; returns ``(K, B, out)`` and what backward needs.
+
+        ``dropout`` draws each Dropout layer's scaled mask when the pass reaches
+        it (so in the order ``nn.Dropout`` would draw); None runs Dropout as identity.
+        """
+        saved: list = []
+        h, linear, dropout_index, fresh = x, 0, 0, False  # fresh: h is ours to overwrite in place
+        for layer in self.layers:
+            kind = layer.kind
+            if kind == "linear":
+                saved.append(h)
+                h = self._linear(linear, h)
+                linear += 1
+                fresh = True
+            elif kind in _FORWARD:
+                inplace, outplace = _FORWARD[kind]
+                h = inplace(h) if fresh else outplace(h)
+                fresh = False  # saved for backward: the next layer must not overwrite it
+                saved.append(h)
+            elif kind == "dropout":
+                mask = dropout.mask(dropout_index, h.shape[1:]) if dropout is not None else None
+                dropout_index += 1
+                saved.append(mask)
+                if mask is not None:
+                    h = h * mask
+                    fresh = True
+            elif kind == "flatten":
+                saved.append(h.shape)
+                h = h.flatten(2)
+            else:  # identity
+                saved.append(None)
+        return h, saved
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Eval-mode forward pass (Dropout off) of ``x: (K, B, ...)``."""
+        h, linear = x, 0
+        for layer in self.layers:
+            kind = layer.kind
+            if kind == "linear":
+                h = self._linear(linear, h)
+                linear += 1
+            elif kind == "relu":
+                h = torch.relu(h)
+            elif kind == "sigmoid":
+                h = torch.sigmoid(h)
+            elif kind == "tanh":
+                h = torch.tanh(h)
+            elif kind == "flatten":
+                h = h.flatten(2)
+        return h
+
+    @torch.no_grad()
+    def backward(self, grad_out: torch.Tensor, saved: list) -> None:
+        """Write ``∂(Σ_k loss_k)/∂params`` into ``self.grad`` from ``grad_out = ∂loss/∂outputs`` ``(K, B, out)``.
+
+        Row ``k`` of the result is model ``k``'s own gradient: the models share
+        no parameters, so the sum's gradient separates.
+        """
+        g = grad_out
+        linear = self.num_linear
+        for position in range(len(self.layers) - 1, self._first_linear - 1, -1):
+            kind = self.layers[position].kind
+            value = saved[position]
+            if kind == "linear":
+                linear -= 1
+                torch.bmm(g.transpose(1, 2), value, out=self.weight_grads[linear])
+                if self.bias_grads[linear] is not None:
+                    torch.sum(g, 1, out=self.bias_grads[linear])
+                if position > self._first_linear:
+                    g = torch.bmm(g, self.weights[linear])
+            elif kind == "relu":
+                g = torch.ops.aten.threshold_backward(g, value, 0)
+            elif kind == "sigmoid":
+                g = torch.ops.aten.sigmoid_backward(g, value)
+            elif kind == "tanh":
+                g = torch.ops.aten.tanh_backward(g, value)
+            elif kind == "dropout":
+                if value is not None:
+                    g = g * value
+            elif kind == "flatten":
+                g = g.reshape(value)
+
+
+class DropoutMasks:
+    """Each model's dropout masks from its own generator, drawn as ``nn.Dropout`` draws them.
+
+    On the CPU ``F.dropout`` in training computes ``input * bernoulli_(1 − p) / (1 − p)``
+    with the default generator (ATen ``_dropout_impl``; no draw when ``p`` is 0,
+    a zero mask when it is 1). :func:`dlverify.train.fit` seeds that generator
+    with ``seed``, so drawing model ``k``'s masks from a CPU generator seeded with
+    its seed, one ``(B, width)`` mask per Dropout layer in forward order, step
+    after step, reproduces fit's masks exactly. On CUDA ``F.dropout`` uses a
+    fused kernel with its own Philox offsets that cannot be replayed, so each
+    model draws from a CUDA generator seeded with its seed: the masks have the
+    same distribution as fit's but are not the same masks.
+    """
+
+    def __init__(self, rates: Sequence[Sequence[float]], seeds: Sequence[int], device: torch.device,
+                 dtype: torch.dtype) -> None:
+        self.rates = [list(layer_rates) for layer_rates in rates]
+        self.device, self.dtype = device, dtype
+        draw_device = device if device.type == "cuda" else torch.device("cpu")
+        self.draw_device = draw_device
+        self.active = any(p > 0 for layer_rates in self.rates for p in layer_rates)
+        self.generators = [torch.Generator(draw_device).manual_seed(s) for s in seeds]
+
+    def mask(self, layer: int, shape: torch.Size) -> torch.Tensor | None:
+        """The ``layer``-th Dropout layer's scaled masks ``(K, *shape)``; None when all its rates are zero."""
+        layer_rates = self.rates[layer]
+        if not any(p > 0 for p in layer_rates):
+            return None
+        rows = []
+        for p, generator in zip(layer_rates, self.generators):
+            if p == 0:
+                rows.append(torch.ones(shape, dtype=self.dtype, device=self.draw_device))
+            elif p == 1:
+                rows.append(torch.zeros(shape, dtype=self.dtype, device=self.draw_device))
+            else:
+                noise = torch.empty(shape, dtype=self.dtype, device=self.draw_device)
+                rows.append(noise.bernoulli_(1 - p, generator=generator).div_(1 - p))
+        return torch.stack(rows).to(self.device)
