@@ -23,6 +23,7 @@ on them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import torch
@@ -31,9 +32,14 @@ import torch.nn.functional as F
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+@functools.lru_cache(maxsize=64)
+def _negative_inverse_of(batch: int, dtype: torch.dtype) -> float:
+    return -(torch.ones((), dtype=dtype) / batch).item()
+
+
 def _negative_inverse(batch: int, like: torch.Tensor) -> float:
     """``−1/B`` rounded as ATen rounds it in the tensor's dtype (``grad_output / total_weight``)."""
-    return -(torch.ones((), dtype=like.dtype, device="cpu") / batch).item()
+    return _negative_inverse_of(batch, like.dtype)
 
 
 def _cross_entropy_indices(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

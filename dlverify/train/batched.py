@@ -111,7 +111,7 @@ class _TrainingData:
                                      f"must agree in length, shape, dtype and device")
         self.k, self.n, self.device = k, len(first), first.device
         self.shared = len(sets) == 1
-        self.sets = sets
+        self._buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
         if self.shared:
             self.inputs, self.targets = first.inputs, first.targets
             self._offsets = None
@@ -135,13 +135,22 @@ class _TrainingData:
         return orders if self._offsets is None else orders + self._offsets
 
     def gather(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The mini-batches ``(K, B, ...)`` for row indices ``(K, B)``."""
+        """The mini-batches ``(K, B, ...)`` for row indices ``(K, B)``.
+
+        They are written into buffers kept per batch size (at most two: full
+        and last), so they are only valid until the next call.
+        """
         flat = rows.reshape(-1)
         inputs = self.inputs if self.shared else self.inputs.flatten(0, 1)
         targets = self.targets if self.shared else self.targets.flatten(0, 1)
-        shape = rows.shape
-        return (inputs.index_select(0, flat).view(*shape, *inputs.shape[1:]),
-                targets.index_select(0, flat).view(*shape, *targets.shape[1:]))
+        buffers = self._buffers.get(flat.numel())
+        if buffers is None:
+            buffers = (inputs.new_empty((flat.numel(), *inputs.shape[1:])),
+                       targets.new_empty((flat.numel(), *targets.shape[1:])))
+            self._buffers[flat.numel()] = buffers
+        x = torch.index_select(inputs, 0, flat, out=buffers[0])
+        y = torch.index_select(targets, 0, flat, out=buffers[1])
+        return x.view(*rows.shape, *inputs.shape[1:]), y.view(*rows.shape, *targets.shape[1:])
 
 
 class _StackedPenalty:
@@ -410,7 +419,7 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
                     stacked_penalty.add_gradient()
                 opt.step()
                 batch = out.shape[1]
-                loss_sum += losses.double() * batch
+                loss_sum.add_(losses, alpha=batch)  # fit's += loss.double() * B: the product is exact in float64
                 if out.ndim == 3 and out.shape[2] > 1:
                     classification = True
                     labels = y.argmax(dim=2) if y.is_floating_point() and y.ndim == 3 else y
