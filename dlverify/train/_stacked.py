@@ -197,13 +197,6 @@ class StackedMLP:
             raise ValueError(f"fit_many needs 2-D inputs (batch, features) at each Linear layer, got per-model "
                              f"shape {tuple(h.shape[1:])}; put nn.Flatten() first")
 
-    def _linear(self, i: int, h: torch.Tensor) -> torch.Tensor:
-        self._check_2d(h)
-        bias = self._bias_rows[i]
-        if bias is None:
-            return torch.bmm(h, self._kernels_t[i])
-        return torch.baddbmm(bias, h, self._kernels_t[i])
-
     def _buffer(self, name: tuple, shape: tuple[int, ...]) -> torch.Tensor:
         """A workspace tensor reused from step to step (one per name and shape).
 
@@ -265,19 +258,28 @@ class StackedMLP:
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Eval-mode forward pass (Dropout off) of ``x: (K, B, ...)``."""
-        h, linear = x, 0
+        """Eval-mode forward pass (Dropout off) of ``x: (K, B, ...)``.
+
+        Layer outputs alternate between two workspace buffers per width (the
+        result is valid until the next call).
+        """
+        h, linear, fresh = x, 0, False
         for layer in self.layers:
             kind = layer.kind
             if kind == "linear":
-                h = self._linear(linear, h)
+                self._check_2d(h)
+                out = self._buffer(("predict", linear % 2), (h.shape[0], h.shape[1], layer.out_features))
+                bias = self._bias_rows[linear]
+                if bias is None:
+                    h = torch.bmm(h, self._kernels_t[linear], out=out)
+                else:
+                    h = torch.baddbmm(bias, h, self._kernels_t[linear], out=out)
                 linear += 1
-            elif kind == "relu":
-                h = torch.relu(h)
-            elif kind == "sigmoid":
-                h = torch.sigmoid(h)
-            elif kind == "tanh":
-                h = torch.tanh(h)
+                fresh = True
+            elif kind in _FORWARD:
+                inplace, outplace = _FORWARD[kind]
+                h = inplace(h) if fresh else outplace(h)
+                fresh = True
             elif kind == "flatten":
                 h = h.flatten(2)
         return h
