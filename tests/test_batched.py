@@ -247,8 +247,19 @@ def test_mismatched_architectures_name_the_first_difference():
 
 def test_unsupported_layers_point_to_fit():
     model = nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4), nn.Linear(4, 3))
-    with pytest.raises(TypeError, match="fit_many supports MLP layers only.*BatchNorm1d.*use fit|fit instead"):
+    with pytest.raises(TypeError, match="fit_many supports MLP layers only.*BatchNorm1d at layer 1.*with fit"):
         fit_many([model], blobs(), seeds=[0], epochs=1)
+
+    class ScaledLinear(nn.Linear):  # a subclass may compute something else
+        def forward(self, x):
+            return 2 * super().forward(x)
+
+    with pytest.raises(TypeError, match="ScaledLinear"):
+        fit_many([nn.Sequential(ScaledLinear(6, 3))], blobs(), seeds=[0], epochs=1)
+    hooked = net(0)
+    hooked[1].register_forward_hook(lambda module, inputs, output: output * 0)
+    with pytest.raises(ValueError, match="hooks"):
+        fit_many([hooked], blobs(), seeds=[0], epochs=1)
 
 
 def test_argument_errors():

@@ -65,17 +65,21 @@ def describe(model: nn.Module, index: int) -> tuple[list[Layer], list[nn.Module]
     """The architecture of ``model`` (``index`` names it in errors) and its layer modules.
 
     Raises ``TypeError`` for a layer fit_many cannot run and ``ValueError`` for
-    a Flatten other than the default one or a frozen parameter.
+    a Flatten other than the default one, a frozen parameter or a hook.
     """
     modules = _leaves(model)
     layers = []
     for position, module in enumerate(modules):
-        if not isinstance(module, SUPPORTED_LAYERS):
+        # Exact types: a subclass may compute something else in its forward.
+        if type(module) not in SUPPORTED_LAYERS:
             raise TypeError(
                 f"fit_many supports MLP layers only ({', '.join(t.__name__ for t in SUPPORTED_LAYERS)}, "
                 f"possibly nested in nn.Sequential); model {index} has {type(module).__name__} at layer "
                 f"{position}. Train it with fit instead."
             )
+        if module._forward_hooks or module._forward_pre_hooks or module._backward_hooks:
+            raise ValueError(f"model {index}, layer {position} ({type(module).__name__}) has hooks, which fit_many "
+                             f"would not run; train it with fit")
         if isinstance(module, nn.Flatten):
             if (module.start_dim, module.end_dim) != (1, -1):
                 raise ValueError(f"model {index}, layer {position}: fit_many supports nn.Flatten() with its default "
@@ -332,14 +336,11 @@ class DropoutMasks:
     same distribution as fit's but are not the same masks.
     """
 
-    def __init__(self, rates: Sequence[Sequence[float]], seeds: Sequence[int], device: torch.device,
-                 dtype: torch.dtype) -> None:
+    def __init__(self, rates: Sequence[Sequence[float]], seeds: Sequence[int], device: torch.device) -> None:
         self.rates = [list(layer_rates) for layer_rates in rates]
-        self.device, self.dtype = device, dtype
-        draw_device = device if device.type == "cuda" else torch.device("cpu")
-        self.draw_device = draw_device
         self.active = any(p > 0 for layer_rates in self.rates for p in layer_rates)
-        self.generators = [torch.Generator(draw_device).manual_seed(s) for s in seeds]
+        # A CPU generator for CPU data, a CUDA generator for CUDA data.
+        self.generators = [torch.Generator(device).manual_seed(s) for s in seeds] if self.active else []
 
     def mask(self, layer: int, out: torch.Tensor) -> torch.Tensor | None:
         """The ``layer``-th Dropout layer's scaled masks written into ``out`` ``(K, ...)``; None if all rates are 0.
@@ -350,13 +351,11 @@ class DropoutMasks:
         layer_rates = self.rates[layer]
         if not any(p > 0 for p in layer_rates):
             return None
-        staging = out if self.draw_device.type == out.device.type else torch.empty(out.shape, dtype=out.dtype,
-                                                                        device=self.draw_device)
-        for row, p, generator in zip(staging, layer_rates, self.generators):
+        for row, p, generator in zip(out, layer_rates, self.generators):
             if p == 0:
                 row.fill_(1)
             elif p == 1:
                 row.zero_()
             else:
                 row.bernoulli_(1 - p, generator=generator).div_(1 - p)
-        return out if staging is out else out.copy_(staging)
+        return out

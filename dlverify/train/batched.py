@@ -380,7 +380,7 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
     interval = eval_every or steps_per_epoch
     shufflers = [torch.Generator().manual_seed(s) for s in seeds]
     transform_generators = [torch.Generator().manual_seed(s + 1) for s in seeds]
-    dropout = DropoutMasks(net.dropout_rates, seeds, device, net.dtype)
+    dropout = DropoutMasks(net.dropout_rates, seeds, device)
     histories = [History() for _ in models]
     step_losses: list[torch.Tensor] = []
     devices = [device] if device.type == "cuda" else []
