@@ -15,11 +15,12 @@ is updated exactly as a separate optimizer would update that model:
 - Adam (β = 0.9, 0.999, ε = 1e-7): ``m ← m + (1−β₁)(g − m)`` (``lerp``),
   ``v ← β₂ v + (1−β₂) g²``, ``θ ← θ − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε)``.
 
-For Adam there is also ATen's fused CPU/CUDA kernel (``torch._fused_adam_``,
-what ``torch.optim.Adam(fused=True)`` runs): one pass over memory instead of
-seven, the same equations, but it rounds differently in the last bit for a
-few parameters per step (measured: 857 of 99 710 after 50 steps). It is used
-when ``fused=True``.
+For Adam, ATen's fused CPU/CUDA kernel (``torch._fused_adam_``, what
+``torch.optim.Adam(fused=True)`` runs) is used when ``fused=True``: one pass
+over memory instead of seven and none of ATen's ``sqrt`` kernel (which is
+slow on zeros and subnormals on some CPUs); the same equations, but it rounds
+a few updates differently in the last bit (measured: 857 of 99 710
+parameters after 50 steps).
 
 Reference: Kingma & Ba (2015), Adam, Algorithm 1; Tieleman & Hinton (2012),
 RMSprop; ``torch/optim/adam.py::_single_tensor_adam``, ``rmsprop.py``, ``sgd.py``.

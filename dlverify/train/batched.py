@@ -2,41 +2,46 @@
 
 Many claims train the same MLP from several seeds (or with several learning
 rates, penalties or noisy copies of the data). :func:`dlverify.train.fit`
-does one model per call and spends about 1.7 ms of Python per step; these
-networks are so small that this overhead, not arithmetic, is most of the
-time. ``fit_many`` runs K such trainings as one computation and returns what
-K ``fit`` calls would (same seeds, same data order, same dropout masks on the
-CPU, same optimizer equations, same History), within float32 rounding.
+trains one model per call, and for these small networks most of a step is
+per-call overhead (Python, autograd bookkeeping, one optimizer kernel per
+parameter tensor), not arithmetic. ``fit_many`` runs K such trainings as one
+computation and returns what K ``fit`` calls would (same seeds, same data
+order, same dropout masks on the CPU, same optimizer equations, same
+History), within float32 rounding.
 
 How: the K parameter sets are rows of one ``(K, P)`` tensor
 (:class:`._stacked.StackedMLP`); each step gathers the K models' mini-batches
 ``(K, B, ...)`` with one ``index_select``, runs every Linear layer as one
 batched product (``torch.baddbmm``), computes each model's mean loss and its
 gradient with respect to the outputs (:mod:`._stacked_loss`), back-propagates
-by hand with the kernels autograd would call, and updates all rows with a few
-whole-buffer optimizer operations (:mod:`._stacked_optim`). The loss whose
-gradient is taken is ``Σ_k loss_k``; the models share no parameter, so row
-``k`` of its gradient is model ``k``'s own.
+by hand with the kernels autograd would call, and updates all rows with
+ATen's fused Adam kernel or a few whole-buffer operations
+(:mod:`._stacked_optim`). The loss whose gradient is taken is ``Σ_k loss_k``;
+the models share no parameter, so row ``k`` of its gradient is model ``k``'s
+own. Large intermediates live in reused workspace buffers.
 
-Measured on the lab2 network (784-100-100-100-10 ReLU, Adam), K = 5, one
-thread of a shared 2-core AMD EPYC, forward + backward + Adam per step
-(median of alternating repeats; see ``benchmarks/bench_train.py`` for the
-whole comparison with ``fit``):
+Why this formulation, measured with ``python benchmarks/bench_train.py
+--internals`` (lab2's 784-100-100-100-10 ReLU network, K = 5, one mini-batch,
+one thread of a 2-core AMD EPYC VM shared with two other busy processes,
+torch 2.13 CPU; one run, medians):
 
-======================================  =========  =========
-forward + backward, K = 5               batch 32   batch 512
-======================================  =========  =========
-K × autograd on nn.Linear (as ``fit``)    2.9 ms    19.8 ms
-autograd through ``torch.baddbmm``        2.2 ms    18.9 ms
-``torch.func`` (vmap of grad)             3.6 ms    20.6 ms
-hand-written backward (``baddbmm``)       1.4 ms    18.4 ms
-======================================  =========  =========
+=====================================================  ========  =========
+gradient of Σ_k loss_k, K = 5                          batch 32  batch 512
+=====================================================  ========  =========
+K autograd passes through ``nn.Linear`` (as K fits)     3.07 ms   22.6 ms
+one autograd pass through ``torch.baddbmm``             1.92 ms   21.3 ms
+``torch.func``: ``vmap(grad(functional_call))``         4.35 ms   23.9 ms
+hand-written backward through ``torch.baddbmm`` (used)  1.54 ms   20.2 ms
+the batched matrix products alone (the floor)           1.25 ms   16.8 ms
+=====================================================  ========  =========
 
-so the hand-written backward is used (the matrix products themselves, the
-floor, take 1.3 ms and 16.6 ms). Adam over the five models' 498 550
-parameters: ``torch.optim.Adam`` on stacked per-layer tensors 2.8 ms, the
-same equations as whole-buffer operations (exact, the default) 0.6 ms, ATen's
-fused kernel 0.24 ms (``fused=True``; last-bit differences).
+One Adam step over the five models' 498 550 parameters: ``torch.optim.Adam``
+on the stacked per-layer tensors 2.16 ms (``foreach=True``: 1.16 ms),
+torch's single-tensor equations as whole-buffer operations 0.92 ms
+(``fused_adam=False``; ATen's ``sqrt`` is slow on zeros and subnormals on
+this CPU), ATen's fused Adam kernel 0.25 ms (the default). ``torch.compile``
+of the step was tried and was not faster (the products are MKL calls either
+way; compiling took 30 s), so it is not used.
 
 Determinism and equality with ``fit``: model ``k`` uses ``seeds[k]`` as
 ``fit(seed=seeds[k])`` would: a CPU generator for the per-epoch permutations,
@@ -44,8 +49,10 @@ one seeded ``seed + 1`` for the transform, and one for its dropout masks
 (:class:`._stacked.DropoutMasks`: the same masks as ``fit`` on the CPU, the
 same distribution on CUDA). The global RNG is left as it was. The remaining
 differences from ``fit`` are rounding: batched GEMMs may sum in another order
-than per-model ones for some shapes, and per-model losses are reduced in one
-batched reduction.
+than per-model ones for some shapes, the fused Adam kernel rounds a few
+updates differently in the last bit, and per-model training losses are
+reduced in one batched reduction (tests/test_batched.py bounds the effect:
+rtol 1e-5, atol 1e-6 after tens of steps; observed below 1e-6).
 """
 
 from __future__ import annotations
