@@ -201,7 +201,7 @@ class StackedMLP:
             raise ValueError(f"fit_many needs 2-D inputs (batch, features) at each Linear layer, got per-model "
                              f"shape {tuple(h.shape[1:])}; put nn.Flatten() first")
 
-    def _buffer(self, name: tuple, shape: tuple[int, ...]) -> torch.Tensor:
+    def buffer(self, name: tuple, shape: tuple[int, ...]) -> torch.Tensor:
         """A workspace tensor reused from step to step (one per name and shape).
 
         Fresh megabyte-sized tensors each step cost page faults when the
@@ -222,7 +222,7 @@ class StackedMLP:
         ``dropout`` draws each Dropout layer's scaled mask when the pass reaches
         it (so in the order ``nn.Dropout`` would draw); None runs Dropout as
         identity. The result and the saved activations live in the workspace
-        (see :meth:`_buffer`).
+        (see :meth:`buffer`).
         """
         saved: list = []
         h, linear, dropout_index, fresh = x, 0, 0, False  # fresh: h is a workspace tensor nothing else needs
@@ -231,7 +231,7 @@ class StackedMLP:
             if kind == "linear":
                 saved.append(h)
                 self._check_2d(h)
-                out = self._buffer(("forward", position), (h.shape[0], h.shape[1], layer.out_features))
+                out = self.buffer(("forward", position), (h.shape[0], h.shape[1], layer.out_features))
                 bias = self._bias_rows[linear]
                 if bias is None:
                     h = torch.bmm(h, self._kernels_t[linear], out=out)
@@ -247,11 +247,11 @@ class StackedMLP:
             elif kind == "dropout":
                 mask = None
                 if dropout is not None:
-                    mask = dropout.mask(dropout_index, self._buffer(("mask", position), tuple(h.shape)))
+                    mask = dropout.mask(dropout_index, self.buffer(("mask", position), tuple(h.shape)))
                 dropout_index += 1
                 saved.append(mask)
                 if mask is not None:
-                    h = torch.mul(h, mask, out=self._buffer(("dropped", position), tuple(h.shape)))
+                    h = torch.mul(h, mask, out=self.buffer(("dropped", position), tuple(h.shape)))
                     fresh = True
             elif kind == "flatten":
                 saved.append(h.shape)
@@ -272,7 +272,7 @@ class StackedMLP:
             kind = layer.kind
             if kind == "linear":
                 self._check_2d(h)
-                out = self._buffer(("predict", linear % 2), (h.shape[0], h.shape[1], layer.out_features))
+                out = self.buffer(("predict", linear % 2), (h.shape[0], h.shape[1], layer.out_features))
                 bias = self._bias_rows[linear]
                 if bias is None:
                     h = torch.bmm(h, self._kernels_t[linear], out=out)
@@ -307,7 +307,7 @@ class StackedMLP:
                 if self.bias_grads[linear] is not None:
                     torch.sum(g, 1, out=self.bias_grads[linear])
                 if position > self._first_linear:
-                    out = self._buffer(("backward", position), (g.shape[0], g.shape[1], layer.in_features))
+                    out = self.buffer(("backward", position), (g.shape[0], g.shape[1], layer.in_features))
                     g = torch.bmm(g, self.weights[linear], out=out)
             elif kind == "relu":
                 g = torch.ops.aten.threshold_backward.grad_input(g, value, 0, grad_input=g)

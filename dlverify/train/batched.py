@@ -68,13 +68,14 @@ from torch import nn
 from ..data.tensors import TensorData
 from ..errors import NonFiniteLossError
 from ._stacked import DropoutMasks, StackedMLP
+from ._stacked_data import StackedTrainingData
 from ._stacked_loss import stacked_loss
 from ._stacked_optim import make_stacked_optimizer
+from ._stacked_penalty import KernelPenalty, StackedPenalty
 from .history import History
 from .loop import LossFn, Transform
 from .regularizers import L1Penalty, L2Penalty
 
-KernelPenalty = L1Penalty | L2Penalty
 
 
 def _per_model(value, k: int, name: str, is_one: Callable[[object], bool]) -> list:
@@ -94,139 +95,6 @@ def _is_sequence(value) -> bool:
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-class _TrainingData:
-    """The K models' training sets: one shared set, or K sets of one length and shape stacked ``(K, N, ...)``."""
-
-    def __init__(self, train: TensorData | Sequence[TensorData], k: int) -> None:
-        if isinstance(train, TensorData):
-            sets = [train]
-        else:
-            sets = list(train)
-            if len(sets) != k:
-                raise ValueError(f"train: got {len(sets)} data sets for {k} models (give one shared set or one per model)")
-        first = sets[0]
-        for index, data in enumerate(sets):
-            if not isinstance(data, TensorData):
-                raise TypeError(f"train[{index}] is a {type(data).__name__}, not a TensorData")
-            for field in ("inputs", "targets"):
-                a, b = getattr(data, field), getattr(first, field)
-                if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
-                    raise ValueError(f"train[{index}].{field} is {tuple(a.shape)} {a.dtype} on {a.device}, train[0]."
-                                     f"{field} {tuple(b.shape)} {b.dtype} on {b.device}: per-model training sets "
-                                     f"must agree in length, shape, dtype and device")
-        self.k, self.n, self.device = k, len(first), first.device
-        self.shared = len(sets) == 1
-        self._buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
-        if self.shared:
-            self.inputs, self.targets = first.inputs, first.targets
-            self._offsets = None
-        else:
-            self.inputs = torch.stack([d.inputs for d in sets])
-            self.targets = torch.stack([d.targets for d in sets])
-            self._offsets = (torch.arange(k, device=self.device) * self.n).unsqueeze(1)
-
-    def all_targets(self) -> torch.Tensor:
-        return self.targets if self.shared else self.targets.flatten(0, 1)
-
-    def whole(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Every model's whole set in order, ``(K, N, ...)`` (a broadcast view when shared)."""
-        if self.shared:
-            return (self.inputs.unsqueeze(0).expand(self.k, *self.inputs.shape),
-                    self.targets.unsqueeze(0).expand(self.k, *self.targets.shape))
-        return self.inputs, self.targets
-
-    def rows(self, orders: torch.Tensor) -> torch.Tensor:
-        """Row indices into :meth:`gather`'s source for per-model orders ``(K, N)``."""
-        return orders if self._offsets is None else orders + self._offsets
-
-    def gather(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The mini-batches ``(K, B, ...)`` for row indices ``(K, B)``.
-
-        They are written into buffers kept per batch size (at most two: full
-        and last), so they are only valid until the next call.
-        """
-        flat = rows.reshape(-1)
-        inputs = self.inputs if self.shared else self.inputs.flatten(0, 1)
-        targets = self.targets if self.shared else self.targets.flatten(0, 1)
-        buffers = self._buffers.get(flat.numel())
-        if buffers is None:
-            buffers = (inputs.new_empty((flat.numel(), *inputs.shape[1:])),
-                       targets.new_empty((flat.numel(), *targets.shape[1:])))
-            self._buffers[flat.numel()] = buffers
-        x = torch.index_select(inputs, 0, flat, out=buffers[0])
-        y = torch.index_select(targets, 0, flat, out=buffers[1])
-        return x.view(*rows.shape, *inputs.shape[1:]), y.view(*rows.shape, *targets.shape[1:])
-
-
-class _StackedPenalty:
-    """L1/L2 kernel penalties of each model applied to the stacked kernels, as autograd would differentiate them.
-
-    Value: ``factor_k · (0 + Σ_{l ∈ layers_k} s_l)`` with ``s_l = Σ|W_l|`` or ``Σ W_l²``,
-    summed in the penalty's layer order as :class:`L1Penalty`/:class:`L2Penalty`
-    do. Gradient added to ``∂W_l``: ``factor_k · sign(W_l)`` (``abs``'s backward)
-    or ``factor_k · (2 W_l)`` (``pow``'s backward), zero for unpenalized models.
-    """
-
-    def __init__(self, penalties: Sequence[KernelPenalty | None], net: StackedMLP) -> None:
-        self.net = net
-        k, layers = net.k, net.num_linear
-        self.groups: dict[KernelPenalty, list[int]] = {}
-        for index, penalty in enumerate(penalties):
-            if penalty is not None:
-                self.groups.setdefault(penalty, []).append(index)
-        coefficient = {kind: [[0.0] * k for _ in range(layers)] for kind in ("l1", "l2")}
-        self.layer_indices = {}
-        for penalty, models in self.groups.items():
-            kind = "l1" if isinstance(penalty, L1Penalty) else "l2"
-            self.layer_indices[penalty] = penalty.linear_indices(layers)
-            for layer in set(self.layer_indices[penalty]):
-                for model in models:
-                    coefficient[kind][layer][model] = penalty.factor
-        # Per layer and kind: None (no model penalized), a float (all alike) or a (K, 1, 1) tensor.
-        self.gradient_factors = []
-        for layer in range(layers):
-            entry = {}
-            for kind in ("l1", "l2"):
-                values = coefficient[kind][layer]
-                if not any(values):
-                    continue
-                if len(set(values)) == 1:
-                    entry[kind] = values[0]
-                else:
-                    entry[kind] = torch.tensor(values, dtype=net.dtype, device=net.device).view(k, 1, 1)
-            self.gradient_factors.append(entry)
-        self.active = bool(self.groups)
-
-    def value(self) -> torch.Tensor:
-        """Each model's penalty ``(K,)`` (zero where none)."""
-        net = self.net
-        sums: dict[tuple[str, int], torch.Tensor] = {}
-        total = torch.zeros(net.k, dtype=net.dtype, device=net.device)
-        for penalty, models in self.groups.items():
-            kind = "l1" if isinstance(penalty, L1Penalty) else "l2"
-            value = None
-            for layer in self.layer_indices[penalty]:
-                key = (kind, layer)
-                if key not in sums:
-                    weight = net.weights[layer]
-                    sums[key] = (weight.abs() if kind == "l1" else weight.pow(2)).sum(dim=(1, 2))
-                value = sums[key] if value is None else value + sums[key]
-            if len(models) == net.k:
-                return penalty.factor * value
-            index = torch.tensor(models, device=net.device)
-            total.index_copy_(0, index, (penalty.factor * value).index_select(0, index))
-        return total
-
-    @torch.no_grad()
-    def add_gradient(self) -> None:
-        for layer, entry in enumerate(self.gradient_factors):
-            weight, grad = self.net.weights[layer], self.net.weight_grads[layer]
-            if "l1" in entry:
-                grad.add_(torch.sign(weight).mul_(entry["l1"]))
-            if "l2" in entry:
-                grad.add_(weight.mul(2.0).mul_(entry["l2"]))
 
 
 def _check_penalty(penalty, index: int) -> KernelPenalty | None:
@@ -362,7 +230,7 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
                         "use fit with a ready optimizer")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    data = _TrainingData(train, k)
+    data = StackedTrainingData(train, k)
     n, device = data.n, data.device
     if n == 0:
         raise ValueError("the training set is empty")
@@ -373,7 +241,7 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
     opt = make_stacked_optimizer(optimizer, net.params, net.grad, lrs, fused=fused_adam)
     penalties = [_check_penalty(p, i) for i, p in
                  enumerate(_per_model(penalty, k, "penalty", lambda v: not _is_sequence(v)))]
-    stacked_penalty = _StackedPenalty(penalties, net)
+    stacked_penalty = StackedPenalty(penalties, net)
     transforms = _per_model(transform, k, "transform", lambda v: not _is_sequence(v))
     use_transform = any(t is not None for t in transforms)
     per_model_callbacks = _callbacks_per_model(callbacks, k)
