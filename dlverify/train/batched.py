@@ -168,8 +168,12 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
 
     The models must share one MLP architecture (``nn.Sequential`` of
     ``Flatten``, ``Linear``, ``ReLU``, ``Sigmoid``, ``Tanh``, ``Identity``,
-    ``Dropout``; dropout rates may differ) and sit on the data's device.
-    Everything not listed below means what it means for :func:`dlverify.train.fit`.
+    ``Dropout``; dropout rates may differ) and sit on the data's device (CPU
+    or CUDA). Everything not listed below means what it means for
+    :func:`dlverify.train.fit`. Each model's results equal its own ``fit``
+    run up to float32 rounding; on CUDA the dropout masks are drawn from a
+    per-model CUDA generator, so with dropout the results there equal ``fit``'s
+    in distribution only (``F.dropout``'s fused CUDA kernel cannot be replayed).
 
     Parameters
     ----------
