@@ -164,6 +164,11 @@ def test_probability_targets():
     soft = TensorData(data.inputs, 0.8 * F.one_hot(data.targets, 3).float() + 0.2 / 3)
     assert_same_as_fit(net, [0, 1], soft, batch_size=32, epochs=2, val=soft, evaluate_train=True)
 
+    def smooth(x, y, generator):  # a transform may turn class indices into probabilities
+        return x, 0.9 * F.one_hot(y, 3).float() + 0.1 / 3
+
+    assert_same_as_fit(net, [2, 3], data, batch_size=32, epochs=2, transform=smooth)
+
 
 def test_bias_free_layers_identity_and_float64():
     def make(seed):

@@ -77,19 +77,28 @@ def _generic(loss_fn: LossFn) -> Callable[[torch.Tensor, torch.Tensor], tuple[to
 def stacked_loss(loss_fn: LossFn, targets: torch.Tensor):
     """``loss_and_grad(outputs (K, B, ...), targets (K, B, ...)) -> (losses (K,), ∂losses/∂outputs)``.
 
-    The path is chosen from ``loss_fn`` and the training targets (one model's
-    shape, ``(N, ...)``): class indices must be non-negative, because
-    ``F.cross_entropy`` ignores the index −100 by default and only the generic
-    path honours that.
+    The path is chosen from ``loss_fn`` and, at each call, from the targets'
+    dtype and shape (a transform may change them). ``targets`` are the training
+    targets (one model's shape, ``(N, ...)``): class indices must be
+    non-negative, because ``F.cross_entropy`` ignores the index −100 by default
+    and only the generic path honours that.
     """
+    generic = _generic(loss_fn)
     if loss_fn is F.cross_entropy:
-        if not targets.is_floating_point() and targets.ndim == 1 and bool((targets >= 0).all()):
-            return _cross_entropy_indices
-        if targets.is_floating_point() and targets.ndim == 2:
-            return _cross_entropy_probabilities
+        if not targets.is_floating_point() and not bool((targets >= 0).all()):
+            return generic
+
+        def cross_entropy(outputs: torch.Tensor, batch_targets: torch.Tensor):
+            if batch_targets.is_floating_point():
+                if batch_targets.shape == outputs.shape:
+                    return _cross_entropy_probabilities(outputs, batch_targets)
+            elif batch_targets.ndim == 2:
+                return _cross_entropy_indices(outputs, batch_targets)
+            return generic(outputs, batch_targets)
+        return cross_entropy
     if loss_fn is F.mse_loss:
         return _mse_or_generic(loss_fn)
-    return _generic(loss_fn)
+    return generic
 
 
 def _mse_or_generic(loss_fn: LossFn):
