@@ -80,9 +80,9 @@ def assert_same_as_fit(make_model, seeds, train, *, many_kwargs=None, per_model=
 
 # -- equality with fit -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
-@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
-def test_each_model_trains_as_fit_would(optimizer, activation):
+@pytest.mark.parametrize("activation, optimizer", [("relu", "adam"), ("relu", "sgd"), ("relu", "rmsprop"),
+                                                    ("sigmoid", "adam"), ("tanh", "rmsprop")])
+def test_each_model_trains_as_fit_would(activation, optimizer):
     # 100 rows in batches of 32: the last batch of every epoch has 4 rows.
     assert_same_as_fit(lambda s: net(s, activation=activation), [0, 1, 2], blobs(), optimizer=optimizer,
                        batch_size=32, epochs=3, val=blobs(40, seed=1), evaluate_train=True, record_steps=True)
