@@ -34,6 +34,21 @@ from dlverify.train import (AdditiveDataNoise, L1Penalty, L2Penalty, RandomAffin
                             l1_penalty, l2_penalty)
 
 RTOL, ATOL = 1e-5, 1e-6
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Run this module's tiny trainings on one thread (restored afterwards).
+
+    With the cores shared with other jobs, a second OpenMP thread only adds
+    waits at every parallel region: this file took 24–58 s with torch's
+    default two threads and 3 s with one on the shared 2-core machine. Both
+    sides of every comparison run with the same setting.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 FLOAT_FIELDS = ("train_loss", "train_eval_loss", "val_loss", "step_loss")
 EXACT_FIELDS = ("step", "epoch", "train_acc", "train_eval_acc", "val_acc")
 
@@ -80,9 +95,9 @@ def assert_same_as_fit(make_model, seeds, train, *, many_kwargs=None, per_model=
 
 # -- equality with fit -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("activation, optimizer", [("relu", "adam"), ("relu", "sgd"), ("relu", "rmsprop"),
-                                                    ("sigmoid", "adam"), ("tanh", "rmsprop")])
-def test_each_model_trains_as_fit_would(activation, optimizer):
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
+def test_each_model_trains_as_fit_would(optimizer, activation):
     # 100 rows in batches of 32: the last batch of every epoch has 4 rows.
     assert_same_as_fit(lambda s: net(s, activation=activation), [0, 1, 2], blobs(), optimizer=optimizer,
                        batch_size=32, epochs=3, val=blobs(40, seed=1), evaluate_train=True, record_steps=True)
@@ -180,7 +195,7 @@ def test_bias_free_layers_identity_and_float64():
     assert_same_as_fit(make, [0, 1], data, batch_size=32, epochs=2, val=data)
 
 
-@settings(max_examples=8, deadline=None, derandomize=True)
+@settings(max_examples=12, deadline=None, derandomize=True)
 @given(k=st.integers(1, 4), hidden=st.lists(st.integers(1, 12), min_size=0, max_size=2),
        batch_size=st.integers(1, 40), n=st.integers(5, 40))
 def test_any_k_widths_and_batch_sizes(k, hidden, batch_size, n):
