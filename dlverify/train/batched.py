@@ -38,8 +38,10 @@ the batched matrix products alone (the floor)           1.25 ms   16.8 ms
 One Adam step over the five models' 498 550 parameters: ``torch.optim.Adam``
 on the stacked per-layer tensors 2.16 ms (``foreach=True``: 1.16 ms),
 torch's single-tensor equations as whole-buffer operations 0.92 ms
-(``fused_adam=False``; ATen's ``sqrt`` is slow on zeros and subnormals on
-this CPU), ATen's fused Adam kernel 0.25 ms (the default). ``torch.compile``
+(``fused_adam=False``, the default; ATen's ``sqrt`` is slow on zeros and
+subnormals on this CPU), ATen's fused Adam kernel 0.25 ms (``fused_adam=True``,
+off by default because its rounding depends on a parameter's position in the
+stacked buffer, see :func:`fit_many`). ``torch.compile``
 of the step was tried and was not faster (the products are MKL calls either
 way; compiling took 30 s), so it is not used.
 
@@ -163,7 +165,7 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
              transform: Transform | None | Sequence[Transform | None] = None, eval_every: int | None = None,
              evaluate_train: bool = False, record_steps: bool = False,
              callbacks: Sequence[object] | Sequence[Sequence[object]] = (), eval_batch_size: int = 10_000,
-             fused_adam: bool = True) -> list[History]:
+             fused_adam: bool = False) -> list[History]:
     """Train each of ``models`` in place as ``fit(models[k], ..., seed=seeds[k])`` would; one History per model.
 
     The models must share one MLP architecture (``nn.Sequential`` of
@@ -200,10 +202,16 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
         sequence per model (a list of K lists). ``before_step``/``after_step``
         callbacks are refused: use fit.
     fused_adam:
-        Adam only: update with ATen's fused Adam kernel (one pass over memory;
-        the same equations, rounded differently in the last bit for a few
-        parameters per step). False: ``torch.optim.Adam``'s own sequence of
-        operations, slower (see the module docstring).
+        Adam only: update with ATen's fused Adam kernel (one pass over memory,
+        about 0.7 ms a step faster on the lab2 network at K = 5; the same
+        equations, rounded differently in the last bit for a few parameters
+        per step). Off by default: the kernel's vectorized body and scalar tail
+        round differently, so with it a model's last bits depend on how many
+        models it was trained with and at which position (measured: the lab2
+        output bias), which would make a run trained alone differ from the same
+        run trained beside others. Without it (``torch.optim.Adam``'s own
+        sequence of operations, each exactly rounded) each model's result is
+        bitwise the same whatever its companions, on one thread.
 
     Returns
     -------
