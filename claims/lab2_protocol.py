@@ -13,11 +13,19 @@ report leaves open follow Keras/TF2 defaults, as the report used TensorFlow):
 ``none``
     the network as above (§3.1).
 ``l1`` / ``l2``
-    Keras ``regularizers.l1()`` / ``l2()`` at their default factor 0.01
-    (``0.01·Σ|W|`` / ``0.01·ΣW²``, no ½) on the kernels of the three hidden
-    ``Dense`` layers — the report puts its regularizers "with the layers" of the
-    "three layers, each with 100 neurons"; the output layer and the biases are
-    not penalized (§3.2–3.3).
+    Keras ``regularizers.l1(f)`` / ``l2(f)`` (``f·Σ|W|`` / ``f·ΣW²``, no ½) on
+    the kernels of the three hidden ``Dense`` layers — the report puts its
+    regularizers "with the layers" of the "three layers, each with 100
+    neurons"; the output layer and the biases are not penalized (§3.2–3.3).
+    The report does not give ``f``. Keras' default 0.01 does not reproduce its
+    runs: under the documented protocol (60 000 images, batch 512, 20 epochs,
+    seed 0) ``l1(0.01)`` never learns (train 2.418, val 2.418, val acc 0.1135,
+    chance) where the report's L1 run reached (0.1973, 0.2265), and
+    ``l2(0.01)`` ends at (0.406, 0.394) against the report's (0.0547, 0.1126).
+    Measured the same way, ``f = 1e-4`` gives (0.198, 0.218) for L1 and
+    (0.0575, 0.121) for L2 — the report's numbers; 1e-3 gave (0.444, 0.433)
+    and (0.149, 0.169), 3e-4 (0.287, 0.289) and (0.097, 0.145). So
+    ``f = 1e-4`` for both (:data:`PENALTY_FACTORS`).
 ``augmentation``
     random translation ±10 % (both axes), zoom ±10 %, rotation ±10° per image
     and per step (:class:`dlverify.train.augment.RandomAffine`, Keras' random
@@ -83,13 +91,13 @@ from dlverify.train import History, L1Penalty, L2Penalty, fit_many
 from dlverify.train.augment import RandomAffine
 
 # Part of every run's cache key: bump it when a change here changes what a run produces.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 SIZES = (784, 100, 100, 100, 10)
 EPOCHS, BATCH_SIZE, LR = 20, 512, 1e-3
 FULL_TRAIN_SIZE = 60_000
 DEFAULT_SUBSET = 10_000
 SUBSET_SEED = 0  # the default profile's training subset: the same images for every configuration and seed
-PENALTY_FACTORS = {"l1": 0.01, "l2": 0.01}  # Keras regularizers.l1() / l2() default
+PENALTY_FACTORS = {"l1": 1e-4, "l2": 1e-4}  # the factors that reproduce the report's L1 and L2 runs (see above)
 HIDDEN_LAYERS = (0, 1, 2)  # the penalized kernels: the three hidden Dense layers, not the output
 INPUT_NOISE_VARIANCES = {"input_noise_0.2": 0.2, "input_noise_0.05": 0.05}
 LABEL_NOISE_VARIANCE = 0.1

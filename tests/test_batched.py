@@ -331,3 +331,28 @@ def test_cuda_matches_fit_without_dropout_and_runs_with_it():
     models = [net(s, dropout=0.3).to(device) for s in (0, 1)]
     histories = fit_many(models, data, seeds=[0, 1], batch_size=32, epochs=2, val=val)
     assert all(math.isfinite(h.train_loss[-1]) for h in histories)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
+def test_a_model_does_not_depend_on_its_companions(optimizer):
+    """Bitwise: a model trained alone, beside others or at another position gives the same run (one thread).
+
+    This is what lets a run cache store each seed's run alone although the
+    seeds of a look are trained together.
+    """
+    data, val = blobs(120, features=20, classes=10), blobs(60, features=20, classes=10, seed=1)
+
+    def train(seeds):
+        models = [initialize(mlp([20, 16, 16, 10], dropout=0.3), "glorot_uniform",
+                             generator=torch.Generator().manual_seed(s)) for s in seeds]
+        histories = fit_many(models, data, optimizer=optimizer, batch_size=16, epochs=3, seeds=seeds, val=val,
+                             penalty=L1Penalty(1e-3))
+        return {s: (h, m) for s, h, m in zip(seeds, histories, models)}
+
+    runs = [train([7]), train([0, 7]), train([7, 1, 2, 3])]
+    for run in runs[1:]:
+        (h, m), (h_alone, m_alone) = run[7], runs[0][7]
+        for field in FLOAT_FIELDS + EXACT_FIELDS:
+            assert getattr(h, field) == getattr(h_alone, field), field
+        for a, b in zip(m.parameters(), m_alone.parameters()):
+            assert torch.equal(a, b)
