@@ -167,7 +167,8 @@ def test_l2_reduces_gap(claim, lab2, device, seeds):
     Paired over seeds: the gap (as in lab2.l1-smallest-gap) of no
     regularization above L2's, and L1's clean val cross-entropy above L2's
     (the same loss function for both; their training objectives differ by the
-    penalties and are not compared). Keras ``l2(1e-4)`` on the hidden kernels (the factor that reproduces the report's L2 run; see lab2_protocol).
+    penalties and are not compared). Keras ``l2(1e-4)`` on the hidden kernels (the factor that
+    reproduces the report's L2 run; see lab2_protocol).
     """
     none, l1, l2 = (lab2.runs(name, seeds, device) for name in ("none", "l1", "l2"))
     _protocol(claim, lab2, device, seeds, l2_factor=PENALTY_FACTORS["l2"], penalized="hidden kernels (3 Dense layers)")
