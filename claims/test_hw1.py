@@ -17,6 +17,7 @@ from sklearn.metrics import silhouette_score
 
 from claims import hw1_protocol as hw1
 from dlverify import stats
+from dlverify.evidence import Finding
 from dlverify.data import FUNCTIONS, function_problem
 from dlverify.models import count_parameters
 from dlverify.probes import interpolate, sensitivity, sharpness, weight_pca
@@ -141,11 +142,7 @@ def test_fit_functions(claim, function_runs, seeds, device):
 
 @pytest.mark.claim(
     "hw1.quadratic-harder", source="hw1 §1-1 Comment on results (b)",
-    xfail={"default": "inconclusive: |MSE1 − MSE2| / Var(y) is 0.0028, 0.015, 0.0011 on cos(x) + 0.5x² vs 0.0066, "
-                      "0.011, 0.011 on sin(x) + 0.5x (seeds 0–2; mean difference −0.003, 95% CI [−0.010, 0.004]): "
-                      "the two models differ about as much, relative to the target's variance, on both functions",
-           "full": "inconclusive with 5 seeds: mean paired difference of the relative gaps (cos − sin) 0.0004, "
-                   "95% CI [−0.006, 0.007]"},
+    xfail={"default": Finding("the relative gap between the two models is not confidently larger on cos(x) + 0.5x² than on sin(x) + 0.5x: inconclusive at the seed budget", fails=('relative gap between the models larger on cos(x) + 0.5x^2 than on sin(x) + 0.5x',))},
 )
 def test_quadratic_harder(claim, function_runs, seeds, device):
     """The two models differ noticeably only on cos(x) + 0.5x².
@@ -184,9 +181,7 @@ def test_quadratic_harder(claim, function_runs, seeds, device):
 
 @pytest.mark.claim(
     "hw1.mnist-deep-vs-wide", source="hw1 §1-1 Train on actual tasks",
-    xfail={"default": "final training losses are similar (wide/deep 0.98, 1.01, 0.98) but the wider model starts "
-                      "LOWER, not higher: first-epoch loss 0.87, 0.88, 0.87 (784-128-10) vs 1.14, 1.03, 1.19 "
-                      "(784-64-64-10), seeds 0–2, 3000 images, 5 epochs"},
+    xfail={"default": Finding("the final training losses are similar, but the wider model starts lower, not higher", fails=("first-epoch loss of the wide model above the deep model's",))},
 )
 def test_mnist_deep_vs_wide(claim, hw1_runs, device, seeds, profile):
     """On MNIST a deeper-narrower DNN and a shallower-wider DNN reach similar final training loss; the wider
@@ -283,8 +278,7 @@ def test_pca_runs_separate(claim, function_runs, device):
 
 @pytest.mark.claim(
     "hw1.pca-first-layer-one-axis", source="hw1 §1-2 Visualize the optimization process (3)",
-    xfail="the first component explains 0.33 of the first layer's variance (second 0.23) over the 8 runs; "
-          "the spread is dominated by the runs' different initializations (silhouette by run 0.89), not one axis",
+    xfail=Finding("the first layer's weights do not vary along one direction: the first principal component explains well under half of their variance, which the runs' different initializations dominate", fails=("first principal component explains > 50% of the first layer's variance",)),
 )
 def test_pca_first_layer_one_axis(claim, function_runs, device):
     """The first layer's weights vary mostly along one direction.
@@ -307,9 +301,7 @@ def test_pca_first_layer_one_axis(claim, function_runs, device):
 
 @pytest.mark.claim(
     "hw1.grad-norm-decreases", source="hw1 §1-2 Observe gradient norm during training",
-    xfail="the norm falls (first 10 epochs 11–31, last 20 epochs 0.14–0.53, 8 runs) and the loss falls, but it "
-          "does not settle by the fixed criterion: its coefficient of variation over the last 20 epochs is "
-          "0.21–0.53 (mean 0.34, 95% CI [0.27, 0.41]) against < 0.25 — Adam at lr 0.01 keeps it oscillating",
+    xfail=Finding("the gradient norm and the loss fall, but the norm does not settle: its spread over the last part of training stays above the fixed stability criterion", fails=('late gradient norm stable (CV < 0.25)',)),
 )
 def test_grad_norm_decreases(claim, function_runs, device):
     """During training the gradient norm falls and stabilizes while the loss falls.
@@ -415,11 +407,7 @@ def test_near_zero_grad_loss_band(claim, function_runs, profile, device):
 
 @pytest.mark.claim(
     "hw1.minimal-ratio", source="hw1 §1-2 What happens when gradient is almost zero (3)",
-    xfail={"default": "0 of 12 near-zero-gradient points have the report's ratio (share of |w| < 0.01) in "
-                      "[0.06, 0.12]: it is 0 at 7 points, 1/31 at 3, 5/31 and 8/31 at the others; the Hessian "
-                      "minimal ratio is 0.42–0.68 (saddle-like points, not minima)",
-           "full": "21 of 100 points have the report's ratio in [0.06, 0.12] (14 at 2/31, 7 at 3/31); 73 have 0 or "
-                   "1 weight below 0.01; the Hessian minimal ratio is 0.39–0.68"},
+    xfail={"default": Finding("at the near-zero-gradient points the report's ratio (share of weights with |w| < 0.01) is mostly 0, not in the reported 0.06–0.12 band", fails=("at least 80% of the points have the report's ratio in [0.06, 0.12]",))},
 )
 def test_minimal_ratio(claim, function_runs, profile, device):
     """At those points the minimal ratio is 0.06–0.12 (the report computes it as the share of weights near
@@ -547,9 +535,7 @@ ALPHAS = np.round(np.linspace(-1.0, 2.0, 31), 6)  # step 0.1, both ends, 0 and 1
 
 @pytest.mark.claim(
     "hw1.interpolation-blend", source="hw1 §1-3 Flatness vs generalization, part 1",
-    xfail={"default": "no blend beats both models: the best interior α (0.1 … 0.9) has a test loss 0.026, 0.022, "
-                      "0.013 above the better end point (seeds 0–2); the test loss is lowest at α = 0, 0, 1, and "
-                      "at α = 0.1 it is above α = 0 (0.220 vs 0.194, seed 0)"},
+    xfail={"default": Finding("no blend beats both models: along the interpolation the test loss is lowest at an end point, not at an interior α", fails=('an interior alpha has lower test loss than both end points',))},
 )
 def test_interpolation_blend(claim, hw1_runs, device, seeds, profile):
     """Interpolating between a batch-64 / lr 1e-3 model and a batch-1024 / lr 1e-2 model (Adam, 5 epochs) gives
@@ -636,9 +622,7 @@ def _batch_figure(batch_sizes, series):
 
 @pytest.mark.claim(
     "hw1.sensitivity-vs-batch", source="hw1 §1-3 Flatness vs generalization, part 2",
-    xfail={"default": "test loss does rise with batch size (0.26 → 0.59, rho = 1) but sensitivity RISES too, "
-                      "0.546, 0.553, 0.555, 0.571, 0.594 at batch 64 … 1024 (means of 3 seeds, rho = 1, 95% CI "
-                      "[0.7, 1.0]); equal epochs, 5000 images"},
+    xfail={"default": Finding("the test loss does rise with the batch size, but the sensitivity rises with it instead of falling", fails=('sensitivity falls as batch size grows',))},
 )
 def test_sensitivity_vs_batch(claim, hw1_runs, device, seeds, profile):
     """Across 5 batch sizes, sensitivity (Frobenius norm of the input Jacobian) falls as batch size grows, while
@@ -673,9 +657,7 @@ def test_sensitivity_vs_batch(claim, hw1_runs, device, seeds, profile):
 
 @pytest.mark.claim(
     "hw1.large-batch-lower-train-loss", source="hw1 §1-3 Flatness vs generalization, part 2 (c)",
-    xfail={"default": "the opposite at equal epochs: training loss 0.143, 0.204, 0.258, 0.349, 0.556 and training "
-                      "accuracy 0.966, 0.948, 0.933, 0.911, 0.867 at batch 64 … 1024 (means of 3 seeds, rho = ±1): "
-                      "larger batches take fewer steps per epoch"},
+    xfail={"default": Finding("the opposite at equal epochs: the training loss rises and the training accuracy falls as the batch grows (fewer steps per epoch)", fails=('training loss falls as batch size grows', 'training accuracy rises as batch size grows'))},
 )
 def test_large_batch_lower_train_loss(claim, hw1_runs, device, seeds, profile):
     """Larger batches reach lower training loss and higher training accuracy.

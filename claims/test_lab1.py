@@ -22,6 +22,7 @@ from claims.lab1_softmax import (BATCH_SIZE, EPOCHS, INIT, OPTIMIZERS, REFERENCE
                                  flat, linear_svm, random_forest)
 from claims.lab1_softmax import LR as SOFTMAX_LR
 from dlverify import stats
+from dlverify.evidence import Finding
 from dlverify.data import FASHION_MNIST_CLASSES
 from dlverify.probes import cluster_weights, sharpness, top_eigenvalue
 from dlverify.report.figures import curves, train_val_curves
@@ -53,10 +54,7 @@ def _steps(bank, column) -> int:
 
 
 @pytest.mark.claim("lab1.hybrid-faster-than-mse", source="lab1 §1.1 Loss Function, Fig. 1",
-                   xfail="on the common metric MSE is faster, not the hybrid: at step 500 the distance to (3, 2) is "
-                         "1.34 (MSE) vs 2.05 (hybrid) vs 3.22 (MAE); MSE reaches 0.1 after ~1 800 steps, the hybrid "
-                         "not within 2 500. Hybrid beats MAE only. The hybrid's gradient is r + 0.5·sign(r), about "
-                         "half of MSE's 2r; its raw loss values are lower, which is what the report's Fig. 1 shows")
+                   xfail=Finding("on a metric common to the three losses (the distance of (W, b) to (3, 2)) MSE converges faster than the hybrid loss, not slower", fails=('at step 500 the hybrid run is closer to (3, 2) than the MSE run', 'the hybrid reaches the tolerance in fewer steps than MSE')))
 def test_hybrid_faster_than_mse(claim, lab1_linear, device, seeds):
     """The hybrid loss (0.5·|r| + 0.5·r²) converges faster than MSE and MAE early in training.
 
@@ -156,10 +154,7 @@ def test_init_near_truth_immediate(claim, lab1_linear, device, seeds):
 
 
 @pytest.mark.claim("lab1.init-zero-slowest", source="lab1 §1.2 Init Variable, Fig. 2",
-                   xfail="(1.5, -2.5) is slower than (0, 0): about 1 950 vs 1 820 steps to within 0.1 of (3, 2), "
-                         "every seed. The Hessian of the MSE is ≈ 2·I here (x standardized), so the time to "
-                         "converge grows with the distance of the start from (3, 2): 4.74 for (1.5, -2.5) vs "
-                         "3.61 for (0, 0)")
+                   xfail=Finding("(1.5, −2.5) is slower than (0, 0): it starts farther from (3, 2), and the MSE's Hessian is close to 2·I here, so distance alone sets the time", fails=('(0, 0) needs more steps than far (1.5, -2.5)',)))
 def test_init_zero_slowest(claim, lab1_linear, device, seeds):
     """Of the starts (3, 2), (1.5, −2.5) and (0, 0), the (0, 0) start takes the longest to converge.
 
@@ -236,10 +231,7 @@ def test_noise_still_converges(claim, lab1_linear, device, seeds):
 
 
 @pytest.mark.claim("lab1.noise-delays", source="lab1 §1.3 Noise",
-                   xfail="not every noise source delays convergence: data noise does, by 7 % (+122 to +141 steps "
-                         "to tolerance on every seed); all three together delay by +13 to +416 steps (mean 10 %, "
-                         "'slightly' inconclusive); weight noise alone moves it by -78 to +95 steps (inconclusive) "
-                         "and mean-preserving lr noise makes it 1-2 steps *faster* on every seed (refuted)")
+                   xfail=Finding("not every noise source delays convergence confidently: data noise does, weight and learning-rate noise are within seed noise at the seed budget", fails=('noise on weights: more steps to tolerance than without', 'noise on learning rate: more steps to tolerance than without', 'noise on all three: mean delay under 10 %')))
 def test_noise_delays(claim, lab1_linear, device, seeds):
     """Noise does not speed convergence up; it slightly delays it.
 
@@ -393,10 +385,7 @@ def _plateau_epoch(values, within: float = 0.01) -> int:
 
 
 @pytest.mark.claim("lab1.adam-fastest", source="lab1 §2 Optimizer, Fig. 5",
-                   xfail="RMSprop, not Adam, is ahead after epoch 1 at the same lr 1e-3: train acc 0.797-0.798 "
-                         "(RMSprop) vs 0.793-0.795 (Adam) vs 0.536-0.582 (SGD), every seed (Adam > RMSprop refuted; "
-                         "RMSprop > SGD holds); accuracy stabilizes at epoch 4.3 (RMSprop) vs 4.7 (Adam) vs 8.3 "
-                         "(SGD) on average. All far above the report's 45 / 36 / 13.6 %")
+                   xfail=Finding("RMSprop, not Adam, is ahead after the first epoch at the common learning rate 1e-3, and Adam does not stabilize first", fails=('train accuracy after epoch 1: Adam > RMSprop > SGD', 'accuracy stabilizes no later for Adam than RMSprop, and for RMSprop than SGD (mean epoch)')))
 def test_adam_fastest(claim, lab1_softmax, device, seeds):
     """Over 10 epochs Adam converges fastest (train acc 45 % after epoch 1), RMSprop next (36 %), SGD slowest (13.6 %).
 
@@ -442,9 +431,7 @@ def test_rmsprop_beats_sgd(claim, lab1_softmax, device, seeds):
 
 
 @pytest.mark.claim("lab1.rmsprop-beats-adam", source="lab1 §2 Optimizer",
-                   xfail="Adam ends slightly above RMSprop, not below: final val acc 0.857/0.855/0.845 (Adam) vs "
-                         "0.853/0.854/0.839 (RMSprop), Adam ahead on every seed by 0.1-0.6 points (refuted); "
-                         "the report's 65.13 vs 60.73 % are not reproduced (both ~85 %)")
+                   xfail=Finding("RMSprop does not end confidently above Adam: the difference in final val accuracy is within seed noise at the seed budget", fails=('final val acc: RMSprop above Adam',)))
 def test_rmsprop_beats_adam(claim, lab1_softmax, device, seeds):
     """After 10 epochs RMSprop's validation accuracy (65.13 %) is above Adam's (60.73 %).
 
@@ -460,10 +447,7 @@ def test_rmsprop_beats_adam(claim, lab1_softmax, device, seeds):
 
 
 @pytest.mark.claim("lab1.split-010-beats-015", source="lab1 §2 Train/Val split",
-                   xfail="the difference does not exceed seed noise: final train acc 0.861-0.863 (0.1) vs 0.862 "
-                         "(0.15), "
-                         "mean difference -0.00001; final val acc 0.839-0.854 (0.1) vs 0.852-0.854 (0.15), mean "
-                         "-0.004; both inconclusive (the report: +2.6 and +3.5 points)")
+                   xfail=Finding("the two validation splits' final accuracies do not differ beyond seed noise at the seed budget", fails=('final train accuracy higher with the 0.1 split', 'final validation accuracy higher with the 0.1 split')))
 def test_split_010_beats_015(claim, lab1_softmax, device, seeds):
     """A 0.1 validation split gives higher train (61.09 vs 58.54 %) and val (65.13 vs 61.66 %) accuracy than 0.15.
 
@@ -499,9 +483,7 @@ def _level_off_epoch(losses, relative: float = 0.01) -> int | None:
 
 
 @pytest.mark.claim("lab1.rmsprop-100-epochs", source="lab1 §2, Fig. 6",
-                   xfail={"default": "accuracies match (max train 0.869, max val 0.859, gap 0.010, all within 2 points "
-                                    "of the report) but the train loss levels off (< 1 %/epoch) from epoch 5-6, "
-                                    "not around 20; measured over 30 epochs (default profile), full not measured"})
+                   xfail={"default": Finding("the accuracies match the report, but the training loss levels off much earlier than the reported ≈ 20 epochs", fails=('train loss levels off (< 1 %/epoch) from an epoch between 10 and 30',))})
 def test_rmsprop_100_epochs(claim, lab1_softmax, profile, device, seeds):
     """RMSprop for 100 epochs: train acc ≈ 87 %, val acc ≈ 85 %, gap ≈ 2 % (mild overfitting);
     losses level off after ≈ 20 epochs.
@@ -574,9 +556,7 @@ def test_small_batch_generalizes(claim, lab1_softmax, device, seeds):
 
 
 @pytest.mark.claim("lab1.large-batch-sharper", source="lab1 §2 batch size",
-                   xfail="larger batches do land at a larger top Hessian eigenvalue (8.4-10.8 at batch 32 -> 11.5-12.5 "
-                         "at 2048, holds) but epsilon-sharpness shows no trend (inconclusive) and they overfit *less* "
-                         "at equal epochs: val - train loss 0.037-0.054 at batch 32 -> 0.005-0.010 at 2048 (refuted)")
+                   xfail=Finding("the top Hessian eigenvalue does rise with the batch size, but ε-sharpness does not, and the generalization gap shrinks with the batch instead of growing", fails=('ε-sharpness increases with the batch size', 'generalization gap (val − train loss) increases with the batch size')))
 def test_large_batch_sharper(claim, lab1_softmax, device, seeds):
     """Larger batches can lead to overfitting through sharper minima.
 
@@ -632,9 +612,7 @@ def _discordant(better: torch.Tensor, worse: torch.Tensor, truth: torch.Tensor):
 
 
 @pytest.mark.claim("lab1.rf-svm-logreg-order", source="lab1 §2 Compare performance with random forest and svm",
-                   xfail={"default": "random forest (20 trees) 0.868 > linear SVM 0.835 holds (McNemar), but the SVM "
-                                    "is not above logistic regression: 0.835 vs 0.840 (seeds 0.840-0.847), "
-                                    "inconclusive; measured under the default profile, full not measured"})
+                   xfail={"default": Finding("random forest beats the linear SVM, but the linear SVM is not confidently above logistic regression", fails=('linear SVM above logistic regression',))})
 def test_rf_svm_logreg_order(claim, lab1_softmax, fashion_train, fashion_test, profile, device, seeds):
     """Test accuracy: random forest 87.64 % > linear SVM 84.64 % > logistic regression 83.88 %.
 
@@ -705,9 +683,7 @@ def _weight_images(weight: torch.Tensor, title: str):
 
 
 @pytest.mark.claim("lab1.weights-class-patterns", source="lab1 §2, Fig. 8",
-                   xfail="only 3 of 10 weight images (sandal, shirt, ankle boot) correlate best with their own class "
-                         "mean image, on every seed (2 of 10 with centred means): the templates are discriminative, "
-                         "mostly negative where other classes have ink, not pictures of their own class")
+                   xfail=Finding("most class weight images do not best match their own class's mean image: the templates are contrastive (what separates a class from the others), not pictures of the class", fails=("every class's weight image best matches its own class mean",)))
 def test_weights_class_patterns(claim, lab1_softmax, device, seeds):
     """The per-class weight images show distinct, class-specific patterns.
 
@@ -756,9 +732,7 @@ def _cluster_picture(result, title: str):
 
 
 @pytest.mark.claim("lab1.weight-clusters-semantic", source="lab1 §2 Cluster the weights, Fig. 9",
-                   xfail="the clusters are stable (adjusted Rand 1.0 between seeds) and never mix footwear with "
-                         "tops, but footwear is split: sandal + ankle boot together, sneaker alone, on every seed; "
-                         "the bag joins the T-shirt and shirt cluster; adjusted Rand with the garment grouping 0.29")
+                   xfail=Finding("the clusters are stable and never mix footwear with tops, but the footwear classes do not share one cluster", fails=('sandal, sneaker and ankle boot share a cluster (every seed)',)))
 def test_weight_clusters_semantic(claim, lab1_softmax, device, seeds):
     """k-means (k = 5) on the 10 class weight vectors gives distinct clusters grouping similar classes.
 

@@ -29,6 +29,7 @@ from claims.lab2_protocol import (AUGMENTATION, CONFIGURATIONS, DEFAULT_SUBSET, 
                                   INPUT_NOISE_VARIANCES, LABEL_NOISE_VARIANCE, LABELS, PENALTY_FACTORS,
                                   REPORTED_LOSSES, TECHNIQUES, Lab2Runs, loss_table, panel_figure, table_figure)
 from dlverify import stats
+from dlverify.evidence import Finding
 from dlverify.report.figures import train_val_curves
 
 # Every lab2 claim shares trained networks: keep them on one xdist worker.
@@ -128,7 +129,7 @@ def test_no_reg_overfits(claim, lab2, device, seeds):
     claim.expect(all(r >= FAR_ABOVE for r in ratio), "final val loss ≥ 2× final train loss on every seed")
 
 
-@pytest.mark.claim("lab2.l1-smallest-gap", source="lab2 §3.2 L1 regularization")
+@pytest.mark.claim("lab2.l1-smallest-gap", source="lab2 §3.2 L1 regularization", xfail={"default": Finding("with the L1 factor that reproduces the report's L1 run, L1 learns and is not the technique with the smallest gap (augmentation's is smaller), and its val cross-entropy ends below no regularization's, not above", fails=("L1's gap below every other technique's", "L1's val cross-entropy above no regularization's (higher loss)"))})
 def test_l1_smallest_gap(claim, lab2, device, seeds):
     """L1 gives the smallest train/val gap of all regularization techniques, at the cost of a higher loss.
 
@@ -160,7 +161,7 @@ def test_l1_smallest_gap(claim, lab2, device, seeds):
                  "L1's val cross-entropy above no regularization's (higher loss)")
 
 
-@pytest.mark.claim("lab2.l2-reduces-gap", source="lab2 §3.3 L2 regularization")
+@pytest.mark.claim("lab2.l2-reduces-gap", source="lab2 §3.3 L2 regularization", xfail={"default": Finding("L2 does narrow the gap, but with the factors that reproduce the report's runs L1's val cross-entropy is below L2's, not above", fails=("L1's val cross-entropy above L2's",))})
 def test_l2_reduces_gap(claim, lab2, device, seeds):
     """L2 narrows the train/val gap compared with no regularization, with a lower loss than L1.
 
@@ -184,10 +185,7 @@ def test_l2_reduces_gap(claim, lab2, device, seeds):
 
 @pytest.mark.claim(
     "lab2.augmentation-ineffective", source="lab2 §3.4 Data Augmentation",
-    xfail="augmentation does reduce overfitting: gap 0.053/0.064/0.034 vs 0.186/0.187/0.187 without "
-          "regularization and val cross-entropy 0.117/0.108/0.129 vs 0.187/0.187/0.188 (seeds 0-2, default "
-          "profile); under the documented protocol (60 000 images, seed 0) gap 0.043 vs 0.085 and val loss 0.065 "
-          "vs 0.097 (val acc 0.979 vs 0.976)",
+    xfail=Finding("augmentation does reduce overfitting: both the train/val gap and the val cross-entropy fall by more than a fifth of no regularization's", fails=("gap not reduced by ≥ 20% of no regularization's", "val cross-entropy not reduced by ≥ 20% of no regularization's")),
 )
 def test_augmentation_ineffective(claim, lab2, device, seeds):
     """Random translation 10 %, zoom 10 % and rotation 10° do not reduce overfitting in 20 epochs.
@@ -255,11 +253,7 @@ def test_input_noise_smaller_better(claim, lab2, device, seeds):
 
 @pytest.mark.claim(
     "lab2.label-noise-best", source="lab2 §3.6 Output noise",
-    xfail="training diverges: the noisy targets have entries > 1 and < 0 (for ε < 0), so cross-entropy on them is "
-          "unbounded below and the network memorizes each image's noise: final train loss -1079/-729/-179, val "
-          "loss 417/236/78 (seeds 0-2, default profile; val acc 0.861/0.876/0.873 vs 0.96 without "
-          "regularization); under the documented protocol (all 60 000 images, seed 0) the val loss bottoms at "
-          "0.149 in epoch 4, then climbs to 57 (train loss -158, val acc 0.906)",
+    xfail=Finding("training diverges: the noisy targets leave [0, 1], so the cross-entropy on them is unbounded below; the network memorizes each image's noise and the val loss climbs", fails=('final train loss above val loss, every seed', 'final val loss within 5% of its minimum (no turn-up), every seed', "val acc above every other configuration's")),
 )
 def test_label_noise_best(claim, lab2, device, seeds, profile):
     """Label noise: train loss above val loss, val loss falls without turning up, val acc 0.98, the best of all.
@@ -312,10 +306,7 @@ def test_label_noise_best(claim, lab2, device, seeds, profile):
 
 @pytest.mark.claim(
     "lab2.dropout-no-help", source="lab2 §3.7 Dropout",
-    xfail="no large gap remains: the final val loss is below the (dropout-active) train loss, 0.205/0.206/0.199 "
-          "vs 0.232/0.227/0.229, and the gap falls from 0.186 to 0.021-0.030 (seeds 0-2, default profile; its "
-          "val cross-entropy, 0.199-0.206 vs 0.187, is indeed no better); under the documented protocol (60 000 "
-          "images, seed 0) train 0.194 vs val 0.115, so the report's 0.0118 train loss is not reproduced either",
+    xfail=Finding("dropout removes the large gap: the final val loss ends below the dropout-active train loss, not far above it", fails=('final val loss ≥ 2× train loss on every seed', "gap not reduced by ≥ 20% of no regularization's")),
 )
 def test_dropout_no_help(claim, lab2, device, seeds):
     """Dropout 0.5 leaves a large train/val gap; no real improvement for this small network.
@@ -368,7 +359,7 @@ def test_zero_init_stalls(claim, lab2, device, seeds):
     claim.expect(max_abs_kernel == 0.0, "every kernel weight is still exactly zero")
 
 
-@pytest.mark.claim("lab2.ones-init-explodes", source="lab2 §4.2 Ones initialization")
+@pytest.mark.claim("lab2.ones-init-explodes", source="lab2 §4.2 Ones initialization", xfail=Finding("the loss is huge, hundreds of times the chance level, but not in the thousands the report gives", fails=('final train loss in the thousands', 'final val loss in the thousands')))
 def test_ones_init_explodes(claim, lab2, device, seeds):
     """Initializing every weight to one gives a huge loss, in the thousands (6223 train, 6089 val).
 
@@ -394,7 +385,7 @@ def test_ones_init_explodes(claim, lab2, device, seeds):
     claim.expect(stats.compare_to_value(log_val, 3.0), "final val loss in the thousands")
 
 
-@pytest.mark.claim("lab2.random-init-learns", source="lab2 §4.3 Random initialization")
+@pytest.mark.claim("lab2.random-init-learns", source="lab2 §4.3 Random initialization", xfail={"default": Finding("on the default profile's 10 000-image subset the final val loss sits at the 'far below chance' bound (a tenth of ln 10): inconclusive; the documented protocol's larger training set gives a val loss well below it", fails=('final val loss far below chance (< ln10/10)',))})
 def test_random_init_learns(claim, lab2, device, seeds):
     """Random normal initialization (Keras ``RandomNormal``, std 0.05) learns normally: 0.0143 train, 0.0959 val.
 
@@ -422,9 +413,7 @@ def test_random_init_learns(claim, lab2, device, seeds):
 
 @pytest.mark.claim(
     "lab2.glorot-better-than-random", source="lab2 §4.4 Glorot Normal initialization",
-    xfail={"default": "the val loss is lower with Glorot normal (0.184/0.207/0.188 vs 0.236/0.232/0.223) but the "
-                      "train loss is not reliably lower: 0.00094/0.0104/0.00090 vs 0.0110/0.0082/0.0041 "
-                      "(seed 1 reverses it): inconclusive over seeds 0-2 on the 10 000-image subset"},
+    xfail={"default": Finding("Glorot normal gives a lower val loss than random normal, but its train loss is not confidently lower (a few seeds end high): inconclusive at the seed budget", fails=("random normal's final train loss above Glorot normal's",))},
 )
 def test_glorot_better_than_random(claim, lab2, device, seeds):
     """Glorot normal initialization gives a lower train and val loss than random normal initialization.

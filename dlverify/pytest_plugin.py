@@ -263,8 +263,6 @@ def _finding(marker, profile: str) -> Finding | None:
         if unknown:
             raise pytest.UsageError(f"claim {marker.args[0]}: xfail keys must be profiles {PROFILES}, got {sorted(unknown)}")
         xfail = xfail.get(profile)
-    if isinstance(xfail, str):  # TEMPORARY
-        return Finding(xfail, fails=("*",))
     if xfail is not None and not isinstance(xfail, Finding):
         raise pytest.UsageError(
             f"claim {marker.args[0]}: xfail must be a dlverify.evidence.Finding(why, fails=(...)) naming in words "
@@ -525,7 +523,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function):
 def _check_finding(item: pytest.Item, record: ClaimRecord, not_held: ClaimNotHeld) -> None:
     """A claim recorded as not holding must fail exactly the recorded expectations."""
     finding = item.stash.get(_FINDING, None)
-    if finding is None or finding.fails == ("*",):
+    if finding is None:
         return
     mismatch = finding.mismatch([e.description for e in record.failing()])
     if mismatch:
