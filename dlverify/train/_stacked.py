@@ -231,12 +231,7 @@ class StackedMLP:
             if kind == "linear":
                 saved.append(h)
                 self._check_2d(h)
-                out = self.buffer(("forward", position), (h.shape[0], h.shape[1], layer.out_features))
-                bias = self._bias_rows[linear]
-                if bias is None:
-                    h = torch.bmm(h, self._kernels_t[linear], out=out)
-                else:
-                    h = torch.baddbmm(bias, h, self._kernels_t[linear], out=out)
+                h = self._linear(linear, h, ("forward", position), layer.out_features)
                 linear += 1
                 fresh = True
             elif kind in _FORWARD:
@@ -260,6 +255,14 @@ class StackedMLP:
                 saved.append(None)
         return h, saved
 
+    def _linear(self, linear: int, h: torch.Tensor, buffer_key: tuple, out_features: int) -> torch.Tensor:
+        """The ``linear``-th Linear layer of every model at once, ``h @ Wᵀ + b``, into a workspace buffer."""
+        out = self.buffer(buffer_key, (h.shape[0], h.shape[1], out_features))
+        bias = self._bias_rows[linear]
+        if bias is None:
+            return torch.bmm(h, self._kernels_t[linear], out=out)
+        return torch.baddbmm(bias, h, self._kernels_t[linear], out=out)
+
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Eval-mode forward pass (Dropout off) of ``x: (K, B, ...)``.
@@ -272,12 +275,7 @@ class StackedMLP:
             kind = layer.kind
             if kind == "linear":
                 self._check_2d(h)
-                out = self.buffer(("predict", linear % 2), (h.shape[0], h.shape[1], layer.out_features))
-                bias = self._bias_rows[linear]
-                if bias is None:
-                    h = torch.bmm(h, self._kernels_t[linear], out=out)
-                else:
-                    h = torch.baddbmm(bias, h, self._kernels_t[linear], out=out)
+                h = self._linear(linear, h, ("predict", linear % 2), layer.out_features)
                 linear += 1
                 fresh = True
             elif kind in _FORWARD:
