@@ -9,7 +9,7 @@ are accumulated batch by batch, so memory is bounded by one batch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -18,6 +18,7 @@ from torch.func import functional_call, grad_and_value, vjp
 from ..errors import NonFiniteLossError, ProbeError
 from ._data import Batches, as_batches
 from ._model import Parameters, check_mode, trainable_parameters
+from ._selection import select_parameters
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Params = dict[str, torch.Tensor]
@@ -33,22 +34,29 @@ def check_finite(value: torch.Tensor, what: str) -> None:
 
 @dataclass(frozen=True)
 class Objective:
-    """``model`` + ``loss_fn`` + data, evaluated at any trainable-parameter values."""
+    """``model`` + ``loss_fn`` + data, evaluated at any values of the selected parameters.
+
+    ``params`` are the parameters differentiated (all trainable ones unless
+    ``build`` is given ``params=`` names); ``fixed`` the other trainable ones,
+    detached and held at their values.
+    """
 
     model: nn.Module
     loss_fn: LossFn
     batches: Batches
     params: Parameters
+    fixed: Params = field(default_factory=dict)
 
     @classmethod
-    def build(cls, model: nn.Module, loss_fn: LossFn, data: object) -> Objective:
+    def build(cls, model: nn.Module, loss_fn: LossFn, data: object, params=None) -> Objective:
         check_mode(model)
-        params = trainable_parameters(model)
-        return cls(model, loss_fn, as_batches(data, params.device), params)
+        chosen, fixed = select_parameters(trainable_parameters(model), params)
+        return cls(model, loss_fn, as_batches(data, chosen.device), chosen, fixed)
 
     def batch_loss(self, params: Params, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean loss of one batch at ``params`` (other parameters and buffers: the model's own)."""
-        loss = self.loss_fn(functional_call(self.model, params, (inputs,)), targets)
+        values = {**self.fixed, **params} if self.fixed else params
+        loss = self.loss_fn(functional_call(self.model, values, (inputs,)), targets)
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
             raise ProbeError(f"loss_fn must return the mean loss as a scalar tensor, got {shape}; "

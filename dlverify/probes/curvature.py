@@ -14,7 +14,8 @@ from ._objective import LossFn, Objective, check_finite
 MAX_HESSIAN_PARAMS = 5000
 
 
-def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor) -> torch.Tensor:
+def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor, *,
+        params=None) -> torch.Tensor:
     """Hessian-vector product ``H v`` of the full-data loss.
 
     ``H = ∇²L(θ)`` over the trainable parameters, ``v`` a flat vector of length
@@ -23,8 +24,11 @@ def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor) -> torch.
     ``grad`` over ``functional_call`` (Pearlmutter, 1994: exact, no finite
     differences), batch by batch and weighted by batch size. Returns a flat
     tensor of length P.
+
+    ``params`` (names from ``model.named_parameters()``) restricts θ, P and
+    ``v`` to those parameters; the others are held fixed (``None``: all).
     """
-    objective = Objective.build(model, loss_fn, data)
+    objective = Objective.build(model, loss_fn, data, params)
     n = objective.params.count
     if not isinstance(vector, torch.Tensor) or vector.dim() != 1 or vector.numel() != n:
         shape = tuple(vector.shape) if isinstance(vector, torch.Tensor) else type(vector).__name__
@@ -39,7 +43,7 @@ def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor) -> torch.
 
 
 def hessian(model: nn.Module, loss_fn: LossFn, data, *, max_params: int = MAX_HESSIAN_PARAMS,
-            chunk_size: int = 256) -> torch.Tensor:
+            chunk_size: int = 256, params=None) -> torch.Tensor:
     """Dense P×P Hessian of the full-data loss, for small models.
 
     Column ``j`` is ``H e_j`` (:func:`hvp` of the j-th basis vector), computed
@@ -48,8 +52,12 @@ def hessian(model: nn.Module, loss_fn: LossFn, data, *, max_params: int = MAX_HE
     ``model.parameters()`` order (trainable parameters only); dtype and device
     are the model's. Refuses models with more than ``max_params`` trainable
     parameters (P² entries are stored).
+
+    ``params`` (names from ``model.named_parameters()``) gives the diagonal
+    block of those parameters, the others held fixed (``None``: all), e.g.
+    the curvature of one layer.
     """
-    objective = Objective.build(model, loss_fn, data)
+    objective = Objective.build(model, loss_fn, data, params)
     n = objective.params.count
     if n > max_params:
         raise ProbeError(f"the model has P = {n} trainable parameters, above the limit of "

@@ -40,7 +40,8 @@ class EigenResult:
 
 
 def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 100,
-                   tol: float = 1e-4, generator: torch.Generator | None = None) -> EigenResult:
+                   tol: float = 1e-4, generator: torch.Generator | None = None,
+                   params=None) -> EigenResult:
     """Largest **signed** (algebraic) eigenvalue λ_max of the full-data Hessian.
 
     Lanczos iteration with full reorthogonalization on Hessian-vector products
@@ -58,12 +59,15 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
     invariant subspace. Memory: the Krylov basis, at most ``2 · iterations ×
     P`` numbers in the model's dtype on the model's device. With a single
     batch, the gradient's graph is built once and reused by every HVP.
+    ``params`` (names from ``model.named_parameters()``) restricts the Hessian
+    to those parameters, the others held fixed (``None``: all). For the k
+    largest or smallest eigenvalues see :func:`~dlverify.probes.eigenvalues`.
     """
     if max_iter < 1:
         raise ProbeError(f"max_iter must be >= 1, got {max_iter}")
     if not tol > 0:
         raise ProbeError(f"tol must be > 0, got {tol}")
-    objective = Objective.build(model, loss_fn, data)
+    objective = Objective.build(model, loss_fn, data, params)
     apply, loss = objective.hvp_operator()
     check_finite(loss, "loss")
     n, device, dtype = objective.params.count, objective.params.device, objective.params.dtype
@@ -113,7 +117,7 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
 
 def minimal_ratio(model: nn.Module, loss_fn: LossFn, data, *, tol: float | None = None,
                   dtype: torch.dtype | None = torch.float64,
-                  max_params: int = MAX_HESSIAN_PARAMS) -> float:
+                  max_params: int = MAX_HESSIAN_PARAMS, params=None) -> float:
     """Share of positive eigenvalues of the exact full-data Hessian.
 
     ``#{i : λ_i > tol · max_j |λ_j|} / P`` over the eigenvalues of the dense
@@ -127,10 +131,11 @@ def minimal_ratio(model: nn.Module, loss_fn: LossFn, data, *, tol: float | None 
     The sign of small eigenvalues is what is measured, so by default the
     Hessian is computed in float64 on a float64 copy of the model and of the
     floating-point data (``dtype=None`` keeps the model's dtype). The caller's
-    model is not changed.
+    model is not changed. ``params`` (names from ``model.named_parameters()``)
+    takes the Hessian block of those parameters only, the others held fixed.
     """
     check_mode(model)
-    params = trainable_parameters(model)
+    selected, params = params, trainable_parameters(model)
     if dtype is not None and dtype != params.dtype:
         if not dtype.is_floating_point:
             raise ProbeError(f"dtype must be a floating-point dtype, got {dtype}")
@@ -138,7 +143,7 @@ def minimal_ratio(model: nn.Module, loss_fn: LossFn, data, *, tol: float | None 
         cast = lambda t: t.to(dtype) if t.is_floating_point() else t  # noqa: E731
         data = [(cast(x), cast(y)) for x, y in batches.pairs]
         model = copy.deepcopy(model).to(dtype)
-    h = hessian(model, loss_fn, data, max_params=max_params)
+    h = hessian(model, loss_fn, data, max_params=max_params, params=selected)
     tol = float(torch.finfo(h.dtype).eps) ** 0.5 if tol is None else tol
     if tol < 0:
         raise ProbeError(f"tol must be >= 0, got {tol}")
