@@ -41,6 +41,7 @@ class Lanczos:
         self.alphas: list[float] = []
         self.betas: list[float] = []  # β_1 … β_m; β_m couples q_m to the next vector
         self._w: torch.Tensor | None = None
+        self.breakdowns = 0
         self._breakdown = 100 * float(torch.finfo(start.dtype).eps)
 
     @property
@@ -75,6 +76,7 @@ class Lanczos:
             self.basis[k] = self._w / beta
             return
         self.betas[-1] = 0.0
+        self.breakdowns += 1
         done = self.basis[:k]
         fresh = _random.normal(self.size, self.generator, device=done.device, dtype=done.dtype)
         for _ in range(2):

@@ -57,9 +57,11 @@ def eigenvalues(model: nn.Module, loss_fn: LossFn, data, *, k: int = 1,
     CPU generator seeded with 0 when ``None``). A single Krylov sequence
     holds one direction per distinct eigenvalue until it meets an invariant
     subspace; after that (β ≈ 0) it continues from a fresh random orthogonal
-    vector, which finds further copies of a repeated eigenvalue. On a large
-    model a repeated eigenvalue at the wanted end can therefore be reported
-    once where it occurs several times; the residuals stay exact. Memory:
+    vector, which finds further copies of a repeated eigenvalue; after such a
+    breakdown (small or degenerate problems) the iteration runs until the
+    space is spanned, ``min(max_iter, P)`` steps. On a large model a repeated
+    eigenvalue at the wanted end can still be reported once where it occurs
+    several times; the residuals stay exact. Memory:
     the Krylov basis, ``iterations × P`` numbers. ``params`` restricts the
     Hessian to the named parameters (see :func:`hessian_operator`).
     """
@@ -88,7 +90,11 @@ def eigenvalues(model: nn.Module, loss_fn: LossFn, data, *, k: int = 1,
         wanted = np.arange(len(ritz) - 1, len(ritz) - 1 - k, -1) if which == "largest" \
             else np.arange(k)
         estimates = process.residual_estimates(vectors[:, wanted])
-        if np.all(estimates <= tol * process.scale) or process.steps >= steps:
+        if process.steps >= steps:
+            break
+        # After an invariant subspace, further copies of a wanted eigenvalue can only come
+        # from the rest of the space: continue until it is spanned.
+        if np.all(estimates <= tol * process.scale) and not process.breakdowns:
             break
     coefficients = torch.as_tensor(vectors[:, wanted], device=op.device, dtype=dtype)
     ritz_vectors = (process.basis[: process.steps].T @ coefficients).T
