@@ -44,7 +44,8 @@ def filter_normalize(direction: Sequence[torch.Tensor], weights: Sequence[torch.
 
     For a parameter of ≥ 2 dimensions, every slice ``d[i]`` along the first
     (output) dimension (a neuron's incoming weights, a convolution's output
-    channel) is rescaled to ``d[i] · ‖θ[i]‖ / ‖d[i]‖``; 1-D parameters
+    channel) is rescaled to ``d[i] · ‖θ[i]‖ / (‖d[i]‖ + 10⁻¹⁰)`` (the
+    authors' guard against a zero filter); 1-D parameters
     (biases, BatchNorm scales) get a zero direction, the ``ignore='biasbn'``
     default of the authors' ``net_plotter.py``. This removes the scale
     invariance that makes plots of differently scaled networks incomparable.
