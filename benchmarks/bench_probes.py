@@ -150,13 +150,22 @@ def exact_trace(model, x, y, chunk: int = 64) -> float:
     return total
 
 
-def cheapest(settings, errors_of, target):
-    """The first setting whose errors (one per seed) are all within ``target``, with them."""
+def cheapest(settings, errors_of, target, tried=None):
+    """The first setting whose errors (one per seed) are all within ``target``, with them.
+
+    Every setting tried is appended to ``tried`` as (setting, max error, HVPs).
+    """
     for setting in settings:
         errors, hvps = errors_of(setting)
+        if tried is not None:
+            tried.append((setting, max(errors), hvps))
         if max(errors) <= target:
             return setting, errors, hvps
     return None, errors, hvps
+
+
+def ladder(name: str, tried) -> str:
+    return f"  {name}: " + ", ".join(f"{s} -> {e:.1e} ({h:.0f} HVPs)" for s, e, h in tried)
 
 
 def equal_accuracy(args, model, x, y, single, counter, timing) -> list[str]:
@@ -168,8 +177,8 @@ def equal_accuracy(args, model, x, y, single, counter, timing) -> list[str]:
     model64 = copy.deepcopy(model).double()
     data64 = (x.double(), y)
     reference = eigenvalues(model64, F.cross_entropy, data64, k=3, tol=1e-10, max_iter=600)
-    bottom = eigenvalues(model64, F.cross_entropy, data64, which="smallest", tol=1e-8,
-                         max_iter=600)
+    bottom = eigenvalues(model64, F.cross_entropy, data64, which="smallest", tol=1e-6,
+                         max_iter=300)
     ref = reference.values
     rows.insert(0, f"reference top-3 (float64 Lanczos, converged {bool(reference.converged.all())}"
                    f"): {', '.join(f'{v:.6f}' for v in ref)}; smallest {bottom.values[0]:.6f}")
@@ -193,10 +202,11 @@ def equal_accuracy(args, model, x, y, single, counter, timing) -> list[str]:
                     statistics.mean(h for _, h in found))
         return errors_of
 
+    ours_tried, ph_tried, hpp_tried = [], [], []
     ours_tol, ours_err, ours_hvps = cheapest([1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 1e-5],
-                                             top3_errors(ours_top3), args.target_eig)
+                                             top3_errors(ours_top3), args.target_eig, ours_tried)
     ph_tol, ph_err, ph_hvps = cheapest([1e-3, 1e-4, 1e-5, 1e-6, 1e-7],
-                                       top3_errors(pyhessian_top3), args.target_eig)
+                                       top3_errors(pyhessian_top3), args.target_eig, ph_tried)
     if ours_tol is None or ph_tol is None:
         rows.append(f"top-3 eigenvalues: target {args.target_eig} not reached "
                     f"(dlverify errors {ours_err}, PyHessian errors {ph_err})")
@@ -226,7 +236,7 @@ def equal_accuracy(args, model, x, y, single, counter, timing) -> list[str]:
         return [rms], n
 
     n_hpp, hpp_err, _ = cheapest([6, 12, 24, 48, 96, 192, 384, 768, 1536], hutchpp_errors,
-                                 args.target_trace)
+                                 args.target_trace, hpp_tried)
     if n_hpp is None:
         rows.append(f"trace: Hutch++ did not reach {args.target_trace} (RMS {hpp_err[0]:.3f})")
     else:
@@ -261,6 +271,10 @@ def equal_accuracy(args, model, x, y, single, counter, timing) -> list[str]:
                 f"{abs(ph_top - ref[0]) / ref[0]:.1e}; mean vs tr/P: dlverify "
                 f"{ours_density.moment(1):.3e}, PyHessian {ph_mean:.3e}, exact "
                 f"{trace / sum(p.numel() for p in model.parameters()):.3e}")
+    rows.append("settings tried (max error over the seeds):")
+    rows.append(ladder("dlverify eigenvalues tol", ours_tried))
+    rows.append(ladder("PyHessian eigenvalues tol", ph_tried))
+    rows.append(ladder("dlverify Hutch++ n_samples (relative RMS)", hpp_tried))
     return rows
 
 

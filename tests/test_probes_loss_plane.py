@@ -72,8 +72,8 @@ def test_filter_normalization_gives_each_filter_the_norm_of_the_weights_filter()
 
 def test_random_directions_are_filter_normalized_and_deterministic():
     model, data = problem(4)
-    a = loss_plane(model, F.cross_entropy, data, steps=3, generator=torch.Generator().manual_seed(9))
-    b = loss_plane(model, F.cross_entropy, data, steps=3, generator=torch.Generator().manual_seed(9))
+    a, b = (loss_plane(model, F.cross_entropy, data, steps=3,
+                       generator=torch.Generator().manual_seed(9)) for _ in range(2))
     np.testing.assert_array_equal(a.loss, b.loss)
     weights = [p.detach() for p in model.parameters()]
     for direction in a.directions:

@@ -13,7 +13,8 @@ from dlverify.probes import (eigenvalues, hessian, hessian_operator, hessian_tra
                              minimal_ratio, spectral_density, top_eigenvalue)
 from tests._spectral_helpers import F64, classification, mlp, reference_hessian
 
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
 LAYER = ["2.weight", "2.bias"]  # the output layer of a 3-5-3 MLP: 18 parameters
 

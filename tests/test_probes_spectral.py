@@ -23,7 +23,8 @@ from dlverify.probes._lanczos import rademacher
 from tests._spectral_helpers import F64, QuadraticLoss, classification, mlp, reference_hessian
 
 # torch.func.hessian (jacfwd) uses torch.jit.script internally, deprecated in torch 2.13.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 
 seeds = st.integers(0, 2**31 - 1)
 

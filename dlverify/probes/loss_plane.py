@@ -207,7 +207,8 @@ def project_trajectory(plane: LossPlaneResult, model: nn.Module, snapshots: Sequ
         raise ProbeError(f"model has {centre.size} values in the plane's parameters, the "
                          f"directions {basis.shape[0]}; use the model the plane was drawn for")
     if np.linalg.matrix_rank(basis) < 2:
-        raise ProbeError("the plane's two directions are linearly dependent; no plane to project on")
+        raise ProbeError("the plane's two directions are linearly dependent; there is no plane "
+                         "to project on")
     offsets = np.stack([_flat_snapshot(s, plane.names, i) for i, s in enumerate(snapshots)]) \
         - centre
     coordinates, *_ = np.linalg.lstsq(basis, offsets.T, rcond=None)

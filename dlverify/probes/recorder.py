@@ -65,13 +65,14 @@ class ProbeRecorder:
         else:
             unknown = [p for p in probes if p not in BUILTIN]
             if unknown:
-                raise ProbeError(f"unknown probe {unknown[0]!r}; known names are {sorted(BUILTIN)}, "
-                                 "or pass a mapping from names to functions")
+                raise ProbeError(f"unknown probe {unknown[0]!r}; known names are "
+                                 f"{sorted(BUILTIN)}, or pass a mapping from names to functions")
             chosen = {p: BUILTIN[p] for p in probes}
         if not chosen:
             raise ProbeError("probes is empty: name at least one probe to record")
         if "step" in chosen:
-            raise ProbeError("'step' is where the recorder stores the step count; rename that probe")
+            raise ProbeError("'step' is where the recorder stores the step count; rename that "
+                             "probe")
         bad = [name for name, fn in chosen.items() if not callable(fn)]
         if bad:
             raise ProbeError(f"probe {bad[0]!r} is not callable")

@@ -68,7 +68,10 @@ def hessian_trace(model: nn.Module, loss_fn: LossFn, data, *, n_samples: int = 9
     remaining g = m − 2s Rademacher gᵢ: the top of the spectrum, which
     dominates Hutchinson's variance on a trained network's Hessian, is taken
     exactly and only the rest is sampled. Both are unbiased; Hutch++ is exact
-    once s ≥ P. ``n_samples`` ≥ 2 (Hutchinson) or ≥ 4 (Hutch++, for two
+    once s ≥ P. Hutch++ pays off when a few eigenvalues carry the variance; on
+    a Hessian whose off-diagonal mass is spread over the bulk it samples with
+    only a third of its budget and needs up to ~3× Hutchinson's products for
+    the same error (``benchmarks/README.md``): compare ``std_error``. ``n_samples`` ≥ 2 (Hutchinson) or ≥ 4 (Hutch++, for two
     residual samples and a standard error). Draws come from ``generator`` (a
     CPU generator seeded with 0 when ``None``); products are computed
     ``CHUNK`` at a time with ``vmap``. ``params`` restricts H to the named
