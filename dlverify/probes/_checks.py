@@ -30,8 +30,11 @@ def integer(value: object, name: str, *, minimum: int | None = None) -> int:
     """``value`` as an ``int`` (Python or numpy integer, not ``bool``), at least ``minimum``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         bound = "" if minimum is None else f" >= {minimum}"
+        example = max(minimum or 0, 1)
+        if isinstance(value, numbers.Real) and math.isfinite(value):
+            example = max(example, round(value))
         raise ProbeError(f"{name} must be an integer{bound}, got {describe(value)}; "
-                         f"pass e.g. {name}={max(minimum or 0, 1)}")
+                         f"pass e.g. {name}={example}")
     value = int(value)
     if minimum is not None and value < minimum:
         raise ProbeError(f"{name} must be >= {minimum}, got {value}")

@@ -64,6 +64,8 @@ def cluster_weights(weight_matrix, k: int, *, seed: int, tsne: bool = False,
     if seed >= 2**32:
         raise ProbeError(f"seed must be < 2**32 (scikit-learn's random_state), got {seed}")
     tsne = _checks.flag(tsne, "tsne")
+    if perplexity is not None:
+        perplexity = _checks.real(perplexity, "perplexity", above=0)
     x = as_float64(weight_matrix, "weight_matrix")
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ProbeError(f"weight_matrix must be a non-empty 2-D matrix (rows are clustered), "
@@ -78,8 +80,7 @@ def cluster_weights(weight_matrix, k: int, *, seed: int, tsne: bool = False,
     if tsne:
         if n_rows < 2:
             raise ProbeError("t-SNE needs at least 2 rows")
-        perplexity = (default_perplexity(n_rows) if perplexity is None
-                      else _checks.real(perplexity, "perplexity"))
+        perplexity = default_perplexity(n_rows) if perplexity is None else perplexity
         if not 0 < perplexity < n_rows:
             raise ProbeError(f"perplexity must be in (0, {n_rows}) for {n_rows} rows, got {perplexity}")
         init = "pca" if x.shape[1] >= 2 else "random"  # PCA init needs 2 columns

@@ -154,6 +154,9 @@ def minimal_ratio(model: nn.Module, loss_fn: LossFn, data, *, tol: float | None 
     _checks.function(loss_fn, "loss_fn")
     check_finite_weights(model)
     params = trainable_parameters(model)
+    if (dtype or params.dtype) not in (torch.float32, torch.float64):
+        raise ProbeError(f"minimal_ratio computes the Hessian's eigenvalues in float32 or float64, "
+                         f"not {dtype or params.dtype}; pass dtype=torch.float64 (the default)")
     if params.count > max_params:
         raise ProbeError(f"the model has P = {params.count} trainable parameters, above the "
                          f"limit of {max_params} for a dense Hessian ({params.count}×"
