@@ -119,6 +119,9 @@ def _unusable(path: Path, error: OSError | None = None) -> str:
     if path.is_symlink() and not path.exists():
         what = f"is a symbolic link to {os.readlink(path)}, which does not exist"
         fix = "point the link at the real file or folder, or remove it"
+    elif isinstance(error, FileNotFoundError):
+        what = "was found but is gone (removed while it was being read)"
+        fix = "check what removed it (a cleaner, another process)"
     elif path.is_dir():
         what = "is a folder, not a data file"
         fix = "move the file's content into its place, or remove the folder"
