@@ -54,16 +54,14 @@ def hessian(model: nn.Module, loss_fn: LossFn, data, *, max_params: int = MAX_HE
     are the model's. Refuses models with more than ``max_params`` trainable
     parameters (P² entries are stored).
     """
-    max_params = _checks.integer(max_params, "max_params", minimum=1)
-    chunk_size = _checks.integer(chunk_size, "chunk_size", minimum=1)
     objective = Objective.build(model, loss_fn, data)
     n = objective.params.count
+    max_params = _checks.integer(max_params, "max_params", minimum=1)
+    chunk_size = _checks.integer(chunk_size, "chunk_size", minimum=1)
     if n > max_params:
         raise ProbeError(f"the model has P = {n} trainable parameters, above the limit of "
                          f"{max_params} for a dense Hessian ({n}×{n} entries); pass "
                          "max_params=... to raise it, or use hvp/top_eigenvalue")
-    if chunk_size < 1:
-        raise ProbeError(f"chunk_size must be >= 1, got {chunk_size}")
     apply, loss = objective.hvp_operator()
     check_finite(loss, "loss")
     columns = []
