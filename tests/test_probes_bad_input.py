@@ -170,11 +170,13 @@ def _mistakes() -> dict[str, list[tuple[str, object]]]:
     }
 
 
-#: (probe, mistake) pairs that are not mistakes for that probe: interpolate takes no gradient,
-#: near_zero_weight_ratio reads weights only, sensitivity needs no trainable parameter.
+#: (probe, mistake) pairs that are not mistakes for that probe: interpolate and loss_plane take
+#: no gradient, near_zero_weight_ratio reads weights only, sensitivity needs no trainable
+#: parameter, project_trajectory may place the same snapshot twice.
 MEASURABLE = {("interpolate", "detached"), ("interpolate", "item"), ("interpolate", "numpy"),
+              ("loss_plane", "detached"), ("loss_plane", "item"), ("loss_plane", "numpy"),
               ("near_zero_weight_ratio", "train mode"), ("near_zero_weight_ratio", "wrong width"),
-              ("sensitivity", "frozen")}
+              ("sensitivity", "frozen"), ("project_trajectory", "same model")}
 
 
 ARGUMENTS = [(name, argument) for name in PROBE_NAMES for argument in valid_arguments()[name]]
