@@ -199,7 +199,7 @@ def call_with(name: str, argument: str, value):
     kwargs = valid_arguments()[name]
     kwargs[argument] = value
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore")  # the errors are tested here, not torch's warnings
         try:
             getattr(probes, name)(**kwargs)
         except Exception as error:  # noqa: BLE001 - what is raised is what is tested
@@ -215,7 +215,7 @@ def assert_refused_properly(error, name, argument, value):
     assert str(error).strip(), f"{name}({argument}={value!r}) raised an empty {type(error)}"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_public_probe_refuses_bad_arguments_with_a_dlverify_error(data):
     name, argument = data.draw(st.sampled_from(ARGUMENTS), label="probe, argument")
@@ -291,13 +291,16 @@ def test_a_loss_that_reaches_only_some_parameters_is_still_measured():
 
 def test_gradcheck_refuses_a_function_with_no_gradient_path():
     with pytest.raises(ProbeError, match="no gradient path to params"):
-        gradcheck(lambda a: torch.tensor(float((a ** 2).sum())), torch.ones(3, dtype=torch.float64))
+        gradcheck(lambda a: torch.tensor(float((a ** 2).sum().detach())),
+                  torch.ones(3, dtype=torch.float64))
 
 
 def test_interpolate_needs_no_gradient_so_a_detached_loss_is_fine_there():
     x, y = batch()
     result = interpolate(network(), network(1), detached, (x, y), [0.0, 1.0])
-    assert result.loss[0] == pytest.approx(float(F.cross_entropy(network()(x), y)), rel=1e-6)
+    with torch.no_grad():
+        expected = float(F.cross_entropy(network()(x), y))
+    assert result.loss[0] == pytest.approx(expected, rel=1e-6)
 
 
 # --- NaN and infinities in weights, data and activations ----------------------------------------
