@@ -23,7 +23,12 @@ class DataNotFoundError(DataError):
 
 
 class DataLocationError(DataError):
-    """A folder named in ``DLVERIFY_DATA`` does not exist (``--data-dir`` is checked by the plugin)."""
+    """A data location on this machine cannot be used.
+
+    A folder named in ``DLVERIFY_DATA`` does not exist (``--data-dir`` is checked by
+    the plugin), or a data file there is a dangling symbolic link, a folder, or
+    cannot be read (permissions). Never a fall-through to the next root or a download.
+    """
 
 
 class ChecksumError(DataError):
@@ -40,6 +45,14 @@ class ProbeError(DlverifyError, ValueError):
 
 class ModelModeError(ProbeError):
     """A probe that needs a deterministic model was given one in train mode."""
+
+
+class NotConvergedError(ProbeError):
+    """An iterative probe did not converge and the caller asked for ``strict=True``."""
+
+
+class ConvergenceWarning(UserWarning):
+    """An iterative probe did not converge; its result is an estimate (see its residual)."""
 
 
 class NonFiniteLossError(DlverifyError, FloatingPointError):

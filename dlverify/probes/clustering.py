@@ -10,7 +10,8 @@ from sklearn.cluster import KMeans
 from sklearn.manifold import TSNE
 
 from ..errors import ProbeError
-from ._arrays import readonly
+from . import _checks
+from ._arrays import readonly, as_float64
 
 #: KMeans restarts (scikit-learn's ``n_init``), explicit so results don't depend on its default.
 N_INIT = 10
@@ -58,9 +59,14 @@ def cluster_weights(weight_matrix, k: int, *, seed: int, tsne: bool = False,
     the 10 class templates of a softmax regression). Computed in float64 on
     the CPU.
     """
-    if isinstance(weight_matrix, torch.Tensor):
-        weight_matrix = weight_matrix.detach().cpu().double().numpy()
-    x = np.asarray(weight_matrix, dtype=np.float64)
+    k = _checks.integer(k, "k", minimum=1)
+    seed = _checks.integer(seed, "seed", minimum=0)
+    if seed >= 2**32:
+        raise ProbeError(f"seed must be < 2**32 (scikit-learn's random_state), got {seed}")
+    tsne = _checks.flag(tsne, "tsne")
+    if perplexity is not None:
+        perplexity = _checks.real(perplexity, "perplexity", above=0)
+    x = as_float64(weight_matrix, "weight_matrix")
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ProbeError(f"weight_matrix must be a non-empty 2-D matrix (rows are clustered), "
                          f"got shape {x.shape}")
@@ -74,7 +80,7 @@ def cluster_weights(weight_matrix, k: int, *, seed: int, tsne: bool = False,
     if tsne:
         if n_rows < 2:
             raise ProbeError("t-SNE needs at least 2 rows")
-        perplexity = default_perplexity(n_rows) if perplexity is None else float(perplexity)
+        perplexity = default_perplexity(n_rows) if perplexity is None else perplexity
         if not 0 < perplexity < n_rows:
             raise ProbeError(f"perplexity must be in (0, {n_rows}) for {n_rows} rows, got {perplexity}")
         init = "pca" if x.shape[1] >= 2 else "random"  # PCA init needs 2 columns
