@@ -1,8 +1,10 @@
 """Repository-wide test settings.
 
-The dlverify pytest plugin itself is loaded through its ``pytest11`` entry
-point (``pip install -e .``), exactly as for any user of the package.
+The dlverify pytest plugin acts only in projects that ask for it; this one
+does, with the same line any other project writes in its top-level conftest.py.
 """
+
+pytest_plugins = ["dlverify.plugin"]
 
 from hypothesis import HealthCheck, settings
 

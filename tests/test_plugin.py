@@ -9,6 +9,14 @@ import pytest
 import torch
 
 pytest_plugins = ["pytester"]
+OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester's project, opted in to the dlverify plugin as any project does (its conftest.py)."""
+    pytester.makeconftest(OPT_IN)
+    return pytester
 
 CLAIMS = '''
 import pytest
@@ -68,7 +76,7 @@ def test_device_fixture_is_parametrized_and_in_the_test_id(pytester):
 
 def test_a_project_that_owns_device_keeps_it(pytester):
     """Installing dlverify must not re-collect another project's tests that use the name."""
-    pytester.makeconftest("import pytest\n@pytest.fixture\ndef device():\n    return 'mine'\n")
+    pytester.makeconftest(OPT_IN + "import pytest\n@pytest.fixture\ndef device():\n    return 'mine'\n")
     pytester.makepyfile(
         "import pytest\n"
         "def test_own_fixture(device):\n    assert device == 'mine'\n"

@@ -20,6 +20,14 @@ from dlverify.report import html, markdown
 from dlverify.report.rows import group_by_report
 
 pytest_plugins = ["pytester"]
+OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester's project, opted in to the dlverify plugin as any project does (its conftest.py)."""
+    pytester.makeconftest(OPT_IN)
+    return pytester
 
 FAKE_CLAIMS = '''
 import matplotlib
