@@ -32,6 +32,7 @@ import base64
 import io
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,15 +173,17 @@ class ClaimRecord:
         self.notes.append(text)
 
     def figure(self, fig: Any, name: str = "figure", *, dpi: int = 90) -> None:
-        """Keep a matplotlib figure (as PNG) for the claims report, then close it."""
+        """Keep a matplotlib figure (as PNG) for the claims report.
+
+        A figure made with pyplot is closed (pyplot keeps it otherwise); one made
+        as a plain ``matplotlib.figure.Figure`` (:mod:`dlverify.report.figures`)
+        needs no closing, and pyplot is not imported for it.
+        """
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-        try:
-            import matplotlib.pyplot as plt
-
-            plt.close(fig)
-        except ImportError:  # pragma: no cover - matplotlib is a dependency
-            pass
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        if pyplot is not None and getattr(getattr(fig, "canvas", None), "manager", None) is not None:
+            pyplot.close(fig)
         self.figures.append({"name": name, "png_base64": base64.b64encode(buffer.getvalue()).decode("ascii")})
 
     # -- deciding --------------------------------------------------------

@@ -18,7 +18,6 @@ file lock, so parallel pytest-xdist workers never see half a file.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gzip
 import hashlib
 import os
@@ -28,6 +27,8 @@ import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+import filelock
 
 from ..errors import ChecksumError, CorruptDataError, DataLocationError, DataNotFoundError
 from .registry import DataFile, DatasetSpec
@@ -128,12 +129,8 @@ def find_file(spec: DatasetSpec, role: str) -> Located | None:
 @contextlib.contextmanager
 def _exclusive_lock(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with filelock.FileLock(path):  # flock on POSIX, msvcrt on Windows: released if the process dies
+        yield
 
 
 def download_file(spec: DatasetSpec, role: str, *, timeout: float = 60.0) -> Located:
