@@ -36,6 +36,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import ClaimError, ClaimIncompleteError, ClaimTypeError, DlverifyError
+
 VERDICTS = ("holds", "refuted", "inconclusive")
 
 
@@ -43,7 +45,7 @@ class ClaimNotHeld(AssertionError):
     """The claim was measured and does not hold (refuted or inconclusive)."""
 
 
-class FindingChanged(Exception):
+class FindingChanged(DlverifyError):
     """A claim recorded as not holding fails for other reasons than the recorded ones.
 
     Deliberately not a :class:`ClaimNotHeld`: the strict xfail, which only
@@ -68,10 +70,10 @@ class Finding:
 
     def __post_init__(self) -> None:
         if not isinstance(self.why, str) or not self.why.strip():
-            raise ValueError("Finding(why=...) must say in words why the claim does not hold")
+            raise ClaimError("Finding(why=...) must say in words why the claim does not hold")
         fails = (self.fails,) if isinstance(self.fails, str) else tuple(self.fails)
         if not fails or not all(isinstance(f, str) and f for f in fails):
-            raise ValueError("Finding(fails=...) must name at least one expectation (its description)")
+            raise ClaimError("Finding(fails=...) must name at least one expectation (its description)")
         object.__setattr__(self, "fails", fails)
 
     def mismatch(self, failing: list[str]) -> str | None:
@@ -204,9 +206,9 @@ class ClaimRecord:
             verdict = to_jsonable(outcome.verdict)
             detail = to_jsonable(outcome)
             if verdict not in VERDICTS:
-                raise ValueError(f"unknown verdict {verdict!r} from {outcome!r}")
+                raise ClaimError(f"unknown verdict {verdict!r} from {outcome!r}")
         else:
-            raise TypeError(f"expect() takes a bool or a stats result with .verdict, got {type(outcome).__name__}")
+            raise ClaimTypeError(f"expect() takes a bool or a stats result with .verdict, got {type(outcome).__name__}")
         self.expectations.append(Expectation(description, verdict, detail))
         return verdict == "holds"
 
@@ -227,7 +229,7 @@ class ClaimRecord:
     def conclude(self) -> None:
         """Raise :class:`ClaimNotHeld` unless every expectation holds."""
         if not self.expectations:
-            raise RuntimeError(
+            raise ClaimIncompleteError(
                 f"claim test for {self.claim_id} recorded no expectation; call claim.expect(...) "
                 f"so the test decides the claim"
             )
