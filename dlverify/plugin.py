@@ -19,7 +19,9 @@ environment, thread or xdist settings. Then claim tests are written as::
 The verdict is the outcome (see :mod:`dlverify.evidence`): passed = holds;
 strict xfail (``xfail="numbers"`` on the marker) = measured not to hold;
 skipped = cannot be decided here. Evidence travels from pytest-xdist workers
-to the controller in ``report.user_properties``, which xdist serializes.
+to the controller in ``report.user_properties``, which xdist serializes; the
+figures travel beside it as an attribute of the report (also serialized by
+xdist), so that ``--junitxml``, which writes every user property, stays small.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ SOURCE_REPORTS = {
 }
 META_KEY = "dlverify.claim"
 EVIDENCE_KEY = "dlverify.evidence"
+FIGURES_ATTRIBUTE = "dlverify_figures"  # on the call phase's TestReport: PNGs, kept out of user_properties
+_FIGURES = pytest.StashKey[list]()
 _CLAIM_RECORD = pytest.StashKey[ClaimRecord]()
 _FINDING = pytest.StashKey[Finding]()
 # PyTorch's CPU float32 kernels give thread-count-dependent results (a skinny matmul such
@@ -85,7 +89,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a folder with mnist/ and fashion-mnist/ (IDX files); searched before "
                          "$DLVERIFY_DATA, the user cache and /usr/share/datasets")
     group.addoption("--claims-report", default=None, metavar="DIR",
-                    help="write the claims report (index.html, claims.md, claims.json) to DIR")
+                    help="write the claims report (index.html, claims.md, claims.json) to DIR, atomically; a "
+                         "run of some claims (-k, -m, --lf) merges into the report already in DIR, replacing "
+                         "the rows it ran; DIR must be new, empty or an earlier report (checked at startup)")
     group.addoption("--run-cache", default=None, metavar="DIR",
                     help="keep trained runs in DIR and read them back instead of training again, across "
                          "sessions and xdist workers (default: dlverify-runs in pytest's cache folder, "
@@ -128,6 +134,7 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_data_roots()
     _check_profile(config)
     _check_run_cache(config)
+    _check_claims_report(config)
     _limit_threads(config)
     if config.getoption("deterministic", False):
         _make_deterministic()
@@ -159,6 +166,25 @@ def _check_profile(config: pytest.Config) -> None:
 def _profile_of(config: pytest.Config) -> Profile:
     return Profile.make(config.getoption("profile", "default"), config.getoption("seeds", None),
                         config.getoption("max_seeds", None))
+
+
+def _check_claims_report(config: pytest.Config) -> None:
+    """--claims-report DIR must be a place a report can be written; checked at startup, not after the run.
+
+    A relative DIR is taken from the invocation folder. Only the process that
+    writes the report checks it (the controller, or the only process).
+    """
+    value = config.getoption("claims_report", None)
+    if value is None or hasattr(config, "workerinput"):
+        return
+    from .errors import ReportError
+    from .report.writer import check_report_folder
+
+    try:
+        path = check_report_folder(config.invocation_params.dir / Path(value).expanduser())
+    except ReportError as error:
+        raise pytest.UsageError(f"--claims-report {value}: {error}") from None
+    config.option.claims_report = str(path)
 
 
 def _make_deterministic() -> None:
@@ -436,8 +462,31 @@ def pytest_testnodedown(node, error) -> None:
         _add_run_counts(node.config, trained=counts["trained"], read=counts["read"])
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return f"dlverify run cache: {_run_cache_root(config)[1]}"
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """What the session will run with: profile, seeds, devices, where the data are, the run cache."""
+    profile = _profile_of(config)
+    looks = profile.plan.looks
+    seeds = f"seeds 0..{looks[0] - 1}" + (f" (up to {looks[-1]} while inconclusive)" if len(looks) > 1 else "")
+    return [f"dlverify: profile {profile.name}, {seeds}, devices {', '.join(_devices(config))}"
+            + (", deterministic algorithms" if config.getoption("deterministic", False) else ""),
+            f"dlverify data: {_data_found()}",
+            f"dlverify run cache: {_run_cache_root(config)[1]}"]
+
+
+def _data_found() -> str:
+    """Where each data set's first file is (a folder and how it was found), or that it is missing."""
+    from .data.location import downloads_allowed, find_file
+    from .data.registry import DATASETS
+
+    missing = "downloaded on first use" if downloads_allowed() else "offline: the claims that need it skip"
+    places = []
+    for name, spec in sorted(DATASETS.items()):
+        located = find_file(spec, next(iter(spec.files)))
+        how = {"environment": "DLVERIFY_DATA or --data-dir", "cache": "user cache"}.get(
+            located.source, located.source) if located is not None else ""
+        places.append(f"{name} in {located.path.parent} ({how})" if located is not None
+                      else f"{name} not found ({missing})")
+    return "; ".join(places)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
@@ -539,9 +588,27 @@ def _check_finding(item: pytest.Item, record: ClaimRecord, not_held: ClaimNotHel
 
 
 def _attach(item: pytest.Item) -> None:
+    """The evidence into ``user_properties``; its figures into the stash, for the call report."""
     record = item.stash.get(_CLAIM_RECORD, None)
     if record is not None:
-        item.user_properties.append((EVIDENCE_KEY, json.dumps(record.as_dict())))
+        evidence = record.as_dict()
+        item.stash[_FIGURES] = evidence.pop("figures", None) or []
+        item.user_properties.append((EVIDENCE_KEY, json.dumps(evidence)))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """Hand a claim's figures to the controller on the call report, not in ``user_properties``.
+
+    pytest's junitxml writes every user property into the XML; figures are
+    hundreds of kilobytes of base64 each. An attribute of the report travels
+    through pytest-xdist's serialization all the same.
+    """
+    report = yield
+    figures = item.stash.get(_FIGURES, None)
+    if figures and report.when == "call":
+        setattr(report, FIGURES_ATTRIBUTE, figures)
+    return report
 
 
 # -- collecting (controller side) ---------------------------------------------------
@@ -577,6 +644,7 @@ class EvidenceCollector:
         self.rows: dict[str, dict] = {}
         self.report_paths: list[Path] = []
         self.report_error = ""
+        self.report_note = ""
         self.started = ""
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -586,8 +654,11 @@ class EvidenceCollector:
             return
         row = self.rows.setdefault(report.nodeid, {"nodeid": report.nodeid, **json.loads(props[META_KEY])})
         row["duration_s"] = row.get("duration_s", 0.0) + (report.duration or 0.0)
-        if EVIDENCE_KEY in props:
+        figures = getattr(report, FIGURES_ATTRIBUTE, None) or row.get("evidence", {}).get("figures")
+        if EVIDENCE_KEY in props:  # on the call and the teardown report; the figures only on the call's
             row["evidence"] = json.loads(props[EVIDENCE_KEY])
+        if figures and "evidence" in row:
+            row["evidence"]["figures"] = figures
         outcome = _outcome(report)
         if outcome is None or row.get("outcome") not in (None, "passed"):
             return
@@ -615,8 +686,11 @@ class EvidenceCollector:
             "statement": "A test whose pytest-xdist worker died before it reported which claim it decides."})
         row.update(outcome="error", error=text, not_held=False, worker_crashed=True)
 
-    def finished_rows(self) -> list[dict]:
-        rows = [dict(row) for row in self.rows.values()]
+    def finished_rows(self, *, finished_only: bool = False) -> list[dict]:
+        """The rows with their verdict; ``finished_only`` leaves out tests that never reported an outcome."""
+        profile = self.config.getoption("profile", "default")
+        rows = [{**row, "profile": profile} for row in self.rows.values()
+                if not finished_only or row.get("outcome") is not None]
         for row in rows:
             row["verdict"] = verdict_of(row)
         return rows
@@ -624,17 +698,46 @@ class EvidenceCollector:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.started = _now()
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        target = self.config.getoption("claims_report", None)
-        if target and self.rows:
-            from .report import write_report
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
+        """Merge this run's rows into the report folder (see :mod:`dlverify.report.runs`), atomically.
 
-            env = {**environment(self.config), "started": self.started, "finished": _now()}
-            try:
-                titles = {**SOURCE_REPORTS, "worker-crash": "Tests whose xdist worker crashed"}
-                self.report_paths = write_report(self.finished_rows(), Path(target), env, titles=titles)
-            except OSError as error:
-                self.report_error = f"claims report NOT written to {target}: {error}"
+        An interrupted run (Ctrl-C) merges only the claim tests that finished and
+        is recorded as interrupted; if none finished, the report is left as it was.
+        A report that cannot be written fails the session (it was checked at startup).
+        """
+        target = self.config.getoption("claims_report", None)
+        if not target or not self.rows:
+            return
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+        rows = self.finished_rows(finished_only=interrupted)
+        if not rows:
+            self.report_note = f"interrupted before any claim test finished: {target} was left as it was"
+            return
+        from .errors import ReportError
+        from .report import merge, read_report, write_report
+        from .report.runs import JSON_NAME
+
+        env = {**environment(self.config), "started": self.started, "finished": _now()}
+        run = {"started": self.started, "finished": env["finished"], "command": env["command"],
+               "interrupted": interrupted, "environment": env}
+        try:
+            folder = Path(target)
+            previous = read_report(folder) if (folder / JSON_NAME).exists() else None
+            merged, runs = merge(previous, rows, run)
+            titles = {**((previous or {}).get("titles") or {}), **SOURCE_REPORTS,
+                      "worker-crash": "Tests whose xdist worker crashed"}
+            self.report_paths = write_report(merged, folder, env, titles=titles, runs=runs)
+        except (OSError, ReportError) as error:
+            self.report_error = f"claims report NOT written to {target}: {error}"
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
+        kept = len(merged) - len(rows)
+        notes = [f"{kept} rows kept from earlier runs"] if kept else []
+        if interrupted:
+            notes.append(f"interrupted: {len(rows)} finished claim tests merged, marked as from an "
+                         f"interrupted run")
+        self.report_note = "; ".join(notes)
 
     def pytest_terminal_summary(self, terminalreporter) -> None:
         if not self.rows:
@@ -651,6 +754,8 @@ class EvidenceCollector:
             others = ", ".join(path.name for path in self.report_paths[1:])
             terminalreporter.write_line(f"claims report written: {self.report_paths[0]}"
                                         + (f" (with {others})" if others else ""))
+        if self.report_note:
+            terminalreporter.write_line(f"claims report: {self.report_note}")
         if self.report_error:
             terminalreporter.write_line(self.report_error, red=True)
 
