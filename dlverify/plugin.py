@@ -128,7 +128,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if data_dir:
         path = Path(data_dir).expanduser().resolve()
         if not path.is_dir():
-            raise pytest.UsageError(f"--data-dir {data_dir}: no such folder")
+            what = "is a file, not a folder" if path.exists() else "does not exist"
+            raise pytest.UsageError(f"--data-dir {data_dir}: {path} {what}; give the folder that holds "
+                                    f"mnist/ and fashion-mnist/")
         current = os.environ.get("DLVERIFY_DATA", "")
         os.environ["DLVERIFY_DATA"] = os.pathsep.join(p for p in (str(path), current) if p)
     _check_data_roots()
