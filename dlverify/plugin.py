@@ -110,6 +110,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     for report, title in SOURCE_REPORTS.items():
         config.addinivalue_line("markers", f"{report}: claims from the source report {title} (added from the claim id)")
+    if not config.pluginmanager.hasplugin("xdist"):  # -p no:xdist: claim modules still carry the marker
+        config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's grouping of tests on one worker "
+                                           "(no effect: pytest-xdist is not active in this run)")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(EvidenceCollector(config), "dlverify-evidence")
     config.pluginmanager.register(SeedLooks(), "dlverify-seed-looks")
