@@ -132,16 +132,20 @@ def _parser() -> argparse.ArgumentParser:
         sub = data_commands.add_parser(action, help=help_text)
         sub.add_argument("names", nargs="*", default=sorted(DATASETS), metavar="NAME",
                          help=f"data sets (default: all of {', '.join(sorted(DATASETS))})")
-    report = commands.add_parser("report", help="write a claims report's HTML and Markdown again from its "
-                                                "claims.json")
-    report.add_argument("folder", type=Path, metavar="DIR", help="the report folder (--claims-report DIR)")
-    versus = commands.add_parser("compare", help="claim tests whose verdict or measured numbers differ between "
-                                                 "two reports; exit status 1 when a verdict differs")
+    report = commands.add_parser(
+        "report", help="write a claims report's HTML and Markdown again from its claims.json")
+    report.add_argument("folder", type=Path, metavar="DIR",
+                        help="the report folder (--claims-report DIR)")
+    versus = commands.add_parser(
+        "compare", help="claim tests whose verdict or measured numbers differ between two reports; "
+                        "exit status 1 when a verdict differs")
     versus.add_argument("a", type=Path, metavar="A", help="a report folder or its claims.json")
     versus.add_argument("b", type=Path, metavar="B", help="another report folder or claims.json")
     versus.add_argument("--rtol", type=_tolerance, default=0.0,
-                        help="relative tolerance for measured numbers (default 0: any difference is shown)")
-    versus.add_argument("--atol", type=_tolerance, default=0.0, help="absolute tolerance (default 0)")
+                        help="relative tolerance for measured numbers "
+                             "(default 0: any difference is shown)")
+    versus.add_argument("--atol", type=_tolerance, default=0.0,
+                        help="absolute tolerance (default 0)")
     return parser
 
 
@@ -157,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"python -m dlverify {args.command}: {error}", file=sys.stderr)
             return 2
         except OSError as error:
-            print(f"python -m dlverify {args.command}: cannot write the report ({error})", file=sys.stderr)
+            print(f"python -m dlverify {args.command}: cannot write the report ({error})",
+                  file=sys.stderr)
             return 2
     try:
         names = [get_spec(n).name for n in args.names]

@@ -17,10 +17,12 @@ mistake (``ValueError`` for a bad value, ``TypeError`` for a wrong type), so
     ├── RunCacheError (ValueError)
     ├── ArgumentError (ValueError)
     │   ├── ArgumentTypeError (TypeError)
-    │   ├── TrainingError ── TrainingTypeError (TypeError), TrainingIndexError (IndexError)
+    │   ├── TrainingError ── TrainingTypeError (TypeError),
+    │   │                    TrainingIndexError (IndexError)
     │   ├── ModelError
     │   ├── ProfileError
-    │   └── ClaimError ── ClaimTypeError (TypeError), ClaimIncompleteError (RuntimeError)
+    │   └── ClaimError ── ClaimTypeError (TypeError),
+    │                     ClaimIncompleteError (RuntimeError)
     └── ReportError (ValueError)
 """
 
@@ -104,7 +106,7 @@ class TrainingIndexError(TrainingError, IndexError):
 
 
 class ModelError(ArgumentError):
-    """A model or initialization (:mod:`dlverify.models`) was asked for with settings it cannot use."""
+    """A model or initialization (:mod:`dlverify.models`) was asked for with unusable settings."""
 
 
 class ProfileError(ArgumentError):
@@ -112,11 +114,11 @@ class ProfileError(ArgumentError):
 
 
 class ClaimError(ArgumentError):
-    """A claim test used the claim API wrongly (a :class:`~dlverify.evidence.Finding` without a reason, ...)."""
+    """A claim test used the claim API wrongly (a ``Finding`` without a reason, ...)."""
 
 
 class ClaimTypeError(ClaimError, TypeError):
-    """A claim test passed an object of the wrong kind (``claim.expect`` of neither a bool nor a result)."""
+    """A claim test passed an object of the wrong kind (``claim.expect`` of a string, ...)."""
 
 
 class ClaimIncompleteError(ClaimError, RuntimeError):

@@ -184,7 +184,8 @@ class ClaimRecord:
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
         pyplot = sys.modules.get("matplotlib.pyplot")
-        if pyplot is not None and getattr(getattr(fig, "canvas", None), "manager", None) is not None:
+        manager = getattr(getattr(fig, "canvas", None), "manager", None)
+        if pyplot is not None and manager is not None:
             pyplot.close(fig)
         self.figures.append({"name": name, "png_base64": base64.b64encode(buffer.getvalue()).decode("ascii")})
 

@@ -49,7 +49,8 @@ SOURCE_REPORTS = {
 }
 META_KEY = "dlverify.claim"
 EVIDENCE_KEY = "dlverify.evidence"
-FIGURES_ATTRIBUTE = "dlverify_figures"  # on the call phase's TestReport: PNGs, kept out of user_properties
+# On the call phase's TestReport: the PNGs, kept out of user_properties (and so out of junit XML).
+FIGURES_ATTRIBUTE = "dlverify_figures"
 _FIGURES = pytest.StashKey[list]()
 _CLAIM_RECORD = pytest.StashKey[ClaimRecord]()
 _FINDING = pytest.StashKey[Finding]()
@@ -89,9 +90,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a folder with mnist/ and fashion-mnist/ (IDX files); searched before "
                          "$DLVERIFY_DATA, the user cache and /usr/share/datasets")
     group.addoption("--claims-report", default=None, metavar="DIR",
-                    help="write the claims report (index.html, claims.md, claims.json) to DIR, atomically; a "
-                         "run of some claims (-k, -m, --lf) merges into the report already in DIR, replacing "
-                         "the rows it ran; DIR must be new, empty or an earlier report (checked at startup)")
+                    help="write the claims report (index.html, claims.md, claims.json) to DIR, "
+                         "atomically; a run of some claims (-k, -m, --lf) merges into the report "
+                         "already in DIR, replacing the rows it ran; DIR must be new, empty or an "
+                         "earlier report (checked at startup)")
     group.addoption("--run-cache", default=None, metavar="DIR",
                     help="keep trained runs in DIR and read them back instead of training again, across "
                          "sessions and xdist workers (default: dlverify-runs in pytest's cache folder, "
@@ -110,9 +112,9 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     for report, title in SOURCE_REPORTS.items():
         config.addinivalue_line("markers", f"{report}: claims from the source report {title} (added from the claim id)")
-    if not config.pluginmanager.hasplugin("xdist"):  # -p no:xdist: claim modules still carry the marker
-        config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's grouping of tests on one worker "
-                                           "(no effect: pytest-xdist is not active in this run)")
+    if not config.pluginmanager.hasplugin("xdist"):  # -p no:xdist: claim modules still use it
+        config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's grouping of tests on "
+                                           "one worker (no effect: pytest-xdist is not active)")
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(EvidenceCollector(config), "dlverify-evidence")
     config.pluginmanager.register(SeedLooks(), "dlverify-seed-looks")
@@ -132,8 +134,8 @@ def pytest_configure(config: pytest.Config) -> None:
         path = Path(data_dir).expanduser().resolve()
         if not path.is_dir():
             what = "is a file, not a folder" if path.exists() else "does not exist"
-            raise pytest.UsageError(f"--data-dir {data_dir}: {path} {what}; give the folder that holds "
-                                    f"mnist/ and fashion-mnist/")
+            raise pytest.UsageError(f"--data-dir {data_dir}: {path} {what}; give the folder that "
+                                    f"holds mnist/ and fashion-mnist/")
         current = os.environ.get("DLVERIFY_DATA", "")
         os.environ["DLVERIFY_DATA"] = os.pathsep.join(p for p in (str(path), current) if p)
     _check_data_roots()
@@ -174,7 +176,7 @@ def _profile_of(config: pytest.Config) -> Profile:
 
 
 def _check_claims_report(config: pytest.Config) -> None:
-    """--claims-report DIR must be a place a report can be written; checked at startup, not after the run.
+    """--claims-report DIR must be a place a report can be written: checked at startup, not after.
 
     A relative DIR is taken from the invocation folder. Only the process that
     writes the report checks it (the controller, or the only process).
@@ -468,10 +470,12 @@ def pytest_testnodedown(node, error) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    """What the session will run with: profile, seeds, devices, where the data are, the run cache."""
+    """What the session runs with: profile, seeds, devices, where the data are, the run cache."""
     profile = _profile_of(config)
     looks = profile.plan.looks
-    seeds = f"seeds 0..{looks[0] - 1}" + (f" (up to {looks[-1]} while inconclusive)" if len(looks) > 1 else "")
+    seeds = f"seeds 0..{looks[0] - 1}"
+    if len(looks) > 1:
+        seeds += f" (up to {looks[-1]} while inconclusive)"
     return [f"dlverify: profile {profile.name}, {seeds}, devices {', '.join(_devices(config))}"
             + (", deterministic algorithms" if config.getoption("deterministic", False) else ""),
             f"dlverify data: {_data_found()}",
@@ -479,11 +483,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def _data_found() -> str:
-    """Where each data set's first file is (a folder and how it was found), or that it is missing."""
+    """Where each data set's first file is (its folder and how it was found), or that it is not."""
     from .data.location import downloads_allowed, find_file
     from .data.registry import DATASETS
 
-    missing = "downloaded on first use" if downloads_allowed() else "offline: the claims that need it skip"
+    missing = ("downloaded on first use" if downloads_allowed()
+               else "offline: the claims that need it skip")
     places = []
     for name, spec in sorted(DATASETS.items()):
         located = find_file(spec, next(iter(spec.files)))
@@ -660,7 +665,7 @@ class EvidenceCollector:
         row = self.rows.setdefault(report.nodeid, {"nodeid": report.nodeid, **json.loads(props[META_KEY])})
         row["duration_s"] = row.get("duration_s", 0.0) + (report.duration or 0.0)
         figures = getattr(report, FIGURES_ATTRIBUTE, None) or row.get("evidence", {}).get("figures")
-        if EVIDENCE_KEY in props:  # on the call and the teardown report; the figures only on the call's
+        if EVIDENCE_KEY in props:  # on the call and the teardown report; figures on the call's only
             row["evidence"] = json.loads(props[EVIDENCE_KEY])
         if figures and "evidence" in row:
             row["evidence"]["figures"] = figures
@@ -692,7 +697,7 @@ class EvidenceCollector:
         row.update(outcome="error", error=text, not_held=False, worker_crashed=True)
 
     def finished_rows(self, *, finished_only: bool = False) -> list[dict]:
-        """The rows with their verdict; ``finished_only`` leaves out tests that never reported an outcome."""
+        """The rows with their verdict; ``finished_only``: only tests that reported an outcome."""
         profile = self.config.getoption("profile", "default")
         rows = [{**row, "profile": profile} for row in self.rows.values()
                 if not finished_only or row.get("outcome") is not None]
@@ -704,7 +709,7 @@ class EvidenceCollector:
         self.started = _now()
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
-        """Merge this run's rows into the report folder (see :mod:`dlverify.report.runs`), atomically.
+        """Merge this run's rows into the report folder (:mod:`dlverify.report.runs`), atomically.
 
         An interrupted run (Ctrl-C) merges only the claim tests that finished and
         is recorded as interrupted; if none finished, the report is left as it was.
@@ -716,7 +721,8 @@ class EvidenceCollector:
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
         rows = self.finished_rows(finished_only=interrupted)
         if not rows:
-            self.report_note = f"interrupted before any claim test finished: {target} was left as it was"
+            self.report_note = (f"interrupted before any claim test finished: {target} was left "
+                                f"as it was")
             return
         from .errors import ReportError
         from .report import merge, read_report, write_report

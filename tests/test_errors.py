@@ -13,8 +13,8 @@ import pytest
 import torch
 from torch import nn
 
-from dlverify.errors import (ClaimError, ClaimIncompleteError, ClaimTypeError, DlverifyError, ModelError,
-                             ProfileError, TrainingError, TrainingTypeError)
+from dlverify.errors import (ClaimError, ClaimIncompleteError, ClaimTypeError, DlverifyError,
+                             ModelError, ProfileError, TrainingError, TrainingTypeError)
 from dlverify.evidence import ClaimRecord, Finding
 from dlverify.models import initialize, mlp
 from dlverify.profiles import Profile

@@ -47,7 +47,7 @@ def test_no_dlverify_fixtures(request):
 
 
 def _stale_entry_point() -> list[str]:
-    """``-p no:NAME`` for a dlverify ``pytest11`` entry point left by an install older than the opt-in.
+    """``-p no:NAME`` for each dlverify ``pytest11`` entry point an older install left behind.
 
     Such an install names ``dlverify.pytest_plugin``, now an empty module; it is
     blocked here so that the run sees exactly what a fresh install gives.

@@ -76,7 +76,8 @@ def test_device_fixture_is_parametrized_and_in_the_test_id(pytester):
 
 def test_a_project_that_owns_device_keeps_it(pytester):
     """Installing dlverify must not re-collect another project's tests that use the name."""
-    pytester.makeconftest(OPT_IN + "import pytest\n@pytest.fixture\ndef device():\n    return 'mine'\n")
+    pytester.makeconftest(OPT_IN + "import pytest\n"
+                          "@pytest.fixture\ndef device():\n    return 'mine'\n")
     pytester.makepyfile(
         "import pytest\n"
         "def test_own_fixture(device):\n    assert device == 'mine'\n"
@@ -188,7 +189,8 @@ def test_s(seeds, profile):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--data-dir", "no/such/folder"], "*--data-dir no/such/folder: *folder does not exist; give the folder*"),
+    (["--data-dir", "no/such/folder"],
+     "*--data-dir no/such/folder: *folder does not exist; give the folder*"),
     (["--data-dir", "a-file"], "*--data-dir a-file: *a-file is a file, not a folder*"),
     (["--torch-threads", "0"], "*--torch-threads must be at least 1, got 0*"),
     (["--max-seeds", "0"], "*--max-seeds (0) must be at least --seeds (3)*"),

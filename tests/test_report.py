@@ -118,7 +118,7 @@ EXPECTED = {
     "test_fake.py::test_instances[cifar]": ("a1.fake-instances", "holds"),
     "test_fake.py::test_instances[standin]": ("a1.fake-instances", "holds"),
 }
-RUN_FIELDS = {"duration_s", "run"}  # timing, and which run of the report folder: differ from run to run
+RUN_FIELDS = {"duration_s", "run"}  # timing, and the run's number in the folder: differ per run
 
 
 def _run(pytester: pytest.Pytester, *args: str):

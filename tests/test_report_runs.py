@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import os
 
-import matplotlib.pyplot  # noqa: F401  imported once here: pytester's in-process runs must not re-import it
+# imported once here: pytester's in-process runs must not import them again
+import matplotlib.pyplot  # noqa: F401
 import pytest
 import torch  # noqa: F401  (likewise; the plugin's environment() imports it)
 
@@ -57,7 +58,12 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def _run(pytester: pytest.Pytester, *args: str):
     """An in-process run; a KeyboardInterrupt in a test ends that run only (as Ctrl-C would)."""
-    return pytester.runpytest("-p", "no:cacheprovider", "--claims-report", "out", *args, no_reraise_ctrlc=True)
+    return pytester.runpytest("-p", "no:cacheprovider", "--claims-report", "out", *args,
+                              no_reraise_ctrlc=True)
+
+
+def _files(folder) -> dict:
+    return {path.name: path.read_bytes() for path in folder.iterdir() if path.is_file()}
 
 
 def _rows(pytester: pytest.Pytester) -> dict:
@@ -101,8 +107,9 @@ def test_an_interrupted_run_keeps_the_previous_rows_and_says_so(project, monkeyp
     assert set(rows) == ALL
     assert rows["test_claims.py::test_first"]["run"] == 2  # finished before the interrupt
     assert rows["test_claims.py::test_first"]["evidence"]["measured"] == {"value": 0.5}
-    assert rows["test_claims.py::test_second"] == before["test_claims.py::test_second"]  # did not finish
-    assert rows["test_claims.py::test_third"] == before["test_claims.py::test_third"]  # never ran
+    # test_second did not finish, test_third never ran: both keep their rows
+    assert rows["test_claims.py::test_second"] == before["test_claims.py::test_second"]
+    assert rows["test_claims.py::test_third"] == before["test_claims.py::test_third"]
     assert read_report(project.path / "out")["runs"][-1]["interrupted"] is True
     assert "was interrupted" in (project.path / "out" / "index.html").read_text()
     assert len(list((project.path / "out" / "figures").glob("*.png"))) == 1
@@ -120,22 +127,22 @@ def test_a_run_interrupted_before_any_claim_finished_leaves_the_report(project, 
 
 def test_a_failed_write_leaves_the_previous_report_whole(project, monkeypatch):
     _run(project).assert_outcomes(passed=3)
-    before = {path.name: path.read_bytes() for path in (project.path / "out").iterdir() if path.is_file()}
+    before = _files(project.path / "out")
 
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
     monkeypatch.setattr(html, "render", broken)
     result = _run(project)
-    assert result.ret == pytest.ExitCode.TESTS_FAILED  # every test passed, but the report was not written
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # tests passed; the report was not written
     result.stdout.fnmatch_lines(["*claims report NOT written to*disk full*"])
-    after = {path.name: path.read_bytes() for path in (project.path / "out").iterdir() if path.is_file()}
-    assert after == before
-    assert sorted(path.name for path in project.path.iterdir() if path.name.startswith(".out")) == []
+    assert _files(project.path / "out") == before
+    assert [path.name for path in project.path.iterdir() if path.name.startswith(".out")] == []
 
 
 @pytest.mark.parametrize("setup, message", [
-    (lambda root: (root / "out").write_text("a file"), "*--claims-report out: *out is a file, not a folder*"),
+    (lambda root: (root / "out").write_text("a file"),
+     "*--claims-report out: *out is a file, not a folder*"),
     (lambda root: ((root / "out").mkdir(), (root / "out" / "notes.txt").write_text("mine")),
      "*--claims-report out: *holds files that are not part of a claims report (notes.txt)*"),
     (lambda root: ((root / "out").mkdir(), (root / "out" / "claims.json").write_text("{not json")),
@@ -149,7 +156,8 @@ def test_a_report_folder_that_cannot_be_used_is_a_usage_error(project, setup, me
     result.stdout.no_fnmatch_line("*passed*")
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write in a read-only folder")
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="root can write in a read-only folder")
 def test_a_report_folder_in_a_read_only_place_is_a_usage_error(project):
     folder = project.mkdir("read-only")
     folder.chmod(0o500)
@@ -166,7 +174,8 @@ def test_figures_stay_out_of_junit_xml(project):
     junit = (project.path / "junit.xml").read_text()
     assert "dlverify.evidence" in junit and "png_base64" not in junit
     figures = _rows(project)["test_claims.py::test_first"]["evidence"]["figures"]
-    assert [figure["name"] for figure in figures] == ["loss"] and figures[0]["png_base64"].startswith("iVBOR")
+    assert [figure["name"] for figure in figures] == ["loss"]
+    assert figures[0]["png_base64"].startswith("iVBOR")
 
 
 def test_report_command_writes_the_pages_again(project, capsys):
@@ -185,9 +194,10 @@ def test_report_command_writes_the_pages_again(project, capsys):
 
 def _report(*rows: tuple[str, str, str, dict]) -> dict:
     """A report whose rows are (nodeid, claim id, verdict, measured)."""
-    return {"claims": [{"nodeid": nodeid, "claim_id": claim_id, "verdict": verdict,
-                        "device": "cuda" if "cuda" in nodeid else "cpu" if "cpu" in nodeid else "",
-                        "evidence": {"measured": measured}} for nodeid, claim_id, verdict, measured in rows]}
+    return {"claims": [
+        {"nodeid": nodeid, "claim_id": claim_id, "verdict": verdict,
+         "device": "cuda" if "cuda" in nodeid else "cpu" if "cpu" in nodeid else "",
+         "evidence": {"measured": measured}} for nodeid, claim_id, verdict, measured in rows]}
 
 
 def test_compare_pairs_devices_and_exits_1_only_for_a_verdict():
@@ -200,12 +210,14 @@ def test_compare_pairs_devices_and_exits_1_only_for_a_verdict():
     comparison = compare(cpu, cuda)
     assert [(d.label, d.verdicts, d.numbers) for d in comparison.differences] == [
         ("lab1.b [cpu | cuda]", ("holds", "refuted"), [("gap › val", 0.2, 0.3)])]
-    assert comparison.verdict_differs and comparison.only_a == ["lab1.c"] and comparison.only_b == ["lab1.d"]
-    numbers_only = compare(_report(("t.py::test_a", "lab1.a", "holds", {"loss": 0.5})),
-                           _report(("t.py::test_a", "lab1.a", "holds", {"loss": 0.5001})))
-    assert not numbers_only.verdict_differs and numbers_only.differences[0].numbers == [("loss", 0.5, 0.5001)]
-    assert not compare(_report(("t.py::test_a", "lab1.a", "holds", {"loss": 0.5})),
-                       _report(("t.py::test_a", "lab1.a", "holds", {"loss": 0.5001})), rtol=1e-3).differences
+    assert comparison.verdict_differs
+    assert comparison.only_a == ["lab1.c"] and comparison.only_b == ["lab1.d"]
+    before = _report(("t.py::test_a", "lab1.a", "holds", {"loss": 0.5}))
+    after = _report(("t.py::test_a", "lab1.a", "holds", {"loss": 0.5001}))
+    numbers_only = compare(before, after)
+    assert not numbers_only.verdict_differs
+    assert numbers_only.differences[0].numbers == [("loss", 0.5, 0.5001)]
+    assert not compare(before, after, rtol=1e-3).differences
 
 
 def test_compare_command(tmp_path, capsys):
@@ -216,7 +228,8 @@ def test_compare_command(tmp_path, capsys):
     assert "no differences" in capsys.readouterr().out
     assert main(["compare", str(a), str(b)]) == 1
     out = capsys.readouterr().out
-    assert "verdict differs (1):" in out and "lab1.a: holds (A) -> refuted (B)" in out and "loss: 0.5 (A) -> 0.9" in out
+    assert "verdict differs (1):" in out and "lab1.a: holds (A) -> refuted (B)" in out
+    assert "loss: 0.5 (A) -> 0.9" in out
     (tmp_path / "c.json").write_text('{"claims": 3}')
     assert main(["compare", str(a), str(tmp_path / "c.json")]) == 2
     assert "is not a claims report" in capsys.readouterr().err

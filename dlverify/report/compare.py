@@ -53,7 +53,8 @@ def compare(a: Mapping, b: Mapping, *, rtol: float = 0.0, atol: float = 0.0) -> 
     differences = []
     for row_a, row_b in pairs:
         numbers = _numbers_that_differ(_measured(row_a), _measured(row_b), rtol, atol)
-        difference = RowDifference(_label(row_a, row_b), (row_a.get("verdict"), row_b.get("verdict")), numbers)
+        verdicts = (row_a.get("verdict"), row_b.get("verdict"))
+        difference = RowDifference(_label(row_a, row_b), verdicts, numbers)
         if difference.verdict_differs or numbers:
             differences.append(difference)
     return Comparison(differences, [_label(row) for row in only_a], [_label(row) for row in only_b])
@@ -67,7 +68,8 @@ def describe(comparison: Comparison, name_a: str = "A", name_b: str = "B") -> st
     if verdicts:
         lines.append(f"verdict differs ({len(verdicts)}):")
         for difference in verdicts:
-            lines.append(f"  {difference.label}: {difference.verdicts[0]} (A) -> {difference.verdicts[1]} (B)")
+            before, after = difference.verdicts
+            lines.append(f"  {difference.label}: {before} (A) -> {after} (B)")
             lines += _number_lines(difference)
     if numbers:
         lines.append(f"same verdict, measured numbers differ ({len(numbers)}):")
@@ -125,7 +127,8 @@ def _pair(rows_a: Sequence[Mapping], rows_b: Sequence[Mapping]):
     matched = set(keyed_a) & set(keyed_b)
     pairs += [(keyed_a[key], keyed_b[key]) for key in sorted(matched)]
     paired = {id(row) for pair in pairs for row in pair}
-    return pairs, [row for row in rest_a if id(row) not in paired], [row for row in rest_b if id(row) not in paired]
+    return (pairs, [row for row in rest_a if id(row) not in paired],
+            [row for row in rest_b if id(row) not in paired])
 
 
 def _unique_by_key(rows: Iterable[Mapping]) -> dict[tuple[str, str], Mapping]:
@@ -150,7 +153,8 @@ def _flatten(values: Mapping, prefix: str = "") -> dict:
     return flat
 
 
-def _numbers_that_differ(a: Mapping, b: Mapping, rtol: float, atol: float) -> list[tuple[str, Any, Any]]:
+def _numbers_that_differ(a: Mapping, b: Mapping, rtol: float,
+                         atol: float) -> list[tuple[str, Any, Any]]:
     keys = list(a) + [key for key in b if key not in a]
     return [(key, a.get(key), b.get(key)) for key in keys
             if key not in a or key not in b or not _same(a[key], b[key], rtol, atol)]

@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 from . import format as fmt
-from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, error_excerpt,
-                   error_summary, instance_of, paired_numbers, profile_of, run_label, run_table, runs_note,
-                   seeds_line, skip_reason)
+from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of,
+                   error_excerpt, error_summary, instance_of, paired_numbers, profile_of, run_label,
+                   run_table, runs_note, seeds_line, skip_reason)
 
 SUMMARY_NUMBERS = 6  # reported/measured lines per summary row; the card has them all
 SUMMARY_CLIP = 60  # characters of one value in the summary
@@ -390,11 +390,12 @@ def _runs(runs: Sequence[Mapping] | None) -> str:
     head = "".join(f"<th>{_text(name)}</th>" for name in RUN_HEADERS)
     body = "".join("<tr>" + "".join(f"<td>{_text(cell)}</td>" for cell in line) + "</tr>"
                    for line in run_table(runs))
-    return (f'<div class="errorbox"><b>Runs.</b> {_text(note)}<table class="kv runs"><thead><tr>{head}</tr>'
-            f"</thead><tbody>{body}</tbody></table></div>")
+    return (f'<div class="errorbox"><b>Runs.</b> {_text(note)}<table class="kv runs"><thead>'
+            f"<tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
-def render(groups: Sequence[ReportGroup], environment: Mapping, *, runs: Sequence[Mapping] | None = None) -> str:
+def render(groups: Sequence[ReportGroup], environment: Mapping, *,
+           runs: Sequence[Mapping] | None = None) -> str:
     """The whole page; ``runs`` lists the runs the rows come from (:mod:`dlverify.report.runs`)."""
     rows = [row for group in groups for row in group.rows]
     nav = "".join(f'<a href="#report-{_text(g.name)}">{_text(g.name)} <span class="mini">'
@@ -413,7 +414,8 @@ def render(groups: Sequence[ReportGroup], environment: Mapping, *, runs: Sequenc
             f'<p class="sub">Each claim of the lab reports, decided by measurement. dlverify '
             f'{_text(environment.get("dlverify", ""))}, profile <b>{_text(environment.get("profile", ""))}</b>'
             f"{', ' + _text(generated) if generated else ''}.</p>"
-            f"{_tally(rows)}{_runs(runs)}{_environment(environment)}<nav class=\"reports\">{nav}</nav>"
+            f"{_tally(rows)}{_runs(runs)}{_environment(environment)}"
+            f"<nav class=\"reports\">{nav}</nav>"
             f"<h2>Summary</h2>{summary_table(groups, environment, runs)}{''.join(sections)}"
             "<footer>Verdicts: <b>holds</b> — every expectation met; <b>refuted</b> — measured not to hold; "
             "<b>inconclusive</b> — the measurement cannot separate the claim from noise; <b>skipped</b> — "

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from . import format as fmt
-from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, error_excerpt,
-                   error_summary, instance_of, paired_numbers, profile_of, run_label, run_table, runs_note,
-                   seeds_line, skip_reason)
+from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of,
+                   error_excerpt, error_summary, instance_of, paired_numbers, profile_of, run_label,
+                   run_table, runs_note, seeds_line, skip_reason)
 
 MARKS = {"holds": "🟢 holds", "refuted": "🔴 refuted", "inconclusive": "🟠 inconclusive",
          "skipped": "⚪ skipped", "error": "⚫ error"}
@@ -66,7 +66,8 @@ def _claim_link(row: Mapping) -> str:
     return f"[`{row.get('claim_id', '')}`](#{anchor_of(row).lower()})" + (f" `[{instance}]`" if instance else "")
 
 
-def summary_table(group: ReportGroup, environment: Mapping, runs: Sequence[Mapping] | None = None) -> list[str]:
+def summary_table(group: ReportGroup, environment: Mapping,
+                  runs: Sequence[Mapping] | None = None) -> list[str]:
     """The Markdown table of one source report's claims."""
     lines = ["| verdict | claim | source | statement | reported → measured | expectations | device · profile "
              "| scaled |",
@@ -81,7 +82,8 @@ def summary_table(group: ReportGroup, environment: Mapping, runs: Sequence[Mappi
         lines.append(f"| {_verdict(row.get('verdict'))} | {_claim_link(row)} | {escape(row.get('source', ''))} | "
                      f"{escape(fmt.one_line(row.get('statement', ''), 240))} | {numbers} | "
                      f"{_expectations_inline(evidence)} | {escape(device_of(row) or '—')} · "
-                     f"{escape(profile_of(row, environment))}{_run_suffix(row, runs)} | {_scaling(row)} |")
+                     f"{escape(profile_of(row, environment))}{_run_suffix(row, runs)} | "
+                     f"{_scaling(row)} |")
     return lines
 
 
@@ -90,8 +92,8 @@ def _run_suffix(row: Mapping, runs: Sequence[Mapping] | None) -> str:
     return f" · {escape(label)}" if label else ""
 
 
-def _section(row: Mapping, figure_paths: Mapping[tuple[int, int], str], index: int, environment: Mapping,
-             runs: Sequence[Mapping] | None = None) -> list[str]:
+def _section(row: Mapping, figure_paths: Mapping[tuple[int, int], str], index: int,
+             environment: Mapping, runs: Sequence[Mapping] | None = None) -> list[str]:
     evidence = row.get("evidence") or {}
     instance = instance_of(row)
     title = f"{row.get('claim_id', '')}" + (f" [{instance}]" if instance else "")
@@ -158,12 +160,13 @@ def _runs(runs: Sequence[Mapping] | None) -> list[str]:
         return []
     return ["## Runs", "", escape(note), "", "| " + " | ".join(RUN_HEADERS) + " |",
             "|" + "---|" * len(RUN_HEADERS),
-            *("| " + " | ".join(escape(cell) for cell in line) + " |" for line in run_table(runs)), ""]
+            *("| " + " | ".join(map(escape, line)) + " |" for line in run_table(runs)), ""]
 
 
-def render(groups: Sequence[ReportGroup], environment: Mapping, figure_paths: Mapping[tuple[int, int], str],
-           *, runs: Sequence[Mapping] | None = None) -> str:
-    """The whole Markdown document; ``figure_paths[(row index, figure index)]`` is a relative PNG path.
+def render(groups: Sequence[ReportGroup], environment: Mapping,
+           figure_paths: Mapping[tuple[int, int], str], *,
+           runs: Sequence[Mapping] | None = None) -> str:
+    """The whole Markdown document; ``figure_paths[(row, figure)]`` is a relative PNG path.
 
     ``runs`` lists the runs the rows come from (:mod:`dlverify.report.runs`).
     """
@@ -174,7 +177,8 @@ def render(groups: Sequence[ReportGroup], environment: Mapping, figure_paths: Ma
              + f" — {len({r.get('claim_id') for r in rows})} claims in {len(rows)} test instances", "",
              *_runs(runs), "## Environment", "", *_environment(environment), ""]
     for group in groups:
-        lines += [f"## {escape(group.name)} — {escape(group.title)}", "", *summary_table(group, environment, runs), ""]
+        lines += [f"## {escape(group.name)} — {escape(group.title)}", "",
+                  *summary_table(group, environment, runs), ""]
     index = 0
     for group in groups:
         lines += [f"## {escape(group.name)}: claim by claim", ""]

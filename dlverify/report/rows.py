@@ -179,23 +179,24 @@ def runs_note(runs: Sequence[Mapping] | None) -> str:
     interrupted = [str(run.get("id")) for run in runs if run.get("interrupted")]
     parts = []
     if len(runs) > 1:
-        parts.append(f"This report merges {len(runs)} runs: a run of some claims replaced their rows and kept "
-                     f"the others; each row names the run it comes from.")
+        parts.append(f"This report merges {len(runs)} runs: a run of some claims replaced their "
+                     f"rows and kept the others; each row names the run it comes from.")
     if interrupted:
-        parts.append(f"Run {', '.join(interrupted)} was interrupted: only its claim tests that finished are "
-                     f"in the report.")
+        parts.append(f"Run {', '.join(interrupted)} was interrupted: only its claim tests that "
+                     f"finished are in the report.")
     return " ".join(parts)
 
 
 def run_table(runs: Sequence[Mapping] | None) -> list[tuple[str, ...]]:
-    """One text tuple per run: number, start, end, command, claim tests, device · profile, status."""
+    """One text tuple per run: number, start, end, command, claim tests, device, status."""
     table = []
     for run in runs or []:
         environment = run.get("environment") or {}
         status = "interrupted" if run.get("interrupted") else "complete"
-        table.append((str(run.get("id", "")), str(run.get("started", "")), str(run.get("finished", "")),
-                      str(run.get("command", "")), str(run.get("claim_tests", "")),
-                      f"{environment.get('device_option', '')} · {environment.get('profile', '')}", status))
+        where = f"{environment.get('device_option', '')} · {environment.get('profile', '')}"
+        table.append((str(run.get("id", "")), str(run.get("started", "")),
+                      str(run.get("finished", "")), str(run.get("command", "")),
+                      str(run.get("claim_tests", "")), where, status))
     return table
 
 

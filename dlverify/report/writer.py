@@ -1,4 +1,4 @@
-"""Write the claims report files: ``index.html``, ``claims.md``, ``claims.json`` and ``figures/*.png``.
+"""Write the claims report: ``index.html``, ``claims.md``, ``claims.json`` and ``figures/*.png``.
 
 ``claims.json`` keeps every row as collected (figures included, base64) and the
 runs the rows come from (:mod:`.runs`), so the other files can be rebuilt from
@@ -45,14 +45,15 @@ def check_report_folder(directory: Path) -> Path:
     """
     directory = Path(directory).expanduser().resolve()
     if directory.exists() and not directory.is_dir():
-        raise ReportError(f"{directory} is a file, not a folder; give a folder for the claims report")
+        raise ReportError(f"{directory} is a file, not a folder; give a folder for the report")
     if directory.is_dir():
-        others = sorted(entry.name for entry in directory.iterdir() if entry.name not in REPORT_ENTRIES)
+        others = sorted(entry.name for entry in directory.iterdir()
+                        if entry.name not in REPORT_ENTRIES)
         if others:
             shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-            raise ReportError(f"{directory} holds files that are not part of a claims report ({shown}); the "
-                              f"report replaces its folder as a whole, so give a new or empty folder, or one "
-                              f"an earlier --claims-report wrote")
+            raise ReportError(f"{directory} holds files that are not part of a claims report "
+                              f"({shown}); the report replaces its folder as a whole, so give a "
+                              f"new or empty folder, or one an earlier --claims-report wrote")
         if (directory / JSON_NAME).exists():
             read_report(directory)
     try:
@@ -60,14 +61,15 @@ def check_report_folder(directory: Path) -> Path:
         with tempfile.TemporaryFile(dir=directory.parent):
             pass
     except OSError as error:
-        raise ReportError(f"cannot write beside {directory} ({error}); give a folder in a place this user "
-                          f"can write") from None
+        raise ReportError(f"cannot write beside {directory} ({error}); give a folder in a place "
+                          f"this user can write") from None
     return directory
 
 
 def write_report(rows: list[dict], directory: Path, environment: dict, *,
-                 titles: Mapping[str, str] | None = None, runs: list[dict] | None = None) -> list[Path]:
-    """Write the report into ``directory`` atomically; return the paths written (``index.html`` first).
+                 titles: Mapping[str, str] | None = None,
+                 runs: list[dict] | None = None) -> list[Path]:
+    """Write the report into ``directory`` atomically; return its paths (``index.html`` first).
 
     ``rows`` are the plugin's finished rows (one per claim test instance, with a
     ``verdict``, and the ``run`` they come from); ``environment`` describes the
@@ -85,12 +87,13 @@ def write_report(rows: list[dict], directory: Path, environment: dict, *,
     build.mkdir()
     try:
         figure_paths = _write_figures(ordered, build / FIGURES_DIR)
-        document = {"format": FORMAT_VERSION, "environment": environment, "titles": dict(titles or {}),
-                    "runs": runs, "claims": rows}
-        (build / JSON_NAME).write_text(json.dumps(document, indent=1, default=str), encoding="utf-8")
-        (build / "claims.md").write_text(markdown.render(groups, environment, figure_paths, runs=runs),
-                                         encoding="utf-8")
-        (build / "index.html").write_text(html.render(groups, environment, runs=runs), encoding="utf-8")
+        document = {"format": FORMAT_VERSION, "environment": environment,
+                    "titles": dict(titles or {}), "runs": runs, "claims": rows}
+        pages = {JSON_NAME: json.dumps(document, indent=1, default=str),
+                 "claims.md": markdown.render(groups, environment, figure_paths, runs=runs),
+                 "index.html": html.render(groups, environment, runs=runs)}
+        for name, text in pages.items():
+            (build / name).write_text(text, encoding="utf-8")
         _swap_in(build, directory)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
@@ -99,7 +102,7 @@ def write_report(rows: list[dict], directory: Path, environment: dict, *,
 
 
 def write_report_from_json(source: Path, directory: Path | None = None) -> list[Path]:
-    """Rebuild the report from a ``claims.json`` or its folder (into that folder unless ``directory`` is given)."""
+    """Rebuild the report from a ``claims.json`` or its folder (into it, or into ``directory``)."""
     source = Path(source)
     data = read_report(source)
     folder = source if source.is_dir() else source.parent
@@ -137,7 +140,8 @@ def _write_figures(rows: list[dict], folder: Path) -> dict[tuple[int, int], str]
                 data = base64.b64decode(figure.get("png_base64", ""), validate=True)
             except (binascii.Error, ValueError):
                 continue
-            stem = f"{anchor_of(row)}--{re.sub(r'[^A-Za-z0-9_.-]+', '-', str(figure.get('name', 'figure')))}"
+            safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(figure.get("name", "figure")))
+            stem = f"{anchor_of(row)}--{safe}"
             name, suffix = f"{stem}.png", 2
             while name in used:
                 name, suffix = f"{stem}-{suffix}.png", suffix + 1
