@@ -18,6 +18,7 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(OPT_IN)
     return pytester
 
+
 CLAIMS = '''
 import pytest
 from dlverify.evidence import Finding

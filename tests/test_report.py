@@ -29,6 +29,7 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(OPT_IN)
     return pytester
 
+
 FAKE_CLAIMS = '''
 import matplotlib
 matplotlib.use("Agg")

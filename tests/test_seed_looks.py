@@ -16,6 +16,7 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(OPT_IN)
     return pytester
 
+
 # Per-seed measurements that are pure functions of the seed: a clear effect, a
 # moderate one, and none at all (paired differences drawn from N(effect, 1)).
 CLAIMS = '''

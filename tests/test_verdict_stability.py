@@ -17,6 +17,7 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     pytester.makeconftest(OPT_IN)
     return pytester
 
+
 # Real (small) training: an MLP whose 10-class output layer has the skinny weight
 # gradient that PyTorch's CPU kernels split across threads.
 CLAIMS = '''
