@@ -10,7 +10,7 @@ mistake (``ValueError`` for a bad value, ``TypeError`` for a wrong type), so
 
     DlverifyError
     ├── DataError ── DataNotFoundError, DataLocationError, ChecksumError, CorruptDataError
-    ├── ProbeError (ValueError) ── ModelModeError
+    ├── ProbeError (ValueError) ── ModelModeError, ... (what a probe refuses to measure)
     ├── NonFiniteLossError (FloatingPointError)
     ├── DeviceUnavailableError (RuntimeError)
     ├── StatsError (ValueError)
