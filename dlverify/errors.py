@@ -1,7 +1,29 @@
 """Exceptions raised by dlverify.
 
 Every error says what went wrong and what to do about it. They all derive from
-:class:`DlverifyError` so callers can catch the library's errors as one family.
+:class:`DlverifyError` so callers can catch the library's errors as one family;
+each also derives from the built-in exception a caller would expect for the same
+mistake (``ValueError`` for a bad value, ``TypeError`` for a wrong type), so
+``except ValueError`` keeps working.
+
+::
+
+    DlverifyError
+    ├── DataError ── DataNotFoundError, DataLocationError, ChecksumError, CorruptDataError
+    ├── ProbeError (ValueError) ── ModelModeError, ... (what a probe refuses to measure)
+    ├── NonFiniteLossError (FloatingPointError)
+    ├── DeviceUnavailableError (RuntimeError)
+    ├── StatsError (ValueError)
+    ├── RunCacheError (ValueError)
+    ├── ArgumentError (ValueError)
+    │   ├── ArgumentTypeError (TypeError)
+    │   ├── TrainingError ── TrainingTypeError (TypeError),
+    │   │                    TrainingIndexError (IndexError)
+    │   ├── ModelError
+    │   ├── ProfileError
+    │   └── ClaimError ── ClaimTypeError (TypeError),
+    │                     ClaimIncompleteError (RuntimeError)
+    └── ReportError (ValueError)
 """
 
 from __future__ import annotations
@@ -74,3 +96,47 @@ class RunCacheError(DlverifyError, ValueError):
     not, so a claim that runs without a cache also runs with one. The message
     names the offending entry (``spec['protocol']['lr']``) and what to write instead.
     """
+
+
+class ArgumentError(DlverifyError, ValueError):
+    """A function was given an argument value it cannot use; the message says what to pass."""
+
+
+class ArgumentTypeError(ArgumentError, TypeError):
+    """A function was given an argument of a type it does not take."""
+
+
+class TrainingError(ArgumentError):
+    """Training (:mod:`dlverify.train`) was asked for with settings or data it cannot use."""
+
+
+class TrainingTypeError(TrainingError, TypeError):
+    """Training was given an object of the wrong kind (an optimizer object for a name, ...)."""
+
+
+class TrainingIndexError(TrainingError, IndexError):
+    """Training was given an index out of range (a penalty on a layer the model does not have)."""
+
+
+class ModelError(ArgumentError):
+    """A model or initialization (:mod:`dlverify.models`) was asked for with unusable settings."""
+
+
+class ProfileError(ArgumentError):
+    """An unknown profile or a seed count out of range (:mod:`dlverify.profiles`)."""
+
+
+class ClaimError(ArgumentError):
+    """A claim test used the claim API wrongly (a ``Finding`` without a reason, ...)."""
+
+
+class ClaimTypeError(ClaimError, TypeError):
+    """A claim test passed an object of the wrong kind (``claim.expect`` of a string, ...)."""
+
+
+class ClaimIncompleteError(ClaimError, RuntimeError):
+    """A claim test returned without deciding anything (no ``claim.expect``)."""
+
+
+class ReportError(DlverifyError, ValueError):
+    """A claims report cannot be read, merged or written where asked."""

@@ -20,7 +20,6 @@ under an exclusive file lock, so parallel pytest-xdist workers never see half a 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gzip
 import hashlib
 import os
@@ -31,6 +30,8 @@ import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+import filelock
 
 from ..errors import ChecksumError, CorruptDataError, DataLocationError, DataNotFoundError
 from .registry import DataFile, DatasetSpec
@@ -189,12 +190,8 @@ def find_file(spec: DatasetSpec, role: str) -> Located | None:
 @contextlib.contextmanager
 def _exclusive_lock(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with filelock.FileLock(path):  # flock on POSIX, msvcrt on Windows: released if the process dies
+        yield
 
 
 def download_file(spec: DatasetSpec, role: str, *, timeout: float = 60.0) -> Located:

@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
-from sklearn.manifold import TSNE
 
 from ..errors import ProbeError
 from . import _checks
@@ -75,6 +73,8 @@ def cluster_weights(weight_matrix, k: int, *, seed: int, tsne: bool = False,
     n_rows = x.shape[0]
     if not 1 <= k <= n_rows:
         raise ProbeError(f"k must be in [1, {n_rows}] (the number of rows), got {k}")
+    from sklearn.cluster import KMeans  # here, not at import: importing dlverify.probes stays light
+
     kmeans = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(x)
     embedding = None
     if tsne:
@@ -85,6 +85,8 @@ def cluster_weights(weight_matrix, k: int, *, seed: int, tsne: bool = False,
             raise ProbeError(f"perplexity must be in (0, {n_rows}) for {n_rows} rows, got {perplexity}")
         init = "pca" if x.shape[1] >= 2 else "random"  # PCA init needs 2 columns
         method = "exact" if n_rows <= EXACT_TSNE_ROWS else "barnes_hut"
+        from sklearn.manifold import TSNE
+
         embedding = TSNE(n_components=2, perplexity=perplexity, init=init, method=method,
                          random_state=seed).fit_transform(x)
     return ClusterResult(labels=readonly(kmeans.labels_, np.int64),
