@@ -1,9 +1,15 @@
-"""Command line: ``python -m dlverify data [list|fetch NAME ...]``.
+"""Command line: ``python -m dlverify data [list|fetch NAME ...] | report DIR | compare A B``.
 
 ``data list`` shows where each file of each data set was found (and whether its
 checksum is right); ``data fetch NAME`` downloads a data set into the user
 cache, verified (CIFAR-10 as its one archive, members checked by MD5). Exit
 status 0 when everything asked for is present and valid.
+
+``report DIR`` writes the HTML and Markdown of a claims report again from its
+``claims.json`` (after an upgrade of dlverify, or a hand-merged file).
+``compare A B`` prints the claim tests whose verdict or measured numbers differ
+between two reports (folders or their ``claims.json``): exit status 1 when a
+verdict differs, 0 otherwise, 2 for a report that cannot be read.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from .data import DATASETS, get_spec, search_roots
 from .data.cifar import download_cifar10, verify_file
 from .data.location import ENV_VAR, download_file, environment_roots, find_file, verify
 from .data.registry import CIFAR10, DataFile, DatasetSpec
-from .errors import DataError, DataLocationError
+from .errors import DataError, DataLocationError, ReportError
 
 
 def _is_archive(spec: DatasetSpec) -> bool:
@@ -91,8 +97,33 @@ def _fetch_archive(spec: DatasetSpec) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dlverify", description=__doc__.splitlines()[0])
+def _report(folder: Path) -> int:
+    from .report import check_report_folder, write_report_from_json
+
+    paths = write_report_from_json(check_report_folder(folder))
+    print(f"claims report written: {paths[0]} (with {', '.join(path.name for path in paths[1:])})")
+    return 0
+
+
+def _compare(a: Path, b: Path, rtol: float, atol: float) -> int:
+    from .report import read_report
+    from .report.compare import compare, describe
+
+    comparison = compare(read_report(a), read_report(b), rtol=rtol, atol=atol)
+    print(describe(comparison, str(a), str(b)), end="")
+    return 1 if comparison.verdict_differs else 0
+
+
+def _tolerance(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m dlverify",
+                                     description="dlverify's data sets and claims reports")
     commands = parser.add_subparsers(dest="command", required=True)
     data = commands.add_parser("data", help="find, verify and fetch data sets")
     data_commands = data.add_subparsers(dest="action", required=True)
@@ -101,7 +132,38 @@ def main(argv: list[str] | None = None) -> int:
         sub = data_commands.add_parser(action, help=help_text)
         sub.add_argument("names", nargs="*", default=sorted(DATASETS), metavar="NAME",
                          help=f"data sets (default: all of {', '.join(sorted(DATASETS))})")
+    report = commands.add_parser(
+        "report", help="write a claims report's HTML and Markdown again from its claims.json")
+    report.add_argument("folder", type=Path, metavar="DIR",
+                        help="the report folder (--claims-report DIR)")
+    versus = commands.add_parser(
+        "compare", help="claim tests whose verdict or measured numbers differ between two reports; "
+                        "exit status 1 when a verdict differs")
+    versus.add_argument("a", type=Path, metavar="A", help="a report folder or its claims.json")
+    versus.add_argument("b", type=Path, metavar="B", help="another report folder or claims.json")
+    versus.add_argument("--rtol", type=_tolerance, default=0.0,
+                        help="relative tolerance for measured numbers "
+                             "(default 0: any difference is shown)")
+    versus.add_argument("--atol", type=_tolerance, default=0.0,
+                        help="absolute tolerance (default 0)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
+    if args.command in ("report", "compare"):
+        try:
+            if args.command == "report":
+                return _report(args.folder)
+            return _compare(args.a, args.b, args.rtol, args.atol)
+        except ReportError as error:
+            print(f"python -m dlverify {args.command}: {error}", file=sys.stderr)
+            return 2
+        except OSError as error:
+            print(f"python -m dlverify {args.command}: cannot write the report ({error})",
+                  file=sys.stderr)
+            return 2
     try:
         names = [get_spec(n).name for n in args.names]
     except KeyError as error:

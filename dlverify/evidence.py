@@ -32,8 +32,11 @@ import base64
 import io
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import ClaimError, ClaimIncompleteError, ClaimTypeError, DlverifyError
 
 VERDICTS = ("holds", "refuted", "inconclusive")
 
@@ -42,7 +45,7 @@ class ClaimNotHeld(AssertionError):
     """The claim was measured and does not hold (refuted or inconclusive)."""
 
 
-class FindingChanged(Exception):
+class FindingChanged(DlverifyError):
     """A claim recorded as not holding fails for other reasons than the recorded ones.
 
     Deliberately not a :class:`ClaimNotHeld`: the strict xfail, which only
@@ -67,10 +70,10 @@ class Finding:
 
     def __post_init__(self) -> None:
         if not isinstance(self.why, str) or not self.why.strip():
-            raise ValueError("Finding(why=...) must say in words why the claim does not hold")
+            raise ClaimError("Finding(why=...) must say in words why the claim does not hold")
         fails = (self.fails,) if isinstance(self.fails, str) else tuple(self.fails)
         if not fails or not all(isinstance(f, str) and f for f in fails):
-            raise ValueError("Finding(fails=...) must name at least one expectation (its description)")
+            raise ClaimError("Finding(fails=...) must name at least one expectation (its description)")
         object.__setattr__(self, "fails", fails)
 
     def mismatch(self, failing: list[str]) -> str | None:
@@ -172,15 +175,18 @@ class ClaimRecord:
         self.notes.append(text)
 
     def figure(self, fig: Any, name: str = "figure", *, dpi: int = 90) -> None:
-        """Keep a matplotlib figure (as PNG) for the claims report, then close it."""
+        """Keep a matplotlib figure (as PNG) for the claims report.
+
+        A figure made with pyplot is closed (pyplot keeps it otherwise); one made
+        as a plain ``matplotlib.figure.Figure`` (:mod:`dlverify.report.figures`)
+        needs no closing, and pyplot is not imported for it.
+        """
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-        try:
-            import matplotlib.pyplot as plt
-
-            plt.close(fig)
-        except ImportError:  # pragma: no cover - matplotlib is a dependency
-            pass
+        pyplot = sys.modules.get("matplotlib.pyplot")
+        manager = getattr(getattr(fig, "canvas", None), "manager", None)
+        if pyplot is not None and manager is not None:
+            pyplot.close(fig)
         self.figures.append({"name": name, "png_base64": base64.b64encode(buffer.getvalue()).decode("ascii")})
 
     # -- deciding --------------------------------------------------------
@@ -201,9 +207,9 @@ class ClaimRecord:
             verdict = to_jsonable(outcome.verdict)
             detail = to_jsonable(outcome)
             if verdict not in VERDICTS:
-                raise ValueError(f"unknown verdict {verdict!r} from {outcome!r}")
+                raise ClaimError(f"unknown verdict {verdict!r} from {outcome!r}")
         else:
-            raise TypeError(f"expect() takes a bool or a stats result with .verdict, got {type(outcome).__name__}")
+            raise ClaimTypeError(f"expect() takes a bool or a stats result with .verdict, got {type(outcome).__name__}")
         self.expectations.append(Expectation(description, verdict, detail))
         return verdict == "holds"
 
@@ -224,7 +230,7 @@ class ClaimRecord:
     def conclude(self) -> None:
         """Raise :class:`ClaimNotHeld` unless every expectation holds."""
         if not self.expectations:
-            raise RuntimeError(
+            raise ClaimIncompleteError(
                 f"claim test for {self.claim_id} recorded no expectation; call claim.expect(...) "
                 f"so the test decides the claim"
             )

@@ -5,21 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from .errors import DlverifyError
+from .errors import ProfileError
 
 if TYPE_CHECKING:  # imported where used: the pytest plugin imports this module at every start
     from .stats.sequential import SeedPlan
 
 T = TypeVar("T")
 
+__all__ = ["DEFAULT_MAX_SEEDS", "DEFAULT_SEEDS", "PROFILES", "Profile", "ProfileError"]
+
 PROFILES = ("default", "full")
 # Seeds of the first look and the budget a comparative claim may grow to while inconclusive.
 DEFAULT_SEEDS = {"default": 3, "full": 5}
 DEFAULT_MAX_SEEDS = {"default": 10, "full": 20}
-
-
-class ProfileError(DlverifyError, ValueError):
-    """An unknown profile or a seed count out of range."""
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import torch
 from dlverify.data import (DatasetSpec, DataFile, TensorData, function_problem, linear_problem, load_mnist,
                            random_labels)
 from dlverify.data.idx import parse_idx
-from dlverify.data.location import load_verified, locate, search_roots
+from dlverify.data.location import load_verified, locate, read_bytes, search_roots
 from dlverify.__main__ import main
 from dlverify.errors import ChecksumError, CorruptDataError, DataLocationError, DataNotFoundError
 
@@ -115,6 +115,81 @@ def test_environment_folder_that_does_not_exist_is_an_error_not_a_fall_through(i
     monkeypatch.setenv("DLVERIFY_DATA", str(isolated / "typo"))
     with pytest.raises(DataLocationError, match=r"DLVERIFY_DATA names .*typo, which is not a folder"):
         locate(tiny_spec(LABELS), "labels")
+
+
+def _cached_copy(isolated) -> Path:
+    """A good copy in the user cache: what a fall-through would silently use instead."""
+    path = isolated / "cache" / "dlverify" / "tiny" / "tiny-labels-idx1-ubyte.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(LABELS))
+    return path
+
+
+@pytest.mark.parametrize("name", ["tiny-labels-idx1-ubyte", "tiny-labels-idx1-ubyte.gz"])
+def test_a_dangling_symlink_is_an_error_not_a_fall_through_to_the_cache(isolated, monkeypatch,
+                                                                        name):
+    _cached_copy(isolated)
+    folder = isolated / "mine" / "tiny"
+    folder.mkdir(parents=True)
+    (folder / name).symlink_to(isolated / "moved" / name)
+    monkeypatch.setenv("DLVERIFY_DATA", str(isolated / "mine"))
+    with pytest.raises(DataLocationError, match=rf"{name} is a symbolic link to .*moved.*, which "
+                                                r"does not exist; point the link"):
+        load_verified(tiny_spec(LABELS), "labels")
+
+
+def test_a_dangling_symlink_is_an_error_not_a_download(isolated, monkeypatch):
+    spec = tiny_spec(LABELS, mirror=_mirror(isolated, LABELS))
+    (isolated / "cache" / "dlverify").mkdir(parents=True)
+    (isolated / "cache" / "dlverify" / "tiny").symlink_to(isolated / "unmounted")
+    with pytest.raises(DataLocationError, match=r"tiny is a symbolic link .*unmounted"):
+        locate(spec, "labels")
+    assert not (isolated / "unmounted").exists()
+
+
+def test_a_folder_in_place_of_a_data_file_or_a_file_in_place_of_the_folder_is_an_error(
+        isolated, monkeypatch):
+    _cached_copy(isolated)
+    monkeypatch.setenv("DLVERIFY_DATA", str(isolated / "mine"))
+    (isolated / "mine" / "tiny" / "tiny-labels-idx1-ubyte").mkdir(parents=True)
+    with pytest.raises(DataLocationError, match="is a folder, not a data file"):
+        locate(tiny_spec(LABELS), "labels")
+    (isolated / "mine" / "tiny" / "tiny-labels-idx1-ubyte").rmdir()
+    (isolated / "mine" / "tiny").rmdir()
+    (isolated / "mine" / "tiny").write_bytes(b"")
+    with pytest.raises(DataLocationError, match="is a file where the data set's folder should be"):
+        locate(tiny_spec(LABELS), "labels")
+
+
+def test_an_unreadable_file_is_an_error_that_says_so_not_a_fall_through(isolated, monkeypatch):
+    """Root reads every file, so the permission check is made to fail where it is asked."""
+    _cached_copy(isolated)
+    path = isolated / "mine" / "tiny" / "tiny-labels-idx1-ubyte.gz"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(gzip.compress(LABELS))
+    path.chmod(0)
+    real_access = os.access
+    monkeypatch.setattr("dlverify.data.location.os.access",
+                        lambda p, mode: False if Path(p) == path else real_access(p, mode))
+    monkeypatch.setenv("DLVERIFY_DATA", str(isolated / "mine"))
+    with pytest.raises(DataLocationError, match=r"cannot be read.*chmod u\+r") as info:
+        load_verified(tiny_spec(LABELS), "labels")
+    assert "delete it" not in str(info.value).lower()
+
+
+def test_a_permission_error_while_reading_is_not_called_corruption(isolated, monkeypatch):
+    path = isolated / "tiny-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(LABELS))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("dlverify.data.location.open", refuse, raising=False)
+    with pytest.raises(DataLocationError, match=r"cannot be read \(\[Errno 13\] Permission denied"
+                                                r".*chmod u\+r") as info:
+        read_bytes(path)
+    assert "delete it" not in str(info.value).lower()
+    assert "corrupt" not in str(info.value).lower()
 
 
 def test_data_cli_rejects_a_missing_environment_folder(isolated, monkeypatch, capsys):

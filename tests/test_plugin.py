@@ -9,6 +9,15 @@ import pytest
 import torch
 
 pytest_plugins = ["pytester"]
+OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester's project, opted in to the dlverify plugin as any project does (its conftest.py)."""
+    pytester.makeconftest(OPT_IN)
+    return pytester
+
 
 CLAIMS = '''
 import pytest
@@ -68,7 +77,8 @@ def test_device_fixture_is_parametrized_and_in_the_test_id(pytester):
 
 def test_a_project_that_owns_device_keeps_it(pytester):
     """Installing dlverify must not re-collect another project's tests that use the name."""
-    pytester.makeconftest("import pytest\n@pytest.fixture\ndef device():\n    return 'mine'\n")
+    pytester.makeconftest(OPT_IN + "import pytest\n"
+                          "@pytest.fixture\ndef device():\n    return 'mine'\n")
     pytester.makepyfile(
         "import pytest\n"
         "def test_own_fixture(device):\n    assert device == 'mine'\n"
@@ -179,10 +189,23 @@ def test_s(seeds, profile):
     pytester.runpytest("test_two.py", "--seeds", "2").assert_outcomes(passed=1)
 
 
-def test_data_dir_must_exist(pytester):
+@pytest.mark.parametrize("arguments, message", [
+    (["--data-dir", "no/such/folder"],
+     "*--data-dir no/such/folder: *folder does not exist; give the folder*"),
+    (["--data-dir", "a-file"], "*--data-dir a-file: *a-file is a file, not a folder*"),
+    (["--torch-threads", "0"], "*--torch-threads must be at least 1, got 0*"),
+    (["--max-seeds", "0"], "*--max-seeds (0) must be at least --seeds (3)*"),
+    (["--seeds", "two"], "*--seeds: invalid int value: 'two'*"),
+    (["--device", "gpu"], "*--device: invalid choice: 'gpu'*"),
+    (["--claims-report", "a-file"], "*--claims-report a-file: *a-file is a file, not a folder*"),
+])
+def test_bad_option_values_are_usage_errors_at_startup(pytester, arguments, message):
     pytester.makepyfile("def test_a(): pass")
-    result = pytester.runpytest("--data-dir", "no/such/folder")
+    pytester.path.joinpath("a-file").write_text("not a folder")
+    result = pytester.runpytest(*arguments)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    result.stdout.no_fnmatch_line("*passed*")
 
 
 def test_data_environment_folder_must_exist(pytester, monkeypatch):

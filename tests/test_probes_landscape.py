@@ -121,8 +121,10 @@ def test_sharpness_rejects_bad_settings():
     model, x, y = regression(3)
     with pytest.raises(ProbeError, match="epsilon must be > 0"):
         sharpness(model, mse, (x, y), epsilon=0.0)
-    with pytest.raises(ProbeError, match="steps and restarts must be >= 1"):
+    with pytest.raises(ProbeError, match="steps must be >= 1"):
         sharpness(model, mse, (x, y), steps=0)
+    with pytest.raises(ProbeError, match="restarts must be >= 1"):
+        sharpness(model, mse, (x, y), restarts=0)
     with pytest.raises(ProbeError, match=r"1 \+ L\(θ\)"):
         sharpness(model, lambda o, t: mse(o, t) - 1e6, (x, y))
 

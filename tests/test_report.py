@@ -20,6 +20,15 @@ from dlverify.report import html, markdown
 from dlverify.report.rows import group_by_report
 
 pytest_plugins = ["pytester"]
+OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester's project, opted in to the dlverify plugin as any project does (its conftest.py)."""
+    pytester.makeconftest(OPT_IN)
+    return pytester
+
 
 FAKE_CLAIMS = '''
 import matplotlib
@@ -110,7 +119,7 @@ EXPECTED = {
     "test_fake.py::test_instances[cifar]": ("a1.fake-instances", "holds"),
     "test_fake.py::test_instances[standin]": ("a1.fake-instances", "holds"),
 }
-RUN_FIELDS = {"duration_s"}  # timing: differs from run to run
+RUN_FIELDS = {"duration_s", "run"}  # timing, and the run's number in the folder: differ per run
 
 
 def _run(pytester: pytest.Pytester, *args: str):

@@ -7,6 +7,15 @@ import json
 import pytest
 
 pytest_plugins = ["pytester"]
+OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester's project, opted in to the dlverify plugin as any project does (its conftest.py)."""
+    pytester.makeconftest(OPT_IN)
+    return pytester
+
 
 # Per-seed measurements that are pure functions of the seed: a clear effect, a
 # moderate one, and none at all (paired differences drawn from N(effect, 1)).

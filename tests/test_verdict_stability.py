@@ -8,6 +8,15 @@ import pytest
 import torch
 
 pytest_plugins = ["pytester"]
+OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
+    """pytester's project, opted in to the dlverify plugin as any project does (its conftest.py)."""
+    pytester.makeconftest(OPT_IN)
+    return pytester
+
 
 # Real (small) training: an MLP whose 10-class output layer has the skinny weight
 # gradient that PyTorch's CPU kernels split across threads.

@@ -10,24 +10,28 @@ Search order (first root that has the file wins):
 
 Inside a root a file is ``<root>/<folder>/<name>`` or ``<name>.gz``. Every file is
 verified against the SHA-256 of its decompressed bytes; a mismatch is an error
-naming the file, never a silent fall-through to the next root. Downloads go to a
-temporary file that is verified and then atomically renamed, under an exclusive
-file lock, so parallel pytest-xdist workers never see half a file.
+naming the file, never a silent fall-through to the next root. So is a copy
+that is there but cannot be used (a dangling symbolic link, a folder in the
+file's place, a file without read permission): :class:`DataLocationError`.
+Downloads go to a temporary file that is verified and then atomically renamed,
+under an exclusive file lock, so parallel pytest-xdist workers never see half a file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gzip
 import hashlib
 import os
+import stat
 import tempfile
 import urllib.error
 import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+
+import filelock
 
 from ..errors import ChecksumError, CorruptDataError, DataLocationError, DataNotFoundError
 from .registry import DataFile, DatasetSpec
@@ -84,6 +88,8 @@ def read_bytes(path: Path) -> bytes:
             with gzip.open(path, "rb") as handle:
                 return handle.read()
         return path.read_bytes()
+    except (PermissionError, FileNotFoundError, IsADirectoryError) as error:
+        raise DataLocationError(_unusable(path, error)) from error
     except (EOFError, OSError, zlib.error) as error:
         raise CorruptDataError(
             f"{path} could not be read ({error}); the file is truncated or corrupt. "
@@ -109,6 +115,61 @@ def _candidates(root: Path, spec: DatasetSpec, file: DataFile) -> list[Path]:
     return [folder / file.name, folder / f"{file.name}.gz"]
 
 
+def _unusable(path: Path, error: OSError | None = None) -> str:
+    """What is wrong with a data path that exists but cannot be read, and what to do."""
+    if path.is_symlink() and not path.exists():
+        what = f"is a symbolic link to {os.readlink(path)}, which does not exist"
+        fix = "point the link at the real file or folder, or remove it"
+    elif isinstance(error, FileNotFoundError):
+        what = "was found but is gone (removed while it was being read)"
+        fix = "check what removed it (a cleaner, another process)"
+    elif path.is_dir():
+        what = "is a folder, not a data file"
+        fix = "move the file's content into its place, or remove the folder"
+    else:
+        what = f"cannot be read ({error})" if error else "cannot be read (no read permission)"
+        fix = (f"give your user read permission (chmod u+r {path}; a+r for a shared folder), "
+               "or run as a user who can read it")
+    return (f"{path} {what}; {fix}, or point {ENV_VAR} at a folder with a usable copy. "
+            "dlverify does not fall back to another copy or a download while this one is "
+            "in the way.")
+
+
+def _usable(path: Path) -> bool:
+    """Whether ``path`` is a readable regular file; False when nothing is there.
+
+    Something there that cannot be read (a dangling symbolic link, a folder, a
+    file without read permission, a link loop) raises DataLocationError.
+    """
+    try:
+        mode = path.stat().st_mode  # follows symbolic links
+    except (FileNotFoundError, NotADirectoryError):
+        if path.is_symlink():
+            raise DataLocationError(_unusable(path)) from None
+        return False
+    except OSError as error:  # permission denied on a folder on the way, a link loop, ...
+        raise DataLocationError(_unusable(path, error)) from error
+    if not stat.S_ISREG(mode) or not os.access(path, os.R_OK):
+        raise DataLocationError(_unusable(path))
+    return True
+
+
+def _check_folder(folder: Path) -> None:
+    """Refuse a data set's folder that is a dangling symbolic link, a file, or cannot be entered."""
+    try:
+        mode = folder.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        if folder.is_symlink():
+            raise DataLocationError(_unusable(folder)) from None
+        return
+    except OSError as error:
+        raise DataLocationError(_unusable(folder, error)) from error
+    if not stat.S_ISDIR(mode):
+        raise DataLocationError(f"{folder} is a file where the data set's folder should be; "
+                                f"move it away, or point {ENV_VAR} at a folder whose "
+                                f"{folder.name}/ holds the data files.")
+
+
 def _source_of(root: Path, env_roots: int, index: int) -> str:
     if index < env_roots:
         return "environment"
@@ -119,8 +180,9 @@ def find_file(spec: DatasetSpec, role: str) -> Located | None:
     """The first existing copy of one file in the search roots, or None (not verified)."""
     env_count = len(environment_roots())
     for index, root in enumerate(search_roots()):
+        _check_folder(root / spec.folder)
         for candidate in _candidates(root, spec, spec.files[role]):
-            if candidate.is_file():
+            if _usable(candidate):
                 return Located(role, candidate, _source_of(root, env_count, index))
     return None
 
@@ -128,12 +190,8 @@ def find_file(spec: DatasetSpec, role: str) -> Located | None:
 @contextlib.contextmanager
 def _exclusive_lock(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with filelock.FileLock(path):  # flock on POSIX, msvcrt on Windows: released if the process dies
+        yield
 
 
 def download_file(spec: DatasetSpec, role: str, *, timeout: float = 60.0) -> Located:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from ..errors import ModelError
+
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "identity": nn.Identity}
 
 
@@ -13,7 +15,7 @@ def _activation(name: str) -> nn.Module:
     try:
         return ACTIVATIONS[name]()
     except KeyError:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
+        raise ModelError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
 
 
 def mlp(sizes: Sequence[int], *, activation: str | Sequence[str] = "relu", dropout: float = 0.0,
@@ -28,13 +30,13 @@ def mlp(sizes: Sequence[int], *, activation: str | Sequence[str] = "relu", dropo
     """
     sizes = list(sizes)
     if len(sizes) < 2 or any(s < 1 for s in sizes):
-        raise ValueError(f"sizes must list at least an input and an output width >= 1, got {sizes}")
+        raise ModelError(f"sizes must list at least an input and an output width >= 1, got {sizes}")
     hidden = len(sizes) - 2
     names = [activation] * hidden if isinstance(activation, str) else list(activation)
     if len(names) != hidden:
-        raise ValueError(f"{hidden} hidden layers but {len(names)} activations given: {names}")
+        raise ModelError(f"{hidden} hidden layers but {len(names)} activations given: {names}")
     if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        raise ModelError(f"dropout must be in [0, 1), got {dropout}")
     layers: list[nn.Module] = [nn.Flatten()] if flatten else []
     for i, name in enumerate(names):
         layers += [nn.Linear(sizes[i], sizes[i + 1]), _activation(name)]

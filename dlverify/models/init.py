@@ -28,6 +28,8 @@ import math
 import torch
 from torch import nn
 
+from ..errors import ModelError
+
 _TRUNCATED_STD_CORRECTION = 0.87962566103423978
 SCHEMES = ("zeros", "ones", "normal", "glorot_normal", "he_normal", "glorot_uniform", "lecun_normal")
 
@@ -47,7 +49,7 @@ def draw_kernel(shape: tuple[int, int], scheme: str, *, std: float = 0.05,
         return torch.ones(shape, dtype=torch.float64)
     if scheme == "normal":
         if std <= 0:
-            raise ValueError(f"std must be positive, got {std}")
+            raise ModelError(f"std must be positive, got {std}")
         return torch.randn(shape, dtype=torch.float64, generator=generator) * std
     if scheme == "glorot_normal":
         return _truncated_normal(shape, math.sqrt(2.0 / (fan_in + fan_out)) / _TRUNCATED_STD_CORRECTION, generator)
@@ -58,7 +60,7 @@ def draw_kernel(shape: tuple[int, int], scheme: str, *, std: float = 0.05,
     if scheme == "glorot_uniform":
         limit = math.sqrt(6.0 / (fan_in + fan_out))
         return (torch.rand(shape, dtype=torch.float64, generator=generator) * 2 - 1) * limit
-    raise ValueError(f"unknown init scheme {scheme!r}; choose one of {SCHEMES}")
+    raise ModelError(f"unknown init scheme {scheme!r}; choose one of {SCHEMES}")
 
 
 @torch.no_grad()
@@ -73,9 +75,9 @@ def initialize(model: nn.Module, scheme: str = "glorot_uniform", *, std: float =
     """
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears:
-        raise ValueError("the model has no nn.Linear layer to initialize")
+        raise ModelError("the model has no nn.Linear layer to initialize")
     if layers not in ("all", "hidden"):
-        raise ValueError(f"layers must be 'all' or 'hidden', got {layers!r}")
+        raise ModelError(f"layers must be 'all' or 'hidden', got {layers!r}")
     for index, layer in enumerate(linears):
         this_scheme = "glorot_uniform" if layers == "hidden" and index == len(linears) - 1 else scheme
         kernel = draw_kernel(tuple(layer.weight.shape), this_scheme, std=std, generator=generator)
@@ -89,5 +91,5 @@ def initialize(model: nn.Module, scheme: str = "glorot_uniform", *, std: float =
         elif isinstance(bias, (int, float)):
             layer.bias.fill_(float(bias))
         else:
-            raise ValueError(f"bias must be 'zeros', 'same' or a number, got {bias!r}")
+            raise ModelError(f"bias must be 'zeros', 'same' or a number, got {bias!r}")
     return model

@@ -16,7 +16,15 @@ Every probe is a pure function of (model, loss, data) or of tensors:
 - it computes on the model's device, in the model's dtype unless documented
   (``gradcheck`` and ``minimal_ratio`` use float64);
 - bad input raises :class:`~dlverify.errors.ProbeError`, a NaN/inf loss
-  :class:`~dlverify.errors.NonFiniteLossError`.
+  :class:`~dlverify.errors.NonFiniteLossError`;
+- it refuses what it cannot measure rather than return a wrong number: a loss
+  with no gradient path to the parameters (``.item()``, ``.detach()``), NaN or
+  infinite weights, data or activations, the same snapshot twice, a size
+  beyond its limit (checked before any copy), and arguments of the wrong type
+  or range (the message says what to pass); errors raised by the caller's
+  model or loss become a ``ProbeError`` naming the call, with the original
+  error chained; an iterative probe that did not converge warns
+  (:class:`~dlverify.errors.ConvergenceWarning`), or raises with ``strict=True``.
 """
 
 from .activations import saturation

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import ProbeError
+from ._checks import count_non_finite
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def as_batches(data: object, device: torch.device) -> Batches:
             raise ProbeError(f"batch {i}: inputs have {inputs.shape[0]} rows but targets have "
                              f"{targets.shape[0]} (shapes {tuple(inputs.shape)} and "
                              f"{tuple(targets.shape)})")
+        _check_finite(inputs, f"batch {i}: inputs")
+        _check_finite(targets, f"batch {i}: targets")
         if inputs.shape[0] > 0:
             pairs.append((inputs.to(device), targets.to(device)))
     count = sum(x.shape[0] for x, _ in pairs)
@@ -89,4 +92,13 @@ def as_inputs(inputs: object, device: torch.device) -> torch.Tensor:
                          f"got {type(inputs).__name__}")
     if inputs.dim() == 0 or inputs.shape[0] == 0:
         raise ProbeError(f"inputs are empty (shape {tuple(inputs.shape)}): nothing to measure on")
+    _check_finite(inputs, "inputs")
     return inputs.to(device)
+
+
+def _check_finite(values: torch.Tensor, what: str) -> None:
+    """Refuse NaN or infinite data: every activation they reach would be NaN too."""
+    bad = count_non_finite(values)
+    if bad:
+        raise ProbeError(f"{what} hold {bad} NaN or infinite value(s) (shape "
+                         f"{tuple(values.shape)}); remove or impute those rows before probing")

@@ -16,12 +16,21 @@ from torch import nn
 from torch.func import functional_call, grad_and_value, vjp
 
 from ..errors import NonFiniteLossError, ProbeError
+from . import _checks
 from ._data import Batches, as_batches
-from ._model import Parameters, check_mode, trainable_parameters
+from ._model import (Parameters, check_finite_weights, check_mode, trainable_parameters,
+                     user_call)
 from ._selection import select_parameters
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Params = dict[str, torch.Tensor]
+
+NO_GRADIENT_PATH = (
+    "the loss has no gradient path to the model's trainable parameters: loss_fn(outputs, "
+    "targets) or the model's forward detached it (.item(), .detach(), .numpy(), "
+    "torch.tensor(...), float(...)), so its gradient and curvature would read as 0. Compute "
+    "the loss from the outputs with torch operations only, e.g. loss_fn="
+    "torch.nn.functional.cross_entropy")
 
 
 def check_finite(value: torch.Tensor, what: str) -> None:
@@ -50,17 +59,33 @@ class Objective:
     @classmethod
     def build(cls, model: nn.Module, loss_fn: LossFn, data: object, params=None) -> Objective:
         check_mode(model)
+        _checks.function(loss_fn, "loss_fn")
+        check_finite_weights(model)
         chosen, fixed = select_parameters(trainable_parameters(model), params)
         return cls(model, loss_fn, as_batches(data, chosen.device), chosen, fixed)
 
     def batch_loss(self, params: Params, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean loss of one batch at ``params`` (other parameters and buffers: the model's own)."""
-        values = {**self.fixed, **params} if self.fixed else params
-        loss = self.loss_fn(functional_call(self.model, values, (inputs,)), targets)
+        """Mean loss of one batch at ``params`` (other parameters and buffers: the model's own).
+
+        Where gradients are taken (inside ``torch.func.grad``/``vjp``, where the
+        parameters require grad), a loss that does not require grad has no
+        gradient path to them: it is refused, since its gradient would read as 0.
+        """
+        with user_call(f"the model, on inputs of shape {tuple(inputs.shape)} ({inputs.dtype}),",
+                       "pass data whose inputs the model accepts"):
+            values = {**self.fixed, **params} if self.fixed else params
+            outputs = functional_call(self.model, values, (inputs,))
+        with user_call(f"loss_fn(outputs, targets), with targets of shape "
+                       f"{tuple(targets.shape)} ({targets.dtype}),",
+                       "pass a loss_fn(outputs, targets) and targets that fit the model's outputs"):
+            loss = self.loss_fn(outputs, targets)
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
             raise ProbeError(f"loss_fn must return the mean loss as a scalar tensor, got {shape}; "
                              "use reduction='mean'")
+        if (torch.is_grad_enabled() and not loss.requires_grad
+                and any(p.requires_grad for p in params.values())):
+            raise ProbeError(NO_GRADIENT_PATH)
         return loss.reshape(())
 
     def loss(self, params: Params | None = None) -> torch.Tensor:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import ProbeError
+
 #: Seed of the generator a probe creates when the caller passes ``generator=None``,
 #: so that a probe's result is reproducible by default.
 DEFAULT_SEED = 0
@@ -13,7 +15,8 @@ def resolve(generator: torch.Generator | None) -> torch.Generator:
     if generator is None:
         return torch.Generator().manual_seed(DEFAULT_SEED)
     if not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        raise ProbeError(f"generator must be a torch.Generator or None, got "
+                         f"{type(generator).__name__}; pass e.g. torch.Generator().manual_seed(0)")
     return generator
 
 

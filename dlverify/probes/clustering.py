@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
-from sklearn.manifold import TSNE
 
 from ..errors import ProbeError
-from ._arrays import readonly
+from . import _checks
+from ._arrays import readonly, as_float64
 
 #: KMeans restarts (scikit-learn's ``n_init``), explicit so results don't depend on its default.
 N_INIT = 10
@@ -58,9 +57,14 @@ def cluster_weights(weight_matrix, k: int, *, seed: int, tsne: bool = False,
     the 10 class templates of a softmax regression). Computed in float64 on
     the CPU.
     """
-    if isinstance(weight_matrix, torch.Tensor):
-        weight_matrix = weight_matrix.detach().cpu().double().numpy()
-    x = np.asarray(weight_matrix, dtype=np.float64)
+    k = _checks.integer(k, "k", minimum=1)
+    seed = _checks.integer(seed, "seed", minimum=0)
+    if seed >= 2**32:
+        raise ProbeError(f"seed must be < 2**32 (scikit-learn's random_state), got {seed}")
+    tsne = _checks.flag(tsne, "tsne")
+    if perplexity is not None:
+        perplexity = _checks.real(perplexity, "perplexity", above=0)
+    x = as_float64(weight_matrix, "weight_matrix")
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ProbeError(f"weight_matrix must be a non-empty 2-D matrix (rows are clustered), "
                          f"got shape {x.shape}")
@@ -69,16 +73,20 @@ def cluster_weights(weight_matrix, k: int, *, seed: int, tsne: bool = False,
     n_rows = x.shape[0]
     if not 1 <= k <= n_rows:
         raise ProbeError(f"k must be in [1, {n_rows}] (the number of rows), got {k}")
+    from sklearn.cluster import KMeans  # here, not at import: importing dlverify.probes stays light
+
     kmeans = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(x)
     embedding = None
     if tsne:
         if n_rows < 2:
             raise ProbeError("t-SNE needs at least 2 rows")
-        perplexity = default_perplexity(n_rows) if perplexity is None else float(perplexity)
+        perplexity = default_perplexity(n_rows) if perplexity is None else perplexity
         if not 0 < perplexity < n_rows:
             raise ProbeError(f"perplexity must be in (0, {n_rows}) for {n_rows} rows, got {perplexity}")
         init = "pca" if x.shape[1] >= 2 else "random"  # PCA init needs 2 columns
         method = "exact" if n_rows <= EXACT_TSNE_ROWS else "barnes_hut"
+        from sklearn.manifold import TSNE
+
         embedding = TSNE(n_components=2, perplexity=perplexity, init=init, method=method,
                          random_state=seed).fit_transform(x)
     return ClusterResult(labels=readonly(kmeans.labels_, np.int64),

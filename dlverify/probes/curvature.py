@@ -7,6 +7,7 @@ from torch import nn
 from torch.func import vmap
 
 from ..errors import ProbeError
+from . import _checks
 from ._objective import LossFn, Objective, check_finite
 
 #: Largest number of trainable parameters :func:`hessian` accepts by default.
@@ -30,6 +31,10 @@ def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor, *,
     """
     objective = Objective.build(model, loss_fn, data, params)
     n = objective.params.count
+    if isinstance(vector, torch.Tensor):
+        _checks.tensor(vector, "vector")
+        if _checks.count_non_finite(vector):
+            raise ProbeError("vector holds NaN or infinite entries; pass a finite direction")
     if not isinstance(vector, torch.Tensor) or vector.dim() != 1 or vector.numel() != n:
         shape = tuple(vector.shape) if isinstance(vector, torch.Tensor) else type(vector).__name__
         raise ProbeError(f"vector must be a flat tensor of length P = {n} (the number of "
@@ -59,12 +64,12 @@ def hessian(model: nn.Module, loss_fn: LossFn, data, *, max_params: int = MAX_HE
     """
     objective = Objective.build(model, loss_fn, data, params)
     n = objective.params.count
+    max_params = _checks.integer(max_params, "max_params", minimum=1)
+    chunk_size = _checks.integer(chunk_size, "chunk_size", minimum=1)
     if n > max_params:
         raise ProbeError(f"the model has P = {n} trainable parameters, above the limit of "
                          f"{max_params} for a dense Hessian ({n}×{n} entries); pass "
                          "max_params=... to raise it, or use hvp/top_eigenvalue")
-    if chunk_size < 1:
-        raise ProbeError(f"chunk_size must be >= 1, got {chunk_size}")
     apply, loss = objective.hvp_operator()
     check_finite(loss, "loss")
     columns = []

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ..errors import ProbeError
-from . import _random
+from . import _checks, _random
 from ._model import flatten
 from ._objective import LossFn, Objective, check_finite
 
@@ -80,13 +80,11 @@ def sharpness(model: nn.Module, loss_fn: LossFn, data, *, epsilon: float = 1e-3,
     lower bound of the true maximum, exact when ascent reaches the maximizing
     vertex. Requires ``1 + L(θ) > 0`` (true for non-negative losses).
     """
-    if not epsilon > 0:
-        raise ProbeError(f"epsilon must be > 0, got {epsilon}")
-    if steps < 1 or restarts < 1:
-        raise ProbeError(f"steps and restarts must be >= 1, got steps={steps}, restarts={restarts}")
-    step_size = 2.5 / steps if step_size is None else step_size
-    if not step_size > 0:
-        raise ProbeError(f"step_size must be > 0, got {step_size}")
+    epsilon = _checks.real(epsilon, "epsilon", above=0)
+    steps = _checks.integer(steps, "steps", minimum=1)
+    restarts = _checks.integer(restarts, "restarts", minimum=1)
+    step_size = 2.5 / steps if step_size is None else _checks.real(step_size, "step_size", above=0)
+    generator = _random.resolve(generator)
     objective = Objective.build(model, loss_fn, data)
     params = objective.params
     theta = params.flat()
@@ -97,7 +95,6 @@ def sharpness(model: nn.Module, loss_fn: LossFn, data, *, epsilon: float = 1e-3,
     if not 1 + base_value > 0:
         raise ProbeError(f"ε-sharpness divides by 1 + L(θ), which is {1 + base_value} <= 0 here; "
                          "it is defined for non-negative losses")
-    generator = _random.resolve(generator)
     best = base
     evaluations = 1
     for _ in range(restarts):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from ..errors import ProbeError
+from . import _checks
+from ._model import user_call
 from ._objective import check_finite
 
 
@@ -43,22 +45,33 @@ def gradcheck(fn: Callable[..., torch.Tensor], params: Sequence[torch.Tensor] | 
     caller's tensors, their dtype, ``requires_grad`` and ``.grad`` are left
     alone. ``fn`` must be deterministic and return a tensor with one element.
     """
+    _checks.function(fn, "fn")
+    given = params
     if isinstance(params, torch.Tensor):
         params = (params,)
-    params = tuple(params)
-    if not params or not all(isinstance(p, torch.Tensor) for p in params):
-        raise ProbeError("params must be a tensor or a non-empty sequence of tensors")
+    elif isinstance(params, Iterable) and not isinstance(params, (str, bytes)):
+        params = tuple(params)
+    if not isinstance(params, tuple) or not params or not all(
+            isinstance(p, torch.Tensor) for p in params):
+        raise ProbeError("params must be a tensor or a non-empty sequence of tensors, got "
+                         f"{_checks.describe(given)}")
     if not all(p.is_floating_point() for p in params):
         raise ProbeError(f"params must be floating point, got {[p.dtype for p in params]}")
-    if not eps > 0 or not rel_floor > 0:
-        raise ProbeError(f"eps and rel_floor must be > 0, got eps={eps}, rel_floor={rel_floor}")
+    eps = _checks.real(eps, "eps", above=0)
+    rel_floor = _checks.real(rel_floor, "rel_floor", above=0)
     if sum(p.numel() for p in params) == 0:
         raise ProbeError("params have no entries to check")
+    if any(_checks.count_non_finite(p.detach()) for p in params):
+        raise ProbeError("params hold NaN or infinite entries; pass the finite point at which "
+                         "to check the gradient")
     base = [p.detach().to(torch.float64).clone(memory_format=torch.contiguous_format)
             for p in params]
 
     def evaluate(values) -> torch.Tensor:
-        out = fn(*values)
+        with user_call(f"fn(*params), with {len(values)} float64 tensor(s) of shapes "
+                       f"{[tuple(v.shape) for v in values]},", "pass an fn that takes the "
+                       "params as positional tensors and returns a one-element tensor"):
+            out = fn(*values)
         if not isinstance(out, torch.Tensor) or out.numel() != 1:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ProbeError(f"fn must return a tensor with one element, got {shape}")
@@ -68,7 +81,13 @@ def gradcheck(fn: Callable[..., torch.Tensor], params: Sequence[torch.Tensor] | 
 
     with torch.enable_grad():
         leaves = [b.clone().requires_grad_(True) for b in base]
-        analytic = torch.autograd.grad(evaluate(leaves), leaves, allow_unused=True)
+        value = evaluate(leaves)
+        if not value.requires_grad:
+            raise ProbeError("fn(*params) has no gradient path to params, so autograd gives no "
+                             "analytic gradient to check: fn detaches its value (.item(), "
+                             ".detach(), .numpy(), torch.tensor(...), float(...)) or does not "
+                             "use params; compute it from params with torch operations only")
+        analytic = torch.autograd.grad(value, leaves, allow_unused=True)
     analytic = tuple(torch.zeros_like(b) if g is None else g.detach()
                      for g, b in zip(analytic, base))
 

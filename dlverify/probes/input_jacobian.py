@@ -7,8 +7,9 @@ from torch import nn
 from torch.func import functional_call, jacrev, vmap
 
 from ..errors import ProbeError
+from . import _checks
 from ._data import as_inputs
-from ._model import check_mode, model_device
+from ._model import check_finite_weights, check_mode, model_device, user_call
 from ._objective import check_finite
 
 
@@ -28,9 +29,10 @@ def sensitivity(model: nn.Module, inputs: torch.Tensor, *, softmax: bool = True,
     example goes through the model as a batch of one, so the model must treat
     rows independently (true in eval mode).
     """
-    if chunk_size < 1:
-        raise ProbeError(f"chunk_size must be >= 1, got {chunk_size}")
+    softmax = _checks.flag(softmax, "softmax")
+    chunk_size = _checks.integer(chunk_size, "chunk_size", minimum=1)
     check_mode(model)
+    check_finite_weights(model)
     inputs = as_inputs(inputs, model_device(model)).detach()
     if not inputs.is_floating_point():
         raise ProbeError(f"inputs must be floating point to differentiate through, got {inputs.dtype}")
@@ -47,7 +49,10 @@ def sensitivity(model: nn.Module, inputs: torch.Tensor, *, softmax: bool = True,
     per_example = vmap(jacrev(probabilities))
     total = torch.zeros((), dtype=inputs.dtype, device=inputs.device)
     for chunk in torch.split(inputs, chunk_size):
-        jacobians = per_example(chunk)
+        with user_call(f"the model, on inputs of shape {tuple(chunk.shape[1:])} one example at "
+                       "a time (vmap of jacrev),", "pass inputs the model accepts, and a model "
+                       "without data-dependent Python control flow or .item() in its forward"):
+            jacobians = per_example(chunk)
         total = total + torch.linalg.vector_norm(jacobians.flatten(start_dim=1), dim=1).sum()
     mean = total / inputs.shape[0]
     check_finite(mean, "sensitivity")

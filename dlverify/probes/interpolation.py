@@ -10,9 +10,10 @@ from torch import nn
 from torch.func import functional_call
 
 from ..errors import NonFiniteLossError, ProbeError
-from ._arrays import readonly
+from . import _checks
+from ._arrays import as_float64, readonly
 from ._data import as_batches
-from ._model import check_mode, model_device
+from ._model import check_finite_weights, check_mode, model_device, user_call
 from ._objective import LossFn
 
 
@@ -68,15 +69,17 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, loss_fn: LossFn, data, a
     so both models must have the same modules, names, shapes, dtypes and
     device. Loss (and accuracy) are averaged over batches weighted by size.
     """
-    alphas = np.asarray(alphas.detach().cpu() if isinstance(alphas, torch.Tensor) else alphas,
-                        dtype=np.float64).reshape(-1)
+    alphas = as_float64(alphas, "alphas").reshape(-1)
     if alphas.size == 0:
         raise ProbeError("alphas is empty: give at least one interpolation coefficient")
     if not np.all(np.isfinite(alphas)):
         raise ProbeError(f"alphas must be finite, got {alphas.tolist()}")
     check_mode(model_a, "model_a")
     check_mode(model_b, "model_b")
+    _checks.function(loss_fn, "loss_fn")
     _check_same_architecture(model_a, model_b)
+    check_finite_weights(model_a, "model_a")
+    check_finite_weights(model_b, "model_b")
     state_a, state_b = _state(model_a), _state(model_b)
     batches = as_batches(data, model_device(model_a))
     losses, accuracies = [], []
@@ -87,8 +90,13 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, loss_fn: LossFn, data, a
                      for n, a in state_a.items()}
             loss, correct = 0.0, 0
             for w, (x, y) in zip(batches.weights, batches.pairs):
-                outputs = functional_call(model_a, state, (x,), tie_weights=False)
-                value = loss_fn(outputs, y)
+                with user_call(f"the model, on inputs of shape {tuple(x.shape)} ({x.dtype}),",
+                               "pass data whose inputs the model accepts"):
+                    outputs = functional_call(model_a, state, (x,), tie_weights=False)
+                with user_call(f"loss_fn(outputs, targets), with targets of shape "
+                               f"{tuple(y.shape)} ({y.dtype}),", "pass a loss_fn(outputs, "
+                               "targets) and targets that fit the model's outputs"):
+                    value = loss_fn(outputs, y)
                 if not isinstance(value, torch.Tensor) or value.numel() != 1:
                     raise ProbeError("loss_fn must return the mean loss as a scalar tensor; "
                                      "use reduction='mean'")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,11 +11,12 @@ import torch
 from scipy.linalg import eigh_tridiagonal
 from torch import nn
 
-from ..errors import ProbeError
-from . import _random
+from ..errors import ConvergenceWarning, NotConvergedError, ProbeError
+from . import _checks, _random
 from ._data import as_batches
-from ._model import check_mode, trainable_parameters
+from ._model import check_finite_weights, check_mode, trainable_parameters
 from ._objective import LossFn, Objective, check_finite
+from ._selection import select_parameters
 from .curvature import MAX_HESSIAN_PARAMS, hessian
 
 
@@ -41,7 +43,7 @@ class EigenResult:
 
 def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 100,
                    tol: float = 1e-4, generator: torch.Generator | None = None,
-                   params=None) -> EigenResult:
+                   strict: bool = False, params=None) -> EigenResult:
     """Largest **signed** (algebraic) eigenvalue λ_max of the full-data Hessian.
 
     Lanczos iteration with full reorthogonalization on Hessian-vector products
@@ -62,11 +64,15 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
     ``params`` (names from ``model.named_parameters()``) restricts the Hessian
     to those parameters, the others held fixed (``None``: all). For the k
     largest or smallest eigenvalues see :func:`~dlverify.probes.eigenvalues`.
+
+    A result that did not converge (``residual > tol · max|Ritz value|``) is
+    only a lower bound: it comes with a :class:`~dlverify.errors.ConvergenceWarning`,
+    or raises :class:`~dlverify.errors.NotConvergedError` when ``strict=True``.
     """
-    if max_iter < 1:
-        raise ProbeError(f"max_iter must be >= 1, got {max_iter}")
-    if not tol > 0:
-        raise ProbeError(f"tol must be > 0, got {tol}")
+    max_iter = _checks.integer(max_iter, "max_iter", minimum=1)
+    tol = _checks.real(tol, "tol", above=0)
+    strict = _checks.flag(strict, "strict")
+    generator = _random.resolve(generator)
     objective = Objective.build(model, loss_fn, data, params)
     apply, loss = objective.hvp_operator()
     check_finite(loss, "loss")
@@ -79,7 +85,7 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
 
     steps = min(max_iter, n)
     basis = torch.empty(min(steps, 16), n, device=device, dtype=dtype)  # grown by doubling
-    v0 = _random.normal(n, _random.resolve(generator), device=device, dtype=dtype)
+    v0 = _random.normal(n, generator, device=device, dtype=dtype)
     basis[0] = v0 / torch.linalg.vector_norm(v0)
     alphas: list[float] = []
     betas: list[float] = []
@@ -111,7 +117,16 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
     y = y / torch.linalg.vector_norm(y)
     value = float(ritz[top])
     residual = float(torch.linalg.vector_norm(matvec(y) - value * y))
-    return EigenResult(value=value, converged=residual <= tol * scale, iterations=iterations,
+    converged = residual <= tol * scale
+    if not converged:
+        message = (f"top_eigenvalue did not converge in {iterations} Lanczos steps: the Ritz "
+                   f"value {value:.6g} has residual {residual:.3g} > tol·scale = "
+                   f"{tol * scale:.3g}, so it is only a lower bound of the top eigenvalue; "
+                   f"raise max_iter (now {max_iter}; {n} steps are exact) or tol")
+        if strict:
+            raise NotConvergedError(message)
+        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+    return EigenResult(value=value, converged=converged, iterations=iterations,
                        residual=residual, hvps=iterations + 1, eigenvector=y)
 
 
@@ -131,22 +146,35 @@ def minimal_ratio(model: nn.Module, loss_fn: LossFn, data, *, tol: float | None 
     The sign of small eigenvalues is what is measured, so by default the
     Hessian is computed in float64 on a float64 copy of the model and of the
     floating-point data (``dtype=None`` keeps the model's dtype). The caller's
-    model is not changed. ``params`` (names from ``model.named_parameters()``)
+    model is not changed. The size limit ``max_params`` is checked before
+    that copy is made. ``params`` (names from ``model.named_parameters()``)
     takes the Hessian block of those parameters only, the others held fixed.
     """
+    tol = None if tol is None else _checks.real(tol, "tol", at_least=0)
+    max_params = _checks.integer(max_params, "max_params", minimum=1)
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ProbeError(f"dtype must be a floating-point torch.dtype (e.g. torch.float64) or "
+                         f"None for the model's own, got {_checks.describe(dtype)}")
     check_mode(model)
-    selected, params = params, trainable_parameters(model)
+    _checks.function(loss_fn, "loss_fn")
+    check_finite_weights(model)
+    selected = params
+    params, _ = select_parameters(trainable_parameters(model), selected)
+    if (dtype or params.dtype) not in (torch.float32, torch.float64):
+        raise ProbeError(f"minimal_ratio computes the Hessian's eigenvalues in float32 or float64, "
+                         f"not {dtype or params.dtype}; pass dtype=torch.float64 (the default)")
+    if params.count > max_params:
+        raise ProbeError(f"the model has P = {params.count} trainable parameters, above the "
+                         f"limit of {max_params} for a dense Hessian ({params.count}×"
+                         f"{params.count} entries); pass max_params=... to raise it, or use "
+                         "hvp/top_eigenvalue")
     if dtype is not None and dtype != params.dtype:
-        if not dtype.is_floating_point:
-            raise ProbeError(f"dtype must be a floating-point dtype, got {dtype}")
         batches = as_batches(data, params.device)
         cast = lambda t: t.to(dtype) if t.is_floating_point() else t  # noqa: E731
         data = [(cast(x), cast(y)) for x, y in batches.pairs]
         model = copy.deepcopy(model).to(dtype)
     h = hessian(model, loss_fn, data, max_params=max_params, params=selected)
     tol = float(torch.finfo(h.dtype).eps) ** 0.5 if tol is None else tol
-    if tol < 0:
-        raise ProbeError(f"tol must be >= 0, got {tol}")
     eigenvalues = torch.linalg.eigvalsh(h)
     threshold = tol * float(eigenvalues.abs().max())
     return float((eigenvalues > threshold).sum()) / eigenvalues.numel()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from ..errors import ProbeError
-from ._arrays import readonly
+from . import _checks
+from ._arrays import as_float64, readonly
 
 
 @dataclass(frozen=True)
@@ -44,13 +45,50 @@ def _flatten_snapshot(snapshot, layer: str | None, index: int) -> np.ndarray:
         if layer is not None:
             raise ProbeError("layer= selects entries of state_dicts or models; snapshot "
                              f"{index} is a flat {type(snapshot).__name__}")
-        array = snapshot.detach().cpu().numpy() if isinstance(snapshot, torch.Tensor) else snapshot
-        return np.asarray(array, dtype=np.float64).reshape(-1)
+        return as_float64(snapshot, f"snapshot {index}").reshape(-1)
     items = [(n, t) for n, t in items if _selected(n, layer)]
     if not items:
         raise ProbeError(f"snapshot {index} has no floating-point entries"
                          + ("" if layer is None else f" under layer {layer!r}"))
     return np.concatenate([t.detach().cpu().double().numpy().reshape(-1) for _, t in items])
+
+
+def _memory(snapshot) -> tuple | None:
+    """Where a snapshot's numbers live: ``(address, shape, stride, dtype)`` of each tensor/array.
+
+    Two snapshots with the same memory are the same weights read twice (the
+    same model or ``state_dict()`` appended every epoch without a copy), not
+    two points of a trajectory. ``None`` when a snapshot is not (only) tensors and arrays.
+    """
+    if isinstance(snapshot, nn.Module):
+        tensors = [p for _, p in snapshot.named_parameters()]
+    elif isinstance(snapshot, Mapping):
+        tensors = [t for t in snapshot.values() if isinstance(t, torch.Tensor)]
+    else:
+        tensors = [snapshot]
+    places = []
+    for t in tensors:
+        if isinstance(t, torch.Tensor) and t.numel():
+            places.append((t.device, t.data_ptr(), tuple(t.shape), t.stride(), t.dtype))
+        elif isinstance(t, np.ndarray) and t.size:
+            places.append((t.__array_interface__["data"][0], t.shape, t.strides, t.dtype.str))
+        else:
+            return None
+    return tuple(places) or None
+
+
+def _check_distinct(snapshots: list) -> None:
+    seen: dict[tuple, int] = {}
+    for index, snapshot in enumerate(snapshots):
+        place = _memory(snapshot) or ("object", id(snapshot))
+        if place in seen:
+            raise ProbeError(
+                f"snapshots {seen[place]} and {index} are the same weights in memory (the same "
+                f"{type(snapshot).__name__} appended twice, e.g. the model itself or its "
+                "state_dict() every epoch), so the trajectory would have no variance; append a "
+                "copy each time: {k: v.detach().clone() for k, v in model.state_dict().items()}"
+                " or copy.deepcopy(model)")
+        seen[place] = index
 
 
 def weight_pca(snapshots: Sequence, n_components: int = 2, *, layer: str | None = None) -> WeightPCAResult:
@@ -67,8 +105,20 @@ def weight_pca(snapshots: Sequence, n_components: int = 2, *, layer: str | None 
     ``"1"`` for the parameters of ``model[1]``, the first layer after a
     Flatten). For models, every parameter is used; for state_dicts, every
     floating-point entry (buffers such as BatchNorm statistics included).
+    Two snapshots that are the same weights in memory (the model, or its
+    uncopied ``state_dict()``, appended every epoch) are refused.
     """
+    if (isinstance(snapshots, (str, bytes, Mapping, nn.Module))
+            or not isinstance(snapshots, Iterable)
+            or (isinstance(snapshots, (torch.Tensor, np.ndarray)) and snapshots.ndim == 0)):
+        raise ProbeError("snapshots must be a list of snapshots (flat tensors or arrays, "
+                         f"state_dicts or models), got {_checks.describe(snapshots)}")
+    n_components = _checks.integer(n_components, "n_components", minimum=1)
+    if layer is not None and not isinstance(layer, str):
+        raise ProbeError(f"layer must be a parameter-name prefix such as '1' or None, got "
+                         f"{_checks.describe(layer)}")
     snapshots = list(snapshots)
+    _check_distinct(snapshots)
     if len(snapshots) < 2:
         raise ProbeError(f"weight_pca needs at least 2 snapshots, got {len(snapshots)}")
     rows = [_flatten_snapshot(s, layer, i) for i, s in enumerate(snapshots)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from ..errors import ProbeError
-from ._model import trainable_parameters
+from . import _checks
+from ._model import check_finite_weights, check_module, trainable_parameters
 
 
 def near_zero_weight_ratio(model: nn.Module, threshold: float) -> float:
@@ -15,7 +15,8 @@ def near_zero_weight_ratio(model: nn.Module, threshold: float) -> float:
     weights and biases alike), *not* the Hessian-based minimal ratio of
     :func:`dlverify.probes.minimal_ratio`.
     """
-    if not threshold > 0:
-        raise ProbeError(f"threshold must be > 0, got {threshold}")
+    threshold = _checks.real(threshold, "threshold", above=0)
+    check_module(model)
+    check_finite_weights(model)
     flat = trainable_parameters(model).flat()
     return float((flat.abs() < threshold).sum()) / flat.numel()

@@ -1,23 +1,35 @@
-"""Figures for the claims report, drawn from measurements (matplotlib, Agg backend).
+"""Figures for the claims report, drawn from measurements.
 
-Each function returns a ``matplotlib.figure.Figure``; pass it to
-``claim.figure(fig, name)`` to put it in the report.
+Each function returns a ``matplotlib.figure.Figure`` made without pyplot: no
+backend is chosen or switched (a notebook's inline plots keep working), no
+figure is registered in pyplot's global list, and nothing needs closing. A
+``Figure`` renders to PNG on its own; pass it to ``claim.figure(fig, name)``
+to put it in the report. :func:`subplots` is ``plt.subplots`` on such a figure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
+
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
+             **kwargs: Any) -> tuple[Figure, Any]:
+    """``(figure, axes)`` like ``matplotlib.pyplot.subplots``, on a figure pyplot does not manage.
+
+    ``kwargs`` go to :meth:`matplotlib.figure.Figure.subplots` (``sharex``,
+    ``sharey``, ``squeeze``, ``width_ratios``, ...).
+    """
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 def curves(series: Mapping[str, Sequence[float]], *, x: Sequence[float] | None = None, xlabel: str = "epoch",
            ylabel: str = "loss", title: str = "", logy: bool = False, styles: Mapping[str, str] | None = None):
     """One line per labelled series, on shared axes."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = subplots(figsize=(5.5, 3.6))
     for label, values in series.items():
         xs = list(x) if x is not None else list(range(1, len(values) + 1))
         ax.plot(xs[: len(values)], list(values), (styles or {}).get(label, "-"), label=label, linewidth=1.4)
@@ -35,7 +47,7 @@ def curves(series: Mapping[str, Sequence[float]], *, x: Sequence[float] | None =
 
 def train_val_curves(histories: Mapping[str, object], *, metric: str = "loss", title: str = "", logy: bool = False):
     """Train (solid) and validation (dashed) ``metric`` per epoch for several runs, one colour each."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = subplots(figsize=(5.5, 3.6))
     for index, (label, history) in enumerate(histories.items()):
         colour = f"C{index % 10}"
         train = getattr(history, f"train_{metric}")

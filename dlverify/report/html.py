@@ -17,8 +17,9 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 from . import format as fmt
-from .rows import (VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, error_excerpt, error_summary,
-                   instance_of, paired_numbers, seeds_line, skip_reason)
+from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of,
+                   error_excerpt, error_summary, instance_of, paired_numbers, profile_of, run_label,
+                   run_table, runs_note, seeds_line, skip_reason)
 
 SUMMARY_NUMBERS = 6  # reported/measured lines per summary row; the card has them all
 SUMMARY_CLIP = 60  # characters of one value in the summary
@@ -111,6 +112,8 @@ article.claim .statement { font-size: 15px; margin: 8px 0 4px; }
 .cols { display: grid; grid-template-columns: minmax(0, 1.25fr) minmax(0, 1fr); gap: 8px 28px; }
 table.kv { font-size: 12.5px; width: 100%; }
 table.kv { table-layout: fixed; }
+table.kv.runs { table-layout: auto; margin-top: 6px; }
+table.kv.runs th { width: auto; }
 table.kv th { text-align: left; color: var(--muted); font-weight: 400; padding: 1px 10px 1px 0; width: 34%;
               vertical-align: top; overflow-wrap: anywhere; }
 table.kv td { padding: 1px 0; overflow-wrap: anywhere; }
@@ -249,9 +252,11 @@ def _expectations(evidence: Mapping, limit: int | None = None) -> str:
     return f'<ul class="expect">{"".join(items)}</ul>{more}' if items else ""
 
 
-def _run_cell(row: Mapping, environment: Mapping) -> str:
+def _run_cell(row: Mapping, environment: Mapping, runs: Sequence[Mapping] | None = None) -> str:
     device = device_of(row) or "—"
-    parts = [f'<span class="mono">{_text(device)}</span> · {_text(environment.get("profile", ""))}']
+    label = run_label(row, runs)
+    parts = [f'<span class="mono">{_text(device)}</span> · {_text(profile_of(row, environment))}'
+             + (f' · <span class="mini">{_text(label)}</span>' if label else "")]
     if row.get("duration_s") is not None:
         parts.append(f'<span class="mini">{_text(fmt.duration(row["duration_s"]))}</span>')
     seeds = seeds_line(row)
@@ -280,7 +285,7 @@ def _claim_cell(row: Mapping) -> str:
             f'<div class="stmt">{_prose(row.get("statement", ""), 240)}</div>')
 
 
-def _summary_row(row: Mapping, environment: Mapping) -> str:
+def _summary_row(row: Mapping, environment: Mapping, runs: Sequence[Mapping] | None = None) -> str:
     evidence = row.get("evidence") or {}
     why = _why(row)
     if evidence.get("reported") or evidence.get("measured"):
@@ -289,7 +294,7 @@ def _summary_row(row: Mapping, environment: Mapping) -> str:
     else:
         middle = f'<td colspan="2">{why or _expectations(evidence)}</td>'
     return (f'<tr><td>{badge(row.get("verdict"))}</td><td>{_claim_cell(row)}</td>{middle}'
-            f"<td>{_run_cell(row, environment)}</td></tr>")
+            f"<td>{_run_cell(row, environment, runs)}</td></tr>")
 
 
 def _group_counts(group: ReportGroup) -> str:
@@ -297,14 +302,15 @@ def _group_counts(group: ReportGroup) -> str:
     return " · ".join(f"{tally[v]} {v}" for v in VERDICT_ORDER if tally.get(v))
 
 
-def summary_table(groups: Sequence[ReportGroup], environment: Mapping) -> str:
+def summary_table(groups: Sequence[ReportGroup], environment: Mapping,
+                  runs: Sequence[Mapping] | None = None) -> str:
     """One row per claim test instance, under a header row per source report."""
     body = []
     for group in groups:
         body.append(f'<tr class="group"><th colspan="5"><a href="#report-{_text(group.name)}">'
                     f"{_text(group.name)} — {_text(group.title)}</a>"
                     f'<span class="mini">{_text(_group_counts(group))}</span></th></tr>')
-        body.extend(_summary_row(row, environment) for row in group.rows)
+        body.extend(_summary_row(row, environment, runs) for row in group.rows)
     return ('<table class="summary"><colgroup><col class="c-verdict"><col class="c-claim"><col class="c-numbers">'
             '<col class="c-expect"><col class="c-run"></colgroup><thead><tr><th>verdict</th><th>claim</th>'
             "<th>reported vs measured</th><th>expectations (statistics)</th><th>device · profile</th></tr>"
@@ -326,7 +332,7 @@ def _figures(evidence: Mapping) -> str:
     return f'<div class="figs">{"".join(figures)}</div>' if figures else ""
 
 
-def claim_card(row: Mapping, environment: Mapping) -> str:
+def claim_card(row: Mapping, environment: Mapping, runs: Sequence[Mapping] | None = None) -> str:
     """Everything recorded for one claim test instance."""
     evidence = row.get("evidence") or {}
     verdict = row.get("verdict") if row.get("verdict") in VERDICT_ORDER else "error"
@@ -354,7 +360,7 @@ def claim_card(row: Mapping, environment: Mapping) -> str:
         right.append(f"<h4>Protocol as run</h4>{_kv_table(evidence['protocol'])}")
     if evidence.get("scaling"):
         items = "".join(f'<li>{_text(s)}</li>' for s in evidence["scaling"])
-        right.append(f'<h4>Scaled under the {_text(environment.get("profile", ""))} profile</h4>'
+        right.append(f'<h4>Scaled under the {_text(profile_of(row, environment))} profile</h4>'
                      f'<ul class="plain">{items}</ul>')
     if evidence.get("notes"):
         items = "".join(f"<li>{_prose(n, 1000)}</li>" for n in evidence["notes"])
@@ -364,6 +370,8 @@ def claim_card(row: Mapping, environment: Mapping) -> str:
         run["seeds"] = seeds_line(row)
     if row.get("duration_s") is not None:
         run["time"] = fmt.duration(row["duration_s"])
+    if run_label(row, runs):
+        run["from"] = run_label(row, runs)
     right.append(f"<h4>Run</h4>{_kv_table(run)}")
     if left:
         parts.append(f'<div class="cols"><div>{"".join(left)}</div><div>{"".join(right)}</div></div>')
@@ -374,14 +382,27 @@ def claim_card(row: Mapping, environment: Mapping) -> str:
     return "".join(parts)
 
 
-def render(groups: Sequence[ReportGroup], environment: Mapping) -> str:
-    """The whole page."""
+def _runs(runs: Sequence[Mapping] | None) -> str:
+    """Where the rows come from, when the report merges runs or a run was interrupted."""
+    note = runs_note(runs)
+    if not note:
+        return ""
+    head = "".join(f"<th>{_text(name)}</th>" for name in RUN_HEADERS)
+    body = "".join("<tr>" + "".join(f"<td>{_text(cell)}</td>" for cell in line) + "</tr>"
+                   for line in run_table(runs))
+    return (f'<div class="errorbox"><b>Runs.</b> {_text(note)}<table class="kv runs"><thead>'
+            f"<tr>{head}</tr></thead><tbody>{body}</tbody></table></div>")
+
+
+def render(groups: Sequence[ReportGroup], environment: Mapping, *,
+           runs: Sequence[Mapping] | None = None) -> str:
+    """The whole page; ``runs`` lists the runs the rows come from (:mod:`dlverify.report.runs`)."""
     rows = [row for group in groups for row in group.rows]
     nav = "".join(f'<a href="#report-{_text(g.name)}">{_text(g.name)} <span class="mini">'
                   f"{len(g.rows)}</span></a>" for g in groups)
     sections = []
     for group in groups:
-        cards = "".join(claim_card(row, environment) for row in group.rows)
+        cards = "".join(claim_card(row, environment, runs) for row in group.rows)
         sections.append(f'<section id="report-{_text(group.name)}"><h2><span class="short">{_text(group.name)}</span>'
                         f'{_text(group.title)} <span class="mini">{_text(_group_counts(group))}</span></h2>'
                         f"{cards}</section>")
@@ -393,8 +414,9 @@ def render(groups: Sequence[ReportGroup], environment: Mapping) -> str:
             f'<p class="sub">Each claim of the lab reports, decided by measurement. dlverify '
             f'{_text(environment.get("dlverify", ""))}, profile <b>{_text(environment.get("profile", ""))}</b>'
             f"{', ' + _text(generated) if generated else ''}.</p>"
-            f"{_tally(rows)}{_environment(environment)}<nav class=\"reports\">{nav}</nav>"
-            f"<h2>Summary</h2>{summary_table(groups, environment)}{''.join(sections)}"
+            f"{_tally(rows)}{_runs(runs)}{_environment(environment)}"
+            f"<nav class=\"reports\">{nav}</nav>"
+            f"<h2>Summary</h2>{summary_table(groups, environment, runs)}{''.join(sections)}"
             "<footer>Verdicts: <b>holds</b> — every expectation met; <b>refuted</b> — measured not to hold; "
             "<b>inconclusive</b> — the measurement cannot separate the claim from noise; <b>skipped</b> — "
             "cannot be decided on this machine; <b>error</b> — the test crashed or its recorded status is out of "

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from . import format as fmt
-from .rows import (VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, error_excerpt, error_summary,
-                   instance_of, paired_numbers, seeds_line, skip_reason)
+from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of,
+                   error_excerpt, error_summary, instance_of, paired_numbers, profile_of, run_label,
+                   run_table, runs_note, seeds_line, skip_reason)
 
 MARKS = {"holds": "🟢 holds", "refuted": "🔴 refuted", "inconclusive": "🟠 inconclusive",
          "skipped": "⚪ skipped", "error": "⚫ error"}
@@ -65,7 +66,8 @@ def _claim_link(row: Mapping) -> str:
     return f"[`{row.get('claim_id', '')}`](#{anchor_of(row).lower()})" + (f" `[{instance}]`" if instance else "")
 
 
-def summary_table(group: ReportGroup, environment: Mapping) -> list[str]:
+def summary_table(group: ReportGroup, environment: Mapping,
+                  runs: Sequence[Mapping] | None = None) -> list[str]:
     """The Markdown table of one source report's claims."""
     lines = ["| verdict | claim | source | statement | reported → measured | expectations | device · profile "
              "| scaled |",
@@ -80,11 +82,18 @@ def summary_table(group: ReportGroup, environment: Mapping) -> list[str]:
         lines.append(f"| {_verdict(row.get('verdict'))} | {_claim_link(row)} | {escape(row.get('source', ''))} | "
                      f"{escape(fmt.one_line(row.get('statement', ''), 240))} | {numbers} | "
                      f"{_expectations_inline(evidence)} | {escape(device_of(row) or '—')} · "
-                     f"{escape(environment.get('profile', ''))} | {_scaling(row)} |")
+                     f"{escape(profile_of(row, environment))}{_run_suffix(row, runs)} | "
+                     f"{_scaling(row)} |")
     return lines
 
 
-def _section(row: Mapping, figure_paths: Mapping[tuple[int, int], str], index: int, environment: Mapping) -> list[str]:
+def _run_suffix(row: Mapping, runs: Sequence[Mapping] | None) -> str:
+    label = run_label(row, runs)
+    return f" · {escape(label)}" if label else ""
+
+
+def _section(row: Mapping, figure_paths: Mapping[tuple[int, int], str], index: int,
+             environment: Mapping, runs: Sequence[Mapping] | None = None) -> list[str]:
     evidence = row.get("evidence") or {}
     instance = instance_of(row)
     title = f"{row.get('claim_id', '')}" + (f" [{instance}]" if instance else "")
@@ -117,7 +126,7 @@ def _section(row: Mapping, figure_paths: Mapping[tuple[int, int], str], index: i
                                                               for k, v in evidence["protocol"].items())))
         lines.append("")
     for how in evidence.get("scaling") or []:
-        lines.append(f"- *Scaled ({escape(environment.get('profile', ''))} profile):* {escape(how)}")
+        lines.append(f"- *Scaled ({escape(profile_of(row, environment))} profile):* {escape(how)}")
     for note in evidence.get("notes") or []:
         lines.append(f"- *Note:* {escape(note)}")
     if evidence.get("scaling") or evidence.get("notes"):
@@ -127,6 +136,8 @@ def _section(row: Mapping, figure_paths: Mapping[tuple[int, int], str], index: i
         run += f", {escape(seeds_line(row))}"
     if row.get("duration_s") is not None:
         run += f", {fmt.duration(row['duration_s'])}"
+    if run_label(row, runs):
+        run += f", from {run_label(row, runs)}"
     lines += [run + ".", ""]
     for number, figure in enumerate(evidence.get("figures") or []):
         path = figure_paths.get((index, number))
@@ -142,20 +153,36 @@ def _environment(environment: Mapping) -> list[str]:
     return [f"- **{key}**: {escape(fmt.value(environment[key]))}" for key in keys if key in environment]
 
 
-def render(groups: Sequence[ReportGroup], environment: Mapping, figure_paths: Mapping[tuple[int, int], str]) -> str:
-    """The whole Markdown document; ``figure_paths[(row index, figure index)]`` is a relative PNG path."""
+def _runs(runs: Sequence[Mapping] | None) -> list[str]:
+    """Where the rows come from, when the report merges runs or a run was interrupted."""
+    note = runs_note(runs)
+    if not note:
+        return []
+    return ["## Runs", "", escape(note), "", "| " + " | ".join(RUN_HEADERS) + " |",
+            "|" + "---|" * len(RUN_HEADERS),
+            *("| " + " | ".join(map(escape, line)) + " |" for line in run_table(runs)), ""]
+
+
+def render(groups: Sequence[ReportGroup], environment: Mapping,
+           figure_paths: Mapping[tuple[int, int], str], *,
+           runs: Sequence[Mapping] | None = None) -> str:
+    """The whole Markdown document; ``figure_paths[(row, figure)]`` is a relative PNG path.
+
+    ``runs`` lists the runs the rows come from (:mod:`dlverify.report.runs`).
+    """
     rows = [row for group in groups for row in group.rows]
     tally = counts(rows)
     lines = ["# Claims report", "",
              " · ".join(f"{MARKS[v]}: **{tally.get(v, 0)}**" for v in VERDICT_ORDER)
              + f" — {len({r.get('claim_id') for r in rows})} claims in {len(rows)} test instances", "",
-             "## Environment", "", *_environment(environment), ""]
+             *_runs(runs), "## Environment", "", *_environment(environment), ""]
     for group in groups:
-        lines += [f"## {escape(group.name)} — {escape(group.title)}", "", *summary_table(group, environment), ""]
+        lines += [f"## {escape(group.name)} — {escape(group.title)}", "",
+                  *summary_table(group, environment, runs), ""]
     index = 0
     for group in groups:
         lines += [f"## {escape(group.name)}: claim by claim", ""]
         for row in group.rows:
-            lines += _section(row, figure_paths, index, environment)
+            lines += _section(row, figure_paths, index, environment, runs)
             index += 1
     return "\n".join(lines) + "\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 VERDICT_ORDER = ("holds", "refuted", "inconclusive", "skipped", "error")
@@ -159,3 +159,45 @@ def _flatten(numbers: Mapping) -> dict:
 def counts(rows: Iterable[Mapping]) -> Counter:
     """How many rows have each verdict."""
     return Counter(row.get("verdict") for row in rows)
+
+
+def profile_of(row: Mapping, environment: Mapping) -> str:
+    """The profile the row was run under: its own (a report merged from runs), else the report's."""
+    return str(row.get("profile") or environment.get("profile") or "")
+
+
+def run_label(row: Mapping, runs: Sequence[Mapping] | None) -> str:
+    """``run 2`` when the report merges several runs (the row's run), else ``""``."""
+    if not runs or len(runs) < 2 or row.get("run") is None:
+        return ""
+    return f"run {row['run']}"
+
+
+def runs_note(runs: Sequence[Mapping] | None) -> str:
+    """One sentence on where the rows come from, when that is not simply one complete run."""
+    runs = list(runs or [])
+    interrupted = [str(run.get("id")) for run in runs if run.get("interrupted")]
+    parts = []
+    if len(runs) > 1:
+        parts.append(f"This report merges {len(runs)} runs: a run of some claims replaced their "
+                     f"rows and kept the others; each row names the run it comes from.")
+    if interrupted:
+        parts.append(f"Run {', '.join(interrupted)} was interrupted: only its claim tests that "
+                     f"finished are in the report.")
+    return " ".join(parts)
+
+
+def run_table(runs: Sequence[Mapping] | None) -> list[tuple[str, ...]]:
+    """One text tuple per run: number, start, end, command, claim tests, device, status."""
+    table = []
+    for run in runs or []:
+        environment = run.get("environment") or {}
+        status = "interrupted" if run.get("interrupted") else "complete"
+        where = f"{environment.get('device_option', '')} · {environment.get('profile', '')}"
+        table.append((str(run.get("id", "")), str(run.get("started", "")),
+                      str(run.get("finished", "")), str(run.get("command", "")),
+                      str(run.get("claim_tests", "")), where, status))
+    return table
+
+
+RUN_HEADERS = ("run", "started", "finished", "command", "claim tests", "device · profile", "status")

@@ -1,7 +1,15 @@
-"""Write the claims report files: ``index.html``, ``claims.md``, ``claims.json`` and ``figures/*.png``.
+"""Write the claims report: ``index.html``, ``claims.md``, ``claims.json`` and ``figures/*.png``.
 
-``claims.json`` keeps every row as collected (figures included, base64), so the
-other files can be rebuilt from it with :func:`write_report_from_json`.
+``claims.json`` keeps every row as collected (figures included, base64) and the
+runs the rows come from (:mod:`.runs`), so the other files can be rebuilt from
+it with :func:`write_report_from_json`.
+
+Writing is atomic: every file is written into a temporary folder beside the
+report folder, which then takes the report folder's place by a rename. A reader
+(or a run interrupted while writing) sees the previous complete report or the
+new one, never a mixture. The report folder therefore holds only the report;
+:func:`check_report_folder` refuses one with other files in it, since they
+would be replaced with the report.
 """
 
 from __future__ import annotations
@@ -11,59 +19,119 @@ import binascii
 import json
 import os
 import re
+import secrets
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from ..errors import ReportError
 from . import html, markdown
 from .rows import anchor_of, group_by_report, sort_key
+from .runs import FORMAT_VERSION, JSON_NAME, read_report, runs_of
 
 FIGURES_DIR = "figures"
+#: What a report folder holds; anything else in it means it is not (only) a report.
+REPORT_ENTRIES = frozenset({"index.html", "claims.md", JSON_NAME, FIGURES_DIR})
+
+
+def check_report_folder(directory: Path) -> Path:
+    """The report folder, resolved, once it is known that a report can be written there.
+
+    It may be missing (it is made, with its parents), or a folder that holds a
+    claims report (and nothing else). Raises :class:`~dlverify.errors.ReportError`
+    for a file, a folder with other files, an unreadable ``claims.json``, or a
+    parent folder this process cannot write in (the report is built beside it).
+    """
+    directory = Path(directory).expanduser().resolve()
+    if directory.exists() and not directory.is_dir():
+        raise ReportError(f"{directory} is a file, not a folder; give a folder for the report")
+    if directory.is_dir():
+        others = sorted(entry.name for entry in directory.iterdir()
+                        if entry.name not in REPORT_ENTRIES)
+        if others:
+            shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+            raise ReportError(f"{directory} holds files that are not part of a claims report "
+                              f"({shown}); the report replaces its folder as a whole, so give a "
+                              f"new or empty folder, or one an earlier --claims-report wrote")
+        if (directory / JSON_NAME).exists():
+            read_report(directory)
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory.parent):
+            pass
+    except OSError as error:
+        raise ReportError(f"cannot write beside {directory} ({error}); give a folder in a place "
+                          f"this user can write") from None
+    return directory
 
 
 def write_report(rows: list[dict], directory: Path, environment: dict, *,
-                 titles: Mapping[str, str] | None = None) -> list[Path]:
-    """Write the report into ``directory``; return the paths written (``index.html`` first).
+                 titles: Mapping[str, str] | None = None,
+                 runs: list[dict] | None = None) -> list[Path]:
+    """Write the report into ``directory`` atomically; return its paths (``index.html`` first).
 
     ``rows`` are the plugin's finished rows (one per claim test instance, with a
-    ``verdict``); ``titles`` maps a source report's short name (``lab1``) to its title.
+    ``verdict``, and the ``run`` they come from); ``environment`` describes the
+    latest run; ``runs`` lists every run a row comes from (default: one run,
+    described by ``environment``); ``titles`` maps a source report's short name
+    (``lab1``) to its title.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = Path(directory).resolve()
+    runs = runs if runs is not None else runs_of({"environment": environment})
     rows = sorted(rows, key=sort_key)
     groups = group_by_report(rows, titles)
     ordered = [row for group in groups for row in group.rows]
-    figure_paths = _write_figures(ordered, directory / FIGURES_DIR)
-
-    json_path = directory / "claims.json"
-    _write_text(json_path, json.dumps({"environment": environment, "titles": dict(titles or {}), "claims": rows},
-                                      indent=1, default=str))
-    md_path = directory / "claims.md"
-    _write_text(md_path, markdown.render(groups, environment, figure_paths))
-    html_path = directory / "index.html"
-    _write_text(html_path, html.render(groups, environment))
-    return [html_path, md_path, json_path]
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    build = _sibling(directory, "new")
+    build.mkdir()
+    try:
+        figure_paths = _write_figures(ordered, build / FIGURES_DIR)
+        document = {"format": FORMAT_VERSION, "environment": environment,
+                    "titles": dict(titles or {}), "runs": runs, "claims": rows}
+        pages = {JSON_NAME: json.dumps(document, indent=1, default=str),
+                 "claims.md": markdown.render(groups, environment, figure_paths, runs=runs),
+                 "index.html": html.render(groups, environment, runs=runs)}
+        for name, text in pages.items():
+            (build / name).write_text(text, encoding="utf-8")
+        _swap_in(build, directory)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    return [directory / "index.html", directory / "claims.md", directory / JSON_NAME]
 
 
 def write_report_from_json(source: Path, directory: Path | None = None) -> list[Path]:
-    """Rebuild the report from a ``claims.json`` (into its own folder unless ``directory`` is given)."""
+    """Rebuild the report from a ``claims.json`` or its folder (into it, or into ``directory``)."""
     source = Path(source)
-    data = json.loads(source.read_text())
-    return write_report(data["claims"], directory or source.parent, data.get("environment", {}),
-                        titles=data.get("titles"))
+    data = read_report(source)
+    folder = source if source.is_dir() else source.parent
+    return write_report(data["claims"], directory or folder, data.get("environment", {}),
+                        titles=data.get("titles"), runs=runs_of(data))
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so a reader never sees half a report."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+def _swap_in(build: Path, directory: Path) -> None:
+    """Put the finished folder ``build`` in the place of ``directory`` (renames only)."""
+    if not directory.exists():
+        os.rename(build, directory)
+        return
+    old = _sibling(directory, "old")
+    os.rename(directory, old)
+    try:
+        os.rename(build, directory)
+    except BaseException:
+        os.rename(old, directory)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _sibling(directory: Path, role: str) -> Path:
+    """A fresh hidden name beside ``directory`` (same file system, so renames are atomic)."""
+    return directory.parent / f".{directory.name}.{role}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
 def _write_figures(rows: list[dict], folder: Path) -> dict[tuple[int, int], str]:
-    """PNG files for the Markdown report; old PNGs in ``folder`` are removed first."""
-    if folder.is_dir():
-        for old in folder.glob("*.png"):
-            old.unlink()
+    """PNG files for the Markdown report, in a new ``folder``."""
     paths: dict[tuple[int, int], str] = {}
     used: set[str] = set()
     for index, row in enumerate(rows):
@@ -72,7 +140,8 @@ def _write_figures(rows: list[dict], folder: Path) -> dict[tuple[int, int], str]
                 data = base64.b64decode(figure.get("png_base64", ""), validate=True)
             except (binascii.Error, ValueError):
                 continue
-            stem = f"{anchor_of(row)}--{re.sub(r'[^A-Za-z0-9_.-]+', '-', str(figure.get('name', 'figure')))}"
+            safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(figure.get("name", "figure")))
+            stem = f"{anchor_of(row)}--{safe}"
             name, suffix = f"{stem}.png", 2
             while name in used:
                 name, suffix = f"{stem}-{suffix}.png", suffix + 1

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..errors import TrainingError, TrainingTypeError
+
 SUPPORTED_LAYERS = (nn.Flatten, nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Identity, nn.Dropout)
 _ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.Identity: "identity"}
 _NAMES = {"flatten": "Flatten", "relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "identity": "Identity",
@@ -72,22 +74,22 @@ def describe(model: nn.Module, index: int) -> tuple[list[Layer], list[nn.Module]
     for position, module in enumerate(modules):
         # Exact types: a subclass may compute something else in its forward.
         if type(module) not in SUPPORTED_LAYERS:
-            raise TypeError(
+            raise TrainingTypeError(
                 f"fit_many supports MLP layers only ({', '.join(t.__name__ for t in SUPPORTED_LAYERS)}, "
                 f"possibly nested in nn.Sequential); model {index} has {type(module).__name__} at layer "
                 f"{position}. Train it with fit instead."
             )
         if module._forward_hooks or module._forward_pre_hooks or module._backward_hooks:
-            raise ValueError(f"model {index}, layer {position} ({type(module).__name__}) has hooks, which fit_many "
+            raise TrainingError(f"model {index}, layer {position} ({type(module).__name__}) has hooks, which fit_many "
                              f"would not run; train it with fit")
         if isinstance(module, nn.Flatten):
             if (module.start_dim, module.end_dim) != (1, -1):
-                raise ValueError(f"model {index}, layer {position}: fit_many supports nn.Flatten() with its default "
+                raise TrainingError(f"model {index}, layer {position}: fit_many supports nn.Flatten() with its default "
                                  f"start_dim=1, end_dim=-1 only, got {module.start_dim}, {module.end_dim}")
             layers.append(Layer("flatten"))
         elif isinstance(module, nn.Linear):
             if not all(p.requires_grad for p in module.parameters()):
-                raise ValueError(f"model {index}, layer {position}: fit_many trains every parameter; "
+                raise TrainingError(f"model {index}, layer {position}: fit_many trains every parameter; "
                                  f"this Linear has a frozen one (use fit)")
             layers.append(Layer("linear", module.in_features, module.out_features, module.bias is not None))
         elif isinstance(module, nn.Dropout):
@@ -95,7 +97,7 @@ def describe(model: nn.Module, index: int) -> tuple[list[Layer], list[nn.Module]
         else:
             layers.append(Layer(_ACTIVATIONS[type(module)]))
     if not any(layer.kind == "linear" for layer in layers):
-        raise ValueError(f"model {index} has no Linear layer: nothing to train")
+        raise TrainingError(f"model {index} has no Linear layer: nothing to train")
     return layers, modules
 
 
@@ -107,10 +109,10 @@ def check_same_architecture(models: Sequence[nn.Module]) -> tuple[list[Layer], l
         layers, modules = describe(model, index)
         for position, (a, b) in enumerate(zip(reference, layers)):
             if a != b:
-                raise ValueError(f"fit_many needs models of one architecture: model {index} differs from model 0 "
+                raise TrainingError(f"fit_many needs models of one architecture: model {index} differs from model 0 "
                                  f"at layer {position}: {b} vs {a}")
         if len(layers) != len(reference):
-            raise ValueError(f"fit_many needs models of one architecture: model {index} has {len(layers)} layers, "
+            raise TrainingError(f"fit_many needs models of one architecture: model {index} has {len(layers)} layers, "
                              f"model 0 has {len(reference)}")
         all_modules.append(modules)
     return reference, all_modules
@@ -133,7 +135,7 @@ class StackedMLP:
             for linear in model_linears:
                 for p in linear.parameters():
                     if p.device != first.device or p.dtype != first.dtype:
-                        raise ValueError(f"all models' parameters must share one device and dtype; model {index} has "
+                        raise TrainingError(f"all models' parameters must share one device and dtype; model {index} has "
                                          f"{p.dtype} on {p.device}, model 0 {first.dtype} on {first.device}")
         self.device, self.dtype = first.device, first.dtype
         shapes = []
@@ -198,7 +200,7 @@ class StackedMLP:
     @staticmethod
     def _check_2d(h: torch.Tensor) -> None:
         if h.ndim != 3:
-            raise ValueError(f"fit_many needs 2-D inputs (batch, features) at each Linear layer, got per-model "
+            raise TrainingError(f"fit_many needs 2-D inputs (batch, features) at each Linear layer, got per-model "
                              f"shape {tuple(h.shape[1:])}; put nn.Flatten() first")
 
     def buffer(self, name: tuple, shape: tuple[int, ...]) -> torch.Tensor:

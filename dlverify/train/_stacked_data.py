@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from ..data.tensors import TensorData
+from ..errors import TrainingError, TrainingTypeError
 
 
 class StackedTrainingData:
@@ -25,15 +26,15 @@ class StackedTrainingData:
         else:
             sets = list(train)
             if len(sets) != k:
-                raise ValueError(f"train: got {len(sets)} data sets for {k} models (give one shared set or one per model)")
+                raise TrainingError(f"train: got {len(sets)} data sets for {k} models (give one shared set or one per model)")
         first = sets[0]
         for index, data in enumerate(sets):
             if not isinstance(data, TensorData):
-                raise TypeError(f"train[{index}] is a {type(data).__name__}, not a TensorData")
+                raise TrainingTypeError(f"train[{index}] is a {type(data).__name__}, not a TensorData")
             for field in ("inputs", "targets"):
                 a, b = getattr(data, field), getattr(first, field)
                 if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
-                    raise ValueError(f"train[{index}].{field} is {tuple(a.shape)} {a.dtype} on {a.device}, train[0]."
+                    raise TrainingError(f"train[{index}].{field} is {tuple(a.shape)} {a.dtype} on {a.device}, train[0]."
                                      f"{field} {tuple(b.shape)} {b.dtype} on {b.device}: per-model training sets "
                                      f"must agree in length, shape, dtype and device")
         self.k, self.n, self.device = k, len(first), first.device

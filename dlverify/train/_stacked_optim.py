@@ -32,6 +32,7 @@ from collections.abc import Sequence
 
 import torch
 
+from ..errors import TrainingError
 from .optimizers import KERAS_DEFAULTS
 
 
@@ -118,12 +119,12 @@ def make_stacked_optimizer(name: str, params: torch.Tensor, grad: torch.Tensor, 
     """The stacked counterpart of ``make_optimizer(name, ..., lr=lr_k)`` for each model ``k``."""
     key = name.lower() if isinstance(name, str) else name
     if key not in KERAS_DEFAULTS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(KERAS_DEFAULTS)}")
+        raise TrainingError(f"unknown optimizer {name!r}; choose one of {sorted(KERAS_DEFAULTS)}")
     defaults = KERAS_DEFAULTS[key]
     rates = []
     for lr in lrs:
         if lr is not None and not lr > 0:
-            raise ValueError(f"learning rate must be positive, got {lr}")
+            raise TrainingError(f"learning rate must be positive, got {lr}")
         rates.append(defaults["lr"] if lr is None else lr)
     if key == "sgd":
         return StackedSGD(params, grad, rates)

@@ -33,6 +33,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..errors import TrainingError
+
 
 def affine_transform(images: torch.Tensor, *, translation: torch.Tensor | None = None,
                      zoom: torch.Tensor | None = None, rotation: torch.Tensor | None = None,
@@ -58,7 +60,7 @@ def affine_transform(images: torch.Tensor, *, translation: torch.Tensor | None =
     squeeze = images.ndim == 3
     x = images.unsqueeze(1) if squeeze else images
     if x.ndim != 4:
-        raise ValueError(f"images must be (N, C, H, W) or (N, H, W), got shape {tuple(images.shape)}")
+        raise TrainingError(f"images must be (N, C, H, W) or (N, H, W), got shape {tuple(images.shape)}")
     n, _, h, w = x.shape
     options = {"dtype": torch.float64, "device": x.device}
     scale = torch.ones(n, **options) if zoom is None else 1.0 + zoom.to(**options)
@@ -92,9 +94,9 @@ class RandomAffine:
     def __init__(self, translation: float = 0.1, zoom: float = 0.1, rotation_degrees: float = 10.0, *,
                  padding_mode: str = "reflection") -> None:
         if translation < 0 or zoom < 0 or rotation_degrees < 0:
-            raise ValueError("augmentation strengths must be >= 0")
+            raise TrainingError("augmentation strengths must be >= 0")
         if zoom >= 1:
-            raise ValueError(f"zoom must be < 1 (a scale of 1 - zoom must stay positive), got {zoom}")
+            raise TrainingError(f"zoom must be < 1 (a scale of 1 - zoom must stay positive), got {zoom}")
         self.translation, self.zoom, self.rotation_degrees = translation, zoom, rotation_degrees
         self.padding_mode = padding_mode
 

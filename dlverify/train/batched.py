@@ -68,7 +68,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.tensors import TensorData
-from ..errors import NonFiniteLossError
+from ..errors import NonFiniteLossError, TrainingError, TrainingTypeError
 from ._stacked import DropoutMasks, StackedMLP
 from ._stacked_data import StackedTrainingData
 from ._stacked_loss import stacked_loss
@@ -86,7 +86,7 @@ def _per_model(value, k: int, name: str, is_one: Callable[[object], bool]) -> li
         return [value] * k
     values = list(value)
     if len(values) != k:
-        raise ValueError(f"{name}: got {len(values)} values for {k} models")
+        raise TrainingError(f"{name}: got {len(values)} values for {k} models")
     return values
 
 
@@ -102,7 +102,7 @@ def _sync(device: torch.device) -> None:
 def _check_penalty(penalty, index: int) -> KernelPenalty | None:
     if penalty is None or isinstance(penalty, (L1Penalty, L2Penalty)):
         return penalty
-    raise TypeError(f"fit_many applies penalties to stacked weights, so it takes L1Penalty/L2Penalty "
+    raise TrainingTypeError(f"fit_many applies penalties to stacked weights, so it takes L1Penalty/L2Penalty "
                     f"(dlverify.train.regularizers), not a plain callable (penalty {index}: {penalty!r}); "
                     f"use fit for an arbitrary penalty(model)")
 
@@ -117,7 +117,7 @@ def _callbacks_per_model(callbacks, k: int) -> list[list[object]]:
         for callback in model_callbacks:
             for hook in ("before_step", "after_step"):
                 if hasattr(callback, hook):
-                    raise TypeError(f"fit_many supports only after_evaluation callbacks, and {callback!r} has "
+                    raise TrainingTypeError(f"fit_many supports only after_evaluation callbacks, and {callback!r} has "
                                     f"{hook}: the K models are updated together, never one by one; use fit")
     return per_model
 
@@ -132,7 +132,7 @@ def _evaluate_many(net: StackedMLP, inputs: torch.Tensor, targets: torch.Tensor,
     """
     n = inputs.shape[0] if shared else inputs.shape[1]
     if n == 0:
-        raise ValueError("cannot evaluate on an empty data set")
+        raise TrainingError("cannot evaluate on an empty data set")
     k = net.k
     totals = torch.zeros(k, dtype=torch.float64, device=net.device)
     correct = torch.zeros(k, dtype=torch.int64, device=net.device)
@@ -229,26 +229,26 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
     models = list(models)
     k = len(models)
     if k == 0:
-        raise ValueError("fit_many needs at least one model")
+        raise TrainingError("fit_many needs at least one model")
     if len({id(m) for m in models}) != k:
-        raise ValueError("fit_many trains each model in place: pass K distinct model objects")
+        raise TrainingError("fit_many trains each model in place: pass K distinct model objects")
     seeds = [int(s) for s in seeds]
     if len(seeds) != k:
-        raise ValueError(f"seeds: got {len(seeds)} seeds for {k} models (one seed per model)")
+        raise TrainingError(f"seeds: got {len(seeds)} seeds for {k} models (one seed per model)")
     if (epochs is None) == (steps is None):
-        raise ValueError("give exactly one of epochs= or steps=")
+        raise TrainingError("give exactly one of epochs= or steps=")
     if not isinstance(optimizer, str):
-        raise TypeError("fit_many takes an optimizer name ('sgd', 'adam', 'rmsprop'), not an optimizer object; "
+        raise TrainingTypeError("fit_many takes an optimizer name ('sgd', 'adam', 'rmsprop'), not an optimizer object; "
                         "use fit with a ready optimizer")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise TrainingError(f"batch_size must be >= 1, got {batch_size}")
     data = StackedTrainingData(train, k)
     n, device = data.n, data.device
     if n == 0:
-        raise ValueError("the training set is empty")
+        raise TrainingError("the training set is empty")
     net = StackedMLP(models)
     if net.device != device:
-        raise ValueError(f"the models' parameters are not on the data's device ({device}); call model.to({str(device)!r})")
+        raise TrainingError(f"the models' parameters are not on the data's device ({device}); call model.to({str(device)!r})")
     lrs = _per_model(lr, k, "lr", lambda v: v is None or isinstance(v, (int, float)))
     opt = make_stacked_optimizer(optimizer, net.params, net.grad, lrs, fused=fused_adam)
     penalties = [_check_penalty(p, i) for i, p in
@@ -263,7 +263,7 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
     steps_per_epoch = math.ceil(n / batch_size)
     total_steps = steps if steps is not None else epochs * steps_per_epoch
     if total_steps < 1:
-        raise ValueError("nothing to do: zero steps")
+        raise TrainingError("nothing to do: zero steps")
     interval = eval_every or steps_per_epoch
     shufflers = [torch.Generator().manual_seed(s) for s in seeds]
     transform_generators = [torch.Generator().manual_seed(s + 1) for s in seeds]

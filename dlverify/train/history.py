@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 
+from ..errors import TrainingTypeError
+
 
 @dataclass
 class History:
@@ -52,7 +54,7 @@ class History:
         """
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
-            raise TypeError(f"History has no metric(s) {sorted(unknown)}")
+            raise TrainingTypeError(f"History has no metric(s) {sorted(unknown)}")
         return cls(**{name: ({k: list(v) for k, v in series.items()} if name == "probes"
                              else list(series)) for name, series in values.items()})
 

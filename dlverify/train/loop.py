@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.tensors import TensorData
-from ..errors import NonFiniteLossError
+from ..errors import NonFiniteLossError, TrainingError
 from .history import History
 from .optimizers import make_optimizer
 
@@ -46,7 +46,7 @@ def evaluate(model: nn.Module, data: TensorData, loss_fn: LossFn = F.cross_entro
     batch-size-weighted mean of ``loss_fn`` over chunks of ``batch_size``.
     """
     if len(data) == 0:
-        raise ValueError("cannot evaluate on an empty data set")
+        raise TrainingError("cannot evaluate on an empty data set")
     was_training = model.training
     model.eval()
     try:
@@ -118,21 +118,21 @@ def fit(model: nn.Module, train: TensorData, *, optimizer: str | torch.optim.Opt
         evaluation and at each recorded step), naming the step and learning rate.
     """
     if (epochs is None) == (steps is None):
-        raise ValueError("give exactly one of epochs= or steps=")
+        raise TrainingError("give exactly one of epochs= or steps=")
     n = len(train)
     if n == 0:
-        raise ValueError("the training set is empty")
+        raise TrainingError("the training set is empty")
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise TrainingError(f"batch_size must be >= 1, got {batch_size}")
     device = train.device
     params = [p for p in model.parameters() if p.requires_grad]
     if any(p.device != device for p in params):
-        raise ValueError(f"the model's parameters are not all on the data's device ({device}); call model.to({str(device)!r})")
+        raise TrainingError(f"the model's parameters are not all on the data's device ({device}); call model.to({str(device)!r})")
     opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else make_optimizer(optimizer, params, lr=lr)
     steps_per_epoch = math.ceil(n / batch_size)
     total_steps = steps if steps is not None else epochs * steps_per_epoch
     if total_steps < 1:
-        raise ValueError("nothing to do: zero steps")
+        raise TrainingError("nothing to do: zero steps")
     interval = eval_every or steps_per_epoch
     shuffle_gen = torch.Generator().manual_seed(seed)
     transform_gen = torch.Generator().manual_seed(seed + 1)

@@ -12,6 +12,8 @@ import math
 import torch
 from torch import nn
 
+from ..errors import TrainingError
+
 
 def _normal_like(tensor: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.randn(tensor.shape, generator=generator, dtype=torch.float32).to(tensor.device, tensor.dtype)
@@ -27,7 +29,7 @@ class AdditiveDataNoise:
 
     def __init__(self, input_std: float = 0.0, target_std: float = 0.0) -> None:
         if input_std < 0 or target_std < 0:
-            raise ValueError("noise standard deviations must be >= 0")
+            raise TrainingError("noise standard deviations must be >= 0")
         self.input_std, self.target_std = input_std, target_std
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
@@ -46,7 +48,7 @@ class WeightNoise:
 
     def __init__(self, std: float, every: int, generator: torch.Generator) -> None:
         if std < 0 or every < 1:
-            raise ValueError("need std >= 0 and every >= 1")
+            raise TrainingError("need std >= 0 and every >= 1")
         self.std, self.every, self.generator = std, every, generator
 
     @torch.no_grad()
@@ -67,7 +69,7 @@ class LearningRateNoise:
 
     def __init__(self, sigma: float, generator: torch.Generator) -> None:
         if sigma < 0:
-            raise ValueError("sigma must be >= 0")
+            raise TrainingError("sigma must be >= 0")
         self.sigma, self.generator = sigma, generator
         self.base: list[float] | None = None
 

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 
 import torch
 
+from ..errors import TrainingError
+
 KERAS_DEFAULTS: dict[str, dict] = {
     "sgd": {"lr": 1e-2},
     "adam": {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-7},
@@ -35,10 +37,10 @@ def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], *, lr: float
     """An optimizer by name (``sgd``, ``adam``, ``rmsprop``) with Keras defaults unless overridden."""
     key = name.lower()
     if key not in _CLASSES:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(_CLASSES)}")
+        raise TrainingError(f"unknown optimizer {name!r}; choose one of {sorted(_CLASSES)}")
     settings = {**KERAS_DEFAULTS[key], **overrides}
     if lr is not None:
         if not lr > 0:
-            raise ValueError(f"learning rate must be positive, got {lr}")
+            raise TrainingError(f"learning rate must be positive, got {lr}")
         settings["lr"] = lr
     return _CLASSES[key](params, **settings)

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..errors import TrainingError, TrainingIndexError
+
 
 def _kernels(model: nn.Module):
     return [m.weight for m in model.modules() if isinstance(m, nn.Linear)]
@@ -36,10 +38,10 @@ def _selected(kernels: list[torch.Tensor], layers: tuple[int, ...] | None) -> li
         return kernels
     for index in layers:
         if not -len(kernels) <= index < len(kernels):
-            raise IndexError(f"penalty layer index {index} is out of range for a model with {len(kernels)} "
+            raise TrainingIndexError(f"penalty layer index {index} is out of range for a model with {len(kernels)} "
                              f"Linear layers")
     if len({index % len(kernels) for index in layers}) != len(layers):
-        raise ValueError(f"penalty layers {layers} name a Linear layer twice")
+        raise TrainingError(f"penalty layers {layers} name a Linear layer twice")
     return [kernels[index] for index in layers]
 
 
@@ -50,7 +52,7 @@ class _KernelPenalty:
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.factor) and self.factor >= 0):
-            raise ValueError(f"penalty factor must be finite and >= 0, got {self.factor}")
+            raise TrainingError(f"penalty factor must be finite and >= 0, got {self.factor}")
         if self.layers is not None:
             object.__setattr__(self, "layers", tuple(int(i) for i in self.layers))
 
