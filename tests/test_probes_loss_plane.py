@@ -136,8 +136,8 @@ def test_the_part_of_a_step_off_the_plane_is_reported():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"normalization": "layer"}, "normalization must be 'filter' or None"),
-    ({"steps": 1}, "steps must be an integer >= 2"),
-    ({"span": 0.0}, "span must be a positive number"),
+    ({"steps": 1}, "steps must be >= 2"),
+    ({"span": 0.0}, "span must be > 0"),
     ({"directions": ([], [])}, "must be a list of 4 tensors shaped like"),
     ({"directions": "random"}, "directions must be a pair"),
 ])

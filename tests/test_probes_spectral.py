@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.linalg import eigsh
 
-from dlverify.errors import ProbeError
+from dlverify.errors import ConvergenceWarning, NotConvergedError, ProbeError
 from dlverify.probes import (eigenvalues, hessian_operator, hessian_trace, spectral_density,
                              top_eigenvalue)
 from dlverify.probes._lanczos import rademacher
@@ -145,10 +145,13 @@ def test_one_largest_eigenvalue_is_top_eigenvalue():
 
 def test_eigenvalues_are_deterministic_given_the_generator_and_report_non_convergence():
     model, data, _ = problem(7)
-    runs = [eigenvalues(model, F.cross_entropy, data, k=2, max_iter=3, generator=gen(1))
-            for _ in range(2)]
+    with pytest.warns(ConvergenceWarning, match="not converged after 3 Lanczos steps"):
+        runs = [eigenvalues(model, F.cross_entropy, data, k=2, max_iter=3, generator=gen(1))
+                for _ in range(2)]
     np.testing.assert_array_equal(runs[0].values, runs[1].values)
     assert runs[0].iterations == 3 and not runs[0].converged.all()
+    with pytest.raises(NotConvergedError, match="raise max_iter or tol"):
+        eigenvalues(model, F.cross_entropy, data, k=2, max_iter=3, strict=True)
 
 
 @settings(max_examples=15, deadline=None)
@@ -168,11 +171,12 @@ def test_eigenvalues_of_a_random_symmetric_quadratic(seed, p, k, which):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"k": 0}, "k must be a positive integer"),
+    ({"k": 0}, "k must be >= 1"),
     ({"k": 100}, r"k = 100 is more than the P = 38"),
     ({"which": "middle"}, "which must be 'largest' or 'smallest'"),
     ({"tol": 0.0}, "tol must be > 0"),
-    ({"max_iter": 0}, "max_iter must be a positive integer"),
+    ({"k": 2.0}, "k must be an integer >= 1"),
+    ({"max_iter": 0}, "max_iter must be >= 1"),
 ])
 def test_eigenvalues_refuse_bad_arguments(kwargs, message):
     model, data, _ = problem(8)
@@ -312,9 +316,10 @@ def test_density_on_a_given_grid_with_a_given_width():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"n_runs": 0}, "n_runs must be a positive integer"),
-    ({"n_iter": 0}, "n_iter must be a positive integer"),
-    ({"sigma": -1.0}, "sigma must be a positive number"),
+    ({"n_runs": 0}, "n_runs must be >= 1"),
+    ({"n_iter": 0}, "n_iter must be >= 1"),
+    ({"sigma": -1.0}, "sigma must be > 0"),
+    ({"grid": "abc"}, "grid must be a sequence of numbers"),
     ({"grid": [1.0, 0.0]}, "strictly increasing"),
 ])
 def test_density_refuses_bad_arguments(kwargs, message):

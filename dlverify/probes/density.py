@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import ProbeError
-from . import _random
+from . import _checks, _random
 from ._arrays import readonly
 from ._lanczos import Lanczos, rademacher
 from ._objective import LossFn
@@ -44,6 +44,20 @@ class DensityResult:
         return float(np.mean(np.sum(self.weights * self.nodes ** power, axis=1)))
 
 
+def _grid(grid) -> np.ndarray:
+    """``grid`` as a float64 vector of at least 2 finite, strictly increasing points."""
+    if isinstance(grid, torch.Tensor):
+        grid = _checks.tensor(grid, "grid").detach().cpu().double().numpy()
+    try:
+        values = np.asarray(grid, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ProbeError(f"grid must be a sequence of numbers, got {_checks.describe(grid)}") \
+            from None
+    if values.size < 2 or not np.all(np.isfinite(values)) or not np.all(np.diff(values) > 0):
+        raise ProbeError("grid must hold at least 2 finite, strictly increasing points")
+    return values
+
+
 def _quadrature(op, n_iter: int, generator) -> tuple[np.ndarray, np.ndarray]:
     n = op.shape[0]
     start = rademacher(n, generator, device=op.device, dtype=op._params.dtype)
@@ -73,15 +87,12 @@ def spectral_density(model: nn.Module, loss_fn: LossFn, data, *, n_runs: int = 1
     Draws come from ``generator`` (a CPU generator seeded with 0 when
     ``None``). ``params`` restricts H to the named parameters.
     """
-    for name, value in (("n_runs", n_runs), ("n_iter", n_iter)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ProbeError(f"{name} must be a positive integer, got {value!r}")
-    if sigma is not None and not (np.isfinite(sigma) and sigma > 0):
-        raise ProbeError(f"sigma must be a positive number (or None for the default), got {sigma}")
+    n_runs = _checks.integer(n_runs, "n_runs", minimum=1)
+    n_iter = _checks.integer(n_iter, "n_iter", minimum=1)
+    if sigma is not None:
+        sigma = _checks.real(sigma, "sigma", above=0)
     if grid is not None:
-        grid = np.asarray(grid, dtype=np.float64).reshape(-1)
-        if grid.size < 2 or not np.all(np.isfinite(grid)) or not np.all(np.diff(grid) > 0):
-            raise ProbeError("grid must hold at least 2 finite, strictly increasing points")
+        grid = _grid(grid)
     generator = _random.resolve(generator)
     op = hessian_operator(model, loss_fn, data, params=params)
     runs = [_quadrature(op, n_iter, generator) for _ in range(n_runs)]

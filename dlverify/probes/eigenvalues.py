@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ProbeError
-from . import _random
+from ..errors import ConvergenceWarning, NotConvergedError, ProbeError
+from . import _checks, _random
 from ._arrays import readonly
 from ._lanczos import Lanczos
 from ._objective import LossFn
@@ -39,7 +41,8 @@ class EigenvaluesResult:
 
 def eigenvalues(model: nn.Module, loss_fn: LossFn, data, *, k: int = 1,
                 which: str = "largest", params=None, max_iter: int = 200, tol: float = 1e-4,
-                generator: torch.Generator | None = None) -> EigenvaluesResult:
+                generator: torch.Generator | None = None,
+                strict: bool = False) -> EigenvaluesResult:
     """The ``k`` largest or ``k`` smallest (signed) eigenvalues of the full-data Hessian.
 
     Lanczos with full reorthogonalization on Hessian-vector products
@@ -63,21 +66,22 @@ def eigenvalues(model: nn.Module, loss_fn: LossFn, data, *, k: int = 1,
     eigenvalue at the wanted end can still be reported once where it occurs
     several times; the residuals stay exact. Memory:
     the Krylov basis, ``iterations × P`` numbers. ``params`` restricts the
-    Hessian to the named parameters (see :func:`hessian_operator`).
+    Hessian to the named parameters (see :func:`hessian_operator`). Values
+    that did not converge come with a :class:`~dlverify.errors.ConvergenceWarning`
+    (``strict=True``: :class:`~dlverify.errors.NotConvergedError`), as for
+    :func:`~dlverify.probes.top_eigenvalue`.
     """
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ProbeError(f"k must be a positive integer, got {k!r}")
-    if which not in ("largest", "smallest"):
-        raise ProbeError(f"which must be 'largest' or 'smallest', got {which!r}")
-    if not isinstance(max_iter, int) or max_iter < 1:
-        raise ProbeError(f"max_iter must be a positive integer, got {max_iter!r}")
-    if not tol > 0:
-        raise ProbeError(f"tol must be > 0, got {tol}")
+    k = _checks.integer(k, "k", minimum=1)
+    if not isinstance(which, str) or which not in ("largest", "smallest"):
+        raise ProbeError(f"which must be 'largest' or 'smallest', got {_checks.describe(which)}")
+    max_iter = _checks.integer(max_iter, "max_iter", minimum=1)
+    tol = _checks.real(tol, "tol", above=0)
+    strict = _checks.flag(strict, "strict")
+    generator = _random.resolve(generator)
     op = hessian_operator(model, loss_fn, data, params=params)
     n = op.shape[0]
     if k > n:
         raise ProbeError(f"k = {k} is more than the P = {n} eigenvalues the Hessian has")
-    generator = _random.resolve(generator)
     dtype = op._params.dtype
     start = _random.normal(n, generator, device=op.device, dtype=dtype)
     process = Lanczos(op.apply, start, generator)
@@ -105,6 +109,13 @@ def eigenvalues(model: nn.Module, loss_fn: LossFn, data, *, k: int = 1,
         * ritz_vectors
     residuals = torch.linalg.vector_norm(residual_vectors, dim=1).double().cpu().numpy()
     scale = max(process.scale, float(np.max(np.abs(ritz))))
+    if not np.all(residuals <= tol * scale):
+        message = (f"{which} eigenvalues not converged after {process.steps} Lanczos steps "
+                   f"(residuals {residuals.tolist()} above tol · ‖H‖ = {tol * scale:.3g}); "
+                   "raise max_iter or tol")
+        if strict:
+            raise NotConvergedError(message)
+        warnings.warn(message, ConvergenceWarning, stacklevel=2)
     return EigenvaluesResult(values=readonly(values), converged=readonly(residuals <= tol * scale,
                                                                          dtype=bool),
                              residuals=readonly(residuals), iterations=process.steps,

@@ -11,6 +11,7 @@ from torch import nn
 from torch.func import vmap
 
 from ..errors import ProbeError
+from . import _checks
 from ._model import Parameters
 from ._objective import LossFn, Objective, check_finite
 
@@ -57,6 +58,9 @@ class HessianOperator(LinearOperator):
                 type(vectors).__name__
             raise ProbeError(f"the Hessian operator takes a tensor of shape (P,) or (P, m) with "
                              f"P = {n}, got {shape}")
+        _checks.tensor(vectors, "the vector")
+        if _checks.count_non_finite(vectors):
+            raise ProbeError("the vector holds NaN or infinite entries; pass a finite direction")
         vectors = vectors.detach().to(self._params.device, self._params.dtype)
         if vectors.dim() == 1:
             result = self._apply(vectors)
@@ -130,16 +134,23 @@ def _single_batch_operator(objective: Objective) -> HessianOperator:
     with torch.enable_grad():
         loss = objective.batch_loss(dict(zip(params.names, leaves)), inputs, targets)
         check_finite(loss.detach(), "loss")
-        grads = torch.autograd.grad(loss, leaves, create_graph=True)
+        grads = torch.autograd.grad(loss, leaves, create_graph=True, allow_unused=True)
     sizes = [t.numel() for t in leaves]
+    # Gradients that are constant in θ (a parameter the loss reaches linearly, or not at all)
+    # have no graph: their rows of H are zero.
+    curved = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
 
     def backward(vectors: torch.Tensor, batched: bool) -> torch.Tensor:
         lead = vectors.shape[:1] if batched else ()
         pieces = [p.reshape(*lead, *t.shape) for p, t in
                   zip(torch.split(vectors, sizes, dim=-1), leaves)]
-        with torch.enable_grad():
-            hv = torch.autograd.grad(grads, leaves, grad_outputs=pieces, retain_graph=True,
-                                     allow_unused=True, is_grads_batched=batched)
+        hv = [None] * len(leaves)
+        if curved:
+            with torch.enable_grad():
+                hv = torch.autograd.grad([grads[i] for i in curved], leaves,
+                                         grad_outputs=[pieces[i] for i in curved],
+                                         retain_graph=True, allow_unused=True,
+                                         is_grads_batched=batched)
         return torch.cat([torch.zeros(*lead, t.numel(), dtype=t.dtype, device=t.device)
                           if h is None else h.reshape(*lead, -1) for h, t in zip(hv, leaves)],
                          dim=-1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,10 +11,10 @@ from torch import nn
 from torch.func import functional_call
 
 from ..errors import NonFiniteLossError, ProbeError
-from . import _random
+from . import _checks, _random
 from ._arrays import readonly
 from ._data import as_batches
-from ._model import check_mode, trainable_parameters
+from ._model import check_finite_weights, check_mode, trainable_parameters, user_call
 from ._objective import LossFn
 
 Direction = tuple[torch.Tensor, ...]
@@ -52,6 +52,16 @@ def filter_normalize(direction: Sequence[torch.Tensor], weights: Sequence[torch.
     H. Li, Z. Xu, G. Taylor, C. Studer, T. Goldstein, "Visualizing the Loss
     Landscape of Neural Nets", NeurIPS 2018, §4.
     """
+    if not (isinstance(direction, Sequence) and isinstance(weights, Sequence)) \
+            or len(direction) != len(weights):
+        raise ProbeError("direction and weights must be lists of tensors of the same length, got "
+                         f"{_checks.describe(direction)} and {_checks.describe(weights)}")
+    for i, (d, w) in enumerate(zip(direction, weights)):
+        _checks.tensor(d, f"direction[{i}]")
+        _checks.tensor(w, f"weights[{i}]")
+        if d.shape != w.shape:
+            raise ProbeError(f"direction[{i}] has shape {tuple(d.shape)} but weights[{i}] "
+                             f"{tuple(w.shape)}; they must match")
     normalized = []
     for d, w in zip(direction, weights):
         if d.dim() <= 1:
@@ -71,6 +81,8 @@ def _check_direction(direction, weights, names, which: str) -> Direction:
                          f"trainable parameters {list(names)}")
     out = []
     for d, w, name in zip(direction, weights, names):
+        if isinstance(d, torch.Tensor) and d.is_complex():
+            raise ProbeError(f"{which}: the entry for {name!r} must be real, got {d.dtype}")
         if not isinstance(d, torch.Tensor) or d.shape != w.shape:
             shape = tuple(d.shape) if isinstance(d, torch.Tensor) else type(d).__name__
             raise ProbeError(f"{which}: the entry for {name!r} must have shape {tuple(w.shape)}, "
@@ -102,17 +114,19 @@ def loss_plane(model: nn.Module, loss_fn: LossFn, data, *, directions=None, span
     odd number α = β = 0 is on it and its loss is the model's own.
     ``steps²`` full-data evaluations; batches are weighted by size.
     """
-    if normalization not in ("filter", None):
-        raise ProbeError(f"normalization must be 'filter' or None, got {normalization!r}")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
-        raise ProbeError(f"steps must be an integer >= 2, got {steps!r}")
-    if not (np.isfinite(span) and span > 0):
-        raise ProbeError(f"span must be a positive number, got {span}")
+    if normalization is not None and (not isinstance(normalization, str)
+                                      or normalization != "filter"):
+        raise ProbeError(f"normalization must be 'filter' or None, got "
+                         f"{_checks.describe(normalization)}")
+    steps = _checks.integer(steps, "steps", minimum=2)
+    span = _checks.real(span, "span", above=0)
+    generator = _random.resolve(generator)
     check_mode(model)
+    _checks.function(loss_fn, "loss_fn")
+    check_finite_weights(model)
     params = trainable_parameters(model)
     weights = params.tensors
     if directions is None:
-        generator = _random.resolve(generator)
         directions = [[_random.normal(w.numel(), generator, device=w.device, dtype=w.dtype)
                        .view(w.shape) for w in weights] for _ in range(2)]
     elif isinstance(directions, torch.Tensor) or not isinstance(directions, Sequence) \
@@ -135,12 +149,17 @@ def loss_plane(model: nn.Module, loss_fn: LossFn, data, *, directions=None, span
                          for n, w, a, b in zip(params.names, weights, first, second)}
                 total, correct = 0.0, 0
                 for weight, (x, y) in zip(batches.weights, batches.pairs):
-                    outputs = functional_call(model, point, (x,))
-                    value = loss_fn(outputs, y)
+                    with user_call(f"the model, on inputs of shape {tuple(x.shape)} ({x.dtype}),",
+                                   "pass data whose inputs the model accepts"):
+                        outputs = functional_call(model, point, (x,))
+                    with user_call(f"loss_fn(outputs, targets), with targets of shape "
+                                   f"{tuple(y.shape)} ({y.dtype}),", "pass a loss_fn(outputs, "
+                                   "targets) and targets that fit the model's outputs"):
+                        value = loss_fn(outputs, y)
                     if not isinstance(value, torch.Tensor) or value.numel() != 1:
                         raise ProbeError("loss_fn must return the mean loss as a scalar tensor; "
                                          "use reduction='mean'")
-                    total += weight * float(value)
+                    total += weight * float(value.detach())
                     if classify is None:
                         classify = (outputs.dim() == 2 and y.dim() == 1
                                     and not y.is_floating_point() and y.dtype != torch.bool)
@@ -170,18 +189,27 @@ class TrajectoryProjection:
     relative_distance: np.ndarray
 
 
-def _flat_snapshot(snapshot, names: tuple[str, ...], index: int) -> np.ndarray:
+def _flat_snapshot(snapshot, names: tuple[str, ...], shapes, index: int) -> np.ndarray:
+    what = "the model" if index < 0 else f"snapshot {index}"
     if isinstance(snapshot, nn.Module):
         values = dict(snapshot.named_parameters())
     elif isinstance(snapshot, Mapping):
         values = snapshot
     else:
-        raise ProbeError(f"snapshot {index} must be a model or a state dict, got "
-                         f"{type(snapshot).__name__}")
+        raise ProbeError(f"{what} must be a model or a state dict, got "
+                         f"{_checks.describe(snapshot)}")
     missing = [n for n in names if n not in values]
     if missing:
-        raise ProbeError(f"snapshot {index} has no parameter {missing[0]!r}; snapshots must come "
+        raise ProbeError(f"{what} has no parameter {missing[0]!r}; snapshots must come "
                          "from the same architecture as the plane's model")
+    for name, shape in zip(names, shapes):
+        value = values[name]
+        if not isinstance(value, torch.Tensor) or value.is_complex() \
+                or tuple(value.shape) != shape:
+            raise ProbeError(f"{what}: {name!r} must be a real tensor of shape {shape} like the "
+                             f"plane's directions, got {_checks.describe(value)}")
+        if _checks.count_non_finite(value):
+            raise ProbeError(f"{what}: {name!r} holds NaN or infinite values")
     return np.concatenate([values[n].detach().double().cpu().numpy().reshape(-1) for n in names])
 
 
@@ -197,10 +225,21 @@ def project_trajectory(plane: LossPlaneResult, model: nn.Module, snapshots: Sequ
     ``relative_distance``: random directions in high dimension are nearly
     orthogonal to any trajectory, and its projection then means little.
     """
+    if not isinstance(plane, LossPlaneResult):
+        raise ProbeError(f"plane must be the LossPlaneResult of loss_plane(...), got "
+                         f"{_checks.describe(plane)}")
+    if isinstance(snapshots, (str, bytes, Mapping, nn.Module, torch.Tensor)) \
+            or not isinstance(snapshots, Iterable):
+        raise ProbeError("snapshots must be a list of models or state dicts, got "
+                         f"{_checks.describe(snapshots)}")
     snapshots = list(snapshots)
     if not snapshots:
         raise ProbeError("snapshots is empty: give at least one model or state dict")
-    centre = _flat_snapshot(model, plane.names, -1)
+    shapes = [tuple(t.shape) for t in plane.directions[0]]
+    if not isinstance(model, nn.Module):
+        raise ProbeError(f"model must be the nn.Module the plane was drawn for, got "
+                         f"{_checks.describe(model)}")
+    centre = _flat_snapshot(model, plane.names, shapes, -1)
     basis = np.stack([np.concatenate([t.detach().double().cpu().numpy().reshape(-1) for t in d])
                       for d in plane.directions], axis=1)
     if centre.size != basis.shape[0]:
@@ -209,8 +248,8 @@ def project_trajectory(plane: LossPlaneResult, model: nn.Module, snapshots: Sequ
     if np.linalg.matrix_rank(basis) < 2:
         raise ProbeError("the plane's two directions are linearly dependent; there is no plane "
                          "to project on")
-    offsets = np.stack([_flat_snapshot(s, plane.names, i) for i, s in enumerate(snapshots)]) \
-        - centre
+    offsets = np.stack([_flat_snapshot(s, plane.names, shapes, i)
+                        for i, s in enumerate(snapshots)]) - centre
     coordinates, *_ = np.linalg.lstsq(basis, offsets.T, rcond=None)
     distance = np.linalg.norm(offsets.T - basis @ coordinates, axis=0)
     norms = np.linalg.norm(offsets, axis=1)

@@ -23,15 +23,16 @@ def _loss(model, loss_fn, data, generator) -> float:
     return float(value)
 
 
-#: The probes a :class:`ProbeRecorder` knows by name (cheap settings: 20 Lanczos
-#: steps for the eigenvalues, 30 Hutch++ products for the trace).
+#: The probes a :class:`ProbeRecorder` knows by name (cheap settings: at most 50
+#: Lanczos steps for the eigenvalues, with the usual ConvergenceWarning when that is
+#: not enough; 30 Hutch++ products for the trace).
 BUILTIN: dict[str, Probe] = {
     "loss": _loss,
     "grad_norm": lambda m, f, d, g: grad_norm(m, f, d),
     "top_eigenvalue": lambda m, f, d, g: float(
-        eigenvalues(m, f, d, max_iter=20, generator=g).values[0]),
+        eigenvalues(m, f, d, max_iter=50, generator=g).values[0]),
     "smallest_eigenvalue": lambda m, f, d, g: float(
-        eigenvalues(m, f, d, which="smallest", max_iter=20, generator=g).values[0]),
+        eigenvalues(m, f, d, which="smallest", max_iter=50, generator=g).values[0]),
     "trace": lambda m, f, d, g: hessian_trace(m, f, d, n_samples=30, generator=g).value,
 }
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import ProbeError
-from . import _random
+from . import _checks, _random
 from ._lanczos import rademacher
 from ._objective import LossFn
 from .hessian_operator import hessian_operator
@@ -77,12 +77,14 @@ def hessian_trace(model: nn.Module, loss_fn: LossFn, data, *, n_samples: int = 9
     ``CHUNK`` at a time with ``vmap``. ``params`` restricts H to the named
     parameters (see :func:`~dlverify.probes.hessian_operator`).
     """
-    if method not in ("hutch++", "hutchinson"):
-        raise ProbeError(f"method must be 'hutch++' or 'hutchinson', got {method!r}")
+    if not isinstance(method, str) or method not in ("hutch++", "hutchinson"):
+        raise ProbeError(f"method must be 'hutch++' or 'hutchinson', got "
+                         f"{_checks.describe(method)}")
     least = 4 if method == "hutch++" else 2
-    if not isinstance(n_samples, int) or isinstance(n_samples, bool) or n_samples < least:
+    n_samples = _checks.integer(n_samples, "n_samples", minimum=1)
+    if n_samples < least:
         raise ProbeError(f"n_samples must be an integer >= {least} for method={method!r} (to "
-                         f"have a standard error), got {n_samples!r}")
+                         f"have a standard error), got {n_samples}")
     generator = _random.resolve(generator)
     op = hessian_operator(model, loss_fn, data, params=params)
     n = op.shape[0]
