@@ -14,7 +14,9 @@ from ._lanczos import rademacher
 from ._objective import LossFn
 from .hessian_operator import hessian_operator
 
-#: Products computed together with ``vmap`` (bounds the memory of a batch of HVPs).
+#: Products computed together with ``vmap`` on a GPU (bounds the memory of a batch of
+#: HVPs). On a CPU they are computed one at a time: batching measured slower there
+#: (``benchmarks/README.md``).
 CHUNK = 16
 
 
@@ -36,7 +38,9 @@ class TraceResult:
 
 
 def _products(op, vectors: torch.Tensor) -> torch.Tensor:
-    """``H V`` for the columns of ``V`` (P × m), ``CHUNK`` columns at a time."""
+    """``H V`` for the columns of ``V`` (P × m), ``CHUNK`` columns at a time on a GPU."""
+    if op.device.type != "cuda":
+        return torch.stack([op.apply(vectors[:, i]) for i in range(vectors.shape[1])], dim=1)
     return torch.cat([op.apply(vectors[:, i:i + CHUNK]) for i in range(0, vectors.shape[1], CHUNK)],
                      dim=1)
 
@@ -73,8 +77,8 @@ def hessian_trace(model: nn.Module, loss_fn: LossFn, data, *, n_samples: int = 9
     only a third of its budget and needs up to ~3× Hutchinson's products for
     the same error (``benchmarks/README.md``): compare ``std_error``. ``n_samples`` ≥ 2 (Hutchinson) or ≥ 4 (Hutch++, for two
     residual samples and a standard error). Draws come from ``generator`` (a
-    CPU generator seeded with 0 when ``None``); products are computed
-    ``CHUNK`` at a time with ``vmap``. ``params`` restricts H to the named
+    CPU generator seeded with 0 when ``None``); on a GPU products are
+    computed ``CHUNK`` at a time with ``vmap``. ``params`` restricts H to the named
     parameters (see :func:`~dlverify.probes.hessian_operator`).
     """
     if not isinstance(method, str) or method not in ("hutch++", "hutchinson"):
