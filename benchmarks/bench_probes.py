@@ -1,6 +1,7 @@
 """Time dlverify's Hessian probes against PyHessian on the same model and data.
 
     python benchmarks/bench_probes.py [--device cpu] [--repeats 5] [--warmup 2]
+                                      [--pyhessian auto|installed|reimplementation]
 
 Measures, in one run, on one trained MLP and one data set:
 
@@ -11,7 +12,16 @@ Measures, in one run, on one trained MLP and one data set:
   recomputes;
 - the top eigenvalue: ``dlverify.probes.top_eigenvalue`` (Lanczos, largest
   signed eigenvalue) against ``pyhessian.hessian.eigenvalues`` (power
-  iteration, largest magnitude), with the eigenvalues and HVP counts.
+  iteration, largest magnitude), with the eigenvalues and HVP counts;
+- at equal accuracy (the same target error against a converged or exact
+  reference, each side at the cheapest setting of its own knob that reaches
+  it): the top-3 eigenvalues (``eigenvalues(k=3)``, Lanczos, against
+  PyHessian's ``eigenvalues(top_n=3)``, power iteration with deflation), the
+  trace (``hessian_trace``, Hutch++, against PyHessian's ``trace``,
+  Hutchinson) and the spectral density (``spectral_density`` against
+  PyHessian's ``density``: both stochastic Lanczos quadrature with the same
+  number of steps, so equal accuracy by construction; the extreme nodes are
+  printed against the reference).
 
 Each timing: ``--warmup`` untimed calls, then the median of ``--repeats`` timed
 calls, the compared functions called in alternation so that load changes on a
@@ -19,15 +29,20 @@ shared machine hit both alike (CUDA synchronized before reading the clock).
 Ratios above 1 mean dlverify is slower.
 
 PyHessian (Yao et al., 2020, https://github.com/amirgholami/PyHessian) is not
-a dependency of dlverify. Without it the script prints how to install it and
-exits with status 77, the "skipped" status of automake and meson test
-harnesses: the benchmark did not run, which is neither success (0) nor a
-failure of dlverify.
+a dependency of dlverify. ``--pyhessian auto`` (default) uses it when it is
+installed and otherwise ``benchmarks/pyhessian_reimpl.py``, a re-implementation
+of its loops (same operations on the same lists of tensors); the first output
+line says which. ``--pyhessian installed`` without PyHessian prints how to
+install it and exits with status 77, the "skipped" status of automake and
+meson test harnesses: the benchmark did not run, which is neither success (0)
+nor a failure of dlverify.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import math
 import os
 import platform
 import statistics
@@ -38,7 +53,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlverify.probes import hvp, top_eigenvalue
+from dlverify.probes import (eigenvalues, hessian_operator, hessian_trace, hvp, spectral_density,
+                             top_eigenvalue)
 
 SKIPPED = 77
 
@@ -53,6 +69,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, default=64, help="hidden width (two hidden layers)")
     parser.add_argument("--classes", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pyhessian", choices=["auto", "installed", "reimplementation"],
+                        default="auto", help="PyHessian itself, or benchmarks/pyhessian_reimpl.py")
+    parser.add_argument("--target-eig", type=float, default=1e-3,
+                        help="target max relative error of the top-3 eigenvalues")
+    parser.add_argument("--target-trace", type=float, default=0.01,
+                        help="target relative RMS error of the trace estimate")
+    parser.add_argument("--accuracy-seeds", type=int, default=16,
+                        help="seeds over which the trace's RMS error is measured (the top-3 "
+                             "eigenvalues use the first 3)")
+    parser.add_argument("--skip-equal-accuracy", action="store_true",
+                        help="only the HVP and top-eigenvalue timings")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's choice); 1 gives steadier "
                              "timings on a busy machine")
@@ -107,16 +134,179 @@ def median_seconds(*fns, warmup: int, repeats: int, device: torch.device) -> lis
     return [statistics.median(bucket) for bucket in times]
 
 
+def generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def exact_trace(model, x, y, chunk: int = 64) -> float:
+    """tr(H) = Σ_j (H e_j)_j from P Hessian-vector products, ``chunk`` basis vectors at a time."""
+    op = hessian_operator(model, F.cross_entropy, (x, y))
+    n = op.shape[0]
+    total = 0.0
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        basis = torch.zeros(n, stop - start, device=op.device)
+        basis[torch.arange(start, stop), torch.arange(stop - start)] = 1
+        total += float(torch.diagonal((op @ basis)[start:stop]).double().sum())
+    return total
+
+
+def cheapest(settings, errors_of, target, tried=None):
+    """The first setting whose errors (one per seed) are all within ``target``, with them.
+
+    Every setting tried is appended to ``tried`` as (setting, max error, HVPs).
+    """
+    for setting in settings:
+        errors, hvps = errors_of(setting)
+        if tried is not None:
+            tried.append((setting, max(errors), hvps))
+        if max(errors) <= target:
+            return setting, errors, hvps
+    return None, errors, hvps
+
+
+def ladder(name: str, tried) -> str:
+    return f"  {name}: " + ", ".join(f"{s} -> {e:.1e} ({h:.0f} HVPs)" for s, e, h in tried)
+
+
+def equal_accuracy(args, model, x, y, single, counter, timing, make) -> list[str]:
+    """Top-3 eigenvalues, trace and density, each side at its cheapest setting for the target.
+
+    Timed from the model to the number on both sides: PyHessian's constructor
+    (``make()``: the forward and backward pass that builds the gradient graph)
+    is inside its timing, as dlverify's probes build theirs on every call.
+    ``single`` (built once) serves the untimed accuracy runs.
+    """
+    data = (x, y)
+    long_timing = {**timing, "warmup": min(1, timing["warmup"])}
+    rows = [f"{'measurement':44s} {'dlverify':>11s} {'PyHessian':>11s} {'ratio':>7s}  settings"]
+    # Reference: converged Lanczos in float64 on a float64 copy of the model and data.
+    model64 = copy.deepcopy(model).double()
+    data64 = (x.double(), y)
+    reference = eigenvalues(model64, F.cross_entropy, data64, k=3, tol=1e-10, max_iter=600)
+    bottom = eigenvalues(model64, F.cross_entropy, data64, which="smallest", tol=1e-6,
+                         max_iter=300)
+    ref = reference.values
+    rows.insert(0, f"reference top-3 (float64 Lanczos, converged {bool(reference.converged.all())}"
+                   f"): {', '.join(f'{v:.6f}' for v in ref)}; smallest {bottom.values[0]:.6f}")
+    seeds = range(min(args.accuracy_seeds, 3))
+
+    def pyhessian_top3(tol, seed, fresh=False):
+        torch.manual_seed(seed)
+        counter["hvps"] = 0
+        values, _ = (make() if fresh else single).eigenvalues(maxIter=1000, tol=tol, top_n=3)
+        return sorted(values, reverse=True), counter["hvps"]
+
+    def ours_top3(tol, seed):
+        result = eigenvalues(model, F.cross_entropy, data, k=3, tol=tol, max_iter=300,
+                             generator=generator(seed))
+        return list(result.values), result.hvps
+
+    def top3_errors(run):
+        def errors_of(tol):
+            found = [run(tol, seed) for seed in seeds]
+            return ([max(abs(v - r) / abs(r) for v, r in zip(values, ref)) for values, _ in found],
+                    statistics.mean(h for _, h in found))
+        return errors_of
+
+    ours_tried, ph_tried, hpp_tried = [], [], []
+    ours_tol, ours_err, ours_hvps = cheapest([1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 1e-5],
+                                             top3_errors(ours_top3), args.target_eig, ours_tried)
+    ph_tol, ph_err, ph_hvps = cheapest([1e-3, 1e-4, 1e-5, 1e-6, 1e-7],
+                                       top3_errors(pyhessian_top3), args.target_eig, ph_tried)
+    if ours_tol is None or ph_tol is None:
+        rows.append(f"top-3 eigenvalues: target {args.target_eig} not reached "
+                    f"(dlverify errors {ours_err}, PyHessian errors {ph_err})")
+    else:
+        t_ours, t_ph = median_seconds(lambda: ours_top3(ours_tol, 0),
+                                      lambda: pyhessian_top3(ph_tol, 0, fresh=True),
+                                      **long_timing)
+        rows.append(f"{'top-3 eigenvalues, rel. error <= ' + str(args.target_eig):44s} "
+                    f"{t_ours:10.2f}s {t_ph:10.2f}s {t_ours / t_ph:7.2f}  dlverify tol={ours_tol} "
+                    f"({ours_hvps:.0f} HVPs, max err {max(ours_err):.1e}); PyHessian "
+                    f"tol={ph_tol} ({ph_hvps:.0f} HVPs, max err {max(ph_err):.1e})")
+
+    # Trace: exact reference from P products; Hutchinson's variance from a pilot run.
+    trace = exact_trace(model, x, y)
+    torch.manual_seed(0)
+    pilot = single.trace(maxIter=200, tol=0.0)  # tol=0: never stops early
+    sd = statistics.stdev(pilot)
+    needed = math.ceil((sd / (args.target_trace * abs(trace))) ** 2)
+    rows.insert(1, f"exact trace {trace:.4f} (P products); PyHessian Hutchinson pilot: 200 "
+                   f"samples, mean {statistics.mean(pilot):.4f}, per-sample sd {sd:.4f} -> "
+                   f"{needed} samples for a relative RMS error of {args.target_trace}")
+
+    def hutchpp_errors(n):
+        values = [hessian_trace(model, F.cross_entropy, data, n_samples=n,
+                                generator=generator(seed)).value
+                  for seed in range(args.accuracy_seeds)]
+        rms = math.sqrt(statistics.mean((v - trace) ** 2 for v in values)) / abs(trace)
+        return [rms], n
+
+    n_hpp, hpp_err, _ = cheapest([6, 12, 24, 48, 96, 192, 384, 768, 1536], hutchpp_errors,
+                                 args.target_trace, hpp_tried)
+    if n_hpp is None:
+        rows.append(f"trace: Hutch++ did not reach {args.target_trace} (RMS {hpp_err[0]:.3f})")
+    else:
+        t_ours, t_ph = median_seconds(
+            lambda: hessian_trace(model, F.cross_entropy, data, n_samples=n_hpp,
+                                  generator=generator(0)),
+            lambda: make().trace(maxIter=needed, tol=0.0), **long_timing)
+        rows.append(f"{'trace, relative RMS error <= ' + str(args.target_trace):44s} "
+                    f"{t_ours:10.2f}s {t_ph:10.2f}s {t_ours / t_ph:7.2f}  dlverify Hutch++ "
+                    f"{n_hpp} HVPs (RMS {hpp_err[0]:.4f} over {args.accuracy_seeds} seeds); "
+                    f"PyHessian Hutchinson {needed} HVPs")
+        same = min(needed, 200)
+        t_ours, t_ph = median_seconds(
+            lambda: hessian_trace(model, F.cross_entropy, data, n_samples=same,
+                                  method="hutchinson", generator=generator(0)),
+            lambda: make().trace(maxIter=same, tol=0.0), **long_timing)
+        rows.append(f"{'trace, Hutchinson both, same samples':44s} {t_ours:10.2f}s {t_ph:10.2f}s "
+                    f"{t_ours / t_ph:7.2f}  {same} HVPs each (implementation only)")
+
+    # Density: the same SLQ (PyHessian's defaults: 100 Lanczos steps, one run) on both sides.
+    ours_density = spectral_density(model, F.cross_entropy, data, n_iter=100)
+    torch.manual_seed(0)
+    ph_nodes, ph_weights = single.density(iter=100, n_v=1)
+    t_ours, t_ph = median_seconds(
+        lambda: spectral_density(model, F.cross_entropy, data, n_iter=100, generator=generator(0)),
+        lambda: make().density(iter=100, n_v=1), **long_timing)
+    ph_top = max(ph_nodes[0])
+    ph_mean = float(sum(w * v for w, v in zip(ph_weights[0], ph_nodes[0])))
+    rows.append(f"{'density (SLQ, 100 Lanczos steps, 1 run)':44s} {t_ours:10.2f}s {t_ph:10.2f}s "
+                f"{t_ours / t_ph:7.2f}  top node error dlverify "
+                f"{abs(ours_density.nodes.max() - ref[0]) / ref[0]:.1e}, PyHessian "
+                f"{abs(ph_top - ref[0]) / ref[0]:.1e}; mean vs tr/P: dlverify "
+                f"{ours_density.moment(1):.3e}, PyHessian {ph_mean:.3e}, exact "
+                f"{trace / sum(p.numel() for p in model.parameters()):.3e}")
+    (t_make,) = median_seconds(make, **timing)
+    rows.append(f"(PyHessian's constructor alone, inside its times above: {t_make * 1e3:.1f}ms)")
+    rows.append("settings tried (max error over the seeds):")
+    rows.append(ladder("dlverify eigenvalues tol", ours_tried))
+    rows.append(ladder("PyHessian eigenvalues tol", ph_tried))
+    rows.append(ladder("dlverify Hutch++ n_samples (relative RMS)", hpp_tried))
+    return rows
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     try:
+        if args.pyhessian == "reimplementation":
+            raise ImportError
         import pyhessian
+        # pyhessian/__init__.py rebinds the name ``pyhessian.hessian`` to the class of that name.
+        pyhessian_hessian = sys.modules["pyhessian.hessian"]
+        source = f"PyHessian {getattr(pyhessian, '__version__', '0.1')}"
     except ImportError:
-        print("benchmark skipped: PyHessian is not installed (it is not a dependency of dlverify).\n"
-              "Install it to run this benchmark:  pip install pyhessian", file=sys.stderr)
-        return SKIPPED
-    # pyhessian/__init__.py rebinds the name ``pyhessian.hessian`` to the class of that name.
-    pyhessian_hessian = sys.modules["pyhessian.hessian"]
+        if args.pyhessian == "installed":
+            print("benchmark skipped: PyHessian is not installed (it is not a dependency of "
+                  "dlverify).\nInstall it to run this benchmark:  pip install pyhessian",
+                  file=sys.stderr)
+            return SKIPPED
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import pyhessian_reimpl as pyhessian
+        pyhessian_hessian = pyhessian
+        source = "PyHessian re-implementation (benchmarks/pyhessian_reimpl.py, not PyHessian)"
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -171,9 +361,16 @@ def main(argv=None) -> int:
     counter["hvps"] = 0
     tight_values, _ = single.eigenvalues(maxIter=1000, tol=1e-6)
     tight_hvps = counter["hvps"]
+    if not args.skip_equal_accuracy:
+        def make():
+            built = pyhessian.hessian(model, F.cross_entropy, data=(x, y), cuda=cuda)
+            model.zero_grad(set_to_none=True)  # its graph stays referenced by the object
+            return built
+
+        rows = equal_accuracy(args, model, x, y, single, counter, timing, make)
     pyhessian_hessian.hessian_vector_product = original_hvp
 
-    print(f"dlverify probes vs PyHessian {getattr(pyhessian, '__version__', '0.1')}, "
+    print(f"dlverify probes vs {source}, "
           f"torch {torch.__version__}, {platform.machine()} {args.device}, "
           f"{torch.get_num_threads()} threads of {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d')}")
@@ -195,6 +392,11 @@ def main(argv=None) -> int:
     print(f"top eigenvalue  PyHessian (power, tol=1e-3):  {theirs_values[0]:.6f}  HVPs {theirs_hvps}")
     print(f"top eigenvalue  PyHessian (power, tol=1e-6):  {tight_values[0]:.6f}  HVPs {tight_hvps} "
           "(untimed; where power iteration is heading)")
+    if not args.skip_equal_accuracy:
+        print()
+        print("at equal accuracy (each side at the cheapest setting that reaches the target):")
+        for line in rows:
+            print(line)
     return 0
 
 

@@ -30,35 +30,56 @@ Every probe is a pure function of (model, loss, data) or of tensors:
 from .activations import saturation
 from .clustering import ClusterResult, cluster_weights
 from .curvature import MAX_HESSIAN_PARAMS, hessian, hvp
+from .density import DensityResult, spectral_density
+from .eigenvalues import EigenvaluesResult, eigenvalues
 from .epsilon_sharpness import SharpnessResult, sharpness
 from .finite_differences import GradcheckResult, gradcheck
 from .gradients import grad_norm, per_layer_grad_norms
+from .hessian_operator import HessianOperator, hessian_operator
 from .input_jacobian import sensitivity
 from .interpolation import InterpolationResult, interpolate
+from .loss_plane import (LossPlaneResult, TrajectoryProjection, filter_normalize, loss_plane,
+                         project_trajectory)
+from .recorder import ProbeRecorder
 from .spectrum import EigenResult, minimal_ratio, top_eigenvalue
+from .trace import TraceResult, hessian_trace
 from .trajectory import WeightPCAResult, weight_pca
 from .weights import near_zero_weight_ratio
 
 __all__ = [
     "MAX_HESSIAN_PARAMS",
     "ClusterResult",
+    "DensityResult",
     "EigenResult",
+    "EigenvaluesResult",
     "GradcheckResult",
+    "HessianOperator",
     "InterpolationResult",
+    "LossPlaneResult",
+    "ProbeRecorder",
     "SharpnessResult",
+    "TraceResult",
+    "TrajectoryProjection",
     "WeightPCAResult",
     "cluster_weights",
+    "eigenvalues",
+    "filter_normalize",
     "grad_norm",
     "gradcheck",
     "hessian",
+    "hessian_operator",
+    "hessian_trace",
     "hvp",
     "interpolate",
+    "loss_plane",
     "minimal_ratio",
     "near_zero_weight_ratio",
     "per_layer_grad_norms",
+    "project_trajectory",
     "saturation",
     "sensitivity",
     "sharpness",
+    "spectral_density",
     "top_eigenvalue",
     "weight_pca",
 ]

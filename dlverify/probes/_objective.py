@@ -9,7 +9,7 @@ are accumulated batch by batch, so memory is bounded by one batch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -20,6 +20,7 @@ from . import _checks
 from ._data import Batches, as_batches
 from ._model import (Parameters, check_finite_weights, check_mode, trainable_parameters,
                      user_call)
+from ._selection import select_parameters
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Params = dict[str, torch.Tensor]
@@ -42,20 +43,26 @@ def check_finite(value: torch.Tensor, what: str) -> None:
 
 @dataclass(frozen=True)
 class Objective:
-    """``model`` + ``loss_fn`` + data, evaluated at any trainable-parameter values."""
+    """``model`` + ``loss_fn`` + data, evaluated at any values of the selected parameters.
+
+    ``params`` are the parameters differentiated (all trainable ones unless
+    ``build`` is given ``params=`` names); ``fixed`` the other trainable ones,
+    detached and held at their values.
+    """
 
     model: nn.Module
     loss_fn: LossFn
     batches: Batches
     params: Parameters
+    fixed: Params = field(default_factory=dict)
 
     @classmethod
-    def build(cls, model: nn.Module, loss_fn: LossFn, data: object) -> Objective:
+    def build(cls, model: nn.Module, loss_fn: LossFn, data: object, params=None) -> Objective:
         check_mode(model)
         _checks.function(loss_fn, "loss_fn")
         check_finite_weights(model)
-        params = trainable_parameters(model)
-        return cls(model, loss_fn, as_batches(data, params.device), params)
+        chosen, fixed = select_parameters(trainable_parameters(model), params)
+        return cls(model, loss_fn, as_batches(data, chosen.device), chosen, fixed)
 
     def batch_loss(self, params: Params, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean loss of one batch at ``params`` (other parameters and buffers: the model's own).
@@ -66,7 +73,8 @@ class Objective:
         """
         with user_call(f"the model, on inputs of shape {tuple(inputs.shape)} ({inputs.dtype}),",
                        "pass data whose inputs the model accepts"):
-            outputs = functional_call(self.model, params, (inputs,))
+            values = {**self.fixed, **params} if self.fixed else params
+            outputs = functional_call(self.model, values, (inputs,))
         with user_call(f"loss_fn(outputs, targets), with targets of shape "
                        f"{tuple(targets.shape)} ({targets.dtype}),",
                        "pass a loss_fn(outputs, targets) and targets that fit the model's outputs"):

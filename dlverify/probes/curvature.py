@@ -15,7 +15,8 @@ from ._objective import LossFn, Objective, check_finite
 MAX_HESSIAN_PARAMS = 5000
 
 
-def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor) -> torch.Tensor:
+def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor, *,
+        params=None) -> torch.Tensor:
     """Hessian-vector product ``H v`` of the full-data loss.
 
     ``H = ∇²L(θ)`` over the trainable parameters, ``v`` a flat vector of length
@@ -24,8 +25,11 @@ def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor) -> torch.
     ``grad`` over ``functional_call`` (Pearlmutter, 1994: exact, no finite
     differences), batch by batch and weighted by batch size. Returns a flat
     tensor of length P.
+
+    ``params`` (names from ``model.named_parameters()``) restricts θ, P and
+    ``v`` to those parameters; the others are held fixed (``None``: all).
     """
-    objective = Objective.build(model, loss_fn, data)
+    objective = Objective.build(model, loss_fn, data, params)
     n = objective.params.count
     if isinstance(vector, torch.Tensor):
         _checks.tensor(vector, "vector")
@@ -44,7 +48,7 @@ def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor) -> torch.
 
 
 def hessian(model: nn.Module, loss_fn: LossFn, data, *, max_params: int = MAX_HESSIAN_PARAMS,
-            chunk_size: int = 256) -> torch.Tensor:
+            chunk_size: int = 256, params=None) -> torch.Tensor:
     """Dense P×P Hessian of the full-data loss, for small models.
 
     Column ``j`` is ``H e_j`` (:func:`hvp` of the j-th basis vector), computed
@@ -53,8 +57,12 @@ def hessian(model: nn.Module, loss_fn: LossFn, data, *, max_params: int = MAX_HE
     ``model.parameters()`` order (trainable parameters only); dtype and device
     are the model's. Refuses models with more than ``max_params`` trainable
     parameters (P² entries are stored).
+
+    ``params`` (names from ``model.named_parameters()``) gives the diagonal
+    block of those parameters, the others held fixed (``None``: all), e.g.
+    the curvature of one layer.
     """
-    objective = Objective.build(model, loss_fn, data)
+    objective = Objective.build(model, loss_fn, data, params)
     n = objective.params.count
     max_params = _checks.integer(max_params, "max_params", minimum=1)
     chunk_size = _checks.integer(chunk_size, "chunk_size", minimum=1)

@@ -16,6 +16,7 @@ from . import _checks, _random
 from ._data import as_batches
 from ._model import check_finite_weights, check_mode, trainable_parameters
 from ._objective import LossFn, Objective, check_finite
+from ._selection import select_parameters
 from .curvature import MAX_HESSIAN_PARAMS, hessian
 
 
@@ -42,7 +43,7 @@ class EigenResult:
 
 def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 100,
                    tol: float = 1e-4, generator: torch.Generator | None = None,
-                   strict: bool = False) -> EigenResult:
+                   strict: bool = False, params=None) -> EigenResult:
     """Largest **signed** (algebraic) eigenvalue λ_max of the full-data Hessian.
 
     Lanczos iteration with full reorthogonalization on Hessian-vector products
@@ -60,6 +61,9 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
     invariant subspace. Memory: the Krylov basis, at most ``2 · iterations ×
     P`` numbers in the model's dtype on the model's device. With a single
     batch, the gradient's graph is built once and reused by every HVP.
+    ``params`` (names from ``model.named_parameters()``) restricts the Hessian
+    to those parameters, the others held fixed (``None``: all). For the k
+    largest or smallest eigenvalues see :func:`~dlverify.probes.eigenvalues`.
 
     A result that did not converge (``residual > tol · max|Ritz value|``) is
     only a lower bound: it comes with a :class:`~dlverify.errors.ConvergenceWarning`,
@@ -69,7 +73,7 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
     tol = _checks.real(tol, "tol", above=0)
     strict = _checks.flag(strict, "strict")
     generator = _random.resolve(generator)
-    objective = Objective.build(model, loss_fn, data)
+    objective = Objective.build(model, loss_fn, data, params)
     apply, loss = objective.hvp_operator()
     check_finite(loss, "loss")
     n, device, dtype = objective.params.count, objective.params.device, objective.params.dtype
@@ -128,7 +132,7 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
 
 def minimal_ratio(model: nn.Module, loss_fn: LossFn, data, *, tol: float | None = None,
                   dtype: torch.dtype | None = torch.float64,
-                  max_params: int = MAX_HESSIAN_PARAMS) -> float:
+                  max_params: int = MAX_HESSIAN_PARAMS, params=None) -> float:
     """Share of positive eigenvalues of the exact full-data Hessian.
 
     ``#{i : λ_i > tol · max_j |λ_j|} / P`` over the eigenvalues of the dense
@@ -143,7 +147,8 @@ def minimal_ratio(model: nn.Module, loss_fn: LossFn, data, *, tol: float | None 
     Hessian is computed in float64 on a float64 copy of the model and of the
     floating-point data (``dtype=None`` keeps the model's dtype). The caller's
     model is not changed. The size limit ``max_params`` is checked before
-    that copy is made.
+    that copy is made. ``params`` (names from ``model.named_parameters()``)
+    takes the Hessian block of those parameters only, the others held fixed.
     """
     tol = None if tol is None else _checks.real(tol, "tol", at_least=0)
     max_params = _checks.integer(max_params, "max_params", minimum=1)
@@ -153,7 +158,8 @@ def minimal_ratio(model: nn.Module, loss_fn: LossFn, data, *, tol: float | None 
     check_mode(model)
     _checks.function(loss_fn, "loss_fn")
     check_finite_weights(model)
-    params = trainable_parameters(model)
+    selected = params
+    params, _ = select_parameters(trainable_parameters(model), selected)
     if (dtype or params.dtype) not in (torch.float32, torch.float64):
         raise ProbeError(f"minimal_ratio computes the Hessian's eigenvalues in float32 or float64, "
                          f"not {dtype or params.dtype}; pass dtype=torch.float64 (the default)")
@@ -167,7 +173,7 @@ def minimal_ratio(model: nn.Module, loss_fn: LossFn, data, *, tol: float | None 
         cast = lambda t: t.to(dtype) if t.is_floating_point() else t  # noqa: E731
         data = [(cast(x), cast(y)) for x, y in batches.pairs]
         model = copy.deepcopy(model).to(dtype)
-    h = hessian(model, loss_fn, data, max_params=max_params)
+    h = hessian(model, loss_fn, data, max_params=max_params, params=selected)
     tol = float(torch.finfo(h.dtype).eps) ** 0.5 if tol is None else tol
     eigenvalues = torch.linalg.eigvalsh(h)
     threshold = tol * float(eigenvalues.abs().max())

@@ -20,7 +20,10 @@ class History:
     ``val_*`` are the validation set in eval mode. ``step`` is the number of
     optimizer steps done at each evaluation, ``seconds`` the wall time since
     the previous one. ``step_loss`` holds every mini-batch objective when
-    per-step recording is on.
+    per-step recording is on. ``probes`` holds what a
+    :class:`~dlverify.probes.ProbeRecorder` measured: ``probes["step"]`` the
+    steps, and one list per probe name (empty, and left out of
+    :meth:`as_dict`, when no recorder ran).
     """
 
     step: list[int] = field(default_factory=list)
@@ -33,10 +36,14 @@ class History:
     val_loss: list[float] = field(default_factory=list)
     val_acc: list[float] = field(default_factory=list)
     step_loss: list[float] = field(default_factory=list)
+    probes: dict[str, list[float]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, list]:
-        """Plain lists, JSON-serializable."""
-        return asdict(self)
+        """Plain lists (and ``probes``, a dict of lists, when recorded), JSON-serializable."""
+        values = asdict(self)
+        if not values["probes"]:
+            del values["probes"]
+        return values
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Sequence]) -> History:
@@ -48,9 +55,11 @@ class History:
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             raise TrainingTypeError(f"History has no metric(s) {sorted(unknown)}")
-        return cls(**{name: list(series) for name, series in values.items()})
+        return cls(**{name: ({k: list(v) for k, v in series.items()} if name == "probes"
+                             else list(series)) for name, series in values.items()})
 
     @property
     def final(self) -> dict[str, float]:
         """The last value of every metric that was recorded."""
-        return {name: values[-1] for name, values in self.as_dict().items() if values and name != "step_loss"}
+        return {name: values[-1] for name, values in self.as_dict().items()
+                if values and name not in ("step_loss", "probes")}

@@ -1,0 +1,105 @@
+"""The trace of the Hessian, estimated from Hessian-vector products (Hutchinson, Hutch++)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import ProbeError
+from . import _checks, _random
+from ._lanczos import rademacher
+from ._objective import LossFn
+from .hessian_operator import hessian_operator
+
+#: Products computed together with ``vmap`` on a GPU (bounds the memory of a batch of
+#: HVPs). On a CPU they are computed one at a time: batching measured slower there
+#: (``benchmarks/README.md``).
+CHUNK = 16
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    """An unbiased estimate ``value`` of tr(H) and its standard error.
+
+    ``std_error`` is the sample standard deviation of the random quadratic
+    forms divided by the square root of their number (for Hutch++: of the
+    residual part, conditional on the sketch); ``n_samples`` the Hessian-vector
+    products asked for, ``hvps`` those computed (fewer for Hutch++ when the
+    sketch ⌊m/3⌋ exceeds P: Q has only P columns).
+    """
+
+    value: float
+    std_error: float
+    n_samples: int
+    hvps: int
+
+
+def _products(op, vectors: torch.Tensor) -> torch.Tensor:
+    """``H V`` for the columns of ``V`` (P × m), ``CHUNK`` columns at a time on a GPU."""
+    if op.device.type != "cuda":
+        return torch.stack([op.apply(vectors[:, i]) for i in range(vectors.shape[1])], dim=1)
+    return torch.cat([op.apply(vectors[:, i:i + CHUNK]) for i in range(0, vectors.shape[1], CHUNK)],
+                     dim=1)
+
+
+def _probes(n: int, m: int, generator, op) -> torch.Tensor:
+    dtype = op._params.dtype
+    return torch.stack([rademacher(n, generator, device=op.device, dtype=dtype)
+                        for _ in range(m)], dim=1)
+
+
+def _mean_and_error(samples: torch.Tensor) -> tuple[float, float]:
+    samples = samples.double()
+    if samples.numel() < 2:
+        return float(samples.mean()), math.inf
+    return float(samples.mean()), float(samples.std(unbiased=True)) / math.sqrt(samples.numel())
+
+
+def hessian_trace(model: nn.Module, loss_fn: LossFn, data, *, n_samples: int = 99,
+                  method: str = "hutch++", params=None,
+                  generator: torch.Generator | None = None) -> TraceResult:
+    """Estimate tr(∇²L(θ)) of the full-data loss with ``n_samples`` Hessian-vector products.
+
+    ``method="hutchinson"`` (Hutchinson, 1989): ``tr(H) ≈ (1/m) Σ zᵢᵀ H zᵢ``
+    with Rademacher ``zᵢ`` (±1 entries), variance ``2(‖H‖_F² − Σ H_jj²)/m``;
+    PyHessian's ``trace``. ``method="hutch++"`` (Meyer, Musco, Musco &
+    Woodruff, "Hutch++: Optimal Stochastic Trace Estimation", SOSA 2021):
+    with s = ⌊m/3⌋, ``Q = orth(H S)`` for Rademacher S (P × s), then
+    ``tr(H) ≈ tr(Qᵀ H Q) + (1/g) Σ gᵢᵀ (I − QQᵀ) H (I − QQᵀ) gᵢ`` with the
+    remaining g = m − 2s Rademacher gᵢ: the top of the spectrum, which
+    dominates Hutchinson's variance on a trained network's Hessian, is taken
+    exactly and only the rest is sampled. Both are unbiased; Hutch++ is exact
+    once s ≥ P. Hutch++ pays off when a few eigenvalues carry the variance; on
+    a Hessian whose off-diagonal mass is spread over the bulk it samples with
+    only a third of its budget and needs up to ~3× Hutchinson's products for
+    the same error (``benchmarks/README.md``): compare ``std_error``. ``n_samples`` ≥ 2 (Hutchinson) or ≥ 4 (Hutch++, for two
+    residual samples and a standard error). Draws come from ``generator`` (a
+    CPU generator seeded with 0 when ``None``); on a GPU products are
+    computed ``CHUNK`` at a time with ``vmap``. ``params`` restricts H to the named
+    parameters (see :func:`~dlverify.probes.hessian_operator`).
+    """
+    if not isinstance(method, str) or method not in ("hutch++", "hutchinson"):
+        raise ProbeError(f"method must be 'hutch++' or 'hutchinson', got "
+                         f"{_checks.describe(method)}")
+    least = 4 if method == "hutch++" else 2
+    n_samples = _checks.integer(n_samples, "n_samples", minimum=1)
+    if n_samples < least:
+        raise ProbeError(f"n_samples must be an integer >= {least} for method={method!r} (to "
+                         f"have a standard error), got {n_samples}")
+    generator = _random.resolve(generator)
+    op = hessian_operator(model, loss_fn, data, params=params)
+    n = op.shape[0]
+    if method == "hutchinson":
+        z = _probes(n, n_samples, generator, op)
+        value, error = _mean_and_error((z * _products(op, z)).sum(dim=0))
+        return TraceResult(value, error, n_samples, op.hvps)
+    sketch = n_samples // 3
+    q, _ = torch.linalg.qr(_products(op, _probes(n, sketch, generator, op)))
+    exact = float(torch.sum(q * _products(op, q)))
+    g = _probes(n, n_samples - 2 * sketch, generator, op)
+    g = g - q @ (q.T @ g)
+    residual, error = _mean_and_error((g * _products(op, g)).sum(dim=0))
+    return TraceResult(exact + residual, error, n_samples, op.hvps)
