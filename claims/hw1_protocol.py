@@ -180,6 +180,7 @@ def early_drop_fraction(loss: Sequence[float], fraction: float = 0.1) -> float:
 NEAR_ZERO_SIZES = FIT_SIZES        # "the small network" of §1-2, on sin(x) + 0.5x
 NEAR_ZERO_TRAIN_EPOCHS = 100       # §1-2's training length, then the objective switches to ‖∇L‖²
 NEAR_ZERO_LM_ITERATIONS = 50
+CRITICAL_POINT_RUNS = 100          # the exercise's "train the network 100 times"; ~20 s on one core
 GRAD_NORM_RELATIVE_TOLERANCE = 1e-2  # "almost zero": ‖∇L‖ at most 1 % of the run's gradient norm at initialization
 NEAR_ZERO_WEIGHT_THRESHOLD = 1e-2  # the report's "weight near zero": |w| < 0.01 (threshold unstated there)
 
@@ -257,6 +258,13 @@ PARAM_WIDTHS = (4, 16, 64, 256)    # §1-3 parameters vs generalization: hidden 
 BATCH_SIZES = (64, 128, 256, 512, 1024)  # §1-3 part 2: five batch sizes, spanning part 1's 64 and 1024
 INTERPOLATION = {"a": {"batch_size": 64, "lr": 1e-3}, "b": {"batch_size": 1024, "lr": 1e-2}}
 INTERPOLATION_EPOCHS = 5
+INTERPOLATION_TRAIN_CURVE = 2000   # the training-loss curve is taken on the first 2000 training images
+# α of θ(α) = (1 − α)·θ_a + α·θ_b. The usual sweep: −1 … 2 in steps of 0.1 (0 and 1 exactly).
+SWEEP_ALPHAS = np.round(np.linspace(-1.0, 2.0, 31), 6)
+# The report's text reads α on a log axis (0.001, 0.01, 0.1, 1; "α < 0.01", "α > 1"): four points a decade
+# from 1e-4, a decade below the smallest value it names, to 10^0.25 ≈ 1.78, inside the sweep's end 2.
+LOG_ALPHAS = np.round(10.0 ** (np.arange(-16, 2) / 4), 12)
+INTERPOLATION_ALPHAS = np.unique(np.concatenate([SWEEP_ALPHAS, LOG_ALPHAS]))
 
 
 @dataclass
@@ -267,6 +275,27 @@ class MnistRun:
     train_acc: float | None = None
     test_loss: float | None = None
     test_acc: float | None = None
+
+
+@dataclass
+class InterpolationRun:
+    """The two models of §1-3 part 1 and the interpolation between them, over :data:`INTERPOLATION_ALPHAS`.
+
+    ``test`` is on all 10 000 test images, ``train`` on the first
+    :data:`INTERPOLATION_TRAIN_CURVE` training images (each an
+    :class:`dlverify.probes.interpolation.InterpolationResult`).
+    """
+
+    a: MnistRun
+    b: MnistRun
+    test: object
+    train: object
+
+    def at(self, split: str, alphas) -> tuple[np.ndarray, np.ndarray]:
+        """Loss and accuracy of ``split`` at the given α (each one of :data:`INTERPOLATION_ALPHAS`)."""
+        curve = getattr(self, split)
+        index = [int(np.flatnonzero(curve.alphas == a)[0]) for a in np.asarray(alphas, dtype=float)]
+        return curve.loss[index], curve.accuracy[index]
 
 
 @dataclass
@@ -290,9 +319,15 @@ class Hw1Runs:
             FIT_SIZES, function_problem(function), seeds, epochs=FIT_EPOCHS, scheme=scheme, init_kwargs=kwargs,
             device=device))
 
-    def pca_runs(self, device: torch.device, runs: int = PCA_RUNS) -> StackedRun:
-        return self._cached(("pca", runs, str(device)), lambda: train_stacked(
-            PCA_SIZES, function_problem("sin"), tuple(range(runs)), epochs=PCA_EPOCHS, snapshot_every=PCA_EVERY,
+    def pca_runs(self, device: torch.device, runs: int = PCA_RUNS, *, group: int = 0) -> StackedRun:
+        """The §1-2 PCA experiment: ``runs`` trainings from seeds ``group·runs … (group + 1)·runs − 1``.
+
+        Group 0 is the report's one experiment; further groups repeat it from
+        other seeds, for claims decided over several experiments.
+        """
+        seeds = tuple(range(group * runs, (group + 1) * runs))
+        return self._cached(("pca", runs, group, str(device)), lambda: train_stacked(
+            PCA_SIZES, function_problem("sin"), seeds, epochs=PCA_EPOCHS, snapshot_every=PCA_EVERY,
             device=device))
 
     def critical_points(self, runs: int, device: torch.device) -> list[CriticalPoint]:
@@ -307,6 +342,23 @@ class Hw1Runs:
                val_every_epochs)
         return self._cached(key, lambda: self._train_mnist(sizes, seed, device, n_train, epochs, batch_size, lr,
                                                              shuffled_labels, val_every_epochs))
+
+    def interpolation(self, seed: int, device: torch.device, *, n_train: int | None) -> InterpolationRun:
+        """Model a (batch 64, lr 1e-3) from ``seed`` and model b (batch 1024, lr 1e-2) from ``1000 + seed``,
+        784-128-10 ReLU, Adam, 5 epochs, and the loss/accuracy along the line between them."""
+        from dlverify.probes import interpolate
+
+        def make():
+            sizes = (784, ONE_LAYER_WIDTH, 10)
+            a = self.mnist(sizes, seed, device, n_train=n_train, epochs=INTERPOLATION_EPOCHS, **INTERPOLATION["a"])
+            b = self.mnist(sizes, 1000 + seed, device, n_train=n_train, epochs=INTERPOLATION_EPOCHS,
+                           **INTERPOLATION["b"])
+            train = self.train.take(slice(0, INTERPOLATION_TRAIN_CURVE))
+            return InterpolationRun(
+                a, b, interpolate(a.model, b.model, F.cross_entropy, tuple(self.test.to(device)), INTERPOLATION_ALPHAS),
+                interpolate(a.model, b.model, F.cross_entropy, tuple(train.to(device)), INTERPOLATION_ALPHAS))
+
+        return self._cached(("interpolation", seed, str(device), n_train), make)
 
     def _train_mnist(self, sizes, seed, device, n_train, epochs, batch_size, lr, shuffled_labels, val_every_epochs):
         train = self.train if n_train is None else self.train.take(slice(0, n_train))
