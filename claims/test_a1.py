@@ -31,8 +31,8 @@ STANDIN_NOTE = ("Fashion-MNIST stand-in for CIFAR-10 (55 000 / 5 000 / 10 000, 7
 
 
 @pytest.fixture(scope="session")
-def a1_runs(profile) -> A1Runs:
-    return A1Runs(epochs=profile.pick(default=5, full=EPOCHS))
+def a1_runs(profile, run_cache) -> A1Runs:
+    return A1Runs(epochs=profile.pick(default=5, full=EPOCHS), run_cache=run_cache)
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def _protocol(claim, a1, dataset, device, seeds, settings):
 
 
 def _runs(a1, dataset, settings, seeds, device):
-    return {s: [a1.run(dataset, s[0], s[1], seed, device) for seed in seeds] for s in settings}
+    return a1.runs(dataset, settings, seeds, device)
 
 
 def _label(setting) -> str:
@@ -269,7 +269,9 @@ def test_lambda_smooths_w(claim, a1, dataset, device, seeds):
                  "normalized total variation of the templates decreases with λ")
 
 
-@pytest.mark.parametrize("dataset", _cases("a1.test-loss-order", "a1 §1.2 Training and evaluation, Table 1"))
+@pytest.mark.parametrize("dataset", _cases(
+    "a1.test-loss-order", "a1 §1.2 Training and evaluation, Table 1",
+    standin_xfail={"default": Finding("on the Fashion-MNIST stand-in the chain is reversed: η = 0.1 ends with the lowest test loss, and the penalty raises it (λ = 0 below λ = 0.1 below λ = 1)", fails=("test loss: λ=0.1 < λ=1 < λ=0 (η=0.001) < η=0.1",))}))
 def test_test_loss_order(claim, a1, dataset, device, seeds):
     """Test loss orders λ = 0.1 (1.74) < λ = 1 (1.85) < λ = 0 (2.02) ≪ η = 0.1 (6.92).
 
@@ -298,11 +300,15 @@ def test_test_loss_order(claim, a1, dataset, device, seeds):
                  "test loss: λ=0.1 < λ=1 < λ=0 (η=0.001) < η=0.1")
 
 
-def class_template_correlation(templates: torch.Tensor, train) -> list[float]:
+def class_means(train) -> torch.Tensor:
+    """The mean training input of each class, ``(classes, features)`` in float64."""
+    inputs, labels = train.inputs.reshape(len(train), -1).double().cpu(), train.targets.cpu()
+    return torch.stack([inputs[labels == c].mean(dim=0) for c in range(int(labels.max()) + 1)])
+
+
+def class_template_correlation(templates: torch.Tensor, means: torch.Tensor) -> list[float]:
     """Per class c: Pearson correlation of W's row c with the mean training input of class c."""
     flat = templates.reshape(templates.shape[0], -1).double()
-    inputs, labels = train.inputs.reshape(len(train), -1).double().cpu(), train.targets.cpu()
-    means = torch.stack([inputs[labels == c].mean(dim=0) for c in range(flat.shape[0])])
     a, b = flat - flat.mean(dim=1, keepdim=True), means - means.mean(dim=1, keepdim=True)
     return ((a * b).sum(dim=1) / (a.norm(dim=1) * b.norm(dim=1))).tolist()
 
@@ -320,8 +326,9 @@ def test_regularized_w_class_patterns(claim, a1, dataset, device, seeds):
     """
     settings, runs = _lambda_runs(a1, dataset, seeds, device)
     data = a1.dataset(dataset)
-    correlation = {s: [float(torch.tensor(class_template_correlation(r.templates(data.image_shape), data.train))
-                             .mean()) for r in rs] for s, rs in runs.items()}
+    means = class_means(data.train)
+    correlation = {s: [float(torch.tensor(class_template_correlation(r.templates(data.image_shape), means)).mean())
+                       for r in rs] for s, rs in runs.items()}
     _protocol(claim, a1, dataset, device, seeds, settings)
     claim.report(statement="no repetitive pattern per class without regularization; patterns with it (Fig. 2)")
     claim.measure(template_class_mean_correlation={_label(s): v for s, v in correlation.items()})
@@ -332,8 +339,9 @@ def test_regularized_w_class_patterns(claim, a1, dataset, device, seeds):
                      f"templates correlate more with the class means at λ = {setting[0]:g} than at λ = 0")
 
 
-@pytest.mark.parametrize("dataset", _cases("a1.high-lr-good-first-epoch",
-                                           "a1 §1.2 Training and evaluation, Fig. 1a"))
+@pytest.mark.parametrize("dataset", _cases(
+    "a1.high-lr-good-first-epoch", "a1 §1.2 Training and evaluation, Fig. 1a",
+    standin_xfail={"default": Finding("on the Fashion-MNIST stand-in η = 0.1 is ahead after the first epoch, as reported, but it also ends ahead of η = 0.001, not behind", fails=("final validation accuracy lower at η = 0.1 than at η = 0.001",))}))
 def test_high_lr_good_first_epoch(claim, a1, dataset, device, seeds):
     """With η = 0.1 the first epoch already reaches a not-so-bad point, though it ends worse.
 
