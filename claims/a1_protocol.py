@@ -99,7 +99,7 @@ def load_a1_data(dataset: str) -> A1Data:
 
 
 class PenaltyRecorder:
-    """Callback for :func:`dlverify.train.fit` / ``fit_many``: λ‖W‖² at every evaluation, to turn losses into costs."""
+    """Callback for ``fit`` / ``fit_many``: λ‖W‖² at every evaluation, to turn losses into costs."""
 
     def __init__(self, lam: float) -> None:
         self.lam = lam
@@ -178,27 +178,30 @@ class A1Runs:
     def run(self, dataset: str, lam: float, eta: float, seed: int, device: torch.device) -> A1Run:
         return self.runs(dataset, [(lam, eta)], [seed], device)[(lam, eta)][0]
 
-    def runs(self, dataset: str, settings, seeds, device: torch.device) -> dict[tuple[float, float], list[A1Run]]:
-        """Every ``(λ, η)`` of ``settings`` trained from each of ``seeds``: ``{setting: [run per seed]}``."""
+    def runs(self, dataset: str, settings, seeds,
+             device: torch.device) -> dict[tuple[float, float], list[A1Run]]:
+        """Every ``(λ, η)`` of ``settings`` from each of ``seeds``: ``{setting: [runs]}``."""
         device = torch.device(device)
-        wanted = [(float(lam), float(eta), int(seed)) for lam, eta in settings for seed in seeds]
-        needed = [w for w in dict.fromkeys(wanted) if self._key(dataset, w, device) not in self.cache]
+        settings = [(float(lam), float(eta)) for lam, eta in settings]
+        wanted = [(lam, eta, int(seed)) for lam, eta in settings for seed in seeds]
+        needed = [w for w in dict.fromkeys(wanted)
+                  if self._key(dataset, w, device) not in self.cache]
         missing = [w for w in needed if not self.run_cache.has(self._spec(dataset, w, device))]
         trained: dict[tuple, dict] = {}
 
         def create(config: tuple) -> dict:
             if config not in trained:
-                trained.update(self._fit_many(self.dataset(dataset), [m for m in missing if m not in trained],
-                                              device))
+                batch = [m for m in missing if m not in trained and m != config] + [config]
+                trained.update(self._fit_many(self.dataset(dataset), batch, device))
             return trained.pop(config)
 
         for config in needed:
             payload = self.run_cache.get_or_create(self._spec(dataset, config, device),
                                                    lambda config=config: create(config))
-            self.cache[self._key(dataset, config, device)] = self._from_payload(dataset, config, payload, device)
-        return {(float(lam), float(eta)): [self.cache[self._key(dataset, (float(lam), float(eta), int(seed)),
-                                                                  device)] for seed in seeds]
-                for lam, eta in settings}
+            run = self._from_payload(dataset, config, payload, device)
+            self.cache[self._key(dataset, config, device)] = run
+        return {(lam, eta): [self.cache[self._key(dataset, (lam, eta, int(seed)), device)]
+                             for seed in seeds] for lam, eta in settings}
 
     def _key(self, dataset: str, config: tuple, device: torch.device) -> tuple:
         return (dataset, *config, self.epochs, str(device))
@@ -206,35 +209,41 @@ class A1Runs:
     def _spec(self, dataset: str, config: tuple, device: torch.device) -> dict:
         """Everything that determines one run, for the run cache's key."""
         lam, eta, seed = config
-        return {"family": "a1", "protocol_version": PROTOCOL_VERSION, "dataset": dataset, "lambda": lam,
-                "eta": eta, "seed": seed, "epochs": self.epochs, "batch_size": BATCH_SIZE, "init_std": INIT_STD,
+        return {"family": "a1", "protocol_version": PROTOCOL_VERSION, "dataset": dataset,
+                "lambda": lam, "eta": eta, "seed": seed, "epochs": self.epochs,
+                "batch_size": BATCH_SIZE, "init_std": INIT_STD,
                 "validation": f"last {N_VALIDATION} of the training file", "device": device.type,
                 "dtype": "torch.float32", "data": _data_checksums(dataset)}
 
-    def _from_payload(self, dataset: str, config: tuple, payload: dict, device: torch.device) -> A1Run:
+    def _from_payload(self, dataset: str, config: tuple, payload: dict,
+                      device: torch.device) -> A1Run:
         lam, eta, seed = config
         model = softmax_regression(self.dataset(dataset).train.inputs.shape[1], 10)
         model.load_state_dict(payload["model"])
-        return A1Run(lam, eta, seed, History.from_dict(payload["history"]), list(payload["penalty"]),
-                     model.to(device).eval(), float(payload["test_loss"]), float(payload["test_acc"]))
+        return A1Run(lam, eta, seed, History.from_dict(payload["history"]),
+                     list(payload["penalty"]), model.to(device).eval(),
+                     float(payload["test_loss"]), float(payload["test_acc"]))
 
-    def _fit_many(self, data: A1Data, configs: list[tuple], device: torch.device) -> dict[tuple, dict]:
-        """Train every ``(λ, η, seed)`` of ``configs`` at once; the run cache's payload per config."""
-        models = [build_model(data.train.inputs.shape[1], seed).to(device) for _, _, seed in configs]
+    def _fit_many(self, data: A1Data, configs: list[tuple],
+                  device: torch.device) -> dict[tuple, dict]:
+        """Train every ``(λ, η, seed)`` of ``configs`` at once; the cache's payload per config."""
+        models = [build_model(data.train.inputs.shape[1], seed).to(device)
+                  for _, _, seed in configs]
         recorders = [PenaltyRecorder(lam) for lam, _, _ in configs]
-        histories = fit_many(models, data.train.to(device), optimizer="sgd", lr=[eta for _, eta, _ in configs],
-                             batch_size=BATCH_SIZE, epochs=self.epochs, seeds=[seed for _, _, seed in configs],
-                             val=data.val.to(device), penalty=[L2Penalty(lam) if lam else None
-                                                               for lam, _, _ in configs],
-                             evaluate_train=True, callbacks=[[r] for r in recorders], record_steps=True)
+        histories = fit_many(
+            models, data.train.to(device), optimizer="sgd", lr=[eta for _, eta, _ in configs],
+            batch_size=BATCH_SIZE, epochs=self.epochs, seeds=[seed for _, _, seed in configs],
+            val=data.val.to(device),
+            penalty=[L2Penalty(lam) if lam else None for lam, _, _ in configs],
+            evaluate_train=True, callbacks=[[r] for r in recorders], record_steps=True)
         test = data.test.to(device)
         payloads = {}
         for config, model, history, recorder in zip(configs, models, histories, recorders):
             model.eval()
             test_loss, test_acc = evaluate(model, test)
+            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             payloads[config] = {"history": history.as_dict(), "penalty": list(recorder.values),
-                                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                                "test_loss": test_loss, "test_acc": test_acc}
+                                "model": state, "test_loss": test_loss, "test_acc": test_acc}
         return payloads
 
 

@@ -23,8 +23,9 @@ one; each seed is unstacked into an ordinary ``nn.Sequential`` for the probes.
 MNIST nets (§1-1 train on actual tasks, §1-3): Keras ``Sequential`` with
 ``Flatten``, ``Dense`` ReLU layers and a softmax output, Keras defaults
 (Glorot uniform kernels, zero biases, Adam lr 1e-3, batch 32) unless the report
-states otherwise. Each (configuration, seed, device) is trained once per session
-and shared.
+states otherwise. Each (configuration, seed, device) is trained once, the seeds
+a claim asks for together in one :func:`dlverify.train.fit_many` call, and kept
+in the run cache (:class:`Hw1Runs`).
 """
 
 from __future__ import annotations
@@ -40,8 +41,13 @@ from torch import nn
 from torch.func import functional_call, grad, jacrev
 
 from dlverify.data import TensorData, function_problem, random_labels
+from dlverify.data.registry import get_spec
 from dlverify.models import initialize, mlp
-from dlverify.train import History, evaluate, fit, make_optimizer
+from dlverify.runcache import RunCache
+from dlverify.train import History, evaluate, fit_many, make_optimizer
+
+# Part of every MNIST run's cache key: bump it when a change here changes what a run produces.
+PROTOCOL_VERSION = 1
 
 # -- function nets ---------------------------------------------------------------------------------
 
@@ -258,11 +264,12 @@ PARAM_WIDTHS = (4, 16, 64, 256)    # §1-3 parameters vs generalization: hidden 
 BATCH_SIZES = (64, 128, 256, 512, 1024)  # §1-3 part 2: five batch sizes, spanning part 1's 64 and 1024
 INTERPOLATION = {"a": {"batch_size": 64, "lr": 1e-3}, "b": {"batch_size": 1024, "lr": 1e-2}}
 INTERPOLATION_EPOCHS = 5
-INTERPOLATION_TRAIN_CURVE = 2000   # the training-loss curve is taken on the first 2000 training images
+INTERPOLATION_TRAIN_CURVE = 2000   # the training-loss curve: the first 2000 training images
 # α of θ(α) = (1 − α)·θ_a + α·θ_b. The usual sweep: −1 … 2 in steps of 0.1 (0 and 1 exactly).
 SWEEP_ALPHAS = np.round(np.linspace(-1.0, 2.0, 31), 6)
-# The report's text reads α on a log axis (0.001, 0.01, 0.1, 1; "α < 0.01", "α > 1"): four points a decade
-# from 1e-4, a decade below the smallest value it names, to 10^0.25 ≈ 1.78, inside the sweep's end 2.
+# The report's text reads α on a log axis (0.001, 0.01, 0.1, 1; "α < 0.01", "α > 1"): four
+# points a decade from 1e-4, a decade below the smallest value it names, to 10^0.25 ≈ 1.78,
+# inside the sweep's end 2.
 LOG_ALPHAS = np.round(10.0 ** (np.arange(-16, 2) / 4), 12)
 INTERPOLATION_ALPHAS = np.unique(np.concatenate([SWEEP_ALPHAS, LOG_ALPHAS]))
 
@@ -279,7 +286,7 @@ class MnistRun:
 
 @dataclass
 class InterpolationRun:
-    """The two models of §1-3 part 1 and the interpolation between them, over :data:`INTERPOLATION_ALPHAS`.
+    """The two models of §1-3 part 1 and the line between them, at :data:`INTERPOLATION_ALPHAS`.
 
     ``test`` is on all 10 000 test images, ``train`` on the first
     :data:`INTERPOLATION_TRAIN_CURVE` training images (each an
@@ -292,18 +299,25 @@ class InterpolationRun:
     train: object
 
     def at(self, split: str, alphas) -> tuple[np.ndarray, np.ndarray]:
-        """Loss and accuracy of ``split`` at the given α (each one of :data:`INTERPOLATION_ALPHAS`)."""
+        """Loss and accuracy of ``split`` at the given α (each one of the stored α)."""
         curve = getattr(self, split)
-        index = [int(np.flatnonzero(curve.alphas == a)[0]) for a in np.asarray(alphas, dtype=float)]
+        index = [int(np.flatnonzero(curve.alphas == a)[0])
+                 for a in np.asarray(alphas, dtype=float)]
         return curve.loss[index], curve.accuracy[index]
 
 
 @dataclass
 class Hw1Runs:
-    """Trains each hw1 configuration once per session and hands it to every claim that asks."""
+    """Trains each hw1 configuration once per session and hands it to every claim that asks.
+
+    The MNIST runs are also kept in ``run_cache`` (shared by sessions and
+    xdist workers) and trained with :func:`dlverify.train.fit_many`; the
+    function nets (seconds of training) stay in this session's memory.
+    """
 
     train: TensorData
     test: TensorData
+    run_cache: RunCache = field(default_factory=lambda: RunCache(None))
     cache: dict = field(default_factory=dict)
 
     def _cached(self, key, make):
@@ -320,7 +334,7 @@ class Hw1Runs:
             device=device))
 
     def pca_runs(self, device: torch.device, runs: int = PCA_RUNS, *, group: int = 0) -> StackedRun:
-        """The §1-2 PCA experiment: ``runs`` trainings from seeds ``group·runs … (group + 1)·runs − 1``.
+        """The §1-2 PCA experiment: ``runs`` trainings, seeds ``group·runs … (group + 1)·runs − 1``.
 
         Group 0 is the report's one experiment; further groups repeat it from
         other seeds, for claims decided over several experiments.
@@ -334,46 +348,152 @@ class Hw1Runs:
         return self._cached(("critical", runs, str(device)), lambda: _critical_points(runs, device))
 
     # MNIST
-    def mnist(self, sizes: Sequence[int], seed: int, device: torch.device, *, n_train: int | None, epochs: int,
-              batch_size: int = MNIST_BATCH, lr: float = MNIST_LR, shuffled_labels: bool = False,
-              val_every_epochs: int | None = None, finish: bool = True) -> MnistRun:
-        """One Keras-default MNIST MLP: Glorot uniform, Adam, cross-entropy on the first ``n_train`` images."""
-        key = ("mnist", tuple(sizes), seed, str(device), n_train, epochs, batch_size, lr, shuffled_labels,
-               val_every_epochs)
-        return self._cached(key, lambda: self._train_mnist(sizes, seed, device, n_train, epochs, batch_size, lr,
-                                                             shuffled_labels, val_every_epochs))
+    def mnist(self, sizes: Sequence[int], seed: int, device: torch.device, *, n_train: int | None,
+              epochs: int, batch_size: int = MNIST_BATCH, lr: float = MNIST_LR,
+              shuffled_labels: bool = False, val_every_epochs: int | None = None) -> MnistRun:
+        """One Keras-default MNIST MLP: Glorot uniform, Adam, cross-entropy on the first ``n_train``
+        images."""
+        return self.mnist_many(sizes, [seed], device, n_train=n_train, epochs=epochs,
+                               batch_size=batch_size, lr=lr, shuffled_labels=shuffled_labels,
+                               val_every_epochs=val_every_epochs)[0]
 
-    def interpolation(self, seed: int, device: torch.device, *, n_train: int | None) -> InterpolationRun:
-        """Model a (batch 64, lr 1e-3) from ``seed`` and model b (batch 1024, lr 1e-2) from ``1000 + seed``,
-        784-128-10 ReLU, Adam, 5 epochs, and the loss/accuracy along the line between them."""
-        from dlverify.probes import interpolate
+    def mnist_many(self, sizes: Sequence[int], seeds: Sequence[int], device: torch.device, *,
+                   n_train: int | None, epochs: int, batch_size: int = MNIST_BATCH,
+                   lr: float = MNIST_LR, shuffled_labels: bool = False,
+                   val_every_epochs: int | None = None) -> list[MnistRun]:
+        """:meth:`mnist` for each of ``seeds``: read from this session, else from the run cache;
+        the seeds found in neither are trained together in one :func:`dlverify.train.fit_many`.
+
+        Each run's numbers do not depend on which seeds it was trained with
+        (each model computed on its own slice, one thread; ``fit_many``'s
+        default unfused Adam), so a run read back equals a run trained now.
+        """
+        device = torch.device(device)
+        settings = {"sizes": list(sizes), "n_train": n_train, "epochs": epochs,
+                    "batch_size": batch_size, "lr": lr, "shuffled_labels": shuffled_labels,
+                    "val_every_epochs": val_every_epochs}
+
+        def key(seed):
+            return ("mnist", tuple(sizes), seed, str(device), n_train, epochs, batch_size, lr,
+                    shuffled_labels, val_every_epochs)
+
+        needed = [s for s in dict.fromkeys(int(s) for s in seeds) if key(s) not in self.cache]
+        missing = [s for s in needed
+                   if not self.run_cache.has(self._mnist_spec(settings, s, device))]
+        trained: dict[int, dict] = {}
+
+        def create(seed: int) -> dict:
+            if seed not in trained:
+                batch = [s for s in missing if s not in trained and s != seed] + [seed]
+                trained.update(self._train_mnist_many(settings, batch, device))
+            return trained.pop(seed)
+
+        for seed in needed:
+            payload = self.run_cache.get_or_create(self._mnist_spec(settings, seed, device),
+                                                   lambda seed=seed: create(seed))
+            model = mlp(list(sizes))
+            model.load_state_dict(payload["model"])
+            scores = (float(payload[k])
+                      for k in ("train_loss", "train_acc", "test_loss", "test_acc"))
+            self.cache[key(seed)] = MnistRun(model.to(device).eval(),
+                                             History.from_dict(payload["history"]), *scores)
+        return [self.cache[key(int(s))] for s in seeds]
+
+    def _mnist_spec(self, settings: dict, seed: int, device: torch.device) -> dict:
+        """Everything that determines one MNIST run, for the run cache's key."""
+        label_seed = 10_000 + seed if settings["shuffled_labels"] else None
+        return {"family": "hw1", "protocol_version": PROTOCOL_VERSION, "run": "mnist", **settings,
+                "seed": seed, "init": "glorot_uniform", "optimizer": "adam",
+                "label_seed": label_seed,
+                "device": device.type, "dtype": str(self.train.inputs.dtype),
+                "data": {name: file.sha256 for name, file in get_spec("mnist").files.items()}}
+
+    def _train_mnist_many(self, settings: dict, seeds: list[int],
+                          device: torch.device) -> dict[int, dict]:
+        n_train, batch_size = settings["n_train"], settings["batch_size"]
+        val_every = settings["val_every_epochs"]
+        train = self.train if n_train is None else self.train.take(slice(0, n_train))
+        if settings["shuffled_labels"]:
+            trains = [random_labels(train, generator=torch.Generator().manual_seed(10_000 + s))
+                      .to(device) for s in seeds]
+        else:
+            trains = [train.to(device)] * len(seeds)
+        test = self.test.to(device)
+        models = [initialize(mlp(settings["sizes"]), "glorot_uniform",
+                             generator=torch.Generator().manual_seed(s)).to(device) for s in seeds]
+        steps_per_epoch = -(-len(train) // batch_size)
+        histories = fit_many(models, trains if settings["shuffled_labels"] else trains[0],
+                             optimizer="adam", lr=settings["lr"], batch_size=batch_size,
+                             epochs=settings["epochs"], seeds=seeds,
+                             val=test if val_every else None,
+                             eval_every=val_every * steps_per_epoch if val_every else None)
+        payloads = {}
+        for seed, model, history, data in zip(seeds, models, histories, trains):
+            model.eval()
+            train_loss, train_acc = evaluate(model, data)
+            test_loss, test_acc = evaluate(model, test)
+            payloads[seed] = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                              "history": history.as_dict(), "train_loss": train_loss,
+                              "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc}
+        return payloads
+
+    def interpolation(self, seed: int, device: torch.device, *,
+                      n_train: int | None) -> InterpolationRun:
+        """Model a (batch 64, lr 1e-3) from ``seed`` and model b (batch 1024, lr 1e-2) from
+        ``1000 + seed``, 784-128-10 ReLU, Adam, 5 epochs, and loss/accuracy along the line between.
+
+        The curves are kept in the run cache beside the models (evaluating
+        every α is most of the cost once the models are trained).
+        """
+        from dlverify.probes import InterpolationResult, interpolate
+
+        device = torch.device(device)
+        sizes = (784, ONE_LAYER_WIDTH, 10)
+        seeds = {"a": seed, "b": 1000 + seed}
+
+        def model(name):
+            return self.mnist(sizes, seeds[name], device, n_train=n_train,
+                              epochs=INTERPOLATION_EPOCHS, **INTERPOLATION[name])
+
+        def curves():
+            a, b = model("a"), model("b")
+            train = self.train.take(slice(0, INTERPOLATION_TRAIN_CURVE))
+            found = {}
+            for split, data in (("test", self.test), ("train", train)):
+                result = interpolate(a.model, b.model, F.cross_entropy, tuple(data.to(device)),
+                                     INTERPOLATION_ALPHAS)
+                found[split] = {"loss": torch.from_numpy(result.loss.copy()),
+                                "accuracy": torch.from_numpy(result.accuracy.copy())}
+            return found
+
+        def settings(name):
+            return {"sizes": list(sizes), "n_train": n_train, "epochs": INTERPOLATION_EPOCHS,
+                    **INTERPOLATION[name], "shuffled_labels": False, "val_every_epochs": None}
 
         def make():
-            sizes = (784, ONE_LAYER_WIDTH, 10)
-            a = self.mnist(sizes, seed, device, n_train=n_train, epochs=INTERPOLATION_EPOCHS, **INTERPOLATION["a"])
-            b = self.mnist(sizes, 1000 + seed, device, n_train=n_train, epochs=INTERPOLATION_EPOCHS,
-                           **INTERPOLATION["b"])
-            train = self.train.take(slice(0, INTERPOLATION_TRAIN_CURVE))
-            return InterpolationRun(
-                a, b, interpolate(a.model, b.model, F.cross_entropy, tuple(self.test.to(device)), INTERPOLATION_ALPHAS),
-                interpolate(a.model, b.model, F.cross_entropy, tuple(train.to(device)), INTERPOLATION_ALPHAS))
+            spec = {"family": "hw1", "protocol_version": PROTOCOL_VERSION, "run": "interpolation",
+                    "seed": seed, "alphas": INTERPOLATION_ALPHAS.tolist(),
+                    "train_curve_images": INTERPOLATION_TRAIN_CURVE,
+                    "models": {name: self._mnist_spec(settings(name), seeds[name], device)
+                               for name in ("a", "b")}}
+            stored = self.run_cache.get_or_create(spec, curves)
+            results = [InterpolationResult(INTERPOLATION_ALPHAS.copy(),
+                                           stored[split]["loss"].numpy(),
+                                           stored[split]["accuracy"].numpy())
+                       for split in ("test", "train")]
+            return InterpolationRun(model("a"), model("b"), *results)
 
         return self._cached(("interpolation", seed, str(device), n_train), make)
 
-    def _train_mnist(self, sizes, seed, device, n_train, epochs, batch_size, lr, shuffled_labels, val_every_epochs):
-        train = self.train if n_train is None else self.train.take(slice(0, n_train))
-        if shuffled_labels:
-            train = random_labels(train, generator=torch.Generator().manual_seed(10_000 + seed))
-        train, test = train.to(device), self.test.to(device)
-        model = initialize(mlp(list(sizes)), "glorot_uniform", generator=torch.Generator().manual_seed(seed)).to(device)
-        steps_per_epoch = -(-len(train) // batch_size)
-        history = fit(model, train, optimizer="adam", lr=lr, batch_size=batch_size, epochs=epochs, seed=seed,
-                      val=test if val_every_epochs else None,
-                      eval_every=val_every_epochs * steps_per_epoch if val_every_epochs else None)
-        model.eval()
-        train_loss, train_acc = evaluate(model, train)
-        test_loss, test_acc = evaluate(model, test)
-        return MnistRun(model, history, train_loss, train_acc, test_loss, test_acc)
+    def interpolations(self, seeds: Sequence[int], device: torch.device, *,
+                       n_train: int | None) -> dict[int, InterpolationRun]:
+        """:meth:`interpolation` for each seed; missing models a and b each trained in one batch."""
+        sizes, epochs = (784, ONE_LAYER_WIDTH, 10), INTERPOLATION_EPOCHS
+        self.mnist_many(sizes, list(seeds), device, n_train=n_train, epochs=epochs,
+                        **INTERPOLATION["a"])
+        self.mnist_many(sizes, [1000 + s for s in seeds], device, n_train=n_train, epochs=epochs,
+                        **INTERPOLATION["b"])
+        return {s: self.interpolation(s, device, n_train=n_train) for s in seeds}
 
 
 def _critical_points(runs: int, device: torch.device) -> list[CriticalPoint]:

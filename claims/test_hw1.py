@@ -30,8 +30,8 @@ LN10 = math.log(10)
 
 
 @pytest.fixture(scope="session")
-def hw1_runs(mnist_train, mnist_test) -> hw1.Hw1Runs:
-    return hw1.Hw1Runs(mnist_train, mnist_test)
+def hw1_runs(mnist_train, mnist_test, run_cache) -> hw1.Hw1Runs:
+    return hw1.Hw1Runs(mnist_train, mnist_test, run_cache=run_cache)
 
 
 @pytest.fixture(scope="session")
@@ -211,29 +211,33 @@ def test_mnist_deep_vs_wide(claim, hw1_runs, device, seeds, profile):
 
 
 def _deep_wide_runs(hw1_runs, device, seeds, profile):
-    """The §1-1 MNIST pair per seed (shared by hw1.mnist-deep-vs-wide and hw1.mnist-acc-curves-close)."""
+    """The §1-1 MNIST pair per seed (hw1.mnist-deep-vs-wide, hw1.mnist-acc-curves-close)."""
     n_train = profile.pick(default=3000, full=None)
     epochs = profile.pick(default=5, full=10)
-    runs = {name: [hw1_runs.mnist(sizes, s, device, n_train=n_train, epochs=epochs) for s in seeds]
+    runs = {name: hw1_runs.mnist_many(sizes, seeds, device, n_train=n_train, epochs=epochs)
             for name, sizes in (("deep", hw1.DEEP_SIZES), ("wide", hw1.WIDE_SIZES))}
     return n_train, epochs, runs
 
 
 def _deep_wide_protocol(claim, n_train, epochs, seeds, device):
-    claim.setup(deep="784-64-64-10 ReLU", wide="784-128-10 ReLU", optimizer="adam", lr=hw1.MNIST_LR,
-                batch_size=hw1.MNIST_BATCH, epochs=epochs, train_images=n_train or 60000, seeds=list(seeds),
-                device=str(device))
+    claim.setup(deep="784-64-64-10 ReLU", wide="784-128-10 ReLU", optimizer="adam",
+                lr=hw1.MNIST_LR, batch_size=hw1.MNIST_BATCH, epochs=epochs,
+                train_images=n_train or 60000, seeds=list(seeds), device=str(device))
     if n_train:
-        claim.scaled(f"60 000 → {n_train} training images and 10 → {epochs} epochs under the default profile")
+        claim.scaled(f"60 000 → {n_train} training images and 10 → {epochs} epochs under the "
+                     f"default profile")
 
 
 @pytest.mark.claim(
     "hw1.mnist-acc-curves-close", source="hw1 §1-1 Train on actual tasks, Comment on results",
-    xfail={"default": Finding("on the default profile's training subset the two accuracy curves stay more than a point apart after the first epoch: the wide model keeps ahead of the deep one", fails=("largest per-epoch accuracy gap after epoch 1 below 1 point",))},
+    xfail={"default": Finding(
+        "on the default profile's training subset the two accuracy curves stay more than a point "
+        "apart after the first epoch: the wide model keeps ahead of the deep one",
+        fails=("largest per-epoch accuracy gap after epoch 1 below 1 point",))},
 )
 def test_mnist_acc_curves_close(claim, hw1_runs, device, seeds, profile):
-    """On MNIST the second (wider) model quickly reaches high accuracy and stays very close to the first
-    throughout.
+    """On MNIST the second (wider) model quickly reaches high accuracy and stays very close to
+    the first throughout.
 
     The runs of hw1.mnist-deep-vs-wide; accuracies are Keras' per-epoch
     training accuracy (running mean over the epoch), as the report plots.
@@ -247,11 +251,15 @@ def test_mnist_acc_curves_close(claim, hw1_runs, device, seeds, profile):
     acc = {k: np.array([r.history.train_acc for r in v]) for k, v in runs.items()}
     largest_gap = np.abs(acc["wide"][:, 1:] - acc["deep"][:, 1:]).max(axis=1)
     _deep_wide_protocol(claim, n_train, epochs, seeds, device)
-    claim.report(statement="model 2 rapidly reached a high accuracy and stayed very close to model 1 throughout")
-    claim.measure(train_acc={k: v.tolist() for k, v in acc.items()}, first_epoch_acc={k: v[:, 0] for k, v in acc.items()},
+    claim.report(statement="model 2 rapidly reached a high accuracy and stayed very close to "
+                           "model 1 throughout")
+    claim.measure(train_acc={k: v.tolist() for k, v in acc.items()},
+                  first_epoch_acc={k: v[:, 0] for k, v in acc.items()},
                   largest_gap_after_epoch_1=largest_gap)
-    series = {f"{k} seed {s}": r.history.train_acc for k, v in runs.items() for s, r in zip(seeds, v)}
-    claim.figure(curves(series, ylabel="training accuracy", title="MNIST: deep vs wide"), "deep-vs-wide-accuracy")
+    series = {f"{k} seed {s}": r.history.train_acc
+              for k, v in runs.items() for s, r in zip(seeds, v)}
+    claim.figure(curves(series, ylabel="training accuracy", title="MNIST: deep vs wide"),
+                 "deep-vs-wide-accuracy")
     claim.expect(stats.compare_to_value(largest_gap, 0.01, alternative="less"),
                  "largest per-epoch accuracy gap after epoch 1 below 1 point")
 
@@ -340,10 +348,14 @@ def test_pca_first_layer_one_axis(claim, function_runs, device):
 
 @pytest.mark.claim(
     "hw1.pca-whole-more-diverse", source="hw1 §1-2 Visualize the optimization process (3)",
-    xfail=Finding("the whole model's variance is less concentrated on one axis, but its runs are not more distinctly grouped: the first layer's snapshots separate by run about as well", fails=("silhouette by run higher for the whole model than for the first layer",)),
+    xfail=Finding(
+        "the whole model's variance is less concentrated on one axis, but its runs are not more "
+        "distinctly grouped: the first layer's snapshots separate by run about as well",
+        fails=("silhouette by run higher for the whole model than for the first layer",)),
 )
 def test_pca_whole_more_diverse(claim, function_runs, device, seeds):
-    """The whole model's weight trajectories show more structure and distinct groupings than the first layer's.
+    """The whole model's weight trajectories show more structure and distinct groupings than the
+    first layer's.
 
     The report's experiment (8 runs, snapshots every 3 epochs, PCA to 2-D;
     see hw1.pca-runs-separate) repeated once per seed s from the training
@@ -364,14 +376,18 @@ def test_pca_whole_more_diverse(claim, function_runs, device, seeds):
                        for i, part in ((0, "whole"), (1, "first_layer"))}
     _pca_protocol(claim, groups[0])
     claim.setup(experiments=len(groups), training_seeds=[list(run.seeds) for run in groups])
-    claim.report(statement="the entire model's weights exhibit a more complex structure with distinct groupings "
-                           "than the first layer's, which vary predominantly along one axis")
+    claim.report(statement="the entire model's weights exhibit a more complex structure with "
+                           "distinct groupings than the first layer's, which vary predominantly "
+                           "along one axis")
     claim.measure(silhouette_by_run=silhouette, first_component_explained_variance=first_component)
     claim.figure(_pca_figure(*views[0]), "weight-pca")
-    claim.expect(stats.compare_paired(silhouette["whole"], silhouette["first_layer"], alternative="greater"),
+    claim.expect(stats.compare_paired(silhouette["whole"], silhouette["first_layer"],
+                                      alternative="greater"),
                  "silhouette by run higher for the whole model than for the first layer")
-    claim.expect(stats.compare_paired(first_component["whole"], first_component["first_layer"], alternative="less"),
-                 "first component explains less of the whole model's variance than of the first layer's")
+    claim.expect(stats.compare_paired(first_component["whole"], first_component["first_layer"],
+                                      alternative="less"),
+                 "first component explains less of the whole model's variance than of the first "
+                 "layer's")
 
 
 @pytest.mark.claim(
@@ -487,7 +503,10 @@ def test_near_zero_grad_loss_band(claim, function_runs, profile, device):
 
 @pytest.mark.claim(
     "hw1.minimal-ratio", source="hw1 §1-2 What happens when gradient is almost zero (3)",
-    xfail=Finding("at the near-zero-gradient points the report's ratio (share of weights with |w| < 0.01) is mostly 0, not in the reported 0.06–0.12 band", fails=("at least 80% of the points have the report's ratio in [0.06, 0.12]",)),
+    xfail=Finding(
+        "at the near-zero-gradient points the report's ratio (share of weights with |w| < 0.01) is "
+        "mostly 0, not in the reported 0.06–0.12 band",
+        fails=("at least 80% of the points have the report's ratio in [0.06, 0.12]",)),
 )
 def test_minimal_ratio(claim, function_runs, profile, device):
     """At those points the minimal ratio is 0.06–0.12 (the report computes it as the share of weights near
@@ -514,7 +533,7 @@ def test_minimal_ratio(claim, function_runs, profile, device):
 
 
 def spearman_interval(x, y, confidence: float = 0.95) -> tuple[float, tuple[float, float]]:
-    """Spearman's rho of ``x`` and ``y`` with its Fisher-z interval, standard error √(1.06 / (n − 3)).
+    """Spearman's rho of ``x`` and ``y`` with its Fisher-z interval, std. error √(1.06 / (n − 3)).
 
     Fieller, Hartley & Pearson, "Tests for rank correlation coefficients. I",
     Biometrika 44 (1957): z = artanh(rho) is close to normal with that
@@ -534,10 +553,14 @@ def spearman_interval(x, y, confidence: float = 0.95) -> tuple[float, tuple[floa
 
 @pytest.mark.claim(
     "hw1.minimal-ratio-no-trend", source="hw1 §1-2 What happens when gradient is almost zero (3)",
-    xfail=Finding("over the 100 runs' near-zero-gradient points the report's ratio does trend with the loss: the interval of the rank correlation excludes 0", fails=("95% interval of Spearman's rho (report's ratio vs loss) contains 0",)),
+    xfail=Finding(
+        "over the 100 runs' near-zero-gradient points the report's ratio does trend with the loss: "
+        "the interval of the rank correlation excludes 0",
+        fails=("95% interval of Spearman's rho (report's ratio vs loss) contains 0",)),
 )
 def test_minimal_ratio_no_trend(claim, function_runs, profile, device):
-    """At the near-zero-gradient points there is no clear trend of the minimal ratio against the loss.
+    """At the near-zero-gradient points there is no clear trend of the minimal ratio against the
+    loss.
 
     The points of hw1.near-zero-grad-loss-band. Decided, as the catalogue
     fixes it, on the report's definition of the ratio (share of weights with
@@ -557,7 +580,8 @@ def test_minimal_ratio_no_trend(claim, function_runs, profile, device):
     _critical_protocol(claim, runs)
     claim.report(statement="no clear trend of minimal ratio against loss")
     claim.measure(points_found=len(kept), spearman_rho=rho, spearman_rho_interval=interval,
-                  hessian_minimal_ratio_spearman_rho=hessian_rho, hessian_rho_interval=hessian_interval)
+                  hessian_minimal_ratio_spearman_rho=hessian_rho,
+                  hessian_rho_interval=hessian_interval)
     claim.figure(_critical_figure(kept), "loss-vs-minimal-ratio")
     if len(kept) < 10 or not math.isfinite(rho):
         claim.undecidable("at least 10 near-zero-gradient points with a varying ratio",
@@ -629,7 +653,7 @@ def test_params_vs_generalization(claim, hw1_runs, device, seeds, profile):
     """
     n_train = profile.pick(default=2000, full=None)
     epochs = profile.pick(default=10, full=20)
-    runs = {w: [hw1_runs.mnist((784, w, 10), s, device, n_train=n_train, epochs=epochs) for s in seeds]
+    runs = {w: hw1_runs.mnist_many((784, w, 10), seeds, device, n_train=n_train, epochs=epochs)
             for w in hw1.PARAM_WIDTHS}
     params = [count_parameters(runs[w][0].model) for w in hw1.PARAM_WIDTHS]
     table = {name: [[getattr(r, name) for r in runs[w]] for w in hw1.PARAM_WIDTHS]
@@ -665,16 +689,17 @@ ALPHAS = hw1.SWEEP_ALPHAS  # step 0.1, both ends, 0 and 1 exactly
 
 
 def _interpolation_runs(hw1_runs, device, seeds, profile):
-    """The §1-3 part-1 pairs and their interpolation curves (shared by the three interpolation claims)."""
+    """The §1-3 part-1 pairs and their interpolation curves (the three interpolation claims)."""
     n_train = profile.pick(default=10_000, full=None)
-    return n_train, {s: hw1_runs.interpolation(s, device, n_train=n_train) for s in seeds}
+    return n_train, hw1_runs.interpolations(seeds, device, n_train=n_train)
 
 
 def _interpolation_protocol(claim, n_train, seeds, device, alphas):
-    claim.setup(network="784-128-10 ReLU", model_a=hw1.INTERPOLATION["a"], model_b=hw1.INTERPOLATION["b"],
-                optimizer="adam", epochs=hw1.INTERPOLATION_EPOCHS, alphas=alphas, train_images=n_train or 60000,
-                train_curve_images=hw1.INTERPOLATION_TRAIN_CURVE, test_images=10000, seeds=list(seeds),
-                device=str(device))
+    claim.setup(network="784-128-10 ReLU", model_a=hw1.INTERPOLATION["a"],
+                model_b=hw1.INTERPOLATION["b"], optimizer="adam", epochs=hw1.INTERPOLATION_EPOCHS,
+                alphas=alphas, train_images=n_train or 60000,
+                train_curve_images=hw1.INTERPOLATION_TRAIN_CURVE, test_images=10000,
+                seeds=list(seeds), device=str(device))
     if n_train:
         claim.scaled(f"60 000 → {n_train} training images under the default profile")
 
@@ -737,7 +762,11 @@ def test_interpolation_blend(claim, hw1_runs, device, seeds, profile):
 
 @pytest.mark.claim(
     "hw1.interp-acc-peak", source="hw1 §1-3 Flatness vs generalization, part 1 (c)",
-    xfail={"default": Finding("no inverted U: the test accuracy is highest at or next to an end point (model a, mostly), and no interior alpha beats both end points", fails=("arg-max alpha of test accuracy within one grid step of the arg-min alpha of test loss", "best interior test accuracy above both end points'"))},
+    xfail={"default": Finding(
+        "no inverted U: the test accuracy is highest at or next to an end point (model a, mostly), "
+        "and no interior alpha beats both end points",
+        fails=("arg-max alpha of test accuracy within one grid step of the arg-min alpha of test "
+               "loss", "best interior test accuracy above both end points'"))},
 )
 def test_interp_acc_peak(claim, hw1_runs, device, seeds, profile):
     """Along the interpolation, accuracy is an inverted U with its peak near the loss minimum.
@@ -764,20 +793,24 @@ def test_interp_acc_peak(claim, hw1_runs, device, seeds, profile):
         ends = max(accuracy[ALPHAS == 0][0], accuracy[ALPHAS == 1][0])
         advantage.append(float(accuracy[interior].max() - ends))
     _interpolation_protocol(claim, n_train, seeds, device, ALPHAS)
-    claim.report(peak_alpha=0.1, statement="inverted U for accuracy, peak around the alpha that minimizes the loss")
+    claim.report(peak_alpha=0.1, statement="inverted U for accuracy, peak around the alpha that "
+                                           "minimizes the loss")
     claim.measure(argmax_test_acc_alpha=argmax_acc, argmin_test_loss_alpha=argmin_loss,
-                  argmax_minus_argmin_distance=distance, best_interior_minus_best_endpoint_test_acc=advantage,
+                  argmax_minus_argmin_distance=distance,
+                  best_interior_minus_best_endpoint_test_acc=advantage,
                   test_acc={s: run.at("test", ALPHAS)[1] for s, run in runs.items()})
-    claim.figure(_interpolation_figure(runs, ALPHAS, title="Accuracy and loss along the interpolation"),
+    claim.figure(_interpolation_figure(runs, ALPHAS,
+                                       title="Accuracy and loss along the interpolation"),
                  "interpolation-accuracy")
     claim.expect(stats.compare_to_value(distance, 0.15, alternative="less"),
-                 "arg-max alpha of test accuracy within one grid step of the arg-min alpha of test loss")
+                 "arg-max alpha of test accuracy within one grid step of the arg-min alpha of test "
+                 "loss")
     claim.expect(stats.compare_to_value(advantage, 0.0, alternative="greater"),
                  "best interior test accuracy above both end points'")
 
 
 def _log_region_mean(run, split, alphas):
-    """Mean over ``alphas`` of the test − train loss gap (``split="gap"``) or of the test accuracy."""
+    """Mean over ``alphas`` of the test − train loss gap (``"gap"``) or of the test accuracy."""
     test_loss, test_acc = run.at("test", alphas)
     if split == "acc":
         return float(np.mean(test_acc))
@@ -786,7 +819,10 @@ def _log_region_mean(run, split, alphas):
 
 @pytest.mark.claim(
     "hw1.interp-train-test-diverge", source="hw1 §1-3 Flatness vs generalization, part 1 (c)",
-    xfail={"default": Finding("the losses do diverge in both regions and the accuracy drops beyond alpha 1, but below alpha 0.01 (next to model a) the accuracy is higher than at alpha 0.1, not lower", fails=("test accuracy lower at alpha < 0.01 than at alpha = 0.1",))},
+    xfail={"default": Finding(
+        "the losses do diverge in both regions and the accuracy drops beyond alpha 1, but below "
+        "alpha 0.01 (next to model a) the accuracy is higher than at alpha 0.1, not lower",
+        fails=("test accuracy lower at alpha < 0.01 than at alpha = 0.1",))},
 )
 def test_interp_train_test_diverge(claim, hw1_runs, device, seeds, profile):
     """Train and test losses diverge for α < 0.01 and α > 1; accuracy drops there.
@@ -810,17 +846,19 @@ def test_interp_train_test_diverge(claim, hw1_runs, device, seeds, profile):
              for name in ("gap", "acc")}
     axis = alphas[(alphas > 0) & (alphas <= 2)]
     _interpolation_protocol(claim, n_train, seeds, device, axis)
-    claim.report(statement="train and test losses diverge for alpha < 0.01 and > 1; accuracy drops for alpha "
-                           "< 0.001 and > 1")
+    claim.report(statement="train and test losses diverge for alpha < 0.01 and > 1; accuracy "
+                           "drops for alpha < 0.001 and > 1")
     claim.measure(test_minus_train_loss=table["gap"], test_acc=table["acc"],
                   regions={k: v for k, v in regions.items()})
     claim.figure(_interpolation_figure(runs, axis, logx=True, title="Interpolation on a log axis"),
                  "interpolation-log-axis")
     for region in regions:
-        claim.expect(stats.compare_paired(table["gap"][region], table["gap"]["alpha = 0.1"], alternative="greater"),
+        claim.expect(stats.compare_paired(table["gap"][region], table["gap"]["alpha = 0.1"],
+                                          alternative="greater"),
                      f"test − train loss gap larger at {region} than at alpha = 0.1")
     for region in regions:
-        claim.expect(stats.compare_paired(table["acc"][region], table["acc"]["alpha = 0.1"], alternative="less"),
+        claim.expect(stats.compare_paired(table["acc"][region], table["acc"]["alpha = 0.1"],
+                                          alternative="less"),
                      f"test accuracy lower at {region} than at alpha = 0.1")
 
 
@@ -828,8 +866,8 @@ def _batch_size_runs(hw1_runs, device, seeds, profile):
     """The five batch-size models (shared by hw1.sensitivity-vs-batch and hw1.large-batch-lower-train-loss)."""
     n_train = profile.pick(default=5000, full=None)
     epochs = hw1.INTERPOLATION_EPOCHS
-    runs = {b: [hw1_runs.mnist((784, hw1.ONE_LAYER_WIDTH, 10), s, device, n_train=n_train, epochs=epochs,
-                               batch_size=b) for s in seeds] for b in hw1.BATCH_SIZES}
+    runs = {b: hw1_runs.mnist_many((784, hw1.ONE_LAYER_WIDTH, 10), seeds, device, n_train=n_train,
+                                   epochs=epochs, batch_size=b) for b in hw1.BATCH_SIZES}
     return n_train, epochs, runs
 
 
