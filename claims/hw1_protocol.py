@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -87,6 +87,18 @@ class StackedRun:
     def model(self, index: int) -> nn.Sequential:
         """The trained network of the ``index``-th seed as an ordinary module (eval mode)."""
         return _unstack(self.sizes, self.params, index)
+
+    def payload(self) -> dict:
+        """What the run cache stores: every field, arrays as float64 tensors."""
+        return {"sizes": list(self.sizes), "seeds": list(self.seeds), "params": list(self.params),
+                "loss": torch.from_numpy(self.loss), "grad_norm": torch.from_numpy(self.grad_norm),
+                "snapshot_epochs": list(self.snapshot_epochs), "snapshots": list(self.snapshots)}
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> "StackedRun":
+        return cls(tuple(payload["sizes"]), tuple(payload["seeds"]), list(payload["params"]),
+                   payload["loss"].numpy(), payload["grad_norm"].numpy(),
+                   list(payload["snapshot_epochs"]), list(payload["snapshots"]))
 
     def snapshot_matrix(self, index: int, first_layer: bool = False) -> torch.Tensor:
         """``(snapshots, P)`` parameters of one run over time (``first_layer``: its kernel only)."""
@@ -325,27 +337,56 @@ class Hw1Runs:
             self.cache[key] = make()
         return self.cache[key]
 
-    # function nets
-    # function nets: trained on ``device``; the unstacked nets the probes read are CPU modules
-    def function_fits(self, function: str, model: str, seeds: Sequence[int], device: torch.device) -> StackedRun:
-        scheme, kwargs = FIT_MODELS[model]
-        return self._cached(("fit", function, model, tuple(seeds), str(device)), lambda: train_stacked(
-            FIT_SIZES, function_problem(function), seeds, epochs=FIT_EPOCHS, scheme=scheme, init_kwargs=kwargs,
-            device=device))
+    # function nets: trained on ``device``; the unstacked nets the probes read are CPU modules.
+    # They are kept in the run cache too: seconds each to train, but many of them.
+    def _stored(self, spec: dict, make, encode, decode):
+        spec = {"family": "hw1", "protocol_version": PROTOCOL_VERSION, **spec}
+        return decode(self.run_cache.get_or_create(spec, lambda: encode(make())))
 
-    def pca_runs(self, device: torch.device, runs: int = PCA_RUNS, *, group: int = 0) -> StackedRun:
+    def _stacked(self, spec: dict, make) -> StackedRun:
+        return self._stored(spec, make, StackedRun.payload, StackedRun.from_payload)
+
+    def function_fits(self, function: str, model: str, seeds: Sequence[int],
+                      device: torch.device) -> StackedRun:
+        scheme, kwargs = FIT_MODELS[model]
+        device = torch.device(device)
+        spec = {"run": "function-fit", "function": function, "points": 200,
+                "sizes": list(FIT_SIZES), "seeds": [int(s) for s in seeds], "epochs": FIT_EPOCHS,
+                "scheme": scheme, "init_kwargs": kwargs, "lr": FUNCTION_LR, "device": device.type}
+        key = ("fit", function, model, tuple(seeds), str(device))
+        return self._cached(key, lambda: self._stacked(
+            spec, lambda: train_stacked(FIT_SIZES, function_problem(function), seeds,
+                                        epochs=FIT_EPOCHS, scheme=scheme, init_kwargs=kwargs,
+                                        device=device)))
+
+    def pca_runs(self, device: torch.device, runs: int = PCA_RUNS, *,
+                 group: int = 0) -> StackedRun:
         """The §1-2 PCA experiment: ``runs`` trainings, seeds ``group·runs … (group + 1)·runs − 1``.
 
         Group 0 is the report's one experiment; further groups repeat it from
         other seeds, for claims decided over several experiments.
         """
+        device = torch.device(device)
         seeds = tuple(range(group * runs, (group + 1) * runs))
-        return self._cached(("pca", runs, group, str(device)), lambda: train_stacked(
-            PCA_SIZES, function_problem("sin"), seeds, epochs=PCA_EPOCHS, snapshot_every=PCA_EVERY,
-            device=device))
+        spec = {"run": "pca", "function": "sin", "points": 200, "sizes": list(PCA_SIZES),
+                "seeds": list(seeds), "epochs": PCA_EPOCHS, "snapshot_every": PCA_EVERY,
+                "scheme": "glorot_uniform", "lr": FUNCTION_LR, "device": device.type}
+        return self._cached(("pca", runs, group, str(device)), lambda: self._stacked(
+            spec, lambda: train_stacked(PCA_SIZES, function_problem("sin"), seeds,
+                                        epochs=PCA_EPOCHS, snapshot_every=PCA_EVERY,
+                                        device=device)))
 
     def critical_points(self, runs: int, device: torch.device) -> list[CriticalPoint]:
-        return self._cached(("critical", runs, str(device)), lambda: _critical_points(runs, device))
+        device = torch.device(device)
+        spec = {"run": "critical-points", "function": "sin", "points": 200, "runs": runs,
+                "sizes": list(NEAR_ZERO_SIZES), "train_epochs": NEAR_ZERO_TRAIN_EPOCHS,
+                "lr": FUNCTION_LR, "lm_iterations": NEAR_ZERO_LM_ITERATIONS,
+                "weight_threshold": NEAR_ZERO_WEIGHT_THRESHOLD, "device": device.type}
+        return self._cached(("critical", runs, str(device)), lambda: self._stored(
+            spec, lambda: _critical_points(runs, device),
+            lambda points: {"points": [{k: (int(v) if k == "seed" else float(v))
+                                        for k, v in asdict(p).items()} for p in points]},
+            lambda payload: [CriticalPoint(**p) for p in payload["points"]]))
 
     # MNIST
     def mnist(self, sizes: Sequence[int], seed: int, device: torch.device, *, n_train: int | None,

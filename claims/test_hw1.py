@@ -35,9 +35,9 @@ def hw1_runs(mnist_train, mnist_test, run_cache) -> hw1.Hw1Runs:
 
 
 @pytest.fixture(scope="session")
-def function_runs() -> hw1.Hw1Runs:
+def function_runs(run_cache) -> hw1.Hw1Runs:
     """The function-net experiments need no MNIST; their cache lives apart so they run without it."""
-    return hw1.Hw1Runs(None, None)
+    return hw1.Hw1Runs(None, None, run_cache=run_cache)
 
 
 def _function_protocol(claim, *, sizes, epochs, seeds, **extra):
