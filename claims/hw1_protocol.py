@@ -13,12 +13,10 @@ default (Glorot uniform, zero biases) except the report's hand-written model 2
 of §1-1, whose weights and biases are drawn ``N(0, 1)`` (``tf.random.normal`` /
 ``torch.randn``, the usual way such a model is written).
 
-Because Adam is an element-wise update, training S seeds of one tiny network
-*stacked* along a leading seed axis, with the sum of the per-seed losses as
-objective, is the same computation as S separate runs (each seed's slice sees
-only its own gradient and its own Adam moments). :class:`StackedNets` does
-that, so the 8 PCA runs or 20 near-zero-gradient runs cost about as much as
-one; each seed is unstacked into an ordinary ``nn.Sequential`` for the probes.
+The S seeds of one function net are trained together by
+:func:`dlverify.train.fit_many` (:func:`train_stacked`), so the 8 PCA runs or
+100 near-zero-gradient runs cost about as much as one; each seed is unstacked
+into an ordinary ``nn.Sequential`` for the probes.
 
 MNIST nets (§1-1 train on actual tasks, §1-3): Keras ``Sequential`` with
 ``Flatten``, ``Dense`` ReLU layers and a softmax output, Keras defaults
@@ -44,10 +42,10 @@ from dlverify.data import TensorData, function_problem, random_labels
 from dlverify.data.registry import get_spec
 from dlverify.models import initialize, mlp
 from dlverify.runcache import RunCache
-from dlverify.train import History, evaluate, fit_many, make_optimizer
+from dlverify.train import History, evaluate, fit_many
 
 # Part of every MNIST run's cache key: bump it when a change here changes what a run produces.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 # -- function nets ---------------------------------------------------------------------------------
 
@@ -106,17 +104,6 @@ class StackedRun:
         return rows[:, : self.sizes[0] * self.sizes[1]] if first_layer else rows
 
 
-def _stack_init(sizes: Sequence[int], seeds: Sequence[int], scheme: str, kwargs: dict) -> list[torch.Tensor]:
-    nets = [initialize(_relu_net(sizes), scheme, generator=torch.Generator().manual_seed(s), **kwargs)
-            for s in seeds]
-    linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
-    params = []
-    for layer in range(len(sizes) - 1):
-        params.append(torch.stack([ls[layer].weight.detach() for ls in linears]).clone().requires_grad_())
-        params.append(torch.stack([ls[layer].bias.detach() for ls in linears]).clone().requires_grad_())
-    return params
-
-
 def _unstack(sizes: Sequence[int], params: Sequence[torch.Tensor], index: int) -> nn.Sequential:
     net = _relu_net(sizes)
     linears = [m for m in net if isinstance(m, nn.Linear)]
@@ -143,38 +130,63 @@ def per_seed_mse(params: Sequence[torch.Tensor], data: TensorData) -> torch.Tens
     return (stacked_forward(params, data.inputs) - data.targets.unsqueeze(0)).pow(2).mean(dim=(1, 2))
 
 
-def _flat(params: Sequence[torch.Tensor]) -> torch.Tensor:
-    return torch.cat([p.detach().flatten(start_dim=1) for p in params], dim=1).cpu().clone()
+class _ParameterTrace:
+    """``fit_many`` callback: the model's flat parameters after every evaluation (CPU copies)."""
+
+    def __init__(self) -> None:
+        self.rows: list[torch.Tensor] = []
+
+    def after_evaluation(self, history, model) -> None:
+        self.rows.append(torch.cat([p.detach().flatten() for p in model.parameters()]).cpu().clone())
+
+
+def _unflatten(sizes: Sequence[int], flat: torch.Tensor) -> list[torch.Tensor]:
+    """``(R, P)`` flat parameter rows → the stacked ``[W1 (R, out, in), b1 (R, out), …]``."""
+    params, start = [], 0
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        params.append(flat[:, start:start + fan_in * fan_out].reshape(-1, fan_out, fan_in))
+        start += fan_in * fan_out
+        params.append(flat[:, start:start + fan_out])
+        start += fan_out
+    return params
 
 
 def train_stacked(sizes: Sequence[int], data: TensorData, seeds: Sequence[int], *, epochs: int,
-                  scheme: str = "glorot_uniform", init_kwargs: dict | None = None, lr: float = FUNCTION_LR,
-                  snapshot_every: int | None = None, device: torch.device | str = "cpu") -> StackedRun:
-    """Full-batch Adam (Keras defaults, ``lr``) on the MSE, S seeds at once; records loss and gradient norm.
+                  scheme: str = "glorot_uniform", init_kwargs: dict | None = None,
+                  lr: float = FUNCTION_LR, snapshot_every: int | None = None,
+                  device: torch.device | str = "cpu") -> StackedRun:
+    """Full-batch Adam (Keras defaults, ``lr``) on the MSE, S seeds; records loss and gradient norm.
 
-    Trains on ``device`` (initial weights drawn on the CPU, as everywhere, then
-    moved); the recorded curves, snapshots and final parameters come back on the CPU.
+    The S nets are trained by :func:`dlverify.train.fit_many` (one batch = the
+    whole data, one step per epoch), which keeps each net's parameters after
+    every step; the full-data MSE and the norm of its gradient at each of
+    those ``epochs + 1`` parameter sets (the initial one first) are then
+    evaluated together, all (step, seed) pairs as one stacked batch. Trains on
+    ``device`` (initial weights drawn on the CPU, as everywhere, then moved);
+    the curves, snapshots and final parameters come back on the CPU.
     """
     device = torch.device(device)
-    params = [p.detach().to(device).requires_grad_() for p in _stack_init(sizes, seeds, scheme, init_kwargs or {})]
+    models = [initialize(_relu_net(sizes), scheme, generator=torch.Generator().manual_seed(s),
+                         **(init_kwargs or {})).to(device) for s in seeds]
+    initial = [torch.cat([p.detach().flatten() for p in m.parameters()]).cpu().clone()
+               for m in models]
+    traces = [_ParameterTrace() for _ in seeds]
     data = data.to(device)
-    optimizer = make_optimizer("adam", params, lr=lr)
-    losses, norms, snap_epochs, snaps = [], [], [], []
-    for epoch in range(epochs + 1):
-        loss = per_seed_mse(params, data)
-        grads = torch.autograd.grad(loss.sum(), params)
-        losses.append(loss.detach().double().cpu().numpy())
-        norms.append(torch.sqrt(sum(g.pow(2).flatten(start_dim=1).sum(dim=1) for g in grads)).double().cpu().numpy())
-        if snapshot_every and epoch > 0 and epoch % snapshot_every == 0:
-            snap_epochs.append(epoch)
-            snaps.append(_flat(params))
-        if epoch == epochs:
-            break
-        for p, g in zip(params, grads):
-            p.grad = g
-        optimizer.step()
-    return StackedRun(tuple(sizes), tuple(seeds), [p.detach().cpu() for p in params], np.stack(losses),
-                      np.stack(norms), snap_epochs, snaps)
+    fit_many(models, data, optimizer="adam", lr=lr, batch_size=len(data), epochs=epochs,
+             seeds=list(seeds), loss_fn=F.mse_loss, eval_every=1, callbacks=[[t] for t in traces])
+    rows = torch.stack([torch.stack([first, *trace.rows]) for first, trace in zip(initial, traces)],
+                       dim=1)                                   # (epochs + 1, S, P)
+    params = [p.to(device).requires_grad_() for p in _unflatten(sizes, rows.flatten(0, 1))]
+    loss = per_seed_mse(params, data)
+    grads = torch.autograd.grad(loss.sum(), params)
+    norms = torch.sqrt(sum(g.pow(2).flatten(start_dim=1).sum(dim=1) for g in grads))
+    shape = (epochs + 1, len(seeds))
+    snap_epochs = list(range(snapshot_every, epochs + 1, snapshot_every)) if snapshot_every else []
+    final = [p.detach().reshape(*shape, *p.shape[1:])[-1].cpu() for p in params]
+    return StackedRun(tuple(sizes), tuple(seeds), final,
+                      loss.detach().double().cpu().numpy().reshape(shape),
+                      norms.detach().double().cpu().numpy().reshape(shape), snap_epochs,
+                      [rows[e].clone() for e in snap_epochs])
 
 
 def r_squared(model: nn.Module, data: TensorData) -> float:

@@ -50,8 +50,10 @@ def test_stacked_training_is_separate_training():
     """Protocol check (no claim): seed-stacked training equals one ``fit`` run per seed.
 
     :func:`claims.hw1_protocol.train_stacked` trains several function nets at
-    once; Adam being element-wise, each seed's slice must follow the same
-    trajectory as :func:`dlverify.train.fit` with a full batch.
+    once with ``fit_many`` and evaluates the loss and gradient norm at every
+    step afterwards; each seed must follow the same trajectory as
+    :func:`dlverify.train.fit` with a full batch, and its recorded losses be
+    ``fit``'s.
     """
     from dlverify.models import function_net, initialize
     from dlverify.train import fit
