@@ -137,7 +137,8 @@ class _ParameterTrace:
         self.rows: list[torch.Tensor] = []
 
     def after_evaluation(self, history, model) -> None:
-        self.rows.append(torch.cat([p.detach().flatten() for p in model.parameters()]).cpu().clone())
+        flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+        self.rows.append(flat.cpu().clone())
 
 
 def _unflatten(sizes: Sequence[int], flat: torch.Tensor) -> list[torch.Tensor]:
