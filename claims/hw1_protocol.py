@@ -13,25 +13,24 @@ default (Glorot uniform, zero biases) except the report's hand-written model 2
 of §1-1, whose weights and biases are drawn ``N(0, 1)`` (``tf.random.normal`` /
 ``torch.randn``, the usual way such a model is written).
 
-Because Adam is an element-wise update, training S seeds of one tiny network
-*stacked* along a leading seed axis, with the sum of the per-seed losses as
-objective, is the same computation as S separate runs (each seed's slice sees
-only its own gradient and its own Adam moments). :class:`StackedNets` does
-that, so the 8 PCA runs or 20 near-zero-gradient runs cost about as much as
-one; each seed is unstacked into an ordinary ``nn.Sequential`` for the probes.
+The S seeds of one function net are trained together by
+:func:`dlverify.train.fit_many` (:func:`train_stacked`), so the 8 PCA runs or
+100 near-zero-gradient runs cost about as much as one; each seed is unstacked
+into an ordinary ``nn.Sequential`` for the probes.
 
 MNIST nets (§1-1 train on actual tasks, §1-3): Keras ``Sequential`` with
 ``Flatten``, ``Dense`` ReLU layers and a softmax output, Keras defaults
 (Glorot uniform kernels, zero biases, Adam lr 1e-3, batch 32) unless the report
-states otherwise. Each (configuration, seed, device) is trained once per session
-and shared.
+states otherwise. Each (configuration, seed, device) is trained once, the seeds
+a claim asks for together in one :func:`dlverify.train.fit_many` call, and kept
+in the run cache (:class:`Hw1Runs`).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -40,8 +39,13 @@ from torch import nn
 from torch.func import functional_call, grad, jacrev
 
 from dlverify.data import TensorData, function_problem, random_labels
+from dlverify.data.registry import get_spec
 from dlverify.models import initialize, mlp
-from dlverify.train import History, evaluate, fit, make_optimizer
+from dlverify.runcache import RunCache
+from dlverify.train import History, evaluate, fit_many
+
+# Part of every MNIST run's cache key: bump it when a change here changes what a run produces.
+PROTOCOL_VERSION = 2
 
 # -- function nets ---------------------------------------------------------------------------------
 
@@ -82,21 +86,22 @@ class StackedRun:
         """The trained network of the ``index``-th seed as an ordinary module (eval mode)."""
         return _unstack(self.sizes, self.params, index)
 
+    def payload(self) -> dict:
+        """What the run cache stores: every field, arrays as float64 tensors."""
+        return {"sizes": list(self.sizes), "seeds": list(self.seeds), "params": list(self.params),
+                "loss": torch.from_numpy(self.loss), "grad_norm": torch.from_numpy(self.grad_norm),
+                "snapshot_epochs": list(self.snapshot_epochs), "snapshots": list(self.snapshots)}
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> "StackedRun":
+        return cls(tuple(payload["sizes"]), tuple(payload["seeds"]), list(payload["params"]),
+                   payload["loss"].numpy(), payload["grad_norm"].numpy(),
+                   list(payload["snapshot_epochs"]), list(payload["snapshots"]))
+
     def snapshot_matrix(self, index: int, first_layer: bool = False) -> torch.Tensor:
         """``(snapshots, P)`` parameters of one run over time (``first_layer``: its kernel only)."""
         rows = torch.stack([snap[index] for snap in self.snapshots])
         return rows[:, : self.sizes[0] * self.sizes[1]] if first_layer else rows
-
-
-def _stack_init(sizes: Sequence[int], seeds: Sequence[int], scheme: str, kwargs: dict) -> list[torch.Tensor]:
-    nets = [initialize(_relu_net(sizes), scheme, generator=torch.Generator().manual_seed(s), **kwargs)
-            for s in seeds]
-    linears = [[m for m in net if isinstance(m, nn.Linear)] for net in nets]
-    params = []
-    for layer in range(len(sizes) - 1):
-        params.append(torch.stack([ls[layer].weight.detach() for ls in linears]).clone().requires_grad_())
-        params.append(torch.stack([ls[layer].bias.detach() for ls in linears]).clone().requires_grad_())
-    return params
 
 
 def _unstack(sizes: Sequence[int], params: Sequence[torch.Tensor], index: int) -> nn.Sequential:
@@ -125,38 +130,64 @@ def per_seed_mse(params: Sequence[torch.Tensor], data: TensorData) -> torch.Tens
     return (stacked_forward(params, data.inputs) - data.targets.unsqueeze(0)).pow(2).mean(dim=(1, 2))
 
 
-def _flat(params: Sequence[torch.Tensor]) -> torch.Tensor:
-    return torch.cat([p.detach().flatten(start_dim=1) for p in params], dim=1).cpu().clone()
+class _ParameterTrace:
+    """``fit_many`` callback: the model's flat parameters after every evaluation (CPU copies)."""
+
+    def __init__(self) -> None:
+        self.rows: list[torch.Tensor] = []
+
+    def after_evaluation(self, history, model) -> None:
+        flat = torch.cat([p.detach().flatten() for p in model.parameters()])
+        self.rows.append(flat.cpu().clone())
+
+
+def _unflatten(sizes: Sequence[int], flat: torch.Tensor) -> list[torch.Tensor]:
+    """``(R, P)`` flat parameter rows → the stacked ``[W1 (R, out, in), b1 (R, out), …]``."""
+    params, start = [], 0
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        params.append(flat[:, start:start + fan_in * fan_out].reshape(-1, fan_out, fan_in))
+        start += fan_in * fan_out
+        params.append(flat[:, start:start + fan_out])
+        start += fan_out
+    return params
 
 
 def train_stacked(sizes: Sequence[int], data: TensorData, seeds: Sequence[int], *, epochs: int,
-                  scheme: str = "glorot_uniform", init_kwargs: dict | None = None, lr: float = FUNCTION_LR,
-                  snapshot_every: int | None = None, device: torch.device | str = "cpu") -> StackedRun:
-    """Full-batch Adam (Keras defaults, ``lr``) on the MSE, S seeds at once; records loss and gradient norm.
+                  scheme: str = "glorot_uniform", init_kwargs: dict | None = None,
+                  lr: float = FUNCTION_LR, snapshot_every: int | None = None,
+                  device: torch.device | str = "cpu") -> StackedRun:
+    """Full-batch Adam (Keras defaults, ``lr``) on the MSE, S seeds; records loss and gradient norm.
 
-    Trains on ``device`` (initial weights drawn on the CPU, as everywhere, then
-    moved); the recorded curves, snapshots and final parameters come back on the CPU.
+    The S nets are trained by :func:`dlverify.train.fit_many` (one batch = the
+    whole data, one step per epoch), which keeps each net's parameters after
+    every step; the full-data MSE and the norm of its gradient at each of
+    those ``epochs + 1`` parameter sets (the initial one first) are then
+    evaluated together, all (step, seed) pairs as one stacked batch. Trains on
+    ``device`` (initial weights drawn on the CPU, as everywhere, then moved);
+    the curves, snapshots and final parameters come back on the CPU.
     """
     device = torch.device(device)
-    params = [p.detach().to(device).requires_grad_() for p in _stack_init(sizes, seeds, scheme, init_kwargs or {})]
+    models = [initialize(_relu_net(sizes), scheme, generator=torch.Generator().manual_seed(s),
+                         **(init_kwargs or {})).to(device) for s in seeds]
+    initial = [torch.cat([p.detach().flatten() for p in m.parameters()]).cpu().clone()
+               for m in models]
+    traces = [_ParameterTrace() for _ in seeds]
     data = data.to(device)
-    optimizer = make_optimizer("adam", params, lr=lr)
-    losses, norms, snap_epochs, snaps = [], [], [], []
-    for epoch in range(epochs + 1):
-        loss = per_seed_mse(params, data)
-        grads = torch.autograd.grad(loss.sum(), params)
-        losses.append(loss.detach().double().cpu().numpy())
-        norms.append(torch.sqrt(sum(g.pow(2).flatten(start_dim=1).sum(dim=1) for g in grads)).double().cpu().numpy())
-        if snapshot_every and epoch > 0 and epoch % snapshot_every == 0:
-            snap_epochs.append(epoch)
-            snaps.append(_flat(params))
-        if epoch == epochs:
-            break
-        for p, g in zip(params, grads):
-            p.grad = g
-        optimizer.step()
-    return StackedRun(tuple(sizes), tuple(seeds), [p.detach().cpu() for p in params], np.stack(losses),
-                      np.stack(norms), snap_epochs, snaps)
+    fit_many(models, data, optimizer="adam", lr=lr, batch_size=len(data), epochs=epochs,
+             seeds=list(seeds), loss_fn=F.mse_loss, eval_every=1, callbacks=[[t] for t in traces])
+    rows = torch.stack([torch.stack([first, *trace.rows]) for first, trace in zip(initial, traces)],
+                       dim=1)                                   # (epochs + 1, S, P)
+    params = [p.to(device).requires_grad_() for p in _unflatten(sizes, rows.flatten(0, 1))]
+    loss = per_seed_mse(params, data)
+    grads = torch.autograd.grad(loss.sum(), params)
+    norms = torch.sqrt(sum(g.pow(2).flatten(start_dim=1).sum(dim=1) for g in grads))
+    shape = (epochs + 1, len(seeds))
+    snap_epochs = list(range(snapshot_every, epochs + 1, snapshot_every)) if snapshot_every else []
+    final = [p.detach().reshape(*shape, *p.shape[1:])[-1].cpu() for p in params]
+    return StackedRun(tuple(sizes), tuple(seeds), final,
+                      loss.detach().double().cpu().numpy().reshape(shape),
+                      norms.detach().double().cpu().numpy().reshape(shape), snap_epochs,
+                      [rows[e].clone() for e in snap_epochs])
 
 
 def r_squared(model: nn.Module, data: TensorData) -> float:
@@ -180,6 +211,7 @@ def early_drop_fraction(loss: Sequence[float], fraction: float = 0.1) -> float:
 NEAR_ZERO_SIZES = FIT_SIZES        # "the small network" of §1-2, on sin(x) + 0.5x
 NEAR_ZERO_TRAIN_EPOCHS = 100       # §1-2's training length, then the objective switches to ‖∇L‖²
 NEAR_ZERO_LM_ITERATIONS = 50
+CRITICAL_POINT_RUNS = 100          # the exercise's "train the network 100 times"; ~20 s on one core
 GRAD_NORM_RELATIVE_TOLERANCE = 1e-2  # "almost zero": ‖∇L‖ at most 1 % of the run's gradient norm at initialization
 NEAR_ZERO_WEIGHT_THRESHOLD = 1e-2  # the report's "weight near zero": |w| < 0.01 (threshold unstated there)
 
@@ -257,6 +289,14 @@ PARAM_WIDTHS = (4, 16, 64, 256)    # §1-3 parameters vs generalization: hidden 
 BATCH_SIZES = (64, 128, 256, 512, 1024)  # §1-3 part 2: five batch sizes, spanning part 1's 64 and 1024
 INTERPOLATION = {"a": {"batch_size": 64, "lr": 1e-3}, "b": {"batch_size": 1024, "lr": 1e-2}}
 INTERPOLATION_EPOCHS = 5
+INTERPOLATION_TRAIN_CURVE = 2000   # the training-loss curve: the first 2000 training images
+# α of θ(α) = (1 − α)·θ_a + α·θ_b. The usual sweep: −1 … 2 in steps of 0.1 (0 and 1 exactly).
+SWEEP_ALPHAS = np.round(np.linspace(-1.0, 2.0, 31), 6)
+# The report's text reads α on a log axis (0.001, 0.01, 0.1, 1; "α < 0.01", "α > 1"): four
+# points a decade from 1e-4, a decade below the smallest value it names, to 10^0.25 ≈ 1.78,
+# inside the sweep's end 2.
+LOG_ALPHAS = np.round(10.0 ** (np.arange(-16, 2) / 4), 12)
+INTERPOLATION_ALPHAS = np.unique(np.concatenate([SWEEP_ALPHAS, LOG_ALPHAS]))
 
 
 @dataclass
@@ -270,11 +310,39 @@ class MnistRun:
 
 
 @dataclass
+class InterpolationRun:
+    """The two models of §1-3 part 1 and the line between them, at :data:`INTERPOLATION_ALPHAS`.
+
+    ``test`` is on all 10 000 test images, ``train`` on the first
+    :data:`INTERPOLATION_TRAIN_CURVE` training images (each an
+    :class:`dlverify.probes.interpolation.InterpolationResult`).
+    """
+
+    a: MnistRun
+    b: MnistRun
+    test: object
+    train: object
+
+    def at(self, split: str, alphas) -> tuple[np.ndarray, np.ndarray]:
+        """Loss and accuracy of ``split`` at the given α (each one of the stored α)."""
+        curve = getattr(self, split)
+        index = [int(np.flatnonzero(curve.alphas == a)[0])
+                 for a in np.asarray(alphas, dtype=float)]
+        return curve.loss[index], curve.accuracy[index]
+
+
+@dataclass
 class Hw1Runs:
-    """Trains each hw1 configuration once per session and hands it to every claim that asks."""
+    """Trains each hw1 configuration once per session and hands it to every claim that asks.
+
+    The MNIST runs are also kept in ``run_cache`` (shared by sessions and
+    xdist workers) and trained with :func:`dlverify.train.fit_many`; the
+    function nets (seconds of training) stay in this session's memory.
+    """
 
     train: TensorData
     test: TensorData
+    run_cache: RunCache = field(default_factory=lambda: RunCache(None))
     cache: dict = field(default_factory=dict)
 
     def _cached(self, key, make):
@@ -282,46 +350,204 @@ class Hw1Runs:
             self.cache[key] = make()
         return self.cache[key]
 
-    # function nets
-    # function nets: trained on ``device``; the unstacked nets the probes read are CPU modules
-    def function_fits(self, function: str, model: str, seeds: Sequence[int], device: torch.device) -> StackedRun:
-        scheme, kwargs = FIT_MODELS[model]
-        return self._cached(("fit", function, model, tuple(seeds), str(device)), lambda: train_stacked(
-            FIT_SIZES, function_problem(function), seeds, epochs=FIT_EPOCHS, scheme=scheme, init_kwargs=kwargs,
-            device=device))
+    # function nets: trained on ``device``; the unstacked nets the probes read are CPU modules.
+    # They are kept in the run cache too: seconds each to train, but many of them.
+    def _stored(self, spec: dict, make, encode, decode):
+        spec = {"family": "hw1", "protocol_version": PROTOCOL_VERSION, **spec}
+        return decode(self.run_cache.get_or_create(spec, lambda: encode(make())))
 
-    def pca_runs(self, device: torch.device, runs: int = PCA_RUNS) -> StackedRun:
-        return self._cached(("pca", runs, str(device)), lambda: train_stacked(
-            PCA_SIZES, function_problem("sin"), tuple(range(runs)), epochs=PCA_EPOCHS, snapshot_every=PCA_EVERY,
-            device=device))
+    def _stacked(self, spec: dict, make) -> StackedRun:
+        return self._stored(spec, make, StackedRun.payload, StackedRun.from_payload)
+
+    def function_fits(self, function: str, model: str, seeds: Sequence[int],
+                      device: torch.device) -> StackedRun:
+        scheme, kwargs = FIT_MODELS[model]
+        device = torch.device(device)
+        spec = {"run": "function-fit", "function": function, "points": 200,
+                "sizes": list(FIT_SIZES), "seeds": [int(s) for s in seeds], "epochs": FIT_EPOCHS,
+                "scheme": scheme, "init_kwargs": kwargs, "lr": FUNCTION_LR, "device": device.type}
+        key = ("fit", function, model, tuple(seeds), str(device))
+        return self._cached(key, lambda: self._stacked(
+            spec, lambda: train_stacked(FIT_SIZES, function_problem(function), seeds,
+                                        epochs=FIT_EPOCHS, scheme=scheme, init_kwargs=kwargs,
+                                        device=device)))
+
+    def pca_runs(self, device: torch.device, runs: int = PCA_RUNS, *,
+                 group: int = 0) -> StackedRun:
+        """The §1-2 PCA experiment: ``runs`` trainings, seeds ``group·runs … (group + 1)·runs − 1``.
+
+        Group 0 is the report's one experiment; further groups repeat it from
+        other seeds, for claims decided over several experiments.
+        """
+        device = torch.device(device)
+        seeds = tuple(range(group * runs, (group + 1) * runs))
+        spec = {"run": "pca", "function": "sin", "points": 200, "sizes": list(PCA_SIZES),
+                "seeds": list(seeds), "epochs": PCA_EPOCHS, "snapshot_every": PCA_EVERY,
+                "scheme": "glorot_uniform", "lr": FUNCTION_LR, "device": device.type}
+        return self._cached(("pca", runs, group, str(device)), lambda: self._stacked(
+            spec, lambda: train_stacked(PCA_SIZES, function_problem("sin"), seeds,
+                                        epochs=PCA_EPOCHS, snapshot_every=PCA_EVERY,
+                                        device=device)))
 
     def critical_points(self, runs: int, device: torch.device) -> list[CriticalPoint]:
-        return self._cached(("critical", runs, str(device)), lambda: _critical_points(runs, device))
+        device = torch.device(device)
+        spec = {"run": "critical-points", "function": "sin", "points": 200, "runs": runs,
+                "sizes": list(NEAR_ZERO_SIZES), "train_epochs": NEAR_ZERO_TRAIN_EPOCHS,
+                "lr": FUNCTION_LR, "lm_iterations": NEAR_ZERO_LM_ITERATIONS,
+                "weight_threshold": NEAR_ZERO_WEIGHT_THRESHOLD, "device": device.type}
+        return self._cached(("critical", runs, str(device)), lambda: self._stored(
+            spec, lambda: _critical_points(runs, device),
+            lambda points: {"points": [{k: (int(v) if k == "seed" else float(v))
+                                        for k, v in asdict(p).items()} for p in points]},
+            lambda payload: [CriticalPoint(**p) for p in payload["points"]]))
 
     # MNIST
-    def mnist(self, sizes: Sequence[int], seed: int, device: torch.device, *, n_train: int | None, epochs: int,
-              batch_size: int = MNIST_BATCH, lr: float = MNIST_LR, shuffled_labels: bool = False,
-              val_every_epochs: int | None = None, finish: bool = True) -> MnistRun:
-        """One Keras-default MNIST MLP: Glorot uniform, Adam, cross-entropy on the first ``n_train`` images."""
-        key = ("mnist", tuple(sizes), seed, str(device), n_train, epochs, batch_size, lr, shuffled_labels,
-               val_every_epochs)
-        return self._cached(key, lambda: self._train_mnist(sizes, seed, device, n_train, epochs, batch_size, lr,
-                                                             shuffled_labels, val_every_epochs))
+    def mnist(self, sizes: Sequence[int], seed: int, device: torch.device, *, n_train: int | None,
+              epochs: int, batch_size: int = MNIST_BATCH, lr: float = MNIST_LR,
+              shuffled_labels: bool = False, val_every_epochs: int | None = None) -> MnistRun:
+        """One Keras-default MNIST MLP: Glorot uniform, Adam, cross-entropy on the first ``n_train``
+        images."""
+        return self.mnist_many(sizes, [seed], device, n_train=n_train, epochs=epochs,
+                               batch_size=batch_size, lr=lr, shuffled_labels=shuffled_labels,
+                               val_every_epochs=val_every_epochs)[0]
 
-    def _train_mnist(self, sizes, seed, device, n_train, epochs, batch_size, lr, shuffled_labels, val_every_epochs):
+    def mnist_many(self, sizes: Sequence[int], seeds: Sequence[int], device: torch.device, *,
+                   n_train: int | None, epochs: int, batch_size: int = MNIST_BATCH,
+                   lr: float = MNIST_LR, shuffled_labels: bool = False,
+                   val_every_epochs: int | None = None) -> list[MnistRun]:
+        """:meth:`mnist` for each of ``seeds``: read from this session, else from the run cache;
+        the seeds found in neither are trained together in one :func:`dlverify.train.fit_many`.
+
+        Each run's numbers do not depend on which seeds it was trained with
+        (each model computed on its own slice, one thread; ``fit_many``'s
+        default unfused Adam), so a run read back equals a run trained now.
+        """
+        device = torch.device(device)
+        settings = {"sizes": list(sizes), "n_train": n_train, "epochs": epochs,
+                    "batch_size": batch_size, "lr": lr, "shuffled_labels": shuffled_labels,
+                    "val_every_epochs": val_every_epochs}
+
+        def key(seed):
+            return ("mnist", tuple(sizes), seed, str(device), n_train, epochs, batch_size, lr,
+                    shuffled_labels, val_every_epochs)
+
+        needed = [s for s in dict.fromkeys(int(s) for s in seeds) if key(s) not in self.cache]
+        missing = [s for s in needed
+                   if not self.run_cache.has(self._mnist_spec(settings, s, device))]
+        trained: dict[int, dict] = {}
+
+        def create(seed: int) -> dict:
+            if seed not in trained:
+                batch = [s for s in missing if s not in trained and s != seed] + [seed]
+                trained.update(self._train_mnist_many(settings, batch, device))
+            return trained.pop(seed)
+
+        for seed in needed:
+            payload = self.run_cache.get_or_create(self._mnist_spec(settings, seed, device),
+                                                   lambda seed=seed: create(seed))
+            model = mlp(list(sizes))
+            model.load_state_dict(payload["model"])
+            scores = (float(payload[k])
+                      for k in ("train_loss", "train_acc", "test_loss", "test_acc"))
+            self.cache[key(seed)] = MnistRun(model.to(device).eval(),
+                                             History.from_dict(payload["history"]), *scores)
+        return [self.cache[key(int(s))] for s in seeds]
+
+    def _mnist_spec(self, settings: dict, seed: int, device: torch.device) -> dict:
+        """Everything that determines one MNIST run, for the run cache's key."""
+        label_seed = 10_000 + seed if settings["shuffled_labels"] else None
+        return {"family": "hw1", "protocol_version": PROTOCOL_VERSION, "run": "mnist", **settings,
+                "seed": seed, "init": "glorot_uniform", "optimizer": "adam",
+                "label_seed": label_seed,
+                "device": device.type, "dtype": str(self.train.inputs.dtype),
+                "data": {name: file.sha256 for name, file in get_spec("mnist").files.items()}}
+
+    def _train_mnist_many(self, settings: dict, seeds: list[int],
+                          device: torch.device) -> dict[int, dict]:
+        n_train, batch_size = settings["n_train"], settings["batch_size"]
+        val_every = settings["val_every_epochs"]
         train = self.train if n_train is None else self.train.take(slice(0, n_train))
-        if shuffled_labels:
-            train = random_labels(train, generator=torch.Generator().manual_seed(10_000 + seed))
-        train, test = train.to(device), self.test.to(device)
-        model = initialize(mlp(list(sizes)), "glorot_uniform", generator=torch.Generator().manual_seed(seed)).to(device)
+        if settings["shuffled_labels"]:
+            trains = [random_labels(train, generator=torch.Generator().manual_seed(10_000 + s))
+                      .to(device) for s in seeds]
+        else:
+            trains = [train.to(device)] * len(seeds)
+        test = self.test.to(device)
+        models = [initialize(mlp(settings["sizes"]), "glorot_uniform",
+                             generator=torch.Generator().manual_seed(s)).to(device) for s in seeds]
         steps_per_epoch = -(-len(train) // batch_size)
-        history = fit(model, train, optimizer="adam", lr=lr, batch_size=batch_size, epochs=epochs, seed=seed,
-                      val=test if val_every_epochs else None,
-                      eval_every=val_every_epochs * steps_per_epoch if val_every_epochs else None)
-        model.eval()
-        train_loss, train_acc = evaluate(model, train)
-        test_loss, test_acc = evaluate(model, test)
-        return MnistRun(model, history, train_loss, train_acc, test_loss, test_acc)
+        histories = fit_many(models, trains if settings["shuffled_labels"] else trains[0],
+                             optimizer="adam", lr=settings["lr"], batch_size=batch_size,
+                             epochs=settings["epochs"], seeds=seeds,
+                             val=test if val_every else None,
+                             eval_every=val_every * steps_per_epoch if val_every else None)
+        payloads = {}
+        for seed, model, history, data in zip(seeds, models, histories, trains):
+            model.eval()
+            train_loss, train_acc = evaluate(model, data)
+            test_loss, test_acc = evaluate(model, test)
+            payloads[seed] = {"model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                              "history": history.as_dict(), "train_loss": train_loss,
+                              "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc}
+        return payloads
+
+    def interpolation(self, seed: int, device: torch.device, *,
+                      n_train: int | None) -> InterpolationRun:
+        """Model a (batch 64, lr 1e-3) from ``seed`` and model b (batch 1024, lr 1e-2) from
+        ``1000 + seed``, 784-128-10 ReLU, Adam, 5 epochs, and loss/accuracy along the line between.
+
+        The curves are kept in the run cache beside the models (evaluating
+        every α is most of the cost once the models are trained).
+        """
+        from dlverify.probes import InterpolationResult, interpolate
+
+        device = torch.device(device)
+        sizes = (784, ONE_LAYER_WIDTH, 10)
+        seeds = {"a": seed, "b": 1000 + seed}
+
+        def model(name):
+            return self.mnist(sizes, seeds[name], device, n_train=n_train,
+                              epochs=INTERPOLATION_EPOCHS, **INTERPOLATION[name])
+
+        def curves():
+            a, b = model("a"), model("b")
+            train = self.train.take(slice(0, INTERPOLATION_TRAIN_CURVE))
+            found = {}
+            for split, data in (("test", self.test), ("train", train)):
+                result = interpolate(a.model, b.model, F.cross_entropy, tuple(data.to(device)),
+                                     INTERPOLATION_ALPHAS)
+                found[split] = {"loss": torch.from_numpy(result.loss.copy()),
+                                "accuracy": torch.from_numpy(result.accuracy.copy())}
+            return found
+
+        def settings(name):
+            return {"sizes": list(sizes), "n_train": n_train, "epochs": INTERPOLATION_EPOCHS,
+                    **INTERPOLATION[name], "shuffled_labels": False, "val_every_epochs": None}
+
+        def make():
+            spec = {"family": "hw1", "protocol_version": PROTOCOL_VERSION, "run": "interpolation",
+                    "seed": seed, "alphas": INTERPOLATION_ALPHAS.tolist(),
+                    "train_curve_images": INTERPOLATION_TRAIN_CURVE,
+                    "models": {name: self._mnist_spec(settings(name), seeds[name], device)
+                               for name in ("a", "b")}}
+            stored = self.run_cache.get_or_create(spec, curves)
+            results = [InterpolationResult(INTERPOLATION_ALPHAS.copy(),
+                                           stored[split]["loss"].numpy(),
+                                           stored[split]["accuracy"].numpy())
+                       for split in ("test", "train")]
+            return InterpolationRun(model("a"), model("b"), *results)
+
+        return self._cached(("interpolation", seed, str(device), n_train), make)
+
+    def interpolations(self, seeds: Sequence[int], device: torch.device, *,
+                       n_train: int | None) -> dict[int, InterpolationRun]:
+        """:meth:`interpolation` for each seed; missing models a and b each trained in one batch."""
+        sizes, epochs = (784, ONE_LAYER_WIDTH, 10), INTERPOLATION_EPOCHS
+        self.mnist_many(sizes, list(seeds), device, n_train=n_train, epochs=epochs,
+                        **INTERPOLATION["a"])
+        self.mnist_many(sizes, [1000 + s for s in seeds], device, n_train=n_train, epochs=epochs,
+                        **INTERPOLATION["b"])
+        return {s: self.interpolation(s, device, n_train=n_train) for s in seeds}
 
 
 def _critical_points(runs: int, device: torch.device) -> list[CriticalPoint]:
