@@ -45,7 +45,7 @@ from dlverify.runcache import RunCache
 from dlverify.train import History, evaluate, fit_many
 
 # Part of every MNIST run's cache key: bump it when a change here changes what a run produces.
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 
 # -- function nets ---------------------------------------------------------------------------------
 
@@ -226,6 +226,8 @@ class CriticalPoint:
     initial_grad_norm: float       # of the same run, at initialization
     minimal_ratio: float          # share of positive Hessian eigenvalues
     near_zero_weight_ratio: float  # the report's definition
+    smallest_eigenvalue: float     # λ_min of the Hessian: < 0 at a saddle, ≈ 0 at a flat minimum
+    largest_eigenvalue: float      # λ_max, the scale a "≈ 0" is judged against
 
 
 def minimize_grad_norm(model: nn.Module, data: TensorData, *, iterations: int = NEAR_ZERO_LM_ITERATIONS) -> nn.Module:
@@ -551,7 +553,7 @@ class Hw1Runs:
 
 
 def _critical_points(runs: int, device: torch.device) -> list[CriticalPoint]:
-    from dlverify.probes import grad_norm, minimal_ratio, near_zero_weight_ratio
+    from dlverify.probes import eigenvalues, grad_norm, minimal_ratio, near_zero_weight_ratio
 
     data = function_problem("sin").to(device)
     trained = train_stacked(NEAR_ZERO_SIZES, data, tuple(range(runs)), epochs=NEAR_ZERO_TRAIN_EPOCHS, device=device)
@@ -564,5 +566,9 @@ def _critical_points(runs: int, device: torch.device) -> list[CriticalPoint]:
             seed=seed, loss=loss, grad_norm=grad_norm(net, F.mse_loss, data64),
             initial_grad_norm=float(trained.grad_norm[0, index]),
             minimal_ratio=minimal_ratio(net, F.mse_loss, data64),
-            near_zero_weight_ratio=near_zero_weight_ratio(net, NEAR_ZERO_WEIGHT_THRESHOLD)))
+            near_zero_weight_ratio=near_zero_weight_ratio(net, NEAR_ZERO_WEIGHT_THRESHOLD),
+            # 31 parameters: Lanczos spans the whole space, so both ends are exact.
+            smallest_eigenvalue=float(eigenvalues(net, F.mse_loss, data64, which="smallest",
+                                                  tol=1e-10).values[0]),
+            largest_eigenvalue=float(eigenvalues(net, F.mse_loss, data64, tol=1e-10).values[0])))
     return points

@@ -527,8 +527,14 @@ def test_minimal_ratio(claim, function_runs, profile, device):
     share = float(((report_ratio >= 0.06) & (report_ratio <= 0.12)).mean()) if len(kept) else 0.0
     _critical_protocol(claim, runs)
     claim.report(minimal_ratio_band=[0.06, 0.12], definition="share of weights below a threshold")
+    # Saddle or minimum: the minimal ratio counts a zero eigenvalue as "not positive", so it cannot
+    # tell a flat minimum (λ_min ≈ 0) from a saddle (λ_min < 0); the smallest eigenvalue can, judged
+    # against √eps64 · λ_max, the tolerance minimal_ratio itself uses.
+    saddles = sum(p.smallest_eigenvalue < -1.5e-8 * p.largest_eigenvalue for p in kept)
     claim.measure(points_found=len(kept), near_zero_weight_ratio=report_ratio, hessian_minimal_ratio=hessian_ratio,
-                  share_in_band=share, losses=[p.loss for p in kept])
+                  share_in_band=share, losses=[p.loss for p in kept],
+                  smallest_hessian_eigenvalue=[p.smallest_eigenvalue for p in kept],
+                  largest_hessian_eigenvalue=[p.largest_eigenvalue for p in kept], saddles=saddles)
     claim.figure(_critical_figure(kept), "loss-vs-minimal-ratio")
     claim.expect(len(kept) >= 5, "at least 5 near-zero-gradient points found")
     claim.expect(share >= 0.8, "at least 80% of the points have the report's ratio in [0.06, 0.12]")
