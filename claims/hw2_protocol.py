@@ -250,11 +250,12 @@ class Hw2Runs:
         return self._pending.pop(key)
 
     def _store_pending(self, device: torch.device) -> None:
-        """Put block companions trained but not asked for into the run cache (outside any lock)."""
+        """Keep block companions trained but not asked for (run cache, memory), outside any lock."""
         for config, seed, where in list(self._pending):
             if where == str(device):
                 payload = self._pending.pop((config, seed, where))
-                self.run_cache.get_or_create(self._spec(config, seed, device), lambda p=payload: p)
+                stored = self.run_cache.get_or_create(self._spec(config, seed, device), lambda p=payload: p)
+                self.cache[config, seed, where] = self._rebuild(config, seed, stored, device)
 
     @staticmethod
     def _rebuild(config: Config, seed: int, stored: dict, device: torch.device) -> Hw2Run:
