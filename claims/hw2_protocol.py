@@ -254,7 +254,8 @@ class Hw2Runs:
         for config, seed, where in list(self._pending):
             if where == str(device):
                 payload = self._pending.pop((config, seed, where))
-                stored = self.run_cache.get_or_create(self._spec(config, seed, device), lambda p=payload: p)
+                spec = self._spec(config, seed, device)
+                stored = self.run_cache.get_or_create(spec, lambda p=payload: p)
                 self.cache[config, seed, where] = self._rebuild(config, seed, stored, device)
 
     @staticmethod

@@ -193,15 +193,26 @@ def _frozen_ratio(run) -> float:
     return 0.0 if moved == 0.0 else moved / spread
 
 
+_SATURATED = f"most first-layer outputs saturated (within {SATURATION_MARGIN} of 0 or 1)"
+_FROZEN = f"first-layer weights frozen (moved < {FROZEN_CHANGE:g} of their spread)"
+
+
 @pytest.mark.claim(
     "hw2.sigmoid-saturates", source="hw2 Practical Exercise 1, Parts 2&3 (Fig. 7-22)",
-    xfail=Finding("variance 1 and 2 do freeze the first layer's weights, but at variance 0.1 (and, "
-                  "not confidently, 0.2) fewer than half of the sigmoid outputs are saturated, and "
-                  "with zero init the first-layer weights move away from zero instead of staying "
-                  "frozen",
-                  fails=("variance 0.1: most first-layer outputs saturated (within 0.05 of 0 or 1)",
-                         "variance 0.2: most first-layer outputs saturated (within 0.05 of 0 or 1)",
-                         "zero init: first-layer weights frozen (moved < 0.1 of their spread)")),
+    xfail={
+        "default": Finding(
+            "variance 1 and 2 do freeze the first layer's weights, but at variance 0.1 (and, "
+            "not confidently at 3 seeds, 0.2) fewer than half of the sigmoid outputs are "
+            "saturated, and with zero init the first-layer weights move away from zero instead "
+            "of staying frozen",
+            fails=(f"variance 0.1: {_SATURATED}", f"variance 0.2: {_SATURATED}",
+                   f"zero init: {_FROZEN}")),
+        "full": Finding(
+            "variance 0.2 and 0.3 saturate and variance 1 and 2 freeze the first layer's weights, "
+            "but at variance 0.1 fewer than half of the sigmoid outputs are saturated, and with "
+            "zero init the first-layer weights move away from zero instead of staying frozen",
+            fails=(f"variance 0.1: {_SATURATED}", f"zero init: {_FROZEN}")),
+    },
 )
 def test_sigmoid_saturates(claim, hw2, device, seeds):
     """The sigmoid layer saturates at variance 0.1, 0.2, 0.3; its weights freeze at zeros, 1 and 2.
@@ -264,14 +275,12 @@ def test_sigmoid_saturates(claim, hw2, device, seeds):
     claim.figure(_first_layer_histograms(hw2, device, seeds[0], inputs), "first-layer-histograms")
     for v in SATURATED_VARIANCES:
         claim.expect(stats.compare_to_value(saturated[v], 0.5, alternative="greater"),
-                     f"variance {v:g}: most first-layer outputs saturated "
-                     f"(within {SATURATION_MARGIN} of 0 or 1)")
+                     f"variance {v:g}: {_SATURATED}")
     for v in FROZEN_INITS:
         name = "zero init" if v == "zeros" else f"variance {v:g}"
         claim.expect(stats.compare_to_value([math.log10(max(x, 1e-12)) for x in frozen[v]],
                                             math.log10(FROZEN_CHANGE), alternative="less"),
-                     f"{name}: first-layer weights frozen "
-                     f"(moved < {FROZEN_CHANGE:g} of their spread)")
+                     f"{name}: {_FROZEN}")
 
 
 def _first_layer_histograms(hw2, device, seed, inputs):
