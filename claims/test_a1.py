@@ -7,7 +7,6 @@ the test id): the claims are about the classifier, λ and η, not the images.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -23,6 +22,7 @@ from dlverify import stats
 from dlverify.evidence import Finding
 from dlverify.errors import DataNotFoundError
 from dlverify.probes import gradcheck
+from dlverify.report.figures import subplots
 
 # Every a1 claim shares trained classifiers: keep them on one xdist worker.
 pytestmark = pytest.mark.xdist_group("a1")
@@ -83,7 +83,7 @@ def _label(setting) -> str:
 
 def _curves_figure(runs, title):
     """The report's Figure 1: loss, cost and accuracy (train solid, validation dashed) per setting, first seed."""
-    fig, axes = plt.subplots(3, len(runs), figsize=(3.2 * len(runs), 7.5), squeeze=False)
+    fig, axes = subplots(3, len(runs), figsize=(3.2 * len(runs), 7.5), squeeze=False)
     for column, (setting, seed_runs) in enumerate(runs.items()):
         run = seed_runs[0]
         epochs = run.history.epoch
@@ -105,7 +105,7 @@ def _curves_figure(runs, title):
 
 def _templates_figure(runs, image_shape, title):
     """The report's Figure 2: the 10 rows of W as images per setting, each scaled to [0, 1]."""
-    fig, axes = plt.subplots(len(runs), 10, figsize=(12, 1.35 * len(runs) + 0.4), squeeze=False)
+    fig, axes = subplots(len(runs), 10, figsize=(12, 1.35 * len(runs) + 0.4), squeeze=False)
     for row, (setting, seed_runs) in enumerate(runs.items()):
         templates = seed_runs[0].templates(image_shape)
         for column in range(10):
@@ -290,7 +290,7 @@ def test_test_loss_order(claim, a1, dataset, device, seeds):
     _protocol(claim, a1, dataset, device, seeds, order)
     claim.report(test={_label(s): REPORTED_TEST[s] for s in order})
     claim.measure(test=_test_numbers(runs))
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    fig, ax = subplots(figsize=(5.5, 3.4))
     for i, setting in enumerate(order):
         ax.scatter([i] * len(seeds), losses[_label(setting)], color="C0", s=14)
         ax.scatter([i], [REPORTED_TEST[setting]["loss"]], color="C3", marker="x", s=40)

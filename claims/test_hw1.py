@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -21,7 +20,7 @@ from dlverify.evidence import Finding
 from dlverify.data import FUNCTIONS, function_problem
 from dlverify.models import count_parameters
 from dlverify.probes import interpolate, sensitivity, sharpness, weight_pca
-from dlverify.report.figures import curves
+from dlverify.report.figures import curves, subplots
 
 # Every hw1 claim shares trained networks: keep them on one xdist worker.
 pytestmark = pytest.mark.xdist_group("hw1")
@@ -88,7 +87,7 @@ def _fit_table(function_runs, seeds, device):
 
 
 def _fit_figures(claim, table):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = subplots(1, 2, figsize=(10, 3.6))
     for ax, function in zip(axes, FUNCTIONS):
         data = table[function, next(iter(hw1.FIT_MODELS))]["data"]
         ax.scatter(data.inputs.squeeze(), data.targets.squeeze(), s=4, color="0.6", label="target")
@@ -166,7 +165,7 @@ def test_quadratic_harder(claim, function_runs, seeds, device):
     claim.report(statement="only a significant difference between the models on cos(x) + 0.5x^2")
     claim.measure(relative_mse_gap=gaps,
                   final_mse={f"{f} / {m}": table[f, m]["final_mse"] for f, m in table})
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+    fig, ax = subplots(figsize=(5, 3.4))
     for i, function in enumerate(FUNCTIONS):
         ax.scatter([i] * len(gaps[function]), gaps[function], label=FUNCTIONS[function][1])
     ax.set_xticks(range(len(FUNCTIONS)), [FUNCTIONS[f][1] for f in FUNCTIONS])
@@ -284,7 +283,7 @@ def _nearest_centroid_accuracy(points: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _pca_figure(whole, first, labels):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = subplots(1, 2, figsize=(10, 4))
     for ax, result, title in ((axes[0], whole, "whole model"), (axes[1], first, "first layer (kernel)")):
         for k in np.unique(labels):
             ax.scatter(*result.projections[labels == k].T, s=8, label=f"run {k}")
@@ -415,7 +414,7 @@ def test_grad_norm_decreases(claim, function_runs, device):
     claim.report(statement="gradient norm decreases and stabilizes while the loss decreases")
     claim.measure(early_grad_norm=early, late_grad_norm=late, late_cv=late_cv,
                   initial_loss=losses[0], final_loss=losses[-1])
-    fig, axes = plt.subplots(2, 1, figsize=(5.5, 5), sharex=True)
+    fig, axes = subplots(2, 1, figsize=(5.5, 5), sharex=True)
     for i in range(len(run.seeds)):
         axes[0].plot(norms[:, i], linewidth=1)
         axes[1].plot(losses[:, i], linewidth=1)
@@ -457,7 +456,7 @@ def _critical_protocol(claim, runs):
 
 
 def _critical_figure(kept):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    fig, axes = subplots(1, 2, figsize=(10, 3.6), sharey=True)
     loss = [p.loss for p in kept]
     axes[0].scatter([p.near_zero_weight_ratio for p in kept], loss, s=12)
     axes[0].set_xlabel(f"share of |w| < {hw1.NEAR_ZERO_WEIGHT_THRESHOLD} (report's ratio)")
@@ -630,7 +629,7 @@ def test_random_labels_fit(claim, hw1_runs, device, profile):
     claim.measure(train_acc=run.train_acc, train_loss=run.train_loss, test_acc=run.test_acc,
                   test_acc_interval=interval, train_loss_curve=history.train_loss, test_acc_curve=history.val_acc,
                   max_test_acc_on_curve=max(history.val_acc))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = subplots(1, 2, figsize=(10, 3.6))
     axes[0].plot(history.epoch, history.train_loss, label="train (random labels)")
     axes[0].plot(history.epoch, history.val_loss, label="test")
     axes[0].set_ylabel("cross-entropy")
@@ -674,7 +673,7 @@ def test_params_vs_generalization(claim, hw1_runs, device, seeds, profile):
         claim.scaled(f"{n_train} training images and {epochs} epochs under the default profile (60 000 and 20 under full)")
     claim.report(statement="more parameters: better training performance, not necessarily better generalization")
     claim.measure(**table, generalization_gap=gap)
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = subplots(1, 2, figsize=(10, 3.6))
     for metric, ax in (("loss", axes[0]), ("acc", axes[1])):
         for split in ("train", "test"):
             values = np.array(table[f"{split}_{metric}"])
@@ -713,7 +712,7 @@ def _interpolation_protocol(claim, n_train, seeds, device, alphas):
 
 
 def _interpolation_figure(runs, alphas, *, logx=False, title=""):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, axes = subplots(1, 2, figsize=(10, 3.6))
     for i, (s, run) in enumerate(runs.items()):
         for split, style in (("train", "-"), ("test", "--")):
             loss, accuracy = run.at(split, alphas)
@@ -887,7 +886,7 @@ def _batch_protocol(claim, n_train, epochs, seeds, device):
 
 
 def _batch_figure(batch_sizes, series):
-    fig, axes = plt.subplots(1, len(series), figsize=(4 * len(series), 3.4))
+    fig, axes = subplots(1, len(series), figsize=(4 * len(series), 3.4))
     for ax, (name, values) in zip(np.atleast_1d(axes), series.items()):
         values = np.array(values)
         ax.errorbar(batch_sizes, values.mean(axis=1), yerr=values.std(axis=1), marker="o")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -19,7 +18,7 @@ from claims.hw2_protocol import (
 from dlverify import stats
 from dlverify.evidence import Finding
 from dlverify.probes import per_layer_grad_norms, saturation
-from dlverify.report.figures import curves
+from dlverify.report.figures import curves, subplots
 
 # Every hw2 claim shares trained networks: keep them on one xdist worker.
 pytestmark = pytest.mark.xdist_group("hw2")
@@ -126,7 +125,7 @@ def test_zero_init_layer1_static(claim, hw2, device, seeds):
 
 
 def _weight_change_histograms(run, title: str):
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    fig, axes = subplots(1, 2, figsize=(8, 3.2))
     layers = ((FIRST_LAYER, "layer 1 (784×100)"), (LAST_LAYER, "layer 2 (100×10)"))
     for ax, (layer, name) in zip(axes, layers):
         change = layer_weight(run.model, layer) - layer_weight(run.initial, layer)
@@ -164,7 +163,7 @@ def test_smaller_variance_better(claim, hw2, device, seeds):
 
 
 def _accuracy_vs_variance(accuracy):
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = subplots(figsize=(5.5, 3.6))
     for v, values in accuracy.items():
         ax.plot([v] * len(values), values, "o", color="C0", alpha=0.6)
     ax.plot(list(accuracy), [np.mean(a) for a in accuracy.values()], "-", color="C0", label="mean over seeds")
@@ -285,7 +284,7 @@ def test_sigmoid_saturates(claim, hw2, device, seeds):
 
 def _first_layer_histograms(hw2, device, seed, inputs):
     inits = ("zeros",) + VARIANCES
-    fig, axes = plt.subplots(2, len(inits), figsize=(3 * len(inits), 5))
+    fig, axes = subplots(2, len(inits), figsize=(3 * len(inits), 5))
     for column, v in enumerate(inits):
         run = hw2.run(_init_config(v), seed, device)
         name = "zero init" if v == "zeros" else f"var {v}"
@@ -361,7 +360,7 @@ def test_saturation_small_variance(claim, hw2, device, seeds):
 
 def _output_histograms(hw2, device, seed, inputs):
     columns = len(SATURATED_VARIANCES)
-    fig, axes = plt.subplots(1, columns, figsize=(3.4 * columns, 3.0))
+    fig, axes = subplots(1, columns, figsize=(3.4 * columns, 3.0))
     for ax, v in zip(axes, SATURATED_VARIANCES):
         run = hw2.run(_init_config(v), seed, device)
         with torch.no_grad():
@@ -429,7 +428,7 @@ def test_early_layers_learn_slower(claim, hw2, device, seeds):
 
 
 def _layer_ratio_figure(change_ratio, gradient_ratio):
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = subplots(figsize=(5.5, 3.6))
     for offset, (label, ratios) in zip((0.97, 1.03), (("‖ΔW‖/‖W₀‖ over training", change_ratio),
                                                        ("‖∇W‖/‖W‖ at init", gradient_ratio))):
         for v, values in ratios.items():
@@ -615,7 +614,7 @@ def test_batch50_log(claim, hw2, device, seeds):
 
 def _batch50_figure(run):
     steps = np.arange(BATCH50_STEPS - 999, BATCH50_STEPS + 1)
-    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    fig, ax = subplots(figsize=(6.5, 3.4))
     ax.plot(steps, run.test_batch_loss[-1_000:], "-", linewidth=0.6, color="C0",
             label=f"ours (seed {run.seed})")
     ax.plot(np.arange(4993, 5000) + 1, REPORTED_BATCH50_LOSSES, "o-", color="C3",
@@ -684,7 +683,7 @@ def test_batch1_best_generalization(claim, hw2, device, seeds, profile):
 
 
 def _accuracy_vs_batch(accuracy, n_train):
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = subplots(figsize=(5.5, 3.6))
     sizes = [n_train if b == "full" else b for b in accuracy]
     for size, values in zip(sizes, accuracy.values()):
         ax.plot([size] * len(values), values, "o", color="C0", alpha=0.6)
