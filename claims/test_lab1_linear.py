@@ -7,14 +7,17 @@ the claims below.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from claims.lab1_linear import (ALL_NOISE, INITS, LOSS_MIX, LR, NOISE_SETTINGS, STEPS, TOLERANCE, Column,
-                                LinearRuns, linear_run)
+from claims.lab1_linear import (BATCH_EPOCHS, BATCH_LRS, BATCH_SIZES, INITS, LOGGED_LR_DROPS, LOGGED_START,
+                                LOSS_MIX, LR, NOISE_SETTINGS, STEPS, TOLERANCE, TRUE_B, Column, LinearRuns,
+                                logged_column, logged_run)
 from dlverify import stats
 from dlverify.evidence import Finding
 from dlverify.report.figures import curves
@@ -104,6 +107,99 @@ def test_hybrid_beats_mae_final(claim, lab1_linear, device, seeds):
                          f"at step {step} MAE is farther from (3, 2) than {other}")
 
 
+SHARP_SHARE = 0.5  # "sharp initial decline": more than half of the decrease in the first fifth of the steps
+
+
+def _rises(values) -> int:
+    """Steps at which a curve goes up."""
+    return int((torch.as_tensor(values).diff() > 0).sum())
+
+
+def _excess_variation(curve: torch.Tensor) -> float:
+    """``Σ|d_{t+1} − d_t| − |d_T − d_0|``: the path length beyond the net change, 0 for a monotone curve."""
+    return float(curve.diff().abs().sum() - (curve[-1] - curve[0]).abs())
+
+
+@pytest.mark.claim("lab1.hybrid-smoother", source="lab1 §1.1 Loss Function, Fig. 1",
+                   xfail=Finding("under full-batch gradient descent the distance to (3, 2) falls at every step "
+                                 "for all three losses, so the hybrid's convergence is not smoother than MSE's "
+                                 "or MAE's", fails=("on every seed the hybrid's distance rises at fewer steps "
+                                                    "than mse's",
+                                                    "on every seed the hybrid's distance rises at fewer steps "
+                                                    "than mae's")))
+def test_hybrid_smoother(claim, lab1_linear, device, seeds):
+    """The hybrid loss converges more smoothly and stably than MSE and MAE.
+
+    Smoothness on the common metric, the distance ``d_t`` of (W, b) to (3, 2)
+    after each of the 2 500 steps (raw values of different losses are not
+    comparable): the number of steps at which ``d`` rises, and the excess
+    total variation ``Σ|d_{t+1} − d_t| − |d_T − d_0|`` (the path length spent
+    going back and forth; 0 for a monotone curve). Decided on the rises: on
+    every seed the hybrid's curve rises at fewer steps than MSE's and than
+    MAE's. The runs are deterministic full-batch gradient descent (MSE, MAE,
+    hybrid from (0, 0), lr 1e-3), so the counts have no seed-to-seed noise to
+    average: a per-seed comparison, not an interval over seeds, which would
+    be [0, 0] and never decide when the counts tie. The rises of each run's
+    own loss (the report's Fig. 1) are measured too.
+    """
+    bank = lab1_linear.bank(seeds, device)
+    every = list(range(STEPS + 1))
+    rises = {loss: [_rises(bank.distance(Column(s, loss))) for s in seeds] for loss in LOSS_MIX}
+    wiggle = {loss: [_excess_variation(bank.distance(Column(s, loss))) for s in seeds] for loss in LOSS_MIX}
+    own = {loss: [_rises(bank.column_loss(Column(s, loss), every)) for s in seeds] for loss in LOSS_MIX}
+    _linear_setup(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
+    claim.report(statement="the hybrid loss converges more smoothly and stably than MSE and MAE")
+    claim.measure(steps_distance_rises=rises, excess_total_variation_of_distance=wiggle,
+                  steps_own_loss_rises=own)
+    first = seeds[0]
+    change = {loss: (-bank.distance(Column(first, loss)).diff()).clamp_min(1e-12).tolist() for loss in LOSS_MIX}
+    claim.figure(curves(change, x=list(range(1, STEPS + 1)), xlabel="step",
+                        ylabel="decrease of ‖(W, b) − (3, 2)‖ per step", logy=True,
+                        title=f"Step-to-step progress on the common metric, seed {first}"), "distance-steps")
+    for other in ("mse", "mae"):
+        claim.expect(all(h < o for h, o in zip(rises["hybrid"], rises[other])),
+                     f"on every seed the hybrid's distance rises at fewer steps than {other}'s")
+
+
+@pytest.mark.claim("lab1.mse-converges-low", source="lab1 §1.1 Loss Function, Fig. 1")
+def test_mse_converges_low(claim, lab1_linear, device, seeds):
+    """MSE also converges to a low value, with a sharp initial decline.
+
+    On the common metric, the distance ``d`` of (W, b) to (3, 2), for the MSE,
+    MAE and hybrid runs from (0, 0) (lr 1e-3, 2 500 steps), over seeds: "a low
+    value" = MSE's final distance below the tolerance 0.1 of all lab1 linear
+    claims, and within 0.1 of the best of the three losses' final distances
+    (0 when MSE is the best); "a sharp initial decline" = more than half of
+    its whole decrease ``(d_0 − d_500)/(d_0 − d_2500)`` falls in the first
+    fifth of the steps (a decline at constant speed would put a fifth there).
+    """
+    bank = lab1_linear.bank(seeds, device)
+    final = {loss: [float(bank.distance(Column(s, loss))[-1]) for s in seeds] for loss in LOSS_MIX}
+    behind_best = [final["mse"][i] - min(final[loss][i] for loss in LOSS_MIX) for i in range(len(seeds))]
+
+    def share(column):
+        d = bank.distance(column)
+        return float((d[0] - d[EARLY]) / (d[0] - d[-1]))
+
+    shares = {loss: [share(Column(s, loss)) for s in seeds] for loss in LOSS_MIX}
+    _linear_setup(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
+    claim.report(statement="MSE also converges to a low value; its initial decline is sharp")
+    claim.measure(final_distance=final, mse_behind_best_final_distance=behind_best,
+                  share_of_decrease_in_first_500_steps=shares)
+    every = list(range(0, STEPS + 1, 25))
+    fig = curves({loss: bank.distance(Column(seeds[0], loss))[every].tolist() for loss in LOSS_MIX}, x=every,
+                 xlabel="step", ylabel="‖(W, b) − (3, 2)‖", logy=True,
+                 title=f"Common metric, seed {seeds[0]}; first fifth of the steps left of the line")
+    fig.axes[0].axvline(EARLY, color="grey", linestyle=":")
+    claim.figure(fig, "mse-decline")
+    claim.expect(stats.compare_to_value(final["mse"], TOLERANCE, alternative="less"),
+                 "MSE ends within 0.1 of (3, 2)")
+    claim.expect(stats.compare_to_value(behind_best, TOLERANCE, alternative="less"),
+                 "MSE's final distance within 0.1 of the best loss's")
+    claim.expect(stats.compare_to_value(shares["mse"], SHARP_SHARE, alternative="greater"),
+                 "more than half of MSE's decrease in the first fifth of the steps")
+
+
 def _init_columns(seed):
     return {name: Column(seed, "mse", init) for name, init in INITS.items()}
 
@@ -184,6 +280,11 @@ def test_init_all_converge(claim, lab1_linear, device, seeds):
                  "every start ends within 0.1 of (3, 2)")
 
 
+LOGGED = "logged run (Fig. 4)"
+_LOGGED_SETUP = {"start": LOGGED_START, "lr_drops_after_step": LOGGED_LR_DROPS,
+                 "noise": "data, weights and learning rate"}
+
+
 def _noise_columns(seed):
     return {name: Column(seed, "mse", noise=noise) for name, noise in NOISE_SETTINGS.items()}
 
@@ -195,25 +296,34 @@ def test_noise_still_converges(claim, lab1_linear, device, seeds):
     Final loss ≈ 1.0 (the report: 1.0098, and 0.9739 with all three) and W, b
     close to 3, 2 (the report: W = 2.92, b = 1.71). Each noise source alone
     and all three together (magnitudes in :mod:`claims.lab1_linear`), MSE,
-    2 500 steps. Decided for every setting and seed: (W, b) within the
-    tolerance 0.1 of (3, 2), and the final MSE on the clean training data at
-    most 0.01 (1 % of the noise variance) above the noise floor (the
-    least-squares minimum of that data). The report's patience-based lr decay
-    is not part of the protocol.
+    2 500 steps of gradient descent at lr 1e-3 from (0, 0) (Fig. 3). The
+    reported W, b and 0.9739 come from the logged run of Fig. 4, which is run
+    as logged (catalogue v2: from (2.9749, 1.8888), the learning rate dropped
+    six times, all three noise sources; :func:`claims.lab1_linear.logged_run`)
+    and decided like the other settings. Decided for every setting and seed:
+    (W, b) within the tolerance 0.1 of (3, 2), and the final MSE on the clean
+    training data at most 0.01 (1 % of the noise variance) above the noise
+    floor (the least-squares minimum of that data).
     """
     bank = lab1_linear.bank(seeds, device)
-    final = {name: [bank.final(_noise_columns(s)[name]) for s in seeds] for name in NOISE_SETTINGS}
-    distance = {name: [float(bank.distance(_noise_columns(s)[name])[-1]) for s in seeds] for name in NOISE_SETTINGS}
-    mse = {name: [bank.clean_mse(_noise_columns(s)[name], [STEPS])[0] for s in seeds] for name in NOISE_SETTINGS}
+    logged = lab1_linear.logged(seeds, device)
+    runs = {name: [(bank, _noise_columns(s)[name]) for s in seeds] for name in NOISE_SETTINGS}
+    runs[LOGGED] = [(logged, logged_column(s)) for s in seeds]
+    final = {name: [run.final(c) for run, c in pairs] for name, pairs in runs.items()}
+    distance = {name: [float(run.distance(c)[-1]) for run, c in pairs] for name, pairs in runs.items()}
+    mse = {name: [run.clean_mse(c, [STEPS])[0] for run, c in pairs] for name, pairs in runs.items()}
     floors = [bank.noise_floor(Column(s)) for s in seeds]
     excess = {name: [m - f for m, f in zip(values, floors)] for name, values in mse.items()}
-    _linear_setup(claim, device, seeds, loss="MSE", noise_settings={k: sorted(v) for k, v in NOISE_SETTINGS.items()})
+    _linear_setup(claim, device, seeds, loss="MSE", noise_settings={k: sorted(v) for k, v in NOISE_SETTINGS.items()},
+                  logged_run=_LOGGED_SETUP)
     claim.report(final_loss_data_noise=1.0098, final_loss_all_noise=0.9739, W=2.9249, b=1.7063)
     claim.measure(final_W_b=final, final_distance_to_truth=distance, final_clean_mse=mse, noise_floor=floors,
-                  excess_mse=excess)
+                  excess_mse=excess,
+                  logged_run_final_training_loss=[logged.step_loss(logged_column(s))[-1] for s in seeds])
     every = list(range(0, STEPS + 1, 25))
     series = {"no noise": bank.clean_mse(Column(seeds[0]), every)}
     series.update({name: bank.clean_mse(column, every) for name, column in _noise_columns(seeds[0]).items()})
+    series[LOGGED] = logged.clean_mse(logged_column(seeds[0]), every)
     claim.figure(curves(series, x=every, xlabel="step", ylabel="MSE on the clean data", logy=True,
                         title=f"Noise on data, weights, learning rate; seed {seeds[0]} (Fig. 3)"), "noise-curves")
     claim.expect(all(d <= TOLERANCE for values in distance.values() for d in values),
@@ -247,23 +357,139 @@ def test_noise_delays(claim, lab1_linear, device, seeds):
                      f"noise on {name}: mean delay under 10 %")
 
 
+_NOISE_HURTS = ("data noise leaves the trained line farther from (3, 2), i.e. with a higher held-out MSE, "
+                "and neither weight noise nor all three together lower it")
+_GENERALIZES = "noise on {}: lower held-out MSE than without"
+
+
+@pytest.mark.claim("lab1.noise-improves-generalization", source="lab1 §1.3 Noise", xfail={
+    "default": Finding(_NOISE_HURTS + "; learning-rate noise changes it too little to decide at three seeds",
+                       fails=tuple(_GENERALIZES.format(name) for name in NOISE_SETTINGS)),
+    "full": Finding(_NOISE_HURTS + " (only the mean-preserving learning-rate noise lowers it, by a hair)",
+                    fails=tuple(_GENERALIZES.format(name) for name in ("data", "weights", "all three")))})
+def test_noise_improves_generalization(claim, lab1_linear, device, seeds):
+    """Noise enhances robustness and generalization.
+
+    Generalization = the held-out MSE of the trained line. Because x ~ N(0, 1)
+    is independent of the noise ε ~ N(0, 1), a line's expected MSE on fresh
+    data is exactly ``1 + (W − 3)² + (b − 2)²``, so it is computed, not
+    sampled. Each noise source alone and all three together (MSE, 2 500 steps
+    of gradient descent at lr 1e-3 from (0, 0), the runs of
+    ``lab1.noise-still-converges``), paired by seed with the noiseless run on
+    the same data. Decided for each setting: the noisy run's held-out MSE is
+    below the noiseless run's, paired over seeds.
+    """
+    bank = lab1_linear.bank(seeds, device)
+
+    def heldout(column):
+        return 1.0 + float(bank.distance(column)[-1]) ** 2
+
+    clean = [heldout(Column(s)) for s in seeds]
+    noisy = {name: [heldout(_noise_columns(s)[name]) for s in seeds] for name in NOISE_SETTINGS}
+    _linear_setup(claim, device, seeds, loss="MSE", noise_settings={k: sorted(v) for k, v in NOISE_SETTINGS.items()},
+                  heldout_mse="1 + (W - 3)^2 + (b - 2)^2, exact for x ~ N(0, 1), noise N(0, 1)")
+    claim.report(statement="noise enhances robustness and generalization (acts as a regularizer)")
+    claim.measure(heldout_mse_without_noise=clean, heldout_mse_with_noise=noisy,
+                  heldout_excess_over_noiseless={name: [n - c for n, c in zip(values, clean)]
+                                                 for name, values in noisy.items()})
+    every = list(range(0, STEPS + 1, 25))
+    first = seeds[0]
+    series = {"no noise": bank.distance(Column(first))[every].pow(2).tolist()}
+    series.update({name: bank.distance(column)[every].pow(2).tolist()
+                   for name, column in _noise_columns(first).items()})
+    claim.figure(curves(series, x=every, xlabel="step", ylabel="held-out MSE − 1", logy=True,
+                        title=f"Held-out excess MSE with and without noise, seed {first}"), "noise-heldout")
+    for name, values in noisy.items():
+        claim.expect(stats.compare_paired(clean, values, alternative="greater"), _GENERALIZES.format(name))
+
+
+LOG_STEPS = (0, 500, 1000, 1500, 2000)  # the steps the report's log prints, then its final loss
+
+
+@pytest.mark.claim("lab1.noise-run-trajectory", source="lab1 §1.3, Fig. 4",
+                   xfail=Finding("rerun as logged, the noisy run's loss does go up and down between the logged "
+                                 "steps, but b moves towards 2 rather than away from it: the noise magnitudes of "
+                                 "this protocol do not reproduce the report's drift of b",
+                                 fails=("b ends farther from 2 than it started (1.8888)",)))
+def test_noise_run_trajectory(claim, lab1_linear, device, seeds):
+    """In the logged noisy run the loss does not fall steadily and b drifts away from 2 while W stays ≈ 2.92.
+
+    The report's log: loss 0.9888, 0.9764, 0.9606, 0.9899, 1.0002 at steps 0,
+    500, …, 2000 and 0.9739 at the end; b from 1.8888 to 1.7063; W 2.9249.
+    Rerun as logged (catalogue v2): from W = 2.9749, b = 1.8888, lr 1e-3
+    dropped after steps 799, 1099, …, 2299 to the printed values, with data,
+    weight and learning-rate noise (:func:`claims.lab1_linear.logged_run`).
+    The logged loss is taken as the training objective of the printed step
+    (on that step's noisy data), the final one as the last step's. Decided
+    over seeds: the six logged losses rise at least once (the mean number of
+    rises between consecutive logged values is above 0), and b ends farther
+    from 2 than it started (``|b_T − 2| − |1.8888 − 2|`` above 0 on average).
+    W is measured, not decided (the catalogue decides on the loss and b).
+    """
+    logged = lab1_linear.logged(seeds, device)
+    losses = {s: logged.step_loss(logged_column(s)) for s in seeds}
+    at_log = [[losses[s][step] for step in LOG_STEPS] + [losses[s][-1]] for s in seeds]
+    rises = [_rises(values) for values in at_log]
+    path = {s: logged.trajectory[:, logged.index(logged_column(s))] for s in seeds}
+    drift = [abs(float(path[s][-1, 1]) - TRUE_B) - abs(LOGGED_START[1] - TRUE_B) for s in seeds]
+    claim.setup(problem="y = 3x + 2 + N(0,1), x ~ N(0,1), 10 000 points", optimizer="full-batch gradient descent",
+                lr=LR, steps=STEPS, device=str(device), seeds=list(seeds), loss="MSE", **_LOGGED_SETUP)
+    claim.report(logged_loss=[0.9888, 0.9764, 0.9606, 0.9899, 1.0002, 0.9739],
+                 logged_W=[2.9749, 2.9434, 2.9212, 2.9131, 2.9232, 2.9249],
+                 logged_b=[1.8888, 1.8679, 1.8701, 1.8776, 1.7004, 1.7063])
+    claim.measure(logged_loss=at_log, rises_between_logged_losses=rises,
+                  logged_W=[[float(path[s][step, 0]) for step in LOG_STEPS + (STEPS,)] for s in seeds],
+                  logged_b=[[float(path[s][step, 1]) for step in LOG_STEPS + (STEPS,)] for s in seeds],
+                  b_drift_away_from_2=drift,
+                  clean_mse_at_logged_steps=[logged.clean_mse(logged_column(s), LOG_STEPS + (STEPS,))
+                                             for s in seeds])
+    claim.figure(_logged_figure(at_log, path, seeds), "logged-run")
+    claim.expect(stats.compare_to_value(rises, 0, alternative="greater"),
+                 "the logged loss rises at least once between the logged steps")
+    claim.expect(stats.compare_to_value(drift, 0, alternative="greater"),
+                 "b ends farther from 2 than it started (1.8888)")
+
+
+def _logged_figure(at_log, path, seeds):
+    """Left: the logged losses, the report's and ours; right: b along the run."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    steps = list(LOG_STEPS) + [STEPS]
+    left.plot(steps, [0.9888, 0.9764, 0.9606, 0.9899, 1.0002, 0.9739], "ko-", label="report")
+    right.plot(steps, [1.8888, 1.8679, 1.8701, 1.8776, 1.7004, 1.7063], "ko-", label="report")
+    for index, seed in enumerate(seeds):
+        left.plot(steps, at_log[index], ".-", linewidth=1, label=f"seed {seed}")
+        right.plot(range(STEPS + 1), path[seed][:, 1].tolist(), linewidth=1, label=f"seed {seed}")
+    for ax, ylabel in ((left, "training loss at the logged steps"), (right, "b")):
+        ax.set_xlabel("step")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    right.axhline(TRUE_B, color="grey", linestyle=":")
+    left.legend(fontsize=7)
+    fig.suptitle("The logged noisy run (the report's Fig. 4), rerun", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 @pytest.mark.claim("lab1.seed-reproducible", source="lab1 §1.3 Noise")
 def test_seed_reproducible(claim, device):
     """With a fixed seed two runs give the same results bit for bit; different seeds give different runs.
 
-    Protocol: the noisy linear-regression run (data, weight and learning-rate
-    noise all on, so every random source is exercised), twice with seed 0 and
-    once with seed 1, on the same device. "Without a fixed seed" is taken as
-    "with another seed": an unseeded run is a run with an unknown seed.
+    Protocol: the report's logged noisy run (Fig. 4), as logged (catalogue
+    v2): from W = 2.9749, b = 1.8888, the learning rate dropped after steps
+    799, 1099, …, 2299, and data, weight and learning-rate noise all on, so
+    every random source is exercised (until catalogue v2 this test ran it
+    from (0, 0) at a constant lr). Twice with seed 0 and once with seed 1, on
+    the same device, each a separate training. "Without a fixed seed" is
+    taken as "with another seed": an unseeded run is a run with an unknown seed.
     """
-    first = linear_run(device=device, seed=0, **ALL_NOISE)
-    again = linear_run(device=device, seed=0, **ALL_NOISE)
-    other = linear_run(device=device, seed=1, **ALL_NOISE)
+    first = logged_run(device=device, seed=0)
+    again = logged_run(device=device, seed=0)
+    other = logged_run(device=device, seed=1)
     same_params = torch.equal(first.weight, again.weight) and torch.equal(first.bias, again.bias)
     same_path = torch.equal(first.bank.trajectory, again.bank.trajectory)
     same_curve = first.history.step_loss == again.history.step_loss
     differs = not torch.equal(first.weight, other.weight) and first.history.step_loss != other.history.step_loss
-    claim.setup(device=str(device), steps=STEPS, lr=LR, noise="data, weights and learning rate")
+    claim.setup(device=str(device), steps=STEPS, lr=LR, **_LOGGED_SETUP)
     claim.report(statement="same seed gives identical results; without a fixed seed runs differ")
     claim.measure(same_seed_bitwise_params=same_params, same_seed_bitwise_trajectory=same_path,
                   same_seed_bitwise_loss_curve=same_curve,
@@ -283,22 +509,25 @@ def test_seed_reproducible(claim, device):
 def test_cpu_equals_gpu(claim, cuda_device):
     """Under a fixed seed CPU and GPU give identical parameters and final loss (0.9739 on both).
 
-    Protocol: the noisy run (all three noise sources) with seed 0; data, initial
-    state and noise are drawn once on the CPU and moved to each device. The
+    Protocol: the report's logged run, as logged (catalogue v2; until then this
+    test ran it from (0, 0) at a constant lr): from W = 2.9749, b = 1.8888,
+    the learning rate dropped after steps 799, 1099, …, 2299, all three noise
+    sources, seed 0; data, initial state and noise are drawn once on the CPU
+    and moved to each device. The
     claim is decided on agreement within float32 tolerance (|Δ| ≤ 1e-5 + 1e-5·|x|
     for W, b and the final loss), which is what the report's four printed
     decimals can show; bitwise equality is measured and reported separately,
     since GPU reductions may sum in another order.
     """
-    cpu = linear_run(device="cpu", seed=0, **ALL_NOISE)
-    gpu = linear_run(device=cuda_device, seed=0, **ALL_NOISE)
+    cpu = logged_run(device="cpu", seed=0)
+    gpu = logged_run(device=cuda_device, seed=0)
     pairs = {"W": (cpu.weight, gpu.weight.cpu()), "b": (cpu.bias, gpu.bias.cpu()),
              "final_loss": (torch.tensor(cpu.history.step_loss[-1]), torch.tensor(gpu.history.step_loss[-1]))}
     diffs = {name: float((a.double() - b.double()).abs()) for name, (a, b) in pairs.items()}
     bitwise = {name: torch.equal(a, b) for name, (a, b) in pairs.items()}
     path_diff = float((cpu.bank.trajectory.double() - gpu.bank.trajectory.double()).abs().max())
     close = all(torch.allclose(a.double(), b.double(), rtol=1e-5, atol=1e-5) for a, b in pairs.values())
-    claim.setup(gpu=torch.cuda.get_device_name(cuda_device), steps=STEPS, noise="data, weights and learning rate")
+    claim.setup(gpu=torch.cuda.get_device_name(cuda_device), steps=STEPS, lr=LR, **_LOGGED_SETUP)
     claim.report(cpu_final_loss=0.9739, gpu_final_loss=0.9739, W=2.9249, b=1.7063)
     claim.measure(cpu_final=cpu.final(), gpu_final=gpu.final(), cpu_final_loss=cpu.history.step_loss[-1],
                   gpu_final_loss=gpu.history.step_loss[-1], max_abs_diff=diffs, bitwise_equal=bitwise,
@@ -308,11 +537,11 @@ def test_cpu_equals_gpu(claim, cuda_device):
 
 
 def _timed_run(device) -> float:
-    """Wall seconds of one full noisy linear run on ``device``, synchronized."""
+    """Wall seconds of one logged run (Fig. 4) on ``device``, synchronized."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     start = time.perf_counter()
-    linear_run(device=device, seed=0, **ALL_NOISE)
+    logged_run(device=device, seed=0)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return time.perf_counter() - start
@@ -322,22 +551,118 @@ def _timed_run(device) -> float:
 def test_gpu_not_faster_small(claim, cuda_device):
     """For this tiny problem the GPU is not faster than the CPU (10.65 s on CPU vs 14.79 s on GPU).
 
-    The same run (noisy linear regression, seed 0, 2 500 steps) timed on both
-    devices in this test: one short warm-up run per device (kernels, caches),
+    The same run timed on both devices in this test: the report's logged run
+    as logged (catalogue v2; until then a run from (0, 0) at a constant lr):
+    from W = 2.9749, b = 1.8888, 2 500 steps, the learning rate dropped after
+    steps 799, 1099, …, 2299, all three noise sources, seed 0. One short
+    warm-up run per device (kernels, caches),
     then three timed runs per device, alternating, each synchronized. Decided
     on the ratio of the medians: GPU time / CPU time ≥ 1 (the GPU is not
     faster). A timing claim: it depends on the machine, recorded with the GPU's name.
     """
     cpu_device = torch.device("cpu")
     for device in (cpu_device, cuda_device):
-        linear_run(device=device, seed=0, steps=50, **ALL_NOISE)
+        logged_run(device=device, seed=0, steps=50)
     times = {"cpu": [], "gpu": []}
     for _ in range(3):
         times["cpu"].append(_timed_run(cpu_device))
         times["gpu"].append(_timed_run(cuda_device))
     ratio = statistics.median(times["gpu"]) / statistics.median(times["cpu"])
     claim.setup(gpu=torch.cuda.get_device_name(cuda_device), cpu_threads=torch.get_num_threads(), steps=STEPS,
-                repeats=3, warm_up="one 50-step run per device")
+                repeats=3, warm_up="one 50-step run per device", **_LOGGED_SETUP)
     claim.report(cpu_seconds=10.65, gpu_seconds=14.79, gpu_over_cpu=14.79 / 10.65)
     claim.measure(cpu_seconds=times["cpu"], gpu_seconds=times["gpu"], gpu_over_cpu_median=ratio)
     claim.expect(ratio >= 1.0, "GPU wall time at least the CPU's (median of 3)")
+
+
+# -- batch size (stated in §2, decided on the linear problem) --------------------------------
+
+UNSTABLE_LR = 0.1  # the learning rate the instability is compared at (see test_small_batch_unstable)
+_DOTTED = {f"batch {size}": ".-" for size in BATCH_SIZES}
+
+
+def _batch_setup(claim, device, seeds, **extra):
+    claim.setup(problem="y = 3x + 2 + N(0,1), x ~ N(0,1), 10 000 points", loss="MSE",
+                optimizer="mini-batch SGD (no momentum), reshuffled every epoch", init=(0.0, 0.0),
+                batch_sizes=BATCH_SIZES, lrs=BATCH_LRS, epochs=BATCH_EPOCHS, device=str(device),
+                seeds=list(seeds), **extra)
+
+
+@pytest.mark.claim("lab1.large-batch-needs-higher-lr", source="lab1 §2 batch size")
+def test_large_batch_needs_higher_lr(claim, lab1_linear, device, seeds):
+    """Larger batches need a higher learning rate.
+
+    The report states this in its batch-size discussion without an experiment
+    of its own; it is decided on lab1's linear problem, where a grid of
+    learning rates × batch sizes × seeds costs a second: mini-batch SGD on the
+    MSE from (0, 0), the batch sizes 32, 128, 512, 2048 of the report's
+    batch-size study, 10 epochs for every batch size (equal epochs, as that
+    study compares them), learning rates 1e-3 … 0.3 in half-decades. The best
+    learning rate of a batch size is the one whose final line has the lowest
+    held-out MSE ``1 + (W − 3)² + (b − 2)²`` (exact for this problem). Decided:
+    the best learning rate rises with the batch size (Page's trend test over
+    seeds, ranks within each seed).
+    """
+    grids = {size: lab1_linear.grid(seeds, size, device) for size in BATCH_SIZES}
+    excess = {size: grid.excess_heldout_mse() for size, grid in grids.items()}  # (S, L)
+    best = {size: [BATCH_LRS[i] for i in values.argmin(1).tolist()] for size, values in excess.items()}
+    _batch_setup(claim, device, seeds, best="lowest held-out MSE after the last epoch")
+    claim.report(statement="larger batches often necessitate a higher learning rate for optimal performance")
+    claim.measure(best_lr=best, heldout_excess_mse={size: values.tolist() for size, values in excess.items()})
+    fig = curves({f"batch {size}": values.mean(0).tolist() for size, values in excess.items()},
+                 x=list(BATCH_LRS), xlabel="learning rate", ylabel="held-out MSE − 1 (mean over seeds)",
+                 logy=True, title="After 10 epochs of SGD: which learning rate is best", styles=_DOTTED)
+    fig.axes[0].set_xscale("log")
+    claim.figure(fig, "lr-grid")
+    claim.expect(stats.rank_trend(BATCH_SIZES, [[math.log10(lr) for lr in best[size]] for size in BATCH_SIZES],
+                                  alternative="increasing"),
+                 "the best learning rate rises with the batch size")
+
+
+@pytest.mark.claim("lab1.small-batch-unstable", source="lab1 §2 batch size")
+def test_small_batch_unstable(claim, lab1_linear, device, seeds):
+    """Small batches can make training unstable.
+
+    The runs of ``lab1.large-batch-needs-higher-lr`` (linear problem, SGD on
+    the MSE, batch sizes 32 … 2048, 10 epochs). Instability = how much the
+    model's training loss jumps from step to step: the standard deviation of
+    the step-to-step changes of the MSE on the whole training set (not the
+    mini-batch's, whose noise is the sampling of the batch, not the model's)
+    over the last epoch. Compared at one learning rate for every batch size,
+    fixed beforehand: 0.1, a step size at which every batch size has left
+    the initial descent by the last epoch (at 1e-3 the large batches are
+    still descending, and their changes would measure progress, not
+    instability). Decided: the instability falls as the batch size grows
+    (Page's trend test over seeds); every learning rate of the grid is measured.
+    """
+    grids = {size: lab1_linear.grid(seeds, size, device) for size in BATCH_SIZES}
+    column = BATCH_LRS.index(UNSTABLE_LR)
+
+    def jumps(grid):  # (S, L): std of the step-to-step changes of the training MSE over the last epoch
+        return grid.train_mse()[-grid.steps_per_epoch - 1:].diff(dim=0).std(0)
+
+    spread = {size: jumps(grid) for size, grid in grids.items()}
+    _batch_setup(claim, device, seeds, compared_at_lr=UNSTABLE_LR,
+                 instability="std of step-to-step changes of the whole-training-set MSE, last epoch")
+    claim.report(statement="smaller batches introduce variability ... they may create instability during training")
+    claim.measure(instability_at_lr_0_1={size: values[:, column].tolist() for size, values in spread.items()},
+                  instability_every_lr={size: values.tolist() for size, values in spread.items()})
+    first = 0
+    series = {}
+    for size, grid in grids.items():
+        last = grid.train_mse()[-grid.steps_per_epoch - 1:, first, column]
+        series[f"batch {size}"] = last.tolist()
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for label, values in series.items():
+        ax.plot([i / (len(values) - 1) for i in range(len(values))], values, linewidth=1, label=label)
+    ax.set_xlabel("fraction of the last epoch")
+    ax.set_ylabel("MSE on the whole training set")
+    ax.set_yscale("log")
+    ax.set_title(f"Last epoch at lr {UNSTABLE_LR}, seed {seeds[first]}", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    claim.figure(fig, "last-epoch")
+    claim.expect(stats.rank_trend(BATCH_SIZES, [spread[size][:, column].tolist() for size in BATCH_SIZES],
+                                  alternative="decreasing"),
+                 "the step-to-step jumps of the training loss shrink as the batch grows")
