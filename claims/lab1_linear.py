@@ -38,7 +38,7 @@ columns' losses), so each column is the run :func:`linear_run` gives alone
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -239,11 +239,30 @@ class BankRun:
     columns: tuple[Column, ...]
     trajectory: torch.Tensor  # (steps + 1, K, 2): (W, b) of every column after every step
     data: TensorData  # (N, K) clean inputs and targets, column k from columns[k].seed (CPU)
-    history: History
-    step_losses: torch.Tensor | None = None  # (steps, K): each column's training objective at every step
+    history: History | None  # the bank's one training (None for a bank joined from several)
+    step_losses: torch.Tensor | None = None  # (steps, K): each column's objective at every step
+
+    def select(self, columns: Sequence[Column]) -> BankRun:
+        """The bank of ``columns`` alone (their runs, as trained here); no history."""
+        index = [self.index(c) for c in columns]
+        data = TensorData(self.data.inputs[:, index], self.data.targets[:, index])
+        losses = None if self.step_losses is None else self.step_losses[:, index]
+        return BankRun(tuple(columns), self.trajectory[:, index], data, None, losses)
+
+    @staticmethod
+    def join(banks: Sequence[BankRun]) -> BankRun:
+        """One bank of the columns of ``banks``, in order (trained with the same number of steps)."""
+        banks = list(banks)
+        data = TensorData(torch.cat([b.data.inputs for b in banks], 1),
+                          torch.cat([b.data.targets for b in banks], 1))
+        kept = [b.step_losses for b in banks]
+        losses = None if any(k is None for k in kept) else torch.cat(kept, 1)
+        return BankRun(sum((b.columns for b in banks), ()), torch.cat([b.trajectory for b in banks], 1),
+                       data, None, losses)
 
     def step_loss(self, column: Column) -> list[float]:
-        """The column's own training objective at every step (on that step's noisy data, before its update)."""
+        """The column's own training objective at every step (on that step's noisy data, before
+        its update)."""
         if self.step_losses is None:
             raise ValueError("this bank kept no per-step losses; train it with record_steps=True")
         return self.step_losses[:, self.index(column)].tolist()
@@ -307,7 +326,8 @@ def linear_bank(columns: Sequence[Column], *, device: torch.device | str = "cpu"
     model = LineBank([c.init for c in columns]).to(device)
     trajectory = Trajectory(model)
     callbacks = [ColumnWeightNoise(WEIGHT_NOISE_STD, WEIGHT_NOISE_EVERY, columns),
-                 ColumnLearningRateNoise(LR_NOISE_SIGMA, columns, model), StepDecay(lr_drops), trajectory]
+                 ColumnLearningRateNoise(LR_NOISE_SIGMA, columns, model), StepDecay(lr_drops),
+                 trajectory]
     losses = [c.loss for c in columns]
     kept: list[torch.Tensor] = []
 
@@ -318,8 +338,9 @@ def linear_bank(columns: Sequence[Column], *, device: torch.device | str = "cpu"
         return per_column.sum()
 
     history = fit(model, data.to(device), optimizer="sgd", lr=LR, batch_size=N_POINTS, steps=steps,
-                  seed=columns[0].seed, loss_fn=objective, transform=ColumnDataNoise(DATA_NOISE_STD, columns),
-                  callbacks=callbacks, eval_every=steps, record_steps=record_steps)
+                  seed=columns[0].seed, loss_fn=objective,
+                  transform=ColumnDataNoise(DATA_NOISE_STD, columns), callbacks=callbacks,
+                  eval_every=steps, record_steps=record_steps)
     step_losses = torch.stack(kept).double().cpu() if record_steps else None
     return BankRun(columns, trajectory.tensor(), data, history, step_losses)
 
@@ -350,19 +371,20 @@ def linear_run(*, device: torch.device | str = "cpu", seed: int = 0, loss: str =
     objective is kept in ``history.step_loss``.
     """
     noise = frozenset(name for name, on in zip(NOISE_SOURCES, (data_noise, weight_noise, lr_noise)) if on)
-    bank = linear_bank([Column(seed, loss, init, noise)], device=device, steps=steps, record_steps=True,
-                       lr_drops=lr_drops)
+    bank = linear_bank([Column(seed, loss, init, noise)], device=device, steps=steps,
+                       record_steps=True, lr_drops=lr_drops)
     model_w, model_b = bank.trajectory[-1, 0]
     final_w = torch.as_tensor(model_w).to(device)
     final_b = torch.as_tensor(model_b).to(device)
     return LinearRun(final_w, final_b, bank.history, bank)
 
 
-def logged_run(*, device: torch.device | str = "cpu", seed: int = 0, steps: int = STEPS) -> LinearRun:
+def logged_run(*, device: torch.device | str = "cpu", seed: int = 0,
+               steps: int = STEPS) -> LinearRun:
     """The report's logged noisy run (Fig. 4): from :data:`LOGGED_START`, all three
     noise sources, the learning rate dropped as :data:`LOGGED_LR_DROPS` says."""
-    return linear_run(device=device, seed=seed, init=LOGGED_START, steps=steps, lr_drops=LOGGED_LR_DROPS,
-                      **ALL_NOISE)
+    return linear_run(device=device, seed=seed, init=LOGGED_START, steps=steps,
+                      lr_drops=LOGGED_LR_DROPS, **ALL_NOISE)
 
 
 def logged_column(seed: int) -> Column:
@@ -375,46 +397,65 @@ NOISE_SETTINGS = {"data": frozenset({"data"}), "weights": frozenset({"weights"})
                   "all three": frozenset(NOISE_SOURCES)}
 
 
-def protocol_columns(seeds: Sequence[int]) -> list[Column]:
-    """Every run the lab1 linear claims compare, for each seed: the three losses from (0, 0),
+def seed_columns(seed: int) -> list[Column]:
+    """Every run the lab1 linear claims compare, for one seed: the three losses from (0, 0),
     MSE from the other two starting points, and MSE under each noise setting."""
-    columns: list[Column] = []
-    for seed in seeds:
-        columns += [Column(seed, loss) for loss in LOSS_MIX]
-        columns += [Column(seed, "mse", init) for init in INITS.values() if init != (0.0, 0.0)]
-        columns += [Column(seed, "mse", noise=noise) for noise in NOISE_SETTINGS.values()]
-    return columns
+    return ([Column(seed, loss) for loss in LOSS_MIX]
+            + [Column(seed, "mse", init) for init in INITS.values() if init != (0.0, 0.0)]
+            + [Column(seed, "mse", noise=noise) for noise in NOISE_SETTINGS.values()])
+
+
+def protocol_columns(seeds: Sequence[int]) -> list[Column]:
+    """:func:`seed_columns` of every seed, in order."""
+    return [column for seed in seeds for column in seed_columns(seed)]
 
 
 class LinearRuns:
-    """The lab1 linear runs, trained once per (seeds, device) in one bank and shared by the claims."""
+    """The lab1 linear runs, each trained once per seed and device and shared by the claims.
+
+    A request for seeds some of which were trained already (a claim adding
+    seeds) trains only the new ones, side by side in one bank; each column is
+    the same run whichever bank it was trained in (up to float summation
+    order, see the module docstring).
+    """
 
     def __init__(self) -> None:
         self.cache: dict[tuple, BankRun | GridRun] = {}
 
+    def _per_seed(self, kind: str, seeds: Sequence[int], device: torch.device | str,
+                  columns_of: Callable[[int], list[Column]],
+                  train: Callable[[list[Column]], BankRun]) -> BankRun:
+        def key(seed: int) -> tuple:
+            return (kind, seed, str(device))
+
+        missing = [seed for seed in dict.fromkeys(seeds) if key(seed) not in self.cache]
+        if missing:
+            bank = train([column for seed in missing for column in columns_of(seed)])
+            for seed in missing:
+                self.cache[key(seed)] = bank.select(columns_of(seed))
+        return BankRun.join([self.cache[key(seed)] for seed in seeds])
+
     def bank(self, seeds: Sequence[int], device: torch.device | str) -> BankRun:
-        key = (tuple(seeds), str(device))
-        if key not in self.cache:
-            self.cache[key] = linear_bank(protocol_columns(seeds), device=device)
-        return self.cache[key]
+        """Every run of :func:`seed_columns` for each seed (constant lr 1e-3, 2 500 steps)."""
+        return self._per_seed("protocol", seeds, device, seed_columns,
+                              lambda columns: linear_bank(columns, device=device))
 
     def grid(self, seeds: Sequence[int], batch_size: int, device: torch.device | str) -> GridRun:
-        """Mini-batch SGD at ``batch_size`` for every seed and learning rate of :data:`BATCH_LRS`."""
+        """Mini-batch SGD at ``batch_size``, every seed and learning rate of :data:`BATCH_LRS`."""
         key = ("grid", tuple(seeds), batch_size, str(device))
         if key not in self.cache:
             self.cache[key] = minibatch_grid(seeds, batch_size, device=device)
         return self.cache[key]
 
     def logged(self, seeds: Sequence[int], device: torch.device | str) -> BankRun:
-        """The logged run (:func:`logged_run`) for each seed, trained side by side, every step's loss kept."""
-        key = ("logged", tuple(seeds), str(device))
-        if key not in self.cache:
-            self.cache[key] = linear_bank([logged_column(s) for s in seeds], device=device, record_steps=True,
-                                          lr_drops=LOGGED_LR_DROPS)
-        return self.cache[key]
+        """The logged run (:func:`logged_run`) for each seed, trained side by side, every
+        step's loss kept."""
+        return self._per_seed("logged", seeds, device, lambda seed: [logged_column(seed)],
+                              lambda columns: linear_bank(columns, device=device, record_steps=True,
+                                                          lr_drops=LOGGED_LR_DROPS))
 
 
-# -- mini-batch SGD over a grid of learning rates (the batch-size claims) ---------------------
+# -- mini-batch SGD over a grid of learning rates (the batch-size claims) --------------------
 
 BATCH_SIZES = (32, 128, 512, 2048)
 BATCH_LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
@@ -423,21 +464,21 @@ BATCH_EPOCHS = 10
 
 @dataclass
 class GridRun:
-    """MSE runs of mini-batch SGD at one batch size: every (seed, learning rate) pair, side by side."""
+    """MSE runs of mini-batch SGD at one batch size: every (seed, learning rate) pair."""
 
     seeds: tuple[int, ...]
     lrs: tuple[float, ...]
     batch_size: int
     epochs: int
-    trajectory: torch.Tensor  # (steps + 1, S, L, 2): (W, b) before the first step and after every step (CPU)
-    moments: torch.Tensor  # (S, 6): each seed's data moments mean(x²), mean(x), mean(xy), mean(y), mean(y²), 1
+    trajectory: torch.Tensor  # (steps + 1, S, L, 2): (W, b) at the start and after every step, CPU
+    moments: torch.Tensor  # (S, 6): mean(x²), mean(x), mean(xy), mean(y), mean(y²), 1 per data set
 
     @property
     def steps_per_epoch(self) -> int:
         return -(-N_POINTS // self.batch_size)
 
     def excess_heldout_mse(self, step: int = -1) -> torch.Tensor:
-        """``(S, L)``: ``(W − 3)² + (b − 2)²`` at ``step``, the held-out MSE minus the noise variance 1."""
+        """``(S, L)``: ``(W − 3)² + (b − 2)²`` at ``step``: the held-out MSE minus the noise's 1."""
         params = self.trajectory[step].double()
         return (params[..., 0] - TRUE_W).pow(2) + (params[..., 1] - TRUE_B).pow(2)
 
@@ -445,7 +486,7 @@ class GridRun:
         """``(steps + 1, S, L)``: MSE on the whole (clean) training set after every step, float64.
 
         ``mean((W·x + b − y)²) = W²·m(x²) + 2Wb·m(x) + b² − 2W·m(xy) − 2b·m(y) + m(y²)``
-        from the data's moments, exact up to rounding.
+        from the data's moments ``m``, exact up to rounding.
         """
         w, b = self.trajectory[..., 0].double(), self.trajectory[..., 1].double()
         xx, x, xy, y, yy, _ = (m[:, None] for m in self.moments.unbind(1))
@@ -454,7 +495,7 @@ class GridRun:
 
 def minibatch_grid(seeds: Sequence[int], batch_size: int, *, lrs: Sequence[float] = BATCH_LRS,
                    epochs: int = BATCH_EPOCHS, device: torch.device | str = "cpu") -> GridRun:
-    """Mini-batch SGD on the MSE from ``W = b = 0`` for every seed and learning rate, as one computation.
+    """Mini-batch SGD on the MSE from ``W = b = 0``, all seeds and learning rates at once.
 
     Seed ``s`` has the data set of the linear protocol's seed ``s`` (the same
     10 000 points as its full-batch runs) and, as :func:`dlverify.train.fit`
@@ -467,15 +508,15 @@ def minibatch_grid(seeds: Sequence[int], batch_size: int, *, lrs: Sequence[float
     """
     seeds, lrs = tuple(int(s) for s in seeds), tuple(float(lr) for lr in lrs)
     if batch_size < 1 or epochs < 1 or not seeds or not lrs:
-        raise ValueError(f"need batch_size ≥ 1, epochs ≥ 1, seeds and lrs; got {batch_size}, {epochs}, "
-                         f"{seeds}, {lrs}")
-    sets = [linear_problem(N_POINTS, weight=TRUE_W, bias=TRUE_B, generator=torch.Generator().manual_seed(s))
-            for s in seeds]
+        raise ValueError(f"need batch_size ≥ 1, epochs ≥ 1, seeds and lrs; got {batch_size}, "
+                         f"{epochs}, {seeds}, {lrs}")
+    sets = [linear_problem(N_POINTS, weight=TRUE_W, bias=TRUE_B,
+                           generator=torch.Generator().manual_seed(s)) for s in seeds]
     x = torch.cat([d.inputs for d in sets], 1).T.contiguous()  # (S, N)
     y = torch.cat([d.targets for d in sets], 1).T.contiguous()
     xd, yd = x.double(), y.double()
-    moments = torch.stack([(xd * xd).mean(1), xd.mean(1), (xd * yd).mean(1), yd.mean(1), (yd * yd).mean(1),
-                           torch.ones(len(seeds), dtype=torch.float64)], 1)
+    moments = torch.stack([(xd * xd).mean(1), xd.mean(1), (xd * yd).mean(1), yd.mean(1),
+                           (yd * yd).mean(1), torch.ones(len(seeds), dtype=torch.float64)], 1)
     x, y = x.to(device), y.to(device)
     rate = torch.tensor(lrs, device=device).expand(len(seeds), -1)  # (S, L)
     weight = torch.zeros(len(seeds), len(lrs), device=device)
@@ -483,7 +524,8 @@ def minibatch_grid(seeds: Sequence[int], batch_size: int, *, lrs: Sequence[float
     shuffles = [torch.Generator().manual_seed(s) for s in seeds]
     states = [torch.stack([weight, bias], -1)]
     for _ in range(epochs):
-        order = torch.stack([torch.randperm(N_POINTS, generator=g) for g in shuffles]).to(device)  # (S, N)
+        order = torch.stack([torch.randperm(N_POINTS, generator=g) for g in shuffles])  # (S, N)
+        order = order.to(device)
         for start in range(0, N_POINTS, batch_size):
             index = order[:, start:start + batch_size]
             xb, yb = x.gather(1, index).unsqueeze(1), y.gather(1, index).unsqueeze(1)  # (S, 1, B)
@@ -493,6 +535,6 @@ def minibatch_grid(seeds: Sequence[int], batch_size: int, *, lrs: Sequence[float
             states.append(torch.stack([weight, bias], -1))
     trajectory = torch.stack(states).cpu()
     if not torch.isfinite(trajectory).all():
-        raise ValueError(f"mini-batch SGD diverged at batch size {batch_size} for some of the learning rates "
-                         f"{lrs}; use smaller ones")
+        raise ValueError(f"mini-batch SGD diverged at batch size {batch_size} for some of the "
+                         f"learning rates {lrs}; use smaller ones")
     return GridRun(seeds, lrs, batch_size, epochs, trajectory, moments)

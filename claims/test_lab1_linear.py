@@ -15,9 +15,9 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from claims.lab1_linear import (BATCH_EPOCHS, BATCH_LRS, BATCH_SIZES, INITS, LOGGED_LR_DROPS, LOGGED_START,
-                                LOSS_MIX, LR, NOISE_SETTINGS, STEPS, TOLERANCE, TRUE_B, Column, LinearRuns,
-                                logged_column, logged_run)
+from claims.lab1_linear import (BATCH_EPOCHS, BATCH_LRS, BATCH_SIZES, INITS, LOGGED_LR_DROPS,
+                                LOGGED_START, LOSS_MIX, LR, NOISE_SETTINGS, STEPS, TOLERANCE,
+                                TRUE_B, Column, LinearRuns, logged_column, logged_run)
 from dlverify import stats
 from dlverify.evidence import Finding
 from dlverify.report.figures import curves
@@ -107,7 +107,7 @@ def test_hybrid_beats_mae_final(claim, lab1_linear, device, seeds):
                          f"at step {step} MAE is farther from (3, 2) than {other}")
 
 
-SHARP_SHARE = 0.5  # "sharp initial decline": more than half of the decrease in the first fifth of the steps
+SHARP_SHARE = 0.5  # "a sharp initial decline": over half of the decrease in the first 20 % of steps
 
 
 def _rises(values) -> int:
@@ -115,18 +115,19 @@ def _rises(values) -> int:
     return int((torch.as_tensor(values).diff() > 0).sum())
 
 
+_FEWER_RISES = "on every seed the hybrid's distance rises at fewer steps than {}'s"
+
+
 def _excess_variation(curve: torch.Tensor) -> float:
-    """``Σ|d_{t+1} − d_t| − |d_T − d_0|``: the path length beyond the net change, 0 for a monotone curve."""
+    """``Σ|d_{t+1} − d_t| − |d_T − d_0|``: the path beyond the net change (0 if monotone)."""
     return float(curve.diff().abs().sum() - (curve[-1] - curve[0]).abs())
 
 
 @pytest.mark.claim("lab1.hybrid-smoother", source="lab1 §1.1 Loss Function, Fig. 1",
-                   xfail=Finding("under full-batch gradient descent the distance to (3, 2) falls at every step "
-                                 "for all three losses, so the hybrid's convergence is not smoother than MSE's "
-                                 "or MAE's", fails=("on every seed the hybrid's distance rises at fewer steps "
-                                                    "than mse's",
-                                                    "on every seed the hybrid's distance rises at fewer steps "
-                                                    "than mae's")))
+                   xfail=Finding("under full-batch gradient descent the distance to (3, 2) falls "
+                                 "at every step for all three losses, so the hybrid's convergence is "
+                                 "not smoother than MSE's or MAE's",
+                                 fails=tuple(_FEWER_RISES.format(o) for o in ("mse", "mae"))))
 def test_hybrid_smoother(claim, lab1_linear, device, seeds):
     """The hybrid loss converges more smoothly and stably than MSE and MAE.
 
@@ -144,21 +145,25 @@ def test_hybrid_smoother(claim, lab1_linear, device, seeds):
     """
     bank = lab1_linear.bank(seeds, device)
     every = list(range(STEPS + 1))
-    rises = {loss: [_rises(bank.distance(Column(s, loss))) for s in seeds] for loss in LOSS_MIX}
-    wiggle = {loss: [_excess_variation(bank.distance(Column(s, loss))) for s in seeds] for loss in LOSS_MIX}
-    own = {loss: [_rises(bank.column_loss(Column(s, loss), every)) for s in seeds] for loss in LOSS_MIX}
+    distance = {loss: [bank.distance(Column(s, loss)) for s in seeds] for loss in LOSS_MIX}
+    rises = {loss: [_rises(d) for d in curves_] for loss, curves_ in distance.items()}
+    wiggle = {loss: [_excess_variation(d) for d in curves_] for loss, curves_ in distance.items()}
+    own = {loss: [_rises(bank.column_loss(Column(s, loss), every)) for s in seeds]
+           for loss in LOSS_MIX}
     _linear_setup(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
     claim.report(statement="the hybrid loss converges more smoothly and stably than MSE and MAE")
     claim.measure(steps_distance_rises=rises, excess_total_variation_of_distance=wiggle,
                   steps_own_loss_rises=own)
     first = seeds[0]
-    change = {loss: (-bank.distance(Column(first, loss)).diff()).clamp_min(1e-12).tolist() for loss in LOSS_MIX}
+    change = {loss: (-curves_[0].diff()).clamp_min(1e-12).tolist()
+              for loss, curves_ in distance.items()}
     claim.figure(curves(change, x=list(range(1, STEPS + 1)), xlabel="step",
                         ylabel="decrease of ‖(W, b) − (3, 2)‖ per step", logy=True,
-                        title=f"Step-to-step progress on the common metric, seed {first}"), "distance-steps")
+                        title=f"Step-to-step progress on the common metric, seed {first}"),
+                 "distance-steps")
     for other in ("mse", "mae"):
         claim.expect(all(h < o for h, o in zip(rises["hybrid"], rises[other])),
-                     f"on every seed the hybrid's distance rises at fewer steps than {other}'s")
+                     _FEWER_RISES.format(other))
 
 
 @pytest.mark.claim("lab1.mse-converges-low", source="lab1 §1.1 Loss Function, Fig. 1")
@@ -175,7 +180,8 @@ def test_mse_converges_low(claim, lab1_linear, device, seeds):
     """
     bank = lab1_linear.bank(seeds, device)
     final = {loss: [float(bank.distance(Column(s, loss))[-1]) for s in seeds] for loss in LOSS_MIX}
-    behind_best = [final["mse"][i] - min(final[loss][i] for loss in LOSS_MIX) for i in range(len(seeds))]
+    behind_best = [final["mse"][i] - min(final[loss][i] for loss in LOSS_MIX)
+                   for i in range(len(seeds))]
 
     def share(column):
         d = bank.distance(column)
@@ -187,8 +193,8 @@ def test_mse_converges_low(claim, lab1_linear, device, seeds):
     claim.measure(final_distance=final, mse_behind_best_final_distance=behind_best,
                   share_of_decrease_in_first_500_steps=shares)
     every = list(range(0, STEPS + 1, 25))
-    fig = curves({loss: bank.distance(Column(seeds[0], loss))[every].tolist() for loss in LOSS_MIX}, x=every,
-                 xlabel="step", ylabel="‖(W, b) − (3, 2)‖", logy=True,
+    fig = curves({loss: bank.distance(Column(seeds[0], loss))[every].tolist() for loss in LOSS_MIX},
+                 x=every, xlabel="step", ylabel="‖(W, b) − (3, 2)‖", logy=True,
                  title=f"Common metric, seed {seeds[0]}; first fifth of the steps left of the line")
     fig.axes[0].axvline(EARLY, color="grey", linestyle=":")
     claim.figure(fig, "mse-decline")
@@ -281,6 +287,7 @@ def test_init_all_converge(claim, lab1_linear, device, seeds):
 
 
 LOGGED = "logged run (Fig. 4)"
+_NOISE_SETUP = {name: sorted(noise) for name, noise in NOISE_SETTINGS.items()}
 _LOGGED_SETUP = {"start": LOGGED_START, "lr_drops_after_step": LOGGED_LR_DROPS,
                  "noise": "data, weights and learning rate"}
 
@@ -310,16 +317,18 @@ def test_noise_still_converges(claim, lab1_linear, device, seeds):
     runs = {name: [(bank, _noise_columns(s)[name]) for s in seeds] for name in NOISE_SETTINGS}
     runs[LOGGED] = [(logged, logged_column(s)) for s in seeds]
     final = {name: [run.final(c) for run, c in pairs] for name, pairs in runs.items()}
-    distance = {name: [float(run.distance(c)[-1]) for run, c in pairs] for name, pairs in runs.items()}
+    distance = {name: [float(run.distance(c)[-1]) for run, c in pairs]
+                for name, pairs in runs.items()}
     mse = {name: [run.clean_mse(c, [STEPS])[0] for run, c in pairs] for name, pairs in runs.items()}
     floors = [bank.noise_floor(Column(s)) for s in seeds]
     excess = {name: [m - f for m, f in zip(values, floors)] for name, values in mse.items()}
-    _linear_setup(claim, device, seeds, loss="MSE", noise_settings={k: sorted(v) for k, v in NOISE_SETTINGS.items()},
+    _linear_setup(claim, device, seeds, loss="MSE", noise_settings=_NOISE_SETUP,
                   logged_run=_LOGGED_SETUP)
     claim.report(final_loss_data_noise=1.0098, final_loss_all_noise=0.9739, W=2.9249, b=1.7063)
     claim.measure(final_W_b=final, final_distance_to_truth=distance, final_clean_mse=mse, noise_floor=floors,
                   excess_mse=excess,
-                  logged_run_final_training_loss=[logged.step_loss(logged_column(s))[-1] for s in seeds])
+                  logged_run_final_training_loss=[logged.step_loss(logged_column(s))[-1]
+                                                  for s in seeds])
     every = list(range(0, STEPS + 1, 25))
     series = {"no noise": bank.clean_mse(Column(seeds[0]), every)}
     series.update({name: bank.clean_mse(column, every) for name, column in _noise_columns(seeds[0]).items()})
@@ -357,16 +366,18 @@ def test_noise_delays(claim, lab1_linear, device, seeds):
                      f"noise on {name}: mean delay under 10 %")
 
 
-_NOISE_HURTS = ("data noise leaves the trained line farther from (3, 2), i.e. with a higher held-out MSE, "
-                "and neither weight noise nor all three together lower it")
+_NOISE_HURTS = ("data noise leaves the trained line farther from (3, 2), i.e. with a higher "
+                "held-out MSE, and neither weight noise nor all three together lower it")
 _GENERALIZES = "noise on {}: lower held-out MSE than without"
 
 
 @pytest.mark.claim("lab1.noise-improves-generalization", source="lab1 §1.3 Noise", xfail={
-    "default": Finding(_NOISE_HURTS + "; learning-rate noise changes it too little to decide at three seeds",
+    "default": Finding(_NOISE_HURTS + "; learning-rate noise changes it too little to decide at "
+                       "three seeds",
                        fails=tuple(_GENERALIZES.format(name) for name in NOISE_SETTINGS)),
-    "full": Finding(_NOISE_HURTS + " (only the mean-preserving learning-rate noise lowers it, by a hair)",
-                    fails=tuple(_GENERALIZES.format(name) for name in ("data", "weights", "all three")))})
+    "full": Finding(_NOISE_HURTS + " (only the mean-preserving learning-rate noise lowers it, by a "
+                    "hair)", fails=tuple(_GENERALIZES.format(name)
+                                         for name in ("data", "weights", "all three")))})
 def test_noise_improves_generalization(claim, lab1_linear, device, seeds):
     """Noise enhances robustness and generalization.
 
@@ -386,7 +397,7 @@ def test_noise_improves_generalization(claim, lab1_linear, device, seeds):
 
     clean = [heldout(Column(s)) for s in seeds]
     noisy = {name: [heldout(_noise_columns(s)[name]) for s in seeds] for name in NOISE_SETTINGS}
-    _linear_setup(claim, device, seeds, loss="MSE", noise_settings={k: sorted(v) for k, v in NOISE_SETTINGS.items()},
+    _linear_setup(claim, device, seeds, loss="MSE", noise_settings=_NOISE_SETUP,
                   heldout_mse="1 + (W - 3)^2 + (b - 2)^2, exact for x ~ N(0, 1), noise N(0, 1)")
     claim.report(statement="noise enhances robustness and generalization (acts as a regularizer)")
     claim.measure(heldout_mse_without_noise=clean, heldout_mse_with_noise=noisy,
@@ -398,21 +409,24 @@ def test_noise_improves_generalization(claim, lab1_linear, device, seeds):
     series.update({name: bank.distance(column)[every].pow(2).tolist()
                    for name, column in _noise_columns(first).items()})
     claim.figure(curves(series, x=every, xlabel="step", ylabel="held-out MSE − 1", logy=True,
-                        title=f"Held-out excess MSE with and without noise, seed {first}"), "noise-heldout")
+                        title=f"Held-out excess MSE with and without noise, seed {first}"),
+                 "noise-heldout")
     for name, values in noisy.items():
-        claim.expect(stats.compare_paired(clean, values, alternative="greater"), _GENERALIZES.format(name))
+        claim.expect(stats.compare_paired(clean, values, alternative="greater"),
+                     _GENERALIZES.format(name))
 
 
 LOG_STEPS = (0, 500, 1000, 1500, 2000)  # the steps the report's log prints, then its final loss
 
 
 @pytest.mark.claim("lab1.noise-run-trajectory", source="lab1 §1.3, Fig. 4",
-                   xfail=Finding("rerun as logged, the noisy run's loss does go up and down between the logged "
-                                 "steps, but b moves towards 2 rather than away from it: the noise magnitudes of "
-                                 "this protocol do not reproduce the report's drift of b",
+                   xfail=Finding("rerun as logged, the noisy run's loss does go up and down "
+                                 "between the logged steps, but b moves towards 2 rather than away "
+                                 "from it: the noise magnitudes of this protocol do not reproduce "
+                                 "the report's drift of b",
                                  fails=("b ends farther from 2 than it started (1.8888)",)))
 def test_noise_run_trajectory(claim, lab1_linear, device, seeds):
-    """In the logged noisy run the loss does not fall steadily and b drifts away from 2 while W stays ≈ 2.92.
+    """In the logged noisy run the loss does not fall steadily; b drifts from 2, W stays ≈ 2.92.
 
     The report's log: loss 0.9888, 0.9764, 0.9606, 0.9899, 1.0002 at steps 0,
     500, …, 2000 and 0.9739 at the end; b from 1.8888 to 1.7063; W 2.9249.
@@ -432,16 +446,18 @@ def test_noise_run_trajectory(claim, lab1_linear, device, seeds):
     rises = [_rises(values) for values in at_log]
     path = {s: logged.trajectory[:, logged.index(logged_column(s))] for s in seeds}
     drift = [abs(float(path[s][-1, 1]) - TRUE_B) - abs(LOGGED_START[1] - TRUE_B) for s in seeds]
-    claim.setup(problem="y = 3x + 2 + N(0,1), x ~ N(0,1), 10 000 points", optimizer="full-batch gradient descent",
-                lr=LR, steps=STEPS, device=str(device), seeds=list(seeds), loss="MSE", **_LOGGED_SETUP)
+    claim.setup(problem="y = 3x + 2 + N(0,1), x ~ N(0,1), 10 000 points", loss="MSE",
+                optimizer="full-batch gradient descent", lr=LR, steps=STEPS, device=str(device),
+                seeds=list(seeds), **_LOGGED_SETUP)
     claim.report(logged_loss=[0.9888, 0.9764, 0.9606, 0.9899, 1.0002, 0.9739],
                  logged_W=[2.9749, 2.9434, 2.9212, 2.9131, 2.9232, 2.9249],
                  logged_b=[1.8888, 1.8679, 1.8701, 1.8776, 1.7004, 1.7063])
+    printed = LOG_STEPS + (STEPS,)
     claim.measure(logged_loss=at_log, rises_between_logged_losses=rises,
-                  logged_W=[[float(path[s][step, 0]) for step in LOG_STEPS + (STEPS,)] for s in seeds],
-                  logged_b=[[float(path[s][step, 1]) for step in LOG_STEPS + (STEPS,)] for s in seeds],
+                  logged_W=[[float(path[s][step, 0]) for step in printed] for s in seeds],
+                  logged_b=[[float(path[s][step, 1]) for step in printed] for s in seeds],
                   b_drift_away_from_2=drift,
-                  clean_mse_at_logged_steps=[logged.clean_mse(logged_column(s), LOG_STEPS + (STEPS,))
+                  clean_mse_at_logged_steps=[logged.clean_mse(logged_column(s), printed)
                                              for s in seeds])
     claim.figure(_logged_figure(at_log, path, seeds), "logged-run")
     claim.expect(stats.compare_to_value(rises, 0, alternative="greater"),
@@ -577,7 +593,7 @@ def test_gpu_not_faster_small(claim, cuda_device):
 
 # -- batch size (stated in §2, decided on the linear problem) --------------------------------
 
-UNSTABLE_LR = 0.1  # the learning rate the instability is compared at (see test_small_batch_unstable)
+UNSTABLE_LR = 0.1  # the learning rate instability is compared at (see test_small_batch_unstable)
 _DOTTED = {f"batch {size}": ".-" for size in BATCH_SIZES}
 
 
@@ -605,17 +621,21 @@ def test_large_batch_needs_higher_lr(claim, lab1_linear, device, seeds):
     """
     grids = {size: lab1_linear.grid(seeds, size, device) for size in BATCH_SIZES}
     excess = {size: grid.excess_heldout_mse() for size, grid in grids.items()}  # (S, L)
-    best = {size: [BATCH_LRS[i] for i in values.argmin(1).tolist()] for size, values in excess.items()}
+    best = {size: [BATCH_LRS[i] for i in values.argmin(1).tolist()]
+            for size, values in excess.items()}
     _batch_setup(claim, device, seeds, best="lowest held-out MSE after the last epoch")
-    claim.report(statement="larger batches often necessitate a higher learning rate for optimal performance")
-    claim.measure(best_lr=best, heldout_excess_mse={size: values.tolist() for size, values in excess.items()})
+    claim.report(statement="larger batches often necessitate a higher learning rate for optimal "
+                           "performance")
+    claim.measure(best_lr=best,
+                  heldout_excess_mse={size: values.tolist() for size, values in excess.items()})
     fig = curves({f"batch {size}": values.mean(0).tolist() for size, values in excess.items()},
-                 x=list(BATCH_LRS), xlabel="learning rate", ylabel="held-out MSE − 1 (mean over seeds)",
-                 logy=True, title="After 10 epochs of SGD: which learning rate is best", styles=_DOTTED)
+                 x=list(BATCH_LRS), xlabel="learning rate",
+                 ylabel="held-out MSE − 1 (mean over seeds)", logy=True, styles=_DOTTED,
+                 title="After 10 epochs of SGD: which learning rate is best")
     fig.axes[0].set_xscale("log")
     claim.figure(fig, "lr-grid")
-    claim.expect(stats.rank_trend(BATCH_SIZES, [[math.log10(lr) for lr in best[size]] for size in BATCH_SIZES],
-                                  alternative="increasing"),
+    log_best = [[math.log10(lr) for lr in best[size]] for size in BATCH_SIZES]
+    claim.expect(stats.rank_trend(BATCH_SIZES, log_best, alternative="increasing"),
                  "the best learning rate rises with the batch size")
 
 
@@ -638,14 +658,16 @@ def test_small_batch_unstable(claim, lab1_linear, device, seeds):
     grids = {size: lab1_linear.grid(seeds, size, device) for size in BATCH_SIZES}
     column = BATCH_LRS.index(UNSTABLE_LR)
 
-    def jumps(grid):  # (S, L): std of the step-to-step changes of the training MSE over the last epoch
+    def jumps(grid):  # (S, L): std of the step-to-step changes of the training MSE, last epoch
         return grid.train_mse()[-grid.steps_per_epoch - 1:].diff(dim=0).std(0)
 
     spread = {size: jumps(grid) for size, grid in grids.items()}
     _batch_setup(claim, device, seeds, compared_at_lr=UNSTABLE_LR,
-                 instability="std of step-to-step changes of the whole-training-set MSE, last epoch")
-    claim.report(statement="smaller batches introduce variability ... they may create instability during training")
-    claim.measure(instability_at_lr_0_1={size: values[:, column].tolist() for size, values in spread.items()},
+                 instability="std of the step-to-step changes of the whole-set MSE, last epoch")
+    claim.report(statement="smaller batches introduce variability ... they may create instability "
+                           "during training")
+    claim.measure(instability_at_lr_0_1={size: values[:, column].tolist()
+                                         for size, values in spread.items()},
                   instability_every_lr={size: values.tolist() for size, values in spread.items()})
     first = 0
     series = {}
@@ -654,7 +676,8 @@ def test_small_batch_unstable(claim, lab1_linear, device, seeds):
         series[f"batch {size}"] = last.tolist()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for label, values in series.items():
-        ax.plot([i / (len(values) - 1) for i in range(len(values))], values, linewidth=1, label=label)
+        fraction = [i / (len(values) - 1) for i in range(len(values))]
+        ax.plot(fraction, values, linewidth=1, label=label)
     ax.set_xlabel("fraction of the last epoch")
     ax.set_ylabel("MSE on the whole training set")
     ax.set_yscale("log")
@@ -663,6 +686,6 @@ def test_small_batch_unstable(claim, lab1_linear, device, seeds):
     ax.legend(fontsize=8)
     fig.tight_layout()
     claim.figure(fig, "last-epoch")
-    claim.expect(stats.rank_trend(BATCH_SIZES, [spread[size][:, column].tolist() for size in BATCH_SIZES],
-                                  alternative="decreasing"),
+    at_lr = [spread[size][:, column].tolist() for size in BATCH_SIZES]
+    claim.expect(stats.rank_trend(BATCH_SIZES, at_lr, alternative="decreasing"),
                  "the step-to-step jumps of the training loss shrink as the batch grows")
