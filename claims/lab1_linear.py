@@ -45,8 +45,10 @@ import torch
 from torch import nn
 
 from dlverify.data import TensorData, linear_problem
+from dlverify.runcache import RunCache
 from dlverify.train import History, fit
 
+PROTOCOL = "lab1-linear/2"  # bump whenever the code below changes what a cached run holds
 N_POINTS = 10_000
 LR = 1e-3
 STEPS = 2_500
@@ -410,30 +412,66 @@ def protocol_columns(seeds: Sequence[int]) -> list[Column]:
     return [column for seed in seeds for column in seed_columns(seed)]
 
 
+def _settings() -> dict:
+    """The protocol's constants, for the run cache's spec."""
+    return {"points": N_POINTS, "lr": LR, "steps": STEPS, "truth": [TRUE_W, TRUE_B],
+            "data_noise_std": DATA_NOISE_STD, "weight_noise": [WEIGHT_NOISE_STD, WEIGHT_NOISE_EVERY],
+            "lr_noise_sigma": LR_NOISE_SIGMA, "loss_mix": {k: list(v) for k, v in LOSS_MIX.items()}}
+
+
+def _describe(column: Column) -> dict:
+    return {"loss": column.loss, "init": list(column.init), "noise": sorted(column.noise)}
+
+
 class LinearRuns:
     """The lab1 linear runs, each trained once per seed and device and shared by the claims.
 
-    A request for seeds some of which were trained already (a claim adding
-    seeds) trains only the new ones, side by side in one bank; each column is
-    the same run whichever bank it was trained in (up to float summation
-    order, see the module docstring).
+    A run is read from this session's memory, else from ``run_cache`` (one
+    entry per kind, seed and device type, holding the seed's trajectories);
+    the seeds found in neither are trained side by side in one bank, so a
+    claim adding seeds trains only the new ones. A column is the same run
+    whichever bank it was trained in, up to float summation order (module
+    docstring); its data set is drawn again from its seed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, run_cache: RunCache | None = None) -> None:
+        self.run_cache = run_cache if run_cache is not None else RunCache(None)
         self.cache: dict[tuple, BankRun | GridRun] = {}
 
     def _per_seed(self, kind: str, seeds: Sequence[int], device: torch.device | str,
                   columns_of: Callable[[int], list[Column]],
-                  train: Callable[[list[Column]], BankRun]) -> BankRun:
-        def key(seed: int) -> tuple:
-            return (kind, seed, str(device))
+                  train: Callable[[list[Column]], BankRun], **settings) -> BankRun:
+        device = torch.device(device)
 
-        missing = [seed for seed in dict.fromkeys(seeds) if key(seed) not in self.cache]
-        if missing:
-            bank = train([column for seed in missing for column in columns_of(seed)])
-            for seed in missing:
-                self.cache[key(seed)] = bank.select(columns_of(seed))
-        return BankRun.join([self.cache[key(seed)] for seed in seeds])
+        def spec(seed: int) -> dict:
+            return {"family": "lab1-linear", "protocol": PROTOCOL, "kind": kind, "seed": seed,
+                    "device": device.type, "dtype": "torch.float32", "settings": _settings(),
+                    "columns": [_describe(c) for c in columns_of(seed)], **settings}
+
+        needed = [s for s in dict.fromkeys(seeds) if (kind, s, str(device)) not in self.cache]
+        missing = [s for s in needed if not self.run_cache.has(spec(s))]
+        trained: dict[int, dict] = {}
+
+        def create(seed: int) -> dict:
+            if seed not in trained:
+                batch = [s for s in missing if s not in trained and s != seed] + [seed]
+                bank = train([column for s in batch for column in columns_of(s)])
+                for s in batch:
+                    part = bank.select(columns_of(s))
+                    trained[s] = {"trajectory": part.trajectory, "step_losses": part.step_losses}
+            return trained.pop(seed)
+
+        for seed in needed:
+            stored = self.run_cache.get_or_create(spec(seed), lambda seed=seed: create(seed))
+            columns = columns_of(seed)
+            data = linear_problem(N_POINTS, weight=TRUE_W, bias=TRUE_B,
+                                  generator=torch.Generator().manual_seed(seed))
+            width = len(columns)
+            self.cache[kind, seed, str(device)] = BankRun(
+                tuple(columns), stored["trajectory"],
+                TensorData(data.inputs.expand(-1, width), data.targets.expand(-1, width)), None,
+                stored["step_losses"])
+        return BankRun.join([self.cache[kind, seed, str(device)] for seed in seeds])
 
     def bank(self, seeds: Sequence[int], device: torch.device | str) -> BankRun:
         """Every run of :func:`seed_columns` for each seed (constant lr 1e-3, 2 500 steps)."""
@@ -452,7 +490,8 @@ class LinearRuns:
         step's loss kept."""
         return self._per_seed("logged", seeds, device, lambda seed: [logged_column(seed)],
                               lambda columns: linear_bank(columns, device=device, record_steps=True,
-                                                          lr_drops=LOGGED_LR_DROPS))
+                                                          lr_drops=LOGGED_LR_DROPS),
+                              lr_drops=[list(drop) for drop in LOGGED_LR_DROPS])
 
 
 # -- mini-batch SGD over a grid of learning rates (the batch-size claims) --------------------

@@ -30,8 +30,8 @@ CENSORED = STEPS + 1  # steps-to-tolerance of a run that never got there: a lowe
 
 
 @pytest.fixture(scope="session")
-def lab1_linear() -> LinearRuns:
-    return LinearRuns()
+def lab1_linear(run_cache) -> LinearRuns:
+    return LinearRuns(run_cache)
 
 
 # -- linear regression -----------------------------------------------------------------
