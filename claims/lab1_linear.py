@@ -34,6 +34,13 @@ starting point, loss and noise streams, all drawn from its own seed, and its
 parameters get only its own loss's gradient (the objective is the sum of the
 columns' losses), so each column is the run :func:`linear_run` gives alone
 (up to float summation order). :func:`linear_run` is the one-column case.
+:class:`LinearRuns` trains each seed's runs once and keeps them in the run
+cache.
+
+The batch-size claims, which the report states without an experiment, are
+decided on this problem too: :func:`minibatch_grid` runs mini-batch SGD on
+the MSE for every seed and learning rate of a grid at once (tensors of shape
+``(seeds, learning rates)``), 10 epochs at each batch size.
 """
 
 from __future__ import annotations

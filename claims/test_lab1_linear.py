@@ -22,8 +22,9 @@ from dlverify import stats
 from dlverify.evidence import Finding
 from dlverify.report.figures import curves
 
-# The lab1 claims share trained models: keep them on one xdist worker.
-pytestmark = pytest.mark.xdist_group("lab1")
+# The lab1 linear claims share trained runs: keep them on one xdist worker (the softmax claims,
+# which share none of them, have their own group).
+pytestmark = pytest.mark.xdist_group("lab1-linear")
 
 EARLY = 500  # "early in training": the first fifth of the 2 500 steps
 CENSORED = STEPS + 1  # steps-to-tolerance of a run that never got there: a lower bound
