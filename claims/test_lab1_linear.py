@@ -11,7 +11,6 @@ import math
 import statistics
 import time
 
-import matplotlib.pyplot as plt
 import pytest
 import torch
 
@@ -20,7 +19,7 @@ from claims.lab1_linear import (BATCH_EPOCHS, BATCH_LRS, BATCH_SIZES, INITS, LOG
                                 TRUE_B, Column, LinearRuns, logged_column, logged_run)
 from dlverify import stats
 from dlverify.evidence import Finding
-from dlverify.report.figures import curves
+from dlverify.report.figures import curves, subplots
 
 # The lab1 linear claims share trained runs: keep them on one xdist worker (the softmax claims,
 # which share none of them, have their own group).
@@ -469,7 +468,7 @@ def test_noise_run_trajectory(claim, lab1_linear, device, seeds):
 
 def _logged_figure(at_log, path, seeds):
     """Left: the logged losses, the report's and ours; right: b along the run."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, (left, right) = subplots(1, 2, figsize=(9, 3.4))
     steps = list(LOG_STEPS) + [STEPS]
     left.plot(steps, [0.9888, 0.9764, 0.9606, 0.9899, 1.0002, 0.9739], "ko-", label="report")
     right.plot(steps, [1.8888, 1.8679, 1.8701, 1.8776, 1.7004, 1.7063], "ko-", label="report")
@@ -675,7 +674,7 @@ def test_small_batch_unstable(claim, lab1_linear, device, seeds):
     for size, grid in grids.items():
         last = grid.train_mse()[-grid.steps_per_epoch - 1:, first, column]
         series[f"batch {size}"] = last.tolist()
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = subplots(figsize=(5.5, 3.6))
     for label, values in series.items():
         fraction = [i / (len(values) - 1) for i in range(len(values))]
         ax.plot(fraction, values, linewidth=1, label=label)
