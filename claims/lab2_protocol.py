@@ -61,6 +61,27 @@ validation set plus the weight penalty at the end of the epoch (Keras adds
 ``model.losses`` to the validation loss too). The plain validation
 cross-entropy is kept as ``val_ce`` for comparisons across techniques.
 
+What a run stores besides its curves (read by the catalogue-v2 claims): every
+mini-batch objective (``History.step_loss``); the per-layer kernel gradient
+norms of the clean cross-entropy on a fixed probe batch of 512 training images
+(:data:`PROBE_SIZE`, drawn once with :data:`PROBE_SEED` from the training images
+as run) before the first step and at the end of every epoch; the mean absolute
+activation of each layer on that batch before the first step; the weights after
+the 20th epoch.
+
+Long runs: ``none`` and ``augmentation`` are trained for ``long_epochs``
+(60 under the default profile, 100 under ``full``: the catalogue's "60–100
+epochs" for lab2.augmentation-needs-more-epochs) instead of 20. Adam has no
+schedule and each model's data order, augmentation and dropout come from its
+own generators consumed epoch after epoch, so the first 20 epochs of a long run
+*are* the 20-epoch run, number for number; :meth:`Lab2Runs.runs` hands out that
+prefix (curves up to epoch 20, the weights saved after epoch 20) and
+:meth:`Lab2Runs.long_runs` the whole run. One training serves both.
+
+Sized networks: ``none@WxD`` / ``dropout@WxD`` are the baseline network and its
+dropout-0.5 twin with D hidden ReLU layers of W units (``none@100x3`` is
+``none``), for lab2.dropout-helps-larger-nets.
+
 Scaling (default profile): the documented protocol is 13 configurations × seeds
 × 20 epochs over 60 000 images. Under the default profile each run trains on a
 fixed subset of 10 000 training images (the same for every configuration and
@@ -86,12 +107,14 @@ from torch import nn
 from dlverify.data import TensorData
 from dlverify.data.registry import get_spec
 from dlverify.models import initialize, mlp
+from dlverify.probes import per_layer_grad_norms
 from dlverify.runcache import RunCache
 from dlverify.train import History, L1Penalty, L2Penalty, fit_many
 from dlverify.train.augment import RandomAffine
 
 # Part of every run's cache key: bump it when a change here changes what a run produces.
-PROTOCOL_VERSION = 2
+# 3: runs store step losses, gradient-norm and activation probes, the epoch-20 weights; long runs.
+PROTOCOL_VERSION = 3
 SIZES = (784, 100, 100, 100, 10)
 EPOCHS, BATCH_SIZE, LR = 20, 512, 1e-3
 FULL_TRAIN_SIZE = 60_000
@@ -103,6 +126,8 @@ INPUT_NOISE_VARIANCES = {"input_noise_0.2": 0.2, "input_noise_0.05": 0.05}
 LABEL_NOISE_VARIANCE = 0.1
 DROPOUT = 0.5
 AUGMENTATION = {"translation": 0.1, "zoom": 0.1, "rotation_degrees": 10.0}
+LONG_CONFIGURATIONS = ("none", "augmentation")  # trained for long_epochs; their first 20 epochs are the 20-epoch run
+PROBE_SIZE, PROBE_SEED = 512, 1  # the fixed probe batch for gradient norms and activations (one batch's worth)
 
 TECHNIQUES = ("none", "l1", "l2", "augmentation", "input_noise_0.2", "input_noise_0.05", "label_noise", "dropout")
 INITIALIZERS = {  # technique name -> (scheme, kwargs); "random" is Keras RandomNormal(stddev=0.05)
@@ -113,6 +138,29 @@ INITIALIZERS = {  # technique name -> (scheme, kwargs); "random" is Keras Random
     "he": ("he_normal", {}),
 }
 CONFIGURATIONS = TECHNIQUES + tuple(INITIALIZERS)
+SIZED = ("none", "dropout")  # the configurations that also run as ``name@WxD`` (other widths and depths)
+
+
+def parse_configuration(name: str) -> tuple[str, tuple[int, ...]]:
+    """``"dropout@200x3"`` → ``("dropout", (784, 200, 200, 200, 10))``; a plain name has :data:`SIZES`."""
+    base, _, shape = name.partition("@")
+    if not shape:
+        if base not in CONFIGURATIONS:
+            raise ValueError(f"unknown lab2 configuration {name!r}; choose one of {CONFIGURATIONS}, "
+                             f"or {SIZED} as 'name@WIDTHxDEPTH'")
+        return base, SIZES
+    width, _, depth = shape.partition("x")
+    if base not in SIZED or not (width.isdigit() and depth.isdigit()) or int(width) < 1 or int(depth) < 1:
+        raise ValueError(f"a sized lab2 configuration is one of {SIZED} followed by '@WIDTHxDEPTH' "
+                         f"(e.g. 'dropout@200x3'), got {name!r}")
+    return base, (SIZES[0],) + (int(width),) * int(depth) + (SIZES[-1],)
+
+
+def sized(name: str, width: int, depth: int) -> str:
+    """The configuration ``name`` with ``depth`` hidden layers of ``width`` units (``none@100x3`` is ``none``)."""
+    if (SIZES[0],) + (width,) * depth + (SIZES[-1],) == SIZES:
+        return name
+    return f"{name}@{width}x{depth}"
 
 # The report's final (train, val) losses, Tables 1-13. Table 6 (variance 0.05) repeats Table 5.
 REPORTED_LOSSES = {
@@ -170,6 +218,66 @@ class PenaltyTrace:
         self.values.append(float(self.penalty(model)))
 
 
+def kernel_names(model: nn.Module) -> list[str]:
+    """The parameter names of the Linear kernels, input to output (``"1.weight"``, ...)."""
+    return [f"{name}.weight" for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+
+
+def kernel_grad_norms(model: nn.Module, probe: TensorData) -> list[float]:
+    """``‖∂L/∂W_l‖₂`` for each Linear kernel ``W_l``, ``L`` the mean cross-entropy on ``probe``, in eval mode.
+
+    The mode is switched for the measurement and restored (dropout off: the
+    same deterministic function for every configuration).
+    """
+    training = model.training
+    model.eval()
+    try:
+        norms = per_layer_grad_norms(model, F.cross_entropy, (probe.inputs, probe.targets))
+    finally:
+        model.train(training)
+    return [norms[name] for name in kernel_names(model)]
+
+
+@torch.no_grad()
+def activation_magnitudes(model: nn.Module, inputs: torch.Tensor) -> list[float]:
+    """Mean ``|a|`` over the batch and units of each hidden ReLU's output and of the logits (eval mode)."""
+    outputs = []
+    modules = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    handles = [m.register_forward_hook(lambda _m, _i, out: outputs.append(float(out.abs().mean())))
+               for m in modules]
+    training = model.training
+    model.eval()
+    try:
+        logits = model(inputs)
+    finally:
+        model.train(training)
+        for handle in handles:
+            handle.remove()
+    return outputs + [float(logits.abs().mean())]
+
+
+class GradientNormTrace:
+    """A ``fit_many`` callback: :func:`kernel_grad_norms` on the probe batch at every evaluation."""
+
+    def __init__(self, probe: TensorData) -> None:
+        self.probe, self.values = probe, []
+
+    def after_evaluation(self, history: History, model: nn.Module) -> None:
+        self.values.append(kernel_grad_norms(model, self.probe))
+
+
+class Snapshot:
+    """A ``fit_many`` callback: a copy of the weights at the ``at``-th evaluation."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.state = at, None
+
+    @torch.no_grad()
+    def after_evaluation(self, history: History, model: nn.Module) -> None:
+        if len(history.epoch) == self.at:
+            self.state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
 @dataclass
 class Lab2Run:
     """One trained configuration: Keras-style loss curves, accuracy, the model."""
@@ -179,6 +287,8 @@ class Lab2Run:
     history: History
     model: nn.Module
     penalty: list[float] = field(default_factory=list)
+    grad_norms: list[list[float]] = field(default_factory=list)  # per Linear kernel; before step 1, then per epoch
+    activations: list[float] = field(default_factory=list)  # mean |a| per hidden layer and logits, before step 1
 
     @property
     def train_loss(self) -> list[float]:
@@ -206,16 +316,35 @@ class Lab2Run:
         """|final val loss − final train loss|, the distance between the report's two curves."""
         return abs(self.val_loss[-1] - self.train_loss[-1])
 
-    def payload(self) -> dict:
-        """What the run cache stores: the history, the weight penalty per epoch, the final weights."""
-        return {"history": self.history.as_dict(), "penalty": list(self.penalty),
-                "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
+    @property
+    def kernel_grad_norm(self) -> list[float]:
+        """``‖∂L/∂W‖₂`` over all kernels together, on the probe batch: before step 1, then per epoch."""
+        return [math.sqrt(sum(g * g for g in norms)) for norms in self.grad_norms]
+
+    def payload(self, model_state: dict | None = None) -> dict:
+        """What the run cache stores: the curves, the probes, the weights (``model_state``, else the model's)."""
+        state = model_state or {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        return {"history": self.history.as_dict(), "penalty": list(self.penalty), "model": state,
+                "grad_norms": [list(g) for g in self.grad_norms], "activations": list(self.activations)}
 
     @classmethod
-    def from_payload(cls, name: str, seed: int, payload: dict, model: nn.Module) -> "Lab2Run":
-        """The run rebuilt from :meth:`payload` into ``model`` (a fresh network of the configuration's shape)."""
+    def from_payload(cls, name: str, seed: int, payload: dict, model: nn.Module,
+                     evaluations: int | None = None) -> "Lab2Run":
+        """The run rebuilt from :meth:`payload` into ``model`` (a fresh network of the configuration's shape).
+
+        ``evaluations``: keep only the first that many epochs of every curve
+        (the prefix of a long run; the stored weights are those of that epoch).
+        """
         model.load_state_dict(payload["model"])
-        return cls(name, seed, History.from_dict(payload["history"]), model.eval(), list(payload["penalty"]))
+        values = payload["history"]
+        if evaluations is not None:
+            steps = values["step"][evaluations - 1] if evaluations <= len(values["step"]) else None
+            values = {key: (series[:steps] if key == "step_loss" else series[:evaluations])
+                      for key, series in values.items()}
+        cut = slice(None) if evaluations is None else slice(evaluations)
+        grads = slice(None) if evaluations is None else slice(evaluations + 1)
+        return cls(name, seed, History.from_dict(values), model.eval(), list(payload["penalty"][cut]),
+                   [list(g) for g in payload["grad_norms"][grads]], list(payload["activations"]))
 
     def curves(self) -> History:
         """A History with the Keras-style curves, for :func:`dlverify.report.figures.train_val_curves`."""
@@ -228,14 +357,19 @@ class Lab2Runs:
 
     ``subset`` is the number of training images (None: all of them); the batch
     is scaled with it so every run takes the documented 118 steps per epoch.
+    ``long_epochs`` (None: no long runs) is how long the
+    :data:`LONG_CONFIGURATIONS` are trained; :meth:`runs` gives their first
+    ``epochs``, :meth:`long_runs` all of them.
     """
 
     train: TensorData
     val: TensorData
     subset: int | None = None
     epochs: int = EPOCHS
+    long_epochs: int | None = None
     run_cache: RunCache = field(default_factory=lambda: RunCache(None))
     cache: dict = field(default_factory=dict)
+    _payloads: dict = field(default_factory=dict)
     _data: dict = field(default_factory=dict)
 
     @property
@@ -267,6 +401,12 @@ class Lab2Runs:
                 f"documented 20 epochs and 118 Adam steps per epoch ({self.epochs * self.steps_per_epoch} steps) "
                 f"are kept; validation on all 10 000 test images")
 
+    def epochs_trained(self, name: str) -> int:
+        """How many epochs configuration ``name`` is trained for (long runs: ``long_epochs``)."""
+        if name in LONG_CONFIGURATIONS and self.long_epochs is not None:
+            return max(self.epochs, self.long_epochs)
+        return self.epochs
+
     def train_data(self, device: torch.device) -> TensorData:
         """The training images as run (the subset under the default profile), on ``device``."""
         key = str(device)
@@ -275,30 +415,58 @@ class Lab2Runs:
             if self.subset is not None:
                 order = torch.randperm(len(data), generator=torch.Generator().manual_seed(SUBSET_SEED))
                 data = data.take(order[: self.subset])
-            self._data[key] = (data.to(device), self.val.to(device))
+            probe = data.take(torch.randperm(len(data), generator=torch.Generator().manual_seed(PROBE_SEED))
+                              [:PROBE_SIZE])
+            self._data[key] = (data.to(device), self.val.to(device), probe.to(device))
         return self._data[key][0]
 
     def _val_data(self, device: torch.device) -> TensorData:
         self.train_data(device)
         return self._data[str(device)][1]
 
+    def probe_data(self, device: torch.device) -> TensorData:
+        """The fixed probe batch: :data:`PROBE_SIZE` training images as run, drawn with :data:`PROBE_SEED`."""
+        self.train_data(device)
+        return self._data[str(device)][2]
+
     def run(self, name: str, seed: int, device: torch.device) -> Lab2Run:
         """The configuration ``name`` (one of :data:`CONFIGURATIONS`) trained from ``seed`` on ``device``."""
         return self.runs(name, [seed], device)[0]
 
     def runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
-        """The configuration ``name`` trained from each of ``seeds``; the missing ones trained together.
+        """The configuration ``name`` trained from each of ``seeds``, over the protocol's ``epochs``.
 
         A run is read from this session's memory, else from the run cache; the
         seeds found in neither are trained in one :func:`dlverify.train.fit_many`
         call and stored one by one. Each run's numbers do not depend on which
         other seeds it was trained with (each model is computed on its own
-        slice, one thread), so a run read back equals a run trained now.
+        slice, one thread), so a run read back equals a run trained now. For a
+        long-run configuration this is the first ``epochs`` of the long run.
         """
-        if name not in CONFIGURATIONS:
-            raise ValueError(f"unknown lab2 configuration {name!r}; choose one of {CONFIGURATIONS}")
-        device = torch.device(device)
-        needed = [seed for seed in dict.fromkeys(seeds) if (name, seed, str(device)) not in self.cache]
+        evaluations = self.epochs if self.epochs_trained(name) > self.epochs else None
+        return self._runs(name, seeds, torch.device(device), evaluations)
+
+    def long_runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
+        """The whole ``long_epochs`` run of one of :data:`LONG_CONFIGURATIONS`, from each of ``seeds``."""
+        if name not in LONG_CONFIGURATIONS or self.long_epochs is None:
+            raise ValueError(f"long runs are kept for {LONG_CONFIGURATIONS} when long_epochs is set "
+                             f"(long_epochs={self.long_epochs}, asked for {name!r}); use runs()")
+        return self._runs(name, seeds, torch.device(device), None)
+
+    def _runs(self, name: str, seeds, device: torch.device, evaluations: int | None) -> list[Lab2Run]:
+        view = "all" if evaluations is None else evaluations
+        for seed, stored in zip(seeds, self._stored(name, seeds, device)):
+            if (name, seed, str(device), view) not in self.cache:
+                if evaluations is None and "final_model" in stored:
+                    stored = {**stored, "model": stored["final_model"]}
+                self.cache[name, seed, str(device), view] = Lab2Run.from_payload(
+                    name, seed, stored, self._model(name).to(device), evaluations)
+        return [self.cache[name, seed, str(device), view] for seed in seeds]
+
+    def _stored(self, name: str, seeds, device: torch.device) -> list[dict]:
+        """The stored payload of each seed's run: from this session, else the run cache, else trained."""
+        parse_configuration(name)
+        needed = [seed for seed in dict.fromkeys(seeds) if (name, seed, str(device)) not in self._payloads]
         missing = [seed for seed in needed if not self.run_cache.has(self._spec(name, seed, device))]
         trained: dict[int, dict] = {}
 
@@ -309,20 +477,22 @@ class Lab2Runs:
             return trained.pop(seed)
 
         for seed in needed:
-            stored = self.run_cache.get_or_create(self._spec(name, seed, device), lambda seed=seed: create(seed))
-            self.cache[name, seed, str(device)] = Lab2Run.from_payload(name, seed, stored,
-                                                                       self._model(name).to(device))
-        return [self.cache[name, seed, str(device)] for seed in seeds]
+            self._payloads[name, seed, str(device)] = self.run_cache.get_or_create(
+                self._spec(name, seed, device), lambda seed=seed: create(seed))
+        return [self._payloads[name, seed, str(device)] for seed in seeds]
 
     def _spec(self, name: str, seed: int, device: torch.device) -> dict:
         """Everything that determines one run, for the run cache's key."""
         return {"family": "lab2", "protocol_version": PROTOCOL_VERSION, "configuration": name, "seed": seed,
                 "device": device.type, "dtype": str(self.train.inputs.dtype), **self.protocol(),
+                "sizes": list(parse_configuration(name)[1]), "epochs_trained": self.epochs_trained(name),
+                "probe": {"size": PROBE_SIZE, "seed": PROBE_SEED},
                 "data": {name: file.sha256 for name, file in get_spec("mnist").files.items()}}
 
     @staticmethod
     def _model(name: str) -> nn.Module:
-        return mlp(SIZES, dropout=DROPOUT if name == "dropout" else 0.0)
+        base, sizes = parse_configuration(name)
+        return mlp(sizes, dropout=DROPOUT if base == "dropout" else 0.0)
 
     def init_run(self, name: str, seed: int, device: torch.device) -> Lab2Run:
         """Baseline network (no regularization) started from one of the report's initializers."""
@@ -332,23 +502,37 @@ class Lab2Runs:
 
     def _fit_many(self, name: str, seeds: list[int], device: torch.device) -> dict[int, dict]:
         """Train configuration ``name`` from each of ``seeds`` at once; the run cache's payload per seed."""
-        scheme, kwargs = INITIALIZERS.get(name, ("glorot_uniform", {}))
+        base, _ = parse_configuration(name)
+        scheme, kwargs = INITIALIZERS.get(base, ("glorot_uniform", {}))
         models = [initialize(self._model(name), scheme, generator=torch.Generator().manual_seed(seed),
                              **kwargs).to(device) for seed in seeds]
+        probe = self.probe_data(device)
+        initial = [(activation_magnitudes(m, probe.inputs), kernel_grad_norms(m, probe)) for m in models]
         train = self.train_data(device)
-        if name in INPUT_NOISE_VARIANCES:
-            train = [noisy_inputs(train, INPUT_NOISE_VARIANCES[name], noise_generator(seed, stream=0))
+        if base in INPUT_NOISE_VARIANCES:
+            train = [noisy_inputs(train, INPUT_NOISE_VARIANCES[base], noise_generator(seed, stream=0))
                      for seed in seeds]
-        if name == "label_noise":
+        if base == "label_noise":
             train = [noisy_labels(train, LABEL_NOISE_VARIANCE, noise_generator(seed, stream=1)) for seed in seeds]
-        penalty = weight_penalty(name)
+        penalty = weight_penalty(base)
+        epochs = self.epochs_trained(name)
         traces = [[PenaltyTrace(penalty)] if penalty is not None else [] for _ in seeds]
-        transform = RandomAffine(**AUGMENTATION) if name == "augmentation" else None
+        grads = [GradientNormTrace(probe) for _ in seeds]
+        snapshots = [Snapshot(self.epochs) for _ in seeds]
+        transform = RandomAffine(**AUGMENTATION) if base == "augmentation" else None
         histories = fit_many(models, train, optimizer="adam", lr=LR, batch_size=self.batch_size,
-                             epochs=self.epochs, seeds=seeds, val=self._val_data(device), penalty=penalty,
-                             transform=transform, callbacks=traces)
-        return {seed: Lab2Run(name, seed, history, model, trace[0].values if trace else []).payload()
-                for seed, history, model, trace in zip(seeds, histories, models, traces)}
+                             epochs=epochs, seeds=seeds, val=self._val_data(device), penalty=penalty,
+                             transform=transform, record_steps=True,
+                             callbacks=[[*t, g, snap] for t, g, snap in zip(traces, grads, snapshots)])
+        payloads = {}
+        for seed, history, model, trace, grad, snap, (acts, grad0) in zip(
+                seeds, histories, models, traces, grads, snapshots, initial):
+            run = Lab2Run(name, seed, history, model, trace[0].values if trace else [], [grad0, *grad.values],
+                          acts)
+            payloads[seed] = run.payload(snap.state)
+            if epochs > self.epochs:
+                payloads[seed]["final_model"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        return payloads
 
 
 def panel_figure(runs: dict[str, Lab2Run], *, title: str, logy: bool = False, columns: int = 4):
