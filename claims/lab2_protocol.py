@@ -66,17 +66,17 @@ mini-batch objective (``History.step_loss``); the per-layer kernel gradient
 norms of the clean cross-entropy on a fixed probe batch of 512 training images
 (:data:`PROBE_SIZE`, drawn once with :data:`PROBE_SEED` from the training images
 as run) before the first step and at the end of every epoch; the mean absolute
-activation of each layer on that batch before the first step; the weights after
-the 20th epoch.
+activation of each layer on that batch before the first step; the final weights.
 
-Long runs: ``none`` and ``augmentation`` are trained for ``long_epochs``
-(60 under the default profile, 100 under ``full``: the catalogue's "60–100
-epochs" for lab2.augmentation-needs-more-epochs) instead of 20. Adam has no
-schedule and each model's data order, augmentation and dropout come from its
-own generators consumed epoch after epoch, so the first 20 epochs of a long run
-*are* the 20-epoch run, number for number; :meth:`Lab2Runs.runs` hands out that
-prefix (curves up to epoch 20, the weights saved after epoch 20) and
-:meth:`Lab2Runs.long_runs` the whole run. One training serves both.
+Long runs: ``none:long`` and ``augmentation:long`` are ``none`` and
+``augmentation`` trained for ``long_epochs`` (60 under the default profile, 100
+under ``full``: the catalogue's "60–100 epochs" for
+lab2.augmentation-needs-more-epochs). Adam has no schedule and each model's data
+order and augmentation come from its own generators consumed epoch after epoch,
+so the first 20 epochs of a long run are the 20-epoch run, number for number
+(the 20-epoch runs are nevertheless trained on their own: other claims ask for
+``none`` on up to 10 seeds, the long runs are needed on only as many seeds as
+their claim takes, so sharing the prefix would cost more than it saves).
 
 Sized networks: ``none@WxD`` / ``dropout@WxD`` are the baseline network and its
 dropout-0.5 twin with D hidden ReLU layers of W units (``none@100x3`` is
@@ -126,7 +126,7 @@ INPUT_NOISE_VARIANCES = {"input_noise_0.2": 0.2, "input_noise_0.05": 0.05}
 LABEL_NOISE_VARIANCE = 0.1
 DROPOUT = 0.5
 AUGMENTATION = {"translation": 0.1, "zoom": 0.1, "rotation_degrees": 10.0}
-LONG_CONFIGURATIONS = ("none", "augmentation")  # trained for long_epochs; their first 20 epochs are the 20-epoch run
+LONG_CONFIGURATIONS = ("none", "augmentation")  # also trained for long_epochs, as "name:long"
 PROBE_SIZE, PROBE_SEED = 512, 1  # the fixed probe batch for gradient norms and activations (one batch's worth)
 
 TECHNIQUES = ("none", "l1", "l2", "augmentation", "input_noise_0.2", "input_noise_0.05", "label_noise", "dropout")
@@ -143,7 +143,9 @@ SIZED = ("none", "dropout")  # the configurations that also run as ``name@WxD`` 
 
 def parse_configuration(name: str) -> tuple[str, tuple[int, ...]]:
     """``"dropout@200x3"`` → ``("dropout", (784, 200, 200, 200, 10))``; a plain name has :data:`SIZES`."""
-    base, _, shape = name.partition("@")
+    base, _, shape = name.removesuffix(":long").partition("@")
+    if name.endswith(":long") and (shape or base not in LONG_CONFIGURATIONS):
+        raise ValueError(f"long runs are kept for {LONG_CONFIGURATIONS} only, not {name!r}")
     if not shape:
         if base not in CONFIGURATIONS:
             raise ValueError(f"unknown lab2 configuration {name!r}; choose one of {CONFIGURATIONS}, "
@@ -266,18 +268,6 @@ class GradientNormTrace:
         self.values.append(kernel_grad_norms(model, self.probe))
 
 
-class Snapshot:
-    """A ``fit_many`` callback: a copy of the weights at the ``at``-th evaluation."""
-
-    def __init__(self, at: int) -> None:
-        self.at, self.state = at, None
-
-    @torch.no_grad()
-    def after_evaluation(self, history: History, model: nn.Module) -> None:
-        if len(history.epoch) == self.at:
-            self.state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-
-
 @dataclass
 class Lab2Run:
     """One trained configuration: Keras-style loss curves, accuracy, the model."""
@@ -321,30 +311,18 @@ class Lab2Run:
         """``‖∂L/∂W‖₂`` over all kernels together, on the probe batch: before step 1, then per epoch."""
         return [math.sqrt(sum(g * g for g in norms)) for norms in self.grad_norms]
 
-    def payload(self, model_state: dict | None = None) -> dict:
-        """What the run cache stores: the curves, the probes, the weights (``model_state``, else the model's)."""
-        state = model_state or {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+    def payload(self) -> dict:
+        """What the run cache stores: the curves, the probes, the final weights."""
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         return {"history": self.history.as_dict(), "penalty": list(self.penalty), "model": state,
                 "grad_norms": [list(g) for g in self.grad_norms], "activations": list(self.activations)}
 
     @classmethod
-    def from_payload(cls, name: str, seed: int, payload: dict, model: nn.Module,
-                     evaluations: int | None = None) -> "Lab2Run":
-        """The run rebuilt from :meth:`payload` into ``model`` (a fresh network of the configuration's shape).
-
-        ``evaluations``: keep only the first that many epochs of every curve
-        (the prefix of a long run; the stored weights are those of that epoch).
-        """
+    def from_payload(cls, name: str, seed: int, payload: dict, model: nn.Module) -> "Lab2Run":
+        """The run rebuilt from :meth:`payload` into ``model`` (a fresh network of the configuration's shape)."""
         model.load_state_dict(payload["model"])
-        values = payload["history"]
-        if evaluations is not None:
-            steps = values["step"][evaluations - 1] if evaluations <= len(values["step"]) else None
-            values = {key: (series[:steps] if key == "step_loss" else series[:evaluations])
-                      for key, series in values.items()}
-        cut = slice(None) if evaluations is None else slice(evaluations)
-        grads = slice(None) if evaluations is None else slice(evaluations + 1)
-        return cls(name, seed, History.from_dict(values), model.eval(), list(payload["penalty"][cut]),
-                   [list(g) for g in payload["grad_norms"][grads]], list(payload["activations"]))
+        return cls(name, seed, History.from_dict(payload["history"]), model.eval(), list(payload["penalty"]),
+                   [list(g) for g in payload["grad_norms"]], list(payload["activations"]))
 
     def curves(self) -> History:
         """A History with the Keras-style curves, for :func:`dlverify.report.figures.train_val_curves`."""
@@ -357,9 +335,8 @@ class Lab2Runs:
 
     ``subset`` is the number of training images (None: all of them); the batch
     is scaled with it so every run takes the documented 118 steps per epoch.
-    ``long_epochs`` (None: no long runs) is how long the
-    :data:`LONG_CONFIGURATIONS` are trained; :meth:`runs` gives their first
-    ``epochs``, :meth:`long_runs` all of them.
+    ``long_epochs`` (None: no long runs) is how long :meth:`long_runs` trains
+    the :data:`LONG_CONFIGURATIONS`.
     """
 
     train: TensorData
@@ -369,7 +346,6 @@ class Lab2Runs:
     long_epochs: int | None = None
     run_cache: RunCache = field(default_factory=lambda: RunCache(None))
     cache: dict = field(default_factory=dict)
-    _payloads: dict = field(default_factory=dict)
     _data: dict = field(default_factory=dict)
 
     @property
@@ -403,7 +379,9 @@ class Lab2Runs:
 
     def epochs_trained(self, name: str) -> int:
         """How many epochs configuration ``name`` is trained for (long runs: ``long_epochs``)."""
-        if name in LONG_CONFIGURATIONS and self.long_epochs is not None:
+        if name.endswith(":long"):
+            if self.long_epochs is None:
+                raise ValueError(f"{name!r} needs long_epochs; build Lab2Runs(..., long_epochs=N)")
             return max(self.epochs, self.long_epochs)
         return self.epochs
 
@@ -434,39 +412,26 @@ class Lab2Runs:
         return self.runs(name, [seed], device)[0]
 
     def runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
-        """The configuration ``name`` trained from each of ``seeds``, over the protocol's ``epochs``.
+        """The configuration ``name`` trained from each of ``seeds``; the missing ones trained together.
 
         A run is read from this session's memory, else from the run cache; the
         seeds found in neither are trained in one :func:`dlverify.train.fit_many`
         call and stored one by one. Each run's numbers do not depend on which
         other seeds it was trained with (each model is computed on its own
-        slice, one thread), so a run read back equals a run trained now. For a
-        long-run configuration this is the first ``epochs`` of the long run.
+        slice, one thread), so a run read back equals a run trained now.
         """
-        evaluations = self.epochs if self.epochs_trained(name) > self.epochs else None
-        return self._runs(name, seeds, torch.device(device), evaluations)
+        return self._runs(name, seeds, torch.device(device))
 
     def long_runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
-        """The whole ``long_epochs`` run of one of :data:`LONG_CONFIGURATIONS`, from each of ``seeds``."""
+        """One of :data:`LONG_CONFIGURATIONS` trained for ``long_epochs``, from each of ``seeds``."""
         if name not in LONG_CONFIGURATIONS or self.long_epochs is None:
             raise ValueError(f"long runs are kept for {LONG_CONFIGURATIONS} when long_epochs is set "
                              f"(long_epochs={self.long_epochs}, asked for {name!r}); use runs()")
-        return self._runs(name, seeds, torch.device(device), None)
+        return self._runs(f"{name}:long", seeds, torch.device(device))
 
-    def _runs(self, name: str, seeds, device: torch.device, evaluations: int | None) -> list[Lab2Run]:
-        view = "all" if evaluations is None else evaluations
-        for seed, stored in zip(seeds, self._stored(name, seeds, device)):
-            if (name, seed, str(device), view) not in self.cache:
-                if evaluations is None and "final_model" in stored:
-                    stored = {**stored, "model": stored["final_model"]}
-                self.cache[name, seed, str(device), view] = Lab2Run.from_payload(
-                    name, seed, stored, self._model(name).to(device), evaluations)
-        return [self.cache[name, seed, str(device), view] for seed in seeds]
-
-    def _stored(self, name: str, seeds, device: torch.device) -> list[dict]:
-        """The stored payload of each seed's run: from this session, else the run cache, else trained."""
+    def _runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
         parse_configuration(name)
-        needed = [seed for seed in dict.fromkeys(seeds) if (name, seed, str(device)) not in self._payloads]
+        needed = [seed for seed in dict.fromkeys(seeds) if (name, seed, str(device)) not in self.cache]
         missing = [seed for seed in needed if not self.run_cache.has(self._spec(name, seed, device))]
         trained: dict[int, dict] = {}
 
@@ -477,9 +442,10 @@ class Lab2Runs:
             return trained.pop(seed)
 
         for seed in needed:
-            self._payloads[name, seed, str(device)] = self.run_cache.get_or_create(
-                self._spec(name, seed, device), lambda seed=seed: create(seed))
-        return [self._payloads[name, seed, str(device)] for seed in seeds]
+            stored = self.run_cache.get_or_create(self._spec(name, seed, device), lambda seed=seed: create(seed))
+            self.cache[name, seed, str(device)] = Lab2Run.from_payload(name, seed, stored,
+                                                                       self._model(name).to(device))
+        return [self.cache[name, seed, str(device)] for seed in seeds]
 
     def _spec(self, name: str, seed: int, device: torch.device) -> dict:
         """Everything that determines one run, for the run cache's key."""
@@ -518,21 +484,15 @@ class Lab2Runs:
         epochs = self.epochs_trained(name)
         traces = [[PenaltyTrace(penalty)] if penalty is not None else [] for _ in seeds]
         grads = [GradientNormTrace(probe) for _ in seeds]
-        snapshots = [Snapshot(self.epochs) for _ in seeds]
         transform = RandomAffine(**AUGMENTATION) if base == "augmentation" else None
         histories = fit_many(models, train, optimizer="adam", lr=LR, batch_size=self.batch_size,
                              epochs=epochs, seeds=seeds, val=self._val_data(device), penalty=penalty,
                              transform=transform, record_steps=True,
-                             callbacks=[[*t, g, snap] for t, g, snap in zip(traces, grads, snapshots)])
-        payloads = {}
-        for seed, history, model, trace, grad, snap, (acts, grad0) in zip(
-                seeds, histories, models, traces, grads, snapshots, initial):
-            run = Lab2Run(name, seed, history, model, trace[0].values if trace else [], [grad0, *grad.values],
-                          acts)
-            payloads[seed] = run.payload(snap.state)
-            if epochs > self.epochs:
-                payloads[seed]["final_model"] = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        return payloads
+                             callbacks=[[*t, g] for t, g in zip(traces, grads)])
+        return {seed: Lab2Run(name, seed, history, model, trace[0].values if trace else [],
+                              [grad0, *grad.values], acts).payload()
+                for seed, history, model, trace, grad, (acts, grad0) in zip(
+                    seeds, histories, models, traces, grads, initial)}
 
 
 def panel_figure(runs: dict[str, Lab2Run], *, title: str, logy: bool = False, columns: int = 4):
