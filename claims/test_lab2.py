@@ -324,8 +324,9 @@ def test_input_noise_smaller_better(claim, lab2, device, seeds):
 def test_label_noise_best(claim, lab2, device, seeds, profile):
     """Label noise: train loss above val loss, val loss falls without turning up, val acc 0.98, the best of all.
 
-    Targets: one-hot with ε ~ N(0, variance 0.1) per image taken from the true
-    class and ε/9 added to the others, drawn once; categorical cross-entropy on
+    Targets: one-hot with ε ~ N(0, variance 0.1), i.e. std √0.1 ≈ 0.32 (the
+    catalogue-v2 correction; this protocol already drew ε that way), per image
+    taken from the true class and ε/9 added to the others, drawn once; categorical cross-entropy on
     the logits (as Keras does for a softmax output). Half the images get ε < 0,
     i.e. a target above 1 and negative targets elsewhere, for which the
     cross-entropy has no lower bound.
@@ -616,7 +617,10 @@ def test_augmentation_needs_more_epochs(claim, lab2, device, seeds, profile):
                  f"augmentation's advantage larger after {long_epochs} epochs than after 20")
 
 
-@pytest.mark.claim("lab2.dropout-helps-larger-nets", source="lab2 §3.7 Dropout")
+@pytest.mark.claim(
+    "lab2.dropout-helps-larger-nets", source="lab2 §3.7 Dropout",
+    xfail={"default": Finding("dropout's gain does rise with the width, but at width 100 it falls with the depth: the deepest network gains least", fails=("dropout's gain rises with the depth",))},
+)
 def test_dropout_helps_larger_nets(claim, lab2, device, seeds, profile):
     """Dropout tends to have more effect in deeper networks with more neurons.
 
