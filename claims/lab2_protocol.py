@@ -127,7 +127,8 @@ LABEL_NOISE_VARIANCE = 0.1
 DROPOUT = 0.5
 AUGMENTATION = {"translation": 0.1, "zoom": 0.1, "rotation_degrees": 10.0}
 LONG_CONFIGURATIONS = ("none", "augmentation")  # also trained for long_epochs, as "name:long"
-PROBE_SIZE, PROBE_SEED = 512, 1  # the fixed probe batch for gradient norms and activations (one batch's worth)
+# The fixed probe batch for gradient norms and activations: one batch's worth of training images.
+PROBE_SIZE, PROBE_SEED = 512, 1
 
 TECHNIQUES = ("none", "l1", "l2", "augmentation", "input_noise_0.2", "input_noise_0.05", "label_noise", "dropout")
 INITIALIZERS = {  # technique name -> (scheme, kwargs); "random" is Keras RandomNormal(stddev=0.05)
@@ -138,28 +139,33 @@ INITIALIZERS = {  # technique name -> (scheme, kwargs); "random" is Keras Random
     "he": ("he_normal", {}),
 }
 CONFIGURATIONS = TECHNIQUES + tuple(INITIALIZERS)
-SIZED = ("none", "dropout")  # the configurations that also run as ``name@WxD`` (other widths and depths)
+# The configurations that also run as ``name@WxD`` (other widths and depths).
+SIZED = ("none", "dropout")
 
 
 def parse_configuration(name: str) -> tuple[str, tuple[int, ...]]:
-    """``"dropout@200x3"`` → ``("dropout", (784, 200, 200, 200, 10))``; a plain name has :data:`SIZES`."""
+    """``"dropout@200x3"`` → ``("dropout", (784, 200, 200, 200, 10))``.
+
+    A plain name has :data:`SIZES`; ``"none:long"`` is ``none`` (a long run).
+    """
     base, _, shape = name.removesuffix(":long").partition("@")
     if name.endswith(":long") and (shape or base not in LONG_CONFIGURATIONS):
         raise ValueError(f"long runs are kept for {LONG_CONFIGURATIONS} only, not {name!r}")
     if not shape:
         if base not in CONFIGURATIONS:
-            raise ValueError(f"unknown lab2 configuration {name!r}; choose one of {CONFIGURATIONS}, "
-                             f"or {SIZED} as 'name@WIDTHxDEPTH'")
+            raise ValueError(f"unknown lab2 configuration {name!r}; choose one of "
+                             f"{CONFIGURATIONS}, or {SIZED} as 'name@WIDTHxDEPTH'")
         return base, SIZES
     width, _, depth = shape.partition("x")
-    if base not in SIZED or not (width.isdigit() and depth.isdigit()) or int(width) < 1 or int(depth) < 1:
+    valid = width.isdigit() and depth.isdigit() and int(width) >= 1 and int(depth) >= 1
+    if base not in SIZED or not valid:
         raise ValueError(f"a sized lab2 configuration is one of {SIZED} followed by '@WIDTHxDEPTH' "
                          f"(e.g. 'dropout@200x3'), got {name!r}")
     return base, (SIZES[0],) + (int(width),) * int(depth) + (SIZES[-1],)
 
 
 def sized(name: str, width: int, depth: int) -> str:
-    """The configuration ``name`` with ``depth`` hidden layers of ``width`` units (``none@100x3`` is ``none``)."""
+    """``name`` with ``depth`` hidden layers of ``width`` units (at 100×3: plain ``name``)."""
     if (SIZES[0],) + (width,) * depth + (SIZES[-1],) == SIZES:
         return name
     return f"{name}@{width}x{depth}"
@@ -222,11 +228,12 @@ class PenaltyTrace:
 
 def kernel_names(model: nn.Module) -> list[str]:
     """The parameter names of the Linear kernels, input to output (``"1.weight"``, ...)."""
-    return [f"{name}.weight" for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    return [f"{name}.weight" for name, module in model.named_modules()
+            if isinstance(module, nn.Linear)]
 
 
 def kernel_grad_norms(model: nn.Module, probe: TensorData) -> list[float]:
-    """``‖∂L/∂W_l‖₂`` for each Linear kernel ``W_l``, ``L`` the mean cross-entropy on ``probe``, in eval mode.
+    """``‖∂L/∂W_l‖₂`` per Linear kernel ``W_l``, ``L`` the mean cross-entropy on ``probe``.
 
     The mode is switched for the measurement and restored (dropout off: the
     same deterministic function for every configuration).
@@ -242,7 +249,7 @@ def kernel_grad_norms(model: nn.Module, probe: TensorData) -> list[float]:
 
 @torch.no_grad()
 def activation_magnitudes(model: nn.Module, inputs: torch.Tensor) -> list[float]:
-    """Mean ``|a|`` over the batch and units of each hidden ReLU's output and of the logits (eval mode)."""
+    """Mean ``|a|`` over batch and units: each hidden ReLU's output, then the logits (eval mode)."""
     outputs = []
     modules = [m for m in model.modules() if isinstance(m, nn.ReLU)]
     handles = [m.register_forward_hook(lambda _m, _i, out: outputs.append(float(out.abs().mean())))
@@ -277,8 +284,10 @@ class Lab2Run:
     history: History
     model: nn.Module
     penalty: list[float] = field(default_factory=list)
-    grad_norms: list[list[float]] = field(default_factory=list)  # per Linear kernel; before step 1, then per epoch
-    activations: list[float] = field(default_factory=list)  # mean |a| per hidden layer and logits, before step 1
+    # per Linear kernel, on the probe batch: before step 1, then after every epoch
+    grad_norms: list[list[float]] = field(default_factory=list)
+    # mean |a| of each hidden layer, then of the logits, on the probe batch before step 1
+    activations: list[float] = field(default_factory=list)
 
     @property
     def train_loss(self) -> list[float]:
@@ -308,21 +317,23 @@ class Lab2Run:
 
     @property
     def kernel_grad_norm(self) -> list[float]:
-        """``‖∂L/∂W‖₂`` over all kernels together, on the probe batch: before step 1, then per epoch."""
+        """``‖∂L/∂W‖₂`` over all kernels together (probe batch): before step 1, then per epoch."""
         return [math.sqrt(sum(g * g for g in norms)) for norms in self.grad_norms]
 
     def payload(self) -> dict:
         """What the run cache stores: the curves, the probes, the final weights."""
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
         return {"history": self.history.as_dict(), "penalty": list(self.penalty), "model": state,
-                "grad_norms": [list(g) for g in self.grad_norms], "activations": list(self.activations)}
+                "grad_norms": [list(g) for g in self.grad_norms],
+                "activations": list(self.activations)}
 
     @classmethod
     def from_payload(cls, name: str, seed: int, payload: dict, model: nn.Module) -> "Lab2Run":
         """The run rebuilt from :meth:`payload` into ``model`` (a fresh network of the configuration's shape)."""
         model.load_state_dict(payload["model"])
-        return cls(name, seed, History.from_dict(payload["history"]), model.eval(), list(payload["penalty"]),
-                   [list(g) for g in payload["grad_norms"]], list(payload["activations"]))
+        return cls(name, seed, History.from_dict(payload["history"]), model.eval(),
+                   list(payload["penalty"]), [list(g) for g in payload["grad_norms"]],
+                   list(payload["activations"]))
 
     def curves(self) -> History:
         """A History with the Keras-style curves, for :func:`dlverify.report.figures.train_val_curves`."""
@@ -393,8 +404,8 @@ class Lab2Runs:
             if self.subset is not None:
                 order = torch.randperm(len(data), generator=torch.Generator().manual_seed(SUBSET_SEED))
                 data = data.take(order[: self.subset])
-            probe = data.take(torch.randperm(len(data), generator=torch.Generator().manual_seed(PROBE_SEED))
-                              [:PROBE_SIZE])
+            picker = torch.Generator().manual_seed(PROBE_SEED)
+            probe = data.take(torch.randperm(len(data), generator=picker)[:PROBE_SIZE])
             self._data[key] = (data.to(device), self.val.to(device), probe.to(device))
         return self._data[key][0]
 
@@ -403,7 +414,7 @@ class Lab2Runs:
         return self._data[str(device)][1]
 
     def probe_data(self, device: torch.device) -> TensorData:
-        """The fixed probe batch: :data:`PROBE_SIZE` training images as run, drawn with :data:`PROBE_SEED`."""
+        """The fixed probe batch: :data:`PROBE_SIZE` training images as run (:data:`PROBE_SEED`)."""
         self.train_data(device)
         return self._data[str(device)][2]
 
@@ -423,10 +434,11 @@ class Lab2Runs:
         return self._runs(name, seeds, torch.device(device))
 
     def long_runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
-        """One of :data:`LONG_CONFIGURATIONS` trained for ``long_epochs``, from each of ``seeds``."""
+        """One of :data:`LONG_CONFIGURATIONS` trained for ``long_epochs``, from each seed."""
         if name not in LONG_CONFIGURATIONS or self.long_epochs is None:
-            raise ValueError(f"long runs are kept for {LONG_CONFIGURATIONS} when long_epochs is set "
-                             f"(long_epochs={self.long_epochs}, asked for {name!r}); use runs()")
+            raise ValueError(f"long runs are kept for {LONG_CONFIGURATIONS} when long_epochs is "
+                             f"set (long_epochs={self.long_epochs}, asked for {name!r}); "
+                             f"use runs()")
         return self._runs(f"{name}:long", seeds, torch.device(device))
 
     def _runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
@@ -451,7 +463,8 @@ class Lab2Runs:
         """Everything that determines one run, for the run cache's key."""
         return {"family": "lab2", "protocol_version": PROTOCOL_VERSION, "configuration": name, "seed": seed,
                 "device": device.type, "dtype": str(self.train.inputs.dtype), **self.protocol(),
-                "sizes": list(parse_configuration(name)[1]), "epochs_trained": self.epochs_trained(name),
+                "sizes": list(parse_configuration(name)[1]),
+                "epochs_trained": self.epochs_trained(name),
                 "probe": {"size": PROBE_SIZE, "seed": PROBE_SEED},
                 "data": {name: file.sha256 for name, file in get_spec("mnist").files.items()}}
 
@@ -473,10 +486,12 @@ class Lab2Runs:
         models = [initialize(self._model(name), scheme, generator=torch.Generator().manual_seed(seed),
                              **kwargs).to(device) for seed in seeds]
         probe = self.probe_data(device)
-        initial = [(activation_magnitudes(m, probe.inputs), kernel_grad_norms(m, probe)) for m in models]
+        initial = [(activation_magnitudes(m, probe.inputs), kernel_grad_norms(m, probe))
+                   for m in models]
         train = self.train_data(device)
         if base in INPUT_NOISE_VARIANCES:
-            train = [noisy_inputs(train, INPUT_NOISE_VARIANCES[base], noise_generator(seed, stream=0))
+            variance = INPUT_NOISE_VARIANCES[base]
+            train = [noisy_inputs(train, variance, noise_generator(seed, stream=0))
                      for seed in seeds]
         if base == "label_noise":
             train = [noisy_labels(train, LABEL_NOISE_VARIANCE, noise_generator(seed, stream=1)) for seed in seeds]
@@ -486,7 +501,8 @@ class Lab2Runs:
         grads = [GradientNormTrace(probe) for _ in seeds]
         transform = RandomAffine(**AUGMENTATION) if base == "augmentation" else None
         histories = fit_many(models, train, optimizer="adam", lr=LR, batch_size=self.batch_size,
-                             epochs=epochs, seeds=seeds, val=self._val_data(device), penalty=penalty,
+                             epochs=epochs, seeds=seeds, val=self._val_data(device),
+                             penalty=penalty,
                              transform=transform, record_steps=True,
                              callbacks=[[*t, g] for t, g in zip(traces, grads)])
         return {seed: Lab2Run(name, seed, history, model, trace[0].values if trace else [],

@@ -26,10 +26,12 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from claims.lab2_protocol import (AUGMENTATION, CONFIGURATIONS, DEFAULT_SUBSET, DROPOUT, FULL_TRAIN_SIZE,
-                                  HIDDEN_LAYERS, INITIALIZERS, INPUT_NOISE_VARIANCES, LABEL_NOISE_VARIANCE, LABELS,
-                                  PENALTY_FACTORS, PROBE_SIZE, REPORTED_LOSSES, SIZES, TECHNIQUES, Lab2Runs,
-                                  kernel_names, loss_table, panel_figure, parse_configuration, sized, table_figure)
+from claims.lab2_protocol import (AUGMENTATION, CONFIGURATIONS, DEFAULT_SUBSET, DROPOUT,
+                                  FULL_TRAIN_SIZE, HIDDEN_LAYERS, INITIALIZERS,
+                                  INPUT_NOISE_VARIANCES, LABEL_NOISE_VARIANCE, LABELS,
+                                  PENALTY_FACTORS, PROBE_SIZE, REPORTED_LOSSES, SIZES, TECHNIQUES,
+                                  Lab2Runs, kernel_names, loss_table, panel_figure,
+                                  parse_configuration, sized, table_figure)
 from dlverify import stats
 from dlverify.evidence import Finding
 from dlverify.report.figures import curves, train_val_curves
@@ -124,7 +126,7 @@ def epochs_to_reach(accuracy: list[float], level: float) -> float:
 
 
 def hidden_kernel_near_zero(run, threshold: float = NEAR_ZERO) -> float:
-    """Share of the weights of the three hidden kernels (the penalized ones) with ``|w| < threshold``."""
+    """Share of the weights of the three hidden (penalized) kernels with ``|w| < threshold``."""
     state = run.model.state_dict()
     names = [kernel_names(run.model)[i] for i in HIDDEN_LAYERS]
     flat = torch.cat([state[name].flatten() for name in names])
@@ -150,7 +152,7 @@ def layer_rms_spread(run) -> float:
 
 
 def roughness(run, skip_steps: int) -> float:
-    """RMS of the step-to-step change of the log mini-batch loss, after the first ``skip_steps`` steps.
+    """RMS of the step-to-step change of the log mini-batch loss, after ``skip_steps`` steps.
 
     ``sqrt(mean_t (log L_t − log L_{t−1})²)``: how much the training curve
     jitters from one step to the next, on a log scale so that curves at
@@ -524,7 +526,11 @@ def test_he_better_than_random(claim, lab2, device, seeds):
 
 @pytest.mark.claim(
     "lab2.l1-slower-to-accuracy", source="lab2 §3.2 L1 regularization",
-    xfail={"default": Finding("on the default profile's subset L1 reaches the accuracy level that none, L1 and L2 all reach at about the same epoch as the other two, not later: undecided at the seed budget", fails=("L1 needs more epochs than no regularization to reach the common level", "L1 needs more epochs than L2 to reach the common level"))},
+    xfail={"default": Finding(
+        "on the default profile's subset L1 reaches the accuracy level that none, L1 and L2 all "
+        "reach at about the same epoch as the other two, not later: undecided at the seed budget",
+        fails=("L1 needs more epochs than no regularization to reach the common level",
+               "L1 needs more epochs than L2 to reach the common level"))},
 )
 def test_l1_slower_to_accuracy(claim, lab2, device, seeds):
     """L1 requires more epochs to reach the same level of accuracy as some of the other methods.
@@ -540,12 +546,14 @@ def test_l1_slower_to_accuracy(claim, lab2, device, seeds):
     levels = [min(max(runs[name][i].val_acc) for name in runs) for i in range(len(seeds))]
     epochs = {name: [epochs_to_reach(run.val_acc, level) for run, level in zip(r, levels)]
               for name, r in runs.items()}
-    _protocol(claim, lab2, device, seeds, l1_factor=PENALTY_FACTORS["l1"], l2_factor=PENALTY_FACTORS["l2"])
+    _protocol(claim, lab2, device, seeds, l1_factor=PENALTY_FACTORS["l1"],
+              l2_factor=PENALTY_FACTORS["l2"])
     claim.report(text="L1 requires more epochs to reach the same level of accuracy")
     claim.measure(common_val_acc_level=levels, epochs_to_level=epochs,
                   final_val_acc={name: finals(r, "val_acc") for name, r in runs.items()})
-    claim.figure(curves({LABELS[name]: r[0].val_acc for name, r in runs.items()}, ylabel="val accuracy",
-                        title=f"Val accuracy (seed {seeds[0]}); common level {levels[0]:.4f}"), "val-acc")
+    title = f"Val accuracy (seed {seeds[0]}); common level {levels[0]:.4f}"
+    claim.figure(curves({LABELS[name]: r[0].val_acc for name, r in runs.items()},
+                        ylabel="val accuracy", title=title), "val-acc")
     require_trained(claim, lab2, runs)
     claim.expect(stats.compare_paired(epochs["l1"], epochs["none"]),
                  "L1 needs more epochs than no regularization to reach the common level")
@@ -565,7 +573,8 @@ def test_l1_sparsifies(claim, lab2, device, seeds):
     regularization (which starts Glorot-uniform, with about 1 % below 1e-3).
     """
     none, l1 = lab2.runs("none", seeds, device), lab2.runs("l1", seeds, device)
-    share = {"none": [hidden_kernel_near_zero(r) for r in none], "l1": [hidden_kernel_near_zero(r) for r in l1]}
+    share = {"none": [hidden_kernel_near_zero(r) for r in none],
+             "l1": [hidden_kernel_near_zero(r) for r in l1]}
     _protocol(claim, lab2, device, seeds, l1_factor=PENALTY_FACTORS["l1"], near_zero=NEAR_ZERO,
               weights="the three hidden kernels")
     claim.report(text="L1 drives some of the weights to zero")
@@ -574,7 +583,8 @@ def test_l1_sparsifies(claim, lab2, device, seeds):
     for name, run in (("none", none[0]), ("l1", l1[0])):
         state = run.model.state_dict()
         weights = torch.cat([state[kernel_names(run.model)[i]].flatten() for i in HIDDEN_LAYERS])
-        ax.hist(torch.log10(weights.abs().clamp_min(1e-8)).numpy(), bins=80, histtype="step", label=LABELS[name])
+        ax.hist(torch.log10(weights.abs().clamp_min(1e-8)).numpy(), bins=80, histtype="step",
+                label=LABELS[name])
     ax.axvline(math.log10(NEAR_ZERO), color="k", linewidth=0.8, linestyle=":")
     ax.set_xlabel("log10 |w| (hidden kernels)")
     ax.set_ylabel("weights")
@@ -602,14 +612,16 @@ def test_augmentation_needs_more_epochs(claim, lab2, device, seeds, profile):
     gain_long = [n.val_ce[-1] - a.val_ce[-1] for n, a in zip(none, aug)]
     gain_20 = [n.val_ce[lab2.epochs - 1] - a.val_ce[lab2.epochs - 1] for n, a in zip(none, aug)]
     _protocol(claim, lab2, device, seeds, augmentation=AUGMENTATION, long_epochs=long_epochs)
-    claim.report(train_loss_20_epochs=0.023, val_loss_20_epochs=0.1141, none_val_loss_20_epochs=0.0922,
-                 text="20 epochs are not sufficient; more epochs might be necessary to see the results")
-    claim.measure(val_ce_long={"none": finals(none, "val_ce"), "augmentation": finals(aug, "val_ce")},
+    claim.report(train_loss_20_epochs=0.023, val_loss_20_epochs=0.1141,
+                 none_val_loss_20_epochs=0.0922,
+                 text="20 epochs are not sufficient; more epochs might be necessary")
+    claim.measure(val_ce_long={"none": finals(none, "val_ce"),
+                               "augmentation": finals(aug, "val_ce")},
                   val_ce_epoch_20={"none": [r.val_ce[lab2.epochs - 1] for r in none],
                                    "augmentation": [r.val_ce[lab2.epochs - 1] for r in aug]},
                   gain_long=gain_long, gain_epoch_20=gain_20)
-    claim.figure(curves_of({"none": none[0], "augmentation": aug[0]},
-                           title=f"Augmentation vs none over {long_epochs} epochs (seed {seeds[0]})", logy=True),
+    title = f"Augmentation vs none over {long_epochs} epochs (seed {seeds[0]})"
+    claim.figure(curves_of({"none": none[0], "augmentation": aug[0]}, title=title, logy=True),
                  "augmentation-long")
     claim.expect(stats.compare_paired(finals(none, "val_ce"), finals(aug, "val_ce")),
                  f"augmentation's val loss below no regularization's after {long_epochs} epochs")
@@ -619,7 +631,9 @@ def test_augmentation_needs_more_epochs(claim, lab2, device, seeds, profile):
 
 @pytest.mark.claim(
     "lab2.dropout-helps-larger-nets", source="lab2 §3.7 Dropout",
-    xfail={"default": Finding("dropout's gain does rise with the width, but at width 100 it falls with the depth: the deepest network gains least", fails=("dropout's gain rises with the depth",))},
+    xfail={"default": Finding(
+        "dropout's gain does rise with the width, but at width 100 it falls with the depth: the "
+        "deepest network gains least", fails=("dropout's gain rises with the depth",))},
 )
 def test_dropout_helps_larger_nets(claim, lab2, device, seeds, profile):
     """Dropout tends to have more effect in deeper networks with more neurons.
@@ -648,20 +662,22 @@ def test_dropout_helps_larger_nets(claim, lab2, device, seeds, profile):
     _protocol(claim, lab2, device, seeds, dropout=DROPOUT, widths_at_depth_3=list(widths),
               depths_at_width_100=list(depths))
     if not profile.full:
-        documented = {(w, 3) for w in DROPOUT_WIDTHS["full"]} | {(100, d) for d in DROPOUT_DEPTHS["full"]}
+        documented = ({(w, 3) for w in DROPOUT_WIDTHS["full"]}
+                      | {(100, d) for d in DROPOUT_DEPTHS["full"]})
         run = {(w, 3) for w in widths} | {(100, d) for d in depths}
 
-        def cost(shapes_run) -> float:  # sample-passes × parameters, none and dropout, one seed
-            return sum(2 * parameter_count(parse_configuration(sized("none", *shape))[1]) for shape in shapes_run
-                       if parse_configuration(sized("none", *shape))[1] != SIZES) * lab2.epochs
+        def cost(shapes_run) -> float:  # epochs × parameters of none and dropout, one seed
+            sizes = [parse_configuration(sized("none", *shape))[1] for shape in shapes_run]
+            return sum(2 * parameter_count(s) for s in sizes if s != SIZES) * lab2.epochs
 
         documented_cost = cost(documented) * FULL_TRAIN_SIZE
         run_cost = cost(run) * lab2.train_size
-        claim.scaled(f"networks: widths {list(DROPOUT_WIDTHS['full'])} (depth 3) and depths "
-                     f"{list(DROPOUT_DEPTHS['full'])} (width 100) on 60 000 images documented, "
-                     f"{documented_cost:.2g} sample-pass × parameters per seed beyond the 3×100 runs; run: widths "
-                     f"{list(widths)} and depths {list(depths)} on {lab2.train_size} images, {run_cost:.2g} — "
-                     f"the documented sizes cost more than the rest of lab2 together on 2 CPU cores")
+        claim.scaled(f"networks: documented widths {list(DROPOUT_WIDTHS['full'])} (depth 3) and "
+                     f"depths {list(DROPOUT_DEPTHS['full'])} (width 100) on 60 000 images, "
+                     f"{documented_cost:.2g} sample-passes × parameters per seed beyond the 3×100 "
+                     f"runs; run: widths {list(widths)} and depths {list(depths)} on "
+                     f"{lab2.train_size} images, {run_cost:.2g}; the documented sizes cost more "
+                     f"than the rest of lab2 together on 2 CPU cores")
     claim.report(text="dropout tends to have more effect in deeper networks with more neurons")
     claim.measure(gain_vs_width={str(w): g for w, g in zip(widths, table["width"])},
                   gain_vs_depth={str(d): g for d, g in zip(depths, table["depth"])})
@@ -675,7 +691,8 @@ def test_dropout_helps_larger_nets(claim, lab2, device, seeds, profile):
     ax.set_title("Dropout's gain vs network size (mean over seeds)", fontsize=10)
     ax.legend(fontsize=8)
     claim.figure(fig, "dropout-gain")
-    claim.expect(stats.rank_trend(widths, table["width"]), "dropout's gain rises with the hidden width")
+    claim.expect(stats.rank_trend(widths, table["width"]),
+                 "dropout's gain rises with the hidden width")
     claim.expect(stats.rank_trend(depths, table["depth"]), "dropout's gain rises with the depth")
 
 
@@ -691,18 +708,21 @@ def test_ones_init_large_activations(claim, lab2, device, seeds):
     log10 (the seed moves only random normal's weights; every ones weight is 1).
     """
     ones, rnd = lab2.runs("ones", seeds, device), lab2.runs("random", seeds, device)
-    act = {name: [math.log10(r.activations[-2]) for r in runs] for name, runs in (("ones", ones), ("random", rnd))}
-    grad = {name: [math.log10(r.kernel_grad_norm[0]) for r in runs] for name, runs in (("ones", ones), ("random", rnd))}
+    pairs = (("ones", ones), ("random", rnd))
+    act = {name: [math.log10(r.activations[-2]) for r in runs] for name, runs in pairs}
+    grad = {name: [math.log10(r.kernel_grad_norm[0]) for r in runs] for name, runs in pairs}
     _protocol(claim, lab2, device, seeds, probe_images=PROBE_SIZE, measured="before the first step")
     claim.report(text="activations become very large, leading to excessively large gradients",
                  train_loss=6223, val_loss=6089)
     claim.measure(log10_last_hidden_activation=act, log10_kernel_grad_norm=grad,
                   activations_per_layer={"ones": ones[0].activations, "random": rnd[0].activations},
-                  grad_norm_per_kernel={"ones": ones[0].grad_norms[0], "random": rnd[0].grad_norms[0]})
+                  grad_norm_per_kernel={"ones": ones[0].grad_norms[0],
+                                        "random": rnd[0].grad_norms[0]})
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for name, run in (("ones", ones[0]), ("random", rnd[0])):
-        ax.semilogy(range(1, len(run.activations) + 1), run.activations, "o-", label=f"{LABELS[name]}: |a|")
-        ax.semilogy(range(1, len(run.grad_norms[0]) + 1), run.grad_norms[0], "s--", label=f"{LABELS[name]}: ‖∂L/∂W‖")
+        layers = range(1, len(run.activations) + 1)
+        ax.semilogy(layers, run.activations, "o-", label=f"{LABELS[name]}: |a|")
+        ax.semilogy(layers, run.grad_norms[0], "s--", label=f"{LABELS[name]}: ‖∂L/∂W‖")
     ax.set_xlabel("layer")
     ax.set_title(f"Before the first step (seed {seeds[0]})", fontsize=10)
     ax.legend(fontsize=7)
@@ -713,9 +733,10 @@ def test_ones_init_large_activations(claim, lab2, device, seeds):
                  "kernel gradient norm ≥ 10× random normal's")
 
 
-@pytest.mark.claim("lab2.scaled-init-smoother", source="lab2 §4.4–4.5 Glorot and He Normal initialization")
+@pytest.mark.claim("lab2.scaled-init-smoother",
+                   source="lab2 §4.4–4.5 Glorot and He Normal initialization")
 def test_scaled_init_smoother(claim, lab2, device, seeds):
-    """Glorot normal keeps the gradients stable, and He normal gives smoother convergence, than random normal.
+    """Glorot normal keeps gradients stable, He normal gives smoother convergence, vs random normal.
 
     "Stable gradients" (Glorot): the spread across the four kernels of the
     per-weight RMS gradient (:func:`layer_rms_spread`, on the fixed probe
@@ -728,12 +749,14 @@ def test_scaled_init_smoother(claim, lab2, device, seeds):
     spread = {name: [layer_rms_spread(r) for r in rs] for name, rs in runs.items()}
     rough = {name: [roughness(r, lab2.steps_per_epoch) for r in rs] for name, rs in runs.items()}
     _protocol(claim, lab2, device, seeds, probe_images=PROBE_SIZE)
-    claim.report(text="Glorot normal ensures gradients remain stable; He normal ensures smoother convergence",
+    claim.report(text="Glorot normal ensures gradients remain stable; "
+                      "He normal ensures smoother convergence",
                  train_loss={name: REPORTED_LOSSES[name][0] for name in runs},
                  val_loss={name: REPORTED_LOSSES[name][1] for name in runs})
     claim.measure(gradient_spread=spread, roughness=rough)
-    claim.figure(curves({LABELS[name]: rs[0].history.step_loss for name, rs in runs.items()}, xlabel="step",
-                        title=f"Mini-batch loss (seed {seeds[0]})", logy=True), "step-loss")
+    claim.figure(curves({LABELS[name]: rs[0].history.step_loss for name, rs in runs.items()},
+                        xlabel="step", title=f"Mini-batch loss (seed {seeds[0]})", logy=True),
+                 "step-loss")
     claim.expect(stats.compare_paired(spread["random"], spread["glorot"]),
                  "per-layer gradient spread of random normal above Glorot normal's")
     claim.expect(stats.compare_paired(rough["random"], rough["he"]),
