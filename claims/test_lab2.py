@@ -22,9 +22,9 @@ from __future__ import annotations
 import math
 import statistics
 
-import matplotlib.pyplot as plt
 import pytest
 import torch
+from matplotlib.figure import Figure
 
 from claims.lab2_protocol import (AUGMENTATION, CONFIGURATIONS, DEFAULT_SUBSET, DROPOUT,
                                   FULL_TRAIN_SIZE, HIDDEN_LAYERS, INITIALIZERS,
@@ -579,7 +579,8 @@ def test_l1_sparsifies(claim, lab2, device, seeds):
               weights="the three hidden kernels")
     claim.report(text="L1 drives some of the weights to zero")
     claim.measure(near_zero_share=share)
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig = Figure(figsize=(5.5, 3.6))  # no pyplot: nothing global to register or close
+    ax = fig.subplots()
     for name, run in (("none", none[0]), ("l1", l1[0])):
         state = run.model.state_dict()
         weights = torch.cat([state[kernel_names(run.model)[i]].flatten() for i in HIDDEN_LAYERS])
@@ -681,7 +682,8 @@ def test_dropout_helps_larger_nets(claim, lab2, device, seeds, profile):
     claim.report(text="dropout tends to have more effect in deeper networks with more neurons")
     claim.measure(gain_vs_width={str(w): g for w, g in zip(widths, table["width"])},
                   gain_vs_depth={str(d): g for d, g in zip(depths, table["depth"])})
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig = Figure(figsize=(5.5, 3.6))  # no pyplot: nothing global to register or close
+    ax = fig.subplots()
     for axis, xs in (("width", widths), ("depth", depths)):
         ax.plot(range(len(xs)), [statistics.fmean(g) for g in table[axis]], "o-",
                 label=f"vs {axis}: " + ", ".join(map(str, xs)))
@@ -718,7 +720,8 @@ def test_ones_init_large_activations(claim, lab2, device, seeds):
                   activations_per_layer={"ones": ones[0].activations, "random": rnd[0].activations},
                   grad_norm_per_kernel={"ones": ones[0].grad_norms[0],
                                         "random": rnd[0].grad_norms[0]})
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig = Figure(figsize=(5.5, 3.6))  # no pyplot: nothing global to register or close
+    ax = fig.subplots()
     for name, run in (("ones", ones[0]), ("random", rnd[0])):
         layers = range(1, len(run.activations) + 1)
         ax.semilogy(layers, run.activations, "o-", label=f"{LABELS[name]}: |a|")
