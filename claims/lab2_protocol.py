@@ -61,6 +61,30 @@ validation set plus the weight penalty at the end of the epoch (Keras adds
 ``model.losses`` to the validation loss too). The plain validation
 cross-entropy is kept as ``val_ce`` for comparisons across techniques.
 
+What a run stores besides its curves and final weights (read by the
+catalogue-v2 claims): on a fixed probe batch of 512 training images
+(:data:`PROBE_SIZE`, drawn once with :data:`PROBE_SEED` from the training images
+as run), the mean absolute activation of each layer and the per-layer kernel
+gradient norms of the clean cross-entropy before the first step. The
+initializer runs (:data:`INITIALIZERS`) also keep those gradient norms after
+every epoch and every mini-batch objective (``History.step_loss``); the other
+configurations do not, as no claim reads them there and they cost about a
+tenth of a run.
+
+Long runs: ``none:long`` and ``augmentation:long`` are ``none`` and
+``augmentation`` trained for ``long_epochs`` (60 under the default profile, 100
+under ``full``: the catalogue's "60–100 epochs" for
+lab2.augmentation-needs-more-epochs). Adam has no schedule and each model's data
+order and augmentation come from its own generators consumed epoch after epoch,
+so the first 20 epochs of a long run are the 20-epoch run, number for number
+(the 20-epoch runs are nevertheless trained on their own: other claims ask for
+``none`` on up to 10 seeds, the long runs are needed on only as many seeds as
+their claim takes, so sharing the prefix would cost more than it saves).
+
+Sized networks: ``none@WxD`` / ``dropout@WxD`` are the baseline network and its
+dropout-0.5 twin with D hidden ReLU layers of W units (``none@100x3`` is
+``none``), for lab2.dropout-helps-larger-nets.
+
 Scaling (default profile): the documented protocol is 13 configurations × seeds
 × 20 epochs over 60 000 images. Under the default profile each run trains on a
 fixed subset of 10 000 training images (the same for every configuration and
@@ -86,12 +110,15 @@ from torch import nn
 from dlverify.data import TensorData
 from dlverify.data.registry import get_spec
 from dlverify.models import initialize, mlp
+from dlverify.probes import per_layer_grad_norms
 from dlverify.runcache import RunCache
 from dlverify.train import History, L1Penalty, L2Penalty, fit_many
 from dlverify.train.augment import RandomAffine
 
 # Part of every run's cache key: bump it when a change here changes what a run produces.
-PROTOCOL_VERSION = 2
+# 4: runs store step-0 activation and gradient-norm probes (initializer runs: also per epoch,
+#    and step losses); long runs; sized networks.
+PROTOCOL_VERSION = 4
 SIZES = (784, 100, 100, 100, 10)
 EPOCHS, BATCH_SIZE, LR = 20, 512, 1e-3
 FULL_TRAIN_SIZE = 60_000
@@ -103,6 +130,9 @@ INPUT_NOISE_VARIANCES = {"input_noise_0.2": 0.2, "input_noise_0.05": 0.05}
 LABEL_NOISE_VARIANCE = 0.1
 DROPOUT = 0.5
 AUGMENTATION = {"translation": 0.1, "zoom": 0.1, "rotation_degrees": 10.0}
+LONG_CONFIGURATIONS = ("none", "augmentation")  # also trained for long_epochs, as "name:long"
+# The fixed probe batch for gradient norms and activations: one batch's worth of training images.
+PROBE_SIZE, PROBE_SEED = 512, 1
 
 TECHNIQUES = ("none", "l1", "l2", "augmentation", "input_noise_0.2", "input_noise_0.05", "label_noise", "dropout")
 INITIALIZERS = {  # technique name -> (scheme, kwargs); "random" is Keras RandomNormal(stddev=0.05)
@@ -113,6 +143,36 @@ INITIALIZERS = {  # technique name -> (scheme, kwargs); "random" is Keras Random
     "he": ("he_normal", {}),
 }
 CONFIGURATIONS = TECHNIQUES + tuple(INITIALIZERS)
+# The configurations that also run as ``name@WxD`` (other widths and depths).
+SIZED = ("none", "dropout")
+
+
+def parse_configuration(name: str) -> tuple[str, tuple[int, ...]]:
+    """``"dropout@200x3"`` → ``("dropout", (784, 200, 200, 200, 10))``.
+
+    A plain name has :data:`SIZES`; ``"none:long"`` is ``none`` (a long run).
+    """
+    base, _, shape = name.removesuffix(":long").partition("@")
+    if name.endswith(":long") and (shape or base not in LONG_CONFIGURATIONS):
+        raise ValueError(f"long runs are kept for {LONG_CONFIGURATIONS} only, not {name!r}")
+    if not shape:
+        if base not in CONFIGURATIONS:
+            raise ValueError(f"unknown lab2 configuration {name!r}; choose one of "
+                             f"{CONFIGURATIONS}, or {SIZED} as 'name@WIDTHxDEPTH'")
+        return base, SIZES
+    width, _, depth = shape.partition("x")
+    valid = width.isdigit() and depth.isdigit() and int(width) >= 1 and int(depth) >= 1
+    if base not in SIZED or not valid:
+        raise ValueError(f"a sized lab2 configuration is one of {SIZED} followed by '@WIDTHxDEPTH' "
+                         f"(e.g. 'dropout@200x3'), got {name!r}")
+    return base, (SIZES[0],) + (int(width),) * int(depth) + (SIZES[-1],)
+
+
+def sized(name: str, width: int, depth: int) -> str:
+    """``name`` with ``depth`` hidden layers of ``width`` units (at 100×3: plain ``name``)."""
+    if (SIZES[0],) + (width,) * depth + (SIZES[-1],) == SIZES:
+        return name
+    return f"{name}@{width}x{depth}"
 
 # The report's final (train, val) losses, Tables 1-13. Table 6 (variance 0.05) repeats Table 5.
 REPORTED_LOSSES = {
@@ -170,6 +230,55 @@ class PenaltyTrace:
         self.values.append(float(self.penalty(model)))
 
 
+def kernel_names(model: nn.Module) -> list[str]:
+    """The parameter names of the Linear kernels, input to output (``"1.weight"``, ...)."""
+    return [f"{name}.weight" for name, module in model.named_modules()
+            if isinstance(module, nn.Linear)]
+
+
+def kernel_grad_norms(model: nn.Module, probe: TensorData) -> list[float]:
+    """``‖∂L/∂W_l‖₂`` per Linear kernel ``W_l``, ``L`` the mean cross-entropy on ``probe``.
+
+    The mode is switched for the measurement and restored (dropout off: the
+    same deterministic function for every configuration).
+    """
+    training = model.training
+    model.eval()
+    try:
+        norms = per_layer_grad_norms(model, F.cross_entropy, (probe.inputs, probe.targets))
+    finally:
+        model.train(training)
+    return [norms[name] for name in kernel_names(model)]
+
+
+@torch.no_grad()
+def activation_magnitudes(model: nn.Module, inputs: torch.Tensor) -> list[float]:
+    """Mean ``|a|`` over batch and units: each hidden ReLU's output, then the logits (eval mode)."""
+    outputs = []
+    modules = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    handles = [m.register_forward_hook(lambda _m, _i, out: outputs.append(float(out.abs().mean())))
+               for m in modules]
+    training = model.training
+    model.eval()
+    try:
+        logits = model(inputs)
+    finally:
+        model.train(training)
+        for handle in handles:
+            handle.remove()
+    return outputs + [float(logits.abs().mean())]
+
+
+class GradientNormTrace:
+    """A ``fit_many`` callback: :func:`kernel_grad_norms` on the probe batch at every evaluation."""
+
+    def __init__(self, probe: TensorData) -> None:
+        self.probe, self.values = probe, []
+
+    def after_evaluation(self, history: History, model: nn.Module) -> None:
+        self.values.append(kernel_grad_norms(model, self.probe))
+
+
 @dataclass
 class Lab2Run:
     """One trained configuration: Keras-style loss curves, accuracy, the model."""
@@ -179,6 +288,10 @@ class Lab2Run:
     history: History
     model: nn.Module
     penalty: list[float] = field(default_factory=list)
+    # per Linear kernel, on the probe batch: before step 1 (initializer runs: then after every epoch)
+    grad_norms: list[list[float]] = field(default_factory=list)
+    # mean |a| of each hidden layer, then of the logits, on the probe batch before step 1
+    activations: list[float] = field(default_factory=list)
 
     @property
     def train_loss(self) -> list[float]:
@@ -206,16 +319,25 @@ class Lab2Run:
         """|final val loss − final train loss|, the distance between the report's two curves."""
         return abs(self.val_loss[-1] - self.train_loss[-1])
 
+    @property
+    def kernel_grad_norm(self) -> list[float]:
+        """``‖∂L/∂W‖₂`` over all kernels together (probe batch): before step 1, then per epoch."""
+        return [math.sqrt(sum(g * g for g in norms)) for norms in self.grad_norms]
+
     def payload(self) -> dict:
-        """What the run cache stores: the history, the weight penalty per epoch, the final weights."""
-        return {"history": self.history.as_dict(), "penalty": list(self.penalty),
-                "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()}}
+        """What the run cache stores: the curves, the probes, the final weights."""
+        state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+        return {"history": self.history.as_dict(), "penalty": list(self.penalty), "model": state,
+                "grad_norms": [list(g) for g in self.grad_norms],
+                "activations": list(self.activations)}
 
     @classmethod
     def from_payload(cls, name: str, seed: int, payload: dict, model: nn.Module) -> "Lab2Run":
         """The run rebuilt from :meth:`payload` into ``model`` (a fresh network of the configuration's shape)."""
         model.load_state_dict(payload["model"])
-        return cls(name, seed, History.from_dict(payload["history"]), model.eval(), list(payload["penalty"]))
+        return cls(name, seed, History.from_dict(payload["history"]), model.eval(),
+                   list(payload["penalty"]), [list(g) for g in payload["grad_norms"]],
+                   list(payload["activations"]))
 
     def curves(self) -> History:
         """A History with the Keras-style curves, for :func:`dlverify.report.figures.train_val_curves`."""
@@ -228,12 +350,15 @@ class Lab2Runs:
 
     ``subset`` is the number of training images (None: all of them); the batch
     is scaled with it so every run takes the documented 118 steps per epoch.
+    ``long_epochs`` (None: no long runs) is how long :meth:`long_runs` trains
+    the :data:`LONG_CONFIGURATIONS`.
     """
 
     train: TensorData
     val: TensorData
     subset: int | None = None
     epochs: int = EPOCHS
+    long_epochs: int | None = None
     run_cache: RunCache = field(default_factory=lambda: RunCache(None))
     cache: dict = field(default_factory=dict)
     _data: dict = field(default_factory=dict)
@@ -267,6 +392,14 @@ class Lab2Runs:
                 f"documented 20 epochs and 118 Adam steps per epoch ({self.epochs * self.steps_per_epoch} steps) "
                 f"are kept; validation on all 10 000 test images")
 
+    def epochs_trained(self, name: str) -> int:
+        """How many epochs configuration ``name`` is trained for (long runs: ``long_epochs``)."""
+        if name.endswith(":long"):
+            if self.long_epochs is None:
+                raise ValueError(f"{name!r} needs long_epochs; build Lab2Runs(..., long_epochs=N)")
+            return max(self.epochs, self.long_epochs)
+        return self.epochs
+
     def train_data(self, device: torch.device) -> TensorData:
         """The training images as run (the subset under the default profile), on ``device``."""
         key = str(device)
@@ -275,12 +408,19 @@ class Lab2Runs:
             if self.subset is not None:
                 order = torch.randperm(len(data), generator=torch.Generator().manual_seed(SUBSET_SEED))
                 data = data.take(order[: self.subset])
-            self._data[key] = (data.to(device), self.val.to(device))
+            picker = torch.Generator().manual_seed(PROBE_SEED)
+            probe = data.take(torch.randperm(len(data), generator=picker)[:PROBE_SIZE])
+            self._data[key] = (data.to(device), self.val.to(device), probe.to(device))
         return self._data[key][0]
 
     def _val_data(self, device: torch.device) -> TensorData:
         self.train_data(device)
         return self._data[str(device)][1]
+
+    def probe_data(self, device: torch.device) -> TensorData:
+        """The fixed probe batch: :data:`PROBE_SIZE` training images as run (:data:`PROBE_SEED`)."""
+        self.train_data(device)
+        return self._data[str(device)][2]
 
     def run(self, name: str, seed: int, device: torch.device) -> Lab2Run:
         """The configuration ``name`` (one of :data:`CONFIGURATIONS`) trained from ``seed`` on ``device``."""
@@ -295,9 +435,18 @@ class Lab2Runs:
         other seeds it was trained with (each model is computed on its own
         slice, one thread), so a run read back equals a run trained now.
         """
-        if name not in CONFIGURATIONS:
-            raise ValueError(f"unknown lab2 configuration {name!r}; choose one of {CONFIGURATIONS}")
-        device = torch.device(device)
+        return self._runs(name, seeds, torch.device(device))
+
+    def long_runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
+        """One of :data:`LONG_CONFIGURATIONS` trained for ``long_epochs``, from each seed."""
+        if name not in LONG_CONFIGURATIONS or self.long_epochs is None:
+            raise ValueError(f"long runs are kept for {LONG_CONFIGURATIONS} when long_epochs is "
+                             f"set (long_epochs={self.long_epochs}, asked for {name!r}); "
+                             f"use runs()")
+        return self._runs(f"{name}:long", seeds, torch.device(device))
+
+    def _runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
+        parse_configuration(name)
         needed = [seed for seed in dict.fromkeys(seeds) if (name, seed, str(device)) not in self.cache]
         missing = [seed for seed in needed if not self.run_cache.has(self._spec(name, seed, device))]
         trained: dict[int, dict] = {}
@@ -318,11 +467,15 @@ class Lab2Runs:
         """Everything that determines one run, for the run cache's key."""
         return {"family": "lab2", "protocol_version": PROTOCOL_VERSION, "configuration": name, "seed": seed,
                 "device": device.type, "dtype": str(self.train.inputs.dtype), **self.protocol(),
+                "sizes": list(parse_configuration(name)[1]),
+                "epochs_trained": self.epochs_trained(name),
+                "probe": {"size": PROBE_SIZE, "seed": PROBE_SEED},
                 "data": {name: file.sha256 for name, file in get_spec("mnist").files.items()}}
 
     @staticmethod
     def _model(name: str) -> nn.Module:
-        return mlp(SIZES, dropout=DROPOUT if name == "dropout" else 0.0)
+        base, sizes = parse_configuration(name)
+        return mlp(sizes, dropout=DROPOUT if base == "dropout" else 0.0)
 
     def init_run(self, name: str, seed: int, device: torch.device) -> Lab2Run:
         """Baseline network (no regularization) started from one of the report's initializers."""
@@ -332,23 +485,34 @@ class Lab2Runs:
 
     def _fit_many(self, name: str, seeds: list[int], device: torch.device) -> dict[int, dict]:
         """Train configuration ``name`` from each of ``seeds`` at once; the run cache's payload per seed."""
-        scheme, kwargs = INITIALIZERS.get(name, ("glorot_uniform", {}))
+        base, _ = parse_configuration(name)
+        scheme, kwargs = INITIALIZERS.get(base, ("glorot_uniform", {}))
         models = [initialize(self._model(name), scheme, generator=torch.Generator().manual_seed(seed),
                              **kwargs).to(device) for seed in seeds]
+        probe = self.probe_data(device)
+        initial = [(activation_magnitudes(m, probe.inputs), kernel_grad_norms(m, probe))
+                   for m in models]
         train = self.train_data(device)
-        if name in INPUT_NOISE_VARIANCES:
-            train = [noisy_inputs(train, INPUT_NOISE_VARIANCES[name], noise_generator(seed, stream=0))
+        if base in INPUT_NOISE_VARIANCES:
+            variance = INPUT_NOISE_VARIANCES[base]
+            train = [noisy_inputs(train, variance, noise_generator(seed, stream=0))
                      for seed in seeds]
-        if name == "label_noise":
+        if base == "label_noise":
             train = [noisy_labels(train, LABEL_NOISE_VARIANCE, noise_generator(seed, stream=1)) for seed in seeds]
-        penalty = weight_penalty(name)
+        penalty = weight_penalty(base)
+        epochs = self.epochs_trained(name)
         traces = [[PenaltyTrace(penalty)] if penalty is not None else [] for _ in seeds]
-        transform = RandomAffine(**AUGMENTATION) if name == "augmentation" else None
+        traced = base in INITIALIZERS  # gradient norms per epoch and step losses: initializer runs only
+        grads = [[GradientNormTrace(probe)] if traced else [] for _ in seeds]
+        transform = RandomAffine(**AUGMENTATION) if base == "augmentation" else None
         histories = fit_many(models, train, optimizer="adam", lr=LR, batch_size=self.batch_size,
-                             epochs=self.epochs, seeds=seeds, val=self._val_data(device), penalty=penalty,
-                             transform=transform, callbacks=traces)
-        return {seed: Lab2Run(name, seed, history, model, trace[0].values if trace else []).payload()
-                for seed, history, model, trace in zip(seeds, histories, models, traces)}
+                             epochs=epochs, seeds=seeds, val=self._val_data(device),
+                             penalty=penalty, transform=transform, record_steps=traced,
+                             callbacks=[[*t, *g] for t, g in zip(traces, grads)])
+        return {seed: Lab2Run(name, seed, history, model, trace[0].values if trace else [],
+                              [grad0, *(grad[0].values if grad else [])], acts).payload()
+                for seed, history, model, trace, grad, (acts, grad0) in zip(
+                    seeds, histories, models, traces, grads, initial)}
 
 
 def panel_figure(runs: dict[str, Lab2Run], *, title: str, logy: bool = False, columns: int = 4):
