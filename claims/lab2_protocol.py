@@ -102,7 +102,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -111,6 +110,7 @@ from dlverify.data import TensorData
 from dlverify.data.registry import get_spec
 from dlverify.models import initialize, mlp
 from dlverify.probes import per_layer_grad_norms
+from dlverify.report.figures import subplots
 from dlverify.runcache import RunCache
 from dlverify.train import History, L1Penalty, L2Penalty, fit_many
 from dlverify.train.augment import RandomAffine
@@ -518,7 +518,7 @@ class Lab2Runs:
 def panel_figure(runs: dict[str, Lab2Run], *, title: str, logy: bool = False, columns: int = 4):
     """One panel per configuration: train (solid) and val (dashed) loss per epoch, as the report's figures."""
     rows = math.ceil(len(runs) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
+    fig, axes = subplots(rows, columns, figsize=(3.2 * columns, 2.6 * rows), squeeze=False)
     for ax, (name, run) in zip(axes.flat, runs.items()):
         ax.plot(run.history.epoch, run.train_loss, "-", color="C0", label="train")
         ax.plot(run.history.epoch, run.val_loss, "--", color="C1", label="val")
@@ -553,7 +553,7 @@ def table_figure(table: dict[str, dict[str, float]], *, title: str):
     columns = ("train (ours)", "val (ours)", "train (report)", "val (report)")
     cells = [[f"{row['train']:.4g}", f"{row['val']:.4g}", f"{row['reported_train']:.4g}", f"{row['reported_val']:.4g}"]
              for row in table.values()]
-    fig, ax = plt.subplots(figsize=(7.0, 0.32 * len(table) + 0.9))
+    fig, ax = subplots(figsize=(7.0, 0.32 * len(table) + 0.9))
     ax.axis("off")
     ax.table(cellText=cells, rowLabels=[LABELS.get(name, name) for name in table], colLabels=columns,
              loc="center", cellLoc="right")
