@@ -596,6 +596,7 @@ def test_l1_sparsifies(claim, lab2, device, seeds):
                  "share of hidden-kernel weights with |w| < 1e-3 above no regularization's")
 
 
+@pytest.mark.slow
 @pytest.mark.claim("lab2.augmentation-needs-more-epochs", source="lab2 §3.4 Data Augmentation")
 def test_augmentation_needs_more_epochs(claim, lab2, device, seeds, profile):
     """Augmentation needs more than 20 epochs; with more (60–100) it would help.
@@ -630,6 +631,7 @@ def test_augmentation_needs_more_epochs(claim, lab2, device, seeds, profile):
                  f"augmentation's advantage larger after {long_epochs} epochs than after 20")
 
 
+@pytest.mark.slow
 @pytest.mark.claim(
     "lab2.dropout-helps-larger-nets", source="lab2 §3.7 Dropout",
     xfail={"default": Finding(
