@@ -19,6 +19,7 @@ from torch.func import functional_call
 from dlverify.errors import ConvergenceWarning, ProbeError
 from dlverify.probes import (grad_norm, hessian, hvp, minimal_ratio, near_zero_weight_ratio,
                              per_layer_grad_norms, top_eigenvalue)
+from tests._spectral_helpers import QuadraticLoss
 
 # torch.func.hessian (jacfwd) uses torch.jit.script internally, deprecated in torch 2.13.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
@@ -76,26 +77,6 @@ def reference_hessian(model, loss_fn, x, y):
 def split(x, y, sizes):
     """Split the rows of (x, y) into consecutive batches of the given sizes."""
     return list(zip(torch.split(x, sizes), torch.split(y, sizes)))
-
-
-class QuadraticLoss:
-    """``L(θ) = ½ θᵀ A θ`` for a bias-free ``nn.Linear(P, 1)`` fed the identity matrix.
-
-    The model's outputs on ``I`` are θ itself, so the Hessian is exactly ``A``.
-    """
-
-    def __init__(self, a: torch.Tensor):
-        self.a = a
-
-    def __call__(self, outputs, targets):
-        theta = outputs.squeeze(-1)
-        return 0.5 * theta @ self.a @ theta
-
-    def problem(self, seed: int = 0):
-        p = self.a.shape[0]
-        torch.manual_seed(seed)
-        model = nn.Linear(p, 1, bias=False).double()
-        return model, (torch.eye(p, dtype=F64), torch.zeros(p, dtype=F64))
 
 
 # --- dense Hessian --------------------------------------------------------------------------

@@ -18,21 +18,7 @@ from torch import nn
 from dlverify.errors import ConvergenceWarning, ModelModeError, NonFiniteLossError
 from dlverify.probes import (eigenvalues, hessian_operator, hessian_trace, loss_plane,
                              spectral_density)
-
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="CUDA not available"))]
-
-
-def classifier(seed: int = 0, *, dropout: bool = True, batchnorm: bool = True) -> nn.Sequential:
-    torch.manual_seed(seed)
-    layers = [nn.Linear(4, 8), nn.BatchNorm1d(8) if batchnorm else nn.Identity(), nn.Sigmoid()]
-    layers += [nn.Dropout(0.5) if dropout else nn.Identity(), nn.Linear(8, 3)]
-    return nn.Sequential(*layers)
-
-
-def batch(seed: int = 0, n: int = 12):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, 4, generator=g), torch.randint(0, 3, (n,), generator=g)
+from tests._problems import DEVICES, batch, classifier
 
 
 @pytest.fixture(autouse=True)
