@@ -203,6 +203,7 @@ def _batch_runs(lab1_softmax, seeds, device):
     return {bs: lab1_softmax.runs(Config(batch_size=bs), seeds, device) for bs in BATCH_SIZES}
 
 
+@pytest.mark.xdist_group("lab1-batch")  # own runs (batch sizes): off the lab1 worker
 @pytest.mark.claim("lab1.small-batch-generalizes", source="lab1 §2 batch size")
 def test_small_batch_generalizes(claim, lab1_softmax, device, seeds):
     """Smaller batches generalize better; larger batches train faster per epoch.
@@ -231,6 +232,7 @@ def test_small_batch_generalizes(claim, lab1_softmax, device, seeds):
                  "seconds per epoch decrease with the batch size")
 
 
+@pytest.mark.xdist_group("lab1-batch")  # own runs (batch sizes): off the lab1 worker
 @pytest.mark.claim("lab1.large-batch-sharper", source="lab1 §2 batch size",
                    xfail=Finding("the top Hessian eigenvalue does rise with the batch size, but ε-sharpness does not, and the generalization gap shrinks with the batch instead of growing", fails=('ε-sharpness increases with the batch size', 'generalization gap (val − train loss) increases with the batch size')))
 def test_large_batch_sharper(claim, lab1_softmax, device, seeds):

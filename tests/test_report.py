@@ -17,7 +17,7 @@ import torch  # noqa: F401  (likewise; the plugin's environment() imports it)
 
 from dlverify.report import format as fmt
 from dlverify.report import html, markdown
-from dlverify.report.rows import group_by_report
+from dlverify.report.rows import group_by_report, protocol_counts
 
 pytest_plugins = ["pytester"]
 OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
@@ -227,6 +227,20 @@ def test_render_without_evidence_or_title():
     page = html.render(groups, {})
     assert "zz.unknown-report" in page and "Traceback &lt;boom&gt;" in page
     assert "zz.unknown-report" in markdown.render(groups, {}, {})
+
+
+def test_the_header_counts_claims_run_on_the_documented_protocol():
+    """A claim is scaled if any of its instances is; skipped claims did not run and do not count."""
+    def row(claim_id, verdict="holds", scaling=()):
+        return {"nodeid": f"t.py::{claim_id}", "claim_id": claim_id, "verdict": verdict, "outcome": "passed",
+                "evidence": {"scaling": list(scaling)}}
+
+    rows = [row("a.one"), row("a.two", scaling=["20 → 8 epochs"]), row("a.two"),
+            row("a.three", verdict="refuted"), row("a.four", verdict="skipped")]
+    assert protocol_counts(rows) == (2, 3)
+    groups = group_by_report(rows, {})
+    assert "2 of 3 run on the documented protocol" in markdown.render(groups, {}, {})
+    assert "of 3 run on the documented protocol" in html.render(groups, {})
 
 
 def test_stats_results_from_dlverify_stats():

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from html import escape
 
 from . import format as fmt
-from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of,
+from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, protocol_counts,
                    error_excerpt, error_summary, instance_of, paired_numbers, profile_of, run_label,
                    run_table, runs_note, seeds_line, skip_reason)
 
@@ -148,8 +148,11 @@ def _tally(rows: Sequence[Mapping]) -> str:
     tally = counts(rows)
     cells = "".join(f'<div class="cell {v}"><span class="n">{tally.get(v, 0)}</span>{v}</div>' for v in VERDICT_ORDER)
     distinct = len({row.get("claim_id") for row in rows})
+    documented, ran = protocol_counts(rows)
     return (f'<div class="tally">{cells}<div class="cell"><span class="n">{distinct}</span>'
-            f'claims in {len(rows)} test instances</div></div>')
+            f'claims in {len(rows)} test instances</div>'
+            f'<div class="cell"><span class="n">{documented}</span>of {ran} run on the documented '
+            f'protocol (not scaled)</div></div>')
 
 
 def _environment(environment: Mapping) -> str:

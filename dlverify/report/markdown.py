@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from . import format as fmt
-from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of,
+from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, protocol_counts,
                    error_excerpt, error_summary, instance_of, paired_numbers, profile_of, run_label,
                    run_table, runs_note, seeds_line, skip_reason)
 
@@ -174,7 +174,8 @@ def render(groups: Sequence[ReportGroup], environment: Mapping,
     tally = counts(rows)
     lines = ["# Claims report", "",
              " · ".join(f"{MARKS[v]}: **{tally.get(v, 0)}**" for v in VERDICT_ORDER)
-             + f" — {len({r.get('claim_id') for r in rows})} claims in {len(rows)} test instances", "",
+             + f" — {len({r.get('claim_id') for r in rows})} claims in {len(rows)} test instances; "
+             + "{} of {} run on the documented protocol (not scaled)".format(*protocol_counts(rows)), "",
              *_runs(runs), "## Environment", "", *_environment(environment), ""]
     for group in groups:
         lines += [f"## {escape(group.name)} — {escape(group.title)}", "",

@@ -161,6 +161,22 @@ def counts(rows: Iterable[Mapping]) -> Counter:
     return Counter(row.get("verdict") for row in rows)
 
 
+def protocol_counts(rows: Iterable[Mapping]) -> tuple[int, int]:
+    """``(documented, run)``: of the claim ids that ran (not skipped), how many ran the documented protocol.
+
+    A claim ran its documented protocol when none of its instances recorded a
+    ``claim.scaled(...)`` (the evidence's ``scaling``); one scaled instance
+    makes the claim scaled.
+    """
+    ran: dict[str, bool] = {}
+    for row in rows:
+        if row.get("verdict") == "skipped" or not row.get("claim_id"):
+            continue
+        scaled = bool((row.get("evidence") or {}).get("scaling"))
+        ran[row["claim_id"]] = ran.get(row["claim_id"], False) or scaled
+    return sum(not scaled for scaled in ran.values()), len(ran)
+
+
 def profile_of(row: Mapping, environment: Mapping) -> str:
     """The profile the row was run under: its own (a report merged from runs), else the report's."""
     return str(row.get("profile") or environment.get("profile") or "")
