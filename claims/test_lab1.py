@@ -307,6 +307,7 @@ def _discordant(better: torch.Tensor, worse: torch.Tensor, truth: torch.Tensor):
                                     method="exact")
 
 
+@pytest.mark.slow  # a random forest and a linear SVM per seed, up to 10 seeds: its own ~120 s
 @pytest.mark.claim("lab1.rf-svm-logreg-order", source="lab1 §2 Compare performance with random forest and svm",
                    xfail={"default": Finding("random forest beats the linear SVM, but the linear SVM is not confidently above logistic regression", fails=('linear SVM above logistic regression',))})
 def test_rf_svm_logreg_order(claim, lab1_softmax, fashion_train, fashion_test, profile, device, seeds):
