@@ -186,20 +186,11 @@ class A1Runs:
         wanted = [(lam, eta, int(seed)) for lam, eta in settings for seed in seeds]
         needed = [w for w in dict.fromkeys(wanted)
                   if self._key(dataset, w, device) not in self.cache]
-        missing = [w for w in needed if not self.run_cache.has(self._spec(dataset, w, device))]
-        trained: dict[tuple, dict] = {}
-
-        def create(config: tuple) -> dict:
-            if config not in trained:
-                batch = [m for m in missing if m not in trained and m != config] + [config]
-                trained.update(self._fit_many(self.dataset(dataset), batch, device))
-            return trained.pop(config)
-
-        for config in needed:
-            payload = self.run_cache.get_or_create(self._spec(dataset, config, device),
-                                                   lambda config=config: create(config))
-            run = self._from_payload(dataset, config, payload, device)
-            self.cache[self._key(dataset, config, device)] = run
+        specs = {config: self._spec(dataset, config, device) for config in needed}
+        stored = self.run_cache.get_or_create_many(
+            specs, lambda batch: self._fit_many(self.dataset(dataset), batch, device))
+        for config, payload in stored.items():
+            self.cache[self._key(dataset, config, device)] = self._from_payload(dataset, config, payload, device)
         return {(lam, eta): [self.cache[self._key(dataset, (lam, eta, int(seed)), device)]
                              for seed in seeds] for lam, eta in settings}
 

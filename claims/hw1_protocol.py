@@ -434,19 +434,10 @@ class Hw1Runs:
                     shuffled_labels, val_every_epochs)
 
         needed = [s for s in dict.fromkeys(int(s) for s in seeds) if key(s) not in self.cache]
-        missing = [s for s in needed
-                   if not self.run_cache.has(self._mnist_spec(settings, s, device))]
-        trained: dict[int, dict] = {}
-
-        def create(seed: int) -> dict:
-            if seed not in trained:
-                batch = [s for s in missing if s not in trained and s != seed] + [seed]
-                trained.update(self._train_mnist_many(settings, batch, device))
-            return trained.pop(seed)
-
-        for seed in needed:
-            payload = self.run_cache.get_or_create(self._mnist_spec(settings, seed, device),
-                                                   lambda seed=seed: create(seed))
+        specs = {seed: self._mnist_spec(settings, seed, device) for seed in needed}
+        stored = self.run_cache.get_or_create_many(
+            specs, lambda batch: self._train_mnist_many(settings, batch, device))
+        for seed, payload in stored.items():
             model = mlp(list(sizes))
             model.load_state_dict(payload["model"])
             scores = (float(payload[k])

@@ -456,20 +456,12 @@ class LinearRuns:
                     "columns": [_describe(c) for c in columns_of(seed)], **settings}
 
         needed = [s for s in dict.fromkeys(seeds) if (kind, s, str(device)) not in self.cache]
-        missing = [s for s in needed if not self.run_cache.has(spec(s))]
-        trained: dict[int, dict] = {}
+        def create(batch: list[int]) -> dict[int, dict]:
+            bank = train([column for s in batch for column in columns_of(s)])
+            parts = {s: bank.select(columns_of(s)) for s in batch}
+            return {s: {"trajectory": part.trajectory, "step_losses": part.step_losses} for s, part in parts.items()}
 
-        def create(seed: int) -> dict:
-            if seed not in trained:
-                batch = [s for s in missing if s not in trained and s != seed] + [seed]
-                bank = train([column for s in batch for column in columns_of(s)])
-                for s in batch:
-                    part = bank.select(columns_of(s))
-                    trained[s] = {"trajectory": part.trajectory, "step_losses": part.step_losses}
-            return trained.pop(seed)
-
-        for seed in needed:
-            stored = self.run_cache.get_or_create(spec(seed), lambda seed=seed: create(seed))
+        for seed, stored in self.run_cache.get_or_create_many({s: spec(s) for s in needed}, create).items():
             columns = columns_of(seed)
             data = linear_problem(N_POINTS, weight=TRUE_W, bias=TRUE_B,
                                   generator=torch.Generator().manual_seed(seed))

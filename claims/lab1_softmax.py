@@ -30,29 +30,27 @@ lab1 claim:
   about fourfold and lowers the train and validation accuracies by about a
   point, which brings none of them nearer the report's.
 
-Several seeds are trained *together*: the weights of ``S`` models are stacked
-as ``(S, 10, 784)`` and each step feeds every model its own mini-batch from its
-own shuffle. The objective is the sum of the models' mean losses, so each
-model receives exactly its own gradient, and Adam/RMSprop/SGD update every
-element independently: model ``s`` follows the same equations as
-``fit(softmax_regression(), seed=s)`` (the same initial draw and the same
-per-epoch ``randperm`` from a CPU generator seeded ``s``), at a third of the
-cost. Each configuration is trained once per session (:class:`Lab1Softmax`).
+Several seeds are trained *together* by :func:`dlverify.train.fit_many`:
+model ``s`` follows the same equations as ``fit(softmax_regression(),
+seed=s)`` (the same initial draw and the same per-epoch ``randperm``), and
+what it reaches does not depend on which other seeds it was trained with.
+Each run is stored in the run cache (:class:`Lab1Softmax`), so every claim —
+on any xdist worker, in this session or a later one — reads the same run.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from dlverify.data import TensorData
+from dlverify.data.registry import get_spec
 from dlverify.models import initialize, softmax_regression
-from dlverify.train import History, make_optimizer
+from dlverify.runcache import RunCache
+from dlverify.train import History, fit_many
 
 EPOCHS = 10
 BATCH_SIZE = 32
@@ -61,6 +59,8 @@ VAL_SPLIT = 0.1
 INIT = "glorot_uniform"
 OPTIMIZERS = ("sgd", "adam", "rmsprop")
 N_FEATURES, N_CLASSES = 784, 10
+#: Bumped whenever this module changes what a run produces (part of every run-cache key).
+PROTOCOL_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ class SeedRun:
 
     seed: int
     history: History
-    weights: list[torch.Tensor] = field(repr=False)  # per epoch: (10, 784) on the CPU
-    biases: list[torch.Tensor] = field(repr=False)  # per epoch: (10,)
+    weights: torch.Tensor = field(repr=False)  # (epochs, 10, 784) on the CPU: after every epoch
+    biases: torch.Tensor = field(repr=False)  # (epochs, 10)
 
     @property
     def epochs(self) -> int:
@@ -106,87 +106,62 @@ class SeedRun:
         return replace(self, history=trimmed, weights=self.weights[:epoch], biases=self.biases[:epoch])
 
 
-def _initial_parameters(seeds: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    models = [initialize(softmax_regression(N_FEATURES, N_CLASSES), INIT, generator=torch.Generator().manual_seed(s))
-              for s in seeds]
-    return (torch.stack([m[1].weight.detach() for m in models]),
-            torch.stack([m[1].bias.detach() for m in models]))
+class WeightsPerEpoch:
+    """A ``fit_many`` callback: the softmax layer's weight and bias after every epoch (CPU copies)."""
+
+    def __init__(self) -> None:
+        self.weights: list[torch.Tensor] = []
+        self.biases: list[torch.Tensor] = []
+
+    def after_evaluation(self, history: History, model: nn.Module) -> None:
+        self.weights.append(model[1].weight.detach().cpu().clone())
+        self.biases.append(model[1].bias.detach().cpu().clone())
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def train_seeds(train: TensorData, val: TensorData, seeds, config: Config, *, epochs: int,
+                device: torch.device | str = "cpu") -> dict[int, dict]:
+    """Train one softmax regression per seed, all together; the run cache's payload per seed.
 
-
-@torch.no_grad()
-def _evaluate(weight: torch.Tensor, bias: torch.Tensor, data: TensorData) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-model mean cross-entropy and accuracy on ``data``: two ``(S,)`` tensors."""
-    x = data.inputs.reshape(len(data), -1)
-    logits = torch.einsum("nf,scf->snc", x, weight) + bias[:, None, :]
-    targets = data.targets.expand(weight.shape[0], -1)
-    loss = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none").mean(1)
-    accuracy = (logits.argmax(-1) == targets).double().mean(1)
-    return loss.double(), accuracy
-
-
-def train_seeds(train: TensorData, val: TensorData, seeds: tuple[int, ...], config: Config, *, epochs: int,
-                device: torch.device | str = "cpu") -> list[SeedRun]:
-    """Train one softmax regression per seed, all together; see the module docstring.
-
-    History per seed, per epoch, as Keras prints it: ``train_loss``/``train_acc``
-    are running means over the epoch's mini-batches, ``val_*`` the validation
-    set after the epoch, ``seconds`` the epoch's training time for all seeds
-    together (synchronized, evaluation excluded).
+    History per seed, per epoch, as Keras prints it (:func:`fit_many`):
+    ``train_loss``/``train_acc`` are running means over the epoch's
+    mini-batches, ``val_*`` the validation set after the epoch, ``seconds`` the
+    epoch's training time for all seeds together.
     """
     device = torch.device(device)
-    seeds = tuple(seeds)
-    n_models, n = len(seeds), len(train)
-    x_all = train.inputs.reshape(n, -1).to(device)
-    y_all = train.targets.to(device)
-    val = val.to(device)
-    w0, b0 = _initial_parameters(seeds)
-    weight = w0.to(device).requires_grad_()
-    bias = b0.to(device).requires_grad_()
-    optimizer = make_optimizer(config.optimizer, [weight, bias], lr=config.lr)
-    shufflers = [torch.Generator().manual_seed(s) for s in seeds]
-    steps_per_epoch = math.ceil(n / config.batch_size)
-    histories = [History() for _ in seeds]
-    weights: list[list[torch.Tensor]] = [[] for _ in seeds]
-    biases: list[list[torch.Tensor]] = [[] for _ in seeds]
-    for epoch in range(1, epochs + 1):
-        orders = torch.stack([torch.randperm(n, generator=g) for g in shufflers]).to(device)
-        loss_sum = torch.zeros(n_models, dtype=torch.float64, device=device)
-        correct = torch.zeros(n_models, dtype=torch.int64, device=device)
-        _sync(device)
-        clock = time.perf_counter()
-        for position in range(steps_per_epoch):
-            index = orders[:, position * config.batch_size:(position + 1) * config.batch_size]
-            x, y = x_all[index], y_all[index]  # (S, B, 784), (S, B)
-            logits = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))  # (S, B, 10)
-            losses = F.cross_entropy(logits.transpose(1, 2), y, reduction="none").mean(1)  # (S,)
-            optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            optimizer.step()
-            loss_sum += losses.detach().double() * y.shape[1]
-            correct += (logits.detach().argmax(-1) == y).sum(1)
-        _sync(device)
-        seconds = time.perf_counter() - clock
-        val_loss, val_acc = _evaluate(weight.detach(), bias.detach(), val)
-        train_loss, train_acc = (loss_sum / n).tolist(), (correct.double() / n).tolist()
-        val_loss, val_acc = val_loss.tolist(), val_acc.tolist()
-        for s, history in enumerate(histories):
-            history.step.append(epoch * steps_per_epoch)
-            history.epoch.append(float(epoch))
-            history.seconds.append(seconds)
-            history.train_loss.append(train_loss[s])
-            history.train_acc.append(train_acc[s])
-            history.val_loss.append(val_loss[s])
-            history.val_acc.append(val_acc[s])
-            if not math.isfinite(train_loss[s]):
-                raise FloatingPointError(f"seed {seeds[s]}: training loss {train_loss[s]} in epoch {epoch}")
-            weights[s].append(weight[s].detach().cpu().clone())
-            biases[s].append(bias[s].detach().cpu().clone())
-    return [SeedRun(seed, histories[s], weights[s], biases[s]) for s, seed in enumerate(seeds)]
+    models = [initialize(softmax_regression(N_FEATURES, N_CLASSES), INIT,
+                         generator=torch.Generator().manual_seed(seed)).to(device) for seed in seeds]
+    recorders = [WeightsPerEpoch() for _ in seeds]
+    histories = fit_many(models, train.to(device), optimizer=config.optimizer, lr=config.lr,
+                         batch_size=config.batch_size, epochs=epochs, seeds=list(seeds), val=val.to(device),
+                         callbacks=[[recorder] for recorder in recorders])
+    return {seed: {"history": history.as_dict(), "weights": torch.stack(recorder.weights),
+                   "biases": torch.stack(recorder.biases)}
+            for seed, history, recorder in zip(seeds, histories, recorders)}
+
+
+def epoch_seconds(train: TensorData, batch_sizes, *, repeats: int, device: torch.device | str = "cpu"
+                  ) -> dict[int, list[float]]:
+    """Seconds of one training epoch of one softmax regression (RMSprop), per batch size: ``repeats`` each.
+
+    Timed with :func:`dlverify.train.fit` — one model, one optimizer step per
+    mini-batch, as the report's Keras run (and any plain PyTorch loop) trains
+    — not with the seeds-together trainer, whose cost per epoch hardly depends
+    on the batch size. The sizes are interleaved within each repetition so
+    that a change of machine load falls on every size alike; the first,
+    untimed epoch warms up the allocator and the kernels.
+    """
+    from dlverify.train import fit
+
+    train = train.to(device)
+    seconds: dict[int, list[float]] = {bs: [] for bs in batch_sizes}
+    for repeat in range(-1, repeats):
+        for bs in batch_sizes:
+            model = initialize(softmax_regression(N_FEATURES, N_CLASSES), INIT,
+                               generator=torch.Generator().manual_seed(max(repeat, 0))).to(device)
+            history = fit(model, train, optimizer="rmsprop", lr=LR, batch_size=bs, epochs=1, seed=max(repeat, 0))
+            if repeat >= 0:
+                seconds[bs].append(history.seconds[-1])
+    return seconds
 
 
 def flat(data: TensorData) -> tuple[torch.Tensor, torch.Tensor]:
@@ -194,8 +169,9 @@ def flat(data: TensorData) -> tuple[torch.Tensor, torch.Tensor]:
     return data.inputs.reshape(len(data), -1), data.targets
 
 
+@dataclass
 class Lab1Softmax:
-    """Trains each softmax-regression configuration once per session and shares it.
+    """Trains each softmax-regression configuration once and shares it, through the run cache.
 
     The reference configuration (RMSprop, batch 32, split 0.1) is trained for
     ``long_epochs`` (the report's 100-epoch run, scaled under the default
@@ -204,27 +180,48 @@ class Lab1Softmax:
     nothing before). Every other configuration runs 10 epochs.
     """
 
-    def __init__(self, train: TensorData, test: TensorData, *, long_epochs: int) -> None:
-        self.full_train = train
-        self.test = test
-        self.long_epochs = long_epochs
-        self.cache: dict[tuple, SeedRun] = {}
+    full_train: TensorData
+    test: TensorData
+    long_epochs: int
+    run_cache: RunCache = field(default_factory=lambda: RunCache(None))
+    cache: dict = field(default_factory=dict)
 
     def split(self, val_split: float) -> tuple[TensorData, TensorData]:
         """Keras' ``validation_split``: the last ``val_split`` of the training set is held out."""
         return self.full_train.split(val_split)
 
+    def epochs_trained(self, config: Config) -> int:
+        """How long ``config`` is trained (the reference: ``long_epochs``)."""
+        return max(self.long_epochs, EPOCHS) if config == REFERENCE else EPOCHS
+
     def runs(self, config: Config, seeds, device, *, epochs: int = EPOCHS) -> list[SeedRun]:
-        """The configuration's runs, one per seed, cut at ``epochs`` epochs."""
-        trained = self.long_epochs if config == REFERENCE else EPOCHS
+        """The configuration's runs, one per seed, cut at ``epochs`` epochs.
+
+        A run is read from this session's memory, else from the run cache; the
+        seeds found in neither are trained in one :func:`fit_many` call.
+        """
+        device = torch.device(device)
+        trained = self.epochs_trained(config)
         if epochs > trained:
-            raise ValueError(f"{config} is trained for {trained} epochs in this session, asked for {epochs}")
-        missing = tuple(s for s in dict.fromkeys(seeds) if (config, s, str(device)) not in self.cache)
-        if missing:  # only the seeds not trained yet, stacked; a seed's run does not depend on its companions
+            raise ValueError(f"{config} is trained for {trained} epochs, asked for {epochs}")
+        needed = [s for s in dict.fromkeys(int(s) for s in seeds) if (config, s, str(device)) not in self.cache]
+
+        def create(batch: list[int]) -> dict[int, dict]:
             train, val = self.split(config.val_split)
-            for run in train_seeds(train, val, missing, config, epochs=trained, device=device):
-                self.cache[config, run.seed, str(device)] = run
-        return [self.cache[config, s, str(device)].upto(epochs) for s in seeds]
+            return train_seeds(train, val, batch, config, epochs=trained, device=device)
+
+        specs = {seed: self._spec(config, seed, device) for seed in needed}
+        for seed, payload in self.run_cache.get_or_create_many(specs, create).items():
+            self.cache[config, seed, str(device)] = SeedRun(seed, History.from_dict(payload["history"]),
+                                                            payload["weights"], payload["biases"])
+        return [self.cache[config, int(s), str(device)].upto(epochs) for s in seeds]
+
+    def _spec(self, config: Config, seed: int, device: torch.device) -> dict:
+        """Everything that determines one run, for the run cache's key."""
+        return {"family": "lab1-softmax", "protocol_version": PROTOCOL_VERSION, **asdict(config), "seed": seed,
+                "epochs_trained": self.epochs_trained(config), "init": INIT, "device": device.type,
+                "dtype": str(self.full_train.inputs.dtype), "train_size": len(self.full_train),
+                "data": {name: file.sha256 for name, file in get_spec("fashion-mnist").files.items()}}
 
 
 # -- the report's scikit-learn baselines ------------------------------------------------------

@@ -448,18 +448,10 @@ class Lab2Runs:
     def _runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
         parse_configuration(name)
         needed = [seed for seed in dict.fromkeys(seeds) if (name, seed, str(device)) not in self.cache]
-        missing = [seed for seed in needed if not self.run_cache.has(self._spec(name, seed, device))]
-        trained: dict[int, dict] = {}
-
-        def create(seed: int) -> dict:
-            if seed not in trained:
-                batch = [s for s in missing if s not in trained and s != seed] + [seed]
-                trained.update(self._fit_many(name, batch, device))
-            return trained.pop(seed)
-
-        for seed in needed:
-            stored = self.run_cache.get_or_create(self._spec(name, seed, device), lambda seed=seed: create(seed))
-            self.cache[name, seed, str(device)] = Lab2Run.from_payload(name, seed, stored,
+        specs = {seed: self._spec(name, seed, device) for seed in needed}
+        stored = self.run_cache.get_or_create_many(specs, lambda batch: self._fit_many(name, batch, device))
+        for seed, payload in stored.items():
+            self.cache[name, seed, str(device)] = Lab2Run.from_payload(name, seed, payload,
                                                                        self._model(name).to(device))
         return [self.cache[name, seed, str(device)] for seed in seeds]
 

@@ -76,6 +76,7 @@ from .errors import RunCacheError
 FORMAT_VERSION = 1
 
 Payload = TypeVar("Payload")
+Name = TypeVar("Name")
 
 _MISSING = object()
 
@@ -156,6 +157,35 @@ class RunCache:
             self.misses += 1
             self._write(path, spec, key, data)
             return payload
+
+    def get_or_create_many(self, specs: Mapping[Name, Mapping[str, Any]],
+                           create: Callable[[list[Name]], Mapping[Name, Payload]]) -> dict[Name, Payload]:
+        """The payloads of several runs, the missing ones created *together*: ``{name: payload}``.
+
+        ``specs`` names each run (a seed, a configuration) and gives its spec.
+        ``create(names)`` must return the payload of every run it is given;
+        it is called with all the runs not on disk at once (e.g. one
+        :func:`~dlverify.train.fit_many` over seeds), when the first of them
+        is needed, so a family trains its missing seeds in one batched call
+        and stores them one by one. Each run is still read and written under
+        its own lock, as in :meth:`get_or_create`: a run another process
+        stored meanwhile is read, not overwritten. A run's payload must not
+        depend on which other runs it was created with.
+        """
+        missing = [name for name, spec in specs.items() if not self.has(spec)]
+        made: dict[Name, Payload] = {}
+
+        def one(name: Name) -> Payload:
+            if name not in made:
+                batch = [m for m in missing if m not in made and m != name] + [name]
+                created = create(batch)
+                absent = [m for m in batch if m not in created]
+                if absent:
+                    raise RunCacheError(f"create({batch!r}) returned no payload for {absent!r}")
+                made.update({m: created[m] for m in batch})
+            return made.pop(name)
+
+        return {name: self.get_or_create(spec, lambda name=name: one(name)) for name, spec in specs.items()}
 
     # -- reading and writing (always under the key's lock) -------------------------
 

@@ -121,6 +121,42 @@ def test_a_second_ask_reads_and_does_not_create(tmp_path):
     assert torch.equal(first["w"], second["w"])
 
 
+class BatchCalls:
+    """A create_many() that records which runs it was asked for together."""
+
+    def __init__(self):
+        self.batches: list[list[int]] = []
+
+    def __call__(self, seeds):
+        self.batches.append(list(seeds))
+        return {seed: {"w": torch.full((2,), float(seed))} for seed in seeds}
+
+
+def specs(seeds) -> dict:
+    return {seed: {**SPEC, "seed": seed} for seed in seeds}
+
+
+def test_many_runs_missing_from_disk_are_created_in_one_call_and_stored_one_by_one(tmp_path):
+    cache, create = RunCache(tmp_path), BatchCalls()
+    cache.get_or_create(specs([1])[1], lambda: {"w": torch.full((2,), 1.0)})  # seed 1 is on disk already
+    payloads = cache.get_or_create_many(specs([0, 1, 2, 3]), create)
+    assert create.batches == [[2, 3, 0]]  # the missing ones, together, the first needed last
+    assert {seed: float(p["w"][0]) for seed, p in payloads.items()} == {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0}
+    again = BatchCalls()
+    assert RunCache(tmp_path).get_or_create_many(specs([3, 0]), again).keys() == {3, 0} and again.batches == []
+
+
+def test_many_runs_with_the_cache_disabled_are_still_created_together(tmp_path):
+    create = BatchCalls()
+    payloads = RunCache(None).get_or_create_many(specs([5, 6]), create)
+    assert create.batches == [[6, 5]] and sorted(payloads) == [5, 6]
+
+
+def test_a_create_many_that_forgets_a_run_is_an_error_naming_it(tmp_path):
+    with pytest.raises(RunCacheError, match=r"no payload for \[7\]"):
+        RunCache(tmp_path).get_or_create_many(specs([7, 8]), lambda seeds: {8: {"w": torch.zeros(1)}})
+
+
 def test_disabled_cache_always_creates_and_stores_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cache, create = RunCache(None), Calls()

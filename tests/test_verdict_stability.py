@@ -70,25 +70,46 @@ def _final_loss_at(threads: int) -> float:
         torch.set_num_threads(before)
 
 
+def _verdicts_and_numbers(pytester: pytest.Pytester, monkeypatch, option_sets) -> dict:
+    """Run the demo claims once per option set; ``{options: {claim id: (verdict, measured)}}``."""
+    one, two = _final_loss_at(1), _final_loss_at(2)
+    monkeypatch.setenv("DEMO_THRESHOLD", repr((one + two) / 2 if one != two else one))
+    pytester.makepyfile(CLAIMS)
+    runs = {}
+    for options in option_sets:
+        pytester.runpytest_subprocess("--claims-report", "out", "-p", "no:randomly", *options)
+        rows = json.loads((pytester.path / "out" / "claims.json").read_text())["claims"]
+        runs[options] = {row["claim_id"]: (row["verdict"], row["evidence"]["measured"]) for row in rows}
+    for verdicts in runs.values():
+        assert set(verdicts) == {"demo.larger-lr-lower-loss", "demo.near-threshold"}
+    return runs
+
+
+def test_verdicts_and_numbers_do_not_depend_on_a_worker_or_the_thread_count(pytester, monkeypatch):
+    """A plain run and ``-n 2 --torch-threads 2`` give the same verdicts and the same numbers.
+
+    The fast check of the default test run (the slow test below varies one
+    option at a time). The near-threshold claim's
+    threshold sits between the loss computed with one and with two torch
+    threads (they differ in the last bit on the 2-core CI machine), so a run
+    whose numbers depended on the thread count would flip its verdict.
+    """
+    runs = _verdicts_and_numbers(pytester, monkeypatch, ((), ("-n", "2", "--torch-threads", "2")))
+    for options, verdicts in runs.items():
+        assert verdicts == runs[()], f"{options or 'no options'} differs from a plain run"
+
+
 @pytest.mark.slow
 def test_verdicts_and_numbers_do_not_depend_on_workers_or_threads(pytester, monkeypatch):
     """``pytest``, ``-n 2``, ``-n 4``, ``--torch-threads 1`` and ``2`` give the same verdicts and numbers.
 
     The near-threshold claim's threshold sits between the loss computed with
-    one and with two torch threads (they differ in the last bit on the 2-core
-    CI machine), so a run whose numbers depended on the thread count would
-    flip its verdict; the other claim's measured numbers differ too when
-    claim tests are not pinned to one thread (checked by removing the pin).
+    one and with two torch threads, so a run whose numbers depended on the
+    thread count would flip its verdict; the other claim's measured numbers
+    differ too when claim tests are not pinned to one thread (checked by
+    removing the pin).
     """
-    one, two = _final_loss_at(1), _final_loss_at(2)
-    monkeypatch.setenv("DEMO_THRESHOLD", repr((one + two) / 2 if one != two else one))
-    pytester.makepyfile(CLAIMS)
-    runs = {}
-    for options in ((), ("-n", "2"), ("-n", "4"), ("--torch-threads", "1"), ("--torch-threads", "2")):
-        pytester.runpytest_subprocess("--claims-report", "out", "-p", "no:randomly", *options)
-        rows = json.loads((pytester.path / "out" / "claims.json").read_text())["claims"]
-        runs[options] = {row["claim_id"]: (row["verdict"], row["evidence"]["measured"]) for row in rows}
-    reference = runs[()]
-    assert set(reference) == {"demo.larger-lr-lower-loss", "demo.near-threshold"}
+    options = ((), ("-n", "2"), ("-n", "4"), ("--torch-threads", "1"), ("--torch-threads", "2"))
+    runs = _verdicts_and_numbers(pytester, monkeypatch, options)
     for options, verdicts in runs.items():
-        assert verdicts == reference, f"{options or 'no options'} differs from a plain run"
+        assert verdicts == runs[()], f"{options or 'no options'} differs from a plain run"
