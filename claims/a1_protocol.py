@@ -43,7 +43,7 @@ from dlverify.data.registry import get_spec
 from dlverify.errors import DataNotFoundError
 from dlverify.models import initialize, softmax_regression
 from dlverify.runcache import RunCache
-from dlverify.train import History, L2Penalty, evaluate, fit_many, l2_penalty
+from dlverify.train import History, L2Penalty, PenaltyRecorder, evaluate, fit_many
 
 # Part of every run's cache key: bump it when a change here changes what a run produces.
 PROTOCOL_VERSION = 1
@@ -96,18 +96,6 @@ def load_a1_data(dataset: str) -> A1Data:
     train, val = _split_last(full, N_VALIDATION)
     train, val, test = standardize(train, val, test)
     return A1Data(dataset, train, val, test, shape)
-
-
-class PenaltyRecorder:
-    """Callback for ``fit`` / ``fit_many``: λ‖W‖² at every evaluation, to turn losses into costs."""
-
-    def __init__(self, lam: float) -> None:
-        self.lam = lam
-        self.values: list[float] = []
-
-    def after_evaluation(self, history, model) -> None:
-        with torch.no_grad():
-            self.values.append(float(l2_penalty(model, self.lam)))
 
 
 @dataclass
@@ -220,7 +208,7 @@ class A1Runs:
         """Train every ``(λ, η, seed)`` of ``configs`` at once; the cache's payload per config."""
         models = [build_model(data.train.inputs.shape[1], seed).to(device)
                   for _, _, seed in configs]
-        recorders = [PenaltyRecorder(lam) for lam, _, _ in configs]
+        recorders = [PenaltyRecorder(L2Penalty(lam)) for lam, _, _ in configs]
         histories = fit_many(
             models, data.train.to(device), optimizer="sgd", lr=[eta for _, eta, _ in configs],
             batch_size=BATCH_SIZE, epochs=self.epochs, seeds=[seed for _, _, seed in configs],

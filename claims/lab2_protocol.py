@@ -99,7 +99,6 @@ harder. ``--profile full`` trains on all 60 000 images with batch 512.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -112,7 +111,7 @@ from dlverify.models import initialize, mlp
 from dlverify.probes import per_layer_grad_norms
 from dlverify.report.figures import subplots
 from dlverify.runcache import RunCache
-from dlverify.train import History, L1Penalty, L2Penalty, fit_many
+from dlverify.train import History, L1Penalty, L2Penalty, PenaltyRecorder, fit_many
 from dlverify.train.augment import RandomAffine
 
 # Part of every run's cache key: bump it when a change here changes what a run produces.
@@ -217,17 +216,6 @@ def noisy_labels(data: TensorData, variance: float, generator: torch.Generator, 
     one_hot = F.one_hot(data.targets, num_classes).to(torch.float32)
     targets = one_hot * (1.0 - eps) + (1.0 - one_hot) * eps / (num_classes - 1)
     return TensorData(data.inputs, targets)
-
-
-class PenaltyTrace:
-    """A ``fit`` callback: the weight penalty's value at each evaluation (Keras adds it to ``val_loss``)."""
-
-    def __init__(self, penalty: Callable[[nn.Module], torch.Tensor]) -> None:
-        self.penalty, self.values = penalty, []
-
-    @torch.no_grad()
-    def after_evaluation(self, history: History, model: nn.Module) -> None:
-        self.values.append(float(self.penalty(model)))
 
 
 def kernel_names(model: nn.Module) -> list[str]:
@@ -493,7 +481,7 @@ class Lab2Runs:
             train = [noisy_labels(train, LABEL_NOISE_VARIANCE, noise_generator(seed, stream=1)) for seed in seeds]
         penalty = weight_penalty(base)
         epochs = self.epochs_trained(name)
-        traces = [[PenaltyTrace(penalty)] if penalty is not None else [] for _ in seeds]
+        traces = [[PenaltyRecorder(penalty)] if penalty is not None else [] for _ in seeds]
         traced = base in INITIALIZERS  # gradient norms per epoch and step losses: initializer runs only
         grads = [[GradientNormTrace(probe)] if traced else [] for _ in seeds]
         transform = RandomAffine(**AUGMENTATION) if base == "augmentation" else None

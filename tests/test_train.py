@@ -12,8 +12,8 @@ from torch import nn
 from dlverify.data import TensorData, linear_problem
 from dlverify.errors import NonFiniteLossError
 from dlverify.models import count_parameters, draw_kernel, function_net, initialize, mlp, softmax_regression
-from dlverify.train import (KERAS_DEFAULTS, AdditiveDataNoise, LearningRateNoise, WeightNoise, evaluate, fit,
-                            l1_penalty, l2_penalty, make_optimizer)
+from dlverify.train import (KERAS_DEFAULTS, AdditiveDataNoise, L2Penalty, LearningRateNoise, PenaltyRecorder,
+                            WeightNoise, evaluate, fit, l1_penalty, l2_penalty, make_optimizer)
 
 
 def blobs(n: int = 600, seed: int = 0) -> TensorData:
@@ -84,6 +84,16 @@ def test_penalties_are_keras_sums_over_kernels_only():
     model = initialize(mlp([2, 2, 1]), "ones", bias=5.0)
     assert l1_penalty(model, 0.01).item() == pytest.approx(0.01 * 6)
     assert l2_penalty(model, 0.5).item() == pytest.approx(0.5 * 6)
+
+
+def test_the_penalty_recorder_holds_the_penalty_after_every_evaluation():
+    model, penalty = small_model(), L2Penalty(0.01)
+    recorder = PenaltyRecorder(penalty)
+    history = fit(model, blobs(), optimizer="sgd", lr=0.1, batch_size=64, epochs=3, seed=0, penalty=penalty,
+                  val=blobs(seed=1), callbacks=[recorder])
+    assert len(recorder.values) == len(history.val_loss) == 3
+    assert recorder.values[-1] == float(penalty(model).detach())
+    assert recorder.values[0] != recorder.values[-1]  # it follows the weights, it is not a constant
 
 
 # -- the trainer -----------------------------------------------------------------------------

@@ -6,9 +6,10 @@ from .history import History
 from .loop import evaluate, fit
 from .noise import AdditiveDataNoise, LearningRateNoise, WeightNoise
 from .optimizers import KERAS_DEFAULTS, make_optimizer
-from .regularizers import L1Penalty, L2Penalty, l1_penalty, l2_penalty
+from .regularizers import L1Penalty, L2Penalty, PenaltyRecorder, l1_penalty, l2_penalty
 
 __all__ = [
-    "AdditiveDataNoise", "History", "KERAS_DEFAULTS", "L1Penalty", "L2Penalty", "LearningRateNoise", "RandomAffine",
-    "WeightNoise", "evaluate", "fit", "fit_many", "l1_penalty", "l2_penalty", "make_optimizer",
+    "AdditiveDataNoise", "History", "KERAS_DEFAULTS", "L1Penalty", "L2Penalty", "LearningRateNoise",
+    "PenaltyRecorder", "RandomAffine", "WeightNoise", "evaluate", "fit", "fit_many", "l1_penalty",
+    "l2_penalty", "make_optimizer",
 ]

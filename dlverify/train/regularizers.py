@@ -6,11 +6,14 @@ kernel it is attached to; biases are not penalized. :func:`l1_penalty` and
 module they are given; :class:`L1Penalty` and :class:`L2Penalty` are the same
 penalties as frozen values that also name which Linear layers they cover, so
 that :func:`dlverify.train.fit_many` can apply them to stacked weights.
+:class:`PenaltyRecorder` records a penalty's value during training, for the
+claims that add it to a loss as Keras does for ``val_loss``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -93,3 +96,22 @@ class L2Penalty(_KernelPenalty):
 
     def __call__(self, model: nn.Module) -> torch.Tensor:
         return self.factor * sum(w.pow(2).sum() for w in self.kernels(model))
+
+
+class PenaltyRecorder:
+    """A ``fit``/``fit_many`` callback: the value of ``penalty(model)`` at every evaluation, in ``values``.
+
+    Keras reports ``val_loss`` as the validation loss *plus* the weight
+    penalty (the penalty is part of the model's loss), while
+    :func:`~dlverify.train.evaluate` measures the loss alone; with the
+    penalty recorded at each evaluation a claim can rebuild Keras' numbers
+    (``val_loss[i] + values[i]``) or a report's regularized cost.
+    """
+
+    def __init__(self, penalty: Callable[[nn.Module], torch.Tensor]) -> None:
+        self.penalty = penalty
+        self.values: list[float] = []
+
+    def after_evaluation(self, history, model: nn.Module) -> None:
+        with torch.no_grad():
+            self.values.append(float(self.penalty(model)))
