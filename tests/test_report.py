@@ -209,11 +209,26 @@ def test_number_precision(value, text):
 
 
 def test_stats_detail_variants():
+    """Results are written by their ``kind``; one without a known kind shows its ci and short fields."""
     assert fmt.stats_detail(None) == ""
     assert fmt.stats_detail({"verdict": "refuted", "ci": {"low": -1.5, "high": 0.25}, "estimate": -0.6}) \
-        == "estimate -0.6 [-1.5, 0.25]"
-    assert fmt.stats_detail({"proportion": 0.4, "interval": [0.2, 0.6], "n": 10, "method": "wilson"}) \
-        == "proportion 0.4 [0.2, 0.6] · n 10"
+        == "ci [-1.5, 0.25] · estimate -0.6"
+    assert fmt.stats_detail({"proportion": 0.4, "interval": "wilson", "n": 10, "method": "wilson"}) \
+        == "proportion 0.4 · n 10"
+    proportion = {"kind": "proportion", "proportion": 0.4, "ci": [0.2, 0.6], "successes": 4, "trials": 10,
+                  "confidence": 0.95, "claim": "p > 0.3", "method": "clopper-pearson"}
+    assert fmt.stats_detail(proportion) == "p = 0.4 (4/10) [0.2, 0.6] 95%; claimed p > 0.3 · clopper-pearson"
+    assert fmt.stats_detail({"kind": "ordering", "order": 3}) == "order 3", "a shape its kind does not fit"
+
+
+def test_a_sequential_result_shows_its_looks_and_its_last_result():
+    stats = pytest.importorskip("dlverify.stats")
+    a, b = [0.30, 0.32, 0.31, 0.33, 0.30], [0.20, 0.21, 0.22, 0.2, 0.23]
+    plan = stats.SeedPlan((3, 5), 0.05)
+    result = stats.sequential(lambda n, c: stats.compare_paired(a[:n], b[:n], alternative="greater",
+                                                                 confidence=c), plan)
+    line = fmt.stats_detail(result.as_dict())
+    assert line.startswith("holds after 3 seeds (looks 3; decided): a−b = 0.1 [")
 
 
 def test_markdown_cells_cannot_break_the_table():
