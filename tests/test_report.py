@@ -39,12 +39,12 @@ from dlverify.evidence import Finding
 
 
 class FakeComparison:
-    """Stands in for a dlverify.stats result."""
+    """Stands in for a dlverify.stats result (a paired comparison: its ``kind`` says so)."""
     verdict = "holds"
 
     def as_dict(self):
-        return {"verdict": "holds", "mean_difference": 0.0123456, "ci": [0.00512, 0.0191],
-                "confidence": 0.95, "effect_size": 1.234, "n": 5}
+        return {"kind": "paired", "verdict": "holds", "effect": 0.0123456, "ci": [0.00512, 0.0191],
+                "confidence": 0.95, "effect_size": 1.234, "n": 5, "claim": "a−b > 0"}
 
 
 @pytest.mark.claim("lab1.fake-holds", source="lab1 §1 <b>fake</b> & co")
@@ -175,7 +175,7 @@ def test_report_of_a_run(pytester):
     assert "&lt;b&gt;fake&lt;/b&gt; &amp; co" in text
 
     # statistics and numbers, compactly
-    assert "Δ 0.01235 [0.00512, 0.0191] 95% CI · effect 1.234 · n 5" in page
+    assert "a−b = 0.01235 [0.00512, 0.0191] 95%; claimed a−b &gt; 0 · d_z 1.234 · n 5" in page
     assert ">0.1235</td>" in page
     assert "[0, 1, 2, …, 49] (n=50)" in page
     assert "scaled: 20 -&gt; 3 epochs" in page

@@ -68,7 +68,8 @@ class Catalogue:
     @property
     def titles(self) -> dict[str, str]:
         """Report id → title, for the catalogue's reports and any ``extra_titles``."""
-        return {**dict(self.extra_titles), **{report.id: report.title for report in self.reports}}
+        titles = {report.id: report.title for report in self.reports}
+        return {**titles, **{k: v for k, v in self.extra_titles.items() if k not in titles}}
 
     def markers(self) -> list[str]:
         """The ``markers`` ini lines: one per report that is a marker."""
