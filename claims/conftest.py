@@ -22,8 +22,8 @@ SOURCE_REPORTS = Catalogue((
     SourceReport("lab1", "Lab 1: linear regression and Fashion-MNIST softmax regression (TF2)"),
     SourceReport("hw1", "HW1: function fitting, optimization and generalization on MNIST"),
     SourceReport("lab2", "Lab 2: regularization and initialization of an MNIST MLP (TF2)"),
-    SourceReport("hw2", "HW2: initialization, saturation, batch size, learning rate, early stopping "
-                        "on MNIST"),
+    SourceReport("hw2", "HW2: initialization, saturation, batch size, learning rate, early "
+                        "stopping on MNIST"),
     SourceReport("a1", "Assignment 1: CIFAR-10 softmax classifier with L2 (DD2424)"),
 ), description="Each claim of the lab reports, decided by measurement.")
 

@@ -109,7 +109,7 @@ def to_jsonable(value: Any) -> Any:
 
 @dataclass
 class Expectation:
-    """One expectation of a claim: its description, its verdict (a :class:`Verdict` value), the stats."""
+    """One expectation of a claim: description, verdict (a :class:`Verdict` value), statistics."""
 
     description: str
     verdict: str
@@ -117,7 +117,7 @@ class Expectation:
 
 
 class ExpectationDict(TypedDict):
-    """An :class:`Expectation` as JSON: ``detail`` is a stats result's ``as_dict()`` (with its ``kind``)."""
+    """An :class:`Expectation` as JSON; ``detail`` is a stats result's ``as_dict()``."""
 
     description: str
     verdict: str
@@ -132,7 +132,7 @@ class FigureDict(TypedDict):
 
 
 class EvidenceDict(TypedDict):
-    """What :meth:`ClaimRecord.as_dict` returns, and the claims report reads as a row's ``evidence``."""
+    """What :meth:`ClaimRecord.as_dict` returns: a claims report row's ``evidence``."""
 
     claim_id: str
     source: str
@@ -185,7 +185,8 @@ class ClaimRecord:
         """
         self.undecidable_reason = reason
         self.notes.append(reason)
-        self.expectations.append(Expectation(description, Verdict.INCONCLUSIVE.value, {"reason": reason}))
+        self.expectations.append(
+            Expectation(description, Verdict.INCONCLUSIVE.value, {"reason": reason}))
 
     # -- recording -------------------------------------------------------
     def report(self, **numbers: Any) -> None:

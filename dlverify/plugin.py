@@ -58,7 +58,7 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Declare the ``claim`` marker; register the evidence collector (controller) and the seed looks."""
+    """Declare the ``claim`` marker; register the evidence collector (controller) and seed looks."""
     from ._plugin.collector import EvidenceCollector
     from ._plugin.deciding import SeedLooks
 

@@ -1,4 +1,4 @@
-"""The project's source reports, asked of its ``pytest_dlverify_source_reports`` hook; their markers.
+"""The project's source reports, from its ``pytest_dlverify_source_reports`` hook; their markers.
 
 The library names no source report (:mod:`dlverify.report.catalogue`). The
 catalogue is asked for whenever it is needed (at startup for ``pytest

@@ -36,7 +36,7 @@ def _parametrizes_device_itself(metafunc: pytest.Metafunc) -> bool:
 
 
 def _device_fixture_is_ours(metafunc: pytest.Metafunc) -> bool:
-    """Whether ``device`` resolves to this plugin's fixture (a project's own ``device`` fixture wins)."""
+    """Whether ``device`` is this plugin's fixture (a project's own ``device`` fixture wins)."""
     definitions = getattr(metafunc, "_arg2fixturedefs", {}).get("device")
     ours = fixtures.__name__
     return not definitions or getattr(definitions[-1].func, "__module__", ours) == ours
@@ -60,25 +60,25 @@ def claim_marker(item: pytest.Item) -> pytest.Mark | None:
 
 
 def _finding(marker, profile: str) -> Finding | None:
-    """The recorded finding of a claim under ``profile``, or None when the claim is expected to hold."""
+    """The recorded finding of a claim under ``profile``; None if the claim is expected to hold."""
     xfail = marker.kwargs.get("xfail")
     if isinstance(xfail, dict):
         unknown = set(xfail) - set(PROFILES)
         if unknown:
-            raise pytest.UsageError(f"claim {marker.args[0]}: xfail keys must be profiles {PROFILES}, "
-                                    f"got {sorted(unknown)}")
+            raise pytest.UsageError(f"claim {marker.args[0]}: xfail keys must be profiles "
+                                    f"{PROFILES}, got {sorted(unknown)}")
         xfail = xfail.get(profile)
     if xfail is not None and not isinstance(xfail, Finding):
         raise pytest.UsageError(
-            f"claim {marker.args[0]}: xfail must be a dlverify.evidence.Finding(why, fails=(...)) naming in words "
-            f"why the claim does not hold and which expectations fail, got {type(xfail).__name__}; measured "
-            f"numbers belong to the run, not the marker")
+            f"claim {marker.args[0]}: xfail must be a dlverify.evidence.Finding(why, fails=(...)) "
+            "naming in words why the claim does not hold and which expectations fail, got "
+            f"{type(xfail).__name__}; measured numbers belong to the run, not the marker")
     return xfail
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
                                    items: list[pytest.Item]) -> None:
-    """Check each claim marker (one id of the form ``<report>.<slug>``, one test per id); mark and describe it."""
+    """Check each claim marker (one ``<report>.<slug>`` id, one test per id); mark, describe it."""
     profile = config.getoption("profile", "default")
     catalogue = catalogue_of(config)
     register_markers(config, catalogue)
@@ -88,16 +88,17 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if marker is None:
             continue
         if len(marker.args) != 1 or not isinstance(marker.args[0], str):
-            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.claim takes exactly one claim id string")
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.claim takes exactly one claim id "
+                                    "string")
         claim_id = marker.args[0]
         match = CLAIM_ID.match(claim_id)
         if not match:
             raise pytest.UsageError(f"{item.nodeid}: claim id {claim_id!r} is not of the form "
-                                    f"'<report>.<slug>' (lower case, as in 'lab2.zero-init-stalls')")
+                                    "'<report>.<slug>' (lower case, as in 'lab2.zero-init-stalls')")
         function = f"{item.path}::{getattr(item, 'originalname', item.name)}"
         if owners.setdefault(claim_id, function) != function:
-            raise pytest.UsageError(f"claim {claim_id} is decided by two tests: {owners[claim_id]} and "
-                                    f"{function}; give each claim id one test")
+            raise pytest.UsageError(f"claim {claim_id} is decided by two tests: {owners[claim_id]} "
+                                    f"and {function}; give each claim id one test")
         report = match.group("report")
         item.extra_keyword_matches.add(claim_id)
         if catalogue.is_marker(report):
@@ -105,8 +106,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         finding = _finding(marker, profile)
         reason = finding.why if finding else None
         if finding:
-            item.add_marker(pytest.mark.xfail(reason=f"{claim_id} does not hold as measured: {finding.why}",
-                                              strict=True, raises=ClaimNotHeld))
+            why = f"{claim_id} does not hold as measured: {finding.why}"
+            item.add_marker(pytest.mark.xfail(reason=why, strict=True, raises=ClaimNotHeld))
             item.stash[FINDING] = finding
         doc = (getattr(item, "obj", None).__doc__ or "") if hasattr(item, "obj") else ""
         statement = " ".join(doc.strip().split("\n\n")[0].split()) if doc.strip() else ""

@@ -24,12 +24,13 @@ from .writing import WORKER_CRASH, now, write_claims_report
 
 
 def _outcome(report: pytest.TestReport) -> str | None:
-    """passed, failed, xfailed, xpassed-strict, skipped or error; None for a phase that decides nothing."""
+    """passed, failed, xfailed, xpassed-strict, skipped or error; None: no outcome yet."""
     if report.when == "call":
         if hasattr(report, "wasxfail"):
             return "xfailed" if report.skipped else "xpassed-strict"
         if report.failed and _failure_text(report).startswith("[XPASS(strict)]"):
-            return "xpassed-strict"  # pytest drops wasxfail on a strict xpass and reports a plain failure
+            # pytest drops wasxfail on a strict xpass and reports a plain failure
+            return "xpassed-strict"
         return report.outcome
     if report.skipped:
         return "skipped"
@@ -39,7 +40,7 @@ def _outcome(report: pytest.TestReport) -> str | None:
 
 
 def _failure_text(report: pytest.TestReport) -> str:
-    """The failure's text, without the worker line xdist puts first ("[gw0] linux -- Python ...")."""
+    """The failure's text without the line xdist puts first ("[gw0] linux -- Python ...")."""
     return re.sub(r"^\[gw\d+\] [^\n]*\n+", "", report.longreprtext)
 
 
@@ -87,7 +88,7 @@ class EvidenceCollector:
             row["not_held"] = ClaimNotHeld.__name__ in raised
 
     def _worker_crash(self, report: pytest.TestReport) -> None:
-        """A test whose xdist worker died: xdist reports it without our metadata; keep it as an error row.
+        """A test whose xdist worker died, reported without our metadata: kept as an error row.
 
         The row usually exists already (from the setup report); if the worker died
         before that, the claim is unknown on the controller and the row is named by
@@ -97,8 +98,10 @@ class EvidenceCollector:
         if not re.match(r"worker '?\w+'? crashed while running", text):
             return
         row = self.rows.setdefault(report.nodeid, {
-            "nodeid": report.nodeid, "claim_id": report.nodeid, "report": WORKER_CRASH, "source": "",
-            "statement": "A test whose pytest-xdist worker died before it reported which claim it decides."})
+            "nodeid": report.nodeid, "claim_id": report.nodeid, "report": WORKER_CRASH,
+            "source": "",
+            "statement": "A test whose pytest-xdist worker died before it reported which claim it "
+                         "decides."})
         row.update(outcome="error", error=text, not_held=False, worker_crashed=True)
 
     def finished_rows(self, *, finished_only: bool = False) -> list[ClaimRow]:
@@ -114,7 +117,7 @@ class EvidenceCollector:
         self.started = now()
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
-        """Merge this run's rows into the report folder (:mod:`.writing`); a failure to write fails the run.
+        """Merge this run's rows into the report folder (:mod:`.writing`); failing to fails the run.
 
         An interrupted run (Ctrl-C) merges only the claim tests that finished.
         """

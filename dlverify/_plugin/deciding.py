@@ -22,7 +22,7 @@ from .options import profile_of
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem):
-    """Claim tests (setup, call, teardown) run with ``CLAIM_THREADS`` intra-op threads, restored after."""
+    """Claim tests (setup, call, teardown) run with ``CLAIM_THREADS`` intra-op threads."""
     if claim_marker(item) is None:
         return (yield)
     import torch
@@ -112,8 +112,9 @@ def _check_finding(item: pytest.Item, record: ClaimRecord, not_held: ClaimNotHel
     mismatch = finding.mismatch([e.description for e in record.failing()])
     if mismatch:
         raise FindingChanged(
-            f"{record.claim_id} no longer fails for the recorded reason ({mismatch}); measure it again "
-            f"and update its Finding (why, fails) on the claim marker.\n{not_held}") from not_held
+            f"{record.claim_id} no longer fails for the recorded reason ({mismatch}); measure it "
+            f"again and update its Finding (why, fails) on the claim marker.\n{not_held}"
+        ) from not_held
 
 
 def _attach(item: pytest.Item) -> None:

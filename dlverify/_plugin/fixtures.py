@@ -1,4 +1,4 @@
-"""The plugin's fixtures: ``device``, ``cuda_device``, ``profile``, ``seeds``, ``claim``, ``run_cache``.
+"""The fixtures: ``device``, ``cuda_device``, ``profile``, ``seeds``, ``claim``, ``run_cache``.
 
 ``run_cache`` also counts the runs it trained and read; an xdist worker hands
 its counts to the controller (``workeroutput``), which sums them for the
@@ -58,7 +58,8 @@ def claim(request: pytest.FixtureRequest) -> ClaimRecord:
     marker = request.node.get_closest_marker("claim")
     if marker is None:
         raise pytest.UsageError(f"{request.node.nodeid} uses the claim fixture without "
-                                f"@pytest.mark.claim(...); mark the test with the claim id it decides")
+                                "@pytest.mark.claim(...); mark the test with the claim id it "
+                                "decides")
     meta = claim_meta(request.node)
     record = ClaimRecord(claim_id=marker.args[0], source=marker.kwargs.get("source", ""),
                          statement=meta.get("statement", ""))
@@ -79,7 +80,7 @@ _RUN_COUNTS = pytest.StashKey[Counter]()
 
 @pytest.fixture(scope="session")
 def run_cache(pytestconfig: pytest.Config):
-    """The session's :class:`~dlverify.runcache.RunCache`: a trained run is read back, never trained twice.
+    """The session's :class:`~dlverify.runcache.RunCache`: a run is read back, never trained twice.
 
     Stored in --run-cache DIR, else in pytest's cache folder (``--cache-clear``
     empties it); --no-run-cache trains everything and stores nothing. Each
@@ -115,6 +116,6 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     counts = config.stash.get(_RUN_COUNTS, None)
     if counts is not None:  # some test used the run_cache fixture
         root = run_cache_root(config)[0]
-        terminalreporter.write_line(f"dlverify run cache: {counts['trained']} trained, {counts['read']} read "
-                                    f"({root or 'disabled'})")
+        terminalreporter.write_line(f"dlverify run cache: {counts['trained']} trained, "
+                                    f"{counts['read']} read ({root or 'disabled'})")
 

@@ -22,26 +22,31 @@ from .keys import CLAIM_THREADS
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dlverify", "dlverify claims")
     group.addoption("--device", choices=("cpu", "cuda", "all"), default="cpu",
-                    help="run device-parametrized tests on cpu (default), cuda, or all available devices; "
-                         "cuda without CUDA is a usage error, never a silent CPU run")
+                    help="run device-parametrized tests on cpu (default), cuda, or all available "
+                         "devices; cuda without CUDA is a usage error, never a silent CPU run")
     group.addoption("--profile", choices=PROFILES, default="default",
-                    help="default: documented protocols scaled to fit a 2-core CPU where needed (and reported); "
-                         "full: the documented protocols as written (for GPU machines)")
+                    help="default: documented protocols scaled to fit a 2-core CPU where needed "
+                         "(and reported); full: the documented protocols as written (for GPU "
+                         "machines)")
     group.addoption("--seeds", type=int, default=None, metavar="N",
-                    help=f"seeds of a comparative claim's first look (default: {DEFAULT_SEEDS['default']} under "
-                         f"the default profile, {DEFAULT_SEEDS['full']} under full)")
+                    help="seeds of a comparative claim's first look (default: "
+                         f"{DEFAULT_SEEDS['default']} under the default profile, "
+                         f"{DEFAULT_SEEDS['full']} under full)")
     group.addoption("--max-seeds", type=int, default=None, metavar="M",
-                    help=f"seed budget: an inconclusive comparative claim is run again on more seeds up to M "
-                         f"(default: {DEFAULT_MAX_SEEDS['default']} under the default profile, "
-                         f"{DEFAULT_MAX_SEEDS['full']} under full; the looks are Bonferroni-corrected)")
+                    help="seed budget: an inconclusive comparative claim is run again on more "
+                         f"seeds up to M (default: {DEFAULT_MAX_SEEDS['default']} under the "
+                         f"default profile, {DEFAULT_MAX_SEEDS['full']} under full; the looks are "
+                         "Bonferroni-corrected)")
     group.addoption("--deterministic", action="store_true", default=False,
-                    help="turn on torch.use_deterministic_algorithms (and CUBLAS_WORKSPACE_CONFIG on CUDA) in "
-                         "every test process, for runs that must be bitwise reproducible")
+                    help="turn on torch.use_deterministic_algorithms (and CUBLAS_WORKSPACE_CONFIG "
+                         "on CUDA) in every test process, for runs that must be bitwise "
+                         "reproducible")
     group.addoption("--torch-threads", type=int, default=None, metavar="N",
-                    help="torch intra-op threads per process for everything but claim tests (default: CPU cores "
-                         "divided by the number of pytest-xdist workers); claim tests always compute with "
-                         f"{CLAIM_THREADS} thread so that their numbers, and so their verdicts, do not depend "
-                         "on it: use -n for parallel claims")
+                    help="torch intra-op threads per process for everything but claim tests "
+                         "(default: CPU cores divided by the number of pytest-xdist workers); "
+                         f"claim tests always compute with {CLAIM_THREADS} thread so that their "
+                         "numbers, and so their verdicts, do not depend on it: use -n for parallel "
+                         "claims")
     group.addoption("--data-dir", default=None, metavar="DIR",
                     help="a folder with mnist/ and fashion-mnist/ (IDX files); searched before "
                          "$DLVERIFY_DATA, the user cache and /usr/share/datasets")
@@ -51,9 +56,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "already in DIR, replacing the rows it ran; DIR must be new, empty or an "
                          "earlier report (checked at startup)")
     group.addoption("--run-cache", default=None, metavar="DIR",
-                    help="keep trained runs in DIR and read them back instead of training again, across "
-                         "sessions and xdist workers (default: dlverify-runs in pytest's cache folder, "
-                         "emptied by --cache-clear)")
+                    help="keep trained runs in DIR and read them back instead of training again, "
+                         "across sessions and xdist workers (default: dlverify-runs in pytest's "
+                         "cache folder, emptied by --cache-clear)")
     group.addoption("--no-run-cache", action="store_true", default=False,
                     help="bypass the run cache: train every run, read and store nothing")
 
@@ -68,8 +73,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if not torch.cuda.is_available():
             raise pytest.UsageError(
                 f"--device cuda was given but CUDA is not available (torch {torch.__version__}, "
-                f"torch.cuda.is_available() is False). Install a CUDA build of torch on a machine with an "
-                f"NVIDIA GPU, or run with --device cpu (or --device all to use every available device)."
+                "torch.cuda.is_available() is False). Install a CUDA build of torch on a machine "
+                "with an NVIDIA GPU, or run with --device cpu (or --device all to use every "
+                "available device)."
             )
     data_dir = config.getoption("data_dir", None)
     if data_dir:
@@ -94,7 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _check_data_roots() -> None:
-    """A DLVERIFY_DATA folder that does not exist stops the session (not a skip of every data claim)."""
+    """A DLVERIFY_DATA folder that does not exist stops the session (not a skip of every claim)."""
     from ..data.location import environment_roots
     from ..errors import DataLocationError
 
@@ -217,7 +223,8 @@ def run_cache_root(config: pytest.Config) -> tuple[Path | None, str]:
         return Path(chosen), chosen
     cache = getattr(config, "cache", None)
     if cache is None:
-        return None, "disabled (pytest's cacheprovider plugin is off and no --run-cache DIR was given)"
+        return None, ("disabled (pytest's cacheprovider plugin is off and no --run-cache DIR "
+                      "was given)")
     try:
         path = cache.mkdir("dlverify-runs")
     except OSError as error:

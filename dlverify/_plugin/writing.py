@@ -1,4 +1,4 @@
-"""The claims report, written when the session ends: this run's rows merged into the folder's report.
+"""The claims report, written when the session ends: this run's rows merged into the folder's.
 
 The catalogue of source reports comes from the project's hook
 (:mod:`.catalogue`); titles of reports that only earlier runs named are kept.

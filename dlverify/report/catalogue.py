@@ -29,7 +29,7 @@ DESCRIPTION = "Each claim, decided by measurement."
 
 @dataclass(frozen=True)
 class SourceReport:
-    """One source report: ``id`` (the claim ids' prefix), ``title``, and whether ``id`` is a marker."""
+    """One source report: ``id`` (its claim ids' prefix), ``title``, whether ``id`` is a marker."""
 
     id: str
     title: str
@@ -37,10 +37,12 @@ class SourceReport:
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not REPORT_ID.match(self.id):
-            raise ReportError(f"SourceReport id {self.id!r} must be a claim id's prefix: a lower-case "
-                              f"letter, then lower-case letters and digits (as in 'lab2')")
+            raise ReportError(f"SourceReport id {self.id!r} must be a claim id's prefix: a "
+                              "lower-case letter, then lower-case letters and digits (as in "
+                              "'lab2')")
         if not isinstance(self.title, str) or not self.title.strip():
-            raise ReportError(f"SourceReport {self.id!r} needs a title (the report's name, in words)")
+            raise ReportError(f"SourceReport {self.id!r} needs a title (the report's name, in "
+                              "words)")
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,8 @@ class Catalogue:
     def __post_init__(self) -> None:
         reports = tuple(self.reports)
         if not all(isinstance(report, SourceReport) for report in reports):
-            raise ReportError("Catalogue(reports=...) takes SourceReport entries, one per source report")
+            raise ReportError("Catalogue(reports=...) takes SourceReport entries, one per source "
+                              "report")
         ids = [report.id for report in reports]
         if len(set(ids)) != len(ids):
             raise ReportError(f"Catalogue names a source report twice: {sorted(ids)}")
@@ -73,15 +76,17 @@ class Catalogue:
 
     def markers(self) -> list[str]:
         """The ``markers`` ini lines: one per report that is a marker."""
-        return [f"{report.id}: claims from the source report {report.title} (added from the claim id)"
+        return [f"{report.id}: claims from the source report {report.title} "
+                "(added from the claim id)"
                 for report in self.reports if report.marker]
 
     def is_marker(self, report_id: str) -> bool:
         return any(report.id == report_id and report.marker for report in self.reports)
 
     def as_dict(self) -> dict[str, Any]:
-        """The catalogue as ``claims.json`` keeps it: ``titles``, ``report_order``, ``description``."""
-        return {"titles": self.titles, "report_order": list(self.order), "description": self.description}
+        """The catalogue as ``claims.json`` keeps it: titles, report_order, description."""
+        return {"titles": self.titles, "report_order": list(self.order),
+                "description": self.description}
 
     @classmethod
     def from_report(cls, data: Mapping) -> Catalogue:
@@ -99,7 +104,7 @@ class Catalogue:
         return cls(reports, str(data.get("description") or DESCRIPTION), extra)
 
     def merged_with(self, earlier: Catalogue) -> Catalogue:
-        """This catalogue, keeping the titles of reports only ``earlier`` (an earlier run's) names."""
+        """This catalogue, keeping the titles of reports that only ``earlier`` names."""
         kept = {**earlier.titles, **self.titles}
         return Catalogue(self.reports, self.description,
                          {name: title for name, title in kept.items() if name not in self.order})

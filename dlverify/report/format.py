@@ -87,7 +87,7 @@ def full_value(item: Any) -> str:
 
 
 def _interval(raw: Any) -> tuple[Any, Any] | None:
-    """``(low, high)`` from a result's ``ci``: a pair (as every stats result writes it) or ``{low, high}``."""
+    """``(low, high)`` from a result's ``ci``: a pair (as stats results write it) or a mapping."""
     if isinstance(raw, Mapping) and ("low" in raw or "high" in raw):
         return raw.get("low"), raw.get("high")
     if isinstance(raw, Sequence) and not isinstance(raw, str) and len(raw) == 2:
@@ -109,7 +109,8 @@ def _claimed(detail: Mapping) -> str:
 
 
 def _extras(detail: Mapping, *pairs: tuple[str, str]) -> str:
-    parts = [f"{label} {value(detail[key])}".strip() for key, label in pairs if detail.get(key) is not None]
+    parts = [f"{label} {value(detail[key])}".strip()
+             for key, label in pairs if detail.get(key) is not None]
     if detail.get("note"):
         parts.append(str(detail["note"]))
     return "".join(f" · {part}" for part in parts)

@@ -21,9 +21,9 @@ from importlib import resources
 from ..verdicts import DECIDED, NoVerdict, Verdict
 from . import format as fmt
 from .catalogue import DESCRIPTION
-from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, protocol_counts,
-                   error_excerpt, error_summary, instance_of, paired_numbers, profile_of, run_label,
-                   run_table, runs_note, seeds_line, skip_reason)
+from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of,
+                   error_excerpt, error_summary, instance_of, paired_numbers, profile_of,
+                   protocol_counts, run_label, run_table, runs_note, seeds_line, skip_reason)
 
 SUMMARY_NUMBERS = 6  # reported/measured lines per summary row; the card has them all
 SUMMARY_CLIP = 60  # characters of one value in the summary
@@ -271,7 +271,8 @@ def claim_card(row: Mapping, environment: Mapping, runs: Sequence[Mapping] | Non
     if evidence.get("reported") or evidence.get("measured"):
         left.append(f"<h4>Reported vs measured</h4>{_numbers(evidence)}")
     if evidence.get("expectations"):
-        heading = "Expectations recorded before the error" if verdict == NoVerdict.ERROR else "Expectations"
+        heading = ("Expectations recorded before the error" if verdict == NoVerdict.ERROR
+                   else "Expectations")
         left.append(f"<h4>{heading}</h4>{_expectations(evidence)}")
     if evidence.get("protocol"):
         right.append(f"<h4>Protocol as run</h4>{_kv_table(evidence['protocol'])}")

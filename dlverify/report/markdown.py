@@ -11,14 +11,15 @@ from collections.abc import Mapping, Sequence
 
 from ..verdicts import NoVerdict, Verdict
 from . import format as fmt
-from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, protocol_counts,
-                   error_excerpt, error_summary, instance_of, paired_numbers, profile_of, run_label,
-                   run_table, runs_note, seeds_line, skip_reason)
+from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of,
+                   error_excerpt, error_summary, instance_of, paired_numbers, profile_of,
+                   protocol_counts, run_label, run_table, runs_note, seeds_line, skip_reason)
 
 MARKS = {Verdict.HOLDS.value: "🟢 holds", Verdict.REFUTED.value: "🔴 refuted",
          Verdict.INCONCLUSIVE.value: "🟠 inconclusive", NoVerdict.SKIPPED.value: "⚪ skipped",
          NoVerdict.ERROR.value: "⚫ error"}
-EXPECTATION_MARKS = {Verdict.HOLDS.value: "✓", Verdict.REFUTED.value: "✗", Verdict.INCONCLUSIVE.value: "?"}
+EXPECTATION_MARKS = {Verdict.HOLDS.value: "✓", Verdict.REFUTED.value: "✗",
+                     Verdict.INCONCLUSIVE.value: "?"}
 SUMMARY_NUMBERS = 6  # quantities per summary row; the claim's section has them all
 SUMMARY_CLIP = 60  # characters of one value in the summary
 

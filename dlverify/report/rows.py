@@ -141,7 +141,8 @@ def error_summary(row: Mapping) -> str:
     if outcome == "xpassed-strict":
         return ("Marked as not holding (strict xfail), but the claim holds as measured now: "
                 "update the test's xfail and the catalogue.")
-    if outcome == "failed" and row.get("not_held") and measured in (Verdict.REFUTED, Verdict.INCONCLUSIVE):
+    not_holding = measured in (Verdict.REFUTED, Verdict.INCONCLUSIVE)
+    if outcome == "failed" and row.get("not_held") and not_holding:
         return (f"Measured {measured}, but the test is not marked as not holding: a new finding; "
                 f"record it with xfail on the claim marker.")
     if row.get("worker_crashed"):
