@@ -10,11 +10,14 @@ as not holding, and one claim with two parametrized instances.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot  # noqa: F401  imported once here: pytester's in-process runs must not re-import it
 import pytest
 import torch  # noqa: F401  (likewise; the plugin's environment() imports it)
 
+from dlverify.errors import ReportError
+from dlverify.report import Catalogue, SourceReport
 from dlverify.report import format as fmt
 from dlverify.report import html, markdown
 from dlverify.report.rows import group_by_report, protocol_counts
@@ -229,6 +232,47 @@ def test_a_sequential_result_shows_its_looks_and_its_last_result():
                                                                  confidence=c), plan)
     line = fmt.stats_detail(result.as_dict())
     assert line.startswith("holds after 3 seeds (looks 3; decided): a−b = 0.1 [")
+
+
+def test_the_stylesheet_is_a_package_resource():
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert "report/report.css" in pyproject["tool"]["setuptools"]["package-data"]["dlverify"]
+    css = html.stylesheet()
+    assert ".badge.holds" in css and f"<style>{css}</style>" in html.render([], {})
+
+
+def test_a_catalogue_orders_and_titles_the_groups():
+    rows = [{"nodeid": f"t.py::{claim_id}", "claim_id": claim_id, "verdict": "holds"}
+            for claim_id in ("zz.one", "b.two", "a.three")]
+    catalogue = Catalogue((SourceReport("b", "Report B"), SourceReport("a", "Report A")))
+    groups = group_by_report(rows, catalogue.titles, catalogue.order)
+    assert [(g.name, g.title) for g in groups] == [("b", "Report B"), ("a", "Report A"),
+                                                   ("zz", "zz")]
+    assert [g.name for g in group_by_report(rows, {})] == ["a", "b", "zz"]
+
+
+def test_a_catalogue_survives_claims_json_and_older_files_keep_their_order():
+    catalogue = Catalogue((SourceReport("lab2", "Lab 2"), SourceReport("hw1", "HW1")),
+                          description="Each claim of two reports.")
+    again = Catalogue.from_report(catalogue.as_dict())
+    assert (again.order, again.titles, again.description) == (
+        ("lab2", "hw1"), {"lab2": "Lab 2", "hw1": "HW1"}, "Each claim of two reports.")
+    older = Catalogue.from_report({"titles": {"lab1": "Lab 1", "hw1": "HW1",
+                                              "worker-crash": "Tests whose xdist worker crashed"}})
+    assert older.order == ("lab1", "hw1") and older.titles["worker-crash"].startswith("Tests")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SourceReport("Lab 2", "Lab 2"), "must be a claim id's prefix"),
+    (lambda: SourceReport("lab2", " "), "needs a title"),
+    (lambda: Catalogue((SourceReport("a", "A"), SourceReport("a", "B"))),
+     "names a source report twice"),
+    (lambda: Catalogue(("lab2",)), "takes SourceReport entries"),
+])
+def test_a_malformed_catalogue_says_what_is_wrong(make, message):
+    with pytest.raises(ReportError, match=message):
+        make()
 
 
 def test_markdown_cells_cannot_break_the_table():

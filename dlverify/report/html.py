@@ -1,7 +1,8 @@
 """The claims report as one self-contained HTML page.
 
-Inline CSS, figures as ``data:image/png;base64`` URIs, no script: the file opens
-from disk in any browser, without a server or network. Every piece of text from
+Inline CSS (the package resource ``report.css``, read with
+:mod:`importlib.resources`), figures as ``data:image/png;base64`` URIs, no
+script: the file opens from disk in any browser, without a server or network. Every piece of text from
 the evidence is escaped with :func:`html.escape`.
 
 Layout: a header (verdict tally, environment), a summary table with one row per
