@@ -1,4 +1,8 @@
-"""Fixtures shared by the claim tests: the real data sets, loaded once per process.
+"""The catalogue of source reports, and fixtures shared by the claim tests.
+
+The five source reports (lab1 … a1) are named here, through the dlverify
+plugin's hook ``pytest_dlverify_source_reports``: their titles, the order of
+the claims report and the ``-m lab2``-style markers. The library names none.
 
 Data sets are found as :mod:`dlverify.data.location` describes (``--data-dir``,
 ``$DLVERIFY_DATA``, the user cache, ``/usr/share/datasets``, a download). When a
@@ -12,6 +16,21 @@ import pytest
 
 from dlverify.data import TensorData, load_fashion_mnist, load_mnist
 from dlverify.errors import DataNotFoundError
+from dlverify.report import Catalogue, SourceReport
+
+SOURCE_REPORTS = Catalogue((
+    SourceReport("lab1", "Lab 1: linear regression and Fashion-MNIST softmax regression (TF2)"),
+    SourceReport("hw1", "HW1: function fitting, optimization and generalization on MNIST"),
+    SourceReport("lab2", "Lab 2: regularization and initialization of an MNIST MLP (TF2)"),
+    SourceReport("hw2", "HW2: initialization, saturation, batch size, learning rate, early "
+                        "stopping on MNIST"),
+    SourceReport("a1", "Assignment 1: CIFAR-10 softmax classifier with L2 (DD2424)"),
+), description="Each claim of the lab reports, decided by measurement.")
+
+
+def pytest_dlverify_source_reports(config: pytest.Config) -> Catalogue:
+    """The source reports of this suite, in the order the claims report shows them."""
+    return SOURCE_REPORTS
 
 
 def _load(loader, split: str) -> TensorData:

@@ -34,11 +34,10 @@ import json
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from .errors import ClaimError, ClaimIncompleteError, ClaimTypeError, DlverifyError
-
-VERDICTS = ("holds", "refuted", "inconclusive")
+from .verdicts import DECIDED, Verdict
 
 
 class ClaimNotHeld(AssertionError):
@@ -110,9 +109,43 @@ def to_jsonable(value: Any) -> Any:
 
 @dataclass
 class Expectation:
+    """One expectation of a claim: description, verdict (a :class:`Verdict` value), statistics."""
+
     description: str
     verdict: str
     detail: Any = None
+
+
+class ExpectationDict(TypedDict):
+    """An :class:`Expectation` as JSON; ``detail`` is a stats result's ``as_dict()``."""
+
+    description: str
+    verdict: str
+    detail: Any
+
+
+class FigureDict(TypedDict):
+    """A figure as JSON: its name and the PNG, base64-encoded."""
+
+    name: str
+    png_base64: str
+
+
+class EvidenceDict(TypedDict):
+    """What :meth:`ClaimRecord.as_dict` returns: a claims report row's ``evidence``."""
+
+    claim_id: str
+    source: str
+    statement: str
+    reported: dict[str, Any]
+    measured: dict[str, Any]
+    protocol: dict[str, Any]
+    scaling: list[str]
+    notes: list[str]
+    expectations: list[ExpectationDict]
+    verdict: str | None
+    seeds: dict[str, Any]
+    figures: list[FigureDict]
 
 
 @dataclass
@@ -128,7 +161,7 @@ class ClaimRecord:
     scaling: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     expectations: list[Expectation] = field(default_factory=list)
-    figures: list[dict[str, str]] = field(default_factory=list)
+    figures: list[FigureDict] = field(default_factory=list)
     confidence: float | None = None
     seeds: dict[str, Any] = field(default_factory=dict)
     undecidable_reason: str = ""
@@ -152,7 +185,8 @@ class ClaimRecord:
         """
         self.undecidable_reason = reason
         self.notes.append(reason)
-        self.expectations.append(Expectation(description, "inconclusive", {"reason": reason}))
+        self.expectations.append(
+            Expectation(description, Verdict.INCONCLUSIVE.value, {"reason": reason}))
 
     # -- recording -------------------------------------------------------
     def report(self, **numbers: Any) -> None:
@@ -200,18 +234,19 @@ class ClaimRecord:
         so looking after each batch of seeds does not inflate the error rate.
         """
         if isinstance(outcome, bool) or type(outcome).__name__ == "bool_":
-            verdict, detail = ("holds" if bool(outcome) else "refuted"), None
+            verdict = (Verdict.HOLDS if bool(outcome) else Verdict.REFUTED).value
+            detail = None
         elif hasattr(outcome, "verdict"):
             if self.confidence is not None and hasattr(outcome, "at_confidence"):
                 outcome = outcome.at_confidence(self.confidence)
             verdict = to_jsonable(outcome.verdict)
             detail = to_jsonable(outcome)
-            if verdict not in VERDICTS:
+            if verdict not in DECIDED:
                 raise ClaimError(f"unknown verdict {verdict!r} from {outcome!r}")
         else:
             raise ClaimTypeError(f"expect() takes a bool or a stats result with .verdict, got {type(outcome).__name__}")
         self.expectations.append(Expectation(description, verdict, detail))
-        return verdict == "holds"
+        return verdict == Verdict.HOLDS
 
     @property
     def verdict(self) -> str | None:
@@ -219,13 +254,13 @@ class ClaimRecord:
         if not self.expectations:
             return None
         verdicts = {e.verdict for e in self.expectations}
-        if verdicts == {"holds"}:
-            return "holds"
-        return "refuted" if "refuted" in verdicts else "inconclusive"
+        if verdicts == {Verdict.HOLDS.value}:
+            return Verdict.HOLDS.value
+        return (Verdict.REFUTED if Verdict.REFUTED in verdicts else Verdict.INCONCLUSIVE).value
 
     def failing(self) -> list[Expectation]:
         """The expectations that do not hold."""
-        return [e for e in self.expectations if e.verdict != "holds"]
+        return [e for e in self.expectations if e.verdict != Verdict.HOLDS]
 
     def conclude(self) -> None:
         """Raise :class:`ClaimNotHeld` unless every expectation holds."""
@@ -241,7 +276,7 @@ class ClaimRecord:
             lines.append(f"  measured: {_short(self.measured)}")
             raise ClaimNotHeld("\n".join(lines))
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> EvidenceDict:
         return {
             "claim_id": self.claim_id,
             "source": self.source,

@@ -21,7 +21,7 @@ from dlverify.profiles import Profile
 from dlverify.train import fit
 
 PACKAGE = Path(__file__).resolve().parents[1] / "dlverify"
-CHECKED = ["train", "models", "profiles.py", "evidence.py", "report", "plugin.py", "__main__.py"]
+CHECKED = ["train", "models", "profiles.py", "evidence.py", "report", "plugin.py", "_plugin", "__main__.py"]
 BUILT_INS = {"ValueError", "TypeError", "RuntimeError", "KeyError", "IndexError", "Exception"}
 
 

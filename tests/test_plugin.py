@@ -10,6 +10,15 @@ import torch
 
 pytest_plugins = ["pytester"]
 OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
+# A project's catalogue of source reports (this repository's is in claims/conftest.py).
+CATALOGUE = '''
+from dlverify.report import Catalogue, SourceReport
+
+def pytest_dlverify_source_reports(config):
+    return Catalogue((SourceReport("lab2", "Lab 2 of the course"),
+                      SourceReport("hw1", "Homework 1")),
+                     description="Each claim of two reports.")
+'''
 
 
 @pytest.fixture
@@ -55,8 +64,11 @@ def test_help_documents_every_option(pytester):
 
 
 def test_markers_are_documented(pytester):
+    pytester.makeconftest(OPT_IN + CATALOGUE)
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines(["@pytest.mark.claim(claim_id*", "@pytest.mark.lab2: claims from the source report*"])
+    result.stdout.fnmatch_lines([
+        "@pytest.mark.claim(claim_id*",
+        "@pytest.mark.lab2: claims from the source report Lab 2 of the course*"])
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -167,6 +179,7 @@ def test_claim_fixture_needs_the_marker(pytester):
 
 
 def test_select_by_claim_id_and_by_report(pytester):
+    pytester.makeconftest(OPT_IN + CATALOGUE)
     pytester.makepyfile('''
 import pytest
 @pytest.mark.claim("lab2.zero-init-stalls")
@@ -176,6 +189,55 @@ def test_b(claim): claim.expect(True, "ok")
 ''')
     pytester.runpytest("-k", "lab2.zero-init-stalls").assert_outcomes(passed=1, deselected=1)
     pytester.runpytest("-m", "hw1").assert_outcomes(passed=1, deselected=1)
+
+
+TWO_REPORTS = '''
+import pytest
+@pytest.mark.claim("lab2.b-claim")
+def test_a(claim): claim.expect(True, "ok")
+@pytest.mark.claim("hw1.a-claim")
+def test_b(claim): claim.expect(True, "ok")
+'''
+
+
+def _groups(pytester) -> tuple[list[str], dict]:
+    """The report groups' order in claims.md, and claims.json, of a run with --claims-report out."""
+    result = pytester.runpytest("--claims-report", "out", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    markdown = (pytester.path / "out" / "claims.md").read_text()
+    headings = [line[3:] for line in markdown.splitlines()
+                if line.startswith("## ") and " — " in line]
+    return headings, json.loads((pytester.path / "out" / "claims.json").read_text())
+
+
+def test_without_a_catalogue_reports_are_sorted_by_id_and_are_no_markers(pytester):
+    pytester.makepyfile(TWO_REPORTS)
+    assert "@pytest.mark.lab2" not in pytester.runpytest("--markers").stdout.str()
+    pytester.runpytest("-m", "hw1").assert_outcomes(deselected=2)
+    headings, data = _groups(pytester)
+    assert headings == ["hw1 — hw1", "lab2 — lab2"]
+    neutral = "Each claim, decided by measurement."
+    assert data["report_order"] == [] and data["description"] == neutral
+    assert neutral in (pytester.path / "out" / "index.html").read_text()
+
+
+def test_a_catalogue_gives_the_order_titles_markers_and_description(pytester):
+    pytester.makeconftest(OPT_IN + CATALOGUE)
+    pytester.makepyfile(TWO_REPORTS)
+    pytester.runpytest("-m", "hw1", "--strict-markers").assert_outcomes(passed=1, deselected=1)
+    headings, data = _groups(pytester)
+    assert headings == ["lab2 — Lab 2 of the course", "hw1 — Homework 1"]
+    assert data["report_order"] == ["lab2", "hw1"] and data["titles"]["hw1"] == "Homework 1"
+    assert "Each claim of two reports." in (pytester.path / "out" / "index.html").read_text()
+
+
+def test_a_catalogue_that_is_not_one_is_a_usage_error(pytester):
+    pytester.makeconftest(OPT_IN + "def pytest_dlverify_source_reports(config):\n"
+                                   "    return {'lab2': 'Lab 2'}\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*pytest_dlverify_source_reports returned dict; return a "
+                                 "dlverify.report.Catalogue*"])
 
 
 def test_seeds_and_profile_fixtures(pytester):

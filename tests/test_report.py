@@ -10,11 +10,14 @@ as not holding, and one claim with two parametrized instances.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot  # noqa: F401  imported once here: pytester's in-process runs must not re-import it
 import pytest
 import torch  # noqa: F401  (likewise; the plugin's environment() imports it)
 
+from dlverify.errors import ReportError
+from dlverify.report import Catalogue, SourceReport
 from dlverify.report import format as fmt
 from dlverify.report import html, markdown
 from dlverify.report.rows import group_by_report, protocol_counts
@@ -39,12 +42,12 @@ from dlverify.evidence import Finding
 
 
 class FakeComparison:
-    """Stands in for a dlverify.stats result."""
+    """Stands in for a dlverify.stats result (a paired comparison: its ``kind`` says so)."""
     verdict = "holds"
 
     def as_dict(self):
-        return {"verdict": "holds", "mean_difference": 0.0123456, "ci": [0.00512, 0.0191],
-                "confidence": 0.95, "effect_size": 1.234, "n": 5}
+        return {"kind": "paired", "verdict": "holds", "effect": 0.0123456, "ci": [0.00512, 0.0191],
+                "confidence": 0.95, "effect_size": 1.234, "n": 5, "claim": "a−b > 0"}
 
 
 @pytest.mark.claim("lab1.fake-holds", source="lab1 §1 <b>fake</b> & co")
@@ -175,7 +178,7 @@ def test_report_of_a_run(pytester):
     assert "&lt;b&gt;fake&lt;/b&gt; &amp; co" in text
 
     # statistics and numbers, compactly
-    assert "Δ 0.01235 [0.00512, 0.0191] 95% CI · effect 1.234 · n 5" in page
+    assert "a−b = 0.01235 [0.00512, 0.0191] 95%; claimed a−b &gt; 0 · d_z 1.234 · n 5" in page
     assert ">0.1235</td>" in page
     assert "[0, 1, 2, …, 49] (n=50)" in page
     assert "scaled: 20 -&gt; 3 epochs" in page
@@ -209,11 +212,67 @@ def test_number_precision(value, text):
 
 
 def test_stats_detail_variants():
+    """Results are written by their ``kind``; one without a known kind shows its ci and short fields."""
     assert fmt.stats_detail(None) == ""
     assert fmt.stats_detail({"verdict": "refuted", "ci": {"low": -1.5, "high": 0.25}, "estimate": -0.6}) \
-        == "estimate -0.6 [-1.5, 0.25]"
-    assert fmt.stats_detail({"proportion": 0.4, "interval": [0.2, 0.6], "n": 10, "method": "wilson"}) \
-        == "proportion 0.4 [0.2, 0.6] · n 10"
+        == "ci [-1.5, 0.25] · estimate -0.6"
+    assert fmt.stats_detail({"proportion": 0.4, "interval": "wilson", "n": 10, "method": "wilson"}) \
+        == "proportion 0.4 · n 10"
+    proportion = {"kind": "proportion", "proportion": 0.4, "ci": [0.2, 0.6], "successes": 4, "trials": 10,
+                  "confidence": 0.95, "claim": "p > 0.3", "method": "clopper-pearson"}
+    assert fmt.stats_detail(proportion) == "p = 0.4 (4/10) [0.2, 0.6] 95%; claimed p > 0.3 · clopper-pearson"
+    assert fmt.stats_detail({"kind": "ordering", "order": 3}) == "order 3", "a shape its kind does not fit"
+
+
+def test_a_sequential_result_shows_its_looks_and_its_last_result():
+    stats = pytest.importorskip("dlverify.stats")
+    a, b = [0.30, 0.32, 0.31, 0.33, 0.30], [0.20, 0.21, 0.22, 0.2, 0.23]
+    plan = stats.SeedPlan((3, 5), 0.05)
+    result = stats.sequential(lambda n, c: stats.compare_paired(a[:n], b[:n], alternative="greater",
+                                                                 confidence=c), plan)
+    line = fmt.stats_detail(result.as_dict())
+    assert line.startswith("holds after 3 seeds (looks 3; decided): a−b = 0.1 [")
+
+
+def test_the_stylesheet_is_a_package_resource():
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert "report/report.css" in pyproject["tool"]["setuptools"]["package-data"]["dlverify"]
+    css = html.stylesheet()
+    assert ".badge.holds" in css and f"<style>{css}</style>" in html.render([], {})
+
+
+def test_a_catalogue_orders_and_titles_the_groups():
+    rows = [{"nodeid": f"t.py::{claim_id}", "claim_id": claim_id, "verdict": "holds"}
+            for claim_id in ("zz.one", "b.two", "a.three")]
+    catalogue = Catalogue((SourceReport("b", "Report B"), SourceReport("a", "Report A")))
+    groups = group_by_report(rows, catalogue.titles, catalogue.order)
+    assert [(g.name, g.title) for g in groups] == [("b", "Report B"), ("a", "Report A"),
+                                                   ("zz", "zz")]
+    assert [g.name for g in group_by_report(rows, {})] == ["a", "b", "zz"]
+
+
+def test_a_catalogue_survives_claims_json_and_older_files_keep_their_order():
+    catalogue = Catalogue((SourceReport("lab2", "Lab 2"), SourceReport("hw1", "HW1")),
+                          description="Each claim of two reports.")
+    again = Catalogue.from_report(catalogue.as_dict())
+    assert (again.order, again.titles, again.description) == (
+        ("lab2", "hw1"), {"lab2": "Lab 2", "hw1": "HW1"}, "Each claim of two reports.")
+    older = Catalogue.from_report({"titles": {"lab1": "Lab 1", "hw1": "HW1",
+                                              "worker-crash": "Tests whose xdist worker crashed"}})
+    assert older.order == ("lab1", "hw1") and older.titles["worker-crash"].startswith("Tests")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: SourceReport("Lab 2", "Lab 2"), "must be a claim id's prefix"),
+    (lambda: SourceReport("lab2", " "), "needs a title"),
+    (lambda: Catalogue((SourceReport("a", "A"), SourceReport("a", "B"))),
+     "names a source report twice"),
+    (lambda: Catalogue(("lab2",)), "takes SourceReport entries"),
+])
+def test_a_malformed_catalogue_says_what_is_wrong(make, message):
+    with pytest.raises(ReportError, match=message):
+        make()
 
 
 def test_markdown_cells_cannot_break_the_table():

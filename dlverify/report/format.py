@@ -3,9 +3,9 @@
 Numbers are shown to four significant digits (the precision the source reports
 quote), very small or very large ones in scientific notation; lists are shortened
 so a per-step history does not flood a table cell; statistics results (the
-``detail`` of an expectation) are condensed to "estimate [CI low, CI high]",
-effect size and n. Everything here returns plain text: the HTML and Markdown
-writers escape it themselves.
+``detail`` of an expectation) are condensed by their ``kind`` to "estimate [CI
+low, CI high]", effect size and n. Everything here returns plain text: the HTML
+and Markdown writers escape it themselves.
 """
 
 from __future__ import annotations
@@ -18,14 +18,7 @@ from typing import Any
 SIGNIFICANT = 4
 LIST_SHOWN = 5
 
-# Names under which a dlverify.stats result (or a similar dataclass) keeps its parts.
-ESTIMATE_KEYS = ("estimate", "mean_difference", "mean_diff", "difference", "diff", "median_difference",
-                 "proportion", "rate", "mean", "value", "statistic")
-INTERVAL_KEYS = ("ci", "interval", "confidence_interval", "ci95", "bootstrap_ci")
-EFFECT_KEYS = ("effect_size", "cohens_d", "cohen_d", "effect", "d", "hedges_g")
-COUNT_KEYS = ("n", "n_pairs", "n_seeds", "seeds_count", "count", "trials")
-LEVEL_KEYS = ("confidence", "level", "ci_level", "alpha_level")
-P_KEYS = ("p_value", "pvalue", "p")
+# Fields of a result without a known kind that are not worth a table cell.
 SKIPPED_DETAIL_KEYS = {"verdict", "reason", "alternative", "method", "description", "kind", "seed",
                        "n_resamples", "interval", "note"}
 
@@ -93,18 +86,10 @@ def full_value(item: Any) -> str:
     return "—" if item is None else str(item)
 
 
-def _first(detail: Mapping, keys: Sequence[str]) -> tuple[str, Any] | None:
-    for key in keys:
-        if key in detail and detail[key] is not None:
-            return key, detail[key]
-    return None
-
-
 def _interval(raw: Any) -> tuple[Any, Any] | None:
-    if isinstance(raw, Mapping):
-        low = next((raw[k] for k in ("low", "lower", "lo", "left") if k in raw), None)
-        high = next((raw[k] for k in ("high", "upper", "hi", "right") if k in raw), None)
-        return (low, high) if low is not None or high is not None else None
+    """``(low, high)`` from a result's ``ci``: a pair (as stats results write it) or a mapping."""
+    if isinstance(raw, Mapping) and ("low" in raw or "high" in raw):
+        return raw.get("low"), raw.get("high")
     if isinstance(raw, Sequence) and not isinstance(raw, str) and len(raw) == 2:
         return raw[0], raw[1]
     return None
@@ -124,7 +109,8 @@ def _claimed(detail: Mapping) -> str:
 
 
 def _extras(detail: Mapping, *pairs: tuple[str, str]) -> str:
-    parts = [f"{label} {value(detail[key])}" for key, label in pairs if detail.get(key) is not None]
+    parts = [f"{label} {value(detail[key])}".strip()
+             for key, label in pairs if detail.get(key) is not None]
     if detail.get("note"):
         parts.append(str(detail["note"]))
     return "".join(f" · {part}" for part in parts)
@@ -175,72 +161,52 @@ def _best(detail: Mapping) -> str:
     return head + (" · " + ", ".join(versus) if versus else "")
 
 
-_KINDS = {"paired": _paired, "value": _value, "proportion": _proportion, "trend": _trend,
-          "ordering": _ordering, "best": _best}
+def _sequential(detail: Mapping) -> str:
+    looks = ", ".join(str(n) for n in detail.get("looks_done") or [])
+    inner = stats_detail(detail.get("result"))
+    return (f"{detail.get('verdict', '?')} after {value(detail.get('n'))} seeds (looks {looks}; "
+            f"{detail.get('stopped', '?')})" + (f": {inner}" if inner else ""))
+
+
+#: One formatter per ``kind`` of :mod:`dlverify.stats` result (its ``as_dict()["kind"]``).
+KINDS = {"paired": _paired, "value": _value, "proportion": _proportion, "trend": _trend,
+         "ordering": _ordering, "best": _best, "sequential": _sequential}
 
 
 def stats_detail(detail: Any) -> str:
     """A statistics result in one line: ``a−b = 0.0123 [0.0051, 0.019] 95%; claimed a−b > 0 · d_z 1.2 · n 5``.
 
-    ``detail`` is the JSON form of a :mod:`dlverify.stats` result (its ``as_dict``);
-    the known kinds (paired, value, proportion, trend, ordering, best) are written
-    like their ``str()``. Other dicts: the point estimate, the confidence interval
-    and the effect size are found by their usual names, other short scalar fields
-    follow as ``name value``. Returns ``""`` when there is nothing to show.
+    ``detail`` is the JSON form of a :mod:`dlverify.stats` result (its
+    ``as_dict()``), written by the formatter of its ``kind`` (:data:`KINDS`) as
+    its ``str()`` would be. A result without a known kind, or whose fields do not
+    fit its kind, shows its ``ci`` and its short scalar fields as ``name value``
+    (:func:`fields`). Returns ``""`` when there is nothing to show.
     """
     if detail is None:
         return ""
     if not isinstance(detail, Mapping):
         return value(detail)
-    if detail.get("kind") in _KINDS:
+    formatter = KINDS.get(detail.get("kind"))
+    if formatter is not None:
         try:
-            return _KINDS[detail["kind"]](detail)
+            return formatter(detail)
         except (TypeError, KeyError, AttributeError, ValueError):
-            pass  # an unexpected shape: fall back to the generic form
-    return _generic(detail)
+            pass  # a result of an older or newer shape: its fields as they are
+    return fields(detail)
 
 
-def _generic(detail: Mapping) -> str:
-    used: set[str] = set()
-    parts: list[str] = []
-    estimate = _first(detail, ESTIMATE_KEYS)
-    interval_entry = _first(detail, INTERVAL_KEYS)
-    interval = _interval(interval_entry[1]) if interval_entry else None
-    level = _first(detail, LEVEL_KEYS)
-    head = ""
-    if estimate is not None and (_is_number(estimate[1]) or isinstance(estimate[1], str)):
-        used.add(estimate[0])
-        head = f"{_label(estimate[0])} {value(estimate[1])}"
+def fields(detail: Mapping) -> str:
+    """A result's interval (``ci``) and short scalar fields: ``ci [-1.5, 0.25] · estimate -0.6``."""
+    parts = []
+    interval = _interval(detail.get("ci"))
     if interval is not None:
-        used.add(interval_entry[0])
-        level_text = ""
-        if level is not None and _is_number(level[1]):
-            used.add(level[0])
-            confidence = level[1] * 100 if level[1] <= 1 else level[1]
-            level_text = f" {number(confidence, 3)}% CI"
-        head = (head + " " if head else "") + f"[{value(interval[0])}, {value(interval[1])}]{level_text}"
-    if head:
-        parts.append(head)
-    for keys in (EFFECT_KEYS, COUNT_KEYS, P_KEYS):
-        entry = _first(detail, keys)
-        if entry is not None and entry[0] not in used and (_is_number(entry[1]) or isinstance(entry[1], str)):
-            used.add(entry[0])
-            parts.append(f"{_label(entry[0])} {value(entry[1])}")
+        parts.append(f"ci [{value(interval[0])}, {value(interval[1])}]")
     for key, inner in detail.items():
-        if key in used or key in SKIPPED_DETAIL_KEYS:
+        if key in SKIPPED_DETAIL_KEYS or key == "ci":
             continue
         if isinstance(inner, (int, float, bool)) or (isinstance(inner, str) and 0 < len(inner) <= 40):
             parts.append(f"{key} {value(inner)}")
     return " · ".join(parts)
-
-
-_LABELS = {"mean_difference": "Δ", "mean_diff": "Δ", "difference": "Δ", "diff": "Δ",
-           "median_difference": "Δ median", "effect_size": "effect", "cohens_d": "d", "cohen_d": "d",
-           "hedges_g": "g", "p_value": "p", "pvalue": "p", "n_pairs": "n", "n_seeds": "n"}
-
-
-def _label(key: str) -> str:
-    return _LABELS.get(key, key)
 
 
 _RST_LITERAL = re.compile(r"``(.+?)``")

@@ -1,7 +1,8 @@
 """The claims report as one self-contained HTML page.
 
-Inline CSS, figures as ``data:image/png;base64`` URIs, no script: the file opens
-from disk in any browser, without a server or network. Every piece of text from
+Inline CSS (the package resource ``report.css``, read with
+:mod:`importlib.resources`), figures as ``data:image/png;base64`` URIs, no
+script: the file opens from disk in any browser, without a server or network. Every piece of text from
 the evidence is escaped with :func:`html.escape`.
 
 Layout: a header (verdict tally, environment), a summary table with one row per
@@ -12,119 +13,32 @@ statistics, protocol and scaling, skip reason or error, figures).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from html import escape
+from importlib import resources
 
+from ..verdicts import DECIDED, NoVerdict, Verdict
 from . import format as fmt
-from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, protocol_counts,
-                   error_excerpt, error_summary, instance_of, paired_numbers, profile_of, run_label,
-                   run_table, runs_note, seeds_line, skip_reason)
+from .catalogue import DESCRIPTION
+from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of,
+                   error_excerpt, error_summary, instance_of, paired_numbers, profile_of,
+                   protocol_counts, run_label, run_table, runs_note, seeds_line, skip_reason)
 
 SUMMARY_NUMBERS = 6  # reported/measured lines per summary row; the card has them all
 SUMMARY_CLIP = 60  # characters of one value in the summary
 TOOLTIP_CLIP = 1500  # characters of a value's tooltip (a per-step curve can have thousands of numbers)
 SUMMARY_EXPECTATIONS = 6  # expectations per summary row (those not holding always shown)
 
-CSS = """
-:root { --holds:#1a7f37; --refuted:#cf222e; --inconclusive:#b35900; --skipped:#6e7781; --error:#24292f;
-        --line:#d0d7de; --soft:#f6f8fa; --ink:#1f2328; --muted:#59636e; }
-* { box-sizing: border-box; }
-body { margin: 0; font: 14px/1.45 -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
-       color: var(--ink); background: #fff; }
-main { max-width: 1360px; margin: 0 auto; padding: 24px 28px 64px; }
-h1 { font-size: 26px; margin: 0 0 4px; }
-h2 { font-size: 20px; margin: 36px 0 10px; padding-bottom: 6px; border-bottom: 2px solid var(--line); }
-h2 .short { color: var(--muted); font-weight: 600; margin-right: 6px; }
-h3 { font-size: 16px; margin: 0; display: inline; }
-h4 { font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); margin: 12px 0 4px; }
-code, pre, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12.5px; }
-a { color: #0550ae; text-decoration: none; } a:hover { text-decoration: underline; }
-.sub { color: var(--muted); margin: 0 0 14px; }
-.tally { display: flex; gap: 10px; flex-wrap: wrap; margin: 14px 0; }
-.tally .cell { border: 1px solid var(--line); border-radius: 8px; padding: 8px 14px; min-width: 110px; }
-.tally .n { font-size: 24px; font-weight: 700; display: block; }
-.tally .holds .n { color: var(--holds); } .tally .refuted .n { color: var(--refuted); }
-.tally .inconclusive .n { color: var(--inconclusive); } .tally .skipped .n { color: var(--skipped); }
-.tally .error .n { color: var(--error); }
-.env { display: grid; grid-template-columns: max-content 1fr max-content 1fr; gap: 2px 14px; background: var(--soft);
-       border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; margin: 0; }
-.env dt { color: var(--muted); } .env dd { margin: 0; overflow-wrap: anywhere; }
-nav.reports { margin: 16px 0 0; display: flex; flex-wrap: wrap; gap: 8px; }
-nav.reports a { border: 1px solid var(--line); border-radius: 999px; padding: 3px 12px; color: var(--ink); }
-.badge { display: inline-block; min-width: 92px; text-align: center; padding: 2px 8px; border-radius: 999px;
-         color: #fff; font-weight: 700; font-size: 12px; letter-spacing: .03em; text-transform: uppercase; }
-.badge.holds { background: var(--holds); } .badge.refuted { background: var(--refuted); }
-.badge.inconclusive { background: var(--inconclusive); } .badge.skipped { background: var(--skipped); }
-.badge.error { background: var(--error); }
-.mini { font-size: 12px; color: var(--muted); white-space: nowrap; }
-.mini b { color: var(--ink); }
-table { border-collapse: collapse; }
-table.summary { width: 100%; table-layout: fixed; }
-table.summary > thead th { text-align: left; font-size: 12px; color: var(--muted); font-weight: 600;
-                            border-bottom: 2px solid var(--line); padding: 6px 8px; }
-table.summary > tbody > tr > td { border-bottom: 1px solid var(--line); padding: 8px; vertical-align: top; }
-table.summary tr.group th { text-align: left; background: var(--soft); padding: 8px; font-size: 14px;
-                            border-bottom: 1px solid var(--line); }
-table.summary tr.group .mini { font-weight: 400; margin-left: 8px; }
-col.c-verdict { width: 112px; } col.c-claim { width: 25%; } col.c-numbers { width: 34%; }
-col.c-expect { width: 26%; } col.c-run { width: 10%; }
-.stmt { margin-top: 2px; } .src { color: var(--muted); font-size: 12.5px; }
-.inst { display: inline-block; font-size: 11.5px; padding: 0 6px; border-radius: 4px; background: #eaeef2;
-        color: var(--ink); margin-left: 4px; font-family: ui-monospace, Menlo, Consolas, monospace; }
-table.nums { width: 100%; font-size: 12.5px; table-layout: fixed; }
-col.n-q { width: 36%; } col.n-r { width: 24%; } col.n-m { width: 40%; }
-table.nums td.quote { text-align: left; color: var(--muted); font-style: italic; }
-table.nums th { font-weight: 600; color: var(--muted); text-align: right; padding: 0 4px 2px; font-size: 11px; }
-table.nums th:first-child { text-align: left; }
-table.nums td { padding: 1px 4px; vertical-align: top; text-align: right; font-variant-numeric: tabular-nums;
-                overflow-wrap: break-word; }
-table.nums td.mea { font-weight: 600; }
-table.nums td.q { text-align: left; color: var(--ink); font-family: ui-monospace, Menlo, Consolas, monospace;
-                  font-size: 11.5px; overflow-wrap: normal; word-break: normal; }
-table.nums td.rep { color: var(--muted); } table.nums td.none { color: #afb8c1; }
-table.nums tr:nth-child(even) td { background: #fafbfc; }
-.more { font-size: 12px; color: var(--muted); }
-ul.expect { list-style: none; margin: 0; padding: 0; font-size: 12.5px; }
-ul.expect li { margin: 0 0 3px; padding-left: 18px; position: relative; }
-ul.expect li::before { position: absolute; left: 0; font-weight: 700; }
-ul.expect li.holds::before { content: "✓"; color: var(--holds); }
-ul.expect li.refuted::before { content: "✗"; color: var(--refuted); }
-ul.expect li.inconclusive::before { content: "?"; color: var(--inconclusive); }
-.stat { display: block; color: var(--muted); font-variant-numeric: tabular-nums; }
-.scaled { display: block; margin-top: 4px; font-size: 12px; color: #7d4e00; background: #fff8c5;
-          border-radius: 4px; padding: 1px 6px; }
-.why { color: var(--muted); font-size: 12.5px; }
-.why.error { color: var(--error); font-weight: 600; margin-bottom: 4px; }
-article.claim { border: 1px solid var(--line); border-left: 6px solid var(--skipped); border-radius: 8px;
-                padding: 12px 16px; margin: 14px 0; }
-article.claim.holds { border-left-color: var(--holds); } article.claim.refuted { border-left-color: var(--refuted); }
-article.claim.inconclusive { border-left-color: var(--inconclusive); }
-article.claim.error { border-left-color: var(--error); }
-article.claim > header { display: flex; gap: 10px; align-items: baseline; flex-wrap: wrap; }
-article.claim > header .src { margin-left: auto; }
-article.claim .statement { font-size: 15px; margin: 8px 0 4px; }
-.known { background: #ffebe9; border-radius: 6px; padding: 6px 10px; font-size: 13px; margin: 6px 0; }
-.skipbox { background: var(--soft); border-radius: 6px; padding: 6px 10px; margin: 6px 0; }
-.errorbox { background: #f6f8fa; border: 1px solid #8c959f; border-radius: 6px; padding: 6px 10px; margin: 6px 0; }
-.errorbox pre { margin: 6px 0 0; white-space: pre-wrap; overflow-wrap: anywhere; max-height: 340px; overflow: auto;
-                font-size: 11.5px; }
-.cols { display: grid; grid-template-columns: minmax(0, 1.25fr) minmax(0, 1fr); gap: 8px 28px; }
-table.kv { font-size: 12.5px; width: 100%; }
-table.kv { table-layout: fixed; }
-table.kv.runs { table-layout: auto; margin-top: 6px; }
-table.kv.runs th { width: auto; }
-table.kv th { text-align: left; color: var(--muted); font-weight: 400; padding: 1px 10px 1px 0; width: 34%;
-              vertical-align: top; overflow-wrap: anywhere; }
-table.kv td { padding: 1px 0; overflow-wrap: anywhere; }
-ul.plain { margin: 0; padding-left: 18px; font-size: 12.5px; }
-.figs { display: flex; flex-wrap: wrap; gap: 14px; margin-top: 10px; }
-figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 6px; background: #fff; }
-figure img { display: block; max-width: 520px; width: 100%; height: auto; }
-figcaption { font-size: 12px; color: var(--muted); text-align: center; margin-top: 2px; }
-footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
-@media print { article.claim { break-inside: avoid; } }
-"""
+CSS_RESOURCE = "report.css"  # beside this module, inlined into the page
+
+
+@functools.cache
+def stylesheet() -> str:
+    """The page's CSS, read from the package resource ``dlverify/report/report.css``."""
+    return resources.files(__package__).joinpath(CSS_RESOURCE).read_text(encoding="utf-8")
+
 
 _BACKTICKS = re.compile(r"`([^`]+)`")
 
@@ -140,7 +54,7 @@ def _prose(text: str, limit: int = 400) -> str:
 
 def badge(verdict: str | None) -> str:
     """A coloured verdict badge."""
-    verdict = verdict if verdict in VERDICT_ORDER else "error"
+    verdict = verdict if verdict in VERDICT_ORDER else NoVerdict.ERROR.value
     return f'<span class="badge {verdict}">{verdict}</span>'
 
 
@@ -239,14 +153,15 @@ def _expectations(evidence: Mapping, limit: int | None = None) -> str:
     expectations = list(evidence.get("expectations") or [])
     hidden = 0
     if limit is not None and len(expectations) > limit:
-        failing = [e for e in expectations if e.get("verdict") != "holds"]
-        holding = [e for e in expectations if e.get("verdict") == "holds"]
+        failing = [e for e in expectations if e.get("verdict") != Verdict.HOLDS]
+        holding = [e for e in expectations if e.get("verdict") == Verdict.HOLDS]
         kept = failing + holding[: max(0, limit - len(failing))]
         hidden = len(expectations) - len(kept)
         expectations = [e for e in expectations if any(e is k for k in kept)]
     items = []
     for expectation in expectations:
-        verdict = expectation.get("verdict") if expectation.get("verdict") in VERDICT_ORDER else "inconclusive"
+        verdict = expectation.get("verdict")
+        verdict = verdict if verdict in DECIDED else Verdict.INCONCLUSIVE.value
         stat = fmt.stats_detail(expectation.get("detail"))
         stat_html = f'<span class="stat">{_text(stat)}</span>' if stat else ""
         items.append(f'<li class="{verdict}" title="{verdict}">{_prose(expectation.get("description", ""))}'
@@ -273,9 +188,9 @@ def _run_cell(row: Mapping, environment: Mapping, runs: Sequence[Mapping] | None
 def _why(row: Mapping) -> str:
     """Skip reason or error summary, for rows without a measured verdict."""
     verdict = row.get("verdict")
-    if verdict == "skipped":
+    if verdict == NoVerdict.SKIPPED:
         return f'<div class="why">Skipped: {_text(fmt.one_line(skip_reason(row), 300))}</div>'
-    if verdict == "error":
+    if verdict == NoVerdict.ERROR:
         return f'<div class="why error">{_text(error_summary(row))}</div>'
     return ""
 
@@ -338,7 +253,7 @@ def _figures(evidence: Mapping) -> str:
 def claim_card(row: Mapping, environment: Mapping, runs: Sequence[Mapping] | None = None) -> str:
     """Everything recorded for one claim test instance."""
     evidence = row.get("evidence") or {}
-    verdict = row.get("verdict") if row.get("verdict") in VERDICT_ORDER else "error"
+    verdict = row.get("verdict") if row.get("verdict") in VERDICT_ORDER else NoVerdict.ERROR.value
     instance = instance_of(row)
     inst = f'<span class="inst">{_text(instance)}</span>' if instance else ""
     parts = [f'<article class="claim {verdict}" id="{_text(anchor_of(row))}"><header>{badge(verdict)}'
@@ -348,16 +263,17 @@ def claim_card(row: Mapping, environment: Mapping, runs: Sequence[Mapping] | Non
     if row.get("expected_not_to_hold"):
         parts.append(f'<div class="known"><b>Recorded as not holding:</b> '
                      f'{_text(row["expected_not_to_hold"])}</div>')
-    if verdict == "skipped":
+    if verdict == NoVerdict.SKIPPED:
         parts.append(f'<div class="skipbox"><b>Skipped:</b> {_text(skip_reason(row))}</div>')
-    if verdict == "error":
+    if verdict == NoVerdict.ERROR:
         parts.append(f'<div class="errorbox"><b>Error:</b> {_text(error_summary(row))}'
                      f"<pre>{_text(error_excerpt(row))}</pre></div>")
     left, right = [], []
     if evidence.get("reported") or evidence.get("measured"):
         left.append(f"<h4>Reported vs measured</h4>{_numbers(evidence)}")
     if evidence.get("expectations"):
-        heading = "Expectations recorded before the error" if verdict == "error" else "Expectations"
+        heading = ("Expectations recorded before the error" if verdict == NoVerdict.ERROR
+                   else "Expectations")
         left.append(f"<h4>{heading}</h4>{_expectations(evidence)}")
     if evidence.get("protocol"):
         right.append(f"<h4>Protocol as run</h4>{_kv_table(evidence['protocol'])}")
@@ -398,8 +314,12 @@ def _runs(runs: Sequence[Mapping] | None) -> str:
 
 
 def render(groups: Sequence[ReportGroup], environment: Mapping, *,
-           runs: Sequence[Mapping] | None = None) -> str:
-    """The whole page; ``runs`` lists the runs the rows come from (:mod:`dlverify.report.runs`)."""
+           runs: Sequence[Mapping] | None = None, description: str = DESCRIPTION) -> str:
+    """The whole page; ``runs`` lists the runs the rows come from (:mod:`dlverify.report.runs`).
+
+    ``description`` is the line under the title (a project's catalogue gives it,
+    :class:`~dlverify.report.catalogue.Catalogue`).
+    """
     rows = [row for group in groups for row in group.rows]
     nav = "".join(f'<a href="#report-{_text(g.name)}">{_text(g.name)} <span class="mini">'
                   f"{len(g.rows)}</span></a>" for g in groups)
@@ -412,9 +332,9 @@ def render(groups: Sequence[ReportGroup], environment: Mapping, *,
     generated = environment.get("finished") or ""
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>dlverify claims report</title><style>{CSS}</style></head><body><main>"
+            f"<title>dlverify claims report</title><style>{stylesheet()}</style></head><body><main>"
             "<h1>Claims report</h1>"
-            f'<p class="sub">Each claim of the lab reports, decided by measurement. dlverify '
+            f'<p class="sub">{_text(description)} dlverify '
             f'{_text(environment.get("dlverify", ""))}, profile <b>{_text(environment.get("profile", ""))}</b>'
             f"{', ' + _text(generated) if generated else ''}.</p>"
             f"{_tally(rows)}{_runs(runs)}{_environment(environment)}"

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from ..verdicts import NoVerdict, Verdict
 from . import format as fmt
-from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of, protocol_counts,
-                   error_excerpt, error_summary, instance_of, paired_numbers, profile_of, run_label,
-                   run_table, runs_note, seeds_line, skip_reason)
+from .rows import (RUN_HEADERS, VERDICT_ORDER, ReportGroup, anchor_of, counts, device_of,
+                   error_excerpt, error_summary, instance_of, paired_numbers, profile_of,
+                   protocol_counts, run_label, run_table, runs_note, seeds_line, skip_reason)
 
-MARKS = {"holds": "🟢 holds", "refuted": "🔴 refuted", "inconclusive": "🟠 inconclusive",
-         "skipped": "⚪ skipped", "error": "⚫ error"}
-EXPECTATION_MARKS = {"holds": "✓", "refuted": "✗", "inconclusive": "?"}
+MARKS = {Verdict.HOLDS.value: "🟢 holds", Verdict.REFUTED.value: "🔴 refuted",
+         Verdict.INCONCLUSIVE.value: "🟠 inconclusive", NoVerdict.SKIPPED.value: "⚪ skipped",
+         NoVerdict.ERROR.value: "⚫ error"}
+EXPECTATION_MARKS = {Verdict.HOLDS.value: "✓", Verdict.REFUTED.value: "✗",
+                     Verdict.INCONCLUSIVE.value: "?"}
 SUMMARY_NUMBERS = 6  # quantities per summary row; the claim's section has them all
 SUMMARY_CLIP = 60  # characters of one value in the summary
 
@@ -28,7 +31,7 @@ def escape(text: object) -> str:
 
 
 def _verdict(verdict: str | None) -> str:
-    return f"**{MARKS.get(verdict or '', MARKS['error'])}**"
+    return f"**{MARKS.get(verdict or '', MARKS[NoVerdict.ERROR.value])}**"
 
 
 def _numbers_inline(evidence: Mapping, limit: int = SUMMARY_NUMBERS, clip: int = SUMMARY_CLIP) -> str:
@@ -75,9 +78,9 @@ def summary_table(group: ReportGroup, environment: Mapping,
     for row in group.rows:
         evidence = row.get("evidence") or {}
         numbers = _numbers_inline(evidence)
-        if row.get("verdict") == "skipped":
+        if row.get("verdict") == NoVerdict.SKIPPED:
             numbers = escape(f"skipped: {skip_reason(row)}")
-        elif row.get("verdict") == "error":
+        elif row.get("verdict") == NoVerdict.ERROR:
             numbers = escape(error_summary(row)) + ("<br>" + numbers if numbers else "")
         lines.append(f"| {_verdict(row.get('verdict'))} | {_claim_link(row)} | {escape(row.get('source', ''))} | "
                      f"{escape(fmt.one_line(row.get('statement', ''), 240))} | {numbers} | "
@@ -102,9 +105,9 @@ def _section(row: Mapping, figure_paths: Mapping[tuple[int, int], str], index: i
              f"*{escape(row.get('source', ''))}* — {escape(fmt.one_line(row.get('statement', ''), 1000))}", ""]
     if row.get("expected_not_to_hold"):
         lines += [f"> **Recorded as not holding:** {escape(row['expected_not_to_hold'])}", ""]
-    if row.get("verdict") == "skipped":
+    if row.get("verdict") == NoVerdict.SKIPPED:
         lines += [f"> **Skipped:** {escape(skip_reason(row))}", ""]
-    if row.get("verdict") == "error":
+    if row.get("verdict") == NoVerdict.ERROR:
         lines += [f"> **Error:** {escape(error_summary(row))}", "", "```", error_excerpt(row).replace("```", "'''"),
                   "```", ""]
     pairs = paired_numbers(evidence)

@@ -1,9 +1,8 @@
 """The report's view of the collected rows: grouping, instances, devices, errors.
 
-A *row* is one executed claim test instance as the pytest plugin collected it
-(``nodeid``, ``claim_id``, ``report``, ``source``, ``statement``, ``outcome``,
-``verdict``, optional ``evidence`` — see :meth:`dlverify.evidence.ClaimRecord.as_dict`
-— and ``skip_reason`` / ``error``). Functions here read rows; none changes them.
+A *row* (:class:`ClaimRow`) is one executed claim test instance as the pytest
+plugin hands it to the report, and as ``claims.json`` keeps it. Functions here
+read rows; none changes them.
 """
 
 from __future__ import annotations
@@ -12,9 +11,53 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypedDict
 
-VERDICT_ORDER = ("holds", "refuted", "inconclusive", "skipped", "error")
-REPORT_ORDER = ("lab1", "hw1", "lab2", "hw2", "a1")
+from ..evidence import EvidenceDict
+from ..verdicts import SHOWN, NoVerdict, Verdict
+
+#: The verdicts a row can show, in the report's order (defined in :mod:`dlverify.verdicts`).
+VERDICT_ORDER = SHOWN
+
+
+class ClaimRow(TypedDict, total=False):
+    """One claim test instance, as the plugin collects it and the report reads it.
+
+    ``nodeid`` is always there; a row read from an older ``claims.json`` may
+    lack any other key, so the report reads them with ``row.get``.
+
+    * from collection: ``claim_id``, ``report`` (the id's prefix), ``source``,
+      ``statement`` (the docstring's first paragraph), ``expected_not_to_hold``
+      (the Finding's why, or None), ``test``, ``instance`` (the parametrization
+      id), ``device``;
+    * from the run: ``outcome`` (passed, failed, xfailed, xpassed-strict,
+      skipped, error), ``duration_s``, ``evidence`` (the claim's
+      :class:`~dlverify.evidence.EvidenceDict`), ``skip_reason``, ``error`` (the
+      failure text), ``not_held`` (the failure was a ``ClaimNotHeld``),
+      ``worker_crashed``;
+    * when the report is written: ``profile``, ``verdict`` (one of
+      :data:`VERDICT_ORDER`), ``run`` (the number of the run it comes from).
+    """
+
+    nodeid: str
+    claim_id: str
+    report: str
+    source: str
+    statement: str
+    expected_not_to_hold: str | None
+    test: str
+    instance: str
+    device: str
+    outcome: str | None
+    duration_s: float
+    evidence: EvidenceDict
+    skip_reason: str
+    error: str
+    not_held: bool
+    worker_crashed: bool
+    profile: str
+    verdict: str
+    run: int
 _INSTANCE = re.compile(r"\[(?P<id>.*)\]$")
 _DEVICE_WORDS = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
 
@@ -25,7 +68,7 @@ class ReportGroup:
 
     name: str
     title: str
-    rows: list[dict] = field(default_factory=list)
+    rows: list[ClaimRow] = field(default_factory=list)
 
     @property
     def counts(self) -> Counter:
@@ -37,8 +80,10 @@ def sort_key(row: Mapping) -> tuple:
     return row.get("claim_id", ""), row.get("nodeid", "")
 
 
-def group_by_report(rows: Iterable[Mapping], titles: Mapping[str, str] | None = None) -> list[ReportGroup]:
-    """Rows grouped by source report: lab1, hw1, lab2, hw2, a1 first, any other report after."""
+def group_by_report(rows: Iterable[Mapping], titles: Mapping[str, str] | None = None,
+                    order: Sequence[str] = ()) -> list[ReportGroup]:
+    """Rows grouped by source report: the reports in ``order`` first (a project's catalogue,
+    :mod:`.catalogue`), any other report after, sorted; each titled from ``titles``."""
     titles = titles or {}
     groups: dict[str, ReportGroup] = {}
     for row in sorted(rows, key=sort_key):
@@ -46,8 +91,8 @@ def group_by_report(rows: Iterable[Mapping], titles: Mapping[str, str] | None = 
         if name not in groups:
             groups[name] = ReportGroup(name, titles.get(name, name))
         groups[name].rows.append(dict(row))
-    known = [groups[name] for name in REPORT_ORDER if name in groups]
-    others = [groups[name] for name in sorted(groups) if name not in REPORT_ORDER]
+    known = [groups[name] for name in dict.fromkeys(order) if name in groups]
+    others = [groups[name] for name in sorted(groups) if name not in order]
     return known + others
 
 
@@ -96,7 +141,8 @@ def error_summary(row: Mapping) -> str:
     if outcome == "xpassed-strict":
         return ("Marked as not holding (strict xfail), but the claim holds as measured now: "
                 "update the test's xfail and the catalogue.")
-    if outcome == "failed" and row.get("not_held") and measured in ("refuted", "inconclusive"):
+    not_holding = measured in (Verdict.REFUTED, Verdict.INCONCLUSIVE)
+    if outcome == "failed" and row.get("not_held") and not_holding:
         return (f"Measured {measured}, but the test is not marked as not holding: a new finding; "
                 f"record it with xfail on the claim marker.")
     if row.get("worker_crashed"):
@@ -170,7 +216,7 @@ def protocol_counts(rows: Iterable[Mapping]) -> tuple[int, int]:
     """
     ran: dict[str, bool] = {}
     for row in rows:
-        if row.get("verdict") == "skipped" or not row.get("claim_id"):
+        if row.get("verdict") == NoVerdict.SKIPPED or not row.get("claim_id"):
             continue
         scaled = bool((row.get("evidence") or {}).get("scaling"))
         ran[row["claim_id"]] = ran.get(row["claim_id"], False) or scaled

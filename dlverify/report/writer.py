@@ -1,8 +1,9 @@
 """Write the claims report: ``index.html``, ``claims.md``, ``claims.json`` and ``figures/*.png``.
 
-``claims.json`` keeps every row as collected (figures included, base64) and the
-runs the rows come from (:mod:`.runs`), so the other files can be rebuilt from
-it with :func:`write_report_from_json`.
+``claims.json`` keeps every row as collected (figures included, base64), the
+runs the rows come from (:mod:`.runs`) and the project's catalogue of source
+reports (``titles``, ``report_order``, ``description``: :mod:`.catalogue`), so
+the other files can be rebuilt from it with :func:`write_report_from_json`.
 
 Writing is atomic: every file is written into a temporary folder beside the
 report folder, which then takes the report folder's place by a rename. A reader
@@ -27,7 +28,8 @@ from pathlib import Path
 
 from ..errors import ReportError
 from . import html, markdown
-from .rows import anchor_of, group_by_report, sort_key
+from .catalogue import NO_CATALOGUE, Catalogue
+from .rows import ClaimRow, anchor_of, group_by_report, sort_key
 from .runs import FORMAT_VERSION, JSON_NAME, read_report, runs_of
 
 FIGURES_DIR = "figures"
@@ -66,7 +68,8 @@ def check_report_folder(directory: Path) -> Path:
     return directory
 
 
-def write_report(rows: list[dict], directory: Path, environment: dict, *,
+def write_report(rows: list[ClaimRow], directory: Path, environment: dict, *,
+                 catalogue: Catalogue = NO_CATALOGUE,
                  titles: Mapping[str, str] | None = None,
                  runs: list[dict] | None = None) -> list[Path]:
     """Write the report into ``directory`` atomically; return its paths (``index.html`` first).
@@ -74,13 +77,16 @@ def write_report(rows: list[dict], directory: Path, environment: dict, *,
     ``rows`` are the plugin's finished rows (one per claim test instance, with a
     ``verdict``, and the ``run`` they come from); ``environment`` describes the
     latest run; ``runs`` lists every run a row comes from (default: one run,
-    described by ``environment``); ``titles`` maps a source report's short name
-    (``lab1``) to its title.
+    described by ``environment``); ``catalogue`` names the source reports, their
+    order and the page's description (:mod:`.catalogue`); ``titles`` adds titles
+    of reports it does not name.
     """
     directory = Path(directory).resolve()
     runs = runs if runs is not None else runs_of({"environment": environment})
+    if titles:
+        catalogue = catalogue.merged_with(Catalogue(extra_titles=dict(titles)))
     rows = sorted(rows, key=sort_key)
-    groups = group_by_report(rows, titles)
+    groups = group_by_report(rows, catalogue.titles, catalogue.order)
     ordered = [row for group in groups for row in group.rows]
     directory.parent.mkdir(parents=True, exist_ok=True)
     build = _sibling(directory, "new")
@@ -88,10 +94,11 @@ def write_report(rows: list[dict], directory: Path, environment: dict, *,
     try:
         figure_paths = _write_figures(ordered, build / FIGURES_DIR)
         document = {"format": FORMAT_VERSION, "environment": environment,
-                    "titles": dict(titles or {}), "runs": runs, "claims": rows}
+                    **catalogue.as_dict(), "runs": runs, "claims": rows}
         pages = {JSON_NAME: json.dumps(document, indent=1, default=str),
                  "claims.md": markdown.render(groups, environment, figure_paths, runs=runs),
-                 "index.html": html.render(groups, environment, runs=runs)}
+                 "index.html": html.render(groups, environment, runs=runs,
+                                           description=catalogue.description)}
         for name, text in pages.items():
             (build / name).write_text(text, encoding="utf-8")
         _swap_in(build, directory)
@@ -107,7 +114,7 @@ def write_report_from_json(source: Path, directory: Path | None = None) -> list[
     data = read_report(source)
     folder = source if source.is_dir() else source.parent
     return write_report(data["claims"], directory or folder, data.get("environment", {}),
-                        titles=data.get("titles"), runs=runs_of(data))
+                        catalogue=Catalogue.from_report(data), runs=runs_of(data))
 
 
 def _swap_in(build: Path, directory: Path) -> None:
@@ -130,7 +137,7 @@ def _sibling(directory: Path, role: str) -> Path:
     return directory.parent / f".{directory.name}.{role}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
-def _write_figures(rows: list[dict], folder: Path) -> dict[tuple[int, int], str]:
+def _write_figures(rows: list[ClaimRow], folder: Path) -> dict[tuple[int, int], str]:
     """PNG files for the Markdown report, in a new ``folder``."""
     paths: dict[tuple[int, int], str] = {}
     used: set[str] = set()

@@ -1,30 +1,18 @@
-"""The three-way verdict and the one rule every interval-based result uses."""
+"""The one rule every interval-based result uses to reach its three-way verdict.
+
+:class:`Verdict` itself is defined in :mod:`dlverify.verdicts` (with the names a
+claim test shows when nothing was decided) and imported from here as before.
+"""
 
 from __future__ import annotations
 
 import math
-from enum import Enum
 from typing import Any
 
+from ..verdicts import Verdict
 from ._common import StatsError, fmt
 
 ALTERNATIVES = ("greater", "less", "within")
-
-
-class Verdict(str, Enum):
-    """Outcome of confronting a claim with measurements.
-
-    ``holds``: the measurements support the claim at the stated confidence;
-    ``refuted``: they support the opposite (the estimate is confidently on the
-    other side of the claim's threshold); ``inconclusive``: neither.
-    """
-
-    HOLDS = "holds"
-    REFUTED = "refuted"
-    INCONCLUSIVE = "inconclusive"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 def decide(ci: tuple[float, float], region: tuple[float, float]) -> Verdict:
