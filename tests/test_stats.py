@@ -162,11 +162,12 @@ def test_student_t_interval():
 
 
 def test_guarded_t_interval_is_the_t_interval_at_a_tenth_of_the_error():
-    """compare_to_value's default: the t interval at confidence 1 − (1 − c)/10 (0.995 at c = 0.95)."""
+    """compare_to_value's default: the t interval at confidence 1 − (1 − c)/10 (0.995 at 0.95)."""
     d = np.array([0.3, 0.5, 0.1, 0.4])
     value = compare_to_value(d, 0.0)
     expected = scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.995)
-    assert value.interval == "guarded-t" and value.ci == pytest.approx((expected.low, expected.high))
+    assert value.interval == "guarded-t"
+    assert value.ci == pytest.approx((expected.low, expected.high))
     assert value.confidence == 0.95 and assert_json(value)["interval"] == "guarded-t"
     assert within(d, -1.0, 1.0).ci == value.ci
     assert value.at_confidence(0.9).ci == pytest.approx(

@@ -169,9 +169,10 @@ def page_claim(k: int) -> Claim:
                  lambda s, c: rank_trend(X[:k], s, confidence=c).verdict)
 
 
-# One sample: the seed effect of ``runs`` dilutes skewed noise, so skewed values are checked on their own below.
+# One sample: the seed effect of ``runs`` dilutes skewed noise; skewed values are checked below.
 VALUE_CLAIM = Claim("mean > 0 (normal, t3)", (0.0,), value_fast,
-                    lambda s, c: compare_to_value(s[0], 0.0, confidence=c).verdict, noises=("normal", "t3"))
+                    lambda s, c: compare_to_value(s[0], 0.0, confidence=c).verdict,
+                    noises=("normal", "t3"))
 CLAIMS = [
     Claim("paired a > b", (0.0, 0.0), paired_fast("greater"),
           lambda s, c: compare_paired(s[0], s[1], confidence=c).verdict),
@@ -318,9 +319,9 @@ def test_page_rates_are_its_exact_size():
                 assert abs(np.mean(verdicts == side) - size) <= tolerance, (k, n, side, size)
 
 
-# -- one sample against a value: skewed laws ------------------------------------------------------------------
+# -- one sample against a value: skewed laws ------------------------------------------------
 
-VALUE_DRAWS = 10_000  # per cell: SE 0.2 % at a 4 % rate, so a true rate of 5 % passes only by a 5-SE fluke
+VALUE_DRAWS = 10_000  # per cell: SE 0.2 % at 4 %; a true rate of 5 % passes only by a 5-SE fluke
 VALUE_SEEDS = range(2, 21)
 
 
@@ -343,7 +344,7 @@ VALUE_LAWS = ("normal", "t3", "exp", "exp, left", "lognormal 0.5", "gamma 4")
 
 
 def value_rates(seed: int) -> dict[tuple[str, str], tuple[float, float]]:
-    """{(law, "n=…" | plan): (false holds, false refuted)} of "mean > 0" at mean 0, the default rule."""
+    """{(law, "n=…" | plan): (false holds, false refuted)} of "mean > 0" at mean 0 (the default)."""
     rng = np.random.default_rng(seed)
     rates = {}
     for kind in VALUE_LAWS:
@@ -353,12 +354,13 @@ def value_rates(seed: int) -> dict[tuple[str, str], tuple[float, float]]:
         for plan in PLANS:
             samples = centred(kind, rng, (VALUE_DRAWS, 1, plan.budget))
             verdicts, _ = sequential_codes(VALUE_CLAIM, samples, plan)
-            rates[kind, f"looks {plan.looks}"] = (np.mean(verdicts == HOLDS), np.mean(verdicts == REFUTED))
+            where = f"looks {plan.looks}"
+            rates[kind, where] = (np.mean(verdicts == HOLDS), np.mean(verdicts == REFUTED))
     return rates
 
 
 def test_one_sample_against_a_value_false_rates():
-    """compare_to_value's default (guarded t): false holds and false refuted ≤ 5 % for every law, n and plan.
+    """compare_to_value's default (guarded t): false holds and refuted ≤ 5 % for every law, n, plan.
 
     10 000 draws per cell, SE ≈ 0.2 % at the worst rates. Measured on these
     draws (a 40 000-draw run agrees within 0.2 %), worst over n = 2..20:
@@ -377,7 +379,7 @@ def test_one_sample_against_a_value_false_rates():
 
 
 def test_one_sample_against_a_value_power():
-    """Power of "mean > 0" at a standardized effect of 1.5 (normal values), and the smallest n reaching 80 %.
+    """Power of "mean > 0" at a standardized effect of 1.5 (normal values); the smallest n for 80 %.
 
     Exact for normal values: the verdict is "holds" when √n·x̄/s exceeds
     ``t_{1−(1−c)/20, n−1}``, and √n·x̄/s is noncentral t with n − 1 d.o.f. and
@@ -394,7 +396,8 @@ def test_one_sample_against_a_value_power():
 
     assert exact(10) >= 0.80 > exact(9)
     rng = np.random.default_rng(22)
-    simulated = np.mean(value_fast(1.5 + rng.standard_normal((VALUE_DRAWS, 1, 10)), CONFIDENCE) == HOLDS)
+    samples = 1.5 + rng.standard_normal((VALUE_DRAWS, 1, 10))
+    simulated = np.mean(value_fast(samples, CONFIDENCE) == HOLDS)
     assert abs(simulated - exact(10)) <= 4 * np.sqrt(exact(10) * (1 - exact(10)) / VALUE_DRAWS)
     powers = []
     for plan in PLANS:
@@ -406,7 +409,7 @@ def test_one_sample_against_a_value_power():
 
 
 def test_student_t_is_anticonservative_for_a_skewed_single_sample():
-    """Why compare_to_value's default is guarded: the plain t interval on Exp(1) − 1 values at mean 0.
+    """Why compare_to_value's default is guarded: the plain t interval, Exp(1) − 1 values at mean 0.
 
     "mean > 0" is falsely *refuted* (equivalently "mean < 0" falsely holds)
     9.6–11.5 % of the time at n = 3–10 instead of 2.5 % (the check allows

@@ -1,4 +1,4 @@
-"""Input checks, the intervals of a mean (Student t, guarded t, seeded percentile bootstrap), JSON/str helpers."""
+"""Input checks, the intervals of a mean (t, guarded t, percentile bootstrap), JSON/str helpers."""
 
 from __future__ import annotations
 
@@ -130,7 +130,7 @@ def t_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.n
 
 
 def guarded_confidence(confidence: float) -> float:
-    """The confidence the ``"guarded-t"`` interval computes its t interval at: ``1 − (1 − c)/GUARD``.
+    """The confidence ``"guarded-t"`` computes its t interval at: ``1 − (1 − c)/GUARD``.
 
     With ``GUARD = 10`` a verdict at ``c = 0.95`` uses ``t_{0.9975, n−1}``
     (0.25 % per side for normal data) so that each side stays within 5 % for
