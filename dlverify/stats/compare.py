@@ -36,7 +36,7 @@ corrections cannot repair it at a few seeds (with n = 3 the sample skewness
 is at most 1/√2 whatever the law): Hall's transformation (Hall, "On the
 removal of skewness by transformation", JRSS B 54, 1992) still leaves out
 9.3 % at n = 3, and the union of t and the studentized bootstrap (Efron &
-Tibshirani 1993, ch. 12) 6.3 % at n = 5.
+Tibshirani 1993, ch. 12) 6.3 % at n = 5 (4 000 draws each).
 
 So :func:`compare_to_value` and :func:`within` use ``interval="guarded-t"``
 by default: the t interval at confidence ``1 − (1 − c)/10``, i.e.
