@@ -23,7 +23,7 @@ exchangeable conditions have; one sample against a fixed value need not
 (exponential-like values make the t interval wrong 11.5 % of the time on one
 side), so :func:`compare_to_value` and :func:`within` use a guarded t interval
 (t at confidence ``1 − (1 − c)/10``): each false verdict ≤ 5 % at every
-n = 2..20 for values up to the exponential's skewness (measured worst 3.9 %;
+n = 2..20 for the skewed laws measured, up to the exponential (worst 3.9 %;
 4.4 % through a seed plan), conservative (≤ 0.4 %) for symmetric ones, and 10
 seeds for 80 % power at a standardized effect of 1.5
 (:mod:`~dlverify.stats.compare` gives the numbers). Trends are decided by

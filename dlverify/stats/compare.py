@@ -40,9 +40,10 @@ Tibshirani 1993, ch. 12) 6.3 % at n = 5 (4 000 draws each).
 
 So :func:`compare_to_value` and :func:`within` use ``interval="guarded-t"``
 by default: the t interval at confidence ``1 − (1 − c)/10``, i.e.
-``x̄ ± t_{1−(1−c)/20, n−1} · s/√n`` (``t_{0.9975}`` at c = 0.95), a
-conservative 95 % interval for any law at most as skewed as the
-exponential. Measured (``tests/test_stats_error_rates.py``; 40 000 draws per
+``x̄ ± t_{1−(1−c)/20, n−1} · s/√n`` (``t_{0.9975}`` at c = 0.95), meant as
+a conservative 95 % interval for continuous laws no more skewed than the
+exponential. That is measured for the laws below, not proved (values with
+atoms, e.g. two-point ones, can defeat any t-type interval). Measured (``tests/test_stats_error_rates.py``; 40 000 draws per
 cell for these numbers, SE ≤ 0.1 %), the worst false rate per side over
 n = 2..20:
 
