@@ -157,8 +157,23 @@ def test_student_t_interval():
     expected = scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
     assert result.ci == pytest.approx((expected.low, expected.high))
     assert result.interval == "student-t" and result == compare_paired(d, np.zeros(4), interval="student-t")
-    value = compare_to_value(d, 0.0)
+    value = compare_to_value(d, 0.0, interval="student-t")
     assert value.ci == result.ci and value.interval == "student-t"
+
+
+def test_guarded_t_interval_is_the_t_interval_at_a_tenth_of_the_error():
+    """compare_to_value's default: the t interval at confidence 1 − (1 − c)/10 (0.995 at 0.95)."""
+    d = np.array([0.3, 0.5, 0.1, 0.4])
+    value = compare_to_value(d, 0.0)
+    expected = scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.995)
+    assert value.interval == "guarded-t"
+    assert value.ci == pytest.approx((expected.low, expected.high))
+    assert value.confidence == 0.95 and assert_json(value)["interval"] == "guarded-t"
+    assert within(d, -1.0, 1.0).ci == value.ci
+    assert value.at_confidence(0.9).ci == pytest.approx(
+        tuple(scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.99)))
+    paired = compare_paired(d, np.zeros(4), interval="guarded-t")
+    assert paired.ci == value.ci and compare_paired(d, np.zeros(4)).ci != value.ci
 
 
 def test_margin_and_mirror():
@@ -236,9 +251,12 @@ def test_compare_paired_errors(kwargs, match):
 def test_compare_to_value():
     acc = [0.97, 0.98, 0.96, 0.99, 0.97]
     assert compare_to_value(acc, 0.9).verdict is HOLDS
-    assert compare_to_value(acc, 0.99).verdict is REFUTED
+    assert compare_to_value(acc, 1.01).verdict is REFUTED
     assert compare_to_value(acc, 0.975).verdict is INCONCLUSIVE
-    assert compare_to_value(acc, 0.99, alternative="less").verdict is HOLDS
+    assert compare_to_value(acc, 1.01, alternative="less").verdict is HOLDS
+    # the guard's price: the plain t interval (0.960, 0.988) already refutes "> 0.99"
+    assert compare_to_value(acc, 0.99).verdict is INCONCLUSIVE
+    assert compare_to_value(acc, 0.99, interval="student-t").verdict is REFUTED
     result = compare_to_value(acc, 0.9)
     assert result.mean == pytest.approx(0.974) and result.region == (0.9, math.inf)
     assert assert_json(result)["claim"] == "mean > 0.9"

@@ -171,7 +171,7 @@ def test_at_confidence_moves_a_verdict():
     result = compare_paired(A, B)
     assert result.verdict is HOLDS
     assert result.at_confidence(0.9999).verdict is INCONCLUSIVE
-    value = compare_to_value([0.5, 0.6, 0.55], 0.4)
+    value = compare_to_value([0.5, 0.6, 0.55, 0.52, 0.58], 0.4)
     assert value.verdict is HOLDS and value.at_confidence(0.999).verdict is INCONCLUSIVE
     proportion = compare_proportion(60, 100, 0.5)
     assert proportion.verdict is INCONCLUSIVE and proportion.at_confidence(0.8).verdict is HOLDS

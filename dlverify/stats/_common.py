@@ -1,4 +1,4 @@
-"""Input checks, the two intervals of a mean (Student t, seeded percentile bootstrap), and JSON/str helpers."""
+"""Input checks, the intervals of a mean (t, guarded t, percentile bootstrap), JSON/str helpers."""
 
 from __future__ import annotations
 
@@ -104,7 +104,10 @@ def percentile_interval(sample: np.ndarray, confidence: float, n_resamples: int,
     return float(low), float(high)
 
 
-INTERVALS = ("student-t", "percentile")
+INTERVALS = ("student-t", "guarded-t", "percentile")
+
+# The guarded t interval leaves out (1 − c)/GUARD instead of 1 − c: see guarded_confidence.
+GUARD = 10
 
 
 def t_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
@@ -126,6 +129,22 @@ def t_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.n
     return mean - half, mean + half
 
 
+def guarded_confidence(confidence: float) -> float:
+    """The confidence ``"guarded-t"`` computes its t interval at: ``1 − (1 − c)/GUARD``.
+
+    With ``GUARD = 10`` a verdict at ``c = 0.95`` uses ``t_{0.9975, n−1}``
+    (0.25 % per side for normal data) so that each side stays within 5 % for
+    seed-to-seed variation as skewed as the exponential (skewness 2), where
+    the plain t interval leaves out up to 11.5 % on one side. The factor is
+    chosen, not derived: it is set by the two targets of issue #15 (false rate
+    ≤ 5 % per side under Exp(1) − 1 at every n = 2..20, measured 3.9 %; power
+    ≥ 80 % at a standardized effect of 1.5 with 10 normal seeds, exactly
+    81.0 %). A factor of 5 fails the first (5.3 % at n = 6), 20 the second.
+    The measured rates are in :mod:`dlverify.stats.compare`.
+    """
+    return 1 - (1 - confidence) / GUARD
+
+
 def mean_interval(sample: np.ndarray, confidence: float, n_resamples: int, seed: int,
                   interval: str = "student-t") -> tuple[float, float]:
     """Two-sided interval at ``confidence`` for the mean of a 1-D sample.
@@ -136,10 +155,15 @@ def mean_interval(sample: np.ndarray, confidence: float, n_resamples: int, seed:
     value, which is what makes it right with 3–5 seeds. ``"percentile"``:
     :func:`percentile_interval`, which cannot leave [min, max] and so is too
     narrow below about 10 values (at n = 3 and 95 % it *is* [min, max]).
-    With one value both give ``(−inf, inf)``.
+    ``"guarded-t"``: the t interval at :func:`guarded_confidence`, wider so
+    that a *skewed* sample keeps each side's error within 5 % (the default of
+    :func:`~dlverify.stats.compare_to_value`). With one value all give
+    ``(−inf, inf)``.
     """
     if interval == "percentile":
         return percentile_interval(sample, confidence, n_resamples, seed)
+    if interval == "guarded-t":
+        confidence = guarded_confidence(confidence)
     low, high = t_interval(sample, confidence)
     return float(low), float(high)
 
