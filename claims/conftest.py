@@ -62,3 +62,16 @@ def fashion_train() -> TensorData:
 def fashion_test() -> TensorData:
     """The 10 000 Fashion-MNIST test images."""
     return _load(load_fashion_mnist, "test")
+
+
+@pytest.fixture(scope="session")
+def lab1_softmax(fashion_train, fashion_test, profile, run_cache):
+    """lab1's softmax-regression runs (:class:`claims.lab1_softmax_protocol.Lab1Softmax`), for every lab1 study.
+
+    The reference run is trained for the report's 100 epochs under
+    ``--profile full`` and 30 under the default profile.
+    """
+    from claims.lab1_softmax_protocol import Lab1Softmax
+
+    return Lab1Softmax(fashion_train, fashion_test, long_epochs=profile.pick(default=30, full=100),
+                       run_cache=run_cache)

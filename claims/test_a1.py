@@ -59,7 +59,7 @@ def _cases(claim_id: str, source: str, *, standin_xfail: Finding | dict | None =
                          id="fashion-mnist-standin")]
 
 
-def _protocol(claim, a1, dataset, device, seeds, settings):
+def _record_protocol(claim, a1, dataset, device, seeds, settings):
     claim.setup(data=dataset, model="softmax(Wx + b), W and b ~ N(0, 0.01²)",
                 cost="mean cross-entropy + λ‖W‖² (W only)", optimizer="mini-batch GD, no momentum",
                 batch_size=BATCH_SIZE, epochs=a1.epochs, settings=[list(s) for s in settings],
@@ -191,7 +191,7 @@ def test_high_lr_overshoots(claim, a1, dataset, device, seeds):
     data = a1.dataset(dataset)
     large, small = runs[settings[0]], runs[settings[1]]
     oscillation = {s: [loss_fluctuation(r.history.step_loss) for r in rs] for s, rs in runs.items()}
-    _protocol(claim, a1, dataset, device, seeds, settings)
+    _record_protocol(claim, a1, dataset, device, seeds, settings)
     claim.report(test_acc={"η=0.1": 0.27, "η=0.001": 0.32}, test_loss={"η=0.1": 6.92, "η=0.001": 2.02})
     claim.measure(test=_test_numbers(runs), train_loss_oscillation={_label(s): o for s, o in oscillation.items()})
     claim.figure(_curves_figure(runs, f"{dataset}: λ = 0, η = 0.1 vs 0.001"), "curves-eta")
@@ -219,7 +219,7 @@ def test_lambda_narrows_gap(claim, a1, dataset, device, seeds):
     settings, runs = _lambda_runs(a1, dataset, seeds, device)
     acc_gap = {s: [r.history.train_eval_acc[-1] - r.history.val_acc[-1] for r in rs] for s, rs in runs.items()}
     loss_gap = {s: [r.history.val_loss[-1] - r.history.train_eval_loss[-1] for r in rs] for s, rs in runs.items()}
-    _protocol(claim, a1, dataset, device, seeds, settings)
+    _record_protocol(claim, a1, dataset, device, seeds, settings)
     claim.report(statement="with larger λ the train/validation difference decreases")
     claim.measure(accuracy_gap={_label(s): g for s, g in acc_gap.items()},
                   loss_gap={_label(s): g for s, g in loss_gap.items()}, test=_test_numbers(runs))
@@ -239,7 +239,7 @@ def test_lambda_01_best(claim, a1, dataset, device, seeds):
     """
     settings, runs = _lambda_runs(a1, dataset, seeds, device)
     accuracy = {f"{s[0]:g}": [r.test_acc for r in rs] for s, rs in runs.items()}
-    _protocol(claim, a1, dataset, device, seeds, settings)
+    _record_protocol(claim, a1, dataset, device, seeds, settings)
     claim.report(test={_label(s): REPORTED_TEST[s] for s in settings})
     claim.measure(test=_test_numbers(runs))
     claim.figure(_templates_figure({s: runs[s] for s in settings}, a1.dataset(dataset).image_shape,
@@ -261,7 +261,7 @@ def test_lambda_smooths_w(claim, a1, dataset, device, seeds):
     shape = a1.dataset(dataset).image_shape
     roughness = {s: [float(normalized_total_variation(r.templates(shape)).mean()) for r in rs]
                  for s, rs in runs.items()}
-    _protocol(claim, a1, dataset, device, seeds, settings)
+    _record_protocol(claim, a1, dataset, device, seeds, settings)
     claim.report(statement="larger λ, smoother W (Fig. 2)")
     claim.measure(normalized_total_variation={_label(s): v for s, v in roughness.items()},
                   weight_norm={_label(s): [float(r.templates(shape).norm()) for r in rs] for s, rs in runs.items()})
@@ -287,7 +287,7 @@ def test_test_loss_order(claim, a1, dataset, device, seeds):
     order = ((0.1, SMALL_ETA), (1.0, SMALL_ETA), (0.0, SMALL_ETA), (0.0, LARGE_ETA))
     runs = _runs(a1, dataset, order, seeds, device)
     losses = {_label(s): [r.test_loss for r in runs[s]] for s in order}
-    _protocol(claim, a1, dataset, device, seeds, order)
+    _record_protocol(claim, a1, dataset, device, seeds, order)
     claim.report(test={_label(s): REPORTED_TEST[s] for s in order})
     claim.measure(test=_test_numbers(runs))
     fig, ax = subplots(figsize=(5.5, 3.4))
@@ -334,7 +334,7 @@ def test_regularized_w_class_patterns(claim, a1, dataset, device, seeds):
     correlation = {s: [float(np.mean(class_template_correlation(r.templates(data.image_shape),
                                                                 means))) for r in rs]
                    for s, rs in runs.items()}
-    _protocol(claim, a1, dataset, device, seeds, settings)
+    _record_protocol(claim, a1, dataset, device, seeds, settings)
     claim.report(statement="no repetitive pattern per class without regularization; "
                            "patterns with it (Fig. 2)")
     claim.measure(template_class_mean_correlation={_label(s): v for s, v in correlation.items()})
@@ -366,7 +366,7 @@ def test_high_lr_good_first_epoch(claim, a1, dataset, device, seeds):
     runs = _runs(a1, dataset, settings, seeds, device)
     first = {s: [r.history.val_acc[0] for r in rs] for s, rs in runs.items()}
     final = {s: [r.history.val_acc[-1] for r in rs] for s, rs in runs.items()}
-    _protocol(claim, a1, dataset, device, seeds, settings)
+    _record_protocol(claim, a1, dataset, device, seeds, settings)
     claim.report(statement="η = 0.1 reaches a not-so-bad point after the first epoch, then "
                            "overshoots; test accuracy 0.27 vs 0.32 at η = 0.001")
     claim.measure(val_acc_epoch_1={_label(s): v for s, v in first.items()},

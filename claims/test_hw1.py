@@ -39,7 +39,7 @@ def function_runs(run_cache) -> hw1.Hw1Runs:
     return hw1.Hw1Runs(None, None, run_cache=run_cache)
 
 
-def _function_protocol(claim, *, sizes, epochs, seeds, **extra):
+def _record_function_protocol(claim, *, sizes, epochs, seeds, **extra):
     claim.setup(network="-".join(map(str, sizes)) + " ReLU", data="200 evenly spaced points on [-10, 10]",
                 loss="MSE", optimizer="adam (Keras defaults)", lr=hw1.FUNCTION_LR, batch="full (200)",
                 epochs=epochs, seeds=list(seeds), **extra)
@@ -121,7 +121,7 @@ def test_fit_functions(claim, function_runs, seeds, device):
     the hand-written model 2 from N(0, 1) weights and biases.
     """
     table = _fit_table(function_runs, seeds, device)
-    _function_protocol(claim, sizes=hw1.FIT_SIZES, epochs=hw1.FIT_EPOCHS, seeds=seeds,
+    _record_function_protocol(claim, sizes=hw1.FIT_SIZES, epochs=hw1.FIT_EPOCHS, seeds=seeds,
                        models={m: f"{s} {kw}" for m, (s, kw) in hw1.FIT_MODELS.items()})
     claim.report(parameters=31, statement="loss drops sharply within the first few epochs and flattens; "
                                           "both models fit both functions")
@@ -161,7 +161,7 @@ def test_quadratic_harder(claim, function_runs, seeds, device):
         rows = [table[function, m] for m in hw1.FIT_MODELS]
         variance = float(rows[0]["data"].targets.double().var(unbiased=False))
         gaps[function] = [abs(a - b) / variance for a, b in zip(rows[0]["final_mse"], rows[1]["final_mse"])]
-    _function_protocol(claim, sizes=hw1.FIT_SIZES, epochs=hw1.FIT_EPOCHS, seeds=seeds)
+    _record_function_protocol(claim, sizes=hw1.FIT_SIZES, epochs=hw1.FIT_EPOCHS, seeds=seeds)
     claim.report(statement="only a significant difference between the models on cos(x) + 0.5x^2")
     claim.measure(relative_mse_gap=gaps,
                   final_mse={f"{f} / {m}": table[f, m]["final_mse"] for f, m in table})
@@ -199,7 +199,7 @@ def test_mnist_deep_vs_wide(claim, hw1_runs, device, seeds, profile):
     first = {k: [r.history.train_loss[0] for r in v] for k, v in runs.items()}
     final = {k: [r.history.train_loss[-1] for r in v] for k, v in runs.items()}
     log_ratio = [math.log(w / d) for w, d in zip(final["wide"], final["deep"])]
-    _deep_wide_protocol(claim, n_train, epochs, seeds, device)
+    _record_deep_wide_protocol(claim, n_train, epochs, seeds, device)
     claim.report(statement="similar final training loss; model 2 (wider) starts slightly higher")
     claim.measure(first_epoch_loss=first, final_train_loss=final, final_loss_ratio_wide_over_deep=
                   [math.exp(v) for v in log_ratio], parameters={k: count_parameters(v[0].model) for k, v in runs.items()},
@@ -220,7 +220,7 @@ def _deep_wide_runs(hw1_runs, device, seeds, profile):
     return n_train, epochs, runs
 
 
-def _deep_wide_protocol(claim, n_train, epochs, seeds, device):
+def _record_deep_wide_protocol(claim, n_train, epochs, seeds, device):
     claim.setup(deep="784-64-64-10 ReLU", wide="784-128-10 ReLU", optimizer="adam",
                 lr=hw1.MNIST_LR, batch_size=hw1.MNIST_BATCH, epochs=epochs,
                 train_images=n_train or 60000, seeds=list(seeds), device=str(device))
@@ -251,7 +251,7 @@ def test_mnist_acc_curves_close(claim, hw1_runs, device, seeds, profile):
     n_train, epochs, runs = _deep_wide_runs(hw1_runs, device, seeds, profile)
     acc = {k: np.array([r.history.train_acc for r in v]) for k, v in runs.items()}
     largest_gap = np.abs(acc["wide"][:, 1:] - acc["deep"][:, 1:]).max(axis=1)
-    _deep_wide_protocol(claim, n_train, epochs, seeds, device)
+    _record_deep_wide_protocol(claim, n_train, epochs, seeds, device)
     claim.report(statement="model 2 rapidly reached a high accuracy and stayed very close to "
                            "model 1 throughout")
     claim.measure(train_acc={k: v.tolist() for k, v in acc.items()},
@@ -296,8 +296,8 @@ def _pca_figure(whole, first, labels):
     return fig
 
 
-def _pca_protocol(claim, run):
-    _function_protocol(claim, sizes=hw1.PCA_SIZES, epochs=hw1.PCA_EPOCHS, seeds=run.seeds, function="sin(x) + 0.5x",
+def _record_pca_protocol(claim, run):
+    _record_function_protocol(claim, sizes=hw1.PCA_SIZES, epochs=hw1.PCA_EPOCHS, seeds=run.seeds, function="sin(x) + 0.5x",
                        snapshot_every_epochs=hw1.PCA_EVERY, snapshots_per_run=len(run.snapshots))
 
 
@@ -316,7 +316,7 @@ def test_pca_runs_separate(claim, function_runs, device):
     run = function_runs.pca_runs(device)
     whole, first, labels = _pca_views(run)
     silhouette = float(silhouette_score(whole.projections, labels))
-    _pca_protocol(claim, run)
+    _record_pca_protocol(claim, run)
     claim.report(statement="several clusters along the horizontal axis; different solutions per training run")
     claim.measure(silhouette_by_run=silhouette, nearest_centroid_accuracy=_nearest_centroid_accuracy(
         whole.projections, labels), explained_variance_ratio=whole.explained_variance_ratio)
@@ -339,7 +339,7 @@ def test_pca_first_layer_one_axis(claim, function_runs, device):
     run = function_runs.pca_runs(device)
     whole, first, labels = _pca_views(run)
     ratio = first.explained_variance_ratio
-    _pca_protocol(claim, run)
+    _record_pca_protocol(claim, run)
     claim.report(statement="first-layer points lie along one diagonal axis")
     claim.measure(first_component_explained_variance=float(ratio[0]), second_component_explained_variance=float(ratio[1]),
                   silhouette_by_run=float(silhouette_score(first.projections, labels)))
@@ -375,7 +375,7 @@ def test_pca_whole_more_diverse(claim, function_runs, device, seeds):
                   for i, part in ((0, "whole"), (1, "first_layer"))}
     first_component = {part: [float(v[i].explained_variance_ratio[0]) for v in views]
                        for i, part in ((0, "whole"), (1, "first_layer"))}
-    _pca_protocol(claim, groups[0])
+    _record_pca_protocol(claim, groups[0])
     claim.setup(experiments=len(groups), training_seeds=[list(run.seeds) for run in groups])
     claim.report(statement="the entire model's weights exhibit a more complex structure with "
                            "distinct groupings than the first layer's, which vary predominantly "
@@ -410,7 +410,7 @@ def test_grad_norm_decreases(claim, function_runs, device):
     norms, losses = run.grad_norm, run.loss
     early, late = norms[:10].mean(axis=0), norms[-20:].mean(axis=0)
     late_cv = norms[-20:].std(axis=0) / late
-    _pca_protocol(claim, run)
+    _record_pca_protocol(claim, run)
     claim.report(statement="gradient norm decreases and stabilizes while the loss decreases")
     claim.measure(early_grad_norm=early, late_grad_norm=late, late_cv=late_cv,
                   initial_loss=losses[0], final_loss=losses[-1])
@@ -447,7 +447,7 @@ def _critical_points(function_runs, profile, device):
     return runs, points, kept
 
 
-def _critical_protocol(claim, runs):
+def _record_critical_protocol(claim, runs):
     claim.setup(network="1-10-1 ReLU (31 parameters)", function="sin(x) + 0.5x", training_runs=runs,
                 training=f"full-batch Adam lr {hw1.FUNCTION_LR}, {hw1.NEAR_ZERO_TRAIN_EPOCHS} epochs, Keras Dense init",
                 then=f"Levenberg-Marquardt on ||grad L||^2 in float64, up to {hw1.NEAR_ZERO_LM_ITERATIONS} steps",
@@ -490,7 +490,7 @@ def test_near_zero_grad_loss_band(claim, function_runs, profile, device):
     """
     runs, points, kept = _critical_points(function_runs, profile, device)
     loss = np.array([p.loss for p in kept])
-    _critical_protocol(claim, runs)
+    _record_critical_protocol(claim, runs)
     claim.report(loss_band=[0.3, 0.55])
     spread = float(np.percentile(loss, 90) - np.percentile(loss, 10)) if len(kept) else float("nan")
     claim.measure(points_found=len(kept), runs=runs, losses=loss, loss_p10_p90_width=spread,
@@ -524,7 +524,7 @@ def test_minimal_ratio(claim, function_runs, profile, device):
     report_ratio = np.array([p.near_zero_weight_ratio for p in kept])
     hessian_ratio = np.array([p.minimal_ratio for p in kept])
     share = float(((report_ratio >= 0.06) & (report_ratio <= 0.12)).mean()) if len(kept) else 0.0
-    _critical_protocol(claim, runs)
+    _record_critical_protocol(claim, runs)
     claim.report(minimal_ratio_band=[0.06, 0.12], definition="share of weights below a threshold")
     # Saddle or minimum: the minimal ratio counts a zero eigenvalue as "not positive", so it cannot
     # tell a flat minimum (λ_min ≈ 0) from a saddle (λ_min < 0); the smallest eigenvalue can, judged
@@ -584,7 +584,7 @@ def test_minimal_ratio_no_trend(claim, function_runs, profile, device):
     hessian_ratio = np.array([p.minimal_ratio for p in kept])
     rho, interval = spearman_interval(report_ratio, loss)
     hessian_rho, hessian_interval = spearman_interval(hessian_ratio, loss)
-    _critical_protocol(claim, runs)
+    _record_critical_protocol(claim, runs)
     claim.report(statement="no clear trend of minimal ratio against loss")
     claim.measure(points_found=len(kept), spearman_rho=rho, spearman_rho_interval=interval,
                   hessian_minimal_ratio_spearman_rho=hessian_rho,
@@ -701,7 +701,7 @@ def _interpolation_runs(hw1_runs, device, seeds, profile):
     return n_train, hw1_runs.interpolations(seeds, device, n_train=n_train)
 
 
-def _interpolation_protocol(claim, n_train, seeds, device, alphas):
+def _record_interpolation_protocol(claim, n_train, seeds, device, alphas):
     claim.setup(network="784-128-10 ReLU", model_a=hw1.INTERPOLATION["a"],
                 model_b=hw1.INTERPOLATION["b"], optimizer="adam", epochs=hw1.INTERPOLATION_EPOCHS,
                 alphas=alphas, train_images=n_train or 60000,
@@ -757,7 +757,7 @@ def test_interpolation_blend(claim, hw1_runs, device, seeds, profile):
         ends = min(test_loss[ALPHAS == 0][0], test_loss[ALPHAS == 1][0])
         advantage.append(float(ends - test_loss[interior].min()))
         argmins.append(float(ALPHAS[int(np.argmin(test_loss))]))
-    _interpolation_protocol(claim, n_train, seeds, device, ALPHAS)
+    _record_interpolation_protocol(claim, n_train, seeds, device, ALPHAS)
     claim.report(argmin_alpha=0.1, statement="U-shaped loss, minimum near alpha 0.1; a blend is best")
     claim.measure(**{name: {s: c[name] for s, c in curves_by_seed.items()}
                      for name in ("test_loss", "train_loss", "test_acc")},
@@ -799,7 +799,7 @@ def test_interp_acc_peak(claim, hw1_runs, device, seeds, profile):
         distance.append(abs(argmax_acc[-1] - argmin_loss[-1]))
         ends = max(accuracy[ALPHAS == 0][0], accuracy[ALPHAS == 1][0])
         advantage.append(float(accuracy[interior].max() - ends))
-    _interpolation_protocol(claim, n_train, seeds, device, ALPHAS)
+    _record_interpolation_protocol(claim, n_train, seeds, device, ALPHAS)
     claim.report(peak_alpha=0.1, statement="inverted U for accuracy, peak around the alpha that "
                                            "minimizes the loss")
     claim.measure(argmax_test_acc_alpha=argmax_acc, argmin_test_loss_alpha=argmin_loss,
@@ -852,7 +852,7 @@ def test_interp_train_test_diverge(claim, hw1_runs, device, seeds, profile):
                     for region, where in {**regions, "alpha = 0.1": reference}.items()}
              for name in ("gap", "acc")}
     axis = alphas[(alphas > 0) & (alphas <= 2)]
-    _interpolation_protocol(claim, n_train, seeds, device, axis)
+    _record_interpolation_protocol(claim, n_train, seeds, device, axis)
     claim.report(statement="train and test losses diverge for alpha < 0.01 and > 1; accuracy "
                            "drops for alpha < 0.001 and > 1")
     claim.measure(test_minus_train_loss=table["gap"], test_acc=table["acc"],
@@ -878,7 +878,7 @@ def _batch_size_runs(hw1_runs, device, seeds, profile):
     return n_train, epochs, runs
 
 
-def _batch_protocol(claim, n_train, epochs, seeds, device):
+def _record_batch_protocol(claim, n_train, epochs, seeds, device):
     claim.setup(network="784-128-10 ReLU", batch_sizes=list(hw1.BATCH_SIZES), optimizer="adam", lr=hw1.MNIST_LR,
                 epochs=epochs, train_images=n_train or 60000, seeds=list(seeds), device=str(device))
     if n_train:
@@ -920,7 +920,7 @@ def test_sensitivity_vs_batch(claim, hw1_runs, device, seeds, profile):
     sharp = [[sharpness(r.model, F.cross_entropy, sharp_data, epsilon=1e-3, steps=10, restarts=1,
                         generator=torch.Generator().manual_seed(0)).value for r in runs[b]] for b in hw1.BATCH_SIZES]
     test_loss = [[r.test_loss for r in runs[b]] for b in hw1.BATCH_SIZES]
-    _batch_protocol(claim, n_train, epochs, seeds, device)
+    _record_batch_protocol(claim, n_train, epochs, seeds, device)
     claim.report(statement="sensitivity decreases as batch size increases; cross-entropy (test) loss increases")
     claim.measure(sensitivity=sens, test_loss=test_loss, epsilon_sharpness=sharp,
                   test_acc=[[r.test_acc for r in runs[b]] for b in hw1.BATCH_SIZES])
@@ -947,7 +947,7 @@ def test_large_batch_lower_train_loss(claim, hw1_runs, device, seeds, profile):
     n_train, epochs, runs = _batch_size_runs(hw1_runs, device, seeds, profile)
     train_loss = [[r.train_loss for r in runs[b]] for b in hw1.BATCH_SIZES]
     train_acc = [[r.train_acc for r in runs[b]] for b in hw1.BATCH_SIZES]
-    _batch_protocol(claim, n_train, epochs, seeds, device)
+    _record_batch_protocol(claim, n_train, epochs, seeds, device)
     claim.report(statement="larger batch sizes lead to lower training loss and higher training accuracy")
     claim.measure(train_loss=train_loss, train_acc=train_acc)
     claim.figure(_batch_figure(hw1.BATCH_SIZES, {"train loss": train_loss, "train accuracy": train_acc}),

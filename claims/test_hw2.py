@@ -33,7 +33,7 @@ def hw2(mnist_train, mnist_test, run_cache) -> Hw2Runs:
     return Hw2Runs(train, validation, mnist_test, run_cache=run_cache)
 
 
-def _network(claim, device, seeds, **protocol):
+def _record_protocol(claim, device, seeds, **protocol):
     claim.setup(network="784-100 sigmoid-10 softmax", optimizer="plain mini-batch SGD (no momentum)",
                 data="MNIST: train = images 5000..59999 of the 60k (55 000), validation = the first 5 000, "
                      "test = the 10 000 test images (TF1 input_data split)",
@@ -71,7 +71,7 @@ def test_zero_init_no_learning(claim, hw2, device):
     column_spread = float((w2 - w2[:, :1]).abs().max())
     accuracy = hw2.test_accuracy(run)
     majority = float(torch.bincount(hw2.test.targets).max()) / len(hw2.test)
-    _network(claim, device, [0], init="all weights and biases 0", lr=TUTORIAL_LR, batch_size=TUTORIAL_BATCH,
+    _record_protocol(claim, device, [0], init="all weights and biases 0", lr=TUTORIAL_LR, batch_size=TUTORIAL_BATCH,
              steps=TUTORIAL_STEPS)
     claim.report(statement="zero init: all units identical, no learning (Fig. 2: accuracy stays at chance)")
     claim.measure(test_acc=accuracy, majority_class_rate=majority, first_layer_row_spread=row_spread,
@@ -111,7 +111,7 @@ def test_zero_init_layer1_static(claim, hw2, device, seeds):
     first = [rms_weight_change(r.initial, r.model, FIRST_LAYER) for r in runs]
     second = [rms_weight_change(r.initial, r.model, LAST_LAYER) for r in runs]
     ratio = [a / b for a, b in zip(first, second)]
-    _network(claim, device, seeds, init="all weights and biases 0", lr=TUTORIAL_LR,
+    _record_protocol(claim, device, seeds, init="all weights and biases 0", lr=TUTORIAL_LR,
              batch_size=TUTORIAL_BATCH, steps=TUTORIAL_STEPS, static_ratio=STATIC_RATIO)
     claim.report(statement="zero init: no change in the histogram of the first layer's weights "
                            "(Fig. 7)")
@@ -150,7 +150,7 @@ def test_smaller_variance_better(claim, hw2, device, seeds):
     """
     accuracy = {v: [hw2.test_accuracy(r) for r in hw2.runs(_init_config(v), seeds, device)]
                 for v in VARIANCES}
-    _network(claim, device, seeds, init="N(0, variance), zero biases", variances=list(VARIANCES),
+    _record_protocol(claim, device, seeds, init="N(0, variance), zero biases", variances=list(VARIANCES),
              lr=TUTORIAL_LR, batch_size=TUTORIAL_BATCH, steps=TUTORIAL_STEPS)
     claim.report(best_variance=0.1, trend="accuracy falls as the variance rises")
     claim.measure(test_acc={str(v): a for v, a in accuracy.items()},
@@ -253,7 +253,7 @@ def test_sigmoid_saturates(claim, hw2, device, seeds):
                  for r in runs[v]]
         grad_first[v] = [n[f"{FIRST_LAYER}.weight"] for n in norms]
         grad_last[v] = [n[f"{LAST_LAYER}.weight"] for n in norms]
-    _network(claim, device, seeds, inits=[str(v) for v in inits], lr=TUTORIAL_LR,
+    _record_protocol(claim, device, seeds, inits=[str(v) for v in inits], lr=TUTORIAL_LR,
              batch_size=TUTORIAL_BATCH, steps=TUTORIAL_STEPS, saturation_margin=SATURATION_MARGIN,
              frozen_change=FROZEN_CHANGE, probe_data="5 000 validation images")
     claim.report(saturated_at=[str(v) for v in SATURATED_VARIANCES],
@@ -342,7 +342,7 @@ def test_saturation_small_variance(claim, hw2, device, seeds):
         shares = [_output_shares(r.model, inputs) for r in runs[_init_config(v)]]
         high[v], low[v] = [h for h, _ in shares], [lo for _, lo in shares]
         high_init[v] = [_output_shares(r.initial, inputs)[0] for r in runs[_init_config(v)]]
-    _network(claim, device, seeds, variances=list(SATURATED_VARIANCES), lr=TUTORIAL_LR,
+    _record_protocol(claim, device, seeds, variances=list(SATURATED_VARIANCES), lr=TUTORIAL_LR,
              batch_size=TUTORIAL_BATCH, steps=TUTORIAL_STEPS, near_one=NEAR_ONE,
              near_zero=NEAR_ZERO, probe_data="5 000 validation images")
     claim.report(statement="Var 0.1, 0.2, 0.3: the layer-1 activations saturated, reaching 1 "
@@ -411,7 +411,7 @@ def test_early_layers_learn_slower(claim, hw2, device, seeds):
                            / relative_weight_change(r.initial, r.model, LAST_LAYER) for r in rs]
         gradients = [_relative_gradients(r, data) for r in rs]
         gradient_ratio[v] = [g[FIRST_LAYER] / g[LAST_LAYER] for g in gradients]
-    _network(claim, device, seeds, variances=list(VARIANCES), lr=TUTORIAL_LR, batch_size=TUTORIAL_BATCH,
+    _record_protocol(claim, device, seeds, variances=list(VARIANCES), lr=TUTORIAL_LR, batch_size=TUTORIAL_BATCH,
              steps=TUTORIAL_STEPS, slower_by=SLOWER_BY, probe_data="5 000 validation images")
     claim.report(statement="earlier layers learn very slowly compared to the later ones")
     claim.measure(relative_change_layer1_over_layer2={str(v): x for v, x in change_ratio.items()},
@@ -476,7 +476,7 @@ def test_batch_size_smoother(claim, hw2, device, seeds, profile):
     sizes = [n_train if b == "full" else b for b in BATCH_SIZES]
     fluctuation = {b: [loss_fluctuation(r.history.step_loss) for r in rs] for b, rs in runs.items()}
     accuracy = {b: [hw2.test_accuracy(r) for r in rs] for b, rs in runs.items()}
-    _network(claim, device, seeds, init="N(0, 0.1)", lr=TUTORIAL_LR, batch_sizes=sizes, steps=configs[1].steps,
+    _record_protocol(claim, device, seeds, init="N(0, 0.1)", lr=TUTORIAL_LR, batch_sizes=sizes, steps=configs[1].steps,
              train_size=n_train)
     if not profile.full:
         claim.scaled(f"training set: the first 5 500 of the 55 000 images (so 'full batch' = 5 500) and "
@@ -528,7 +528,7 @@ def test_large_batch_fewer_steps(claim, hw2, device, seeds, profile):
                for i in range(len(seeds))]
     reached = {b: [_steps_to(r.history, t) for r, t in zip(runs[b], targets)] for b in BATCH_SIZES}
     never = configs[1].steps + configs[1].eval_every  # ranks a run that never got there last
-    _network(claim, device, seeds, init="N(0, 0.1)", lr=TUTORIAL_LR, batch_sizes=sizes,
+    _record_protocol(claim, device, seeds, init="N(0, 0.1)", lr=TUTORIAL_LR, batch_sizes=sizes,
              steps=configs[1].steps, train_size=n_train, eval_every=configs[1].eval_every,
              target=f"{TARGET_FRACTION} × best final test acc")
     if not profile.full:
@@ -594,7 +594,7 @@ def test_batch50_log(claim, hw2, device, seeds):
     train_acc = [hw2.train_accuracy(r) for r in runs]
     swing = [_window_ranges(r.test_batch_loss, BATCH50_WINDOW, 1_000) for r in runs]
     reported_swing = max(REPORTED_BATCH50_LOSSES) - min(REPORTED_BATCH50_LOSSES)
-    _network(claim, device, seeds, init="N(0, 0.1)", lr=TUTORIAL_LR, batch_size=50,
+    _record_protocol(claim, device, seeds, init="N(0, 0.1)", lr=TUTORIAL_LR, batch_size=50,
              steps=BATCH50_STEPS, train_size=len(hw2.train),
              test_loss="cross-entropy on the next 50 test images, after every step")
     claim.report(test_acc=0.9277, train_acc=0.9310182,
@@ -667,7 +667,7 @@ def test_batch1_best_generalization(claim, hw2, device, seeds, profile):
     runs = hw2.grid(configs.values(), seeds, device)
     accuracy = {b: [hw2.test_accuracy(r) for r in runs[c]] for b, c in configs.items()}
     n_train = configs[1].train_size or len(hw2.train)
-    _network(claim, device, seeds, init="N(0, 0.1)", lr=TUTORIAL_LR,
+    _record_protocol(claim, device, seeds, init="N(0, 0.1)", lr=TUTORIAL_LR,
              batch_sizes=[str(b) for b in BATCH_SIZES], epochs=EQUAL_EPOCHS,
              steps={str(b): c.steps for b, c in configs.items()}, train_size=n_train)
     if not profile.full:
@@ -722,7 +722,7 @@ def test_higher_lr_faster(claim, hw2, device, seeds, profile):
             for lr in rates}
     accuracy = {lr: [hw2.test_accuracy(r) for r in rs] for lr, rs in runs.items()}
     fluctuation = {lr: [loss_fluctuation(r.history.step_loss) for r in rs] for lr, rs in runs.items()}
-    _network(claim, device, seeds, init="N(0, 0.1)", batch_size=LR_BATCH, learning_rates=list(rates), steps=steps)
+    _record_protocol(claim, device, seeds, init="N(0, 0.1)", batch_size=LR_BATCH, learning_rates=list(rates), steps=steps)
     if not profile.full:
         claim.scaled(f"{steps} steps instead of 10 000, and rates {list(rates)} of the report's {list(LEARNING_RATES)}")
     claim.report(test_acc={"0.001": 0.4176, "0.005": 0.7239, "0.01": 0.853}, steps=10_000)
@@ -785,7 +785,7 @@ def test_early_stopping_point(claim, hw2, device, seeds, profile):
     config = _early_stopping_config(profile)
     runs = hw2.runs(config, seeds, device)
     results = [_early_stopping_summary(hw2, r) for r in runs]
-    _network(claim, device, seeds, init="N(0, 0.1)", batch_size=EARLY_STOP_BATCH, lr=EARLY_STOP_LR,
+    _record_protocol(claim, device, seeds, init="N(0, 0.1)", batch_size=EARLY_STOP_BATCH, lr=EARLY_STOP_LR,
              steps=config.steps, eval_every=config.eval_every, train_size=config.train_size or len(hw2.train))
     if not profile.full:
         _early_stopping_scaling(claim, config)
@@ -850,7 +850,7 @@ def test_late_val_loss_plateau(claim, hw2, device, seeds, profile):
         late.append(h.val_loss[index])
         final.append(h.val_loss[-1])
         ratios.append(h.val_loss[-1] / h.val_loss[index])
-    _network(claim, device, seeds, init="N(0, 0.1)", batch_size=EARLY_STOP_BATCH, lr=EARLY_STOP_LR,
+    _record_protocol(claim, device, seeds, init="N(0, 0.1)", batch_size=EARLY_STOP_BATCH, lr=EARLY_STOP_LR,
              steps=config.steps, eval_every=config.eval_every,
              train_size=config.train_size or len(hw2.train),
              window=f"steps {late_step} to {config.steps}")

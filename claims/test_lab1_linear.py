@@ -1,7 +1,7 @@
 """Claims of the lab1 report, §1: linear regression ``y = 3x + 2 + ε`` by gradient descent.
 
 The protocol and the choices the report leaves open are documented in
-:mod:`claims.lab1_linear`; the runs are trained once per session and shared by
+:mod:`claims.lab1_linear_protocol`; the runs are trained once per session and shared by
 the claims below.
 """
 
@@ -14,7 +14,7 @@ import time
 import pytest
 import torch
 
-from claims.lab1_linear import (BATCH_EPOCHS, BATCH_LRS, BATCH_SIZES, INITS, LOGGED_LR_DROPS,
+from claims.lab1_linear_protocol import (BATCH_EPOCHS, BATCH_LRS, BATCH_SIZES, INITS, LOGGED_LR_DROPS,
                                 LOGGED_START, LOSS_MIX, LR, NOISE_SETTINGS, STEPS, TOLERANCE,
                                 TRUE_B, Column, LinearRuns, logged_column, logged_run)
 from dlverify import stats
@@ -36,7 +36,7 @@ def lab1_linear(run_cache) -> LinearRuns:
 
 # -- linear regression -----------------------------------------------------------------
 
-def _linear_setup(claim, device, seeds, **extra):
+def _record_protocol(claim, device, seeds, **extra):
     claim.setup(problem="y = 3x + 2 + N(0,1), x ~ N(0,1), 10 000 points", optimizer="full-batch gradient descent",
                 lr=LR, steps=STEPS, device=str(device), seeds=list(seeds),
                 common_metric="distance of (W, b) to (3, 2) = sqrt(held-out excess MSE)",
@@ -64,7 +64,7 @@ def test_hybrid_faster_than_mse(claim, lab1_linear, device, seeds):
     early = {loss: [float(bank.distance(Column(s, loss))[EARLY]) for s in seeds] for loss in LOSS_MIX}
     to_tolerance = {loss: [bank.steps_to_tolerance(Column(s, loss)) for s in seeds] for loss in LOSS_MIX}
     steps = {loss: [_steps(bank, Column(s, loss)) for s in seeds] for loss in LOSS_MIX}
-    _linear_setup(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
+    _record_protocol(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
     claim.report(statement="hybrid decreases more rapidly early and converges faster than MSE and MAE")
     claim.measure(distance_at_step_500=early, steps_to_tolerance=to_tolerance,
                   final_W_b={loss: [bank.final(Column(s, loss)) for s in seeds] for loss in LOSS_MIX})
@@ -96,7 +96,7 @@ def test_hybrid_beats_mae_final(claim, lab1_linear, device, seeds):
     bank = lab1_linear.bank(seeds, device)
     at = {step: {loss: [float(bank.distance(Column(s, loss))[step]) for s in seeds] for loss in LOSS_MIX}
           for step in (EARLY, STEPS)}
-    _linear_setup(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
+    _record_protocol(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
     claim.report(statement="hybrid reaches a lower final value than MAE, which decreases more slowly")
     claim.measure(distance_at_step_500=at[EARLY], final_distance=at[STEPS])
     claim.expect(stats.compare_paired(at[STEPS]["mae"], at[STEPS]["hybrid"], alternative="greater"),
@@ -150,7 +150,7 @@ def test_hybrid_smoother(claim, lab1_linear, device, seeds):
     wiggle = {loss: [_excess_variation(d) for d in curves_] for loss, curves_ in distance.items()}
     own = {loss: [_rises(bank.column_loss(Column(s, loss), every)) for s in seeds]
            for loss in LOSS_MIX}
-    _linear_setup(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
+    _record_protocol(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
     claim.report(statement="the hybrid loss converges more smoothly and stably than MSE and MAE")
     claim.measure(steps_distance_rises=rises, excess_total_variation_of_distance=wiggle,
                   steps_own_loss_rises=own)
@@ -188,7 +188,7 @@ def test_mse_converges_low(claim, lab1_linear, device, seeds):
         return float((d[0] - d[EARLY]) / (d[0] - d[-1]))
 
     shares = {loss: [share(Column(s, loss)) for s in seeds] for loss in LOSS_MIX}
-    _linear_setup(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
+    _record_protocol(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
     claim.report(statement="MSE also converges to a low value; its initial decline is sharp")
     claim.measure(final_distance=final, mse_behind_best_final_distance=behind_best,
                   share_of_decrease_in_first_500_steps=shares)
@@ -226,7 +226,7 @@ def test_init_near_truth_immediate(claim, lab1_linear, device, seeds):
     start_mse = {name: [bank.clean_mse(_init_columns(s)[name], [0])[0] for s in seeds] for name in INITS}
     floors = [bank.noise_floor(_init_columns(s)["near truth (3, 2)"]) for s in seeds]
     worst_near = [float(bank.distance(_init_columns(s)["near truth (3, 2)"]).max()) for s in seeds]
-    _linear_setup(claim, device, seeds, loss="MSE", inits=INITS)
+    _record_protocol(claim, device, seeds, loss="MSE", inits=INITS)
     claim.report(statement="(3, 2): loss starts very low, converges almost immediately; others take longer")
     claim.measure(steps_to_tolerance=steps, starting_mse=start_mse, noise_floor=floors,
                   max_distance_from_truth_starting_at_truth=worst_near)
@@ -258,7 +258,7 @@ def test_init_zero_slowest(claim, lab1_linear, device, seeds):
     bank = lab1_linear.bank(seeds, device)
     steps = {name: [_steps(bank, _init_columns(s)[name]) for s in seeds] for name in INITS}
     distance = {name: float(torch.tensor(init).sub(torch.tensor([3.0, 2.0])).norm()) for name, init in INITS.items()}
-    _linear_setup(claim, device, seeds, loss="MSE", inits=INITS)
+    _record_protocol(claim, device, seeds, loss="MSE", inits=INITS)
     claim.report(statement="(0, 0) takes the longest; (1.5, -2.5) longer than (3, 2)")
     claim.measure(steps_to_tolerance=steps, starting_distance_to_truth=distance)
     zero = "zero (0, 0)"
@@ -279,7 +279,7 @@ def test_init_all_converge(claim, lab1_linear, device, seeds):
     bank = lab1_linear.bank(seeds, device)
     final = {name: [bank.final(_init_columns(s)[name]) for s in seeds] for name in INITS}
     distance = {name: [float(bank.distance(_init_columns(s)[name])[-1]) for s in seeds] for name in INITS}
-    _linear_setup(claim, device, seeds, loss="MSE", inits=INITS)
+    _record_protocol(claim, device, seeds, loss="MSE", inits=INITS)
     claim.report(statement="all initializations converge to W ≈ 3, b ≈ 2")
     claim.measure(final_W_b=final, final_distance_to_truth=distance)
     claim.expect(all(d <= TOLERANCE for values in distance.values() for d in values),
@@ -302,11 +302,11 @@ def test_noise_still_converges(claim, lab1_linear, device, seeds):
 
     Final loss ≈ 1.0 (the report: 1.0098, and 0.9739 with all three) and W, b
     close to 3, 2 (the report: W = 2.92, b = 1.71). Each noise source alone
-    and all three together (magnitudes in :mod:`claims.lab1_linear`), MSE,
+    and all three together (magnitudes in :mod:`claims.lab1_linear_protocol`), MSE,
     2 500 steps of gradient descent at lr 1e-3 from (0, 0) (Fig. 3). The
     reported W, b and 0.9739 come from the logged run of Fig. 4, which is run
     as logged (catalogue v2: from (2.9749, 1.8888), the learning rate dropped
-    six times, all three noise sources; :func:`claims.lab1_linear.logged_run`)
+    six times, all three noise sources; :func:`claims.lab1_linear_protocol.logged_run`)
     and decided like the other settings. Decided for every setting and seed:
     (W, b) within the tolerance 0.1 of (3, 2), and the final MSE on the clean
     training data at most 0.01 (1 % of the noise variance) above the noise
@@ -322,7 +322,7 @@ def test_noise_still_converges(claim, lab1_linear, device, seeds):
     mse = {name: [run.clean_mse(c, [STEPS])[0] for run, c in pairs] for name, pairs in runs.items()}
     floors = [bank.noise_floor(Column(s)) for s in seeds]
     excess = {name: [m - f for m, f in zip(values, floors)] for name, values in mse.items()}
-    _linear_setup(claim, device, seeds, loss="MSE", noise_settings=_NOISE_SETUP,
+    _record_protocol(claim, device, seeds, loss="MSE", noise_settings=_NOISE_SETUP,
                   logged_run=_LOGGED_SETUP)
     claim.report(final_loss_data_noise=1.0098, final_loss_all_noise=0.9739, W=2.9249, b=1.7063)
     claim.measure(final_W_b=final, final_distance_to_truth=distance, final_clean_mse=mse, noise_floor=floors,
@@ -355,7 +355,7 @@ def test_noise_delays(claim, lab1_linear, device, seeds):
     clean = [_steps(bank, Column(s)) for s in seeds]
     noisy = {name: [_steps(bank, _noise_columns(s)[name]) for s in seeds] for name in NOISE_SETTINGS}
     relative = {name: [n / c - 1 for n, c in zip(values, clean)] for name, values in noisy.items()}
-    _linear_setup(claim, device, seeds, loss="MSE", noise_settings={k: sorted(v) for k, v in NOISE_SETTINGS.items()})
+    _record_protocol(claim, device, seeds, loss="MSE", noise_settings={k: sorted(v) for k, v in NOISE_SETTINGS.items()})
     claim.report(statement="noise does not accelerate convergence; it slightly delays reaching lower loss")
     claim.measure(steps_to_tolerance_without_noise=clean, steps_to_tolerance_with_noise=noisy,
                   relative_delay=relative)
@@ -397,7 +397,7 @@ def test_noise_improves_generalization(claim, lab1_linear, device, seeds):
 
     clean = [heldout(Column(s)) for s in seeds]
     noisy = {name: [heldout(_noise_columns(s)[name]) for s in seeds] for name in NOISE_SETTINGS}
-    _linear_setup(claim, device, seeds, loss="MSE", noise_settings=_NOISE_SETUP,
+    _record_protocol(claim, device, seeds, loss="MSE", noise_settings=_NOISE_SETUP,
                   heldout_mse="1 + (W - 3)^2 + (b - 2)^2, exact for x ~ N(0, 1), noise N(0, 1)")
     claim.report(statement="noise enhances robustness and generalization (acts as a regularizer)")
     claim.measure(heldout_mse_without_noise=clean, heldout_mse_with_noise=noisy,
@@ -432,7 +432,7 @@ def test_noise_run_trajectory(claim, lab1_linear, device, seeds):
     500, …, 2000 and 0.9739 at the end; b from 1.8888 to 1.7063; W 2.9249.
     Rerun as logged (catalogue v2): from W = 2.9749, b = 1.8888, lr 1e-3
     dropped after steps 799, 1099, …, 2299 to the printed values, with data,
-    weight and learning-rate noise (:func:`claims.lab1_linear.logged_run`).
+    weight and learning-rate noise (:func:`claims.lab1_linear_protocol.logged_run`).
     The logged loss is taken as the training objective of the printed step
     (on that step's noisy data), the final one as the last step's. Decided
     over seeds: the six logged losses rise at least once (the mean number of
@@ -597,7 +597,7 @@ UNSTABLE_LR = 0.1  # the learning rate instability is compared at (see test_smal
 _DOTTED = {f"batch {size}": ".-" for size in BATCH_SIZES}
 
 
-def _batch_setup(claim, device, seeds, **extra):
+def _record_batch_protocol(claim, device, seeds, **extra):
     claim.setup(problem="y = 3x + 2 + N(0,1), x ~ N(0,1), 10 000 points", loss="MSE",
                 optimizer="mini-batch SGD (no momentum), reshuffled every epoch", init=(0.0, 0.0),
                 batch_sizes=BATCH_SIZES, lrs=BATCH_LRS, epochs=BATCH_EPOCHS, device=str(device),
@@ -623,7 +623,7 @@ def test_large_batch_needs_higher_lr(claim, lab1_linear, device, seeds):
     excess = {size: grid.excess_heldout_mse() for size, grid in grids.items()}  # (S, L)
     best = {size: [BATCH_LRS[i] for i in values.argmin(1).tolist()]
             for size, values in excess.items()}
-    _batch_setup(claim, device, seeds, best="lowest held-out MSE after the last epoch")
+    _record_batch_protocol(claim, device, seeds, best="lowest held-out MSE after the last epoch")
     claim.report(statement="larger batches often necessitate a higher learning rate for optimal "
                            "performance")
     claim.measure(best_lr=best,
@@ -662,7 +662,7 @@ def test_small_batch_unstable(claim, lab1_linear, device, seeds):
         return grid.train_mse()[-grid.steps_per_epoch - 1:].diff(dim=0).std(0)
 
     spread = {size: jumps(grid) for size, grid in grids.items()}
-    _batch_setup(claim, device, seeds, compared_at_lr=UNSTABLE_LR,
+    _record_batch_protocol(claim, device, seeds, compared_at_lr=UNSTABLE_LR,
                  instability="std of the step-to-step changes of the whole-set MSE, last epoch")
     claim.report(statement="smaller batches introduce variability ... they may create instability "
                            "during training")

@@ -57,7 +57,7 @@ def lab2(mnist_train, mnist_test, profile, run_cache) -> Lab2Runs:
                     long_epochs=profile.pick(**LONG_EPOCHS), run_cache=run_cache)
 
 
-def _protocol(claim, lab2: Lab2Runs, device, seeds, **extra) -> None:
+def _record_protocol(claim, lab2: Lab2Runs, device, seeds, **extra) -> None:
     claim.setup(**lab2.protocol(), device=str(device), seeds=list(seeds), **extra)
     scaling = lab2.scaling()
     if scaling:
@@ -188,7 +188,7 @@ def test_no_reg_overfits(claim, lab2, device, seeds):
     runs = lab2.runs("none", seeds, device)
     turn = [1 + min(range(len(r.val_loss)), key=r.val_loss.__getitem__) for r in runs]
     ratio = val_over_train(runs)
-    _protocol(claim, lab2, device, seeds)
+    _record_protocol(claim, lab2, device, seeds)
     claim.report(train_loss=0.0099, val_loss=0.0922, departs_after_epochs=4, val_over_train=0.0922 / 0.0099)
     claim.measure(train_loss=finals(runs, "train_loss"), val_loss=finals(runs, "val_loss"),
                   epoch_of_min_val_loss=turn, val_over_train=ratio, val_acc=finals(runs, "val_acc"))
@@ -213,7 +213,7 @@ def test_l1_smallest_gap(claim, lab2, device, seeds):
     """
     runs = {name: lab2.runs(name, seeds, device) for name in TECHNIQUES}
     gap = {name: gaps(r) for name, r in runs.items()}
-    _protocol(claim, lab2, device, seeds, l1_factor=PENALTY_FACTORS["l1"], penalized="hidden kernels (3 Dense layers)")
+    _record_protocol(claim, lab2, device, seeds, l1_factor=PENALTY_FACTORS["l1"], penalized="hidden kernels (3 Dense layers)")
     claim.report(gap={name: abs(REPORTED_LOSSES[name][1] - REPORTED_LOSSES[name][0]) for name in TECHNIQUES},
                  l1_train_loss=0.1973, l1_val_loss=0.2265)
     claim.measure(gap=gap, val_ce={name: finals(r, "val_ce") for name, r in runs.items()},
@@ -240,7 +240,7 @@ def test_l2_reduces_gap(claim, lab2, device, seeds):
     reproduces the report's L2 run; see lab2_protocol).
     """
     none, l1, l2 = (lab2.runs(name, seeds, device) for name in ("none", "l1", "l2"))
-    _protocol(claim, lab2, device, seeds, l2_factor=PENALTY_FACTORS["l2"], penalized="hidden kernels (3 Dense layers)")
+    _record_protocol(claim, lab2, device, seeds, l2_factor=PENALTY_FACTORS["l2"], penalized="hidden kernels (3 Dense layers)")
     claim.report(l2_train_loss=0.0547, l2_val_loss=0.1126, l2_gap=0.1126 - 0.0547, none_gap=0.0922 - 0.0099,
                  l1_val_loss=0.2265)
     claim.measure(l2_gap=gaps(l2), none_gap=gaps(none), l2_val_ce=finals(l2, "val_ce"), l1_val_ce=finals(l1, "val_ce"),
@@ -265,7 +265,7 @@ def test_augmentation_ineffective(claim, lab2, device, seeds):
     zoom ±10 %, rotation ±10°, fresh per image and step, Keras' reflect fill.
     """
     none, aug = lab2.runs("none", seeds, device), lab2.runs("augmentation", seeds, device)
-    _protocol(claim, lab2, device, seeds, augmentation=AUGMENTATION)
+    _record_protocol(claim, lab2, device, seeds, augmentation=AUGMENTATION)
     claim.report(train_loss=0.023, val_loss=0.1141, gap=0.1141 - 0.023, none_gap=0.0922 - 0.0099, none_val_loss=0.0922)
     claim.measure(gap=gaps(aug), none_gap=gaps(none), val_ce=finals(aug, "val_ce"), none_val_ce=finals(none, "val_ce"),
                   train_loss=finals(aug, "train_loss"), val_over_train=val_over_train(aug))
@@ -287,7 +287,7 @@ def test_input_noise_overfits(claim, lab2, device, seeds):
     regularization's (the report's 0.1326 vs 0.0922, "does not perform well").
     """
     none, noise = lab2.runs("none", seeds, device), lab2.runs("input_noise_0.2", seeds, device)
-    _protocol(claim, lab2, device, seeds, input_noise_variance=0.2, input_noise_std=math.sqrt(0.2),
+    _record_protocol(claim, lab2, device, seeds, input_noise_variance=0.2, input_noise_std=math.sqrt(0.2),
               noise_drawn="once per seed (a fixed noisy copy of the training images)")
     claim.report(train_loss=0.0006, val_loss=0.1326, none_val_loss=0.0922)
     claim.measure(train_loss=finals(noise, "train_loss"), val_loss=finals(noise, "val_loss"),
@@ -309,7 +309,7 @@ def test_input_noise_smaller_better(claim, lab2, device, seeds):
     0.2 above that at 0.05, paired over seeds (same draws of z, scaled).
     """
     high, low = (lab2.runs(name, seeds, device) for name in INPUT_NOISE_VARIANCES)
-    _protocol(claim, lab2, device, seeds, input_noise_variances=list(INPUT_NOISE_VARIANCES.values()))
+    _record_protocol(claim, lab2, device, seeds, input_noise_variances=list(INPUT_NOISE_VARIANCES.values()))
     claim.report(val_loss_var_0_2=0.1326, val_loss_var_0_05=0.1326, text="val loss came down at variance 0.05")
     claim.measure(val_ce_var_0_2=finals(high, "val_ce"), val_ce_var_0_05=finals(low, "val_ce"),
                   train_loss_var_0_2=finals(high, "train_loss"), train_loss_var_0_05=finals(low, "train_loss"))
@@ -348,7 +348,7 @@ def test_label_noise_best(claim, lab2, device, seeds, profile):
     accuracy = {name: finals(r, "val_acc") for name, r in runs.items()}
     rise = [r.val_loss[-1] / min(r.val_loss) - 1 for r in label]
     mean_acc = statistics.fmean(accuracy["label_noise"])
-    _protocol(claim, lab2, device, seeds, label_noise_variance=LABEL_NOISE_VARIANCE,
+    _record_protocol(claim, lab2, device, seeds, label_noise_variance=LABEL_NOISE_VARIANCE,
               label_noise_std=math.sqrt(LABEL_NOISE_VARIANCE), noise_drawn="once per seed")
     claim.report(train_loss=0.4744, val_loss=0.1448, val_acc=0.98)
     table = {name: {"train": statistics.fmean(finals(r, "train_loss")), "val": statistics.fmean(finals(r, "val_loss"))}
@@ -387,7 +387,7 @@ def test_dropout_no_help(claim, lab2, device, seeds):
     each hidden ReLU; the train loss is measured with dropout active (Keras).
     """
     none, drop = lab2.runs("none", seeds, device), lab2.runs("dropout", seeds, device)
-    _protocol(claim, lab2, device, seeds, dropout=DROPOUT)
+    _record_protocol(claim, lab2, device, seeds, dropout=DROPOUT)
     claim.report(train_loss=0.0118, val_loss=0.095, none_val_loss=0.0922, gap=0.095 - 0.0118)
     claim.measure(train_loss=finals(drop, "train_loss"), val_loss=finals(drop, "val_loss"),
                   val_over_train=val_over_train(drop), gap=gaps(drop), none_gap=gaps(none),
@@ -417,7 +417,7 @@ def test_zero_init_stalls(claim, lab2, device, seeds):
     kernels = [m.weight for m in run.model.modules() if isinstance(m, torch.nn.Linear)]
     max_abs_kernel = max(float(w.detach().abs().max()) for w in kernels)
     final_train, final_val = run.train_loss[-1], run.val_loss[-1]
-    _protocol(claim, lab2, device, [seeds[0]])
+    _record_protocol(claim, lab2, device, [seeds[0]])
     claim.report(train_loss=2.301, val_loss=2.301)
     claim.measure(train_loss=final_train, val_loss=final_val, label_entropy=entropy, ln10=LN10,
                   max_abs_kernel_weight=max_abs_kernel, val_acc=run.val_acc[-1])
@@ -442,7 +442,7 @@ def test_ones_init_explodes(claim, lab2, device, seeds):
     runs = lab2.runs("ones", seeds, device)
     train, val = finals(runs, "train_loss"), finals(runs, "val_loss")
     log_train, log_val = [math.log10(v) for v in train], [math.log10(v) for v in val]
-    _protocol(claim, lab2, device, seeds)
+    _record_protocol(claim, lab2, device, seeds)
     claim.report(train_loss=6223, val_loss=6089)
     claim.measure(train_loss=train, val_loss=val, chance_loss=LN10, val_acc=finals(runs, "val_acc"))
     claim.figure(curves_of({"ones": runs[0]}, title=f"Ones initialization (seed {runs[0].seed})", logy=True),
@@ -468,7 +468,7 @@ def test_random_init_learns(claim, lab2, device, seeds):
     runs = lab2.runs("random", seeds, device)
     reported = {"train": 0.0143, "val": 0.0959}
     measured = {"train": finals(runs, "train_loss"), "val": finals(runs, "val_loss")}
-    _protocol(claim, lab2, device, seeds)
+    _record_protocol(claim, lab2, device, seeds)
     claim.report(train_loss=reported["train"], val_loss=reported["val"])
     claim.measure(train_loss=measured["train"], val_loss=measured["val"], val_acc=finals(runs, "val_acc"))
     claim.figure(curves_of({"random": runs[0]}, title=f"Random normal initialization (seed {runs[0].seed})"),
@@ -493,7 +493,7 @@ def test_glorot_better_than_random(claim, lab2, device, seeds):
     report's own numbers show a higher val loss for Glorot: 0.0988 vs 0.0959.)
     """
     rnd, glorot = lab2.runs("random", seeds, device), lab2.runs("glorot", seeds, device)
-    _protocol(claim, lab2, device, seeds)
+    _record_protocol(claim, lab2, device, seeds)
     claim.report(glorot_train_loss=0.0085, glorot_val_loss=0.0988, random_train_loss=0.0143, random_val_loss=0.0959)
     claim.measure(glorot_train_loss=finals(glorot, "train_loss"), glorot_val_loss=finals(glorot, "val_loss"),
                   random_train_loss=finals(rnd, "train_loss"), random_val_loss=finals(rnd, "val_loss"))
@@ -512,7 +512,7 @@ def test_he_better_than_random(claim, lab2, device, seeds):
     Paired over seeds: random normal's final val loss above He normal's.
     """
     rnd, he = lab2.runs("random", seeds, device), lab2.runs("he", seeds, device)
-    _protocol(claim, lab2, device, seeds)
+    _record_protocol(claim, lab2, device, seeds)
     claim.report(he_val_loss=0.0927, random_val_loss=0.0959, he_train_loss=0.0126, random_train_loss=0.0143)
     claim.measure(he_val_loss=finals(he, "val_loss"), random_val_loss=finals(rnd, "val_loss"),
                   he_train_loss=finals(he, "train_loss"), random_train_loss=finals(rnd, "train_loss"))
@@ -546,7 +546,7 @@ def test_l1_slower_to_accuracy(claim, lab2, device, seeds):
     levels = [min(max(runs[name][i].val_acc) for name in runs) for i in range(len(seeds))]
     epochs = {name: [epochs_to_reach(run.val_acc, level) for run, level in zip(r, levels)]
               for name, r in runs.items()}
-    _protocol(claim, lab2, device, seeds, l1_factor=PENALTY_FACTORS["l1"],
+    _record_protocol(claim, lab2, device, seeds, l1_factor=PENALTY_FACTORS["l1"],
               l2_factor=PENALTY_FACTORS["l2"])
     claim.report(text="L1 requires more epochs to reach the same level of accuracy")
     claim.measure(common_val_acc_level=levels, epochs_to_level=epochs,
@@ -575,7 +575,7 @@ def test_l1_sparsifies(claim, lab2, device, seeds):
     none, l1 = lab2.runs("none", seeds, device), lab2.runs("l1", seeds, device)
     share = {"none": [hidden_kernel_near_zero(r) for r in none],
              "l1": [hidden_kernel_near_zero(r) for r in l1]}
-    _protocol(claim, lab2, device, seeds, l1_factor=PENALTY_FACTORS["l1"], near_zero=NEAR_ZERO,
+    _record_protocol(claim, lab2, device, seeds, l1_factor=PENALTY_FACTORS["l1"], near_zero=NEAR_ZERO,
               weights="the three hidden kernels")
     claim.report(text="L1 drives some of the weights to zero")
     claim.measure(near_zero_share=share)
@@ -613,7 +613,7 @@ def test_augmentation_needs_more_epochs(claim, lab2, device, seeds, profile):
     none, aug = lab2.long_runs("none", seeds, device), lab2.long_runs("augmentation", seeds, device)
     gain_long = [n.val_ce[-1] - a.val_ce[-1] for n, a in zip(none, aug)]
     gain_20 = [n.val_ce[lab2.epochs - 1] - a.val_ce[lab2.epochs - 1] for n, a in zip(none, aug)]
-    _protocol(claim, lab2, device, seeds, augmentation=AUGMENTATION, long_epochs=long_epochs)
+    _record_protocol(claim, lab2, device, seeds, augmentation=AUGMENTATION, long_epochs=long_epochs)
     claim.report(train_loss_20_epochs=0.023, val_loss_20_epochs=0.1141,
                  none_val_loss_20_epochs=0.0922,
                  text="20 epochs are not sufficient; more epochs might be necessary")
@@ -662,7 +662,7 @@ def test_dropout_helps_larger_nets(claim, lab2, device, seeds, profile):
         return [n.val_ce[-1] - d.val_ce[-1] for n, d in zip(none, drop)]
 
     table = {axis: [gains(*shape) for shape in axis_shapes] for axis, axis_shapes in shapes.items()}
-    _protocol(claim, lab2, device, seeds, dropout=DROPOUT, widths_at_depth_3=list(widths),
+    _record_protocol(claim, lab2, device, seeds, dropout=DROPOUT, widths_at_depth_3=list(widths),
               depths_at_width_100=list(depths))
     if not profile.full:
         documented = ({(w, 3) for w in DROPOUT_WIDTHS["full"]}
@@ -715,7 +715,7 @@ def test_ones_init_large_activations(claim, lab2, device, seeds):
     pairs = (("ones", ones), ("random", rnd))
     act = {name: [math.log10(r.activations[-2]) for r in runs] for name, runs in pairs}
     grad = {name: [math.log10(r.kernel_grad_norm[0]) for r in runs] for name, runs in pairs}
-    _protocol(claim, lab2, device, seeds, probe_images=PROBE_SIZE, measured="before the first step")
+    _record_protocol(claim, lab2, device, seeds, probe_images=PROBE_SIZE, measured="before the first step")
     claim.report(text="activations become very large, leading to excessively large gradients",
                  train_loss=6223, val_loss=6089)
     claim.measure(log10_last_hidden_activation=act, log10_kernel_grad_norm=grad,
@@ -753,7 +753,7 @@ def test_scaled_init_smoother(claim, lab2, device, seeds):
     runs = {name: lab2.runs(name, seeds, device) for name in ("random", "glorot", "he")}
     spread = {name: [layer_rms_spread(r) for r in rs] for name, rs in runs.items()}
     rough = {name: [roughness(r, lab2.steps_per_epoch) for r in rs] for name, rs in runs.items()}
-    _protocol(claim, lab2, device, seeds, probe_images=PROBE_SIZE)
+    _record_protocol(claim, lab2, device, seeds, probe_images=PROBE_SIZE)
     claim.report(text="Glorot normal ensures gradients remain stable; "
                       "He normal ensures smoother convergence",
                  train_loss={name: REPORTED_LOSSES[name][0] for name in runs},

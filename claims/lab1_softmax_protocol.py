@@ -224,6 +224,20 @@ class Lab1Softmax:
                 "data": {name: file.sha256 for name, file in get_spec("fashion-mnist").files.items()}}
 
 
+def record_protocol(claim, device, seeds, **extra) -> None:
+    """``claim.setup`` with the softmax protocol's settings (``extra`` adds or overrides)."""
+    settings = {"model": "softmax regression 784 -> 10", "init": INIT, "batch_size": BATCH_SIZE, "lr": LR,
+                "epochs": EPOCHS, "validation": "last 10 % of the training set (Keras validation_split)",
+                "device": str(device), "seeds": list(seeds)}
+    settings.update(extra)
+    claim.setup(**settings)
+
+
+def final_values(runs, metric: str) -> list[float]:
+    """The last value of History ``metric`` in each run."""
+    return [getattr(run.history, metric)[-1] for run in runs]
+
+
 # -- the report's scikit-learn baselines ------------------------------------------------------
 
 @dataclass
