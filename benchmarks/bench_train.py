@@ -59,27 +59,47 @@ LR = 1e-3
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="torch intra-op thread counts")
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[1, 2], help="torch intra-op thread counts"
+    )
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 512])
     parser.add_argument("--models", type=int, default=5, help="K, the number of seeds trained")
     parser.add_argument("--samples", type=int, default=10_000, help="synthetic training images")
-    parser.add_argument("--work", type=int, default=4800,
-                        help="images per model per round: steps = work / batch size (at least 20)")
+    parser.add_argument(
+        "--work",
+        type=int,
+        default=4800,
+        help="images per model per round: steps = work / batch size (at least 20)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="timed rounds (median reported)")
     parser.add_argument("--warmup", type=int, default=1, help="untimed rounds first")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--internals", action="store_true",
-                        help="also time the forward/backward and Adam variants fit_many chose between")
+    parser.add_argument(
+        "--internals",
+        action="store_true",
+        help="also time the forward/backward and Adam variants fit_many chose between",
+    )
     return parser.parse_args(argv)
 
 
 def models(k: int, device: torch.device) -> list[torch.nn.Module]:
-    return [initialize(mlp(SIZES), "glorot_uniform", generator=torch.Generator().manual_seed(seed)).to(device)
-            for seed in range(k)]
+    return [
+        initialize(mlp(SIZES), "glorot_uniform", generator=torch.Generator().manual_seed(seed)).to(
+            device
+        )
+        for seed in range(k)
+    ]
 
 
-def plain_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, steps: int,
-               seed: int) -> None:
+def plain_loop(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    batch_size: int,
+    steps: int,
+    seed: int,
+) -> None:
     """The minimal hand-written loop: shuffle, index, forward, backward, step."""
     optimizer = torch.optim.Adam(model.parameters(), lr=LR, eps=1e-7)
     generator = torch.Generator().manual_seed(seed)
@@ -87,7 +107,7 @@ def plain_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batc
     for _ in range(steps):
         if order is None or position >= n:
             order, position = torch.randperm(n, generator=generator).to(x.device), 0
-        batch = order[position:position + batch_size]
+        batch = order[position : position + batch_size]
         position += batch_size
         loss = F.cross_entropy(model(x[batch]), y[batch])
         optimizer.zero_grad(set_to_none=True)
@@ -95,10 +115,14 @@ def plain_loop(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batc
         optimizer.step()
 
 
-def loader_loop(model: torch.nn.Module, dataset: TensorDataset, *, batch_size: int, steps: int, seed: int) -> None:
+def loader_loop(
+    model: torch.nn.Module, dataset: TensorDataset, *, batch_size: int, steps: int, seed: int
+) -> None:
     """The textbook loop over a DataLoader."""
     optimizer = torch.optim.Adam(model.parameters(), lr=LR, eps=1e-7)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    loader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed)
+    )
     done = 0
     while done < steps:
         for x, y in loader:
@@ -124,13 +148,20 @@ def methods(data: TensorData, k: int, batch_size: int, steps: int, device: torch
 
     def run_plain():
         for seed, model in zip(seeds, models(k, device)):
-            plain_loop(model, data.inputs, data.targets, batch_size=batch_size, steps=steps, seed=seed)
+            plain_loop(
+                model, data.inputs, data.targets, batch_size=batch_size, steps=steps, seed=seed
+            )
 
     def run_loader():
         for seed, model in zip(seeds, models(k, device)):
             loader_loop(model, dataset, batch_size=batch_size, steps=steps, seed=seed)
 
-    return {"fit_many": run_fit_many, "fit": run_fit, "plain loop": run_plain, "DataLoader": run_loader}
+    return {
+        "fit_many": run_fit_many,
+        "fit": run_fit,
+        "plain loop": run_plain,
+        "DataLoader": run_loader,
+    }
 
 
 def internals(data: TensorData, k: int, batch_size: int, device: torch.device) -> dict:
@@ -139,7 +170,9 @@ def internals(data: TensorData, k: int, batch_size: int, device: torch.device) -
 
     nets = models(k, device)
     generator = torch.Generator().manual_seed(1)
-    rows = torch.stack([torch.randperm(len(data), generator=generator)[:batch_size] for _ in range(k)]).to(device)
+    rows = torch.stack(
+        [torch.randperm(len(data), generator=generator)[:batch_size] for _ in range(k)]
+    ).to(device)
     x = data.inputs[rows]  # (K, B, 28, 28)
     y = data.targets[rows]  # (K, B)
     flat_x = x.flatten(2)
@@ -149,10 +182,14 @@ def internals(data: TensorData, k: int, batch_size: int, device: torch.device) -
             net.zero_grad(set_to_none=True)
             F.cross_entropy(net(xk), yk).backward()
 
-    weights = [torch.stack([m.weight.detach() for m in layer]).requires_grad_()
-               for layer in zip(*[[m for m in net if isinstance(m, torch.nn.Linear)] for net in nets])]
-    biases = [torch.stack([m.bias.detach() for m in layer]).requires_grad_()
-              for layer in zip(*[[m for m in net if isinstance(m, torch.nn.Linear)] for net in nets])]
+    weights = [
+        torch.stack([m.weight.detach() for m in layer]).requires_grad_()
+        for layer in zip(*[[m for m in net if isinstance(m, torch.nn.Linear)] for net in nets])
+    ]
+    biases = [
+        torch.stack([m.bias.detach() for m in layer]).requires_grad_()
+        for layer in zip(*[[m for m in net if isinstance(m, torch.nn.Linear)] for net in nets])
+    ]
 
     def stacked_autograd():
         h = flat_x
@@ -192,7 +229,9 @@ def internals(data: TensorData, k: int, batch_size: int, device: torch.device) -
             if i:
                 g = torch.bmm(g, stacked.weights[i])
 
-    layer_params = [t.detach().clone().requires_grad_() for pair in zip(weights, biases) for t in pair]
+    layer_params = [
+        t.detach().clone().requires_grad_() for pair in zip(weights, biases) for t in pair
+    ]
     for t in layer_params:
         t.grad = torch.randn_like(t) * 1e-3
     torch_adam = torch.optim.Adam(layer_params, lr=LR, eps=1e-7)
@@ -213,8 +252,11 @@ def internals(data: TensorData, k: int, batch_size: int, device: torch.device) -
     }
 
 
-def median_seconds(fns: dict, *, warmup: int, repeats: int, device: torch.device) -> dict[str, float]:
+def median_seconds(
+    fns: dict, *, warmup: int, repeats: int, device: torch.device
+) -> dict[str, float]:
     """Median wall time of each function over ``repeats`` rounds, the functions run in turn within a round."""
+
     def sync():
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -237,22 +279,37 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device)
     generator = torch.Generator().manual_seed(0)
-    data = TensorData(torch.rand(args.samples, 28, 28, generator=generator),
-                      torch.randint(0, 10, (args.samples,), generator=generator)).to(device)
-    print(f"fit_many vs sequential training, torch {torch.__version__}, {platform.machine()} {platform.processor() or ''}"
-          f" {args.device}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d')}")
-    print(f"network {'-'.join(map(str, SIZES))} ReLU, Adam lr={LR}; K={args.models} models; {args.samples} synthetic "
-          f"28x28 images; median of {args.repeats} rounds after {args.warmup} warm-up")
+    data = TensorData(
+        torch.rand(args.samples, 28, 28, generator=generator),
+        torch.randint(0, 10, (args.samples,), generator=generator),
+    ).to(device)
+    print(
+        f"fit_many vs sequential training, torch {torch.__version__}, {platform.machine()} {platform.processor() or ''}"
+        f" {args.device}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d')}"
+    )
+    print(
+        f"network {'-'.join(map(str, SIZES))} ReLU, Adam lr={LR}; K={args.models} models; {args.samples} synthetic "
+        f"28x28 images; median of {args.repeats} rounds after {args.warmup} warm-up"
+    )
     print()
     if args.internals:
-        print(f"{'threads':>7s} {'batch':>6s}  {'fit_many internals, K=' + str(args.models):56s} {'ms':>8s}")
+        print(
+            f"{'threads':>7s} {'batch':>6s}  {'fit_many internals, K=' + str(args.models):56s} {'ms':>8s}"
+        )
         for threads in args.threads:
             torch.set_num_threads(threads)
             for batch_size in args.batch_sizes:
                 fns = internals(data, args.models, batch_size, device)
                 repeat = max(5, 3000 // batch_size)
-                seconds = median_seconds({name: (lambda fn=fn: [fn() for _ in range(repeat)]) for name, fn in fns.items()},
-                                         warmup=args.warmup, repeats=max(args.repeats, 5), device=device)
+                seconds = median_seconds(
+                    {
+                        name: (lambda fn=fn: [fn() for _ in range(repeat)])
+                        for name, fn in fns.items()
+                    },
+                    warmup=args.warmup,
+                    repeats=max(args.repeats, 5),
+                    device=device,
+                )
                 for name, value in seconds.items():
                     print(f"{threads:7d} {batch_size:6d}  {name:56s} {value / repeat * 1e3:8.3f}")
         print()
@@ -267,13 +324,20 @@ def main(argv=None) -> int:
             seconds = median_seconds(fns, warmup=args.warmup, repeats=args.repeats, device=device)
             base = seconds["fit_many"]
             for name, value in seconds.items():
-                print(f"{threads:7d} {batch_size:6d} {steps:6d}  {name:12s} {value / steps * 1e3:19.2f} "
-                      f"{value / base:11.2f}x")
-            speedups.setdefault(batch_size, []).append(f"{seconds['fit'] / base:.2f}x ({threads} thread"
-                                                       f"{'s' if threads > 1 else ''})")
+                print(
+                    f"{threads:7d} {batch_size:6d} {steps:6d}  {name:12s} {value / steps * 1e3:19.2f} "
+                    f"{value / base:11.2f}x"
+                )
+            speedups.setdefault(batch_size, []).append(
+                f"{seconds['fit'] / base:.2f}x ({threads} thread{'s' if threads > 1 else ''})"
+            )
     print()
-    print("fit_many speedup over sequential fit: " + "; ".join(
-        f"batch {batch_size}: {', '.join(values)}" for batch_size, values in speedups.items()))
+    print(
+        "fit_many speedup over sequential fit: "
+        + "; ".join(
+            f"batch {batch_size}: {', '.join(values)}" for batch_size, values in speedups.items()
+        )
+    )
     return 0
 
 

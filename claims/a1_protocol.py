@@ -87,7 +87,11 @@ def _split_last(data: TensorData, n_val: int) -> tuple[TensorData, TensorData]:
 def load_a1_data(dataset: str) -> A1Data:
     """The data of one a1 case; raises DataNotFoundError (→ skip) when it is not on this machine."""
     if dataset == "cifar10":
-        full, test, shape = load_cifar10("train", flatten=True), load_cifar10("test", flatten=True), (3, 32, 32)
+        full, test, shape = (
+            load_cifar10("train", flatten=True),
+            load_cifar10("test", flatten=True),
+            (3, 32, 32),
+        )
     elif dataset == "fashion-mnist-standin":
         full = load_fashion_mnist("train", flatten=True)
         test, shape = load_fashion_mnist("test", flatten=True), (1, 28, 28)
@@ -127,7 +131,9 @@ class A1Run:
 def build_model(in_features: int, seed: int, *, std: float = INIT_STD) -> torch.nn.Module:
     """Softmax regression with W and b drawn from N(0, std²)."""
     model = softmax_regression(in_features, 10)
-    return initialize(model, "normal", std=std, bias="same", generator=torch.Generator().manual_seed(seed))
+    return initialize(
+        model, "normal", std=std, bias="same", generator=torch.Generator().manual_seed(seed)
+    )
 
 
 def _data_checksums(dataset: str) -> dict[str, str]:
@@ -166,21 +172,30 @@ class A1Runs:
     def run(self, dataset: str, lam: float, eta: float, seed: int, device: torch.device) -> A1Run:
         return self.runs(dataset, [(lam, eta)], [seed], device)[(lam, eta)][0]
 
-    def runs(self, dataset: str, settings, seeds,
-             device: torch.device) -> dict[tuple[float, float], list[A1Run]]:
+    def runs(
+        self, dataset: str, settings, seeds, device: torch.device
+    ) -> dict[tuple[float, float], list[A1Run]]:
         """Every ``(λ, η)`` of ``settings`` from each of ``seeds``: ``{setting: [runs]}``."""
         device = torch.device(device)
         settings = [(float(lam), float(eta)) for lam, eta in settings]
         wanted = [(lam, eta, int(seed)) for lam, eta in settings for seed in seeds]
-        needed = [w for w in dict.fromkeys(wanted)
-                  if self._key(dataset, w, device) not in self.cache]
+        needed = [
+            w for w in dict.fromkeys(wanted) if self._key(dataset, w, device) not in self.cache
+        ]
         specs = {config: self._spec(dataset, config, device) for config in needed}
         stored = self.run_cache.get_or_create_many(
-            specs, lambda batch: self._fit_many(self.dataset(dataset), batch, device))
+            specs, lambda batch: self._fit_many(self.dataset(dataset), batch, device)
+        )
         for config, payload in stored.items():
-            self.cache[self._key(dataset, config, device)] = self._from_payload(dataset, config, payload, device)
-        return {(lam, eta): [self.cache[self._key(dataset, (lam, eta, int(seed)), device)]
-                             for seed in seeds] for lam, eta in settings}
+            self.cache[self._key(dataset, config, device)] = self._from_payload(
+                dataset, config, payload, device
+            )
+        return {
+            (lam, eta): [
+                self.cache[self._key(dataset, (lam, eta, int(seed)), device)] for seed in seeds
+            ]
+            for lam, eta in settings
+        }
 
     def _key(self, dataset: str, config: tuple, device: torch.device) -> tuple:
         return (dataset, *config, self.epochs, str(device))
@@ -188,41 +203,74 @@ class A1Runs:
     def _spec(self, dataset: str, config: tuple, device: torch.device) -> dict:
         """Everything that determines one run, for the run cache's key."""
         lam, eta, seed = config
-        return {"family": "a1", "protocol_version": PROTOCOL_VERSION, "dataset": dataset,
-                "lambda": lam, "eta": eta, "seed": seed, "epochs": self.epochs,
-                "batch_size": BATCH_SIZE, "init_std": INIT_STD,
-                "validation": f"last {N_VALIDATION} of the training file", "device": device.type,
-                "dtype": "torch.float32", "data": _data_checksums(dataset)}
+        return {
+            "family": "a1",
+            "protocol_version": PROTOCOL_VERSION,
+            "dataset": dataset,
+            "lambda": lam,
+            "eta": eta,
+            "seed": seed,
+            "epochs": self.epochs,
+            "batch_size": BATCH_SIZE,
+            "init_std": INIT_STD,
+            "validation": f"last {N_VALIDATION} of the training file",
+            "device": device.type,
+            "dtype": "torch.float32",
+            "data": _data_checksums(dataset),
+        }
 
-    def _from_payload(self, dataset: str, config: tuple, payload: dict,
-                      device: torch.device) -> A1Run:
+    def _from_payload(
+        self, dataset: str, config: tuple, payload: dict, device: torch.device
+    ) -> A1Run:
         lam, eta, seed = config
         model = softmax_regression(self.dataset(dataset).train.inputs.shape[1], 10)
         model.load_state_dict(payload["model"])
-        return A1Run(lam, eta, seed, History.from_dict(payload["history"]),
-                     list(payload["penalty"]), model.to(device).eval(),
-                     float(payload["test_loss"]), float(payload["test_acc"]))
+        return A1Run(
+            lam,
+            eta,
+            seed,
+            History.from_dict(payload["history"]),
+            list(payload["penalty"]),
+            model.to(device).eval(),
+            float(payload["test_loss"]),
+            float(payload["test_acc"]),
+        )
 
-    def _fit_many(self, data: A1Data, configs: list[tuple],
-                  device: torch.device) -> dict[tuple, dict]:
+    def _fit_many(
+        self, data: A1Data, configs: list[tuple], device: torch.device
+    ) -> dict[tuple, dict]:
         """Train every ``(λ, η, seed)`` of ``configs`` at once; the cache's payload per config."""
-        models = [build_model(data.train.inputs.shape[1], seed).to(device)
-                  for _, _, seed in configs]
+        models = [
+            build_model(data.train.inputs.shape[1], seed).to(device) for _, _, seed in configs
+        ]
         recorders = [PenaltyRecorder(L2Penalty(lam)) for lam, _, _ in configs]
         histories = fit_many(
-            models, data.train.to(device), optimizer="sgd", lr=[eta for _, eta, _ in configs],
-            batch_size=BATCH_SIZE, epochs=self.epochs, seeds=[seed for _, _, seed in configs],
+            models,
+            data.train.to(device),
+            optimizer="sgd",
+            lr=[eta for _, eta, _ in configs],
+            batch_size=BATCH_SIZE,
+            epochs=self.epochs,
+            seeds=[seed for _, _, seed in configs],
             val=data.val.to(device),
             penalty=[L2Penalty(lam) if lam else None for lam, _, _ in configs],
-            evaluate_train=True, callbacks=[[r] for r in recorders], record_steps=True)
+            evaluate_train=True,
+            callbacks=[[r] for r in recorders],
+            record_steps=True,
+        )
         test = data.test.to(device)
         payloads = {}
         for config, model, history, recorder in zip(configs, models, histories, recorders):
             model.eval()
             test_loss, test_acc = evaluate(model, test)
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-            payloads[config] = {"history": history.as_dict(), "penalty": list(recorder.values),
-                                "model": state, "test_loss": test_loss, "test_acc": test_acc}
+            payloads[config] = {
+                "history": history.as_dict(),
+                "penalty": list(recorder.values),
+                "model": state,
+                "test_loss": test_loss,
+                "test_acc": test_acc,
+            }
         return payloads
 
 
@@ -234,6 +282,7 @@ def normalized_total_variation(templates: torch.Tensor) -> np.ndarray:
     smoother. ``templates`` is ``(classes, C, H, W)``.
     """
     t = templates.double()
-    tv = (t[..., 1:, :] - t[..., :-1, :]).abs().sum(dim=(1, 2, 3)) + (t[..., :, 1:] - t[..., :, :-1]).abs().sum(dim=(1, 2, 3))
+    tv = (t[..., 1:, :] - t[..., :-1, :]).abs().sum(dim=(1, 2, 3)) + (
+        t[..., :, 1:] - t[..., :, :-1]
+    ).abs().sum(dim=(1, 2, 3))
     return (tv / t.abs().sum(dim=(1, 2, 3))).numpy()
-

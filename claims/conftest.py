@@ -18,14 +18,19 @@ from dlverify.data import TensorData, load_fashion_mnist, load_mnist
 from dlverify.errors import DataNotFoundError
 from dlverify.report import Catalogue, SourceReport
 
-SOURCE_REPORTS = Catalogue((
-    SourceReport("lab1", "Lab 1: linear regression and Fashion-MNIST softmax regression (TF2)"),
-    SourceReport("hw1", "HW1: function fitting, optimization and generalization on MNIST"),
-    SourceReport("lab2", "Lab 2: regularization and initialization of an MNIST MLP (TF2)"),
-    SourceReport("hw2", "HW2: initialization, saturation, batch size, learning rate, early "
-                        "stopping on MNIST"),
-    SourceReport("a1", "Assignment 1: CIFAR-10 softmax classifier with L2 (DD2424)"),
-), description="Each claim of the lab reports, decided by measurement.")
+SOURCE_REPORTS = Catalogue(
+    (
+        SourceReport("lab1", "Lab 1: linear regression and Fashion-MNIST softmax regression (TF2)"),
+        SourceReport("hw1", "HW1: function fitting, optimization and generalization on MNIST"),
+        SourceReport("lab2", "Lab 2: regularization and initialization of an MNIST MLP (TF2)"),
+        SourceReport(
+            "hw2",
+            "HW2: initialization, saturation, batch size, learning rate, early stopping on MNIST",
+        ),
+        SourceReport("a1", "Assignment 1: CIFAR-10 softmax classifier with L2 (DD2424)"),
+    ),
+    description="Each claim of the lab reports, decided by measurement.",
+)
 
 
 def pytest_dlverify_source_reports(config: pytest.Config) -> Catalogue:
@@ -73,5 +78,9 @@ def lab1_softmax(fashion_train, fashion_test, profile, run_cache):
     """
     from claims.lab1_softmax_protocol import Lab1Softmax
 
-    return Lab1Softmax(fashion_train, fashion_test, long_epochs=profile.pick(default=30, full=100),
-                       run_cache=run_cache)
+    return Lab1Softmax(
+        fashion_train,
+        fashion_test,
+        long_epochs=profile.pick(default=30, full=100),
+        run_cache=run_cache,
+    )

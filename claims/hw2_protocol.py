@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
@@ -122,7 +122,7 @@ def loss_fluctuation(step_loss: list[float]) -> float:
     Computed on the second half so the large early drop, which every run shares,
     does not count as fluctuation.
     """
-    tail = np.asarray(step_loss[len(step_loss) // 2:], dtype=np.float64)
+    tail = np.asarray(step_loss[len(step_loss) // 2 :], dtype=np.float64)
     return float(np.std(np.diff(tail)))
 
 
@@ -131,7 +131,9 @@ def layer_weight(model: torch.nn.Module, layer: str) -> torch.Tensor:
     return dict(model.named_modules())[layer].weight.detach().double()
 
 
-def relative_weight_change(before: torch.nn.Module, after: torch.nn.Module, layer: str = FIRST_LAYER) -> float:
+def relative_weight_change(
+    before: torch.nn.Module, after: torch.nn.Module, layer: str = FIRST_LAYER
+) -> float:
     """‖W_end − W_0‖_F / ‖W_0‖_F of one Linear layer's weight."""
     w0, w1 = layer_weight(before, layer), layer_weight(after, layer)
     return float(torch.linalg.norm(w1 - w0) / torch.linalg.norm(w0))
@@ -170,7 +172,7 @@ class NextTestBatchLoss:
             order = torch.randperm(len(self.test), generator=self.generator)
             self.order = order.to(self.test.device)
             self.position = 0
-        rows = self.order[self.position:self.position + self.size]
+        rows = self.order[self.position : self.position + self.size]
         self.position += self.size
         self.values.append(F.cross_entropy(model(self.test.inputs[rows]), self.test.targets[rows]))
 
@@ -220,8 +222,9 @@ class Hw2Runs:
         """One configuration trained from each of ``seeds``."""
         return self.grid([config], seeds, device)[config]
 
-    def grid(self, configs: Iterable[Config], seeds: Iterable[int],
-             device: torch.device) -> dict[Config, list[Hw2Run]]:
+    def grid(
+        self, configs: Iterable[Config], seeds: Iterable[int], device: torch.device
+    ) -> dict[Config, list[Hw2Run]]:
         """Every configuration trained from every seed: ``{config: [run per seed]}``.
 
         A run comes from this session's memory, else from the run cache, else
@@ -235,7 +238,8 @@ class Hw2Runs:
                     continue
                 spec = self._spec(config, seed, device)
                 stored = self.run_cache.get_or_create(
-                    spec, lambda c=config, s=seed: self._trained(c, s, device))
+                    spec, lambda c=config, s=seed: self._trained(c, s, device)
+                )
                 self.cache[config, seed, str(device)] = self._rebuild(config, seed, stored, device)
             self._store_pending(device)
         return {c: [self.cache[c, s, str(device)] for s in seeds] for c in configs}
@@ -263,26 +267,41 @@ class Hw2Runs:
         model, initial = build_model(config.init, seed), build_model(config.init, seed)
         model.load_state_dict(stored["model"])
         initial.load_state_dict(stored["initial"])
-        return Hw2Run(config, seed, History.from_dict(stored["history"]), model.to(device).eval(),
-                      initial.to(device).eval(), list(stored["test_batch_loss"]))
+        return Hw2Run(
+            config,
+            seed,
+            History.from_dict(stored["history"]),
+            model.to(device).eval(),
+            initial.to(device).eval(),
+            list(stored["test_batch_loss"]),
+        )
 
     def _spec(self, config: Config, seed: int, device: torch.device) -> dict:
         """Everything that determines one run, for the run cache's key."""
-        return {"family": "hw2", "protocol_version": PROTOCOL_VERSION, **asdict(config),
-                "seed": seed, "device": device.type, "dtype": str(self.train.inputs.dtype),
-                "train_images": len(self.train),
-                "data": {name: file.sha256 for name, file in get_spec("mnist").files.items()}}
+        return {
+            "family": "hw2",
+            "protocol_version": PROTOCOL_VERSION,
+            **asdict(config),
+            "seed": seed,
+            "device": device.type,
+            "dtype": str(self.train.inputs.dtype),
+            "train_images": len(self.train),
+            "data": {name: file.sha256 for name, file in get_spec("mnist").files.items()},
+        }
 
     def _data(self, device: torch.device) -> dict[str, TensorData]:
         key = str(device)
         if key not in self._on_device:
-            self._on_device[key] = {"train": self.train.to(device),
-                                    "validation": self.validation.to(device),
-                                    "test": self.test.to(device)}
+            self._on_device[key] = {
+                "train": self.train.to(device),
+                "validation": self.validation.to(device),
+                "test": self.test.to(device),
+            }
         return self._on_device[key]
 
-    def _fit_many(self, config: Config, seeds: Sequence[int],
-                  device: torch.device) -> dict[int, dict]:
+    def _fit_many(
+        self, config: Config, seeds: Sequence[int], device: torch.device
+    ) -> dict[int, dict]:
         """Train ``config`` from each of ``seeds`` at once; the run cache's payload per seed."""
         data = self._data(device)
         train = data["train"]
@@ -297,14 +316,30 @@ class Hw2Runs:
         else:
             callbacks = [[] for _ in seeds]
             val, eval_every = data[config.validate_on], config.eval_every or config.steps
-        histories = fit_many(models, train, optimizer="sgd", lr=config.lr, batch_size=batch,
-                             steps=config.steps, seeds=list(seeds), val=val, eval_every=eval_every,
-                             evaluate_train=config.evaluate_train, record_steps=True,
-                             callbacks=callbacks)
+        histories = fit_many(
+            models,
+            train,
+            optimizer="sgd",
+            lr=config.lr,
+            batch_size=batch,
+            steps=config.steps,
+            seeds=list(seeds),
+            val=val,
+            eval_every=eval_every,
+            evaluate_train=config.evaluate_train,
+            record_steps=True,
+            callbacks=callbacks,
+        )
         runs = zip(seeds, histories, models, initial, callbacks)
-        return {seed: {"history": history.as_dict(), "model": _state(model), "initial": start,
-                       "test_batch_loss": callback[0].losses() if callback else []}
-                for seed, history, model, start, callback in runs}
+        return {
+            seed: {
+                "history": history.as_dict(),
+                "model": _state(model),
+                "initial": start,
+                "test_batch_loss": callback[0].losses() if callback else [],
+            }
+            for seed, history, model, start, callback in runs
+        }
 
     def test_accuracy(self, run: Hw2Run) -> float:
         """Accuracy on the 10 000 test images of a finished run."""

@@ -65,8 +65,14 @@ WEIGHT_NOISE_STD, WEIGHT_NOISE_EVERY = 0.01, 100
 LR_NOISE_SIGMA = 0.1
 # the logged run (Fig. 4): its first logged (W, b) and its learning-rate drops, (step, new lr)
 LOGGED_START = (2.9749, 1.8888)
-LOGGED_LR_DROPS = ((799, 5e-4), (1099, 2.75e-4), (1399, 1.37e-4), (1699, 7.1e-5), (1999, 3.5e-5),
-                   (2299, 1.8e-5))
+LOGGED_LR_DROPS = (
+    (799, 5e-4),
+    (1099, 2.75e-4),
+    (1399, 1.37e-4),
+    (1699, 7.1e-5),
+    (1999, 3.5e-5),
+    (2299, 1.8e-5),
+)
 TOLERANCE = 0.1  # converged: (W, b) within 0.1 of (3, 2), i.e. held-out excess MSE ≤ 0.01 (1 % of the noise)
 
 # loss name -> (weight of |r|, weight of r²): MSE, MAE and the report's hybrid with α = 0.5
@@ -92,7 +98,9 @@ class Column:
     def __post_init__(self) -> None:
         object.__setattr__(self, "noise", frozenset(self.noise))
         if unknown := self.noise - set(NOISE_SOURCES):
-            raise ValueError(f"unknown noise sources {sorted(unknown)}; choose from {NOISE_SOURCES}")
+            raise ValueError(
+                f"unknown noise sources {sorted(unknown)}; choose from {NOISE_SOURCES}"
+            )
         if self.loss not in LOSS_MIX:
             raise ValueError(f"unknown loss {self.loss!r}; choose from {sorted(LOSS_MIX)}")
 
@@ -117,9 +125,13 @@ class LineBank(nn.Module):
         return torch.stack([self.weight, self.bias], dim=1).detach()
 
 
-def column_losses(outputs: torch.Tensor, targets: torch.Tensor, losses: Sequence[str]) -> torch.Tensor:
+def column_losses(
+    outputs: torch.Tensor, targets: torch.Tensor, losses: Sequence[str]
+) -> torch.Tensor:
     """``(K,)``: each column's own loss, ``mean_n(a_k·|r| + c_k·r²)`` with ``(a_k, c_k)`` from :data:`LOSS_MIX`."""
-    mix = torch.tensor([LOSS_MIX[name] for name in losses], dtype=outputs.dtype, device=outputs.device)
+    mix = torch.tensor(
+        [LOSS_MIX[name] for name in losses], dtype=outputs.dtype, device=outputs.device
+    )
     residual = outputs.squeeze(-1) - targets
     return mix[:, 0] * residual.abs().mean(0) + mix[:, 1] * residual.pow(2).mean(0)
 
@@ -144,7 +156,9 @@ class ColumnDataNoise:
     def __call__(self, x: torch.Tensor, y: torch.Tensor, _generator: torch.Generator):
         if not self.index:
             return x, y
-        draws = torch.stack([torch.randn(2, x.shape[0], generator=g) for g in self.generators], dim=2)
+        draws = torch.stack(
+            [torch.randn(2, x.shape[0], generator=g) for g in self.generators], dim=2
+        )
         noise = torch.zeros(2, *x.shape)
         noise[:, :, self.index] = draws  # (2, n, K): x noise, y noise
         noise = noise.to(x.device, x.dtype)
@@ -164,7 +178,7 @@ class ColumnWeightNoise:
         self.k = len(columns)
 
     @torch.no_grad()
-    def after_step(self, step: int, model: "LineBank", optimizer) -> None:
+    def after_step(self, step: int, model: LineBank, optimizer) -> None:
         if not self.index or (step + 1) % self.every:
             return
         draws = torch.zeros(self.k, 2)
@@ -185,11 +199,13 @@ class ColumnLearningRateNoise:
     applied by gradient hooks on ``weight`` and ``bias``; ``before_step`` draws them.
     """
 
-    def __init__(self, sigma: float, columns: Sequence[Column], model: "LineBank") -> None:
+    def __init__(self, sigma: float, columns: Sequence[Column], model: LineBank) -> None:
         self.sigma = sigma
         self.index = _noisy(columns, "lr")
         self.generators = [torch.Generator().manual_seed(columns[k].seed + 202) for k in self.index]
-        self.factors = torch.ones(len(columns), dtype=model.weight.dtype, device=model.weight.device)
+        self.factors = torch.ones(
+            len(columns), dtype=model.weight.dtype, device=model.weight.device
+        )
         if self.index:
             model.weight.register_hook(lambda grad: grad * self.factors)
             model.bias.register_hook(lambda grad: grad * self.factors)
@@ -197,7 +213,9 @@ class ColumnLearningRateNoise:
     def before_step(self, step: int, model: nn.Module, optimizer) -> None:
         if not self.index:
             return
-        z = torch.stack([torch.randn((), generator=g, dtype=torch.float64) for g in self.generators])
+        z = torch.stack(
+            [torch.randn((), generator=g, dtype=torch.float64) for g in self.generators]
+        )
         factors = torch.ones(len(self.factors), dtype=torch.float64)
         factors[self.index] = torch.exp(self.sigma * z - self.sigma**2 / 2)
         self.factors = factors.to(self.factors.device, self.factors.dtype)
@@ -262,12 +280,19 @@ class BankRun:
     def join(banks: Sequence[BankRun]) -> BankRun:
         """One bank of the columns of ``banks``, in order (trained with the same number of steps)."""
         banks = list(banks)
-        data = TensorData(torch.cat([b.data.inputs for b in banks], 1),
-                          torch.cat([b.data.targets for b in banks], 1))
+        data = TensorData(
+            torch.cat([b.data.inputs for b in banks], 1),
+            torch.cat([b.data.targets for b in banks], 1),
+        )
         kept = [b.step_losses for b in banks]
         losses = None if any(k is None for k in kept) else torch.cat(kept, 1)
-        return BankRun(sum((b.columns for b in banks), ()), torch.cat([b.trajectory for b in banks], 1),
-                       data, None, losses)
+        return BankRun(
+            sum((b.columns for b in banks), ()),
+            torch.cat([b.trajectory for b in banks], 1),
+            data,
+            None,
+            losses,
+        )
 
     def step_loss(self, column: Column) -> list[float]:
         """The column's own training objective at every step (on that step's noisy data, before
@@ -282,7 +307,9 @@ class BankRun:
     def distance(self, column: Column) -> torch.Tensor:
         """``(steps + 1,)``: ‖(W, b) − (3, 2)‖ after each step (float64)."""
         path = self.trajectory[:, self.index(column)].double()
-        return torch.linalg.vector_norm(path - torch.tensor([TRUE_W, TRUE_B], dtype=torch.float64), dim=1)
+        return torch.linalg.vector_norm(
+            path - torch.tensor([TRUE_W, TRUE_B], dtype=torch.float64), dim=1
+        )
 
     def steps_to_tolerance(self, column: Column, tolerance: float = TOLERANCE) -> int | None:
         """First step after which (W, b) is within ``tolerance`` of (3, 2); None if never reached."""
@@ -321,22 +348,37 @@ class BankRun:
         return float((design @ solution - y.unsqueeze(1)).pow(2).mean())
 
 
-def linear_bank(columns: Sequence[Column], *, device: torch.device | str = "cpu", steps: int = STEPS,
-                record_steps: bool = False, lr_drops: Sequence[tuple[int, float]] = ()) -> BankRun:
+def linear_bank(
+    columns: Sequence[Column],
+    *,
+    device: torch.device | str = "cpu",
+    steps: int = STEPS,
+    record_steps: bool = False,
+    lr_drops: Sequence[tuple[int, float]] = (),
+) -> BankRun:
     """Train every column of the linear protocol side by side; see the module docstring.
 
     ``lr_drops``: ``(step, lr)`` pairs of a :class:`StepDecay` for every column
     (the logged run's schedule); none by default, a constant lr 1e-3.
     """
     columns = tuple(columns)
-    sets = [linear_problem(N_POINTS, weight=TRUE_W, bias=TRUE_B, generator=torch.Generator().manual_seed(c.seed))
-            for c in columns]
-    data = TensorData(torch.cat([d.inputs for d in sets], 1), torch.cat([d.targets for d in sets], 1))
+    sets = [
+        linear_problem(
+            N_POINTS, weight=TRUE_W, bias=TRUE_B, generator=torch.Generator().manual_seed(c.seed)
+        )
+        for c in columns
+    ]
+    data = TensorData(
+        torch.cat([d.inputs for d in sets], 1), torch.cat([d.targets for d in sets], 1)
+    )
     model = LineBank([c.init for c in columns]).to(device)
     trajectory = Trajectory(model)
-    callbacks = [ColumnWeightNoise(WEIGHT_NOISE_STD, WEIGHT_NOISE_EVERY, columns),
-                 ColumnLearningRateNoise(LR_NOISE_SIGMA, columns, model), StepDecay(lr_drops),
-                 trajectory]
+    callbacks = [
+        ColumnWeightNoise(WEIGHT_NOISE_STD, WEIGHT_NOISE_EVERY, columns),
+        ColumnLearningRateNoise(LR_NOISE_SIGMA, columns, model),
+        StepDecay(lr_drops),
+        trajectory,
+    ]
     losses = [c.loss for c in columns]
     kept: list[torch.Tensor] = []
 
@@ -346,10 +388,20 @@ def linear_bank(columns: Sequence[Column], *, device: torch.device | str = "cpu"
             kept.append(per_column.detach())
         return per_column.sum()
 
-    history = fit(model, data.to(device), optimizer="sgd", lr=LR, batch_size=N_POINTS, steps=steps,
-                  seed=columns[0].seed, loss_fn=objective,
-                  transform=ColumnDataNoise(DATA_NOISE_STD, columns), callbacks=callbacks,
-                  eval_every=steps, record_steps=record_steps)
+    history = fit(
+        model,
+        data.to(device),
+        optimizer="sgd",
+        lr=LR,
+        batch_size=N_POINTS,
+        steps=steps,
+        seed=columns[0].seed,
+        loss_fn=objective,
+        transform=ColumnDataNoise(DATA_NOISE_STD, columns),
+        callbacks=callbacks,
+        eval_every=steps,
+        record_steps=record_steps,
+    )
     step_losses = torch.stack(kept).double().cpu() if record_steps else None
     return BankRun(columns, trajectory.tensor(), data, history, step_losses)
 
@@ -369,31 +421,53 @@ ALL_NOISE = {"data_noise": True, "weight_noise": True, "lr_noise": True}
 LOGGED_COLUMN_NOISE = frozenset(NOISE_SOURCES)
 
 
-def linear_run(*, device: torch.device | str = "cpu", seed: int = 0, loss: str = "mse",
-               init: tuple[float, float] = (0.0, 0.0), steps: int = STEPS, data_noise: bool = False,
-               weight_noise: bool = False, lr_noise: bool = False,
-               lr_drops: Sequence[tuple[int, float]] = ()) -> LinearRun:
+def linear_run(
+    *,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+    loss: str = "mse",
+    init: tuple[float, float] = (0.0, 0.0),
+    steps: int = STEPS,
+    data_noise: bool = False,
+    weight_noise: bool = False,
+    lr_noise: bool = False,
+    lr_drops: Sequence[tuple[int, float]] = (),
+) -> LinearRun:
     """Train lab1's linear model once; every random draw comes from ``seed``.
 
     The data set and all noise are drawn from ``seed`` on the CPU and moved,
     so runs on different devices see identical data and noise. Every step's
     objective is kept in ``history.step_loss``.
     """
-    noise = frozenset(name for name, on in zip(NOISE_SOURCES, (data_noise, weight_noise, lr_noise)) if on)
-    bank = linear_bank([Column(seed, loss, init, noise)], device=device, steps=steps,
-                       record_steps=True, lr_drops=lr_drops)
+    noise = frozenset(
+        name for name, on in zip(NOISE_SOURCES, (data_noise, weight_noise, lr_noise)) if on
+    )
+    bank = linear_bank(
+        [Column(seed, loss, init, noise)],
+        device=device,
+        steps=steps,
+        record_steps=True,
+        lr_drops=lr_drops,
+    )
     model_w, model_b = bank.trajectory[-1, 0]
     final_w = torch.as_tensor(model_w).to(device)
     final_b = torch.as_tensor(model_b).to(device)
     return LinearRun(final_w, final_b, bank.history, bank)
 
 
-def logged_run(*, device: torch.device | str = "cpu", seed: int = 0,
-               steps: int = STEPS) -> LinearRun:
+def logged_run(
+    *, device: torch.device | str = "cpu", seed: int = 0, steps: int = STEPS
+) -> LinearRun:
     """The report's logged noisy run (Fig. 4): from :data:`LOGGED_START`, all three
     noise sources, the learning rate dropped as :data:`LOGGED_LR_DROPS` says."""
-    return linear_run(device=device, seed=seed, init=LOGGED_START, steps=steps,
-                      lr_drops=LOGGED_LR_DROPS, **ALL_NOISE)
+    return linear_run(
+        device=device,
+        seed=seed,
+        init=LOGGED_START,
+        steps=steps,
+        lr_drops=LOGGED_LR_DROPS,
+        **ALL_NOISE,
+    )
 
 
 def logged_column(seed: int) -> Column:
@@ -402,16 +476,22 @@ def logged_column(seed: int) -> Column:
 
 
 INITS = {"near truth (3, 2)": (3.0, 2.0), "far (1.5, -2.5)": (1.5, -2.5), "zero (0, 0)": (0.0, 0.0)}
-NOISE_SETTINGS = {"data": frozenset({"data"}), "weights": frozenset({"weights"}), "learning rate": frozenset({"lr"}),
-                  "all three": frozenset(NOISE_SOURCES)}
+NOISE_SETTINGS = {
+    "data": frozenset({"data"}),
+    "weights": frozenset({"weights"}),
+    "learning rate": frozenset({"lr"}),
+    "all three": frozenset(NOISE_SOURCES),
+}
 
 
 def seed_columns(seed: int) -> list[Column]:
     """Every run the lab1 linear claims compare, for one seed: the three losses from (0, 0),
     MSE from the other two starting points, and MSE under each noise setting."""
-    return ([Column(seed, loss) for loss in LOSS_MIX]
-            + [Column(seed, "mse", init) for init in INITS.values() if init != (0.0, 0.0)]
-            + [Column(seed, "mse", noise=noise) for noise in NOISE_SETTINGS.values()])
+    return (
+        [Column(seed, loss) for loss in LOSS_MIX]
+        + [Column(seed, "mse", init) for init in INITS.values() if init != (0.0, 0.0)]
+        + [Column(seed, "mse", noise=noise) for noise in NOISE_SETTINGS.values()]
+    )
 
 
 def protocol_columns(seeds: Sequence[int]) -> list[Column]:
@@ -421,9 +501,16 @@ def protocol_columns(seeds: Sequence[int]) -> list[Column]:
 
 def _settings() -> dict:
     """The protocol's constants, for the run cache's spec."""
-    return {"points": N_POINTS, "lr": LR, "steps": STEPS, "truth": [TRUE_W, TRUE_B],
-            "data_noise_std": DATA_NOISE_STD, "weight_noise": [WEIGHT_NOISE_STD, WEIGHT_NOISE_EVERY],
-            "lr_noise_sigma": LR_NOISE_SIGMA, "loss_mix": {k: list(v) for k, v in LOSS_MIX.items()}}
+    return {
+        "points": N_POINTS,
+        "lr": LR,
+        "steps": STEPS,
+        "truth": [TRUE_W, TRUE_B],
+        "data_noise_std": DATA_NOISE_STD,
+        "weight_noise": [WEIGHT_NOISE_STD, WEIGHT_NOISE_EVERY],
+        "lr_noise_sigma": LR_NOISE_SIGMA,
+        "loss_mix": {k: list(v) for k, v in LOSS_MIX.items()},
+    }
 
 
 def _describe(column: Column) -> dict:
@@ -445,37 +532,66 @@ class LinearRuns:
         self.run_cache = run_cache if run_cache is not None else RunCache(None)
         self.cache: dict[tuple, BankRun | GridRun] = {}
 
-    def _per_seed(self, kind: str, seeds: Sequence[int], device: torch.device | str,
-                  columns_of: Callable[[int], list[Column]],
-                  train: Callable[[list[Column]], BankRun], **settings) -> BankRun:
+    def _per_seed(
+        self,
+        kind: str,
+        seeds: Sequence[int],
+        device: torch.device | str,
+        columns_of: Callable[[int], list[Column]],
+        train: Callable[[list[Column]], BankRun],
+        **settings,
+    ) -> BankRun:
         device = torch.device(device)
 
         def spec(seed: int) -> dict:
-            return {"family": "lab1-linear", "protocol": PROTOCOL, "kind": kind, "seed": seed,
-                    "device": device.type, "dtype": "torch.float32", "settings": _settings(),
-                    "columns": [_describe(c) for c in columns_of(seed)], **settings}
+            return {
+                "family": "lab1-linear",
+                "protocol": PROTOCOL,
+                "kind": kind,
+                "seed": seed,
+                "device": device.type,
+                "dtype": "torch.float32",
+                "settings": _settings(),
+                "columns": [_describe(c) for c in columns_of(seed)],
+                **settings,
+            }
 
         needed = [s for s in dict.fromkeys(seeds) if (kind, s, str(device)) not in self.cache]
+
         def create(batch: list[int]) -> dict[int, dict]:
             bank = train([column for s in batch for column in columns_of(s)])
             parts = {s: bank.select(columns_of(s)) for s in batch}
-            return {s: {"trajectory": part.trajectory, "step_losses": part.step_losses} for s, part in parts.items()}
+            return {
+                s: {"trajectory": part.trajectory, "step_losses": part.step_losses}
+                for s, part in parts.items()
+            }
 
-        for seed, stored in self.run_cache.get_or_create_many({s: spec(s) for s in needed}, create).items():
+        for seed, stored in self.run_cache.get_or_create_many(
+            {s: spec(s) for s in needed}, create
+        ).items():
             columns = columns_of(seed)
-            data = linear_problem(N_POINTS, weight=TRUE_W, bias=TRUE_B,
-                                  generator=torch.Generator().manual_seed(seed))
+            data = linear_problem(
+                N_POINTS, weight=TRUE_W, bias=TRUE_B, generator=torch.Generator().manual_seed(seed)
+            )
             width = len(columns)
             self.cache[kind, seed, str(device)] = BankRun(
-                tuple(columns), stored["trajectory"],
-                TensorData(data.inputs.expand(-1, width), data.targets.expand(-1, width)), None,
-                stored["step_losses"])
+                tuple(columns),
+                stored["trajectory"],
+                TensorData(data.inputs.expand(-1, width), data.targets.expand(-1, width)),
+                None,
+                stored["step_losses"],
+            )
         return BankRun.join([self.cache[kind, seed, str(device)] for seed in seeds])
 
     def bank(self, seeds: Sequence[int], device: torch.device | str) -> BankRun:
         """Every run of :func:`seed_columns` for each seed (constant lr 1e-3, 2 500 steps)."""
-        return self._per_seed("protocol", seeds, device, seed_columns,
-                              lambda columns: linear_bank(columns, device=device))
+        return self._per_seed(
+            "protocol",
+            seeds,
+            device,
+            seed_columns,
+            lambda columns: linear_bank(columns, device=device),
+        )
 
     def grid(self, seeds: Sequence[int], batch_size: int, device: torch.device | str) -> GridRun:
         """Mini-batch SGD at ``batch_size``, every seed and learning rate of :data:`BATCH_LRS`."""
@@ -487,10 +603,16 @@ class LinearRuns:
     def logged(self, seeds: Sequence[int], device: torch.device | str) -> BankRun:
         """The logged run (:func:`logged_run`) for each seed, trained side by side, every
         step's loss kept."""
-        return self._per_seed("logged", seeds, device, lambda seed: [logged_column(seed)],
-                              lambda columns: linear_bank(columns, device=device, record_steps=True,
-                                                          lr_drops=LOGGED_LR_DROPS),
-                              lr_drops=[list(drop) for drop in LOGGED_LR_DROPS])
+        return self._per_seed(
+            "logged",
+            seeds,
+            device,
+            lambda seed: [logged_column(seed)],
+            lambda columns: linear_bank(
+                columns, device=device, record_steps=True, lr_drops=LOGGED_LR_DROPS
+            ),
+            lr_drops=[list(drop) for drop in LOGGED_LR_DROPS],
+        )
 
 
 # -- mini-batch SGD over a grid of learning rates (the batch-size claims) --------------------
@@ -531,8 +653,14 @@ class GridRun:
         return w * w * xx + 2 * w * b * x + b * b - 2 * w * xy - 2 * b * y + yy
 
 
-def minibatch_grid(seeds: Sequence[int], batch_size: int, *, lrs: Sequence[float] = BATCH_LRS,
-                   epochs: int = BATCH_EPOCHS, device: torch.device | str = "cpu") -> GridRun:
+def minibatch_grid(
+    seeds: Sequence[int],
+    batch_size: int,
+    *,
+    lrs: Sequence[float] = BATCH_LRS,
+    epochs: int = BATCH_EPOCHS,
+    device: torch.device | str = "cpu",
+) -> GridRun:
     """Mini-batch SGD on the MSE from ``W = b = 0``, all seeds and learning rates at once.
 
     Seed ``s`` has the data set of the linear protocol's seed ``s`` (the same
@@ -546,15 +674,30 @@ def minibatch_grid(seeds: Sequence[int], batch_size: int, *, lrs: Sequence[float
     """
     seeds, lrs = tuple(int(s) for s in seeds), tuple(float(lr) for lr in lrs)
     if batch_size < 1 or epochs < 1 or not seeds or not lrs:
-        raise ValueError(f"need batch_size ≥ 1, epochs ≥ 1, seeds and lrs; got {batch_size}, "
-                         f"{epochs}, {seeds}, {lrs}")
-    sets = [linear_problem(N_POINTS, weight=TRUE_W, bias=TRUE_B,
-                           generator=torch.Generator().manual_seed(s)) for s in seeds]
+        raise ValueError(
+            f"need batch_size ≥ 1, epochs ≥ 1, seeds and lrs; got {batch_size}, "
+            f"{epochs}, {seeds}, {lrs}"
+        )
+    sets = [
+        linear_problem(
+            N_POINTS, weight=TRUE_W, bias=TRUE_B, generator=torch.Generator().manual_seed(s)
+        )
+        for s in seeds
+    ]
     x = torch.cat([d.inputs for d in sets], 1).T.contiguous()  # (S, N)
     y = torch.cat([d.targets for d in sets], 1).T.contiguous()
     xd, yd = x.double(), y.double()
-    moments = torch.stack([(xd * xd).mean(1), xd.mean(1), (xd * yd).mean(1), yd.mean(1),
-                           (yd * yd).mean(1), torch.ones(len(seeds), dtype=torch.float64)], 1)
+    moments = torch.stack(
+        [
+            (xd * xd).mean(1),
+            xd.mean(1),
+            (xd * yd).mean(1),
+            yd.mean(1),
+            (yd * yd).mean(1),
+            torch.ones(len(seeds), dtype=torch.float64),
+        ],
+        1,
+    )
     x, y = x.to(device), y.to(device)
     rate = torch.tensor(lrs, device=device).expand(len(seeds), -1)  # (S, L)
     weight = torch.zeros(len(seeds), len(lrs), device=device)
@@ -565,7 +708,7 @@ def minibatch_grid(seeds: Sequence[int], batch_size: int, *, lrs: Sequence[float
         order = torch.stack([torch.randperm(N_POINTS, generator=g) for g in shuffles])  # (S, N)
         order = order.to(device)
         for start in range(0, N_POINTS, batch_size):
-            index = order[:, start:start + batch_size]
+            index = order[:, start : start + batch_size]
             xb, yb = x.gather(1, index).unsqueeze(1), y.gather(1, index).unsqueeze(1)  # (S, 1, B)
             residual = weight.unsqueeze(2) * xb + bias.unsqueeze(2) - yb  # (S, L, B)
             weight = weight - rate * 2 * (residual * xb).mean(2)
@@ -573,6 +716,8 @@ def minibatch_grid(seeds: Sequence[int], batch_size: int, *, lrs: Sequence[float
             states.append(torch.stack([weight, bias], -1))
     trajectory = torch.stack(states).cpu()
     if not torch.isfinite(trajectory).all():
-        raise ValueError(f"mini-batch SGD diverged at batch size {batch_size} for some of the "
-                         f"learning rates {lrs}; use smaller ones")
+        raise ValueError(
+            f"mini-batch SGD diverged at batch size {batch_size} for some of the "
+            f"learning rates {lrs}; use smaller ones"
+        )
     return GridRun(seeds, lrs, batch_size, epochs, trajectory, moments)

@@ -98,12 +98,16 @@ class SeedRun:
             model[1].bias.copy_(self.biases[index])
         return model.eval()
 
-    def upto(self, epoch: int) -> "SeedRun":
+    def upto(self, epoch: int) -> SeedRun:
         """The run as if it had stopped after ``epoch`` epochs (the same numbers: training is sequential)."""
         if not 1 <= epoch <= self.epochs:
             raise ValueError(f"this run has {self.epochs} epochs, asked for {epoch}")
-        trimmed = History(**{name: values[:epoch] for name, values in self.history.as_dict().items()})
-        return replace(self, history=trimmed, weights=self.weights[:epoch], biases=self.biases[:epoch])
+        trimmed = History(
+            **{name: values[:epoch] for name, values in self.history.as_dict().items()}
+        )
+        return replace(
+            self, history=trimmed, weights=self.weights[:epoch], biases=self.biases[:epoch]
+        )
 
 
 class WeightsPerEpoch:
@@ -118,8 +122,15 @@ class WeightsPerEpoch:
         self.biases.append(model[1].bias.detach().cpu().clone())
 
 
-def train_seeds(train: TensorData, val: TensorData, seeds, config: Config, *, epochs: int,
-                device: torch.device | str = "cpu") -> dict[int, dict]:
+def train_seeds(
+    train: TensorData,
+    val: TensorData,
+    seeds,
+    config: Config,
+    *,
+    epochs: int,
+    device: torch.device | str = "cpu",
+) -> dict[int, dict]:
     """Train one softmax regression per seed, all together; the run cache's payload per seed.
 
     History per seed, per epoch, as Keras prints it (:func:`fit_many`):
@@ -128,19 +139,39 @@ def train_seeds(train: TensorData, val: TensorData, seeds, config: Config, *, ep
     epoch's training time for all seeds together.
     """
     device = torch.device(device)
-    models = [initialize(softmax_regression(N_FEATURES, N_CLASSES), INIT,
-                         generator=torch.Generator().manual_seed(seed)).to(device) for seed in seeds]
+    models = [
+        initialize(
+            softmax_regression(N_FEATURES, N_CLASSES),
+            INIT,
+            generator=torch.Generator().manual_seed(seed),
+        ).to(device)
+        for seed in seeds
+    ]
     recorders = [WeightsPerEpoch() for _ in seeds]
-    histories = fit_many(models, train.to(device), optimizer=config.optimizer, lr=config.lr,
-                         batch_size=config.batch_size, epochs=epochs, seeds=list(seeds), val=val.to(device),
-                         callbacks=[[recorder] for recorder in recorders])
-    return {seed: {"history": history.as_dict(), "weights": torch.stack(recorder.weights),
-                   "biases": torch.stack(recorder.biases)}
-            for seed, history, recorder in zip(seeds, histories, recorders)}
+    histories = fit_many(
+        models,
+        train.to(device),
+        optimizer=config.optimizer,
+        lr=config.lr,
+        batch_size=config.batch_size,
+        epochs=epochs,
+        seeds=list(seeds),
+        val=val.to(device),
+        callbacks=[[recorder] for recorder in recorders],
+    )
+    return {
+        seed: {
+            "history": history.as_dict(),
+            "weights": torch.stack(recorder.weights),
+            "biases": torch.stack(recorder.biases),
+        }
+        for seed, history, recorder in zip(seeds, histories, recorders)
+    }
 
 
-def epoch_seconds(train: TensorData, batch_sizes, *, repeats: int, device: torch.device | str = "cpu"
-                  ) -> dict[int, list[float]]:
+def epoch_seconds(
+    train: TensorData, batch_sizes, *, repeats: int, device: torch.device | str = "cpu"
+) -> dict[int, list[float]]:
     """Seconds of one training epoch of one softmax regression (RMSprop), per batch size: ``repeats`` each.
 
     Timed with :func:`dlverify.train.fit` — one model, one optimizer step per
@@ -156,9 +187,20 @@ def epoch_seconds(train: TensorData, batch_sizes, *, repeats: int, device: torch
     seconds: dict[int, list[float]] = {bs: [] for bs in batch_sizes}
     for repeat in range(-1, repeats):
         for bs in batch_sizes:
-            model = initialize(softmax_regression(N_FEATURES, N_CLASSES), INIT,
-                               generator=torch.Generator().manual_seed(max(repeat, 0))).to(device)
-            history = fit(model, train, optimizer="rmsprop", lr=LR, batch_size=bs, epochs=1, seed=max(repeat, 0))
+            model = initialize(
+                softmax_regression(N_FEATURES, N_CLASSES),
+                INIT,
+                generator=torch.Generator().manual_seed(max(repeat, 0)),
+            ).to(device)
+            history = fit(
+                model,
+                train,
+                optimizer="rmsprop",
+                lr=LR,
+                batch_size=bs,
+                epochs=1,
+                seed=max(repeat, 0),
+            )
             if repeat >= 0:
                 seconds[bs].append(history.seconds[-1])
     return seconds
@@ -204,7 +246,11 @@ class Lab1Softmax:
         trained = self.epochs_trained(config)
         if epochs > trained:
             raise ValueError(f"{config} is trained for {trained} epochs, asked for {epochs}")
-        needed = [s for s in dict.fromkeys(int(s) for s in seeds) if (config, s, str(device)) not in self.cache]
+        needed = [
+            s
+            for s in dict.fromkeys(int(s) for s in seeds)
+            if (config, s, str(device)) not in self.cache
+        ]
 
         def create(batch: list[int]) -> dict[int, dict]:
             train, val = self.split(config.val_split)
@@ -212,23 +258,39 @@ class Lab1Softmax:
 
         specs = {seed: self._spec(config, seed, device) for seed in needed}
         for seed, payload in self.run_cache.get_or_create_many(specs, create).items():
-            self.cache[config, seed, str(device)] = SeedRun(seed, History.from_dict(payload["history"]),
-                                                            payload["weights"], payload["biases"])
+            self.cache[config, seed, str(device)] = SeedRun(
+                seed, History.from_dict(payload["history"]), payload["weights"], payload["biases"]
+            )
         return [self.cache[config, int(s), str(device)].upto(epochs) for s in seeds]
 
     def _spec(self, config: Config, seed: int, device: torch.device) -> dict:
         """Everything that determines one run, for the run cache's key."""
-        return {"family": "lab1-softmax", "protocol_version": PROTOCOL_VERSION, **asdict(config), "seed": seed,
-                "epochs_trained": self.epochs_trained(config), "init": INIT, "device": device.type,
-                "dtype": str(self.full_train.inputs.dtype), "train_size": len(self.full_train),
-                "data": {name: file.sha256 for name, file in get_spec("fashion-mnist").files.items()}}
+        return {
+            "family": "lab1-softmax",
+            "protocol_version": PROTOCOL_VERSION,
+            **asdict(config),
+            "seed": seed,
+            "epochs_trained": self.epochs_trained(config),
+            "init": INIT,
+            "device": device.type,
+            "dtype": str(self.full_train.inputs.dtype),
+            "train_size": len(self.full_train),
+            "data": {name: file.sha256 for name, file in get_spec("fashion-mnist").files.items()},
+        }
 
 
 def record_protocol(claim, device, seeds, **extra) -> None:
     """``claim.setup`` with the softmax protocol's settings (``extra`` adds or overrides)."""
-    settings = {"model": "softmax regression 784 -> 10", "init": INIT, "batch_size": BATCH_SIZE, "lr": LR,
-                "epochs": EPOCHS, "validation": "last 10 % of the training set (Keras validation_split)",
-                "device": str(device), "seeds": list(seeds)}
+    settings = {
+        "model": "softmax regression 784 -> 10",
+        "init": INIT,
+        "batch_size": BATCH_SIZE,
+        "lr": LR,
+        "epochs": EPOCHS,
+        "validation": "last 10 % of the training set (Keras validation_split)",
+        "device": str(device),
+        "seeds": list(seeds),
+    }
     settings.update(extra)
     claim.setup(**settings)
 
@@ -239,6 +301,7 @@ def final_values(runs, metric: str) -> list[float]:
 
 
 # -- the report's scikit-learn baselines ------------------------------------------------------
+
 
 @dataclass
 class Baseline:
@@ -259,10 +322,16 @@ def random_forest(train: TensorData, test: TensorData, *, n_estimators: int, see
     forest.fit(x.numpy(), y.numpy())
     seconds = time.perf_counter() - start
     predictions = torch.as_tensor(forest.predict(flat(test)[0].numpy()))
-    return Baseline(f"RandomForestClassifier(n_estimators={n_estimators}, random_state={seed})", predictions, seconds)
+    return Baseline(
+        f"RandomForestClassifier(n_estimators={n_estimators}, random_state={seed})",
+        predictions,
+        seconds,
+    )
 
 
-def linear_svm(train: TensorData, test: TensorData, *, epochs: int, seed: int, C: float = 1.0) -> Baseline:
+def linear_svm(
+    train: TensorData, test: TensorData, *, epochs: int, seed: int, C: float = 1.0
+) -> Baseline:
     """A linear SVM: the hinge loss with ``C = 1`` (``SVC``'s default) solved by averaged SGD.
 
     ``SGDClassifier(loss="hinge", alpha=1/(C·n), average=True, max_iter=epochs,
@@ -280,10 +349,20 @@ def linear_svm(train: TensorData, test: TensorData, *, epochs: int, seed: int, C
     x, y = flat(train)
     x = x.double().numpy()
     start = time.perf_counter()
-    svm = SGDClassifier(loss="hinge", alpha=1.0 / (C * len(train)), average=True, max_iter=epochs, tol=None,
-                        random_state=seed)
+    svm = SGDClassifier(
+        loss="hinge",
+        alpha=1.0 / (C * len(train)),
+        average=True,
+        max_iter=epochs,
+        tol=None,
+        random_state=seed,
+    )
     svm.fit(x, y.numpy())
     seconds = time.perf_counter() - start
     predictions = torch.as_tensor(svm.predict(flat(test)[0].double().numpy()))
-    return Baseline(f"SGDClassifier(loss='hinge', alpha=1/(C*n), C={C}, average=True, max_iter={epochs}, "
-                    f"tol=None, random_state={seed})", predictions, seconds)
+    return Baseline(
+        f"SGDClassifier(loss='hinge', alpha=1/(C*n), C={C}, average=True, max_iter={epochs}, "
+        f"tol=None, random_state={seed})",
+        predictions,
+        seconds,
+    )

@@ -122,8 +122,13 @@ SIZES = (784, 100, 100, 100, 10)
 EPOCHS, BATCH_SIZE, LR = 20, 512, 1e-3
 FULL_TRAIN_SIZE = 60_000
 DEFAULT_SUBSET = 10_000
-SUBSET_SEED = 0  # the default profile's training subset: the same images for every configuration and seed
-PENALTY_FACTORS = {"l1": 1e-4, "l2": 1e-4}  # the factors that reproduce the report's L1 and L2 runs (see above)
+SUBSET_SEED = (
+    0  # the default profile's training subset: the same images for every configuration and seed
+)
+PENALTY_FACTORS = {
+    "l1": 1e-4,
+    "l2": 1e-4,
+}  # the factors that reproduce the report's L1 and L2 runs (see above)
 HIDDEN_LAYERS = (0, 1, 2)  # the penalized kernels: the three hidden Dense layers, not the output
 INPUT_NOISE_VARIANCES = {"input_noise_0.2": 0.2, "input_noise_0.05": 0.05}
 LABEL_NOISE_VARIANCE = 0.1
@@ -133,7 +138,16 @@ LONG_CONFIGURATIONS = ("none", "augmentation")  # also trained for long_epochs, 
 # The fixed probe batch for gradient norms and activations: one batch's worth of training images.
 PROBE_SIZE, PROBE_SEED = 512, 1
 
-TECHNIQUES = ("none", "l1", "l2", "augmentation", "input_noise_0.2", "input_noise_0.05", "label_noise", "dropout")
+TECHNIQUES = (
+    "none",
+    "l1",
+    "l2",
+    "augmentation",
+    "input_noise_0.2",
+    "input_noise_0.05",
+    "label_noise",
+    "dropout",
+)
 INITIALIZERS = {  # technique name -> (scheme, kwargs); "random" is Keras RandomNormal(stddev=0.05)
     "zeros": ("zeros", {}),
     "ones": ("ones", {}),
@@ -156,14 +170,18 @@ def parse_configuration(name: str) -> tuple[str, tuple[int, ...]]:
         raise ValueError(f"long runs are kept for {LONG_CONFIGURATIONS} only, not {name!r}")
     if not shape:
         if base not in CONFIGURATIONS:
-            raise ValueError(f"unknown lab2 configuration {name!r}; choose one of "
-                             f"{CONFIGURATIONS}, or {SIZED} as 'name@WIDTHxDEPTH'")
+            raise ValueError(
+                f"unknown lab2 configuration {name!r}; choose one of "
+                f"{CONFIGURATIONS}, or {SIZED} as 'name@WIDTHxDEPTH'"
+            )
         return base, SIZES
     width, _, depth = shape.partition("x")
     valid = width.isdigit() and depth.isdigit() and int(width) >= 1 and int(depth) >= 1
     if base not in SIZED or not valid:
-        raise ValueError(f"a sized lab2 configuration is one of {SIZED} followed by '@WIDTHxDEPTH' "
-                         f"(e.g. 'dropout@200x3'), got {name!r}")
+        raise ValueError(
+            f"a sized lab2 configuration is one of {SIZED} followed by '@WIDTHxDEPTH' "
+            f"(e.g. 'dropout@200x3'), got {name!r}"
+        )
     return base, (SIZES[0],) + (int(width),) * int(depth) + (SIZES[-1],)
 
 
@@ -173,18 +191,37 @@ def sized(name: str, width: int, depth: int) -> str:
         return name
     return f"{name}@{width}x{depth}"
 
+
 # The report's final (train, val) losses, Tables 1-13. Table 6 (variance 0.05) repeats Table 5.
 REPORTED_LOSSES = {
-    "none": (0.0099, 0.0922), "l1": (0.1973, 0.2265), "l2": (0.0547, 0.1126), "augmentation": (0.023, 0.1141),
-    "input_noise_0.2": (0.0006, 0.1326), "input_noise_0.05": (0.0006, 0.1326), "label_noise": (0.4744, 0.1448),
-    "dropout": (0.0118, 0.095), "zeros": (2.301, 2.301), "ones": (6223, 6089), "random": (0.0143, 0.0959),
-    "glorot": (0.0085, 0.0988), "he": (0.0126, 0.0927),
+    "none": (0.0099, 0.0922),
+    "l1": (0.1973, 0.2265),
+    "l2": (0.0547, 0.1126),
+    "augmentation": (0.023, 0.1141),
+    "input_noise_0.2": (0.0006, 0.1326),
+    "input_noise_0.05": (0.0006, 0.1326),
+    "label_noise": (0.4744, 0.1448),
+    "dropout": (0.0118, 0.095),
+    "zeros": (2.301, 2.301),
+    "ones": (6223, 6089),
+    "random": (0.0143, 0.0959),
+    "glorot": (0.0085, 0.0988),
+    "he": (0.0126, 0.0927),
 }
 LABELS = {
-    "none": "no regularization", "l1": "L1 (0.01)", "l2": "L2 (0.01)", "augmentation": "augmentation",
-    "input_noise_0.2": "input noise var 0.2", "input_noise_0.05": "input noise var 0.05",
-    "label_noise": "label noise", "dropout": "dropout 0.5", "zeros": "zeros init", "ones": "ones init",
-    "random": "random normal init", "glorot": "Glorot normal init", "he": "He normal init",
+    "none": "no regularization",
+    "l1": "L1 (0.01)",
+    "l2": "L2 (0.01)",
+    "augmentation": "augmentation",
+    "input_noise_0.2": "input noise var 0.2",
+    "input_noise_0.05": "input noise var 0.05",
+    "label_noise": "label noise",
+    "dropout": "dropout 0.5",
+    "zeros": "zeros init",
+    "ones": "ones init",
+    "random": "random normal init",
+    "glorot": "Glorot normal init",
+    "he": "He normal init",
 }
 
 
@@ -204,11 +241,15 @@ def noise_generator(seed: int, stream: int) -> torch.Generator:
 
 def noisy_inputs(data: TensorData, variance: float, generator: torch.Generator) -> TensorData:
     """A fixed noisy copy of ``data``: ``x + √variance · z``, ``z ~ N(0, 1)`` drawn once (no clipping)."""
-    z = torch.randn(data.inputs.shape, generator=generator, dtype=torch.float32).to(data.device, data.inputs.dtype)
+    z = torch.randn(data.inputs.shape, generator=generator, dtype=torch.float32).to(
+        data.device, data.inputs.dtype
+    )
     return TensorData(data.inputs + math.sqrt(variance) * z, data.targets)
 
 
-def noisy_labels(data: TensorData, variance: float, generator: torch.Generator, num_classes: int = 10) -> TensorData:
+def noisy_labels(
+    data: TensorData, variance: float, generator: torch.Generator, num_classes: int = 10
+) -> TensorData:
     """The report's output noise: one-hot targets, ``ε ~ N(0, variance)`` per image taken from the
     true class and ``ε/(num_classes − 1)`` added to each other class; each row still sums to 1."""
     eps = math.sqrt(variance) * torch.randn(len(data), 1, generator=generator, dtype=torch.float32)
@@ -220,8 +261,9 @@ def noisy_labels(data: TensorData, variance: float, generator: torch.Generator, 
 
 def kernel_names(model: nn.Module) -> list[str]:
     """The parameter names of the Linear kernels, input to output (``"1.weight"``, ...)."""
-    return [f"{name}.weight" for name, module in model.named_modules()
-            if isinstance(module, nn.Linear)]
+    return [
+        f"{name}.weight" for name, module in model.named_modules() if isinstance(module, nn.Linear)
+    ]
 
 
 def kernel_grad_norms(model: nn.Module, probe: TensorData) -> list[float]:
@@ -244,8 +286,10 @@ def activation_magnitudes(model: nn.Module, inputs: torch.Tensor) -> list[float]
     """Mean ``|a|`` over batch and units: each hidden ReLU's output, then the logits (eval mode)."""
     outputs = []
     modules = [m for m in model.modules() if isinstance(m, nn.ReLU)]
-    handles = [m.register_forward_hook(lambda _m, _i, out: outputs.append(float(out.abs().mean())))
-               for m in modules]
+    handles = [
+        m.register_forward_hook(lambda _m, _i, out: outputs.append(float(out.abs().mean())))
+        for m in modules
+    ]
     training = model.training
     model.eval()
     try:
@@ -315,21 +359,35 @@ class Lab2Run:
     def payload(self) -> dict:
         """What the run cache stores: the curves, the probes, the final weights."""
         state = {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
-        return {"history": self.history.as_dict(), "penalty": list(self.penalty), "model": state,
-                "grad_norms": [list(g) for g in self.grad_norms],
-                "activations": list(self.activations)}
+        return {
+            "history": self.history.as_dict(),
+            "penalty": list(self.penalty),
+            "model": state,
+            "grad_norms": [list(g) for g in self.grad_norms],
+            "activations": list(self.activations),
+        }
 
     @classmethod
-    def from_payload(cls, name: str, seed: int, payload: dict, model: nn.Module) -> "Lab2Run":
+    def from_payload(cls, name: str, seed: int, payload: dict, model: nn.Module) -> Lab2Run:
         """The run rebuilt from :meth:`payload` into ``model`` (a fresh network of the configuration's shape)."""
         model.load_state_dict(payload["model"])
-        return cls(name, seed, History.from_dict(payload["history"]), model.eval(),
-                   list(payload["penalty"]), [list(g) for g in payload["grad_norms"]],
-                   list(payload["activations"]))
+        return cls(
+            name,
+            seed,
+            History.from_dict(payload["history"]),
+            model.eval(),
+            list(payload["penalty"]),
+            [list(g) for g in payload["grad_norms"]],
+            list(payload["activations"]),
+        )
 
     def curves(self) -> History:
         """A History with the Keras-style curves, for :func:`dlverify.report.figures.train_val_curves`."""
-        return History(epoch=list(self.history.epoch), train_loss=list(self.train_loss), val_loss=list(self.val_loss))
+        return History(
+            epoch=list(self.history.epoch),
+            train_loss=list(self.train_loss),
+            val_loss=list(self.val_loss),
+        )
 
 
 @dataclass
@@ -358,7 +416,9 @@ class Lab2Runs:
     @property
     def batch_size(self) -> int:
         """512 on the full set; in proportion on a subset (same number of steps per epoch)."""
-        return BATCH_SIZE if self.subset is None else round(BATCH_SIZE * self.subset / FULL_TRAIN_SIZE)
+        return (
+            BATCH_SIZE if self.subset is None else round(BATCH_SIZE * self.subset / FULL_TRAIN_SIZE)
+        )
 
     @property
     def steps_per_epoch(self) -> int:
@@ -366,19 +426,28 @@ class Lab2Runs:
 
     def protocol(self) -> dict:
         """The protocol as run, for ``claim.setup``."""
-        return {"network": "784-100-100-100-10 ReLU, softmax", "optimizer": "adam (Keras defaults)", "lr": LR,
-                "batch_size": self.batch_size, "epochs": self.epochs, "train_images": self.train_size,
-                "steps_per_epoch": self.steps_per_epoch, "validation": f"MNIST test set ({len(self.val)})",
-                "default_init": "glorot_uniform (Keras Dense default), zero biases"}
+        return {
+            "network": "784-100-100-100-10 ReLU, softmax",
+            "optimizer": "adam (Keras defaults)",
+            "lr": LR,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "train_images": self.train_size,
+            "steps_per_epoch": self.steps_per_epoch,
+            "validation": f"MNIST test set ({len(self.val)})",
+            "default_init": "glorot_uniform (Keras Dense default), zero biases",
+        }
 
     def scaling(self) -> str | None:
         """How this protocol departs from the documented one, or None when it is the documented one."""
         if self.subset is None:
             return None
-        return (f"training set: a fixed subset of {self.subset} of the 60 000 MNIST training images (the same for "
-                f"every configuration and seed), batch {BATCH_SIZE} → {self.batch_size} in proportion, so the "
-                f"documented 20 epochs and 118 Adam steps per epoch ({self.epochs * self.steps_per_epoch} steps) "
-                f"are kept; validation on all 10 000 test images")
+        return (
+            f"training set: a fixed subset of {self.subset} of the 60 000 MNIST training images (the same for "
+            f"every configuration and seed), batch {BATCH_SIZE} → {self.batch_size} in proportion, so the "
+            f"documented 20 epochs and 118 Adam steps per epoch ({self.epochs * self.steps_per_epoch} steps) "
+            f"are kept; validation on all 10 000 test images"
+        )
 
     def epochs_trained(self, name: str) -> int:
         """How many epochs configuration ``name`` is trained for (long runs: ``long_epochs``)."""
@@ -394,7 +463,9 @@ class Lab2Runs:
         if key not in self._data:
             data = self.train
             if self.subset is not None:
-                order = torch.randperm(len(data), generator=torch.Generator().manual_seed(SUBSET_SEED))
+                order = torch.randperm(
+                    len(data), generator=torch.Generator().manual_seed(SUBSET_SEED)
+                )
                 data = data.take(order[: self.subset])
             picker = torch.Generator().manual_seed(PROBE_SEED)
             probe = data.take(torch.randperm(len(data), generator=picker)[:PROBE_SIZE])
@@ -428,29 +499,43 @@ class Lab2Runs:
     def long_runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
         """One of :data:`LONG_CONFIGURATIONS` trained for ``long_epochs``, from each seed."""
         if name not in LONG_CONFIGURATIONS or self.long_epochs is None:
-            raise ValueError(f"long runs are kept for {LONG_CONFIGURATIONS} when long_epochs is "
-                             f"set (long_epochs={self.long_epochs}, asked for {name!r}); "
-                             f"use runs()")
+            raise ValueError(
+                f"long runs are kept for {LONG_CONFIGURATIONS} when long_epochs is "
+                f"set (long_epochs={self.long_epochs}, asked for {name!r}); "
+                f"use runs()"
+            )
         return self._runs(f"{name}:long", seeds, torch.device(device))
 
     def _runs(self, name: str, seeds, device: torch.device) -> list[Lab2Run]:
         parse_configuration(name)
-        needed = [seed for seed in dict.fromkeys(seeds) if (name, seed, str(device)) not in self.cache]
+        needed = [
+            seed for seed in dict.fromkeys(seeds) if (name, seed, str(device)) not in self.cache
+        ]
         specs = {seed: self._spec(name, seed, device) for seed in needed}
-        stored = self.run_cache.get_or_create_many(specs, lambda batch: self._fit_many(name, batch, device))
+        stored = self.run_cache.get_or_create_many(
+            specs, lambda batch: self._fit_many(name, batch, device)
+        )
         for seed, payload in stored.items():
-            self.cache[name, seed, str(device)] = Lab2Run.from_payload(name, seed, payload,
-                                                                       self._model(name).to(device))
+            self.cache[name, seed, str(device)] = Lab2Run.from_payload(
+                name, seed, payload, self._model(name).to(device)
+            )
         return [self.cache[name, seed, str(device)] for seed in seeds]
 
     def _spec(self, name: str, seed: int, device: torch.device) -> dict:
         """Everything that determines one run, for the run cache's key."""
-        return {"family": "lab2", "protocol_version": PROTOCOL_VERSION, "configuration": name, "seed": seed,
-                "device": device.type, "dtype": str(self.train.inputs.dtype), **self.protocol(),
-                "sizes": list(parse_configuration(name)[1]),
-                "epochs_trained": self.epochs_trained(name),
-                "probe": {"size": PROBE_SIZE, "seed": PROBE_SEED},
-                "data": {name: file.sha256 for name, file in get_spec("mnist").files.items()}}
+        return {
+            "family": "lab2",
+            "protocol_version": PROTOCOL_VERSION,
+            "configuration": name,
+            "seed": seed,
+            "device": device.type,
+            "dtype": str(self.train.inputs.dtype),
+            **self.protocol(),
+            "sizes": list(parse_configuration(name)[1]),
+            "epochs_trained": self.epochs_trained(name),
+            "probe": {"size": PROBE_SIZE, "seed": PROBE_SEED},
+            "data": {name: file.sha256 for name, file in get_spec("mnist").files.items()},
+        }
 
     @staticmethod
     def _model(name: str) -> nn.Module:
@@ -467,32 +552,63 @@ class Lab2Runs:
         """Train configuration ``name`` from each of ``seeds`` at once; the run cache's payload per seed."""
         base, _ = parse_configuration(name)
         scheme, kwargs = INITIALIZERS.get(base, ("glorot_uniform", {}))
-        models = [initialize(self._model(name), scheme, generator=torch.Generator().manual_seed(seed),
-                             **kwargs).to(device) for seed in seeds]
+        models = [
+            initialize(
+                self._model(name), scheme, generator=torch.Generator().manual_seed(seed), **kwargs
+            ).to(device)
+            for seed in seeds
+        ]
         probe = self.probe_data(device)
-        initial = [(activation_magnitudes(m, probe.inputs), kernel_grad_norms(m, probe))
-                   for m in models]
+        initial = [
+            (activation_magnitudes(m, probe.inputs), kernel_grad_norms(m, probe)) for m in models
+        ]
         train = self.train_data(device)
         if base in INPUT_NOISE_VARIANCES:
             variance = INPUT_NOISE_VARIANCES[base]
-            train = [noisy_inputs(train, variance, noise_generator(seed, stream=0))
-                     for seed in seeds]
+            train = [
+                noisy_inputs(train, variance, noise_generator(seed, stream=0)) for seed in seeds
+            ]
         if base == "label_noise":
-            train = [noisy_labels(train, LABEL_NOISE_VARIANCE, noise_generator(seed, stream=1)) for seed in seeds]
+            train = [
+                noisy_labels(train, LABEL_NOISE_VARIANCE, noise_generator(seed, stream=1))
+                for seed in seeds
+            ]
         penalty = weight_penalty(base)
         epochs = self.epochs_trained(name)
         traces = [[PenaltyRecorder(penalty)] if penalty is not None else [] for _ in seeds]
-        traced = base in INITIALIZERS  # gradient norms per epoch and step losses: initializer runs only
+        traced = (
+            base in INITIALIZERS
+        )  # gradient norms per epoch and step losses: initializer runs only
         grads = [[GradientNormTrace(probe)] if traced else [] for _ in seeds]
         transform = RandomAffine(**AUGMENTATION) if base == "augmentation" else None
-        histories = fit_many(models, train, optimizer="adam", lr=LR, batch_size=self.batch_size,
-                             epochs=epochs, seeds=seeds, val=self._val_data(device),
-                             penalty=penalty, transform=transform, record_steps=traced,
-                             callbacks=[[*t, *g] for t, g in zip(traces, grads)])
-        return {seed: Lab2Run(name, seed, history, model, trace[0].values if trace else [],
-                              [grad0, *(grad[0].values if grad else [])], acts).payload()
-                for seed, history, model, trace, grad, (acts, grad0) in zip(
-                    seeds, histories, models, traces, grads, initial)}
+        histories = fit_many(
+            models,
+            train,
+            optimizer="adam",
+            lr=LR,
+            batch_size=self.batch_size,
+            epochs=epochs,
+            seeds=seeds,
+            val=self._val_data(device),
+            penalty=penalty,
+            transform=transform,
+            record_steps=traced,
+            callbacks=[[*t, *g] for t, g in zip(traces, grads)],
+        )
+        return {
+            seed: Lab2Run(
+                name,
+                seed,
+                history,
+                model,
+                trace[0].values if trace else [],
+                [grad0, *(grad[0].values if grad else [])],
+                acts,
+            ).payload()
+            for seed, history, model, trace, grad, (acts, grad0) in zip(
+                seeds, histories, models, traces, grads, initial
+            )
+        }
 
 
 def panel_figure(runs: dict[str, Lab2Run], *, title: str, logy: bool = False, columns: int = 4):
@@ -512,7 +628,7 @@ def panel_figure(runs: dict[str, Lab2Run], *, title: str, logy: bool = False, co
             ax.set_yscale("symlog", linthresh=1e-2) if negative else ax.set_yscale("log")
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(runs):]:
+    for ax in list(axes.flat)[len(runs) :]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
     fig.suptitle(f"{title} (dotted: the report's final values)", fontsize=10)
@@ -524,19 +640,37 @@ def panel_figure(runs: dict[str, Lab2Run], *, title: str, logy: bool = False, co
 
 def loss_table(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     """Final train/val losses per configuration (mean over seeds) next to the report's Tables 1-13."""
-    return {name: {**values, "reported_train": REPORTED_LOSSES[name][0], "reported_val": REPORTED_LOSSES[name][1]}
-            for name, values in rows.items()}
+    return {
+        name: {
+            **values,
+            "reported_train": REPORTED_LOSSES[name][0],
+            "reported_val": REPORTED_LOSSES[name][1],
+        }
+        for name, values in rows.items()
+    }
 
 
 def table_figure(table: dict[str, dict[str, float]], *, title: str):
     """The loss table as a figure: measured (mean over seeds) vs reported final losses."""
     columns = ("train (ours)", "val (ours)", "train (report)", "val (report)")
-    cells = [[f"{row['train']:.4g}", f"{row['val']:.4g}", f"{row['reported_train']:.4g}", f"{row['reported_val']:.4g}"]
-             for row in table.values()]
+    cells = [
+        [
+            f"{row['train']:.4g}",
+            f"{row['val']:.4g}",
+            f"{row['reported_train']:.4g}",
+            f"{row['reported_val']:.4g}",
+        ]
+        for row in table.values()
+    ]
     fig, ax = subplots(figsize=(7.0, 0.32 * len(table) + 0.9))
     ax.axis("off")
-    ax.table(cellText=cells, rowLabels=[LABELS.get(name, name) for name in table], colLabels=columns,
-             loc="center", cellLoc="right")
+    ax.table(
+        cellText=cells,
+        rowLabels=[LABELS.get(name, name) for name in table],
+        colLabels=columns,
+        loc="center",
+        cellLoc="right",
+    )
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     return fig

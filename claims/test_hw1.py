@@ -16,10 +16,10 @@ from sklearn.metrics import silhouette_score
 
 from claims import hw1_protocol as hw1
 from dlverify import stats
-from dlverify.evidence import Finding
 from dlverify.data import FUNCTIONS, function_problem
+from dlverify.evidence import Finding
 from dlverify.models import count_parameters
-from dlverify.probes import interpolate, sensitivity, sharpness, weight_pca
+from dlverify.probes import sensitivity, sharpness, weight_pca
 from dlverify.report.figures import curves, subplots
 
 # Every hw1 claim shares trained networks: keep them on one xdist worker.
@@ -40,9 +40,17 @@ def function_runs(run_cache) -> hw1.Hw1Runs:
 
 
 def _record_function_protocol(claim, *, sizes, epochs, seeds, **extra):
-    claim.setup(network="-".join(map(str, sizes)) + " ReLU", data="200 evenly spaced points on [-10, 10]",
-                loss="MSE", optimizer="adam (Keras defaults)", lr=hw1.FUNCTION_LR, batch="full (200)",
-                epochs=epochs, seeds=list(seeds), **extra)
+    claim.setup(
+        network="-".join(map(str, sizes)) + " ReLU",
+        data="200 evenly spaced points on [-10, 10]",
+        loss="MSE",
+        optimizer="adam (Keras defaults)",
+        lr=hw1.FUNCTION_LR,
+        batch="full (200)",
+        epochs=epochs,
+        seeds=list(seeds),
+        **extra,
+    )
 
 
 def test_stacked_training_is_separate_training():
@@ -59,15 +67,26 @@ def test_stacked_training_is_separate_training():
 
     data = function_problem("sin")
     stacked = hw1.train_stacked(hw1.FIT_SIZES, data, (0, 1), epochs=30)
-    alone = initialize(function_net(10), "glorot_uniform", generator=torch.Generator().manual_seed(1))
-    history = fit(alone, data, optimizer="adam", lr=hw1.FUNCTION_LR, batch_size=len(data), epochs=30, seed=1,
-                  loss_fn=F.mse_loss)
+    alone = initialize(
+        function_net(10), "glorot_uniform", generator=torch.Generator().manual_seed(1)
+    )
+    history = fit(
+        alone,
+        data,
+        optimizer="adam",
+        lr=hw1.FUNCTION_LR,
+        batch_size=len(data),
+        epochs=30,
+        seed=1,
+        loss_fn=F.mse_loss,
+    )
     np.testing.assert_allclose(stacked.loss[:-1, 1], history.train_loss, rtol=1e-5)
     for a, b in zip(stacked.model(1).parameters(), alone.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
 # -- 1-1 simulate a function ------------------------------------------------------------------------
+
 
 def _fit_table(function_runs, seeds, device):
     """R², loss curves and final MSE of both §1-1 models on both functions, per seed."""
@@ -77,10 +96,15 @@ def _fit_table(function_runs, seeds, device):
         for model in hw1.FIT_MODELS:
             run = function_runs.function_fits(function, model, seeds, device)
             table[function, model] = {
-                "run": run, "data": data,
+                "run": run,
+                "data": data,
                 "r2": [hw1.r_squared(run.model(i), data) for i in range(len(seeds))],
-                "early_drop": [hw1.early_drop_fraction(run.loss[:, i], 0.1) for i in range(len(seeds))],
-                "late_drop": [1 - hw1.early_drop_fraction(run.loss[:, i], 0.5) for i in range(len(seeds))],
+                "early_drop": [
+                    hw1.early_drop_fraction(run.loss[:, i], 0.1) for i in range(len(seeds))
+                ],
+                "late_drop": [
+                    1 - hw1.early_drop_fraction(run.loss[:, i], 0.5) for i in range(len(seeds))
+                ],
                 "final_mse": run.loss[-1].tolist(),
             }
     return table
@@ -93,15 +117,20 @@ def _fit_figures(claim, table):
         ax.scatter(data.inputs.squeeze(), data.targets.squeeze(), s=4, color="0.6", label="target")
         for model in hw1.FIT_MODELS:
             with torch.no_grad():
-                ax.plot(data.inputs.squeeze(), table[function, model]["run"].model(0)(data.inputs).squeeze(),
-                        label=f"{model}, seed 0")
+                ax.plot(
+                    data.inputs.squeeze(),
+                    table[function, model]["run"].model(0)(data.inputs).squeeze(),
+                    label=f"{model}, seed 0",
+                )
         ax.set_title(FUNCTIONS[function][1], fontsize=10)
         ax.legend(fontsize=7)
     fig.tight_layout()
     claim.figure(fig, "function-fits")
     series = {f"{FUNCTIONS[f][1]} — {m}": table[f, m]["run"].loss[:, 0] for f, m in table}
-    claim.figure(curves(series, ylabel="MSE", logy=True, title="Training loss (seed 0), full batch"),
-                 "function-loss-curves")
+    claim.figure(
+        curves(series, ylabel="MSE", logy=True, title="Training loss (seed 0), full batch"),
+        "function-loss-curves",
+    )
 
 
 @pytest.mark.claim("hw1.fit-functions", source="hw1 §1-1 Simulate a function")
@@ -121,29 +150,60 @@ def test_fit_functions(claim, function_runs, seeds, device):
     the hand-written model 2 from N(0, 1) weights and biases.
     """
     table = _fit_table(function_runs, seeds, device)
-    _record_function_protocol(claim, sizes=hw1.FIT_SIZES, epochs=hw1.FIT_EPOCHS, seeds=seeds,
-                       models={m: f"{s} {kw}" for m, (s, kw) in hw1.FIT_MODELS.items()})
-    claim.report(parameters=31, statement="loss drops sharply within the first few epochs and flattens; "
-                                          "both models fit both functions")
-    claim.measure(parameters=count_parameters(table["sin", next(iter(hw1.FIT_MODELS))]["run"].model(0)),
-                  **{f"{f} / {m}": {k: v for k, v in row.items() if k not in ("run", "data")}
-                     for (f, m), row in table.items()})
+    _record_function_protocol(
+        claim,
+        sizes=hw1.FIT_SIZES,
+        epochs=hw1.FIT_EPOCHS,
+        seeds=seeds,
+        models={m: f"{s} {kw}" for m, (s, kw) in hw1.FIT_MODELS.items()},
+    )
+    claim.report(
+        parameters=31,
+        statement="loss drops sharply within the first few epochs and flattens; "
+        "both models fit both functions",
+    )
+    claim.measure(
+        parameters=count_parameters(table["sin", next(iter(hw1.FIT_MODELS))]["run"].model(0)),
+        **{
+            f"{f} / {m}": {k: v for k, v in row.items() if k not in ("run", "data")}
+            for (f, m), row in table.items()
+        },
+    )
     sin_part = float(torch.sin(function_problem("sin").inputs.double()).var(unbiased=False))
-    claim.measure(sin_oscillation_explained={m: [1 - mse / sin_part for mse in table["sin", m]["final_mse"]]
-                                             for m in hw1.FIT_MODELS})
-    claim.note("R² on sin(x) + 0.5x is dominated by the linear term; sin_oscillation_explained = 1 − MSE / Var(sin x) "
-               "shows how much of the oscillation itself the 31-parameter nets capture (recorded, not decided on).")
+    claim.measure(
+        sin_oscillation_explained={
+            m: [1 - mse / sin_part for mse in table["sin", m]["final_mse"]] for m in hw1.FIT_MODELS
+        }
+    )
+    claim.note(
+        "R² on sin(x) + 0.5x is dominated by the linear term; sin_oscillation_explained = 1 − MSE / Var(sin x) "
+        "shows how much of the oscillation itself the 31-parameter nets capture (recorded, not decided on)."
+    )
     _fit_figures(claim, table)
     for (function, model), row in table.items():
         where = f"{FUNCTIONS[function][1]}, {model}"
         claim.expect(bool(np.median(row["r2"]) >= 0.9), f"{where}: median R² >= 0.9")
-        claim.expect(bool(np.median(row["early_drop"]) >= 0.5), f"{where}: >= 50% of the loss drop in the first 10% of epochs")
-        claim.expect(bool(np.median(row["late_drop"]) <= 0.1), f"{where}: <= 10% of the loss drop in the second half")
+        claim.expect(
+            bool(np.median(row["early_drop"]) >= 0.5),
+            f"{where}: >= 50% of the loss drop in the first 10% of epochs",
+        )
+        claim.expect(
+            bool(np.median(row["late_drop"]) <= 0.1),
+            f"{where}: <= 10% of the loss drop in the second half",
+        )
 
 
 @pytest.mark.claim(
-    "hw1.quadratic-harder", source="hw1 §1-1 Comment on results (b)",
-    xfail={"default": Finding("the relative gap between the two models is not confidently larger on cos(x) + 0.5x² than on sin(x) + 0.5x: inconclusive at the seed budget", fails=('relative gap between the models larger on cos(x) + 0.5x^2 than on sin(x) + 0.5x',))},
+    "hw1.quadratic-harder",
+    source="hw1 §1-1 Comment on results (b)",
+    xfail={
+        "default": Finding(
+            "the relative gap between the two models is not confidently larger on cos(x) + 0.5x² than on sin(x) + 0.5x: inconclusive at the seed budget",
+            fails=(
+                "relative gap between the models larger on cos(x) + 0.5x^2 than on sin(x) + 0.5x",
+            ),
+        )
+    },
 )
 def test_quadratic_harder(claim, function_runs, seeds, device):
     """The two models differ noticeably only on cos(x) + 0.5x².
@@ -160,11 +220,14 @@ def test_quadratic_harder(claim, function_runs, seeds, device):
     for function in FUNCTIONS:
         rows = [table[function, m] for m in hw1.FIT_MODELS]
         variance = float(rows[0]["data"].targets.double().var(unbiased=False))
-        gaps[function] = [abs(a - b) / variance for a, b in zip(rows[0]["final_mse"], rows[1]["final_mse"])]
+        gaps[function] = [
+            abs(a - b) / variance for a, b in zip(rows[0]["final_mse"], rows[1]["final_mse"])
+        ]
     _record_function_protocol(claim, sizes=hw1.FIT_SIZES, epochs=hw1.FIT_EPOCHS, seeds=seeds)
     claim.report(statement="only a significant difference between the models on cos(x) + 0.5x^2")
-    claim.measure(relative_mse_gap=gaps,
-                  final_mse={f"{f} / {m}": table[f, m]["final_mse"] for f, m in table})
+    claim.measure(
+        relative_mse_gap=gaps, final_mse={f"{f} / {m}": table[f, m]["final_mse"] for f, m in table}
+    )
     fig, ax = subplots(figsize=(5, 3.4))
     for i, function in enumerate(FUNCTIONS):
         ax.scatter([i] * len(gaps[function]), gaps[function], label=FUNCTIONS[function][1])
@@ -174,15 +237,24 @@ def test_quadratic_harder(claim, function_runs, seeds, device):
     ax.set_title("Gap between the two models, per seed", fontsize=10)
     fig.tight_layout()
     claim.figure(fig, "model-gap")
-    claim.expect(stats.compare_paired(gaps["cos"], gaps["sin"], alternative="greater"),
-                 "relative gap between the models larger on cos(x) + 0.5x^2 than on sin(x) + 0.5x")
+    claim.expect(
+        stats.compare_paired(gaps["cos"], gaps["sin"], alternative="greater"),
+        "relative gap between the models larger on cos(x) + 0.5x^2 than on sin(x) + 0.5x",
+    )
 
 
 # -- 1-1 train on actual tasks -------------------------------------------------------------------------
 
+
 @pytest.mark.claim(
-    "hw1.mnist-deep-vs-wide", source="hw1 §1-1 Train on actual tasks",
-    xfail={"default": Finding("the final training losses are similar, but the wider model starts lower, not higher", fails=("first-epoch loss of the wide model above the deep model's",))},
+    "hw1.mnist-deep-vs-wide",
+    source="hw1 §1-1 Train on actual tasks",
+    xfail={
+        "default": Finding(
+            "the final training losses are similar, but the wider model starts lower, not higher",
+            fails=("first-epoch loss of the wide model above the deep model's",),
+        )
+    },
 )
 def test_mnist_deep_vs_wide(claim, hw1_runs, device, seeds, profile):
     """On MNIST a deeper-narrower DNN and a shallower-wider DNN reach similar final training loss; the wider
@@ -201,40 +273,69 @@ def test_mnist_deep_vs_wide(claim, hw1_runs, device, seeds, profile):
     log_ratio = [math.log(w / d) for w, d in zip(final["wide"], final["deep"])]
     _record_deep_wide_protocol(claim, n_train, epochs, seeds, device)
     claim.report(statement="similar final training loss; model 2 (wider) starts slightly higher")
-    claim.measure(first_epoch_loss=first, final_train_loss=final, final_loss_ratio_wide_over_deep=
-                  [math.exp(v) for v in log_ratio], parameters={k: count_parameters(v[0].model) for k, v in runs.items()},
-                  final_train_acc={k: [r.history.train_acc[-1] for r in v] for k, v in runs.items()})
-    series = {f"{k} seed {s}": r.history.train_loss for k, v in runs.items() for s, r in zip(seeds, v)}
-    claim.figure(curves(series, ylabel="training loss", logy=True, title="MNIST: deep vs wide"), "deep-vs-wide")
-    claim.expect(stats.within(log_ratio, -math.log(1.5), math.log(1.5)), "final loss ratio wide/deep within [2/3, 3/2]")
-    claim.expect(stats.compare_paired(first["wide"], first["deep"], alternative="greater"),
-                 "first-epoch loss of the wide model above the deep model's")
+    claim.measure(
+        first_epoch_loss=first,
+        final_train_loss=final,
+        final_loss_ratio_wide_over_deep=[math.exp(v) for v in log_ratio],
+        parameters={k: count_parameters(v[0].model) for k, v in runs.items()},
+        final_train_acc={k: [r.history.train_acc[-1] for r in v] for k, v in runs.items()},
+    )
+    series = {
+        f"{k} seed {s}": r.history.train_loss for k, v in runs.items() for s, r in zip(seeds, v)
+    }
+    claim.figure(
+        curves(series, ylabel="training loss", logy=True, title="MNIST: deep vs wide"),
+        "deep-vs-wide",
+    )
+    claim.expect(
+        stats.within(log_ratio, -math.log(1.5), math.log(1.5)),
+        "final loss ratio wide/deep within [2/3, 3/2]",
+    )
+    claim.expect(
+        stats.compare_paired(first["wide"], first["deep"], alternative="greater"),
+        "first-epoch loss of the wide model above the deep model's",
+    )
 
 
 def _deep_wide_runs(hw1_runs, device, seeds, profile):
     """The §1-1 MNIST pair per seed (hw1.mnist-deep-vs-wide, hw1.mnist-acc-curves-close)."""
     n_train = profile.pick(default=3000, full=None)
     epochs = profile.pick(default=5, full=10)
-    runs = {name: hw1_runs.mnist_many(sizes, seeds, device, n_train=n_train, epochs=epochs)
-            for name, sizes in (("deep", hw1.DEEP_SIZES), ("wide", hw1.WIDE_SIZES))}
+    runs = {
+        name: hw1_runs.mnist_many(sizes, seeds, device, n_train=n_train, epochs=epochs)
+        for name, sizes in (("deep", hw1.DEEP_SIZES), ("wide", hw1.WIDE_SIZES))
+    }
     return n_train, epochs, runs
 
 
 def _record_deep_wide_protocol(claim, n_train, epochs, seeds, device):
-    claim.setup(deep="784-64-64-10 ReLU", wide="784-128-10 ReLU", optimizer="adam",
-                lr=hw1.MNIST_LR, batch_size=hw1.MNIST_BATCH, epochs=epochs,
-                train_images=n_train or 60000, seeds=list(seeds), device=str(device))
+    claim.setup(
+        deep="784-64-64-10 ReLU",
+        wide="784-128-10 ReLU",
+        optimizer="adam",
+        lr=hw1.MNIST_LR,
+        batch_size=hw1.MNIST_BATCH,
+        epochs=epochs,
+        train_images=n_train or 60000,
+        seeds=list(seeds),
+        device=str(device),
+    )
     if n_train:
-        claim.scaled(f"60 000 → {n_train} training images and 10 → {epochs} epochs under the "
-                     f"default profile")
+        claim.scaled(
+            f"60 000 → {n_train} training images and 10 → {epochs} epochs under the default profile"
+        )
 
 
 @pytest.mark.claim(
-    "hw1.mnist-acc-curves-close", source="hw1 §1-1 Train on actual tasks, Comment on results",
-    xfail={"default": Finding(
-        "on the default profile's training subset the two accuracy curves stay more than a point "
-        "apart after the first epoch: the wide model keeps ahead of the deep one",
-        fails=("largest per-epoch accuracy gap after epoch 1 below 1 point",))},
+    "hw1.mnist-acc-curves-close",
+    source="hw1 §1-1 Train on actual tasks, Comment on results",
+    xfail={
+        "default": Finding(
+            "on the default profile's training subset the two accuracy curves stay more than a point "
+            "apart after the first epoch: the wide model keeps ahead of the deep one",
+            fails=("largest per-epoch accuracy gap after epoch 1 below 1 point",),
+        )
+    },
 )
 def test_mnist_acc_curves_close(claim, hw1_runs, device, seeds, profile):
     """On MNIST the second (wider) model quickly reaches high accuracy and stays very close to
@@ -252,20 +353,30 @@ def test_mnist_acc_curves_close(claim, hw1_runs, device, seeds, profile):
     acc = {k: np.array([r.history.train_acc for r in v]) for k, v in runs.items()}
     largest_gap = np.abs(acc["wide"][:, 1:] - acc["deep"][:, 1:]).max(axis=1)
     _record_deep_wide_protocol(claim, n_train, epochs, seeds, device)
-    claim.report(statement="model 2 rapidly reached a high accuracy and stayed very close to "
-                           "model 1 throughout")
-    claim.measure(train_acc={k: v.tolist() for k, v in acc.items()},
-                  first_epoch_acc={k: v[:, 0] for k, v in acc.items()},
-                  largest_gap_after_epoch_1=largest_gap)
-    series = {f"{k} seed {s}": r.history.train_acc
-              for k, v in runs.items() for s, r in zip(seeds, v)}
-    claim.figure(curves(series, ylabel="training accuracy", title="MNIST: deep vs wide"),
-                 "deep-vs-wide-accuracy")
-    claim.expect(stats.compare_to_value(largest_gap, 0.01, alternative="less"),
-                 "largest per-epoch accuracy gap after epoch 1 below 1 point")
+    claim.report(
+        statement="model 2 rapidly reached a high accuracy and stayed very close to "
+        "model 1 throughout"
+    )
+    claim.measure(
+        train_acc={k: v.tolist() for k, v in acc.items()},
+        first_epoch_acc={k: v[:, 0] for k, v in acc.items()},
+        largest_gap_after_epoch_1=largest_gap,
+    )
+    series = {
+        f"{k} seed {s}": r.history.train_acc for k, v in runs.items() for s, r in zip(seeds, v)
+    }
+    claim.figure(
+        curves(series, ylabel="training accuracy", title="MNIST: deep vs wide"),
+        "deep-vs-wide-accuracy",
+    )
+    claim.expect(
+        stats.compare_to_value(largest_gap, 0.01, alternative="less"),
+        "largest per-epoch accuracy gap after epoch 1 below 1 point",
+    )
 
 
 # -- 1-2 visualize the optimization process -------------------------------------------------------------
+
 
 def _pca_views(run):
     """Whole-model and first-layer PCA of every snapshot of every run, with the run index of each row."""
@@ -284,7 +395,10 @@ def _nearest_centroid_accuracy(points: np.ndarray, labels: np.ndarray) -> float:
 
 def _pca_figure(whole, first, labels):
     fig, axes = subplots(1, 2, figsize=(10, 4))
-    for ax, result, title in ((axes[0], whole, "whole model"), (axes[1], first, "first layer (kernel)")):
+    for ax, result, title in (
+        (axes[0], whole, "whole model"),
+        (axes[1], first, "first layer (kernel)"),
+    ):
         for k in np.unique(labels):
             ax.scatter(*result.projections[labels == k].T, s=8, label=f"run {k}")
         ratio = result.explained_variance_ratio
@@ -297,8 +411,15 @@ def _pca_figure(whole, first, labels):
 
 
 def _record_pca_protocol(claim, run):
-    _record_function_protocol(claim, sizes=hw1.PCA_SIZES, epochs=hw1.PCA_EPOCHS, seeds=run.seeds, function="sin(x) + 0.5x",
-                       snapshot_every_epochs=hw1.PCA_EVERY, snapshots_per_run=len(run.snapshots))
+    _record_function_protocol(
+        claim,
+        sizes=hw1.PCA_SIZES,
+        epochs=hw1.PCA_EPOCHS,
+        seeds=run.seeds,
+        function="sin(x) + 0.5x",
+        snapshot_every_epochs=hw1.PCA_EVERY,
+        snapshots_per_run=len(run.snapshots),
+    )
 
 
 @pytest.mark.claim("hw1.pca-runs-separate", source="hw1 §1-2 Visualize the optimization process")
@@ -317,16 +438,25 @@ def test_pca_runs_separate(claim, function_runs, device):
     whole, first, labels = _pca_views(run)
     silhouette = float(silhouette_score(whole.projections, labels))
     _record_pca_protocol(claim, run)
-    claim.report(statement="several clusters along the horizontal axis; different solutions per training run")
-    claim.measure(silhouette_by_run=silhouette, nearest_centroid_accuracy=_nearest_centroid_accuracy(
-        whole.projections, labels), explained_variance_ratio=whole.explained_variance_ratio)
+    claim.report(
+        statement="several clusters along the horizontal axis; different solutions per training run"
+    )
+    claim.measure(
+        silhouette_by_run=silhouette,
+        nearest_centroid_accuracy=_nearest_centroid_accuracy(whole.projections, labels),
+        explained_variance_ratio=whole.explained_variance_ratio,
+    )
     claim.figure(_pca_figure(whole, first, labels), "weight-pca")
     claim.expect(silhouette > 0.5, "silhouette of the whole-model projections grouped by run > 0.5")
 
 
 @pytest.mark.claim(
-    "hw1.pca-first-layer-one-axis", source="hw1 §1-2 Visualize the optimization process (3)",
-    xfail=Finding("the first layer's weights do not vary along one direction: the first principal component explains well under half of their variance, which the runs' different initializations dominate", fails=("first principal component explains > 50% of the first layer's variance",)),
+    "hw1.pca-first-layer-one-axis",
+    source="hw1 §1-2 Visualize the optimization process (3)",
+    xfail=Finding(
+        "the first layer's weights do not vary along one direction: the first principal component explains well under half of their variance, which the runs' different initializations dominate",
+        fails=("first principal component explains > 50% of the first layer's variance",),
+    ),
 )
 def test_pca_first_layer_one_axis(claim, function_runs, device):
     """The first layer's weights vary mostly along one direction.
@@ -341,18 +471,26 @@ def test_pca_first_layer_one_axis(claim, function_runs, device):
     ratio = first.explained_variance_ratio
     _record_pca_protocol(claim, run)
     claim.report(statement="first-layer points lie along one diagonal axis")
-    claim.measure(first_component_explained_variance=float(ratio[0]), second_component_explained_variance=float(ratio[1]),
-                  silhouette_by_run=float(silhouette_score(first.projections, labels)))
+    claim.measure(
+        first_component_explained_variance=float(ratio[0]),
+        second_component_explained_variance=float(ratio[1]),
+        silhouette_by_run=float(silhouette_score(first.projections, labels)),
+    )
     claim.figure(_pca_figure(whole, first, labels), "weight-pca")
-    claim.expect(bool(ratio[0] > 0.5), "first principal component explains > 50% of the first layer's variance")
+    claim.expect(
+        bool(ratio[0] > 0.5),
+        "first principal component explains > 50% of the first layer's variance",
+    )
 
 
 @pytest.mark.claim(
-    "hw1.pca-whole-more-diverse", source="hw1 §1-2 Visualize the optimization process (3)",
+    "hw1.pca-whole-more-diverse",
+    source="hw1 §1-2 Visualize the optimization process (3)",
     xfail=Finding(
         "the whole model's variance is less concentrated on one axis, but its runs are not more "
         "distinctly grouped: the first layer's snapshots separate by run about as well",
-        fails=("silhouette by run higher for the whole model than for the first layer",)),
+        fails=("silhouette by run higher for the whole model than for the first layer",),
+    ),
 )
 def test_pca_whole_more_diverse(claim, function_runs, device, seeds):
     """The whole model's weight trajectories show more structure and distinct groupings than the
@@ -371,29 +509,42 @@ def test_pca_whole_more_diverse(claim, function_runs, device, seeds):
     """
     groups = [function_runs.pca_runs(device, group=s) for s in seeds]
     views = [_pca_views(run) for run in groups]
-    silhouette = {part: [float(silhouette_score(v[i].projections, v[2])) for v in views]
-                  for i, part in ((0, "whole"), (1, "first_layer"))}
-    first_component = {part: [float(v[i].explained_variance_ratio[0]) for v in views]
-                       for i, part in ((0, "whole"), (1, "first_layer"))}
+    silhouette = {
+        part: [float(silhouette_score(v[i].projections, v[2])) for v in views]
+        for i, part in ((0, "whole"), (1, "first_layer"))
+    }
+    first_component = {
+        part: [float(v[i].explained_variance_ratio[0]) for v in views]
+        for i, part in ((0, "whole"), (1, "first_layer"))
+    }
     _record_pca_protocol(claim, groups[0])
     claim.setup(experiments=len(groups), training_seeds=[list(run.seeds) for run in groups])
-    claim.report(statement="the entire model's weights exhibit a more complex structure with "
-                           "distinct groupings than the first layer's, which vary predominantly "
-                           "along one axis")
+    claim.report(
+        statement="the entire model's weights exhibit a more complex structure with "
+        "distinct groupings than the first layer's, which vary predominantly "
+        "along one axis"
+    )
     claim.measure(silhouette_by_run=silhouette, first_component_explained_variance=first_component)
     claim.figure(_pca_figure(*views[0]), "weight-pca")
-    claim.expect(stats.compare_paired(silhouette["whole"], silhouette["first_layer"],
-                                      alternative="greater"),
-                 "silhouette by run higher for the whole model than for the first layer")
-    claim.expect(stats.compare_paired(first_component["whole"], first_component["first_layer"],
-                                      alternative="less"),
-                 "first component explains less of the whole model's variance than of the first "
-                 "layer's")
+    claim.expect(
+        stats.compare_paired(silhouette["whole"], silhouette["first_layer"], alternative="greater"),
+        "silhouette by run higher for the whole model than for the first layer",
+    )
+    claim.expect(
+        stats.compare_paired(
+            first_component["whole"], first_component["first_layer"], alternative="less"
+        ),
+        "first component explains less of the whole model's variance than of the first layer's",
+    )
 
 
 @pytest.mark.claim(
-    "hw1.grad-norm-decreases", source="hw1 §1-2 Observe gradient norm during training",
-    xfail=Finding("the gradient norm and the loss fall, but the norm does not settle: its spread over the last part of training stays above the fixed stability criterion", fails=('late gradient norm stable (CV < 0.25)',)),
+    "hw1.grad-norm-decreases",
+    source="hw1 §1-2 Observe gradient norm during training",
+    xfail=Finding(
+        "the gradient norm and the loss fall, but the norm does not settle: its spread over the last part of training stays above the fixed stability criterion",
+        fails=("late gradient norm stable (CV < 0.25)",),
+    ),
 )
 def test_grad_norm_decreases(claim, function_runs, device):
     """During training the gradient norm falls and stabilizes while the loss falls.
@@ -412,8 +563,13 @@ def test_grad_norm_decreases(claim, function_runs, device):
     late_cv = norms[-20:].std(axis=0) / late
     _record_pca_protocol(claim, run)
     claim.report(statement="gradient norm decreases and stabilizes while the loss decreases")
-    claim.measure(early_grad_norm=early, late_grad_norm=late, late_cv=late_cv,
-                  initial_loss=losses[0], final_loss=losses[-1])
+    claim.measure(
+        early_grad_norm=early,
+        late_grad_norm=late,
+        late_cv=late_cv,
+        initial_loss=losses[0],
+        final_loss=losses[-1],
+    )
     fig, axes = subplots(2, 1, figsize=(5.5, 5), sharex=True)
     for i in range(len(run.seeds)):
         axes[0].plot(norms[:, i], linewidth=1)
@@ -424,14 +580,22 @@ def test_grad_norm_decreases(claim, function_runs, device):
     axes[1].set_xlabel("epoch")
     fig.tight_layout()
     claim.figure(fig, "grad-norm-and-loss")
-    claim.expect(stats.compare_to_value(np.log(late / early), math.log(0.5), alternative="less"),
-                 "late gradient norm at most half the early one")
-    claim.expect(stats.compare_to_value(late_cv, 0.25, alternative="less"), "late gradient norm stable (CV < 0.25)")
-    claim.expect(stats.compare_to_value(np.log(losses[-1] / losses[0]), math.log(0.5), alternative="less"),
-                 "final loss below half the initial loss")
+    claim.expect(
+        stats.compare_to_value(np.log(late / early), math.log(0.5), alternative="less"),
+        "late gradient norm at most half the early one",
+    )
+    claim.expect(
+        stats.compare_to_value(late_cv, 0.25, alternative="less"),
+        "late gradient norm stable (CV < 0.25)",
+    )
+    claim.expect(
+        stats.compare_to_value(np.log(losses[-1] / losses[0]), math.log(0.5), alternative="less"),
+        "final loss below half the initial loss",
+    )
 
 
 # -- 1-2 what happens when the gradient is almost zero ---------------------------------------------------
+
 
 def _critical_points(function_runs, profile, device):
     """The near-zero-gradient points of all 100 training runs, under every profile.
@@ -443,16 +607,22 @@ def _critical_points(function_runs, profile, device):
     """
     runs = hw1.CRITICAL_POINT_RUNS
     points = function_runs.critical_points(runs, device)
-    kept = [p for p in points if p.grad_norm <= hw1.GRAD_NORM_RELATIVE_TOLERANCE * p.initial_grad_norm]
+    kept = [
+        p for p in points if p.grad_norm <= hw1.GRAD_NORM_RELATIVE_TOLERANCE * p.initial_grad_norm
+    ]
     return runs, points, kept
 
 
 def _record_critical_protocol(claim, runs):
-    claim.setup(network="1-10-1 ReLU (31 parameters)", function="sin(x) + 0.5x", training_runs=runs,
-                training=f"full-batch Adam lr {hw1.FUNCTION_LR}, {hw1.NEAR_ZERO_TRAIN_EPOCHS} epochs, Keras Dense init",
-                then=f"Levenberg-Marquardt on ||grad L||^2 in float64, up to {hw1.NEAR_ZERO_LM_ITERATIONS} steps",
-                kept_if_grad_norm_below=f"{hw1.GRAD_NORM_RELATIVE_TOLERANCE} x the run's gradient norm at initialization",
-                near_zero_weight_threshold=hw1.NEAR_ZERO_WEIGHT_THRESHOLD)
+    claim.setup(
+        network="1-10-1 ReLU (31 parameters)",
+        function="sin(x) + 0.5x",
+        training_runs=runs,
+        training=f"full-batch Adam lr {hw1.FUNCTION_LR}, {hw1.NEAR_ZERO_TRAIN_EPOCHS} epochs, Keras Dense init",
+        then=f"Levenberg-Marquardt on ||grad L||^2 in float64, up to {hw1.NEAR_ZERO_LM_ITERATIONS} steps",
+        kept_if_grad_norm_below=f"{hw1.GRAD_NORM_RELATIVE_TOLERANCE} x the run's gradient norm at initialization",
+        near_zero_weight_threshold=hw1.NEAR_ZERO_WEIGHT_THRESHOLD,
+    )
 
 
 def _critical_figure(kept):
@@ -470,7 +640,9 @@ def _critical_figure(kept):
     return fig
 
 
-@pytest.mark.claim("hw1.near-zero-grad-loss-band", source="hw1 §1-2 What happens when gradient is almost zero")
+@pytest.mark.claim(
+    "hw1.near-zero-grad-loss-band", source="hw1 §1-2 What happens when gradient is almost zero"
+)
 def test_near_zero_grad_loss_band(claim, function_runs, profile, device):
     """At points where the gradient norm is nearly zero, the loss sits in a narrow band (0.3–0.55 reported).
 
@@ -493,21 +665,33 @@ def test_near_zero_grad_loss_band(claim, function_runs, profile, device):
     _record_critical_protocol(claim, runs)
     claim.report(loss_band=[0.3, 0.55])
     spread = float(np.percentile(loss, 90) - np.percentile(loss, 10)) if len(kept) else float("nan")
-    claim.measure(points_found=len(kept), runs=runs, losses=loss, loss_p10_p90_width=spread,
-                  loss_range=[float(loss.min()), float(loss.max())] if len(kept) else None,
-                  share_in_reported_band=float(((loss >= 0.3) & (loss <= 0.55)).mean()) if len(kept) else None,
-                  grad_norms=[p.grad_norm for p in points])
+    claim.measure(
+        points_found=len(kept),
+        runs=runs,
+        losses=loss,
+        loss_p10_p90_width=spread,
+        loss_range=[float(loss.min()), float(loss.max())] if len(kept) else None,
+        share_in_reported_band=float(((loss >= 0.3) & (loss <= 0.55)).mean())
+        if len(kept)
+        else None,
+        grad_norms=[p.grad_norm for p in points],
+    )
     claim.figure(_critical_figure(kept), "loss-vs-minimal-ratio")
     claim.expect(len(kept) >= 5, "at least 5 near-zero-gradient points found")
-    claim.expect(len(kept) >= 5 and spread <= 0.25, "10th-90th percentile range of the loss at most 0.25 wide")
+    claim.expect(
+        len(kept) >= 5 and spread <= 0.25,
+        "10th-90th percentile range of the loss at most 0.25 wide",
+    )
 
 
 @pytest.mark.claim(
-    "hw1.minimal-ratio", source="hw1 §1-2 What happens when gradient is almost zero (3)",
+    "hw1.minimal-ratio",
+    source="hw1 §1-2 What happens when gradient is almost zero (3)",
     xfail=Finding(
         "at the near-zero-gradient points the report's ratio (share of weights with |w| < 0.01) is "
         "mostly 0, not in the reported 0.06–0.12 band",
-        fails=("at least 80% of the points have the report's ratio in [0.06, 0.12]",)),
+        fails=("at least 80% of the points have the report's ratio in [0.06, 0.12]",),
+    ),
 )
 def test_minimal_ratio(claim, function_runs, profile, device):
     """At those points the minimal ratio is 0.06–0.12 (the report computes it as the share of weights near
@@ -530,10 +714,16 @@ def test_minimal_ratio(claim, function_runs, profile, device):
     # tell a flat minimum (λ_min ≈ 0) from a saddle (λ_min < 0); the smallest eigenvalue can, judged
     # against √eps64 · λ_max, the tolerance minimal_ratio itself uses.
     saddles = sum(p.smallest_eigenvalue < -1.5e-8 * p.largest_eigenvalue for p in kept)
-    claim.measure(points_found=len(kept), near_zero_weight_ratio=report_ratio, hessian_minimal_ratio=hessian_ratio,
-                  share_in_band=share, losses=[p.loss for p in kept],
-                  smallest_hessian_eigenvalue=[p.smallest_eigenvalue for p in kept],
-                  largest_hessian_eigenvalue=[p.largest_eigenvalue for p in kept], saddles=saddles)
+    claim.measure(
+        points_found=len(kept),
+        near_zero_weight_ratio=report_ratio,
+        hessian_minimal_ratio=hessian_ratio,
+        share_in_band=share,
+        losses=[p.loss for p in kept],
+        smallest_hessian_eigenvalue=[p.smallest_eigenvalue for p in kept],
+        largest_hessian_eigenvalue=[p.largest_eigenvalue for p in kept],
+        saddles=saddles,
+    )
     claim.figure(_critical_figure(kept), "loss-vs-minimal-ratio")
     claim.expect(len(kept) >= 5, "at least 5 near-zero-gradient points found")
     claim.expect(share >= 0.8, "at least 80% of the points have the report's ratio in [0.06, 0.12]")
@@ -559,11 +749,13 @@ def spearman_interval(x, y, confidence: float = 0.95) -> tuple[float, tuple[floa
 
 
 @pytest.mark.claim(
-    "hw1.minimal-ratio-no-trend", source="hw1 §1-2 What happens when gradient is almost zero (3)",
+    "hw1.minimal-ratio-no-trend",
+    source="hw1 §1-2 What happens when gradient is almost zero (3)",
     xfail=Finding(
         "over the 100 runs' near-zero-gradient points the report's ratio does trend with the loss: "
         "the interval of the rank correlation excludes 0",
-        fails=("95% interval of Spearman's rho (report's ratio vs loss) contains 0",)),
+        fails=("95% interval of Spearman's rho (report's ratio vs loss) contains 0",),
+    ),
 )
 def test_minimal_ratio_no_trend(claim, function_runs, profile, device):
     """At the near-zero-gradient points there is no clear trend of the minimal ratio against the
@@ -586,18 +778,27 @@ def test_minimal_ratio_no_trend(claim, function_runs, profile, device):
     hessian_rho, hessian_interval = spearman_interval(hessian_ratio, loss)
     _record_critical_protocol(claim, runs)
     claim.report(statement="no clear trend of minimal ratio against loss")
-    claim.measure(points_found=len(kept), spearman_rho=rho, spearman_rho_interval=interval,
-                  hessian_minimal_ratio_spearman_rho=hessian_rho,
-                  hessian_rho_interval=hessian_interval)
+    claim.measure(
+        points_found=len(kept),
+        spearman_rho=rho,
+        spearman_rho_interval=interval,
+        hessian_minimal_ratio_spearman_rho=hessian_rho,
+        hessian_rho_interval=hessian_interval,
+    )
     claim.figure(_critical_figure(kept), "loss-vs-minimal-ratio")
     if len(kept) < 10 or not math.isfinite(rho):
-        claim.undecidable("at least 10 near-zero-gradient points with a varying ratio",
-                          f"{len(kept)} points, rho {rho}")
-    claim.expect(bool(interval[0] <= 0 <= interval[1]),
-                 "95% interval of Spearman's rho (report's ratio vs loss) contains 0")
+        claim.undecidable(
+            "at least 10 near-zero-gradient points with a varying ratio",
+            f"{len(kept)} points, rho {rho}",
+        )
+    claim.expect(
+        bool(interval[0] <= 0 <= interval[1]),
+        "95% interval of Spearman's rho (report's ratio vs loss) contains 0",
+    )
 
 
 # -- 1-3 random labels, parameters vs generalization ---------------------------------------------------
+
 
 @pytest.mark.claim("hw1.random-labels-fit", source="hw1 §1-3 Can network fit random labels")
 def test_random_labels_fit(claim, hw1_runs, device, profile):
@@ -615,20 +816,44 @@ def test_random_labels_fit(claim, hw1_runs, device, profile):
     """
     n_train = profile.pick(default=1000, full=10_000)
     epochs = profile.pick(default=50, full=100)
-    run = hw1_runs.mnist((784, hw1.ONE_LAYER_WIDTH, 10), 0, device, n_train=n_train, epochs=epochs,
-                         shuffled_labels=True, val_every_epochs=5)
+    run = hw1_runs.mnist(
+        (784, hw1.ONE_LAYER_WIDTH, 10),
+        0,
+        device,
+        n_train=n_train,
+        epochs=epochs,
+        shuffled_labels=True,
+        val_every_epochs=5,
+    )
     history = run.history
     correct = round(run.test_acc * len(hw1_runs.test))
     interval = stats.proportion_interval(correct, len(hw1_runs.test), method="wilson")
     middle = len(history.train_loss) // 2
-    claim.setup(network="784-128-10 ReLU", optimizer="adam", lr=hw1.MNIST_LR, batch_size=hw1.MNIST_BATCH,
-                epochs=epochs, train_images=n_train, labels="permuted once (seed 10000)", device=str(device),
-                test="10 000 MNIST test images, true labels", curves="every 5 epochs")
-    claim.scaled(f"a {n_train}-image training subset and {epochs} epochs (the report gives neither)")
+    claim.setup(
+        network="784-128-10 ReLU",
+        optimizer="adam",
+        lr=hw1.MNIST_LR,
+        batch_size=hw1.MNIST_BATCH,
+        epochs=epochs,
+        train_images=n_train,
+        labels="permuted once (seed 10000)",
+        device=str(device),
+        test="10 000 MNIST test images, true labels",
+        curves="every 5 epochs",
+    )
+    claim.scaled(
+        f"a {n_train}-image training subset and {epochs} epochs (the report gives neither)"
+    )
     claim.report(statement="training loss decreases while test performance stays at chance")
-    claim.measure(train_acc=run.train_acc, train_loss=run.train_loss, test_acc=run.test_acc,
-                  test_acc_interval=interval, train_loss_curve=history.train_loss, test_acc_curve=history.val_acc,
-                  max_test_acc_on_curve=max(history.val_acc))
+    claim.measure(
+        train_acc=run.train_acc,
+        train_loss=run.train_loss,
+        test_acc=run.test_acc,
+        test_acc_interval=interval,
+        train_loss_curve=history.train_loss,
+        test_acc_curve=history.val_acc,
+        max_test_acc_on_curve=max(history.val_acc),
+    )
     fig, axes = subplots(1, 2, figsize=(10, 3.6))
     axes[0].plot(history.epoch, history.train_loss, label="train (random labels)")
     axes[0].plot(history.epoch, history.val_loss, label="test")
@@ -643,11 +868,18 @@ def test_random_labels_fit(claim, hw1_runs, device, profile):
     fig.tight_layout()
     claim.figure(fig, "random-labels")
     claim.expect(run.train_acc >= 0.9, "training accuracy on the random labels >= 0.9")
-    claim.expect(history.train_loss[-1] < history.train_loss[middle], "training loss still falling after mid-training")
-    claim.expect(bool(interval[0] <= 0.1 <= interval[1]), "95% Wilson interval of test accuracy contains 0.1")
+    claim.expect(
+        history.train_loss[-1] < history.train_loss[middle],
+        "training loss still falling after mid-training",
+    )
+    claim.expect(
+        bool(interval[0] <= 0.1 <= interval[1]), "95% Wilson interval of test accuracy contains 0.1"
+    )
 
 
-@pytest.mark.claim("hw1.params-vs-generalization", source="hw1 §1-3 Number of parameters vs generalization")
+@pytest.mark.claim(
+    "hw1.params-vs-generalization", source="hw1 §1-3 Number of parameters vs generalization"
+)
 def test_params_vs_generalization(claim, hw1_runs, device, seeds, profile):
     """More parameters give better training performance but not better generalization.
 
@@ -660,34 +892,56 @@ def test_params_vs_generalization(claim, hw1_runs, device, seeds, profile):
     """
     n_train = profile.pick(default=2000, full=None)
     epochs = profile.pick(default=10, full=20)
-    runs = {w: hw1_runs.mnist_many((784, w, 10), seeds, device, n_train=n_train, epochs=epochs)
-            for w in hw1.PARAM_WIDTHS}
+    runs = {
+        w: hw1_runs.mnist_many((784, w, 10), seeds, device, n_train=n_train, epochs=epochs)
+        for w in hw1.PARAM_WIDTHS
+    }
     params = [count_parameters(runs[w][0].model) for w in hw1.PARAM_WIDTHS]
-    table = {name: [[getattr(r, name) for r in runs[w]] for w in hw1.PARAM_WIDTHS]
-             for name in ("train_loss", "test_loss", "train_acc", "test_acc")}
+    table = {
+        name: [[getattr(r, name) for r in runs[w]] for w in hw1.PARAM_WIDTHS]
+        for name in ("train_loss", "test_loss", "train_acc", "test_acc")
+    }
     gap = (np.array(table["test_loss"]) - np.array(table["train_loss"])).tolist()
-    claim.setup(widths=list(hw1.PARAM_WIDTHS), parameters=params, optimizer="adam", lr=hw1.MNIST_LR,
-                batch_size=hw1.MNIST_BATCH, epochs=epochs, train_images=n_train or 60000, seeds=list(seeds),
-                device=str(device))
+    claim.setup(
+        widths=list(hw1.PARAM_WIDTHS),
+        parameters=params,
+        optimizer="adam",
+        lr=hw1.MNIST_LR,
+        batch_size=hw1.MNIST_BATCH,
+        epochs=epochs,
+        train_images=n_train or 60000,
+        seeds=list(seeds),
+        device=str(device),
+    )
     if n_train:
-        claim.scaled(f"{n_train} training images and {epochs} epochs under the default profile (60 000 and 20 under full)")
-    claim.report(statement="more parameters: better training performance, not necessarily better generalization")
+        claim.scaled(
+            f"{n_train} training images and {epochs} epochs under the default profile (60 000 and 20 under full)"
+        )
+    claim.report(
+        statement="more parameters: better training performance, not necessarily better generalization"
+    )
     claim.measure(**table, generalization_gap=gap)
     fig, axes = subplots(1, 2, figsize=(10, 3.6))
     for metric, ax in (("loss", axes[0]), ("acc", axes[1])):
         for split in ("train", "test"):
             values = np.array(table[f"{split}_{metric}"])
-            ax.errorbar(params, values.mean(axis=1), yerr=values.std(axis=1), marker="o", label=split)
+            ax.errorbar(
+                params, values.mean(axis=1), yerr=values.std(axis=1), marker="o", label=split
+            )
         ax.set_xscale("log")
         ax.set_xlabel("parameters")
         ax.set_ylabel(metric)
         ax.legend(fontsize=8)
     fig.tight_layout()
     claim.figure(fig, "params-vs-generalization")
-    claim.expect(stats.rank_trend(params, table["train_loss"], alternative="decreasing"),
-                 "training loss falls as the parameter count grows")
-    claim.expect(stats.rank_trend(params, gap, alternative="increasing"),
-                 "generalization gap (test − train loss) grows with the parameter count")
+    claim.expect(
+        stats.rank_trend(params, table["train_loss"], alternative="decreasing"),
+        "training loss falls as the parameter count grows",
+    )
+    claim.expect(
+        stats.rank_trend(params, gap, alternative="increasing"),
+        "generalization gap (test − train loss) grows with the parameter count",
+    )
 
 
 # -- 1-3 flatness vs generalization --------------------------------------------------------------------
@@ -702,11 +956,19 @@ def _interpolation_runs(hw1_runs, device, seeds, profile):
 
 
 def _record_interpolation_protocol(claim, n_train, seeds, device, alphas):
-    claim.setup(network="784-128-10 ReLU", model_a=hw1.INTERPOLATION["a"],
-                model_b=hw1.INTERPOLATION["b"], optimizer="adam", epochs=hw1.INTERPOLATION_EPOCHS,
-                alphas=alphas, train_images=n_train or 60000,
-                train_curve_images=hw1.INTERPOLATION_TRAIN_CURVE, test_images=10000,
-                seeds=list(seeds), device=str(device))
+    claim.setup(
+        network="784-128-10 ReLU",
+        model_a=hw1.INTERPOLATION["a"],
+        model_b=hw1.INTERPOLATION["b"],
+        optimizer="adam",
+        epochs=hw1.INTERPOLATION_EPOCHS,
+        alphas=alphas,
+        train_images=n_train or 60000,
+        train_curve_images=hw1.INTERPOLATION_TRAIN_CURVE,
+        test_images=10000,
+        seeds=list(seeds),
+        device=str(device),
+    )
     if n_train:
         claim.scaled(f"60 000 → {n_train} training images under the default profile")
 
@@ -732,8 +994,14 @@ def _interpolation_figure(runs, alphas, *, logx=False, title=""):
 
 
 @pytest.mark.claim(
-    "hw1.interpolation-blend", source="hw1 §1-3 Flatness vs generalization, part 1",
-    xfail={"default": Finding("no blend beats both models: along the interpolation the test loss is lowest at an end point, not at an interior α", fails=('an interior alpha has lower test loss than both end points',))},
+    "hw1.interpolation-blend",
+    source="hw1 §1-3 Flatness vs generalization, part 1",
+    xfail={
+        "default": Finding(
+            "no blend beats both models: along the interpolation the test loss is lowest at an end point, not at an interior α",
+            fails=("an interior alpha has lower test loss than both end points",),
+        )
+    },
 )
 def test_interpolation_blend(claim, hw1_runs, device, seeds, profile):
     """Interpolating between a batch-64 / lr 1e-3 model and a batch-1024 / lr 1e-2 model (Adam, 5 epochs) gives
@@ -758,22 +1026,38 @@ def test_interpolation_blend(claim, hw1_runs, device, seeds, profile):
         advantage.append(float(ends - test_loss[interior].min()))
         argmins.append(float(ALPHAS[int(np.argmin(test_loss))]))
     _record_interpolation_protocol(claim, n_train, seeds, device, ALPHAS)
-    claim.report(argmin_alpha=0.1, statement="U-shaped loss, minimum near alpha 0.1; a blend is best")
-    claim.measure(**{name: {s: c[name] for s, c in curves_by_seed.items()}
-                     for name in ("test_loss", "train_loss", "test_acc")},
-                  endpoint_minus_best_interior_test_loss=advantage, argmin_alpha=argmins)
+    claim.report(
+        argmin_alpha=0.1, statement="U-shaped loss, minimum near alpha 0.1; a blend is best"
+    )
+    claim.measure(
+        **{
+            name: {s: c[name] for s, c in curves_by_seed.items()}
+            for name in ("test_loss", "train_loss", "test_acc")
+        },
+        endpoint_minus_best_interior_test_loss=advantage,
+        argmin_alpha=argmins,
+    )
     claim.figure(_interpolation_figure(runs, ALPHAS), "interpolation")
-    claim.expect(stats.compare_paired(advantage, [0.0] * len(advantage), alternative="greater"),
-                 "an interior alpha has lower test loss than both end points")
+    claim.expect(
+        stats.compare_paired(advantage, [0.0] * len(advantage), alternative="greater"),
+        "an interior alpha has lower test loss than both end points",
+    )
 
 
 @pytest.mark.claim(
-    "hw1.interp-acc-peak", source="hw1 §1-3 Flatness vs generalization, part 1 (c)",
-    xfail={"default": Finding(
-        "no inverted U: the test accuracy is highest at or next to an end point (model a, mostly), "
-        "and no interior alpha beats both end points",
-        fails=("arg-max alpha of test accuracy within one grid step of the arg-min alpha of test "
-               "loss", "best interior test accuracy above both end points'"))},
+    "hw1.interp-acc-peak",
+    source="hw1 §1-3 Flatness vs generalization, part 1 (c)",
+    xfail={
+        "default": Finding(
+            "no inverted U: the test accuracy is highest at or next to an end point (model a, mostly), "
+            "and no interior alpha beats both end points",
+            fails=(
+                "arg-max alpha of test accuracy within one grid step of the arg-min alpha of test "
+                "loss",
+                "best interior test accuracy above both end points'",
+            ),
+        )
+    },
 )
 def test_interp_acc_peak(claim, hw1_runs, device, seeds, profile):
     """Along the interpolation, accuracy is an inverted U with its peak near the loss minimum.
@@ -800,20 +1084,29 @@ def test_interp_acc_peak(claim, hw1_runs, device, seeds, profile):
         ends = max(accuracy[ALPHAS == 0][0], accuracy[ALPHAS == 1][0])
         advantage.append(float(accuracy[interior].max() - ends))
     _record_interpolation_protocol(claim, n_train, seeds, device, ALPHAS)
-    claim.report(peak_alpha=0.1, statement="inverted U for accuracy, peak around the alpha that "
-                                           "minimizes the loss")
-    claim.measure(argmax_test_acc_alpha=argmax_acc, argmin_test_loss_alpha=argmin_loss,
-                  argmax_minus_argmin_distance=distance,
-                  best_interior_minus_best_endpoint_test_acc=advantage,
-                  test_acc={s: run.at("test", ALPHAS)[1] for s, run in runs.items()})
-    claim.figure(_interpolation_figure(runs, ALPHAS,
-                                       title="Accuracy and loss along the interpolation"),
-                 "interpolation-accuracy")
-    claim.expect(stats.compare_to_value(distance, 0.15, alternative="less"),
-                 "arg-max alpha of test accuracy within one grid step of the arg-min alpha of test "
-                 "loss")
-    claim.expect(stats.compare_to_value(advantage, 0.0, alternative="greater"),
-                 "best interior test accuracy above both end points'")
+    claim.report(
+        peak_alpha=0.1,
+        statement="inverted U for accuracy, peak around the alpha that minimizes the loss",
+    )
+    claim.measure(
+        argmax_test_acc_alpha=argmax_acc,
+        argmin_test_loss_alpha=argmin_loss,
+        argmax_minus_argmin_distance=distance,
+        best_interior_minus_best_endpoint_test_acc=advantage,
+        test_acc={s: run.at("test", ALPHAS)[1] for s, run in runs.items()},
+    )
+    claim.figure(
+        _interpolation_figure(runs, ALPHAS, title="Accuracy and loss along the interpolation"),
+        "interpolation-accuracy",
+    )
+    claim.expect(
+        stats.compare_to_value(distance, 0.15, alternative="less"),
+        "arg-max alpha of test accuracy within one grid step of the arg-min alpha of test loss",
+    )
+    claim.expect(
+        stats.compare_to_value(advantage, 0.0, alternative="greater"),
+        "best interior test accuracy above both end points'",
+    )
 
 
 def _log_region_mean(run, split, alphas):
@@ -825,11 +1118,15 @@ def _log_region_mean(run, split, alphas):
 
 
 @pytest.mark.claim(
-    "hw1.interp-train-test-diverge", source="hw1 §1-3 Flatness vs generalization, part 1 (c)",
-    xfail={"default": Finding(
-        "the losses do diverge in both regions and the accuracy drops beyond alpha 1, but below "
-        "alpha 0.01 (next to model a) the accuracy is higher than at alpha 0.1, not lower",
-        fails=("test accuracy lower at alpha < 0.01 than at alpha = 0.1",))},
+    "hw1.interp-train-test-diverge",
+    source="hw1 §1-3 Flatness vs generalization, part 1 (c)",
+    xfail={
+        "default": Finding(
+            "the losses do diverge in both regions and the accuracy drops beyond alpha 1, but below "
+            "alpha 0.01 (next to model a) the accuracy is higher than at alpha 0.1, not lower",
+            fails=("test accuracy lower at alpha < 0.01 than at alpha = 0.1",),
+        )
+    },
 )
 def test_interp_train_test_diverge(claim, hw1_runs, device, seeds, profile):
     """Train and test losses diverge for α < 0.01 and α > 1; accuracy drops there.
@@ -845,42 +1142,78 @@ def test_interp_train_test_diverge(claim, hw1_runs, device, seeds, profile):
     """
     n_train, runs = _interpolation_runs(hw1_runs, device, seeds, profile)
     alphas = hw1.INTERPOLATION_ALPHAS
-    regions = {"alpha < 0.01": alphas[(alphas > 0) & (alphas < 0.01)],
-               "alpha > 1": alphas[(alphas > 1) & (alphas <= 2)]}
+    regions = {
+        "alpha < 0.01": alphas[(alphas > 0) & (alphas < 0.01)],
+        "alpha > 1": alphas[(alphas > 1) & (alphas <= 2)],
+    }
     reference = np.array([0.1])
-    table = {name: {region: [_log_region_mean(run, name, where) for run in runs.values()]
-                    for region, where in {**regions, "alpha = 0.1": reference}.items()}
-             for name in ("gap", "acc")}
+    table = {
+        name: {
+            region: [_log_region_mean(run, name, where) for run in runs.values()]
+            for region, where in {**regions, "alpha = 0.1": reference}.items()
+        }
+        for name in ("gap", "acc")
+    }
     axis = alphas[(alphas > 0) & (alphas <= 2)]
     _record_interpolation_protocol(claim, n_train, seeds, device, axis)
-    claim.report(statement="train and test losses diverge for alpha < 0.01 and > 1; accuracy "
-                           "drops for alpha < 0.001 and > 1")
-    claim.measure(test_minus_train_loss=table["gap"], test_acc=table["acc"],
-                  regions={k: v for k, v in regions.items()})
-    claim.figure(_interpolation_figure(runs, axis, logx=True, title="Interpolation on a log axis"),
-                 "interpolation-log-axis")
+    claim.report(
+        statement="train and test losses diverge for alpha < 0.01 and > 1; accuracy "
+        "drops for alpha < 0.001 and > 1"
+    )
+    claim.measure(
+        test_minus_train_loss=table["gap"],
+        test_acc=table["acc"],
+        regions={k: v for k, v in regions.items()},
+    )
+    claim.figure(
+        _interpolation_figure(runs, axis, logx=True, title="Interpolation on a log axis"),
+        "interpolation-log-axis",
+    )
     for region in regions:
-        claim.expect(stats.compare_paired(table["gap"][region], table["gap"]["alpha = 0.1"],
-                                          alternative="greater"),
-                     f"test − train loss gap larger at {region} than at alpha = 0.1")
+        claim.expect(
+            stats.compare_paired(
+                table["gap"][region], table["gap"]["alpha = 0.1"], alternative="greater"
+            ),
+            f"test − train loss gap larger at {region} than at alpha = 0.1",
+        )
     for region in regions:
-        claim.expect(stats.compare_paired(table["acc"][region], table["acc"]["alpha = 0.1"],
-                                          alternative="less"),
-                     f"test accuracy lower at {region} than at alpha = 0.1")
+        claim.expect(
+            stats.compare_paired(
+                table["acc"][region], table["acc"]["alpha = 0.1"], alternative="less"
+            ),
+            f"test accuracy lower at {region} than at alpha = 0.1",
+        )
 
 
 def _batch_size_runs(hw1_runs, device, seeds, profile):
     """The five batch-size models (shared by hw1.sensitivity-vs-batch and hw1.large-batch-lower-train-loss)."""
     n_train = profile.pick(default=5000, full=None)
     epochs = hw1.INTERPOLATION_EPOCHS
-    runs = {b: hw1_runs.mnist_many((784, hw1.ONE_LAYER_WIDTH, 10), seeds, device, n_train=n_train,
-                                   epochs=epochs, batch_size=b) for b in hw1.BATCH_SIZES}
+    runs = {
+        b: hw1_runs.mnist_many(
+            (784, hw1.ONE_LAYER_WIDTH, 10),
+            seeds,
+            device,
+            n_train=n_train,
+            epochs=epochs,
+            batch_size=b,
+        )
+        for b in hw1.BATCH_SIZES
+    }
     return n_train, epochs, runs
 
 
 def _record_batch_protocol(claim, n_train, epochs, seeds, device):
-    claim.setup(network="784-128-10 ReLU", batch_sizes=list(hw1.BATCH_SIZES), optimizer="adam", lr=hw1.MNIST_LR,
-                epochs=epochs, train_images=n_train or 60000, seeds=list(seeds), device=str(device))
+    claim.setup(
+        network="784-128-10 ReLU",
+        batch_sizes=list(hw1.BATCH_SIZES),
+        optimizer="adam",
+        lr=hw1.MNIST_LR,
+        epochs=epochs,
+        train_images=n_train or 60000,
+        seeds=list(seeds),
+        device=str(device),
+    )
     if n_train:
         claim.scaled(f"60 000 → {n_train} training images under the default profile")
 
@@ -898,8 +1231,14 @@ def _batch_figure(batch_sizes, series):
 
 
 @pytest.mark.claim(
-    "hw1.sensitivity-vs-batch", source="hw1 §1-3 Flatness vs generalization, part 2",
-    xfail={"default": Finding("the test loss does rise with the batch size, but the sensitivity rises with it instead of falling", fails=('sensitivity falls as batch size grows',))},
+    "hw1.sensitivity-vs-batch",
+    source="hw1 §1-3 Flatness vs generalization, part 2",
+    xfail={
+        "default": Finding(
+            "the test loss does rise with the batch size, but the sensitivity rises with it instead of falling",
+            fails=("sensitivity falls as batch size grows",),
+        )
+    },
 )
 def test_sensitivity_vs_batch(claim, hw1_runs, device, seeds, profile):
     """Across 5 batch sizes, sensitivity (Frobenius norm of the input Jacobian) falls as batch size grows, while
@@ -917,24 +1256,60 @@ def test_sensitivity_vs_batch(claim, hw1_runs, device, seeds, profile):
     train = hw1_runs.train if n_train is None else hw1_runs.train.take(slice(0, n_train))
     sharp_data = tuple(train.take(slice(0, 1000)).to(device))
     sens = [[sensitivity(r.model, probe_images) for r in runs[b]] for b in hw1.BATCH_SIZES]
-    sharp = [[sharpness(r.model, F.cross_entropy, sharp_data, epsilon=1e-3, steps=10, restarts=1,
-                        generator=torch.Generator().manual_seed(0)).value for r in runs[b]] for b in hw1.BATCH_SIZES]
+    sharp = [
+        [
+            sharpness(
+                r.model,
+                F.cross_entropy,
+                sharp_data,
+                epsilon=1e-3,
+                steps=10,
+                restarts=1,
+                generator=torch.Generator().manual_seed(0),
+            ).value
+            for r in runs[b]
+        ]
+        for b in hw1.BATCH_SIZES
+    ]
     test_loss = [[r.test_loss for r in runs[b]] for b in hw1.BATCH_SIZES]
     _record_batch_protocol(claim, n_train, epochs, seeds, device)
-    claim.report(statement="sensitivity decreases as batch size increases; cross-entropy (test) loss increases")
-    claim.measure(sensitivity=sens, test_loss=test_loss, epsilon_sharpness=sharp,
-                  test_acc=[[r.test_acc for r in runs[b]] for b in hw1.BATCH_SIZES])
-    claim.figure(_batch_figure(hw1.BATCH_SIZES, {"sensitivity": sens, "test loss": test_loss,
-                                                  "ε-sharpness (%)": sharp}), "sensitivity-vs-batch")
-    claim.expect(stats.rank_trend(list(hw1.BATCH_SIZES), sens, alternative="decreasing"),
-                 "sensitivity falls as batch size grows")
-    claim.expect(stats.rank_trend(list(hw1.BATCH_SIZES), test_loss, alternative="increasing"),
-                 "test loss rises as batch size grows")
+    claim.report(
+        statement="sensitivity decreases as batch size increases; cross-entropy (test) loss increases"
+    )
+    claim.measure(
+        sensitivity=sens,
+        test_loss=test_loss,
+        epsilon_sharpness=sharp,
+        test_acc=[[r.test_acc for r in runs[b]] for b in hw1.BATCH_SIZES],
+    )
+    claim.figure(
+        _batch_figure(
+            hw1.BATCH_SIZES, {"sensitivity": sens, "test loss": test_loss, "ε-sharpness (%)": sharp}
+        ),
+        "sensitivity-vs-batch",
+    )
+    claim.expect(
+        stats.rank_trend(list(hw1.BATCH_SIZES), sens, alternative="decreasing"),
+        "sensitivity falls as batch size grows",
+    )
+    claim.expect(
+        stats.rank_trend(list(hw1.BATCH_SIZES), test_loss, alternative="increasing"),
+        "test loss rises as batch size grows",
+    )
 
 
 @pytest.mark.claim(
-    "hw1.large-batch-lower-train-loss", source="hw1 §1-3 Flatness vs generalization, part 2 (c)",
-    xfail={"default": Finding("the opposite at equal epochs: the training loss rises and the training accuracy falls as the batch grows (fewer steps per epoch)", fails=('training loss falls as batch size grows', 'training accuracy rises as batch size grows'))},
+    "hw1.large-batch-lower-train-loss",
+    source="hw1 §1-3 Flatness vs generalization, part 2 (c)",
+    xfail={
+        "default": Finding(
+            "the opposite at equal epochs: the training loss rises and the training accuracy falls as the batch grows (fewer steps per epoch)",
+            fails=(
+                "training loss falls as batch size grows",
+                "training accuracy rises as batch size grows",
+            ),
+        )
+    },
 )
 def test_large_batch_lower_train_loss(claim, hw1_runs, device, seeds, profile):
     """Larger batches reach lower training loss and higher training accuracy.
@@ -948,11 +1323,19 @@ def test_large_batch_lower_train_loss(claim, hw1_runs, device, seeds, profile):
     train_loss = [[r.train_loss for r in runs[b]] for b in hw1.BATCH_SIZES]
     train_acc = [[r.train_acc for r in runs[b]] for b in hw1.BATCH_SIZES]
     _record_batch_protocol(claim, n_train, epochs, seeds, device)
-    claim.report(statement="larger batch sizes lead to lower training loss and higher training accuracy")
+    claim.report(
+        statement="larger batch sizes lead to lower training loss and higher training accuracy"
+    )
     claim.measure(train_loss=train_loss, train_acc=train_acc)
-    claim.figure(_batch_figure(hw1.BATCH_SIZES, {"train loss": train_loss, "train accuracy": train_acc}),
-                 "train-vs-batch")
-    claim.expect(stats.rank_trend(list(hw1.BATCH_SIZES), train_loss, alternative="decreasing"),
-                 "training loss falls as batch size grows")
-    claim.expect(stats.rank_trend(list(hw1.BATCH_SIZES), train_acc, alternative="increasing"),
-                 "training accuracy rises as batch size grows")
+    claim.figure(
+        _batch_figure(hw1.BATCH_SIZES, {"train loss": train_loss, "train accuracy": train_acc}),
+        "train-vs-batch",
+    )
+    claim.expect(
+        stats.rank_trend(list(hw1.BATCH_SIZES), train_loss, alternative="decreasing"),
+        "training loss falls as batch size grows",
+    )
+    claim.expect(
+        stats.rank_trend(list(hw1.BATCH_SIZES), train_acc, alternative="increasing"),
+        "training accuracy rises as batch size grows",
+    )

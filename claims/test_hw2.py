@@ -11,9 +11,25 @@ import torch
 import torch.nn.functional as F
 
 from claims.hw2_protocol import (
-    BATCH_SIZES, EARLY_STOP_BATCH, EARLY_STOP_LR, FIRST_LAYER, HIDDEN_ACTIVATION, LAST_LAYER, LEARNING_RATES,
-    LR_BATCH, TUTORIAL_BATCH, TUTORIAL_LR, TUTORIAL_STEPS, VARIANCES, Config, Hw2Runs, layer_weight,
-    loss_fluctuation, relative_weight_change, rms_weight_change, split_like_tf_input_data,
+    BATCH_SIZES,
+    EARLY_STOP_BATCH,
+    EARLY_STOP_LR,
+    FIRST_LAYER,
+    HIDDEN_ACTIVATION,
+    LAST_LAYER,
+    LEARNING_RATES,
+    LR_BATCH,
+    TUTORIAL_BATCH,
+    TUTORIAL_LR,
+    TUTORIAL_STEPS,
+    VARIANCES,
+    Config,
+    Hw2Runs,
+    layer_weight,
+    loss_fluctuation,
+    relative_weight_change,
+    rms_weight_change,
+    split_like_tf_input_data,
 )
 from dlverify import stats
 from dlverify.evidence import Finding
@@ -23,7 +39,9 @@ from dlverify.report.figures import curves, subplots
 # Every hw2 claim shares trained networks: keep them on one xdist worker.
 pytestmark = pytest.mark.xdist_group("hw2")
 
-SATURATION_MARGIN = 0.05  # sigmoid output within 0.05 of 0 or 1: σ' ≤ 0.0475, under a fifth of its maximum 0.25
+SATURATION_MARGIN = (
+    0.05  # sigmoid output within 0.05 of 0 or 1: σ' ≤ 0.0475, under a fifth of its maximum 0.25
+)
 CHANCE = 0.1
 
 
@@ -34,10 +52,15 @@ def hw2(mnist_train, mnist_test, run_cache) -> Hw2Runs:
 
 
 def _record_protocol(claim, device, seeds, **protocol):
-    claim.setup(network="784-100 sigmoid-10 softmax", optimizer="plain mini-batch SGD (no momentum)",
-                data="MNIST: train = images 5000..59999 of the 60k (55 000), validation = the first 5 000, "
-                     "test = the 10 000 test images (TF1 input_data split)",
-                device=str(device), seeds=list(seeds), **protocol)
+    claim.setup(
+        network="784-100 sigmoid-10 softmax",
+        optimizer="plain mini-batch SGD (no momentum)",
+        data="MNIST: train = images 5000..59999 of the 60k (55 000), validation = the first 5 000, "
+        "test = the 10 000 test images (TF1 input_data split)",
+        device=str(device),
+        seeds=list(seeds),
+        **protocol,
+    )
 
 
 def _init_config(init) -> Config:
@@ -48,8 +71,15 @@ def _init_config(init) -> Config:
 
 
 @pytest.mark.claim(
-    "hw2.zero-init-no-learning", source="hw2 Practical Exercise 1, Part 1 (Fig. 2)",
-    xfail=Finding("the hidden units do not stay identical and the network learns well above chance: with the biases and the output layer free, the symmetry breaks", fails=("the hidden units' incoming weight rows stay identical", 'test accuracy near chance (≤ 0.15)')),
+    "hw2.zero-init-no-learning",
+    source="hw2 Practical Exercise 1, Part 1 (Fig. 2)",
+    xfail=Finding(
+        "the hidden units do not stay identical and the network learns well above chance: with the biases and the output layer free, the symmetry breaks",
+        fails=(
+            "the hidden units' incoming weight rows stay identical",
+            "test accuracy near chance (≤ 0.15)",
+        ),
+    ),
 )
 def test_zero_init_no_learning(claim, hw2, device):
     """Zero initialization keeps all units of a layer identical and prevents the network from learning.
@@ -71,14 +101,34 @@ def test_zero_init_no_learning(claim, hw2, device):
     column_spread = float((w2 - w2[:, :1]).abs().max())
     accuracy = hw2.test_accuracy(run)
     majority = float(torch.bincount(hw2.test.targets).max()) / len(hw2.test)
-    _record_protocol(claim, device, [0], init="all weights and biases 0", lr=TUTORIAL_LR, batch_size=TUTORIAL_BATCH,
-             steps=TUTORIAL_STEPS)
-    claim.report(statement="zero init: all units identical, no learning (Fig. 2: accuracy stays at chance)")
-    claim.measure(test_acc=accuracy, majority_class_rate=majority, first_layer_row_spread=row_spread,
-                  output_layer_column_spread=column_spread,
-                  first_layer_weight_norm=float(torch.linalg.norm(w1)))
-    claim.figure(curves({"zero init": run.history.step_loss}, xlabel="step", ylabel="mini-batch loss",
-                        title="Zero initialization: training loss"), "zero-init-loss")
+    _record_protocol(
+        claim,
+        device,
+        [0],
+        init="all weights and biases 0",
+        lr=TUTORIAL_LR,
+        batch_size=TUTORIAL_BATCH,
+        steps=TUTORIAL_STEPS,
+    )
+    claim.report(
+        statement="zero init: all units identical, no learning (Fig. 2: accuracy stays at chance)"
+    )
+    claim.measure(
+        test_acc=accuracy,
+        majority_class_rate=majority,
+        first_layer_row_spread=row_spread,
+        output_layer_column_spread=column_spread,
+        first_layer_weight_norm=float(torch.linalg.norm(w1)),
+    )
+    claim.figure(
+        curves(
+            {"zero init": run.history.step_loss},
+            xlabel="step",
+            ylabel="mini-batch loss",
+            title="Zero initialization: training loss",
+        ),
+        "zero-init-loss",
+    )
     claim.expect(row_spread <= 1e-6, "the hidden units' incoming weight rows stay identical")
     claim.expect(accuracy <= 0.15, "test accuracy near chance (≤ 0.15)")
 
@@ -88,10 +138,13 @@ STATIC_RATIO = 0.1
 
 
 @pytest.mark.claim(
-    "hw2.zero-init-layer1-static", source="hw2 Practical Exercise 1, Parts 2&3 (Fig. 7)",
-    xfail=Finding("the first layer does move under zero init: per weight it moves less than the "
-                  "second layer, but not an order of magnitude less",
-                  fails=("per weight, layer 1 moves less than 0.1 × what layer 2 moves",)),
+    "hw2.zero-init-layer1-static",
+    source="hw2 Practical Exercise 1, Parts 2&3 (Fig. 7)",
+    xfail=Finding(
+        "the first layer does move under zero init: per weight it moves less than the "
+        "second layer, but not an order of magnitude less",
+        fails=("per weight, layer 1 moves less than 0.1 × what layer 2 moves",),
+    ),
 )
 def test_zero_init_layer1_static(claim, hw2, device, seeds):
     """With zero initialization the first layer's weights do not change during training.
@@ -111,17 +164,31 @@ def test_zero_init_layer1_static(claim, hw2, device, seeds):
     first = [rms_weight_change(r.initial, r.model, FIRST_LAYER) for r in runs]
     second = [rms_weight_change(r.initial, r.model, LAST_LAYER) for r in runs]
     ratio = [a / b for a, b in zip(first, second)]
-    _record_protocol(claim, device, seeds, init="all weights and biases 0", lr=TUTORIAL_LR,
-             batch_size=TUTORIAL_BATCH, steps=TUTORIAL_STEPS, static_ratio=STATIC_RATIO)
-    claim.report(statement="zero init: no change in the histogram of the first layer's weights "
-                           "(Fig. 7)")
-    claim.measure(first_layer_rms_change=first, second_layer_rms_change=second,
-                  first_over_second=ratio)
-    claim.figure(_weight_change_histograms(runs[0], "Zero initialization"),
-                 "zero-init-weight-changes")
-    claim.expect(stats.compare_to_value([math.log10(max(r, 1e-12)) for r in ratio],
-                                        math.log10(STATIC_RATIO), alternative="less"),
-                 f"per weight, layer 1 moves less than {STATIC_RATIO:g} × what layer 2 moves")
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        init="all weights and biases 0",
+        lr=TUTORIAL_LR,
+        batch_size=TUTORIAL_BATCH,
+        steps=TUTORIAL_STEPS,
+        static_ratio=STATIC_RATIO,
+    )
+    claim.report(
+        statement="zero init: no change in the histogram of the first layer's weights (Fig. 7)"
+    )
+    claim.measure(
+        first_layer_rms_change=first, second_layer_rms_change=second, first_over_second=ratio
+    )
+    claim.figure(
+        _weight_change_histograms(runs[0], "Zero initialization"), "zero-init-weight-changes"
+    )
+    claim.expect(
+        stats.compare_to_value(
+            [math.log10(max(r, 1e-12)) for r in ratio], math.log10(STATIC_RATIO), alternative="less"
+        ),
+        f"per weight, layer 1 moves less than {STATIC_RATIO:g} × what layer 2 moves",
+    )
 
 
 def _weight_change_histograms(run, title: str):
@@ -138,7 +205,9 @@ def _weight_change_histograms(run, title: str):
     return fig
 
 
-@pytest.mark.claim("hw2.smaller-variance-better", source="hw2 Practical Exercise 1, Part 1 (Fig. 3, 4)")
+@pytest.mark.claim(
+    "hw2.smaller-variance-better", source="hw2 Practical Exercise 1, Part 1 (Fig. 3, 4)"
+)
 def test_smaller_variance_better(claim, hw2, device, seeds):
     """With Gaussian init of variance 0.1, 0.2, 0.3, 1, 2 accuracy falls as the variance rises; 0.1 is best.
 
@@ -148,25 +217,49 @@ def test_smaller_variance_better(claim, hw2, device, seeds):
     accuracy over the five variances across seeds and (2) variance 0.1 being
     the best condition (stats.argbest).
     """
-    accuracy = {v: [hw2.test_accuracy(r) for r in hw2.runs(_init_config(v), seeds, device)]
-                for v in VARIANCES}
-    _record_protocol(claim, device, seeds, init="N(0, variance), zero biases", variances=list(VARIANCES),
-             lr=TUTORIAL_LR, batch_size=TUTORIAL_BATCH, steps=TUTORIAL_STEPS)
+    accuracy = {
+        v: [hw2.test_accuracy(r) for r in hw2.runs(_init_config(v), seeds, device)]
+        for v in VARIANCES
+    }
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        init="N(0, variance), zero biases",
+        variances=list(VARIANCES),
+        lr=TUTORIAL_LR,
+        batch_size=TUTORIAL_BATCH,
+        steps=TUTORIAL_STEPS,
+    )
     claim.report(best_variance=0.1, trend="accuracy falls as the variance rises")
-    claim.measure(test_acc={str(v): a for v, a in accuracy.items()},
-                  mean_test_acc={str(v): float(np.mean(a)) for v, a in accuracy.items()})
+    claim.measure(
+        test_acc={str(v): a for v, a in accuracy.items()},
+        mean_test_acc={str(v): float(np.mean(a)) for v, a in accuracy.items()},
+    )
     claim.figure(_accuracy_vs_variance(accuracy), "accuracy-vs-variance")
-    claim.expect(stats.rank_trend(list(VARIANCES), [accuracy[v] for v in VARIANCES], alternative="decreasing"),
-                 "test accuracy decreases with the init variance")
-    claim.expect(stats.argbest({str(v): accuracy[v] for v in VARIANCES}, claimed="0.1"),
-                 "variance 0.1 has the best test accuracy")
+    claim.expect(
+        stats.rank_trend(
+            list(VARIANCES), [accuracy[v] for v in VARIANCES], alternative="decreasing"
+        ),
+        "test accuracy decreases with the init variance",
+    )
+    claim.expect(
+        stats.argbest({str(v): accuracy[v] for v in VARIANCES}, claimed="0.1"),
+        "variance 0.1 has the best test accuracy",
+    )
 
 
 def _accuracy_vs_variance(accuracy):
     fig, ax = subplots(figsize=(5.5, 3.6))
     for v, values in accuracy.items():
         ax.plot([v] * len(values), values, "o", color="C0", alpha=0.6)
-    ax.plot(list(accuracy), [np.mean(a) for a in accuracy.values()], "-", color="C0", label="mean over seeds")
+    ax.plot(
+        list(accuracy),
+        [np.mean(a) for a in accuracy.values()],
+        "-",
+        color="C0",
+        label="mean over seeds",
+    )
     ax.set_xscale("log")
     ax.set_xlabel("init variance")
     ax.set_ylabel("test accuracy")
@@ -197,20 +290,26 @@ _FROZEN = f"first-layer weights frozen (moved < {FROZEN_CHANGE:g} of their sprea
 
 
 @pytest.mark.claim(
-    "hw2.sigmoid-saturates", source="hw2 Practical Exercise 1, Parts 2&3 (Fig. 7-22)",
+    "hw2.sigmoid-saturates",
+    source="hw2 Practical Exercise 1, Parts 2&3 (Fig. 7-22)",
     xfail={
         "default": Finding(
             "variance 1 and 2 do freeze the first layer's weights, but at variance 0.1 (and, "
             "not confidently at 3 seeds, 0.2) fewer than half of the sigmoid outputs are "
             "saturated, and with zero init the first-layer weights move away from zero instead "
             "of staying frozen",
-            fails=(f"variance 0.1: {_SATURATED}", f"variance 0.2: {_SATURATED}",
-                   f"zero init: {_FROZEN}")),
+            fails=(
+                f"variance 0.1: {_SATURATED}",
+                f"variance 0.2: {_SATURATED}",
+                f"zero init: {_FROZEN}",
+            ),
+        ),
         "full": Finding(
             "variance 0.2 and 0.3 saturate and variance 1 and 2 freeze the first layer's weights, "
             "but at variance 0.1 fewer than half of the sigmoid outputs are saturated, and with "
             "zero init the first-layer weights move away from zero instead of staying frozen",
-            fails=(f"variance 0.1: {_SATURATED}", f"zero init: {_FROZEN}")),
+            fails=(f"variance 0.1: {_SATURATED}", f"zero init: {_FROZEN}"),
+        ),
     },
 )
 def test_sigmoid_saturates(claim, hw2, device, seeds):
@@ -241,45 +340,80 @@ def test_sigmoid_saturates(claim, hw2, device, seeds):
     inits = tuple(dict.fromkeys(FROZEN_INITS + VARIANCES))
     runs = hw2.grid([_init_config(v) for v in inits], seeds, device)
     runs = {v: runs[_init_config(v)] for v in inits}
-    saturated = {v: [saturation(r.model, inputs, HIDDEN_ACTIVATION, margin=SATURATION_MARGIN)
-                     for r in runs[v]] for v in VARIANCES}
-    saturated_init = {v: [saturation(r.initial, inputs, HIDDEN_ACTIVATION, margin=SATURATION_MARGIN)
-                          for r in runs[v]] for v in VARIANCES}
+    saturated = {
+        v: [
+            saturation(r.model, inputs, HIDDEN_ACTIVATION, margin=SATURATION_MARGIN)
+            for r in runs[v]
+        ]
+        for v in VARIANCES
+    }
+    saturated_init = {
+        v: [
+            saturation(r.initial, inputs, HIDDEN_ACTIVATION, margin=SATURATION_MARGIN)
+            for r in runs[v]
+        ]
+        for v in VARIANCES
+    }
     frozen = {v: [_frozen_ratio(r) for r in runs[v]] for v in inits}
     changed = {v: [relative_weight_change(r.initial, r.model) for r in runs[v]] for v in VARIANCES}
     grad_first, grad_last = {}, {}
     for v in VARIANCES:
-        norms = [per_layer_grad_norms(r.initial, F.cross_entropy, (inputs, hw2.validation.targets.to(device)))
-                 for r in runs[v]]
+        norms = [
+            per_layer_grad_norms(
+                r.initial, F.cross_entropy, (inputs, hw2.validation.targets.to(device))
+            )
+            for r in runs[v]
+        ]
         grad_first[v] = [n[f"{FIRST_LAYER}.weight"] for n in norms]
         grad_last[v] = [n[f"{LAST_LAYER}.weight"] for n in norms]
-    _record_protocol(claim, device, seeds, inits=[str(v) for v in inits], lr=TUTORIAL_LR,
-             batch_size=TUTORIAL_BATCH, steps=TUTORIAL_STEPS, saturation_margin=SATURATION_MARGIN,
-             frozen_change=FROZEN_CHANGE, probe_data="5 000 validation images")
-    claim.report(saturated_at=[str(v) for v in SATURATED_VARIANCES],
-                 frozen_first_layer_at=[str(v) for v in FROZEN_INITS],
-                 statement="saturation: activations reached 1 (Figs 9, 13, 16); vanishing: no "
-                           "change in layer 1's weight histogram (Figs 7, 18, 20)")
-    claim.measure(saturation_after_training={str(v): x for v, x in saturated.items()},
-                  saturation_at_init={str(v): x for v, x in saturated_init.items()},
-                  first_layer_moved_over_spread={str(v): x for v, x in frozen.items()},
-                  relative_first_layer_change={str(v): x for v, x in changed.items()},
-                  first_layer_grad_norm_at_init={str(v): x for v, x in grad_first.items()},
-                  last_layer_grad_norm_at_init={str(v): x for v, x in grad_last.items()},
-                  saturation_trend=stats.rank_trend(list(VARIANCES),
-                                                    [saturated[v] for v in VARIANCES],
-                                                    alternative="increasing").as_dict(),
-                  change_trend=stats.rank_trend(list(VARIANCES), [changed[v] for v in VARIANCES],
-                                                alternative="decreasing").as_dict())
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        inits=[str(v) for v in inits],
+        lr=TUTORIAL_LR,
+        batch_size=TUTORIAL_BATCH,
+        steps=TUTORIAL_STEPS,
+        saturation_margin=SATURATION_MARGIN,
+        frozen_change=FROZEN_CHANGE,
+        probe_data="5 000 validation images",
+    )
+    claim.report(
+        saturated_at=[str(v) for v in SATURATED_VARIANCES],
+        frozen_first_layer_at=[str(v) for v in FROZEN_INITS],
+        statement="saturation: activations reached 1 (Figs 9, 13, 16); vanishing: no "
+        "change in layer 1's weight histogram (Figs 7, 18, 20)",
+    )
+    claim.measure(
+        saturation_after_training={str(v): x for v, x in saturated.items()},
+        saturation_at_init={str(v): x for v, x in saturated_init.items()},
+        first_layer_moved_over_spread={str(v): x for v, x in frozen.items()},
+        relative_first_layer_change={str(v): x for v, x in changed.items()},
+        first_layer_grad_norm_at_init={str(v): x for v, x in grad_first.items()},
+        last_layer_grad_norm_at_init={str(v): x for v, x in grad_last.items()},
+        saturation_trend=stats.rank_trend(
+            list(VARIANCES), [saturated[v] for v in VARIANCES], alternative="increasing"
+        ).as_dict(),
+        change_trend=stats.rank_trend(
+            list(VARIANCES), [changed[v] for v in VARIANCES], alternative="decreasing"
+        ).as_dict(),
+    )
     claim.figure(_first_layer_histograms(hw2, device, seeds[0], inputs), "first-layer-histograms")
     for v in SATURATED_VARIANCES:
-        claim.expect(stats.compare_to_value(saturated[v], 0.5, alternative="greater"),
-                     f"variance {v:g}: {_SATURATED}")
+        claim.expect(
+            stats.compare_to_value(saturated[v], 0.5, alternative="greater"),
+            f"variance {v:g}: {_SATURATED}",
+        )
     for v in FROZEN_INITS:
         name = "zero init" if v == "zeros" else f"variance {v:g}"
-        claim.expect(stats.compare_to_value([math.log10(max(x, 1e-12)) for x in frozen[v]],
-                                            math.log10(FROZEN_CHANGE), alternative="less"),
-                     f"{name}: {_FROZEN}")
+        claim.expect(
+            stats.compare_to_value(
+                [math.log10(max(x, 1e-12)) for x in frozen[v]],
+                math.log10(FROZEN_CHANGE),
+                alternative="less",
+            ),
+            f"{name}: {_FROZEN}",
+        )
 
 
 def _first_layer_histograms(hw2, device, seed, inputs):
@@ -290,7 +424,9 @@ def _first_layer_histograms(hw2, device, seed, inputs):
         name = "zero init" if v == "zeros" else f"var {v}"
         w0 = layer_weight(run.initial, FIRST_LAYER).flatten().cpu()
         w1 = layer_weight(run.model, FIRST_LAYER).flatten().cpu()
-        axes[0, column].hist([w0.numpy(), w1.numpy()], bins=40, label=["init", "end"], histtype="step")
+        axes[0, column].hist(
+            [w0.numpy(), w1.numpy()], bins=40, label=["init", "end"], histtype="step"
+        )
         axes[0, column].set_title(f"{name}: layer-1 weights", fontsize=9)
         with torch.no_grad():
             acts = run.model[:3](inputs).flatten().cpu()  # Flatten, Linear, Sigmoid
@@ -312,13 +448,18 @@ def _output_shares(model, inputs) -> tuple[float, float]:
 
 
 @pytest.mark.claim(
-    "hw2.saturation-small-variance", source="hw2 Practical Exercise 1, Parts 2&3 (Fig. 9, 13, 16)",
-    xfail=Finding("training does push more outputs above 0.99, but at variance 0.1, 0.2 and 0.3 "
-                  "the outputs pile up at 0 at least as much as at 1: they saturate at both ends, "
-                  "not towards 1",
-                  fails=("variance 0.1: more outputs above 0.99 than below 0.01",
-                         "variance 0.2: more outputs above 0.99 than below 0.01",
-                         "variance 0.3: more outputs above 0.99 than below 0.01")),
+    "hw2.saturation-small-variance",
+    source="hw2 Practical Exercise 1, Parts 2&3 (Fig. 9, 13, 16)",
+    xfail=Finding(
+        "training does push more outputs above 0.99, but at variance 0.1, 0.2 and 0.3 "
+        "the outputs pile up at 0 at least as much as at 1: they saturate at both ends, "
+        "not towards 1",
+        fails=(
+            "variance 0.1: more outputs above 0.99 than below 0.01",
+            "variance 0.2: more outputs above 0.99 than below 0.01",
+            "variance 0.3: more outputs above 0.99 than below 0.01",
+        ),
+    ),
 )
 def test_saturation_small_variance(claim, hw2, device, seeds):
     """At init variance 0.1 (and 0.2, 0.3) the first layer's sigmoid outputs saturate towards 1.
@@ -342,20 +483,37 @@ def test_saturation_small_variance(claim, hw2, device, seeds):
         shares = [_output_shares(r.model, inputs) for r in runs[_init_config(v)]]
         high[v], low[v] = [h for h, _ in shares], [lo for _, lo in shares]
         high_init[v] = [_output_shares(r.initial, inputs)[0] for r in runs[_init_config(v)]]
-    _record_protocol(claim, device, seeds, variances=list(SATURATED_VARIANCES), lr=TUTORIAL_LR,
-             batch_size=TUTORIAL_BATCH, steps=TUTORIAL_STEPS, near_one=NEAR_ONE,
-             near_zero=NEAR_ZERO, probe_data="5 000 validation images")
-    claim.report(statement="Var 0.1, 0.2, 0.3: the layer-1 activations saturated, reaching 1 "
-                           "(Figs 9, 13, 16)")
-    claim.measure(share_above_099={str(v): x for v, x in high.items()},
-                  share_below_001={str(v): x for v, x in low.items()},
-                  share_above_099_at_init={str(v): x for v, x in high_init.items()})
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        variances=list(SATURATED_VARIANCES),
+        lr=TUTORIAL_LR,
+        batch_size=TUTORIAL_BATCH,
+        steps=TUTORIAL_STEPS,
+        near_one=NEAR_ONE,
+        near_zero=NEAR_ZERO,
+        probe_data="5 000 validation images",
+    )
+    claim.report(
+        statement="Var 0.1, 0.2, 0.3: the layer-1 activations saturated, reaching 1 "
+        "(Figs 9, 13, 16)"
+    )
+    claim.measure(
+        share_above_099={str(v): x for v, x in high.items()},
+        share_below_001={str(v): x for v, x in low.items()},
+        share_above_099_at_init={str(v): x for v, x in high_init.items()},
+    )
     claim.figure(_output_histograms(hw2, device, seeds[0], inputs), "layer-1-outputs")
     for v in SATURATED_VARIANCES:
-        claim.expect(stats.compare_paired(high[v], low[v], alternative="greater"),
-                     f"variance {v:g}: more outputs above 0.99 than below 0.01")
-        claim.expect(stats.compare_paired(high[v], high_init[v], alternative="greater"),
-                     f"variance {v:g}: training raises the share of outputs above 0.99")
+        claim.expect(
+            stats.compare_paired(high[v], low[v], alternative="greater"),
+            f"variance {v:g}: more outputs above 0.99 than below 0.01",
+        )
+        claim.expect(
+            stats.compare_paired(high[v], high_init[v], alternative="greater"),
+            f"variance {v:g}: training raises the share of outputs above 0.99",
+        )
 
 
 def _output_histograms(hw2, device, seed, inputs):
@@ -381,8 +539,10 @@ SLOWER_BY = 2.0  # "much more slowly": at least a factor 2
 def _relative_gradients(run, data) -> dict[str, float]:
     """‖∂L/∂W‖_F / ‖W‖_F per layer at initialization on ``data`` (a step's relative size / lr)."""
     norms = per_layer_grad_norms(run.initial, F.cross_entropy, data)
-    weights = {layer: float(torch.linalg.norm(layer_weight(run.initial, layer)))
-               for layer in (FIRST_LAYER, LAST_LAYER)}
+    weights = {
+        layer: float(torch.linalg.norm(layer_weight(run.initial, layer)))
+        for layer in (FIRST_LAYER, LAST_LAYER)
+    }
     return {layer: norms[f"{layer}.weight"] / weight for layer, weight in weights.items()}
 
 
@@ -407,33 +567,60 @@ def test_early_layers_learn_slower(claim, hw2, device, seeds):
     change_ratio, gradient_ratio = {}, {}
     for v in VARIANCES:
         rs = runs[_init_config(v)]
-        change_ratio[v] = [relative_weight_change(r.initial, r.model, FIRST_LAYER)
-                           / relative_weight_change(r.initial, r.model, LAST_LAYER) for r in rs]
+        change_ratio[v] = [
+            relative_weight_change(r.initial, r.model, FIRST_LAYER)
+            / relative_weight_change(r.initial, r.model, LAST_LAYER)
+            for r in rs
+        ]
         gradients = [_relative_gradients(r, data) for r in rs]
         gradient_ratio[v] = [g[FIRST_LAYER] / g[LAST_LAYER] for g in gradients]
-    _record_protocol(claim, device, seeds, variances=list(VARIANCES), lr=TUTORIAL_LR, batch_size=TUTORIAL_BATCH,
-             steps=TUTORIAL_STEPS, slower_by=SLOWER_BY, probe_data="5 000 validation images")
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        variances=list(VARIANCES),
+        lr=TUTORIAL_LR,
+        batch_size=TUTORIAL_BATCH,
+        steps=TUTORIAL_STEPS,
+        slower_by=SLOWER_BY,
+        probe_data="5 000 validation images",
+    )
     claim.report(statement="earlier layers learn very slowly compared to the later ones")
-    claim.measure(relative_change_layer1_over_layer2={str(v): x for v, x in change_ratio.items()},
-                  relative_gradient_layer1_over_layer2_at_init={
-                      str(v): x for v, x in gradient_ratio.items()})
+    claim.measure(
+        relative_change_layer1_over_layer2={str(v): x for v, x in change_ratio.items()},
+        relative_gradient_layer1_over_layer2_at_init={str(v): x for v, x in gradient_ratio.items()},
+    )
     claim.figure(_layer_ratio_figure(change_ratio, gradient_ratio), "layer1-vs-layer2")
     for v in VARIANCES:
-        claim.expect(stats.compare_to_value([math.log2(x) for x in change_ratio[v]],
-                                            -math.log2(SLOWER_BY), alternative="less"),
-                     f"variance {v:g}: layer 1's relative weight change under half of layer 2's")
-        claim.expect(stats.compare_to_value([math.log2(x) for x in gradient_ratio[v]],
-                                            -math.log2(SLOWER_BY), alternative="less"),
-                     f"variance {v:g}: layer 1's relative gradient at init under half of layer 2's")
+        claim.expect(
+            stats.compare_to_value(
+                [math.log2(x) for x in change_ratio[v]], -math.log2(SLOWER_BY), alternative="less"
+            ),
+            f"variance {v:g}: layer 1's relative weight change under half of layer 2's",
+        )
+        claim.expect(
+            stats.compare_to_value(
+                [math.log2(x) for x in gradient_ratio[v]], -math.log2(SLOWER_BY), alternative="less"
+            ),
+            f"variance {v:g}: layer 1's relative gradient at init under half of layer 2's",
+        )
 
 
 def _layer_ratio_figure(change_ratio, gradient_ratio):
     fig, ax = subplots(figsize=(5.5, 3.6))
-    for offset, (label, ratios) in zip((0.97, 1.03), (("‖ΔW‖/‖W₀‖ over training", change_ratio),
-                                                       ("‖∇W‖/‖W‖ at init", gradient_ratio))):
+    for offset, (label, ratios) in zip(
+        (0.97, 1.03),
+        (("‖ΔW‖/‖W₀‖ over training", change_ratio), ("‖∇W‖/‖W‖ at init", gradient_ratio)),
+    ):
         for v, values in ratios.items():
-            ax.plot([v * offset] * len(values), values, "o", alpha=0.6,
-                    color="C0" if offset < 1 else "C1", label=label if v == VARIANCES[0] else None)
+            ax.plot(
+                [v * offset] * len(values),
+                values,
+                "o",
+                alpha=0.6,
+                color="C0" if offset < 1 else "C1",
+                label=label if v == VARIANCES[0] else None,
+            )
     ax.axhline(1 / SLOWER_BY, color="k", linestyle=":", linewidth=1, label="factor 2")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -451,14 +638,25 @@ def _layer_ratio_figure(change_ratio, gradient_ratio):
 
 def _batch_config(batch, profile) -> Config:
     """The batch-size study: variance 0.1, lr 0.5, equal steps; test accuracy every 25 (100)."""
-    return Config(init=0.1, batch_size=batch, lr=TUTORIAL_LR, steps=profile.pick(default=300, full=5_000),
-                  train_size=profile.pick(default=5_500, full=None),
-                  eval_every=profile.pick(default=25, full=100))
+    return Config(
+        init=0.1,
+        batch_size=batch,
+        lr=TUTORIAL_LR,
+        steps=profile.pick(default=300, full=5_000),
+        train_size=profile.pick(default=5_500, full=None),
+        eval_every=profile.pick(default=25, full=100),
+    )
 
 
 @pytest.mark.claim(
-    "hw2.batch-size-smoother", source="hw2 Practical Exercise 1, Part 4 (Fig. 23-28)",
-    xfail={"default": Finding("the loss does fluctuate less as the batch grows, but batch 1000 is not confidently the best at equal steps (inconclusive at the seed budget)", fails=('batch 1000 has the best test accuracy at equal steps',))},
+    "hw2.batch-size-smoother",
+    source="hw2 Practical Exercise 1, Part 4 (Fig. 23-28)",
+    xfail={
+        "default": Finding(
+            "the loss does fluctuate less as the batch grows, but batch 1000 is not confidently the best at equal steps (inconclusive at the seed budget)",
+            fails=("batch 1000 has the best test accuracy at equal steps",),
+        )
+    },
 )
 def test_batch_size_smoother(claim, hw2, device, seeds, profile):
     """Larger batches (1, 10, 50, 100, 1000, full) give a less fluctuating loss; batch 1000 reached the best accuracy.
@@ -476,22 +674,45 @@ def test_batch_size_smoother(claim, hw2, device, seeds, profile):
     sizes = [n_train if b == "full" else b for b in BATCH_SIZES]
     fluctuation = {b: [loss_fluctuation(r.history.step_loss) for r in rs] for b, rs in runs.items()}
     accuracy = {b: [hw2.test_accuracy(r) for r in rs] for b, rs in runs.items()}
-    _record_protocol(claim, device, seeds, init="N(0, 0.1)", lr=TUTORIAL_LR, batch_sizes=sizes, steps=configs[1].steps,
-             train_size=n_train)
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        init="N(0, 0.1)",
+        lr=TUTORIAL_LR,
+        batch_sizes=sizes,
+        steps=configs[1].steps,
+        train_size=n_train,
+    )
     if not profile.full:
-        claim.scaled(f"training set: the first 5 500 of the 55 000 images (so 'full batch' = 5 500) and "
-                     f"{configs[1].steps} steps per batch size instead of 55 000 and 5 000 (the report's step "
-                     f"count for batch 10); full-batch steps on 55 000 images cost ~0.3 s each on one CPU thread")
+        claim.scaled(
+            f"training set: the first 5 500 of the 55 000 images (so 'full batch' = 5 500) and "
+            f"{configs[1].steps} steps per batch size instead of 55 000 and 5 000 (the report's step "
+            f"count for batch 10); full-batch steps on 55 000 images cost ~0.3 s each on one CPU thread"
+        )
     claim.report(best_batch_size=1000, trend="loss fluctuates less as the batch grows")
-    claim.measure(loss_fluctuation={str(b): f for b, f in fluctuation.items()},
-                  test_acc={str(b): a for b, a in accuracy.items()})
-    claim.figure(curves({f"batch {b}": runs[b][0].history.step_loss for b in BATCH_SIZES}, xlabel="step",
-                        ylabel="mini-batch loss", logy=True, title=f"Loss per batch size (seed {seeds[0]})"),
-                 "loss-per-batch-size")
-    claim.expect(stats.rank_trend(sizes, [fluctuation[b] for b in BATCH_SIZES], alternative="decreasing"),
-                 "loss fluctuation decreases with the batch size")
-    claim.expect(stats.argbest({str(b): accuracy[b] for b in BATCH_SIZES}, claimed="1000"),
-                 "batch 1000 has the best test accuracy at equal steps")
+    claim.measure(
+        loss_fluctuation={str(b): f for b, f in fluctuation.items()},
+        test_acc={str(b): a for b, a in accuracy.items()},
+    )
+    claim.figure(
+        curves(
+            {f"batch {b}": runs[b][0].history.step_loss for b in BATCH_SIZES},
+            xlabel="step",
+            ylabel="mini-batch loss",
+            logy=True,
+            title=f"Loss per batch size (seed {seeds[0]})",
+        ),
+        "loss-per-batch-size",
+    )
+    claim.expect(
+        stats.rank_trend(sizes, [fluctuation[b] for b in BATCH_SIZES], alternative="decreasing"),
+        "loss fluctuation decreases with the batch size",
+    )
+    claim.expect(
+        stats.argbest({str(b): accuracy[b] for b in BATCH_SIZES}, claimed="1000"),
+        "batch 1000 has the best test accuracy at equal steps",
+    )
 
 
 TARGET_FRACTION = 0.95  # "trained": 95% of the best final test accuracy of the batch sizes (a seed)
@@ -503,8 +724,9 @@ def _steps_to(history, target: float) -> int | None:
     return next((step for step, accuracy in steps if accuracy >= target), None)
 
 
-@pytest.mark.claim("hw2.large-batch-fewer-steps",
-                   source="hw2 Practical Exercise 1, Part 4 (Fig. 23-28)")
+@pytest.mark.claim(
+    "hw2.large-batch-fewer-steps", source="hw2 Practical Exercise 1, Part 4 (Fig. 23-28)"
+)
 def test_large_batch_fewer_steps(claim, hw2, device, seeds, profile):
     """Larger batches need fewer steps to train.
 
@@ -524,35 +746,64 @@ def test_large_batch_fewer_steps(claim, hw2, device, seeds, profile):
     runs = {b: hw2.runs(c, seeds, device) for b, c in configs.items()}
     n_train = configs[1].train_size or len(hw2.train)
     sizes = [n_train if b == "full" else b for b in BATCH_SIZES]
-    targets = [TARGET_FRACTION * max(runs[b][i].history.val_acc[-1] for b in BATCH_SIZES)
-               for i in range(len(seeds))]
+    targets = [
+        TARGET_FRACTION * max(runs[b][i].history.val_acc[-1] for b in BATCH_SIZES)
+        for i in range(len(seeds))
+    ]
     reached = {b: [_steps_to(r.history, t) for r, t in zip(runs[b], targets)] for b in BATCH_SIZES}
     never = configs[1].steps + configs[1].eval_every  # ranks a run that never got there last
-    _record_protocol(claim, device, seeds, init="N(0, 0.1)", lr=TUTORIAL_LR, batch_sizes=sizes,
-             steps=configs[1].steps, train_size=n_train, eval_every=configs[1].eval_every,
-             target=f"{TARGET_FRACTION} × best final test acc")
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        init="N(0, 0.1)",
+        lr=TUTORIAL_LR,
+        batch_sizes=sizes,
+        steps=configs[1].steps,
+        train_size=n_train,
+        eval_every=configs[1].eval_every,
+        target=f"{TARGET_FRACTION} × best final test acc",
+    )
     if not profile.full:
-        claim.scaled(f"as hw2.batch-size-smoother: the first 5 500 images and {configs[1].steps} "
-                     f"steps per batch size instead of 55 000 and 5 000; documented cost ≈ "
-                     f"1.3·10¹⁴ FLOP per seed (the full-batch run alone 5 000 × 55 000 "
-                     f"sample-passes), beyond the default profile on 2 cores")
+        claim.scaled(
+            f"as hw2.batch-size-smoother: the first 5 500 images and {configs[1].steps} "
+            f"steps per batch size instead of 55 000 and 5 000; documented cost ≈ "
+            f"1.3·10¹⁴ FLOP per seed (the full-batch run alone 5 000 × 55 000 "
+            f"sample-passes), beyond the default profile on 2 cores"
+        )
     claim.report(statement="as the batch size grows, fewer steps are needed to train the network")
-    claim.measure(target_test_acc=targets, steps_to_target={str(b): x for b, x in reached.items()},
-                  final_test_acc={str(b): [r.history.val_acc[-1] for r in rs]
-                                  for b, rs in runs.items()})
-    claim.figure(curves({f"batch {b}": runs[b][0].history.val_acc for b in BATCH_SIZES},
-                        x=runs[1][0].history.step, xlabel="step", ylabel="test accuracy",
-                        title=f"Test accuracy per batch size (seed {seeds[0]}; "
-                              f"target {targets[0]:.3f})"),
-                 "test-accuracy-per-batch-size")
+    claim.measure(
+        target_test_acc=targets,
+        steps_to_target={str(b): x for b, x in reached.items()},
+        final_test_acc={str(b): [r.history.val_acc[-1] for r in rs] for b, rs in runs.items()},
+    )
+    claim.figure(
+        curves(
+            {f"batch {b}": runs[b][0].history.val_acc for b in BATCH_SIZES},
+            x=runs[1][0].history.step,
+            xlabel="step",
+            ylabel="test accuracy",
+            title=f"Test accuracy per batch size (seed {seeds[0]}; target {targets[0]:.3f})",
+        ),
+        "test-accuracy-per-batch-size",
+    )
     steps = [[never if x is None else x for x in reached[b]] for b in BATCH_SIZES]
-    claim.expect(stats.rank_trend(sizes, steps, alternative="decreasing"),
-                 "steps to the target test accuracy decrease with the batch size")
+    claim.expect(
+        stats.rank_trend(sizes, steps, alternative="decreasing"),
+        "steps to the target test accuracy decrease with the batch size",
+    )
 
 
 BATCH50_STEPS, BATCH50_WINDOW = 5_000, 7  # the report's run; its log shows steps 4993-4999
-REPORTED_BATCH50_LOSSES = (0.16715118, 0.18832992, 0.59605277, 0.22909981, 0.27075666, 0.06928189,
-                           0.30363256)
+REPORTED_BATCH50_LOSSES = (
+    0.16715118,
+    0.18832992,
+    0.59605277,
+    0.22909981,
+    0.27075666,
+    0.06928189,
+    0.30363256,
+)
 
 
 def _window_ranges(values, window: int, last: int) -> float:
@@ -563,13 +814,18 @@ def _window_ranges(values, window: int, last: int) -> float:
 
 
 @pytest.mark.claim(
-    "hw2.batch50-log", source="hw2 Practical Exercise 1, Part 4 (log under Fig. 24)",
-    xfail=Finding("the documented run ends well above the report's test and train accuracy, and "
-                  "its per-step test loss swings less than the report's window does",
-                  fails=("final test accuracy within 1 point of 0.9277",
-                         "final train accuracy within 1 point of 0.9310",
-                         "the per-step test loss swings as in the report "
-                         "(7-step range within a factor 2 of 0.527)")),
+    "hw2.batch50-log",
+    source="hw2 Practical Exercise 1, Part 4 (log under Fig. 24)",
+    xfail=Finding(
+        "the documented run ends well above the report's test and train accuracy, and "
+        "its per-step test loss swings less than the report's window does",
+        fails=(
+            "final test accuracy within 1 point of 0.9277",
+            "final train accuracy within 1 point of 0.9310",
+            "the per-step test loss swings as in the report "
+            "(7-step range within a factor 2 of 0.527)",
+        ),
+    ),
 )
 def test_batch50_log(claim, hw2, device, seeds):
     """Batch 50, 5 000 steps: test accuracy 0.9277, train 0.9310; the test loss swings (0.07–0.60).
@@ -594,31 +850,62 @@ def test_batch50_log(claim, hw2, device, seeds):
     train_acc = [hw2.train_accuracy(r) for r in runs]
     swing = [_window_ranges(r.test_batch_loss, BATCH50_WINDOW, 1_000) for r in runs]
     reported_swing = max(REPORTED_BATCH50_LOSSES) - min(REPORTED_BATCH50_LOSSES)
-    _record_protocol(claim, device, seeds, init="N(0, 0.1)", lr=TUTORIAL_LR, batch_size=50,
-             steps=BATCH50_STEPS, train_size=len(hw2.train),
-             test_loss="cross-entropy on the next 50 test images, after every step")
-    claim.report(test_acc=0.9277, train_acc=0.9310182,
-                 test_loss_steps_4993_4999=list(REPORTED_BATCH50_LOSSES),
-                 test_loss_range=reported_swing)
-    claim.measure(test_acc=test_acc, train_acc=train_acc, mean_range_of_7_step_windows=swing,
-                  test_loss_steps_4993_4999=[r.test_batch_loss[-BATCH50_WINDOW:] for r in runs])
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        init="N(0, 0.1)",
+        lr=TUTORIAL_LR,
+        batch_size=50,
+        steps=BATCH50_STEPS,
+        train_size=len(hw2.train),
+        test_loss="cross-entropy on the next 50 test images, after every step",
+    )
+    claim.report(
+        test_acc=0.9277,
+        train_acc=0.9310182,
+        test_loss_steps_4993_4999=list(REPORTED_BATCH50_LOSSES),
+        test_loss_range=reported_swing,
+    )
+    claim.measure(
+        test_acc=test_acc,
+        train_acc=train_acc,
+        mean_range_of_7_step_windows=swing,
+        test_loss_steps_4993_4999=[r.test_batch_loss[-BATCH50_WINDOW:] for r in runs],
+    )
     claim.figure(_batch50_figure(runs[0]), "batch50-test-loss")
-    claim.expect(stats.within(test_acc, 0.9277 - 0.01, 0.9277 + 0.01),
-                 "final test accuracy within 1 point of 0.9277")
-    claim.expect(stats.within(train_acc, 0.9310 - 0.01, 0.9310 + 0.01),
-                 "final train accuracy within 1 point of 0.9310")
-    claim.expect(stats.within([math.log2(x / reported_swing) for x in swing], -1.0, 1.0),
-                 "the per-step test loss swings as in the report "
-                 "(7-step range within a factor 2 of 0.527)")
+    claim.expect(
+        stats.within(test_acc, 0.9277 - 0.01, 0.9277 + 0.01),
+        "final test accuracy within 1 point of 0.9277",
+    )
+    claim.expect(
+        stats.within(train_acc, 0.9310 - 0.01, 0.9310 + 0.01),
+        "final train accuracy within 1 point of 0.9310",
+    )
+    claim.expect(
+        stats.within([math.log2(x / reported_swing) for x in swing], -1.0, 1.0),
+        "the per-step test loss swings as in the report (7-step range within a factor 2 of 0.527)",
+    )
 
 
 def _batch50_figure(run):
     steps = np.arange(BATCH50_STEPS - 999, BATCH50_STEPS + 1)
     fig, ax = subplots(figsize=(6.5, 3.4))
-    ax.plot(steps, run.test_batch_loss[-1_000:], "-", linewidth=0.6, color="C0",
-            label=f"ours (seed {run.seed})")
-    ax.plot(np.arange(4993, 5000) + 1, REPORTED_BATCH50_LOSSES, "o-", color="C3",
-            label="the report (steps 4993-4999)")
+    ax.plot(
+        steps,
+        run.test_batch_loss[-1_000:],
+        "-",
+        linewidth=0.6,
+        color="C0",
+        label=f"ours (seed {run.seed})",
+    )
+    ax.plot(
+        np.arange(4993, 5000) + 1,
+        REPORTED_BATCH50_LOSSES,
+        "o-",
+        color="C3",
+        label="the report (steps 4993-4999)",
+    )
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("loss on 50 test images")
@@ -636,15 +923,23 @@ def _epoch_config(batch, profile) -> Config:
     """Variance 0.1, lr 0.5 as in the batch-size study; :data:`EQUAL_EPOCHS` pass(es) of data."""
     train_size = profile.pick(default=5_500, full=None)
     n = train_size or 55_000
-    return Config(init=0.1, batch_size=batch, lr=TUTORIAL_LR, train_size=train_size,
-                  steps=EQUAL_EPOCHS * math.ceil(n / (n if batch == "full" else batch)))
+    return Config(
+        init=0.1,
+        batch_size=batch,
+        lr=TUTORIAL_LR,
+        train_size=train_size,
+        steps=EQUAL_EPOCHS * math.ceil(n / (n if batch == "full" else batch)),
+    )
 
 
 @pytest.mark.claim(
-    "hw2.batch1-best-generalization", source="hw2 Practical Exercise 1, Part 4",
-    xfail=Finding("at equal epochs and the batch-size study's lr 0.5, single-image steps are too "
-                  "noisy: batch 1 generalizes worse than batch 10, 50 and 100",
-                  fails=("batch 1 has the best test accuracy after one epoch",)),
+    "hw2.batch1-best-generalization",
+    source="hw2 Practical Exercise 1, Part 4",
+    xfail=Finding(
+        "at equal epochs and the batch-size study's lr 0.5, single-image steps are too "
+        "noisy: batch 1 generalizes worse than batch 10, 50 and 100",
+        fails=("batch 1 has the best test accuracy after one epoch",),
+    ),
 )
 def test_batch1_best_generalization(claim, hw2, device, seeds, profile):
     """Generalization is often best at batch size 1.
@@ -667,19 +962,33 @@ def test_batch1_best_generalization(claim, hw2, device, seeds, profile):
     runs = hw2.grid(configs.values(), seeds, device)
     accuracy = {b: [hw2.test_accuracy(r) for r in runs[c]] for b, c in configs.items()}
     n_train = configs[1].train_size or len(hw2.train)
-    _record_protocol(claim, device, seeds, init="N(0, 0.1)", lr=TUTORIAL_LR,
-             batch_sizes=[str(b) for b in BATCH_SIZES], epochs=EQUAL_EPOCHS,
-             steps={str(b): c.steps for b, c in configs.items()}, train_size=n_train)
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        init="N(0, 0.1)",
+        lr=TUTORIAL_LR,
+        batch_sizes=[str(b) for b in BATCH_SIZES],
+        epochs=EQUAL_EPOCHS,
+        steps={str(b): c.steps for b, c in configs.items()},
+        train_size=n_train,
+    )
     if not profile.full:
-        claim.scaled(f"the first {n_train} of the 55 000 training images (the batch-size study's "
-                     f"default subset), so an epoch of batch 1 is {n_train} steps instead of "
-                     f"55 000 (≈ 25 s for 3 seeds on one core); --profile full uses all 55 000")
+        claim.scaled(
+            f"the first {n_train} of the 55 000 training images (the batch-size study's "
+            f"default subset), so an epoch of batch 1 is {n_train} steps instead of "
+            f"55 000 (≈ 25 s for 3 seeds on one core); --profile full uses all 55 000"
+        )
     claim.report(best_batch_size=1, statement="generalization error is often best for batch size 1")
-    claim.measure(test_acc={str(b): a for b, a in accuracy.items()},
-                  mean_test_acc={str(b): float(np.mean(a)) for b, a in accuracy.items()})
+    claim.measure(
+        test_acc={str(b): a for b, a in accuracy.items()},
+        mean_test_acc={str(b): float(np.mean(a)) for b, a in accuracy.items()},
+    )
     claim.figure(_accuracy_vs_batch(accuracy, n_train), "accuracy-vs-batch-equal-epochs")
-    claim.expect(stats.argbest({str(b): accuracy[b] for b in BATCH_SIZES}, claimed="1"),
-                 "batch 1 has the best test accuracy after one epoch")
+    claim.expect(
+        stats.argbest({str(b): accuracy[b] for b in BATCH_SIZES}, claimed="1"),
+        "batch 1 has the best test accuracy after one epoch",
+    )
 
 
 def _accuracy_vs_batch(accuracy, n_train):
@@ -703,8 +1012,17 @@ def _accuracy_vs_batch(accuracy, n_train):
 
 
 @pytest.mark.claim(
-    "hw2.higher-lr-faster", source="hw2 Practical Exercise 1, Part 5 (Fig. 29-36)",
-    xfail={"default": Finding("a higher lr does converge faster over 0.001 → 0.005 → 0.01, but the largest rates do not make the loss fluctuate more than lr 0.01 does", fails=('the loss fluctuates more at lr 1 than at lr 0.01', 'the loss fluctuates more at lr 2 than at lr 0.01'))},
+    "hw2.higher-lr-faster",
+    source="hw2 Practical Exercise 1, Part 5 (Fig. 29-36)",
+    xfail={
+        "default": Finding(
+            "a higher lr does converge faster over 0.001 → 0.005 → 0.01, but the largest rates do not make the loss fluctuate more than lr 0.01 does",
+            fails=(
+                "the loss fluctuates more at lr 1 than at lr 0.01",
+                "the loss fluctuates more at lr 2 than at lr 0.01",
+            ),
+        )
+    },
 )
 def test_higher_lr_faster(claim, hw2, device, seeds, profile):
     """With batch 1000, a higher learning rate (0.001 → 0.005 → 0.01) converges faster; too high a rate fluctuates.
@@ -718,25 +1036,52 @@ def test_higher_lr_faster(claim, hw2, device, seeds, profile):
     """
     steps = profile.pick(default=200, full=10_000)
     rates = profile.pick(default=(0.001, 0.005, 0.01, 0.1, 1.0, 2.0), full=LEARNING_RATES)
-    runs = {lr: hw2.runs(Config(init=0.1, batch_size=LR_BATCH, lr=lr, steps=steps), seeds, device)
-            for lr in rates}
+    runs = {
+        lr: hw2.runs(Config(init=0.1, batch_size=LR_BATCH, lr=lr, steps=steps), seeds, device)
+        for lr in rates
+    }
     accuracy = {lr: [hw2.test_accuracy(r) for r in rs] for lr, rs in runs.items()}
-    fluctuation = {lr: [loss_fluctuation(r.history.step_loss) for r in rs] for lr, rs in runs.items()}
-    _record_protocol(claim, device, seeds, init="N(0, 0.1)", batch_size=LR_BATCH, learning_rates=list(rates), steps=steps)
+    fluctuation = {
+        lr: [loss_fluctuation(r.history.step_loss) for r in rs] for lr, rs in runs.items()
+    }
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        init="N(0, 0.1)",
+        batch_size=LR_BATCH,
+        learning_rates=list(rates),
+        steps=steps,
+    )
     if not profile.full:
-        claim.scaled(f"{steps} steps instead of 10 000, and rates {list(rates)} of the report's {list(LEARNING_RATES)}")
+        claim.scaled(
+            f"{steps} steps instead of 10 000, and rates {list(rates)} of the report's {list(LEARNING_RATES)}"
+        )
     claim.report(test_acc={"0.001": 0.4176, "0.005": 0.7239, "0.01": 0.853}, steps=10_000)
-    claim.measure(test_acc={str(lr): a for lr, a in accuracy.items()},
-                  loss_fluctuation={str(lr): f for lr, f in fluctuation.items()})
-    claim.figure(curves({f"lr {lr}": runs[lr][0].history.step_loss for lr in rates}, xlabel="step",
-                        ylabel="mini-batch loss", logy=True, title=f"Loss per learning rate, batch 1000 (seed {seeds[0]})"),
-                 "loss-per-learning-rate")
+    claim.measure(
+        test_acc={str(lr): a for lr, a in accuracy.items()},
+        loss_fluctuation={str(lr): f for lr, f in fluctuation.items()},
+    )
+    claim.figure(
+        curves(
+            {f"lr {lr}": runs[lr][0].history.step_loss for lr in rates},
+            xlabel="step",
+            ylabel="mini-batch loss",
+            logy=True,
+            title=f"Loss per learning rate, batch 1000 (seed {seeds[0]})",
+        ),
+        "loss-per-learning-rate",
+    )
     slow = (0.001, 0.005, 0.01)
-    claim.expect(stats.rank_trend(list(slow), [accuracy[lr] for lr in slow], alternative="increasing"),
-                 "test accuracy after a fixed step count rises over lr 0.001 → 0.005 → 0.01")
+    claim.expect(
+        stats.rank_trend(list(slow), [accuracy[lr] for lr in slow], alternative="increasing"),
+        "test accuracy after a fixed step count rises over lr 0.001 → 0.005 → 0.01",
+    )
     for lr in (1.0, 2.0):
-        claim.expect(stats.compare_paired(fluctuation[lr], fluctuation[0.01], alternative="greater"),
-                     f"the loss fluctuates more at lr {lr:g} than at lr 0.01")
+        claim.expect(
+            stats.compare_paired(fluctuation[lr], fluctuation[0.01], alternative="greater"),
+            f"the loss fluctuates more at lr {lr:g} than at lr 0.01",
+        )
 
 
 # -- Part 6: early stopping ---------------------------------------------------------------------------
@@ -747,26 +1092,35 @@ def _early_stopping_config(profile) -> Config:
 
     Scaled under the default profile (see :func:`_early_stopping_scaling`).
     """
-    return Config(init=0.1, batch_size=EARLY_STOP_BATCH, lr=EARLY_STOP_LR,
-                  steps=profile.pick(default=1_500, full=100_000),
-                  train_size=profile.pick(default=2_750, full=None),
-                  eval_every=profile.pick(default=50, full=1_000), validate_on="validation",
-                  evaluate_train=True)
+    return Config(
+        init=0.1,
+        batch_size=EARLY_STOP_BATCH,
+        lr=EARLY_STOP_LR,
+        steps=profile.pick(default=1_500, full=100_000),
+        train_size=profile.pick(default=2_750, full=None),
+        eval_every=profile.pick(default=50, full=1_000),
+        validate_on="validation",
+        evaluate_train=True,
+    )
 
 
 def _early_stopping_scaling(claim, config) -> None:
-    claim.scaled(f"documented: 55 000 images, 100 000 steps of batch 1000 (≈ 1 800 epochs, 10⁸ "
-                 f"sample-passes × 79 510 parameters, ≈ 5·10¹³ FLOP per seed, ≈ 9 min per seed on "
-                 f"one core) evaluated every 1 000 steps; run: the first {config.train_size} "
-                 f"images, {config.steps} steps "
-                 f"(≈ {config.steps * EARLY_STOP_BATCH // config.train_size} epochs, "
-                 f"{config.steps / 1_000:g}% of the cost per seed) evaluated every "
-                 f"{config.eval_every} steps, because the documented run is beyond the default "
-                 f"profile's budget with the seeds a verdict needs (3 to 10); the smaller set "
-                 f"overfits in fewer steps. --profile full runs the documented protocol")
+    claim.scaled(
+        f"documented: 55 000 images, 100 000 steps of batch 1000 (≈ 1 800 epochs, 10⁸ "
+        f"sample-passes × 79 510 parameters, ≈ 5·10¹³ FLOP per seed, ≈ 9 min per seed on "
+        f"one core) evaluated every 1 000 steps; run: the first {config.train_size} "
+        f"images, {config.steps} steps "
+        f"(≈ {config.steps * EARLY_STOP_BATCH // config.train_size} epochs, "
+        f"{config.steps / 1_000:g}% of the cost per seed) evaluated every "
+        f"{config.eval_every} steps, because the documented run is beyond the default "
+        f"profile's budget with the seeds a verdict needs (3 to 10); the smaller set "
+        f"overfits in fewer steps. --profile full runs the documented protocol"
+    )
 
 
-@pytest.mark.claim("hw2.early-stopping-point", source="hw2 Practical Exercise 1, Part 6 (Fig. 37-40)")
+@pytest.mark.claim(
+    "hw2.early-stopping-point", source="hw2 Practical Exercise 1, Part 6 (Fig. 37-40)"
+)
 def test_early_stopping_point(claim, hw2, device, seeds, profile):
     """Validation loss reaches a minimum and then rises while the training loss keeps falling (≈ 20 000 steps).
 
@@ -785,48 +1139,77 @@ def test_early_stopping_point(claim, hw2, device, seeds, profile):
     config = _early_stopping_config(profile)
     runs = hw2.runs(config, seeds, device)
     results = [_early_stopping_summary(hw2, r) for r in runs]
-    _record_protocol(claim, device, seeds, init="N(0, 0.1)", batch_size=EARLY_STOP_BATCH, lr=EARLY_STOP_LR,
-             steps=config.steps, eval_every=config.eval_every, train_size=config.train_size or len(hw2.train))
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        init="N(0, 0.1)",
+        batch_size=EARLY_STOP_BATCH,
+        lr=EARLY_STOP_LR,
+        steps=config.steps,
+        eval_every=config.eval_every,
+        train_size=config.train_size or len(hw2.train),
+    )
     if not profile.full:
         _early_stopping_scaling(claim, config)
-    claim.report(stopping_step=20_000, test_acc_at_100000_steps=0.932,
-                 train_acc_at_100000_steps=0.9703818)
+    claim.report(
+        stopping_step=20_000, test_acc_at_100000_steps=0.932, train_acc_at_100000_steps=0.9703818
+    )
     claim.measure(runs=results)
     history = runs[0].history
     stop = results[0]["stopping_step"]
-    fig = curves({"train": history.train_eval_loss, "validation": history.val_loss}, x=history.step,
-                 xlabel="step", ylabel="cross-entropy", logy=True,
-                 title=f"Early stopping: batch 1000, lr 2 (seed {runs[0].seed}: stop at {stop})")
+    fig = curves(
+        {"train": history.train_eval_loss, "validation": history.val_loss},
+        x=history.step,
+        xlabel="step",
+        ylabel="cross-entropy",
+        logy=True,
+        title=f"Early stopping: batch 1000, lr 2 (seed {runs[0].seed}: stop at {stop})",
+    )
     fig.axes[0].axvline(stop, color="k", linestyle=":", linewidth=1)
     claim.figure(fig, "early-stopping")
-    claim.expect(stats.compare_to_value([math.log(r["final_over_min"]) for r in results],
-                                        math.log(1.05), alternative="greater"),
-                 "validation loss has an interior minimum and rises ≥ 5% after it")
-    claim.expect(stats.compare_paired([r["train_loss_at_stop"] for r in results],
-                                      [r["train_loss_end"] for r in results],
-                                      alternative="greater"),
-                 "training loss still falls after the validation minimum")
+    claim.expect(
+        stats.compare_to_value(
+            [math.log(r["final_over_min"]) for r in results], math.log(1.05), alternative="greater"
+        ),
+        "validation loss has an interior minimum and rises ≥ 5% after it",
+    )
+    claim.expect(
+        stats.compare_paired(
+            [r["train_loss_at_stop"] for r in results],
+            [r["train_loss_end"] for r in results],
+            alternative="greater",
+        ),
+        "training loss still falls after the validation minimum",
+    )
 
 
 def _early_stopping_summary(hw2, run) -> dict:
     h = run.history
     best = int(np.argmin(h.val_loss))
     return {
-        "seed": run.seed, "stopping_step": h.step[best], "min_before_end": best < len(h.val_loss) - 1,
-        "val_loss_min": h.val_loss[best], "val_loss_final": h.val_loss[-1],
+        "seed": run.seed,
+        "stopping_step": h.step[best],
+        "min_before_end": best < len(h.val_loss) - 1,
+        "val_loss_min": h.val_loss[best],
+        "val_loss_final": h.val_loss[-1],
         "final_over_min": h.val_loss[-1] / h.val_loss[best],
-        "train_loss_at_stop": h.train_eval_loss[best], "train_loss_end": h.train_eval_loss[-1],
-        "val_acc_at_stop": h.val_acc[best], "val_acc_final": h.val_acc[-1],
+        "train_loss_at_stop": h.train_eval_loss[best],
+        "train_loss_end": h.train_eval_loss[-1],
+        "val_acc_at_stop": h.val_acc[best],
+        "val_acc_final": h.val_acc[-1],
         "train_acc_at_stop": h.train_eval_acc[best],
-        "train_acc_final": h.train_eval_acc[-1], "test_acc_final": hw2.test_accuracy(run),
+        "train_acc_final": h.train_eval_acc[-1],
+        "test_acc_final": hw2.test_accuracy(run),
     }
 
 
 LATE_FRACTION = 0.9  # the report's window: steps 90 000 to 99 000 of 100 000
 
 
-@pytest.mark.claim("hw2.late-val-loss-plateau",
-                   source="hw2 Practical Exercise 1, Part 6 (log under Fig. 37)")
+@pytest.mark.claim(
+    "hw2.late-val-loss-plateau", source="hw2 Practical Exercise 1, Part 6 (log under Fig. 37)"
+)
 def test_late_val_loss_plateau(claim, hw2, device, seeds, profile):
     """Late in the long run the validation loss is flat or falling (≈ 0.31 at 90 000 → 0.30).
 
@@ -850,25 +1233,44 @@ def test_late_val_loss_plateau(claim, hw2, device, seeds, profile):
         late.append(h.val_loss[index])
         final.append(h.val_loss[-1])
         ratios.append(h.val_loss[-1] / h.val_loss[index])
-    _record_protocol(claim, device, seeds, init="N(0, 0.1)", batch_size=EARLY_STOP_BATCH, lr=EARLY_STOP_LR,
-             steps=config.steps, eval_every=config.eval_every,
-             train_size=config.train_size or len(hw2.train),
-             window=f"steps {late_step} to {config.steps}")
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        init="N(0, 0.1)",
+        batch_size=EARLY_STOP_BATCH,
+        lr=EARLY_STOP_LR,
+        steps=config.steps,
+        eval_every=config.eval_every,
+        train_size=config.train_size or len(hw2.train),
+        window=f"steps {late_step} to {config.steps}",
+    )
     if not profile.full:
         _early_stopping_scaling(claim, config)
-    claim.report(val_loss={"90000": 0.3099, "97000": 0.3040483, "98000": 0.3071608,
-                           "99000": 0.3022921},
-                 test_acc=0.932, train_acc=0.9703818)
-    claim.measure(val_loss_at_late_step=late, val_loss_final=final, final_over_late=ratios,
-                  test_acc_final=[hw2.test_accuracy(r) for r in runs],
-                  train_acc_final=[r.history.train_eval_acc[-1] for r in runs])
+    claim.report(
+        val_loss={"90000": 0.3099, "97000": 0.3040483, "98000": 0.3071608, "99000": 0.3022921},
+        test_acc=0.932,
+        train_acc=0.9703818,
+    )
+    claim.measure(
+        val_loss_at_late_step=late,
+        val_loss_final=final,
+        final_over_late=ratios,
+        test_acc_final=[hw2.test_accuracy(r) for r in runs],
+        train_acc_final=[r.history.train_eval_acc[-1] for r in runs],
+    )
     h = runs[0].history
-    fig = curves({"validation": h.val_loss}, x=h.step, xlabel="step",
-                 ylabel="validation cross-entropy",
-                 title=f"lr 2, batch 1000: the last {100 - int(100 * LATE_FRACTION)}% of the steps "
-                       f"shaded (seed {runs[0].seed})")
+    fig = curves(
+        {"validation": h.val_loss},
+        x=h.step,
+        xlabel="step",
+        ylabel="validation cross-entropy",
+        title=f"lr 2, batch 1000: the last {100 - int(100 * LATE_FRACTION)}% of the steps "
+        f"shaded (seed {runs[0].seed})",
+    )
     fig.axes[0].axvspan(late_step, config.steps, color="0.85")
     claim.figure(fig, "late-validation-loss")
-    claim.expect(stats.compare_to_value([math.log(r) for r in ratios], math.log(1.05),
-                                        alternative="less"),
-                 "validation loss over the last 10% of the steps is flat or falling (rises < 5%)")
+    claim.expect(
+        stats.compare_to_value([math.log(r) for r in ratios], math.log(1.05), alternative="less"),
+        "validation loss over the last 10% of the steps is flat or falling (rises < 5%)",
+    )

@@ -6,11 +6,10 @@ against the 100-epoch RMSprop run, on the Fashion-MNIST test set.
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 
-from claims.lab1_softmax_protocol import (BATCH_SIZE, REFERENCE, linear_svm, random_forest)
+from claims.lab1_softmax_protocol import BATCH_SIZE, REFERENCE, linear_svm, random_forest
 from claims.lab1_softmax_protocol import LR as SOFTMAX_LR
 from dlverify import stats
 from dlverify.evidence import Finding
@@ -21,14 +20,25 @@ def _discordant(better: torch.Tensor, worse: torch.Tensor, truth: torch.Tensor):
     ``better`` gets right, against 1/2 (Clopper–Pearson interval); holds if it is above 1/2."""
     only_better = int(((better == truth) & (worse != truth)).sum())
     only_worse = int(((worse == truth) & (better != truth)).sum())
-    return stats.compare_proportion(only_better, only_better + only_worse, 0.5, alternative="greater",
-                                    method="exact")
+    return stats.compare_proportion(
+        only_better, only_better + only_worse, 0.5, alternative="greater", method="exact"
+    )
 
 
 @pytest.mark.slow  # a random forest and a linear SVM per seed, up to 10 seeds: its own ~120 s
-@pytest.mark.claim("lab1.rf-svm-logreg-order", source="lab1 §2 Compare performance with random forest and svm",
-                   xfail={"default": Finding("random forest beats the linear SVM, but the linear SVM is not confidently above logistic regression", fails=('linear SVM above logistic regression',))})
-def test_rf_svm_logreg_order(claim, lab1_softmax, fashion_train, fashion_test, profile, device, seeds):
+@pytest.mark.claim(
+    "lab1.rf-svm-logreg-order",
+    source="lab1 §2 Compare performance with random forest and svm",
+    xfail={
+        "default": Finding(
+            "random forest beats the linear SVM, but the linear SVM is not confidently above logistic regression",
+            fails=("linear SVM above logistic regression",),
+        )
+    },
+)
+def test_rf_svm_logreg_order(
+    claim, lab1_softmax, fashion_train, fashion_test, profile, device, seeds
+):
     """Test accuracy: random forest 87.64 % > linear SVM 84.64 % > logistic regression 83.88 %.
 
     All three on the full 60 000 / 10 000 split: a ``RandomForestClassifier``
@@ -51,23 +61,46 @@ def test_rf_svm_logreg_order(claim, lab1_softmax, fashion_train, fashion_test, p
     with torch.no_grad():
         softmax_predictions = [run.model()(fashion_test.inputs).argmax(1) for run in runs]
     truth = fashion_test.targets
-    accuracy = {"random forest": float((forest.predictions == truth).double().mean()),
-                "linear SVM": float((svm.predictions == truth).double().mean()),
-                "logistic regression": float((softmax_predictions[0] == truth).double().mean())}
-    wilson = {name: stats.proportion_interval(round(acc * len(truth)), len(truth)) for name, acc in accuracy.items()}
+    accuracy = {
+        "random forest": float((forest.predictions == truth).double().mean()),
+        "linear SVM": float((svm.predictions == truth).double().mean()),
+        "logistic regression": float((softmax_predictions[0] == truth).double().mean()),
+    }
+    wilson = {
+        name: stats.proportion_interval(round(acc * len(truth)), len(truth))
+        for name, acc in accuracy.items()
+    }
     if n_trees < 100:
-        claim.scaled(f"random forest: 100 -> {n_trees} trees under the default profile (fewer trees can only "
-                     f"lower its accuracy, i.e. work against the claim)")
+        claim.scaled(
+            f"random forest: 100 -> {n_trees} trees under the default profile (fewer trees can only "
+            f"lower its accuracy, i.e. work against the claim)"
+        )
     if svm_epochs < 20:
-        claim.scaled(f"linear SVM: {svm_epochs} epochs of averaged SGD under the default profile (20 under full)")
-    claim.setup(random_forest=forest.name, linear_svm=svm.name,
-                logistic_regression=f"softmax regression, RMSprop lr {SOFTMAX_LR}, batch {BATCH_SIZE}, "
-                                    f"{lab1_softmax.long_epochs} epochs on the first 90 % of the training set",
-                test_set="Fashion-MNIST test, 10 000 images", softmax_seeds=list(seeds))
+        claim.scaled(
+            f"linear SVM: {svm_epochs} epochs of averaged SGD under the default profile (20 under full)"
+        )
+    claim.setup(
+        random_forest=forest.name,
+        linear_svm=svm.name,
+        logistic_regression=f"softmax regression, RMSprop lr {SOFTMAX_LR}, batch {BATCH_SIZE}, "
+        f"{lab1_softmax.long_epochs} epochs on the first 90 % of the training set",
+        test_set="Fashion-MNIST test, 10 000 images",
+        softmax_seeds=list(seeds),
+    )
     claim.report(random_forest=0.8764, svm=0.8464, logistic_regression=0.8388)
-    claim.measure(test_accuracy=accuracy, wilson_95=wilson,
-                  logistic_regression_all_seeds=[float((p == truth).double().mean()) for p in softmax_predictions],
-                  fit_seconds={"random forest": forest.fit_seconds, "linear SVM": svm.fit_seconds})
-    claim.expect(_discordant(forest.predictions, svm.predictions, truth), "random forest above the linear SVM")
-    claim.expect(_discordant(svm.predictions, softmax_predictions[0], truth),
-                 "linear SVM above logistic regression")
+    claim.measure(
+        test_accuracy=accuracy,
+        wilson_95=wilson,
+        logistic_regression_all_seeds=[
+            float((p == truth).double().mean()) for p in softmax_predictions
+        ],
+        fit_seconds={"random forest": forest.fit_seconds, "linear SVM": svm.fit_seconds},
+    )
+    claim.expect(
+        _discordant(forest.predictions, svm.predictions, truth),
+        "random forest above the linear SVM",
+    )
+    claim.expect(
+        _discordant(svm.predictions, softmax_predictions[0], truth),
+        "linear SVM above logistic regression",
+    )

@@ -12,13 +12,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from claims.lab1_softmax_protocol import (VAL_SPLIT, Config,
-                                          epoch_seconds, final_values, flat, record_protocol)
+from claims.lab1_softmax_protocol import (
+    VAL_SPLIT,
+    Config,
+    epoch_seconds,
+    final_values,
+    flat,
+    record_protocol,
+)
 from dlverify import stats
 from dlverify.evidence import Finding
 from dlverify.probes import hessian_trace, sharpness, top_eigenvalue
 from dlverify.report.figures import curves
-
 
 BATCH_SIZES = (32, 128, 512, 2048)
 
@@ -26,7 +31,9 @@ BATCH_SIZES = (32, 128, 512, 2048)
 TIMING_REPEATS = 5  # timed epochs per batch size (lab1.small-batch-generalizes)
 
 
-SHARPNESS_SUBSET = 5_000  # training examples the curvature probes average over (the first of the training split)
+SHARPNESS_SUBSET = (
+    5_000  # training examples the curvature probes average over (the first of the training split)
+)
 
 
 TRACE_SAMPLES = 20  # Hutchinson probes per model: the trace's standard error is recorded beside it
@@ -51,25 +58,57 @@ def test_small_batch_generalizes(claim, lab1_softmax, device, seeds):
     """
     runs = _batch_runs(lab1_softmax, seeds, device)
     val = [final_values(runs[bs], "val_acc") for bs in BATCH_SIZES]
-    timing = epoch_seconds(lab1_softmax.split(VAL_SPLIT)[0], BATCH_SIZES, repeats=TIMING_REPEATS, device=device)
+    timing = epoch_seconds(
+        lab1_softmax.split(VAL_SPLIT)[0], BATCH_SIZES, repeats=TIMING_REPEATS, device=device
+    )
     seconds = [timing[bs] for bs in BATCH_SIZES]
-    record_protocol(claim, device, seeds, optimizer="rmsprop", batch_sizes=list(BATCH_SIZES),
-                   torch_threads=torch.get_num_threads(), timing="one model, one epoch of fit, "
-                   f"{TIMING_REPEATS} interleaved repetitions per batch size")
-    claim.report(statement="smaller batches generalize better; larger batches train faster per epoch")
-    claim.measure(val_acc={bs: v for bs, v in zip(BATCH_SIZES, val)},
-                  train_acc={bs: final_values(runs[bs], "train_acc") for bs in BATCH_SIZES},
-                  median_seconds_per_epoch={bs: statistics.median(s) for bs, s in zip(BATCH_SIZES, seconds)})
-    claim.figure(curves({f"batch {bs}": runs[bs][0].history.val_acc for bs in BATCH_SIZES}, ylabel="val accuracy",
-                        title=f"Batch size, RMSprop, seed {seeds[0]}"), "batch-size-val-accuracy")
-    claim.expect(stats.rank_trend(BATCH_SIZES, val, alternative="decreasing"),
-                 "final val accuracy decreases with the batch size")
-    claim.expect(stats.rank_trend(BATCH_SIZES, seconds, alternative="decreasing"),
-                 "seconds per epoch decrease with the batch size")
+    record_protocol(
+        claim,
+        device,
+        seeds,
+        optimizer="rmsprop",
+        batch_sizes=list(BATCH_SIZES),
+        torch_threads=torch.get_num_threads(),
+        timing="one model, one epoch of fit, "
+        f"{TIMING_REPEATS} interleaved repetitions per batch size",
+    )
+    claim.report(
+        statement="smaller batches generalize better; larger batches train faster per epoch"
+    )
+    claim.measure(
+        val_acc={bs: v for bs, v in zip(BATCH_SIZES, val)},
+        train_acc={bs: final_values(runs[bs], "train_acc") for bs in BATCH_SIZES},
+        median_seconds_per_epoch={bs: statistics.median(s) for bs, s in zip(BATCH_SIZES, seconds)},
+    )
+    claim.figure(
+        curves(
+            {f"batch {bs}": runs[bs][0].history.val_acc for bs in BATCH_SIZES},
+            ylabel="val accuracy",
+            title=f"Batch size, RMSprop, seed {seeds[0]}",
+        ),
+        "batch-size-val-accuracy",
+    )
+    claim.expect(
+        stats.rank_trend(BATCH_SIZES, val, alternative="decreasing"),
+        "final val accuracy decreases with the batch size",
+    )
+    claim.expect(
+        stats.rank_trend(BATCH_SIZES, seconds, alternative="decreasing"),
+        "seconds per epoch decrease with the batch size",
+    )
 
 
-@pytest.mark.claim("lab1.large-batch-sharper", source="lab1 §2 batch size",
-                   xfail=Finding("the top Hessian eigenvalue does rise with the batch size, but ε-sharpness does not, and the generalization gap shrinks with the batch instead of growing", fails=('ε-sharpness increases with the batch size', 'generalization gap (val − train loss) increases with the batch size')))
+@pytest.mark.claim(
+    "lab1.large-batch-sharper",
+    source="lab1 §2 batch size",
+    xfail=Finding(
+        "the top Hessian eigenvalue does rise with the batch size, but ε-sharpness does not, and the generalization gap shrinks with the batch instead of growing",
+        fails=(
+            "ε-sharpness increases with the batch size",
+            "generalization gap (val − train loss) increases with the batch size",
+        ),
+    ),
+)
 def test_large_batch_sharper(claim, lab1_softmax, device, seeds):
     """Larger batches can lead to overfitting through sharper minima.
 
@@ -93,16 +132,37 @@ def test_large_batch_sharper(claim, lab1_softmax, device, seeds):
         row_eigen, row_eps, row_gap, row_trace, row_se = [], [], [], [], []
         for run in runs[bs]:
             model = run.model()
-            top = top_eigenvalue(model, F.cross_entropy, subset, max_iter=30, tol=1e-3,
-                                 generator=torch.Generator().manual_seed(run.seed))
+            top = top_eigenvalue(
+                model,
+                F.cross_entropy,
+                subset,
+                max_iter=30,
+                tol=1e-3,
+                generator=torch.Generator().manual_seed(run.seed),
+            )
             row_eigen.append(top.value)
             converged.append(bool(top.converged))
-            tr = hessian_trace(model, F.cross_entropy, subset, n_samples=TRACE_SAMPLES, method="hutchinson",
-                               generator=torch.Generator().manual_seed(run.seed))
+            tr = hessian_trace(
+                model,
+                F.cross_entropy,
+                subset,
+                n_samples=TRACE_SAMPLES,
+                method="hutchinson",
+                generator=torch.Generator().manual_seed(run.seed),
+            )
             row_trace.append(tr.value)
             row_se.append(tr.std_error)
-            row_eps.append(sharpness(model, F.cross_entropy, subset, epsilon=1e-3, steps=10, restarts=1,
-                                     generator=torch.Generator().manual_seed(run.seed)).value)
+            row_eps.append(
+                sharpness(
+                    model,
+                    F.cross_entropy,
+                    subset,
+                    epsilon=1e-3,
+                    steps=10,
+                    restarts=1,
+                    generator=torch.Generator().manual_seed(run.seed),
+                ).value
+            )
             with torch.no_grad():
                 train_loss = float(F.cross_entropy(model(subset[0]), subset[1]))
             row_gap.append(run.history.val_loss[-1] - train_loss)
@@ -111,23 +171,39 @@ def test_large_batch_sharper(claim, lab1_softmax, device, seeds):
         gap.append(row_gap)
         trace.append(row_trace)
         trace_se.append(row_se)
-    record_protocol(claim, device, seeds, optimizer="rmsprop", batch_sizes=list(BATCH_SIZES),
-                   sharpness_data=f"first {SHARPNESS_SUBSET} images of the training split",
-                   epsilon_sharpness={"epsilon": 1e-3, "steps": 10, "restarts": 1},
-                   lanczos={"max_iter": 30, "tol": 1e-3},
-                   hessian_trace={"method": "hutchinson", "n_samples": TRACE_SAMPLES})
+    record_protocol(
+        claim,
+        device,
+        seeds,
+        optimizer="rmsprop",
+        batch_sizes=list(BATCH_SIZES),
+        sharpness_data=f"first {SHARPNESS_SUBSET} images of the training split",
+        epsilon_sharpness={"epsilon": 1e-3, "steps": 10, "restarts": 1},
+        lanczos={"max_iter": 30, "tol": 1e-3},
+        hessian_trace={"method": "hutchinson", "n_samples": TRACE_SAMPLES},
+    )
     claim.report(statement="larger batches can overfit due to sharper minima")
-    claim.measure(top_hessian_eigenvalue={bs: v for bs, v in zip(BATCH_SIZES, eigen)},
-                  epsilon_sharpness_percent={bs: v for bs, v in zip(BATCH_SIZES, eps)},
-                  val_minus_train_loss={bs: v for bs, v in zip(BATCH_SIZES, gap)},
-                  hessian_trace={bs: v for bs, v in zip(BATCH_SIZES, trace)},
-                  hessian_trace_std_error={bs: v for bs, v in zip(BATCH_SIZES, trace_se)},
-                  lanczos_converged=f"{sum(converged)} of {len(converged)}")
-    claim.expect(stats.rank_trend(BATCH_SIZES, eigen, alternative="increasing"),
-                 "top Hessian eigenvalue increases with the batch size")
-    claim.expect(stats.rank_trend(BATCH_SIZES, eps, alternative="increasing"),
-                 "ε-sharpness increases with the batch size")
-    claim.expect(stats.rank_trend(BATCH_SIZES, trace, alternative="increasing"),
-                 "Hessian trace increases with the batch size")
-    claim.expect(stats.rank_trend(BATCH_SIZES, gap, alternative="increasing"),
-                 "generalization gap (val − train loss) increases with the batch size")
+    claim.measure(
+        top_hessian_eigenvalue={bs: v for bs, v in zip(BATCH_SIZES, eigen)},
+        epsilon_sharpness_percent={bs: v for bs, v in zip(BATCH_SIZES, eps)},
+        val_minus_train_loss={bs: v for bs, v in zip(BATCH_SIZES, gap)},
+        hessian_trace={bs: v for bs, v in zip(BATCH_SIZES, trace)},
+        hessian_trace_std_error={bs: v for bs, v in zip(BATCH_SIZES, trace_se)},
+        lanczos_converged=f"{sum(converged)} of {len(converged)}",
+    )
+    claim.expect(
+        stats.rank_trend(BATCH_SIZES, eigen, alternative="increasing"),
+        "top Hessian eigenvalue increases with the batch size",
+    )
+    claim.expect(
+        stats.rank_trend(BATCH_SIZES, eps, alternative="increasing"),
+        "ε-sharpness increases with the batch size",
+    )
+    claim.expect(
+        stats.rank_trend(BATCH_SIZES, trace, alternative="increasing"),
+        "Hessian trace increases with the batch size",
+    )
+    claim.expect(
+        stats.rank_trend(BATCH_SIZES, gap, alternative="increasing"),
+        "generalization gap (val − train loss) increases with the batch size",
+    )

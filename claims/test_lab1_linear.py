@@ -14,9 +14,24 @@ import time
 import pytest
 import torch
 
-from claims.lab1_linear_protocol import (BATCH_EPOCHS, BATCH_LRS, BATCH_SIZES, INITS, LOGGED_LR_DROPS,
-                                LOGGED_START, LOSS_MIX, LR, NOISE_SETTINGS, STEPS, TOLERANCE,
-                                TRUE_B, Column, LinearRuns, logged_column, logged_run)
+from claims.lab1_linear_protocol import (
+    BATCH_EPOCHS,
+    BATCH_LRS,
+    BATCH_SIZES,
+    INITS,
+    LOGGED_LR_DROPS,
+    LOGGED_START,
+    LOSS_MIX,
+    LR,
+    NOISE_SETTINGS,
+    STEPS,
+    TOLERANCE,
+    TRUE_B,
+    Column,
+    LinearRuns,
+    logged_column,
+    logged_run,
+)
 from dlverify import stats
 from dlverify.evidence import Finding
 from dlverify.report.figures import curves, subplots
@@ -36,11 +51,19 @@ def lab1_linear(run_cache) -> LinearRuns:
 
 # -- linear regression -----------------------------------------------------------------
 
+
 def _record_protocol(claim, device, seeds, **extra):
-    claim.setup(problem="y = 3x + 2 + N(0,1), x ~ N(0,1), 10 000 points", optimizer="full-batch gradient descent",
-                lr=LR, steps=STEPS, device=str(device), seeds=list(seeds),
-                common_metric="distance of (W, b) to (3, 2) = sqrt(held-out excess MSE)",
-                tolerance=TOLERANCE, **extra)
+    claim.setup(
+        problem="y = 3x + 2 + N(0,1), x ~ N(0,1), 10 000 points",
+        optimizer="full-batch gradient descent",
+        lr=LR,
+        steps=STEPS,
+        device=str(device),
+        seeds=list(seeds),
+        common_metric="distance of (W, b) to (3, 2) = sqrt(held-out excess MSE)",
+        tolerance=TOLERANCE,
+        **extra,
+    )
 
 
 def _steps(bank, column) -> int:
@@ -48,8 +71,17 @@ def _steps(bank, column) -> int:
     return CENSORED if reached is None else reached
 
 
-@pytest.mark.claim("lab1.hybrid-faster-than-mse", source="lab1 §1.1 Loss Function, Fig. 1",
-                   xfail=Finding("on a metric common to the three losses (the distance of (W, b) to (3, 2)) MSE converges faster than the hybrid loss, not slower", fails=('at step 500 the hybrid run is closer to (3, 2) than the MSE run', 'the hybrid reaches the tolerance in fewer steps than MSE')))
+@pytest.mark.claim(
+    "lab1.hybrid-faster-than-mse",
+    source="lab1 §1.1 Loss Function, Fig. 1",
+    xfail=Finding(
+        "on a metric common to the three losses (the distance of (W, b) to (3, 2)) MSE converges faster than the hybrid loss, not slower",
+        fails=(
+            "at step 500 the hybrid run is closer to (3, 2) than the MSE run",
+            "the hybrid reaches the tolerance in fewer steps than MSE",
+        ),
+    ),
+)
 def test_hybrid_faster_than_mse(claim, lab1_linear, device, seeds):
     """The hybrid loss (0.5·|r| + 0.5·r²) converges faster than MSE and MAE early in training.
 
@@ -61,27 +93,58 @@ def test_hybrid_faster_than_mse(claim, lab1_linear, device, seeds):
     steps than MSE (a run that never reaches it counts as 2 501, a lower bound).
     """
     bank = lab1_linear.bank(seeds, device)
-    early = {loss: [float(bank.distance(Column(s, loss))[EARLY]) for s in seeds] for loss in LOSS_MIX}
-    to_tolerance = {loss: [bank.steps_to_tolerance(Column(s, loss)) for s in seeds] for loss in LOSS_MIX}
+    early = {
+        loss: [float(bank.distance(Column(s, loss))[EARLY]) for s in seeds] for loss in LOSS_MIX
+    }
+    to_tolerance = {
+        loss: [bank.steps_to_tolerance(Column(s, loss)) for s in seeds] for loss in LOSS_MIX
+    }
     steps = {loss: [_steps(bank, Column(s, loss)) for s in seeds] for loss in LOSS_MIX}
     _record_protocol(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
-    claim.report(statement="hybrid decreases more rapidly early and converges faster than MSE and MAE")
-    claim.measure(distance_at_step_500=early, steps_to_tolerance=to_tolerance,
-                  final_W_b={loss: [bank.final(Column(s, loss)) for s in seeds] for loss in LOSS_MIX})
+    claim.report(
+        statement="hybrid decreases more rapidly early and converges faster than MSE and MAE"
+    )
+    claim.measure(
+        distance_at_step_500=early,
+        steps_to_tolerance=to_tolerance,
+        final_W_b={loss: [bank.final(Column(s, loss)) for s in seeds] for loss in LOSS_MIX},
+    )
     first = seeds[0]
     every = list(range(0, STEPS + 1, 25))
-    claim.figure(curves({loss: bank.column_loss(Column(first, loss), every) for loss in LOSS_MIX}, x=every,
-                        xlabel="step", ylabel="own training loss (different units!)", logy=True,
-                        title=f"Each run's own loss, seed {first} (the report's Fig. 1)"), "loss-curves-own-units")
-    claim.figure(curves({loss: bank.distance(Column(first, loss))[every].tolist() for loss in LOSS_MIX}, x=every,
-                        xlabel="step", ylabel="‖(W, b) − (3, 2)‖", logy=True,
-                        title=f"Common metric: distance to the truth, seed {first}"), "loss-curves-common-metric")
-    claim.expect(stats.compare_paired(early["mse"], early["hybrid"], alternative="greater"),
-                 "at step 500 the hybrid run is closer to (3, 2) than the MSE run")
-    claim.expect(stats.compare_paired(early["mae"], early["hybrid"], alternative="greater"),
-                 "at step 500 the hybrid run is closer to (3, 2) than the MAE run")
-    claim.expect(stats.compare_paired(steps["mse"], steps["hybrid"], alternative="greater"),
-                 "the hybrid reaches the tolerance in fewer steps than MSE")
+    claim.figure(
+        curves(
+            {loss: bank.column_loss(Column(first, loss), every) for loss in LOSS_MIX},
+            x=every,
+            xlabel="step",
+            ylabel="own training loss (different units!)",
+            logy=True,
+            title=f"Each run's own loss, seed {first} (the report's Fig. 1)",
+        ),
+        "loss-curves-own-units",
+    )
+    claim.figure(
+        curves(
+            {loss: bank.distance(Column(first, loss))[every].tolist() for loss in LOSS_MIX},
+            x=every,
+            xlabel="step",
+            ylabel="‖(W, b) − (3, 2)‖",
+            logy=True,
+            title=f"Common metric: distance to the truth, seed {first}",
+        ),
+        "loss-curves-common-metric",
+    )
+    claim.expect(
+        stats.compare_paired(early["mse"], early["hybrid"], alternative="greater"),
+        "at step 500 the hybrid run is closer to (3, 2) than the MSE run",
+    )
+    claim.expect(
+        stats.compare_paired(early["mae"], early["hybrid"], alternative="greater"),
+        "at step 500 the hybrid run is closer to (3, 2) than the MAE run",
+    )
+    claim.expect(
+        stats.compare_paired(steps["mse"], steps["hybrid"], alternative="greater"),
+        "the hybrid reaches the tolerance in fewer steps than MSE",
+    )
 
 
 @pytest.mark.claim("lab1.hybrid-beats-mae-final", source="lab1 §1.1 Loss Function, Fig. 1")
@@ -94,17 +157,27 @@ def test_hybrid_beats_mae_final(claim, lab1_linear, device, seeds):
     farthest of the three (farther than MSE's and than the hybrid's).
     """
     bank = lab1_linear.bank(seeds, device)
-    at = {step: {loss: [float(bank.distance(Column(s, loss))[step]) for s in seeds] for loss in LOSS_MIX}
-          for step in (EARLY, STEPS)}
+    at = {
+        step: {
+            loss: [float(bank.distance(Column(s, loss))[step]) for s in seeds] for loss in LOSS_MIX
+        }
+        for step in (EARLY, STEPS)
+    }
     _record_protocol(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
-    claim.report(statement="hybrid reaches a lower final value than MAE, which decreases more slowly")
+    claim.report(
+        statement="hybrid reaches a lower final value than MAE, which decreases more slowly"
+    )
     claim.measure(distance_at_step_500=at[EARLY], final_distance=at[STEPS])
-    claim.expect(stats.compare_paired(at[STEPS]["mae"], at[STEPS]["hybrid"], alternative="greater"),
-                 "final distance to (3, 2): hybrid below MAE")
+    claim.expect(
+        stats.compare_paired(at[STEPS]["mae"], at[STEPS]["hybrid"], alternative="greater"),
+        "final distance to (3, 2): hybrid below MAE",
+    )
     for step in (EARLY, STEPS):
         for other in ("mse", "hybrid"):
-            claim.expect(stats.compare_paired(at[step]["mae"], at[step][other], alternative="greater"),
-                         f"at step {step} MAE is farther from (3, 2) than {other}")
+            claim.expect(
+                stats.compare_paired(at[step]["mae"], at[step][other], alternative="greater"),
+                f"at step {step} MAE is farther from (3, 2) than {other}",
+            )
 
 
 SHARP_SHARE = 0.5  # "a sharp initial decline": over half of the decrease in the first 20 % of steps
@@ -123,11 +196,16 @@ def _excess_variation(curve: torch.Tensor) -> float:
     return float(curve.diff().abs().sum() - (curve[-1] - curve[0]).abs())
 
 
-@pytest.mark.claim("lab1.hybrid-smoother", source="lab1 §1.1 Loss Function, Fig. 1",
-                   xfail=Finding("under full-batch gradient descent the distance to (3, 2) falls "
-                                 "at every step for all three losses, so the hybrid's convergence is "
-                                 "not smoother than MSE's or MAE's",
-                                 fails=tuple(_FEWER_RISES.format(o) for o in ("mse", "mae"))))
+@pytest.mark.claim(
+    "lab1.hybrid-smoother",
+    source="lab1 §1.1 Loss Function, Fig. 1",
+    xfail=Finding(
+        "under full-batch gradient descent the distance to (3, 2) falls "
+        "at every step for all three losses, so the hybrid's convergence is "
+        "not smoother than MSE's or MAE's",
+        fails=tuple(_FEWER_RISES.format(o) for o in ("mse", "mae")),
+    ),
+)
 def test_hybrid_smoother(claim, lab1_linear, device, seeds):
     """The hybrid loss converges more smoothly and stably than MSE and MAE.
 
@@ -148,22 +226,35 @@ def test_hybrid_smoother(claim, lab1_linear, device, seeds):
     distance = {loss: [bank.distance(Column(s, loss)) for s in seeds] for loss in LOSS_MIX}
     rises = {loss: [_rises(d) for d in curves_] for loss, curves_ in distance.items()}
     wiggle = {loss: [_excess_variation(d) for d in curves_] for loss, curves_ in distance.items()}
-    own = {loss: [_rises(bank.column_loss(Column(s, loss), every)) for s in seeds]
-           for loss in LOSS_MIX}
+    own = {
+        loss: [_rises(bank.column_loss(Column(s, loss), every)) for s in seeds] for loss in LOSS_MIX
+    }
     _record_protocol(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
     claim.report(statement="the hybrid loss converges more smoothly and stably than MSE and MAE")
-    claim.measure(steps_distance_rises=rises, excess_total_variation_of_distance=wiggle,
-                  steps_own_loss_rises=own)
+    claim.measure(
+        steps_distance_rises=rises,
+        excess_total_variation_of_distance=wiggle,
+        steps_own_loss_rises=own,
+    )
     first = seeds[0]
-    change = {loss: (-curves_[0].diff()).clamp_min(1e-12).tolist()
-              for loss, curves_ in distance.items()}
-    claim.figure(curves(change, x=list(range(1, STEPS + 1)), xlabel="step",
-                        ylabel="decrease of ‖(W, b) − (3, 2)‖ per step", logy=True,
-                        title=f"Step-to-step progress on the common metric, seed {first}"),
-                 "distance-steps")
+    change = {
+        loss: (-curves_[0].diff()).clamp_min(1e-12).tolist() for loss, curves_ in distance.items()
+    }
+    claim.figure(
+        curves(
+            change,
+            x=list(range(1, STEPS + 1)),
+            xlabel="step",
+            ylabel="decrease of ‖(W, b) − (3, 2)‖ per step",
+            logy=True,
+            title=f"Step-to-step progress on the common metric, seed {first}",
+        ),
+        "distance-steps",
+    )
     for other in ("mse", "mae"):
-        claim.expect(all(h < o for h, o in zip(rises["hybrid"], rises[other])),
-                     _FEWER_RISES.format(other))
+        claim.expect(
+            all(h < o for h, o in zip(rises["hybrid"], rises[other])), _FEWER_RISES.format(other)
+        )
 
 
 @pytest.mark.claim("lab1.mse-converges-low", source="lab1 §1.1 Loss Function, Fig. 1")
@@ -180,8 +271,9 @@ def test_mse_converges_low(claim, lab1_linear, device, seeds):
     """
     bank = lab1_linear.bank(seeds, device)
     final = {loss: [float(bank.distance(Column(s, loss))[-1]) for s in seeds] for loss in LOSS_MIX}
-    behind_best = [final["mse"][i] - min(final[loss][i] for loss in LOSS_MIX)
-                   for i in range(len(seeds))]
+    behind_best = [
+        final["mse"][i] - min(final[loss][i] for loss in LOSS_MIX) for i in range(len(seeds))
+    ]
 
     def share(column):
         d = bank.distance(column)
@@ -190,20 +282,34 @@ def test_mse_converges_low(claim, lab1_linear, device, seeds):
     shares = {loss: [share(Column(s, loss)) for s in seeds] for loss in LOSS_MIX}
     _record_protocol(claim, device, seeds, losses="MSE, MAE, hybrid (α = 0.5)", init=(0.0, 0.0))
     claim.report(statement="MSE also converges to a low value; its initial decline is sharp")
-    claim.measure(final_distance=final, mse_behind_best_final_distance=behind_best,
-                  share_of_decrease_in_first_500_steps=shares)
+    claim.measure(
+        final_distance=final,
+        mse_behind_best_final_distance=behind_best,
+        share_of_decrease_in_first_500_steps=shares,
+    )
     every = list(range(0, STEPS + 1, 25))
-    fig = curves({loss: bank.distance(Column(seeds[0], loss))[every].tolist() for loss in LOSS_MIX},
-                 x=every, xlabel="step", ylabel="‖(W, b) − (3, 2)‖", logy=True,
-                 title=f"Common metric, seed {seeds[0]}; first fifth of the steps left of the line")
+    fig = curves(
+        {loss: bank.distance(Column(seeds[0], loss))[every].tolist() for loss in LOSS_MIX},
+        x=every,
+        xlabel="step",
+        ylabel="‖(W, b) − (3, 2)‖",
+        logy=True,
+        title=f"Common metric, seed {seeds[0]}; first fifth of the steps left of the line",
+    )
     fig.axes[0].axvline(EARLY, color="grey", linestyle=":")
     claim.figure(fig, "mse-decline")
-    claim.expect(stats.compare_to_value(final["mse"], TOLERANCE, alternative="less"),
-                 "MSE ends within 0.1 of (3, 2)")
-    claim.expect(stats.compare_to_value(behind_best, TOLERANCE, alternative="less"),
-                 "MSE's final distance within 0.1 of the best loss's")
-    claim.expect(stats.compare_to_value(shares["mse"], SHARP_SHARE, alternative="greater"),
-                 "more than half of MSE's decrease in the first fifth of the steps")
+    claim.expect(
+        stats.compare_to_value(final["mse"], TOLERANCE, alternative="less"),
+        "MSE ends within 0.1 of (3, 2)",
+    )
+    claim.expect(
+        stats.compare_to_value(behind_best, TOLERANCE, alternative="less"),
+        "MSE's final distance within 0.1 of the best loss's",
+    )
+    claim.expect(
+        stats.compare_to_value(shares["mse"], SHARP_SHARE, alternative="greater"),
+        "more than half of MSE's decrease in the first fifth of the steps",
+    )
 
 
 def _init_columns(seed):
@@ -222,33 +328,65 @@ def test_init_near_truth_immediate(claim, lab1_linear, device, seeds):
     the other two starts.
     """
     bank = lab1_linear.bank(seeds, device)
-    steps = {name: [_steps(bank, c) for c in (_init_columns(s)[name] for s in seeds)] for name in INITS}
-    start_mse = {name: [bank.clean_mse(_init_columns(s)[name], [0])[0] for s in seeds] for name in INITS}
+    steps = {
+        name: [_steps(bank, c) for c in (_init_columns(s)[name] for s in seeds)] for name in INITS
+    }
+    start_mse = {
+        name: [bank.clean_mse(_init_columns(s)[name], [0])[0] for s in seeds] for name in INITS
+    }
     floors = [bank.noise_floor(_init_columns(s)["near truth (3, 2)"]) for s in seeds]
     worst_near = [float(bank.distance(_init_columns(s)["near truth (3, 2)"]).max()) for s in seeds]
     _record_protocol(claim, device, seeds, loss="MSE", inits=INITS)
-    claim.report(statement="(3, 2): loss starts very low, converges almost immediately; others take longer")
-    claim.measure(steps_to_tolerance=steps, starting_mse=start_mse, noise_floor=floors,
-                  max_distance_from_truth_starting_at_truth=worst_near)
+    claim.report(
+        statement="(3, 2): loss starts very low, converges almost immediately; others take longer"
+    )
+    claim.measure(
+        steps_to_tolerance=steps,
+        starting_mse=start_mse,
+        noise_floor=floors,
+        max_distance_from_truth_starting_at_truth=worst_near,
+    )
     every = list(range(0, STEPS + 1, 25))
     first = _init_columns(seeds[0])
-    claim.figure(curves({name: bank.clean_mse(column, every) for name, column in first.items()}, x=every,
-                        xlabel="step", ylabel="training MSE", logy=True,
-                        title=f"Three initializations, seed {seeds[0]} (the report's Fig. 2)"), "init-curves")
+    claim.figure(
+        curves(
+            {name: bank.clean_mse(column, every) for name, column in first.items()},
+            x=every,
+            xlabel="step",
+            ylabel="training MSE",
+            logy=True,
+            title=f"Three initializations, seed {seeds[0]} (the report's Fig. 2)",
+        ),
+        "init-curves",
+    )
     near = "near truth (3, 2)"
     others = [name for name in INITS if name != near]
-    claim.expect(all(v == 0 for v in steps[near]) and all(d <= TOLERANCE for d in worst_near),
-                 "from (3, 2): within tolerance at step 0 and throughout")
-    claim.expect(all(steps[name][i] > 0 for name in others for i in range(len(seeds))),
-                 "the other starts need steps to get there")
-    claim.expect(all(m <= 1.01 * f for m, f in zip(start_mse[near], floors)),
-                 "starting MSE from (3, 2) within 1 % of the noise floor")
-    claim.expect(all(start_mse[near][i] < start_mse[name][i] for name in others for i in range(len(seeds))),
-                 "starting MSE from (3, 2) below the other starts'")
+    claim.expect(
+        all(v == 0 for v in steps[near]) and all(d <= TOLERANCE for d in worst_near),
+        "from (3, 2): within tolerance at step 0 and throughout",
+    )
+    claim.expect(
+        all(steps[name][i] > 0 for name in others for i in range(len(seeds))),
+        "the other starts need steps to get there",
+    )
+    claim.expect(
+        all(m <= 1.01 * f for m, f in zip(start_mse[near], floors)),
+        "starting MSE from (3, 2) within 1 % of the noise floor",
+    )
+    claim.expect(
+        all(start_mse[near][i] < start_mse[name][i] for name in others for i in range(len(seeds))),
+        "starting MSE from (3, 2) below the other starts'",
+    )
 
 
-@pytest.mark.claim("lab1.init-zero-slowest", source="lab1 §1.2 Init Variable, Fig. 2",
-                   xfail=Finding("(1.5, −2.5) is slower than (0, 0): it starts farther from (3, 2), and the MSE's Hessian is close to 2·I here, so distance alone sets the time", fails=('(0, 0) needs more steps than far (1.5, -2.5)',)))
+@pytest.mark.claim(
+    "lab1.init-zero-slowest",
+    source="lab1 §1.2 Init Variable, Fig. 2",
+    xfail=Finding(
+        "(1.5, −2.5) is slower than (0, 0): it starts farther from (3, 2), and the MSE's Hessian is close to 2·I here, so distance alone sets the time",
+        fails=("(0, 0) needs more steps than far (1.5, -2.5)",),
+    ),
+)
 def test_init_zero_slowest(claim, lab1_linear, device, seeds):
     """Of the starts (3, 2), (1.5, −2.5) and (0, 0), the (0, 0) start takes the longest to converge.
 
@@ -257,15 +395,20 @@ def test_init_zero_slowest(claim, lab1_linear, device, seeds):
     """
     bank = lab1_linear.bank(seeds, device)
     steps = {name: [_steps(bank, _init_columns(s)[name]) for s in seeds] for name in INITS}
-    distance = {name: float(torch.tensor(init).sub(torch.tensor([3.0, 2.0])).norm()) for name, init in INITS.items()}
+    distance = {
+        name: float(torch.tensor(init).sub(torch.tensor([3.0, 2.0])).norm())
+        for name, init in INITS.items()
+    }
     _record_protocol(claim, device, seeds, loss="MSE", inits=INITS)
     claim.report(statement="(0, 0) takes the longest; (1.5, -2.5) longer than (3, 2)")
     claim.measure(steps_to_tolerance=steps, starting_distance_to_truth=distance)
     zero = "zero (0, 0)"
     for name in INITS:
         if name != zero:
-            claim.expect(stats.compare_paired(steps[zero], steps[name], alternative="greater"),
-                         f"(0, 0) needs more steps than {name}")
+            claim.expect(
+                stats.compare_paired(steps[zero], steps[name], alternative="greater"),
+                f"(0, 0) needs more steps than {name}",
+            )
 
 
 @pytest.mark.claim("lab1.init-all-converge", source="lab1 §1.2 Init Variable")
@@ -278,18 +421,25 @@ def test_init_all_converge(claim, lab1_linear, device, seeds):
     """
     bank = lab1_linear.bank(seeds, device)
     final = {name: [bank.final(_init_columns(s)[name]) for s in seeds] for name in INITS}
-    distance = {name: [float(bank.distance(_init_columns(s)[name])[-1]) for s in seeds] for name in INITS}
+    distance = {
+        name: [float(bank.distance(_init_columns(s)[name])[-1]) for s in seeds] for name in INITS
+    }
     _record_protocol(claim, device, seeds, loss="MSE", inits=INITS)
     claim.report(statement="all initializations converge to W ≈ 3, b ≈ 2")
     claim.measure(final_W_b=final, final_distance_to_truth=distance)
-    claim.expect(all(d <= TOLERANCE for values in distance.values() for d in values),
-                 "every start ends within 0.1 of (3, 2)")
+    claim.expect(
+        all(d <= TOLERANCE for values in distance.values() for d in values),
+        "every start ends within 0.1 of (3, 2)",
+    )
 
 
 LOGGED = "logged run (Fig. 4)"
 _NOISE_SETUP = {name: sorted(noise) for name, noise in NOISE_SETTINGS.items()}
-_LOGGED_SETUP = {"start": LOGGED_START, "lr_drops_after_step": LOGGED_LR_DROPS,
-                 "noise": "data, weights and learning rate"}
+_LOGGED_SETUP = {
+    "start": LOGGED_START,
+    "lr_drops_after_step": LOGGED_LR_DROPS,
+    "noise": "data, weights and learning rate",
+}
 
 
 def _noise_columns(seed):
@@ -317,32 +467,63 @@ def test_noise_still_converges(claim, lab1_linear, device, seeds):
     runs = {name: [(bank, _noise_columns(s)[name]) for s in seeds] for name in NOISE_SETTINGS}
     runs[LOGGED] = [(logged, logged_column(s)) for s in seeds]
     final = {name: [run.final(c) for run, c in pairs] for name, pairs in runs.items()}
-    distance = {name: [float(run.distance(c)[-1]) for run, c in pairs]
-                for name, pairs in runs.items()}
+    distance = {
+        name: [float(run.distance(c)[-1]) for run, c in pairs] for name, pairs in runs.items()
+    }
     mse = {name: [run.clean_mse(c, [STEPS])[0] for run, c in pairs] for name, pairs in runs.items()}
     floors = [bank.noise_floor(Column(s)) for s in seeds]
     excess = {name: [m - f for m, f in zip(values, floors)] for name, values in mse.items()}
-    _record_protocol(claim, device, seeds, loss="MSE", noise_settings=_NOISE_SETUP,
-                  logged_run=_LOGGED_SETUP)
+    _record_protocol(
+        claim, device, seeds, loss="MSE", noise_settings=_NOISE_SETUP, logged_run=_LOGGED_SETUP
+    )
     claim.report(final_loss_data_noise=1.0098, final_loss_all_noise=0.9739, W=2.9249, b=1.7063)
-    claim.measure(final_W_b=final, final_distance_to_truth=distance, final_clean_mse=mse, noise_floor=floors,
-                  excess_mse=excess,
-                  logged_run_final_training_loss=[logged.step_loss(logged_column(s))[-1]
-                                                  for s in seeds])
+    claim.measure(
+        final_W_b=final,
+        final_distance_to_truth=distance,
+        final_clean_mse=mse,
+        noise_floor=floors,
+        excess_mse=excess,
+        logged_run_final_training_loss=[logged.step_loss(logged_column(s))[-1] for s in seeds],
+    )
     every = list(range(0, STEPS + 1, 25))
     series = {"no noise": bank.clean_mse(Column(seeds[0]), every)}
-    series.update({name: bank.clean_mse(column, every) for name, column in _noise_columns(seeds[0]).items()})
+    series.update(
+        {name: bank.clean_mse(column, every) for name, column in _noise_columns(seeds[0]).items()}
+    )
     series[LOGGED] = logged.clean_mse(logged_column(seeds[0]), every)
-    claim.figure(curves(series, x=every, xlabel="step", ylabel="MSE on the clean data", logy=True,
-                        title=f"Noise on data, weights, learning rate; seed {seeds[0]} (Fig. 3)"), "noise-curves")
-    claim.expect(all(d <= TOLERANCE for values in distance.values() for d in values),
-                 "every noisy run ends within 0.1 of (3, 2)")
-    claim.expect(all(e <= TOLERANCE**2 for values in excess.values() for e in values),
-                 "final clean MSE within 0.01 of the noise floor")
+    claim.figure(
+        curves(
+            series,
+            x=every,
+            xlabel="step",
+            ylabel="MSE on the clean data",
+            logy=True,
+            title=f"Noise on data, weights, learning rate; seed {seeds[0]} (Fig. 3)",
+        ),
+        "noise-curves",
+    )
+    claim.expect(
+        all(d <= TOLERANCE for values in distance.values() for d in values),
+        "every noisy run ends within 0.1 of (3, 2)",
+    )
+    claim.expect(
+        all(e <= TOLERANCE**2 for values in excess.values() for e in values),
+        "final clean MSE within 0.01 of the noise floor",
+    )
 
 
-@pytest.mark.claim("lab1.noise-delays", source="lab1 §1.3 Noise",
-                   xfail=Finding("not every noise source delays convergence confidently: data noise does, weight and learning-rate noise are within seed noise at the seed budget", fails=('noise on weights: more steps to tolerance than without', 'noise on learning rate: more steps to tolerance than without', 'noise on all three: mean delay under 10 %')))
+@pytest.mark.claim(
+    "lab1.noise-delays",
+    source="lab1 §1.3 Noise",
+    xfail=Finding(
+        "not every noise source delays convergence confidently: data noise does, weight and learning-rate noise are within seed noise at the seed budget",
+        fails=(
+            "noise on weights: more steps to tolerance than without",
+            "noise on learning rate: more steps to tolerance than without",
+            "noise on all three: mean delay under 10 %",
+        ),
+    ),
+)
 def test_noise_delays(claim, lab1_linear, device, seeds):
     """Noise does not speed convergence up; it slightly delays it.
 
@@ -353,31 +534,57 @@ def test_noise_delays(claim, lab1_linear, device, seeds):
     """
     bank = lab1_linear.bank(seeds, device)
     clean = [_steps(bank, Column(s)) for s in seeds]
-    noisy = {name: [_steps(bank, _noise_columns(s)[name]) for s in seeds] for name in NOISE_SETTINGS}
+    noisy = {
+        name: [_steps(bank, _noise_columns(s)[name]) for s in seeds] for name in NOISE_SETTINGS
+    }
     relative = {name: [n / c - 1 for n, c in zip(values, clean)] for name, values in noisy.items()}
-    _record_protocol(claim, device, seeds, loss="MSE", noise_settings={k: sorted(v) for k, v in NOISE_SETTINGS.items()})
-    claim.report(statement="noise does not accelerate convergence; it slightly delays reaching lower loss")
-    claim.measure(steps_to_tolerance_without_noise=clean, steps_to_tolerance_with_noise=noisy,
-                  relative_delay=relative)
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        loss="MSE",
+        noise_settings={k: sorted(v) for k, v in NOISE_SETTINGS.items()},
+    )
+    claim.report(
+        statement="noise does not accelerate convergence; it slightly delays reaching lower loss"
+    )
+    claim.measure(
+        steps_to_tolerance_without_noise=clean,
+        steps_to_tolerance_with_noise=noisy,
+        relative_delay=relative,
+    )
     for name, values in noisy.items():
-        claim.expect(stats.compare_paired(values, clean, alternative="greater"),
-                     f"noise on {name}: more steps to tolerance than without")
-        claim.expect(stats.compare_to_value(relative[name], 0.10, alternative="less"),
-                     f"noise on {name}: mean delay under 10 %")
+        claim.expect(
+            stats.compare_paired(values, clean, alternative="greater"),
+            f"noise on {name}: more steps to tolerance than without",
+        )
+        claim.expect(
+            stats.compare_to_value(relative[name], 0.10, alternative="less"),
+            f"noise on {name}: mean delay under 10 %",
+        )
 
 
-_NOISE_HURTS = ("data noise leaves the trained line farther from (3, 2), i.e. with a higher "
-                "held-out MSE, and neither weight noise nor all three together lower it")
+_NOISE_HURTS = (
+    "data noise leaves the trained line farther from (3, 2), i.e. with a higher "
+    "held-out MSE, and neither weight noise nor all three together lower it"
+)
 _GENERALIZES = "noise on {}: lower held-out MSE than without"
 
 
-@pytest.mark.claim("lab1.noise-improves-generalization", source="lab1 §1.3 Noise", xfail={
-    "default": Finding(_NOISE_HURTS + "; learning-rate noise changes it too little to decide at "
-                       "three seeds",
-                       fails=tuple(_GENERALIZES.format(name) for name in NOISE_SETTINGS)),
-    "full": Finding(_NOISE_HURTS + " (only the mean-preserving learning-rate noise lowers it, by a "
-                    "hair)", fails=tuple(_GENERALIZES.format(name)
-                                         for name in ("data", "weights", "all three")))})
+@pytest.mark.claim(
+    "lab1.noise-improves-generalization",
+    source="lab1 §1.3 Noise",
+    xfail={
+        "default": Finding(
+            _NOISE_HURTS + "; learning-rate noise changes it too little to decide at three seeds",
+            fails=tuple(_GENERALIZES.format(name) for name in NOISE_SETTINGS),
+        ),
+        "full": Finding(
+            _NOISE_HURTS + " (only the mean-preserving learning-rate noise lowers it, by a hair)",
+            fails=tuple(_GENERALIZES.format(name) for name in ("data", "weights", "all three")),
+        ),
+    },
+)
 def test_noise_improves_generalization(claim, lab1_linear, device, seeds):
     """Noise enhances robustness and generalization.
 
@@ -397,34 +604,62 @@ def test_noise_improves_generalization(claim, lab1_linear, device, seeds):
 
     clean = [heldout(Column(s)) for s in seeds]
     noisy = {name: [heldout(_noise_columns(s)[name]) for s in seeds] for name in NOISE_SETTINGS}
-    _record_protocol(claim, device, seeds, loss="MSE", noise_settings=_NOISE_SETUP,
-                  heldout_mse="1 + (W - 3)^2 + (b - 2)^2, exact for x ~ N(0, 1), noise N(0, 1)")
+    _record_protocol(
+        claim,
+        device,
+        seeds,
+        loss="MSE",
+        noise_settings=_NOISE_SETUP,
+        heldout_mse="1 + (W - 3)^2 + (b - 2)^2, exact for x ~ N(0, 1), noise N(0, 1)",
+    )
     claim.report(statement="noise enhances robustness and generalization (acts as a regularizer)")
-    claim.measure(heldout_mse_without_noise=clean, heldout_mse_with_noise=noisy,
-                  heldout_excess_over_noiseless={name: [n - c for n, c in zip(values, clean)]
-                                                 for name, values in noisy.items()})
+    claim.measure(
+        heldout_mse_without_noise=clean,
+        heldout_mse_with_noise=noisy,
+        heldout_excess_over_noiseless={
+            name: [n - c for n, c in zip(values, clean)] for name, values in noisy.items()
+        },
+    )
     every = list(range(0, STEPS + 1, 25))
     first = seeds[0]
     series = {"no noise": bank.distance(Column(first))[every].pow(2).tolist()}
-    series.update({name: bank.distance(column)[every].pow(2).tolist()
-                   for name, column in _noise_columns(first).items()})
-    claim.figure(curves(series, x=every, xlabel="step", ylabel="held-out MSE − 1", logy=True,
-                        title=f"Held-out excess MSE with and without noise, seed {first}"),
-                 "noise-heldout")
+    series.update(
+        {
+            name: bank.distance(column)[every].pow(2).tolist()
+            for name, column in _noise_columns(first).items()
+        }
+    )
+    claim.figure(
+        curves(
+            series,
+            x=every,
+            xlabel="step",
+            ylabel="held-out MSE − 1",
+            logy=True,
+            title=f"Held-out excess MSE with and without noise, seed {first}",
+        ),
+        "noise-heldout",
+    )
     for name, values in noisy.items():
-        claim.expect(stats.compare_paired(clean, values, alternative="greater"),
-                     _GENERALIZES.format(name))
+        claim.expect(
+            stats.compare_paired(clean, values, alternative="greater"), _GENERALIZES.format(name)
+        )
 
 
 LOG_STEPS = (0, 500, 1000, 1500, 2000)  # the steps the report's log prints, then its final loss
 
 
-@pytest.mark.claim("lab1.noise-run-trajectory", source="lab1 §1.3, Fig. 4",
-                   xfail=Finding("rerun as logged, the noisy run's loss does go up and down "
-                                 "between the logged steps, but b moves towards 2 rather than away "
-                                 "from it: the noise magnitudes of this protocol do not reproduce "
-                                 "the report's drift of b",
-                                 fails=("b ends farther from 2 than it started (1.8888)",)))
+@pytest.mark.claim(
+    "lab1.noise-run-trajectory",
+    source="lab1 §1.3, Fig. 4",
+    xfail=Finding(
+        "rerun as logged, the noisy run's loss does go up and down "
+        "between the logged steps, but b moves towards 2 rather than away "
+        "from it: the noise magnitudes of this protocol do not reproduce "
+        "the report's drift of b",
+        fails=("b ends farther from 2 than it started (1.8888)",),
+    ),
+)
 def test_noise_run_trajectory(claim, lab1_linear, device, seeds):
     """In the logged noisy run the loss does not fall steadily; b drifts from 2, W stays ≈ 2.92.
 
@@ -446,24 +681,39 @@ def test_noise_run_trajectory(claim, lab1_linear, device, seeds):
     rises = [_rises(values) for values in at_log]
     path = {s: logged.trajectory[:, logged.index(logged_column(s))] for s in seeds}
     drift = [abs(float(path[s][-1, 1]) - TRUE_B) - abs(LOGGED_START[1] - TRUE_B) for s in seeds]
-    claim.setup(problem="y = 3x + 2 + N(0,1), x ~ N(0,1), 10 000 points", loss="MSE",
-                optimizer="full-batch gradient descent", lr=LR, steps=STEPS, device=str(device),
-                seeds=list(seeds), **_LOGGED_SETUP)
-    claim.report(logged_loss=[0.9888, 0.9764, 0.9606, 0.9899, 1.0002, 0.9739],
-                 logged_W=[2.9749, 2.9434, 2.9212, 2.9131, 2.9232, 2.9249],
-                 logged_b=[1.8888, 1.8679, 1.8701, 1.8776, 1.7004, 1.7063])
+    claim.setup(
+        problem="y = 3x + 2 + N(0,1), x ~ N(0,1), 10 000 points",
+        loss="MSE",
+        optimizer="full-batch gradient descent",
+        lr=LR,
+        steps=STEPS,
+        device=str(device),
+        seeds=list(seeds),
+        **_LOGGED_SETUP,
+    )
+    claim.report(
+        logged_loss=[0.9888, 0.9764, 0.9606, 0.9899, 1.0002, 0.9739],
+        logged_W=[2.9749, 2.9434, 2.9212, 2.9131, 2.9232, 2.9249],
+        logged_b=[1.8888, 1.8679, 1.8701, 1.8776, 1.7004, 1.7063],
+    )
     printed = LOG_STEPS + (STEPS,)
-    claim.measure(logged_loss=at_log, rises_between_logged_losses=rises,
-                  logged_W=[[float(path[s][step, 0]) for step in printed] for s in seeds],
-                  logged_b=[[float(path[s][step, 1]) for step in printed] for s in seeds],
-                  b_drift_away_from_2=drift,
-                  clean_mse_at_logged_steps=[logged.clean_mse(logged_column(s), printed)
-                                             for s in seeds])
+    claim.measure(
+        logged_loss=at_log,
+        rises_between_logged_losses=rises,
+        logged_W=[[float(path[s][step, 0]) for step in printed] for s in seeds],
+        logged_b=[[float(path[s][step, 1]) for step in printed] for s in seeds],
+        b_drift_away_from_2=drift,
+        clean_mse_at_logged_steps=[logged.clean_mse(logged_column(s), printed) for s in seeds],
+    )
     claim.figure(_logged_figure(at_log, path, seeds), "logged-run")
-    claim.expect(stats.compare_to_value(rises, 0, alternative="greater"),
-                 "the logged loss rises at least once between the logged steps")
-    claim.expect(stats.compare_to_value(drift, 0, alternative="greater"),
-                 "b ends farther from 2 than it started (1.8888)")
+    claim.expect(
+        stats.compare_to_value(rises, 0, alternative="greater"),
+        "the logged loss rises at least once between the logged steps",
+    )
+    claim.expect(
+        stats.compare_to_value(drift, 0, alternative="greater"),
+        "b ends farther from 2 than it started (1.8888)",
+    )
 
 
 def _logged_figure(at_log, path, seeds):
@@ -504,20 +754,42 @@ def test_seed_reproducible(claim, device):
     same_params = torch.equal(first.weight, again.weight) and torch.equal(first.bias, again.bias)
     same_path = torch.equal(first.bank.trajectory, again.bank.trajectory)
     same_curve = first.history.step_loss == again.history.step_loss
-    differs = not torch.equal(first.weight, other.weight) and first.history.step_loss != other.history.step_loss
+    differs = (
+        not torch.equal(first.weight, other.weight)
+        and first.history.step_loss != other.history.step_loss
+    )
     claim.setup(device=str(device), steps=STEPS, lr=LR, **_LOGGED_SETUP)
     claim.report(statement="same seed gives identical results; without a fixed seed runs differ")
-    claim.measure(same_seed_bitwise_params=same_params, same_seed_bitwise_trajectory=same_path,
-                  same_seed_bitwise_loss_curve=same_curve,
-                  seed0_final=first.final(), seed0_again_final=again.final(), seed1_final=other.final(),
-                  seed0_vs_seed1_max_abs_loss_diff=max(abs(a - b) for a, b in zip(first.history.step_loss,
-                                                                                   other.history.step_loss)))
-    claim.figure(curves({"seed 0": first.history.step_loss, "seed 0 again": again.history.step_loss,
-                         "seed 1": other.history.step_loss}, xlabel="step", ylabel="MSE", logy=True,
-                        styles={"seed 0 again": ":"}, title="Noisy linear regression, three runs"),
-                 "seed-runs")
-    claim.expect(same_params and same_path and same_curve,
-                 "same seed: parameters after every step and every step's loss identical bitwise")
+    claim.measure(
+        same_seed_bitwise_params=same_params,
+        same_seed_bitwise_trajectory=same_path,
+        same_seed_bitwise_loss_curve=same_curve,
+        seed0_final=first.final(),
+        seed0_again_final=again.final(),
+        seed1_final=other.final(),
+        seed0_vs_seed1_max_abs_loss_diff=max(
+            abs(a - b) for a, b in zip(first.history.step_loss, other.history.step_loss)
+        ),
+    )
+    claim.figure(
+        curves(
+            {
+                "seed 0": first.history.step_loss,
+                "seed 0 again": again.history.step_loss,
+                "seed 1": other.history.step_loss,
+            },
+            xlabel="step",
+            ylabel="MSE",
+            logy=True,
+            styles={"seed 0 again": ":"},
+            title="Noisy linear regression, three runs",
+        ),
+        "seed-runs",
+    )
+    claim.expect(
+        same_params and same_path and same_curve,
+        "same seed: parameters after every step and every step's loss identical bitwise",
+    )
     claim.expect(differs, "another seed: a different run")
 
 
@@ -537,18 +809,32 @@ def test_cpu_equals_gpu(claim, cuda_device):
     """
     cpu = logged_run(device="cpu", seed=0)
     gpu = logged_run(device=cuda_device, seed=0)
-    pairs = {"W": (cpu.weight, gpu.weight.cpu()), "b": (cpu.bias, gpu.bias.cpu()),
-             "final_loss": (torch.tensor(cpu.history.step_loss[-1]), torch.tensor(gpu.history.step_loss[-1]))}
+    pairs = {
+        "W": (cpu.weight, gpu.weight.cpu()),
+        "b": (cpu.bias, gpu.bias.cpu()),
+        "final_loss": (
+            torch.tensor(cpu.history.step_loss[-1]),
+            torch.tensor(gpu.history.step_loss[-1]),
+        ),
+    }
     diffs = {name: float((a.double() - b.double()).abs()) for name, (a, b) in pairs.items()}
     bitwise = {name: torch.equal(a, b) for name, (a, b) in pairs.items()}
     path_diff = float((cpu.bank.trajectory.double() - gpu.bank.trajectory.double()).abs().max())
-    close = all(torch.allclose(a.double(), b.double(), rtol=1e-5, atol=1e-5) for a, b in pairs.values())
+    close = all(
+        torch.allclose(a.double(), b.double(), rtol=1e-5, atol=1e-5) for a, b in pairs.values()
+    )
     claim.setup(gpu=torch.cuda.get_device_name(cuda_device), steps=STEPS, lr=LR, **_LOGGED_SETUP)
     claim.report(cpu_final_loss=0.9739, gpu_final_loss=0.9739, W=2.9249, b=1.7063)
-    claim.measure(cpu_final=cpu.final(), gpu_final=gpu.final(), cpu_final_loss=cpu.history.step_loss[-1],
-                  gpu_final_loss=gpu.history.step_loss[-1], max_abs_diff=diffs, bitwise_equal=bitwise,
-                  bitwise_equal_trajectory=torch.equal(cpu.bank.trajectory, gpu.bank.trajectory),
-                  max_abs_diff_along_trajectory=path_diff)
+    claim.measure(
+        cpu_final=cpu.final(),
+        gpu_final=gpu.final(),
+        cpu_final_loss=cpu.history.step_loss[-1],
+        gpu_final_loss=gpu.history.step_loss[-1],
+        max_abs_diff=diffs,
+        bitwise_equal=bitwise,
+        bitwise_equal_trajectory=torch.equal(cpu.bank.trajectory, gpu.bank.trajectory),
+        max_abs_diff_along_trajectory=path_diff,
+    )
     claim.expect(close, "CPU and GPU agree within float32 tolerance (W, b, final loss)")
 
 
@@ -584,8 +870,14 @@ def test_gpu_not_faster_small(claim, cuda_device):
         times["cpu"].append(_timed_run(cpu_device))
         times["gpu"].append(_timed_run(cuda_device))
     ratio = statistics.median(times["gpu"]) / statistics.median(times["cpu"])
-    claim.setup(gpu=torch.cuda.get_device_name(cuda_device), cpu_threads=torch.get_num_threads(), steps=STEPS,
-                repeats=3, warm_up="one 50-step run per device", **_LOGGED_SETUP)
+    claim.setup(
+        gpu=torch.cuda.get_device_name(cuda_device),
+        cpu_threads=torch.get_num_threads(),
+        steps=STEPS,
+        repeats=3,
+        warm_up="one 50-step run per device",
+        **_LOGGED_SETUP,
+    )
     claim.report(cpu_seconds=10.65, gpu_seconds=14.79, gpu_over_cpu=14.79 / 10.65)
     claim.measure(cpu_seconds=times["cpu"], gpu_seconds=times["gpu"], gpu_over_cpu_median=ratio)
     claim.expect(ratio >= 1.0, "GPU wall time at least the CPU's (median of 3)")
@@ -598,10 +890,18 @@ _DOTTED = {f"batch {size}": ".-" for size in BATCH_SIZES}
 
 
 def _record_batch_protocol(claim, device, seeds, **extra):
-    claim.setup(problem="y = 3x + 2 + N(0,1), x ~ N(0,1), 10 000 points", loss="MSE",
-                optimizer="mini-batch SGD (no momentum), reshuffled every epoch", init=(0.0, 0.0),
-                batch_sizes=BATCH_SIZES, lrs=BATCH_LRS, epochs=BATCH_EPOCHS, device=str(device),
-                seeds=list(seeds), **extra)
+    claim.setup(
+        problem="y = 3x + 2 + N(0,1), x ~ N(0,1), 10 000 points",
+        loss="MSE",
+        optimizer="mini-batch SGD (no momentum), reshuffled every epoch",
+        init=(0.0, 0.0),
+        batch_sizes=BATCH_SIZES,
+        lrs=BATCH_LRS,
+        epochs=BATCH_EPOCHS,
+        device=str(device),
+        seeds=list(seeds),
+        **extra,
+    )
 
 
 @pytest.mark.claim("lab1.large-batch-needs-higher-lr", source="lab1 §2 batch size")
@@ -621,22 +921,32 @@ def test_large_batch_needs_higher_lr(claim, lab1_linear, device, seeds):
     """
     grids = {size: lab1_linear.grid(seeds, size, device) for size in BATCH_SIZES}
     excess = {size: grid.excess_heldout_mse() for size, grid in grids.items()}  # (S, L)
-    best = {size: [BATCH_LRS[i] for i in values.argmin(1).tolist()]
-            for size, values in excess.items()}
+    best = {
+        size: [BATCH_LRS[i] for i in values.argmin(1).tolist()] for size, values in excess.items()
+    }
     _record_batch_protocol(claim, device, seeds, best="lowest held-out MSE after the last epoch")
-    claim.report(statement="larger batches often necessitate a higher learning rate for optimal "
-                           "performance")
-    claim.measure(best_lr=best,
-                  heldout_excess_mse={size: values.tolist() for size, values in excess.items()})
-    fig = curves({f"batch {size}": values.mean(0).tolist() for size, values in excess.items()},
-                 x=list(BATCH_LRS), xlabel="learning rate",
-                 ylabel="held-out MSE − 1 (mean over seeds)", logy=True, styles=_DOTTED,
-                 title="After 10 epochs of SGD: which learning rate is best")
+    claim.report(
+        statement="larger batches often necessitate a higher learning rate for optimal performance"
+    )
+    claim.measure(
+        best_lr=best, heldout_excess_mse={size: values.tolist() for size, values in excess.items()}
+    )
+    fig = curves(
+        {f"batch {size}": values.mean(0).tolist() for size, values in excess.items()},
+        x=list(BATCH_LRS),
+        xlabel="learning rate",
+        ylabel="held-out MSE − 1 (mean over seeds)",
+        logy=True,
+        styles=_DOTTED,
+        title="After 10 epochs of SGD: which learning rate is best",
+    )
     fig.axes[0].set_xscale("log")
     claim.figure(fig, "lr-grid")
     log_best = [[math.log10(lr) for lr in best[size]] for size in BATCH_SIZES]
-    claim.expect(stats.rank_trend(BATCH_SIZES, log_best, alternative="increasing"),
-                 "the best learning rate rises with the batch size")
+    claim.expect(
+        stats.rank_trend(BATCH_SIZES, log_best, alternative="increasing"),
+        "the best learning rate rises with the batch size",
+    )
 
 
 @pytest.mark.claim("lab1.small-batch-unstable", source="lab1 §2 batch size")
@@ -659,20 +969,28 @@ def test_small_batch_unstable(claim, lab1_linear, device, seeds):
     column = BATCH_LRS.index(UNSTABLE_LR)
 
     def jumps(grid):  # (S, L): std of the step-to-step changes of the training MSE, last epoch
-        return grid.train_mse()[-grid.steps_per_epoch - 1:].diff(dim=0).std(0)
+        return grid.train_mse()[-grid.steps_per_epoch - 1 :].diff(dim=0).std(0)
 
     spread = {size: jumps(grid) for size, grid in grids.items()}
-    _record_batch_protocol(claim, device, seeds, compared_at_lr=UNSTABLE_LR,
-                 instability="std of the step-to-step changes of the whole-set MSE, last epoch")
-    claim.report(statement="smaller batches introduce variability ... they may create instability "
-                           "during training")
-    claim.measure(instability_at_lr_0_1={size: values[:, column].tolist()
-                                         for size, values in spread.items()},
-                  instability_every_lr={size: values.tolist() for size, values in spread.items()})
+    _record_batch_protocol(
+        claim,
+        device,
+        seeds,
+        compared_at_lr=UNSTABLE_LR,
+        instability="std of the step-to-step changes of the whole-set MSE, last epoch",
+    )
+    claim.report(
+        statement="smaller batches introduce variability ... they may create instability "
+        "during training"
+    )
+    claim.measure(
+        instability_at_lr_0_1={size: values[:, column].tolist() for size, values in spread.items()},
+        instability_every_lr={size: values.tolist() for size, values in spread.items()},
+    )
     first = 0
     series = {}
     for size, grid in grids.items():
-        last = grid.train_mse()[-grid.steps_per_epoch - 1:, first, column]
+        last = grid.train_mse()[-grid.steps_per_epoch - 1 :, first, column]
         series[f"batch {size}"] = last.tolist()
     fig, ax = subplots(figsize=(5.5, 3.6))
     for label, values in series.items():
@@ -687,5 +1005,7 @@ def test_small_batch_unstable(claim, lab1_linear, device, seeds):
     fig.tight_layout()
     claim.figure(fig, "last-epoch")
     at_lr = [spread[size][:, column].tolist() for size in BATCH_SIZES]
-    claim.expect(stats.rank_trend(BATCH_SIZES, at_lr, alternative="decreasing"),
-                 "the step-to-step jumps of the training loss shrink as the batch grows")
+    claim.expect(
+        stats.rank_trend(BATCH_SIZES, at_lr, alternative="decreasing"),
+        "the step-to-step jumps of the training loss shrink as the batch grows",
+    )

@@ -7,13 +7,17 @@ trained once (the run cache) and shared by the claims of every lab1 study.
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
-from claims.lab1_softmax_protocol import (OPTIMIZERS, REFERENCE, Config,
-                                          final_values, record_protocol)
 from claims.lab1_softmax_protocol import LR as SOFTMAX_LR
+from claims.lab1_softmax_protocol import (
+    OPTIMIZERS,
+    REFERENCE,
+    Config,
+    final_values,
+    record_protocol,
+)
 from dlverify import stats
 from dlverify.evidence import Finding
 from dlverify.report.figures import curves, train_val_curves
@@ -28,8 +32,17 @@ def _plateau_epoch(values, within: float = 0.01) -> int:
     return len(values)
 
 
-@pytest.mark.claim("lab1.adam-fastest", source="lab1 §2 Optimizer, Fig. 5",
-                   xfail=Finding("RMSprop, not Adam, is ahead after the first epoch at the common learning rate 1e-3, and Adam does not stabilize first", fails=('train accuracy after epoch 1: Adam > RMSprop > SGD', 'accuracy stabilizes no later for Adam than RMSprop, and for RMSprop than SGD (mean epoch)')))
+@pytest.mark.claim(
+    "lab1.adam-fastest",
+    source="lab1 §2 Optimizer, Fig. 5",
+    xfail=Finding(
+        "RMSprop, not Adam, is ahead after the first epoch at the common learning rate 1e-3, and Adam does not stabilize first",
+        fails=(
+            "train accuracy after epoch 1: Adam > RMSprop > SGD",
+            "accuracy stabilizes no later for Adam than RMSprop, and for RMSprop than SGD (mean epoch)",
+        ),
+    ),
+)
 def test_adam_fastest(claim, lab1_softmax, device, seeds):
     """Over 10 epochs Adam converges fastest (train acc 45 % after epoch 1), RMSprop next (36 %), SGD slowest (13.6 %).
 
@@ -44,19 +57,41 @@ def test_adam_fastest(claim, lab1_softmax, device, seeds):
     first_epoch = {opt: [r.history.train_acc[0] for r in runs[opt]] for opt in OPTIMIZERS}
     plateau = {opt: [_plateau_epoch(r.history.train_acc) for r in runs[opt]] for opt in OPTIMIZERS}
     record_protocol(claim, device, seeds, optimizers=list(OPTIMIZERS))
-    claim.report(train_acc_epoch1={"adam": 0.4502, "rmsprop": 0.3630, "sgd": 0.1358}, sgd_train_acc_epoch10=0.3069)
-    claim.measure(train_acc_epoch1=first_epoch, epoch_train_acc_stabilizes=plateau,
-                  train_acc_epoch10={opt: final_values(runs[opt], "train_acc") for opt in OPTIMIZERS},
-                  val_acc_epoch10={opt: final_values(runs[opt], "val_acc") for opt in OPTIMIZERS})
-    claim.figure(train_val_curves({opt: runs[opt][0].history for opt in OPTIMIZERS}, metric="acc",
-                                  title=f"Optimizers, lr {SOFTMAX_LR}, seed {seeds[0]} (Fig. 5)"), "optimizer-accuracy")
-    claim.figure(train_val_curves({opt: runs[opt][0].history for opt in OPTIMIZERS}, metric="loss",
-                                  title=f"Optimizers, lr {SOFTMAX_LR}, seed {seeds[0]}"), "optimizer-loss")
-    claim.expect(stats.ordering(first_epoch, ["adam", "rmsprop", "sgd"]),
-                 "train accuracy after epoch 1: Adam > RMSprop > SGD")
+    claim.report(
+        train_acc_epoch1={"adam": 0.4502, "rmsprop": 0.3630, "sgd": 0.1358},
+        sgd_train_acc_epoch10=0.3069,
+    )
+    claim.measure(
+        train_acc_epoch1=first_epoch,
+        epoch_train_acc_stabilizes=plateau,
+        train_acc_epoch10={opt: final_values(runs[opt], "train_acc") for opt in OPTIMIZERS},
+        val_acc_epoch10={opt: final_values(runs[opt], "val_acc") for opt in OPTIMIZERS},
+    )
+    claim.figure(
+        train_val_curves(
+            {opt: runs[opt][0].history for opt in OPTIMIZERS},
+            metric="acc",
+            title=f"Optimizers, lr {SOFTMAX_LR}, seed {seeds[0]} (Fig. 5)",
+        ),
+        "optimizer-accuracy",
+    )
+    claim.figure(
+        train_val_curves(
+            {opt: runs[opt][0].history for opt in OPTIMIZERS},
+            metric="loss",
+            title=f"Optimizers, lr {SOFTMAX_LR}, seed {seeds[0]}",
+        ),
+        "optimizer-loss",
+    )
+    claim.expect(
+        stats.ordering(first_epoch, ["adam", "rmsprop", "sgd"]),
+        "train accuracy after epoch 1: Adam > RMSprop > SGD",
+    )
     means = {opt: float(np.mean(plateau[opt])) for opt in OPTIMIZERS}
-    claim.expect(means["adam"] <= means["rmsprop"] <= means["sgd"],
-                 "accuracy stabilizes no later for Adam than RMSprop, and for RMSprop than SGD (mean epoch)")
+    claim.expect(
+        means["adam"] <= means["rmsprop"] <= means["sgd"],
+        "accuracy stabilizes no later for Adam than RMSprop, and for RMSprop than SGD (mean epoch)",
+    )
 
 
 @pytest.mark.claim("lab1.rmsprop-beats-sgd", source="lab1 §2 Optimizer")
@@ -71,11 +106,20 @@ def test_rmsprop_beats_sgd(claim, lab1_softmax, device, seeds):
     record_protocol(claim, device, seeds, optimizers=["rmsprop", "sgd"])
     claim.report(rmsprop_val_acc=0.6513, sgd_val_acc=0.2205)
     claim.measure(rmsprop_val_acc=rmsprop, sgd_val_acc=sgd)
-    claim.expect(stats.compare_paired(rmsprop, sgd, alternative="greater"), "final val acc: RMSprop above SGD")
+    claim.expect(
+        stats.compare_paired(rmsprop, sgd, alternative="greater"),
+        "final val acc: RMSprop above SGD",
+    )
 
 
-@pytest.mark.claim("lab1.rmsprop-beats-adam", source="lab1 §2 Optimizer",
-                   xfail=Finding("RMSprop does not end confidently above Adam: the difference in final val accuracy is within seed noise at the seed budget", fails=('final val acc: RMSprop above Adam',)))
+@pytest.mark.claim(
+    "lab1.rmsprop-beats-adam",
+    source="lab1 §2 Optimizer",
+    xfail=Finding(
+        "RMSprop does not end confidently above Adam: the difference in final val accuracy is within seed noise at the seed budget",
+        fails=("final val acc: RMSprop above Adam",),
+    ),
+)
 def test_rmsprop_beats_adam(claim, lab1_softmax, device, seeds):
     """After 10 epochs RMSprop's validation accuracy (65.13 %) is above Adam's (60.73 %).
 
@@ -87,11 +131,23 @@ def test_rmsprop_beats_adam(claim, lab1_softmax, device, seeds):
     record_protocol(claim, device, seeds, optimizers=["rmsprop", "adam"])
     claim.report(rmsprop_val_acc=0.6513, adam_val_acc=0.6073)
     claim.measure(rmsprop_val_acc=rmsprop, adam_val_acc=adam)
-    claim.expect(stats.compare_paired(rmsprop, adam, alternative="greater"), "final val acc: RMSprop above Adam")
+    claim.expect(
+        stats.compare_paired(rmsprop, adam, alternative="greater"),
+        "final val acc: RMSprop above Adam",
+    )
 
 
-@pytest.mark.claim("lab1.split-010-beats-015", source="lab1 §2 Train/Val split",
-                   xfail=Finding("the two validation splits' final accuracies do not differ beyond seed noise at the seed budget", fails=('final train accuracy higher with the 0.1 split', 'final validation accuracy higher with the 0.1 split')))
+@pytest.mark.claim(
+    "lab1.split-010-beats-015",
+    source="lab1 §2 Train/Val split",
+    xfail=Finding(
+        "the two validation splits' final accuracies do not differ beyond seed noise at the seed budget",
+        fails=(
+            "final train accuracy higher with the 0.1 split",
+            "final validation accuracy higher with the 0.1 split",
+        ),
+    ),
+)
 def test_split_010_beats_015(claim, lab1_softmax, device, seeds):
     """A 0.1 validation split gives higher train (61.09 vs 58.54 %) and val (65.13 vs 61.66 %) accuracy than 0.15.
 
@@ -103,18 +159,44 @@ def test_split_010_beats_015(claim, lab1_softmax, device, seeds):
     ten = lab1_softmax.runs(Config(val_split=0.1), seeds, device)
     fifteen = lab1_softmax.runs(Config(val_split=0.15), seeds, device)
     record_protocol(claim, device, seeds, optimizer="rmsprop", validation_splits=[0.1, 0.15])
-    claim.report(train_acc={"0.1": 0.6109, "0.15": 0.5854}, val_acc={"0.1": 0.6513, "0.15": 0.6166},
-                 best_val_acc={"0.1": 0.6553, "0.15": 0.6323})
-    claim.measure(train_acc={"0.1": final_values(ten, "train_acc"), "0.15": final_values(fifteen, "train_acc")},
-                  val_acc={"0.1": final_values(ten, "val_acc"), "0.15": final_values(fifteen, "val_acc")},
-                  best_val_acc={"0.1": [max(r.history.val_acc) for r in ten],
-                                "0.15": [max(r.history.val_acc) for r in fifteen]})
-    claim.figure(train_val_curves({"split 0.1": ten[0].history, "split 0.15": fifteen[0].history}, metric="acc",
-                                  title=f"Validation split, RMSprop, seed {seeds[0]}"), "split-accuracy")
-    claim.expect(stats.compare_paired(final_values(ten, "train_acc"), final_values(fifteen, "train_acc"), alternative="greater"),
-                 "final train accuracy higher with the 0.1 split")
-    claim.expect(stats.compare_paired(final_values(ten, "val_acc"), final_values(fifteen, "val_acc"), alternative="greater"),
-                 "final validation accuracy higher with the 0.1 split")
+    claim.report(
+        train_acc={"0.1": 0.6109, "0.15": 0.5854},
+        val_acc={"0.1": 0.6513, "0.15": 0.6166},
+        best_val_acc={"0.1": 0.6553, "0.15": 0.6323},
+    )
+    claim.measure(
+        train_acc={
+            "0.1": final_values(ten, "train_acc"),
+            "0.15": final_values(fifteen, "train_acc"),
+        },
+        val_acc={"0.1": final_values(ten, "val_acc"), "0.15": final_values(fifteen, "val_acc")},
+        best_val_acc={
+            "0.1": [max(r.history.val_acc) for r in ten],
+            "0.15": [max(r.history.val_acc) for r in fifteen],
+        },
+    )
+    claim.figure(
+        train_val_curves(
+            {"split 0.1": ten[0].history, "split 0.15": fifteen[0].history},
+            metric="acc",
+            title=f"Validation split, RMSprop, seed {seeds[0]}",
+        ),
+        "split-accuracy",
+    )
+    claim.expect(
+        stats.compare_paired(
+            final_values(ten, "train_acc"),
+            final_values(fifteen, "train_acc"),
+            alternative="greater",
+        ),
+        "final train accuracy higher with the 0.1 split",
+    )
+    claim.expect(
+        stats.compare_paired(
+            final_values(ten, "val_acc"), final_values(fifteen, "val_acc"), alternative="greater"
+        ),
+        "final validation accuracy higher with the 0.1 split",
+    )
 
 
 def _level_off_epoch(losses, relative: float = 0.01) -> int | None:
@@ -126,8 +208,16 @@ def _level_off_epoch(losses, relative: float = 0.01) -> int | None:
     return None
 
 
-@pytest.mark.claim("lab1.rmsprop-100-epochs", source="lab1 §2, Fig. 6",
-                   xfail={"default": Finding("the accuracies match the report, but the training loss levels off much earlier than the reported ≈ 20 epochs", fails=('train loss levels off (< 1 %/epoch) from an epoch between 10 and 30',))})
+@pytest.mark.claim(
+    "lab1.rmsprop-100-epochs",
+    source="lab1 §2, Fig. 6",
+    xfail={
+        "default": Finding(
+            "the accuracies match the report, but the training loss levels off much earlier than the reported ≈ 20 epochs",
+            fails=("train loss levels off (< 1 %/epoch) from an epoch between 10 and 30",),
+        )
+    },
+)
 def test_rmsprop_100_epochs(claim, lab1_softmax, profile, device, seeds):
     """RMSprop for 100 epochs: train acc ≈ 87 %, val acc ≈ 85 %, gap ≈ 2 % (mild overfitting);
     losses level off after ≈ 20 epochs.
@@ -151,20 +241,38 @@ def test_rmsprop_100_epochs(claim, lab1_softmax, profile, device, seeds):
         claim.scaled(f"100 -> {epochs} epochs under the default profile (--profile full runs 100)")
     record_protocol(claim, device, seeds, optimizer="rmsprop", epochs=epochs)
     claim.report(max_train_acc=0.87, max_val_acc=0.85, gap=0.02, losses_level_off_after_epoch=20)
-    claim.measure(max_train_acc=max_train, max_val_acc=max_val, gap=gap, final_train_acc=final_values(runs, "train_acc"),
-                  final_val_acc=final_values(runs, "val_acc"), train_loss_levels_off_at_epoch=level_train,
-                  val_loss_levels_off_at_epoch=level_val)
-    claim.figure(train_val_curves({"RMSprop": runs[0].history}, metric="acc",
-                                  title=f"RMSprop, {epochs} epochs, seed {seeds[0]} (Fig. 6, accuracy)"),
-                 "rmsprop-long-accuracy")
-    claim.figure(train_val_curves({"RMSprop": runs[0].history}, metric="loss",
-                                  title=f"RMSprop, {epochs} epochs, seed {seeds[0]} (Fig. 6, loss)"),
-                 "rmsprop-long-loss")
+    claim.measure(
+        max_train_acc=max_train,
+        max_val_acc=max_val,
+        gap=gap,
+        final_train_acc=final_values(runs, "train_acc"),
+        final_val_acc=final_values(runs, "val_acc"),
+        train_loss_levels_off_at_epoch=level_train,
+        val_loss_levels_off_at_epoch=level_val,
+    )
+    claim.figure(
+        train_val_curves(
+            {"RMSprop": runs[0].history},
+            metric="acc",
+            title=f"RMSprop, {epochs} epochs, seed {seeds[0]} (Fig. 6, accuracy)",
+        ),
+        "rmsprop-long-accuracy",
+    )
+    claim.figure(
+        train_val_curves(
+            {"RMSprop": runs[0].history},
+            metric="loss",
+            title=f"RMSprop, {epochs} epochs, seed {seeds[0]} (Fig. 6, loss)",
+        ),
+        "rmsprop-long-loss",
+    )
     claim.expect(stats.within(max_train, 0.85, 0.89), "max train accuracy ≈ 87 % (within 2 points)")
     claim.expect(stats.within(max_val, 0.83, 0.87), "max val accuracy ≈ 85 % (within 2 points)")
     claim.expect(stats.within(gap, 0.0, 0.04), "train-val gap ≈ 2 % (positive, under 4 points)")
-    claim.expect(all(e is not None and 10 <= e <= 30 for e in level_train),
-                 "train loss levels off (< 1 %/epoch) from an epoch between 10 and 30")
+    claim.expect(
+        all(e is not None and 10 <= e <= 30 for e in level_train),
+        "train loss levels off (< 1 %/epoch) from an epoch between 10 and 30",
+    )
 
 
 LEVELLED = 20  # the epoch after which the report says the long run's losses have levelled off
@@ -186,11 +294,15 @@ def _change_std(values) -> float:
 
 
 @pytest.mark.claim(
-    "lab1.final-train-acc-order", source="lab1 §2 Optimizer, Fig. 5",
-    xfail=Finding("at the common learning rate Adam ends the 10 epochs with a slightly higher "
-                  "train accuracy than RMSprop, so the ordering RMSprop > Adam > SGD is reversed "
-                  "in its first step (both far above SGD)",
-                  fails=("train accuracy after epoch 10: RMSprop > Adam > SGD",)))
+    "lab1.final-train-acc-order",
+    source="lab1 §2 Optimizer, Fig. 5",
+    xfail=Finding(
+        "at the common learning rate Adam ends the 10 epochs with a slightly higher "
+        "train accuracy than RMSprop, so the ordering RMSprop > Adam > SGD is reversed "
+        "in its first step (both far above SGD)",
+        fails=("train accuracy after epoch 10: RMSprop > Adam > SGD",),
+    ),
+)
 def test_final_train_acc_order(claim, lab1_softmax, device, seeds):
     """After 10 epochs the train accuracy orders RMSprop (61.09 %) > Adam (59.14 %) > SGD (30.69 %).
 
@@ -201,26 +313,39 @@ def test_final_train_acc_order(claim, lab1_softmax, device, seeds):
     """
     runs = {opt: lab1_softmax.runs(Config(opt), seeds, device) for opt in OPTIMIZERS}
     train = {opt: final_values(runs[opt], "train_acc") for opt in OPTIMIZERS}
-    record_protocol(claim, device, seeds, optimizers=list(OPTIMIZERS),
-                   train_accuracy=KERAS_TRAIN_ACC)
+    record_protocol(
+        claim, device, seeds, optimizers=list(OPTIMIZERS), train_accuracy=KERAS_TRAIN_ACC
+    )
     claim.report(train_acc_epoch10={"rmsprop": 0.6109, "adam": 0.5914, "sgd": 0.3069})
     claim.measure(train_acc_epoch10=train)
-    claim.figure(curves({opt: runs[opt][0].history.train_acc for opt in OPTIMIZERS},
-                        ylabel="train accuracy (running mean)",
-                        title=f"Train accuracy, lr {SOFTMAX_LR}, seed {seeds[0]} (Fig. 5)"),
-                 "optimizer-train-accuracy")
-    claim.expect(stats.ordering(train, ["rmsprop", "adam", "sgd"]),
-                 "train accuracy after epoch 10: RMSprop > Adam > SGD")
+    claim.figure(
+        curves(
+            {opt: runs[opt][0].history.train_acc for opt in OPTIMIZERS},
+            ylabel="train accuracy (running mean)",
+            title=f"Train accuracy, lr {SOFTMAX_LR}, seed {seeds[0]} (Fig. 5)",
+        ),
+        "optimizer-train-accuracy",
+    )
+    claim.expect(
+        stats.ordering(train, ["rmsprop", "adam", "sgd"]),
+        "train accuracy after epoch 10: RMSprop > Adam > SGD",
+    )
 
 
 @pytest.mark.claim(
-    "lab1.val-above-train", source="lab1 §2 Optimizer",
-    xfail=Finding("Adam's validation accuracy ends below its (running-mean) train accuracy, not "
-                  "above; RMSprop's is not above its train accuracy, nor SGD's below, beyond seed "
-                  "noise",
-                  fails=("Adam: final val accuracy above train accuracy",
-                         "RMSprop: final val accuracy above train accuracy",
-                         "SGD: final val accuracy below train accuracy")))
+    "lab1.val-above-train",
+    source="lab1 §2 Optimizer",
+    xfail=Finding(
+        "Adam's validation accuracy ends below its (running-mean) train accuracy, not "
+        "above; RMSprop's is not above its train accuracy, nor SGD's below, beyond seed "
+        "noise",
+        fails=(
+            "Adam: final val accuracy above train accuracy",
+            "RMSprop: final val accuracy above train accuracy",
+            "SGD: final val accuracy below train accuracy",
+        ),
+    ),
+)
 def test_val_above_train(claim, lab1_softmax, device, seeds):
     """For Adam and RMSprop the validation accuracy ends above the training accuracy
     (60.73 vs 59.14 %; 65.13 vs 61.09 %); for SGD below (22.05 vs 30.69 %).
@@ -234,29 +359,52 @@ def test_val_above_train(claim, lab1_softmax, device, seeds):
     runs = {opt: lab1_softmax.runs(Config(opt), seeds, device) for opt in OPTIMIZERS}
     train = {opt: final_values(runs[opt], "train_acc") for opt in OPTIMIZERS}
     val = {opt: final_values(runs[opt], "val_acc") for opt in OPTIMIZERS}
-    record_protocol(claim, device, seeds, optimizers=list(OPTIMIZERS),
-                   train_accuracy=KERAS_TRAIN_ACC)
-    claim.report(train_acc={"adam": 0.5914, "rmsprop": 0.6109, "sgd": 0.3069},
-                 val_acc={"adam": 0.6073, "rmsprop": 0.6513, "sgd": 0.2205})
-    claim.measure(train_acc=train, val_acc=val,
-                  val_minus_train={opt: np.subtract(val[opt], train[opt]) for opt in OPTIMIZERS})
-    claim.figure(train_val_curves({opt: runs[opt][0].history for opt in OPTIMIZERS}, metric="acc",
-                                  title=f"Train (running mean) and val accuracy, seed {seeds[0]}"),
-                 "optimizer-train-val-accuracy")
-    claim.expect(stats.compare_paired(val["adam"], train["adam"], alternative="greater"),
-                 "Adam: final val accuracy above train accuracy")
-    claim.expect(stats.compare_paired(val["rmsprop"], train["rmsprop"], alternative="greater"),
-                 "RMSprop: final val accuracy above train accuracy")
-    claim.expect(stats.compare_paired(val["sgd"], train["sgd"], alternative="less"),
-                 "SGD: final val accuracy below train accuracy")
+    record_protocol(
+        claim, device, seeds, optimizers=list(OPTIMIZERS), train_accuracy=KERAS_TRAIN_ACC
+    )
+    claim.report(
+        train_acc={"adam": 0.5914, "rmsprop": 0.6109, "sgd": 0.3069},
+        val_acc={"adam": 0.6073, "rmsprop": 0.6513, "sgd": 0.2205},
+    )
+    claim.measure(
+        train_acc=train,
+        val_acc=val,
+        val_minus_train={opt: np.subtract(val[opt], train[opt]) for opt in OPTIMIZERS},
+    )
+    claim.figure(
+        train_val_curves(
+            {opt: runs[opt][0].history for opt in OPTIMIZERS},
+            metric="acc",
+            title=f"Train (running mean) and val accuracy, seed {seeds[0]}",
+        ),
+        "optimizer-train-val-accuracy",
+    )
+    claim.expect(
+        stats.compare_paired(val["adam"], train["adam"], alternative="greater"),
+        "Adam: final val accuracy above train accuracy",
+    )
+    claim.expect(
+        stats.compare_paired(val["rmsprop"], train["rmsprop"], alternative="greater"),
+        "RMSprop: final val accuracy above train accuracy",
+    )
+    claim.expect(
+        stats.compare_paired(val["sgd"], train["sgd"], alternative="less"),
+        "SGD: final val accuracy below train accuracy",
+    )
 
 
 @pytest.mark.claim(
-    "lab1.sgd-val-fluctuates", source="lab1 §2 Optimizer, Fig. 5",
-    xfail=Finding("at lr 1e-3 SGD's validation accuracy rises in every epoch and peaks in the last "
-                  "one: it neither fluctuates nor ends below an earlier peak",
-                  fails=("SGD's val accuracy drops in some epoch (smallest change < 0)",
-                         "SGD's final val accuracy below its earlier peak")))
+    "lab1.sgd-val-fluctuates",
+    source="lab1 §2 Optimizer, Fig. 5",
+    xfail=Finding(
+        "at lr 1e-3 SGD's validation accuracy rises in every epoch and peaks in the last "
+        "one: it neither fluctuates nor ends below an earlier peak",
+        fails=(
+            "SGD's val accuracy drops in some epoch (smallest change < 0)",
+            "SGD's final val accuracy below its earlier peak",
+        ),
+    ),
+)
 def test_sgd_val_fluctuates(claim, lab1_softmax, device, seeds):
     """SGD's validation accuracy fluctuates, peaking at 27.80 % in epoch 9 and ending lower.
 
@@ -273,19 +421,30 @@ def test_sgd_val_fluctuates(claim, lab1_softmax, device, seeds):
     final_minus_peak = [v[-1] - max(v[:-1]) for v in val]
     record_protocol(claim, device, seeds, optimizer="sgd")
     claim.report(sgd_peak_val_acc=0.2780, sgd_peak_epoch=9, sgd_final_val_acc=0.2205)
-    claim.measure(smallest_epoch_to_epoch_change=smallest_change,
-                  final_minus_earlier_peak=final_minus_peak,
-                  drops=[int((np.diff(v) < 0).sum()) for v in val],
-                  peak_epoch=[int(np.argmax(v)) + 1 for v in val],
-                  peak_val_acc=[max(v) for v in val], final_val_acc=[v[-1] for v in val])
-    claim.figure(curves({f"seed {run.seed}": run.history.val_acc for run in runs},
-                        ylabel="val accuracy",
-                        title=f"SGD validation accuracy, lr {SOFTMAX_LR} (Fig. 5)"),
-                 "sgd-val-accuracy")
-    claim.expect(stats.compare_to_value(smallest_change, 0.0, alternative="less"),
-                 "SGD's val accuracy drops in some epoch (smallest change < 0)")
-    claim.expect(stats.compare_to_value(final_minus_peak, 0.0, alternative="less"),
-                 "SGD's final val accuracy below its earlier peak")
+    claim.measure(
+        smallest_epoch_to_epoch_change=smallest_change,
+        final_minus_earlier_peak=final_minus_peak,
+        drops=[int((np.diff(v) < 0).sum()) for v in val],
+        peak_epoch=[int(np.argmax(v)) + 1 for v in val],
+        peak_val_acc=[max(v) for v in val],
+        final_val_acc=[v[-1] for v in val],
+    )
+    claim.figure(
+        curves(
+            {f"seed {run.seed}": run.history.val_acc for run in runs},
+            ylabel="val accuracy",
+            title=f"SGD validation accuracy, lr {SOFTMAX_LR} (Fig. 5)",
+        ),
+        "sgd-val-accuracy",
+    )
+    claim.expect(
+        stats.compare_to_value(smallest_change, 0.0, alternative="less"),
+        "SGD's val accuracy drops in some epoch (smallest change < 0)",
+    )
+    claim.expect(
+        stats.compare_to_value(final_minus_peak, 0.0, alternative="less"),
+        "SGD's final val accuracy below its earlier peak",
+    )
 
 
 @pytest.mark.claim("lab1.optimizer-plateau-epoch", source="lab1 §2 Optimizer")
@@ -300,25 +459,41 @@ def test_optimizer_plateau_epoch(claim, lab1_softmax, device, seeds):
     """
     runs = {opt: lab1_softmax.runs(Config(opt), seeds, device) for opt in ("adam", "rmsprop")}
     stable = {opt: [_stable_from_epoch(r.history.train_acc) for r in runs[opt]] for opt in runs}
-    record_protocol(claim, device, seeds, optimizers=["adam", "rmsprop"],
-                   train_accuracy=KERAS_TRAIN_ACC,
-                   stable="every later epoch-to-epoch change of the train accuracy below 1 point")
+    record_protocol(
+        claim,
+        device,
+        seeds,
+        optimizers=["adam", "rmsprop"],
+        train_accuracy=KERAS_TRAIN_ACC,
+        stable="every later epoch-to-epoch change of the train accuracy below 1 point",
+    )
     claim.report(adam_stable_by_epoch=2, rmsprop_stable_by_epoch=3)
-    claim.measure(stable_from_epoch=stable,
-                  train_acc={opt: [r.history.train_acc for r in runs[opt]] for opt in runs})
-    claim.expect(stats.compare_to_value(stable["adam"], 2.5, alternative="less"),
-                 "Adam stable by epoch 2")
-    claim.expect(stats.compare_to_value(stable["rmsprop"], 3.5, alternative="less"),
-                 "RMSprop stable by epoch 3")
+    claim.measure(
+        stable_from_epoch=stable,
+        train_acc={opt: [r.history.train_acc for r in runs[opt]] for opt in runs},
+    )
+    claim.expect(
+        stats.compare_to_value(stable["adam"], 2.5, alternative="less"), "Adam stable by epoch 2"
+    )
+    claim.expect(
+        stats.compare_to_value(stable["rmsprop"], 3.5, alternative="less"),
+        "RMSprop stable by epoch 3",
+    )
 
 
 @pytest.mark.claim(
-    "lab1.split-peak-val", source="lab1 §2 Train/Val split",
-    xfail=Finding("the 0.1 split does not stay ahead: its smallest per-epoch lead over the 0.15 "
-                  "split is confidently negative (0.15 is ahead in some epochs), and the two peaks "
-                  "do not differ beyond seed noise",
-                  fails=("peak val accuracy higher with the 0.1 split",
-                         "the 0.1 split's val accuracy ahead in every epoch (smallest lead > 0)")))
+    "lab1.split-peak-val",
+    source="lab1 §2 Train/Val split",
+    xfail=Finding(
+        "the 0.1 split does not stay ahead: its smallest per-epoch lead over the 0.15 "
+        "split is confidently negative (0.15 is ahead in some epochs), and the two peaks "
+        "do not differ beyond seed noise",
+        fails=(
+            "peak val accuracy higher with the 0.1 split",
+            "the 0.1 split's val accuracy ahead in every epoch (smallest lead > 0)",
+        ),
+    ),
+)
 def test_split_peak_val(claim, lab1_softmax, device, seeds):
     """The 0.1 split reaches a higher peak validation accuracy (65.53 vs 63.23 %) and stays
     ahead throughout.
@@ -337,26 +512,43 @@ def test_split_peak_val(claim, lab1_softmax, device, seeds):
     leads = [np.subtract(a.history.val_acc, b.history.val_acc) for a, b in zip(ten, fifteen)]
     smallest_lead = [float(lead.min()) for lead in leads]
     record_protocol(claim, device, seeds, optimizer="rmsprop", validation_splits=[0.1, 0.15])
-    claim.report(peak_val_acc={"0.1": 0.6553, "0.15": 0.6323},
-                 statement="the 0.1 split consistently achieves higher validation accuracies "
-                           "throughout the training process")
-    claim.measure(peak_val_acc={"0.1": peak10, "0.15": peak15}, smallest_lead=smallest_lead,
-                  share_of_epochs_ahead=[float((lead > 0).mean()) for lead in leads])
-    claim.figure(curves({"split 0.1": ten[0].history.val_acc,
-                         "split 0.15": fifteen[0].history.val_acc}, ylabel="val accuracy",
-                        title=f"Validation accuracy per split, seed {seeds[0]}"),
-                 "split-val-accuracy")
-    claim.expect(stats.compare_paired(peak10, peak15, alternative="greater"),
-                 "peak val accuracy higher with the 0.1 split")
-    claim.expect(stats.compare_to_value(smallest_lead, 0.0, alternative="greater"),
-                 "the 0.1 split's val accuracy ahead in every epoch (smallest lead > 0)")
+    claim.report(
+        peak_val_acc={"0.1": 0.6553, "0.15": 0.6323},
+        statement="the 0.1 split consistently achieves higher validation accuracies "
+        "throughout the training process",
+    )
+    claim.measure(
+        peak_val_acc={"0.1": peak10, "0.15": peak15},
+        smallest_lead=smallest_lead,
+        share_of_epochs_ahead=[float((lead > 0).mean()) for lead in leads],
+    )
+    claim.figure(
+        curves(
+            {"split 0.1": ten[0].history.val_acc, "split 0.15": fifteen[0].history.val_acc},
+            ylabel="val accuracy",
+            title=f"Validation accuracy per split, seed {seeds[0]}",
+        ),
+        "split-val-accuracy",
+    )
+    claim.expect(
+        stats.compare_paired(peak10, peak15, alternative="greater"),
+        "peak val accuracy higher with the 0.1 split",
+    )
+    claim.expect(
+        stats.compare_to_value(smallest_lead, 0.0, alternative="greater"),
+        "the 0.1 split's val accuracy ahead in every epoch (smallest lead > 0)",
+    )
 
 
 @pytest.mark.claim(
-    "lab1.split-015-val-stabler", source="lab1 §2 Train/Val split",
-    xfail=Finding("the epoch-to-epoch fluctuation of the validation accuracy does not differ "
-                  "between the two splits beyond seed noise at the seed budget",
-                  fails=("val accuracy changes spread more with the 0.1 split",)))
+    "lab1.split-015-val-stabler",
+    source="lab1 §2 Train/Val split",
+    xfail=Finding(
+        "the epoch-to-epoch fluctuation of the validation accuracy does not differ "
+        "between the two splits beyond seed noise at the seed budget",
+        fails=("val accuracy changes spread more with the 0.1 split",),
+    ),
+)
 def test_split_015_val_stabler(claim, lab1_softmax, device, seeds):
     """The 0.1 split's validation accuracy fluctuates more across epochs; 0.15's is more stable.
 
@@ -369,12 +561,20 @@ def test_split_015_val_stabler(claim, lab1_softmax, device, seeds):
     fifteen = lab1_softmax.runs(Config(val_split=0.15), seeds, device)
     spread10 = [_change_std(r.history.val_acc) for r in ten]
     spread15 = [_change_std(r.history.val_acc) for r in fifteen]
-    record_protocol(claim, device, seeds, optimizer="rmsprop", validation_splits=[0.1, 0.15],
-                   fluctuation="std of the epoch-to-epoch changes of the val accuracy")
+    record_protocol(
+        claim,
+        device,
+        seeds,
+        optimizer="rmsprop",
+        validation_splits=[0.1, 0.15],
+        fluctuation="std of the epoch-to-epoch changes of the val accuracy",
+    )
     claim.report(statement="the 0.1 split fluctuates more; the 0.15 split is more stable")
     claim.measure(val_acc_change_std={"0.1": spread10, "0.15": spread15})
-    claim.expect(stats.compare_paired(spread10, spread15, alternative="greater"),
-                 "val accuracy changes spread more with the 0.1 split")
+    claim.expect(
+        stats.compare_paired(spread10, spread15, alternative="greater"),
+        "val accuracy changes spread more with the 0.1 split",
+    )
 
 
 @pytest.mark.claim("lab1.val-loss-noisier", source="lab1 §2, Fig. 6")
@@ -394,16 +594,30 @@ def test_val_loss_noisier(claim, lab1_softmax, device, seeds):
     val = [_change_std(r.history.val_loss[late]) for r in runs]
     train = [_change_std(r.history.train_loss[late]) for r in runs]
     if epochs < 100:
-        claim.scaled(f"100 -> {epochs} epochs under the default profile: "
-                     f"the changes over epochs {LEVELLED}-{epochs}")
-    record_protocol(claim, device, seeds, optimizer="rmsprop", epochs=epochs,
-                   fluctuation=f"std of the epoch-to-epoch loss changes from epoch {LEVELLED} on")
+        claim.scaled(
+            f"100 -> {epochs} epochs under the default profile: "
+            f"the changes over epochs {LEVELLED}-{epochs}"
+        )
+    record_protocol(
+        claim,
+        device,
+        seeds,
+        optimizer="rmsprop",
+        epochs=epochs,
+        fluctuation=f"std of the epoch-to-epoch loss changes from epoch {LEVELLED} on",
+    )
     claim.report(statement="validation loss fluctuates more than training loss")
     claim.measure(val_loss_change_std=val, train_loss_change_std=train)
     history = runs[0].history
-    claim.figure(curves({"train loss": history.train_loss[late],
-                         "val loss": history.val_loss[late]}, x=history.epoch[late],
-                        title=f"RMSprop losses from epoch {LEVELLED}, seed {runs[0].seed}"),
-                 "long-run-late-losses")
-    claim.expect(stats.compare_paired(val, train, alternative="greater"),
-                 "val loss changes spread more than train loss changes")
+    claim.figure(
+        curves(
+            {"train loss": history.train_loss[late], "val loss": history.val_loss[late]},
+            x=history.epoch[late],
+            title=f"RMSprop losses from epoch {LEVELLED}, seed {runs[0].seed}",
+        ),
+        "long-run-late-losses",
+    )
+    claim.expect(
+        stats.compare_paired(val, train, alternative="greater"),
+        "val loss changes spread more than train loss changes",
+    )

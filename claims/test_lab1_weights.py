@@ -6,18 +6,16 @@ The class weight images of the 100-epoch RMSprop run
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
 
-from claims.lab1_softmax_protocol import (EPOCHS, REFERENCE, flat, record_protocol)
+from claims.lab1_softmax_protocol import EPOCHS, REFERENCE, flat, record_protocol
 from dlverify import stats
 from dlverify.data import FASHION_MNIST_CLASSES
 from dlverify.evidence import Finding
 from dlverify.probes import cluster_weights
 from dlverify.report.figures import subplots
-
 
 TOPS, FOOTWEAR = (0, 2, 4, 6), (5, 7, 9)
 
@@ -30,7 +28,7 @@ def _class_means(train) -> torch.Tensor:
 
 def _correlations(a: torch.Tensor, b: torch.Tensor) -> np.ndarray:
     """Pearson correlation over pixels of every row of ``a`` with every row of ``b``."""
-    return np.corrcoef(a.double().numpy(), b.double().numpy())[: len(a), len(a):]
+    return np.corrcoef(a.double().numpy(), b.double().numpy())[: len(a), len(a) :]
 
 
 def _weight_images(weight: torch.Tensor, title: str):
@@ -46,8 +44,14 @@ def _weight_images(weight: torch.Tensor, title: str):
     return fig
 
 
-@pytest.mark.claim("lab1.weights-class-patterns", source="lab1 §2, Fig. 8",
-                   xfail=Finding("most class weight images do not best match their own class's mean image: the templates are contrastive (what separates a class from the others), not pictures of the class", fails=("every class's weight image best matches its own class mean",)))
+@pytest.mark.claim(
+    "lab1.weights-class-patterns",
+    source="lab1 §2, Fig. 8",
+    xfail=Finding(
+        "most class weight images do not best match their own class's mean image: the templates are contrastive (what separates a class from the others), not pictures of the class",
+        fails=("every class's weight image best matches its own class mean",),
+    ),
+)
 def test_weights_class_patterns(claim, lab1_softmax, device, seeds):
     """The per-class weight images show distinct, class-specific patterns.
 
@@ -66,27 +70,50 @@ def test_weights_class_patterns(claim, lab1_softmax, device, seeds):
         weight = run.weights[-1]
         corr = _correlations(weight, means)
         matches.append([int(np.argmax(corr[c])) == c for c in range(10)])
-        matches_centred.append([int(np.argmax(_correlations(weight, centred)[c])) == c for c in range(10)])
+        matches_centred.append(
+            [int(np.argmax(_correlations(weight, centred)[c])) == c for c in range(10)]
+        )
         diagonal.append(np.diag(corr).tolist())
     record_protocol(claim, device, seeds, optimizer="rmsprop", epochs=lab1_softmax.long_epochs)
     claim.report(statement="the weights for each class display distinct patterns (Fig. 8)")
-    claim.measure(own_class_mean_is_best_match=matches, own_centred_mean_is_best_match=matches_centred,
-                  correlation_with_own_class_mean=diagonal,
-                  classes_matched_per_seed=[sum(m) for m in matches])
-    claim.figure(_weight_images(runs[0].weights[-1], f"Class weight images, seed {runs[0].seed} (Fig. 8)"),
-                 "weight-images")
-    claim.expect(all(all(m) for m in matches), "every class's weight image best matches its own class mean")
+    claim.measure(
+        own_class_mean_is_best_match=matches,
+        own_centred_mean_is_best_match=matches_centred,
+        correlation_with_own_class_mean=diagonal,
+        classes_matched_per_seed=[sum(m) for m in matches],
+    )
+    claim.figure(
+        _weight_images(runs[0].weights[-1], f"Class weight images, seed {runs[0].seed} (Fig. 8)"),
+        "weight-images",
+    )
+    claim.expect(
+        all(all(m) for m in matches), "every class's weight image best matches its own class mean"
+    )
 
 
-GARMENT_GROUPS = {0: "top", 2: "top", 4: "top", 6: "top", 5: "footwear", 7: "footwear", 9: "footwear",
-                  1: "trouser", 3: "dress", 8: "bag"}
+GARMENT_GROUPS = {
+    0: "top",
+    2: "top",
+    4: "top",
+    6: "top",
+    5: "footwear",
+    7: "footwear",
+    9: "footwear",
+    1: "trouser",
+    3: "dress",
+    8: "bag",
+}
 
 
 def _cluster_picture(result, title: str):
     fig, ax = subplots(figsize=(5.5, 4.2))
-    points = ax.scatter(result.embedding[:, 0], result.embedding[:, 1], c=result.labels, cmap="viridis", s=60)
+    points = ax.scatter(
+        result.embedding[:, 0], result.embedding[:, 1], c=result.labels, cmap="viridis", s=60
+    )
     for c, (x, y) in enumerate(result.embedding):
-        ax.annotate(FASHION_MNIST_CLASSES[c], (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        ax.annotate(
+            FASHION_MNIST_CLASSES[c], (x, y), fontsize=7, xytext=(4, 4), textcoords="offset points"
+        )
     fig.colorbar(points, ax=ax, label="k-means cluster")
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("t-SNE 1")
@@ -95,8 +122,14 @@ def _cluster_picture(result, title: str):
     return fig
 
 
-@pytest.mark.claim("lab1.weight-clusters-semantic", source="lab1 §2 Cluster the weights, Fig. 9",
-                   xfail=Finding("the clusters are stable and never mix footwear with tops, but the footwear classes do not share one cluster", fails=('sandal, sneaker and ankle boot share a cluster (every seed)',)))
+@pytest.mark.claim(
+    "lab1.weight-clusters-semantic",
+    source="lab1 §2 Cluster the weights, Fig. 9",
+    xfail=Finding(
+        "the clusters are stable and never mix footwear with tops, but the footwear classes do not share one cluster",
+        fails=("sandal, sneaker and ankle boot share a cluster (every seed)",),
+    ),
+)
 def test_weight_clusters_semantic(claim, lab1_softmax, device, seeds):
     """k-means (k = 5) on the 10 class weight vectors gives distinct clusters grouping similar classes.
 
@@ -117,18 +150,40 @@ def test_weight_clusters_semantic(claim, lab1_softmax, device, seeds):
     unmixed = [not ({lab[c] for c in FOOTWEAR} & {lab[c] for c in TOPS}) for lab in labels]
     garment = [GARMENT_GROUPS[c] for c in range(10)]
     ari_garment = [adjusted_rand_score(garment, lab) for lab in labels]
-    ari_seeds = [adjusted_rand_score(labels[i], labels[j])
-                 for i in range(len(labels)) for j in range(i + 1, len(labels))]
-    record_protocol(claim, device, seeds, optimizer="rmsprop", epochs=lab1_softmax.long_epochs,
-                   clustering="k-means k=5 (n_init=10) on the 10 rows of W; t-SNE for the picture")
-    claim.report(statement="k-means with 5 clusters gives distinct clusters grouping classes with similar weights")
-    claim.measure(cluster_of_each_class={str(run.seed): dict(zip(FASHION_MNIST_CLASSES, lab))
-                                         for run, lab in zip(runs, labels)},
-                  footwear_in_one_cluster=footwear_together, footwear_never_with_tops=unmixed,
-                  adjusted_rand_vs_garment_groups=ari_garment, adjusted_rand_between_seeds=ari_seeds)
-    claim.figure(_cluster_picture(results[0], f"t-SNE of the class weight vectors, k-means k=5, seed {runs[0].seed}"),
-                 "weight-clusters-tsne")
-    claim.expect(all(footwear_together), "sandal, sneaker and ankle boot share a cluster (every seed)")
+    ari_seeds = [
+        adjusted_rand_score(labels[i], labels[j])
+        for i in range(len(labels))
+        for j in range(i + 1, len(labels))
+    ]
+    record_protocol(
+        claim,
+        device,
+        seeds,
+        optimizer="rmsprop",
+        epochs=lab1_softmax.long_epochs,
+        clustering="k-means k=5 (n_init=10) on the 10 rows of W; t-SNE for the picture",
+    )
+    claim.report(
+        statement="k-means with 5 clusters gives distinct clusters grouping classes with similar weights"
+    )
+    claim.measure(
+        cluster_of_each_class={
+            str(run.seed): dict(zip(FASHION_MNIST_CLASSES, lab)) for run, lab in zip(runs, labels)
+        },
+        footwear_in_one_cluster=footwear_together,
+        footwear_never_with_tops=unmixed,
+        adjusted_rand_vs_garment_groups=ari_garment,
+        adjusted_rand_between_seeds=ari_seeds,
+    )
+    claim.figure(
+        _cluster_picture(
+            results[0], f"t-SNE of the class weight vectors, k-means k=5, seed {runs[0].seed}"
+        ),
+        "weight-clusters-tsne",
+    )
+    claim.expect(
+        all(footwear_together), "sandal, sneaker and ankle boot share a cluster (every seed)"
+    )
     claim.expect(all(unmixed), "no cluster mixes footwear with tops (every seed)")
 
 
@@ -176,23 +231,40 @@ def test_weights_sharpen(claim, lab1_softmax, device, seeds):
     means = _class_means(train)
     centred = means - means.mean(0)
     corr = [[_own_class_correlation(run.weights[e - 1], means) for run in runs] for e in snapshots]
-    corr_centred = [[_own_class_correlation(run.weights[e - 1], centred) for run in runs]
-                    for e in snapshots]
+    corr_centred = [
+        [_own_class_correlation(run.weights[e - 1], centred) for run in runs] for e in snapshots
+    ]
     if epochs < 100:
         claim.scaled(f"100 -> {epochs} epochs under the default profile: snapshots at {snapshots}")
-    record_protocol(claim, device, seeds, optimizer="rmsprop", epochs=epochs,
-                   snapshot_epochs=list(snapshots),
-                   definiteness="mean over classes of corr(weight image, own class-mean image)")
+    record_protocol(
+        claim,
+        device,
+        seeds,
+        optimizer="rmsprop",
+        epochs=epochs,
+        snapshot_epochs=list(snapshots),
+        definiteness="mean over classes of corr(weight image, own class-mean image)",
+    )
     claim.report(statement="as training progresses the weight patterns become more defined")
-    claim.measure(correlation_with_class_mean=dict(zip(snapshots, corr)),
-                  correlation_with_centred_class_mean=dict(zip(snapshots, corr_centred)))
-    claim.figure(_weight_image_rows([(f"epoch {e}", runs[0].weights[e - 1]) for e in snapshots],
-                                    f"Class weight images, seed {runs[0].seed} (Fig. 8)"),
-                 "weight-images-by-epoch")
+    claim.measure(
+        correlation_with_class_mean=dict(zip(snapshots, corr)),
+        correlation_with_centred_class_mean=dict(zip(snapshots, corr_centred)),
+    )
+    claim.figure(
+        _weight_image_rows(
+            [(f"epoch {e}", runs[0].weights[e - 1]) for e in snapshots],
+            f"Class weight images, seed {runs[0].seed} (Fig. 8)",
+        ),
+        "weight-images-by-epoch",
+    )
     centred_trend = stats.rank_trend(list(snapshots), corr_centred, alternative="increasing")
     if centred_trend.verdict == "refuted":
-        claim.note("with the class means centred on the overall mean image the correlation falls "
-                   "over the same epochs: the rise comes from the part all classes share, not from "
-                   "the class-specific part (see lab1.weights-class-patterns)")
-    claim.expect(stats.rank_trend(list(snapshots), corr, alternative="increasing"),
-                 "correlation with the class-mean image rises over epochs 1, 10 and the last")
+        claim.note(
+            "with the class means centred on the overall mean image the correlation falls "
+            "over the same epochs: the rise comes from the part all classes share, not from "
+            "the class-specific part (see lab1.weights-class-patterns)"
+        )
+    claim.expect(
+        stats.rank_trend(list(snapshots), corr, alternative="increasing"),
+        "correlation with the class-mean image rises over epochs 1, 10 and the last",
+    )

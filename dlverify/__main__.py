@@ -38,7 +38,9 @@ def _verify(spec: DatasetSpec, path: Path, file: DataFile) -> None:
 
 
 def _list(names: list[str]) -> int:
-    print(f"search order: {', '.join(str(p) for p in search_roots())} (then a download; set {ENV_VAR} to add folders)")
+    print(
+        f"search order: {', '.join(str(p) for p in search_roots())} (then a download; set {ENV_VAR} to add folders)"
+    )
     status = 0
     for name in names:
         spec = get_spec(name)
@@ -122,30 +124,46 @@ def _tolerance(text: str) -> float:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dlverify",
-                                     description="dlverify's data sets and claims reports")
+    parser = argparse.ArgumentParser(
+        prog="python -m dlverify", description="dlverify's data sets and claims reports"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     data = commands.add_parser("data", help="find, verify and fetch data sets")
     data_commands = data.add_subparsers(dest="action", required=True)
-    for action, help_text in (("list", "show where each data set's files are and whether they verify"),
-                              ("fetch", "download data sets into the user cache (verified, atomic)")):
+    for action, help_text in (
+        ("list", "show where each data set's files are and whether they verify"),
+        ("fetch", "download data sets into the user cache (verified, atomic)"),
+    ):
         sub = data_commands.add_parser(action, help=help_text)
-        sub.add_argument("names", nargs="*", default=sorted(DATASETS), metavar="NAME",
-                         help=f"data sets (default: all of {', '.join(sorted(DATASETS))})")
+        sub.add_argument(
+            "names",
+            nargs="*",
+            default=sorted(DATASETS),
+            metavar="NAME",
+            help=f"data sets (default: all of {', '.join(sorted(DATASETS))})",
+        )
     report = commands.add_parser(
-        "report", help="write a claims report's HTML and Markdown again from its claims.json")
-    report.add_argument("folder", type=Path, metavar="DIR",
-                        help="the report folder (--claims-report DIR)")
+        "report", help="write a claims report's HTML and Markdown again from its claims.json"
+    )
+    report.add_argument(
+        "folder", type=Path, metavar="DIR", help="the report folder (--claims-report DIR)"
+    )
     versus = commands.add_parser(
-        "compare", help="claim tests whose verdict or measured numbers differ between two reports; "
-                        "exit status 1 when a verdict differs")
+        "compare",
+        help="claim tests whose verdict or measured numbers differ between two reports; "
+        "exit status 1 when a verdict differs",
+    )
     versus.add_argument("a", type=Path, metavar="A", help="a report folder or its claims.json")
     versus.add_argument("b", type=Path, metavar="B", help="another report folder or claims.json")
-    versus.add_argument("--rtol", type=_tolerance, default=0.0,
-                        help="relative tolerance for measured numbers "
-                             "(default 0: any difference is shown)")
-    versus.add_argument("--atol", type=_tolerance, default=0.0,
-                        help="absolute tolerance (default 0)")
+    versus.add_argument(
+        "--rtol",
+        type=_tolerance,
+        default=0.0,
+        help="relative tolerance for measured numbers (default 0: any difference is shown)",
+    )
+    versus.add_argument(
+        "--atol", type=_tolerance, default=0.0, help="absolute tolerance (default 0)"
+    )
     return parser
 
 
@@ -161,8 +179,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"python -m dlverify {args.command}: {error}", file=sys.stderr)
             return 2
         except OSError as error:
-            print(f"python -m dlverify {args.command}: cannot write the report ({error})",
-                  file=sys.stderr)
+            print(
+                f"python -m dlverify {args.command}: cannot write the report ({error})",
+                file=sys.stderr,
+            )
             return 2
     try:
         names = [get_spec(n).name for n in args.names]

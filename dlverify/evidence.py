@@ -72,7 +72,9 @@ class Finding:
             raise ClaimError("Finding(why=...) must say in words why the claim does not hold")
         fails = (self.fails,) if isinstance(self.fails, str) else tuple(self.fails)
         if not fails or not all(isinstance(f, str) and f for f in fails):
-            raise ClaimError("Finding(fails=...) must name at least one expectation (its description)")
+            raise ClaimError(
+                "Finding(fails=...) must name at least one expectation (its description)"
+            )
         object.__setattr__(self, "fails", fails)
 
     def mismatch(self, failing: list[str]) -> str | None:
@@ -102,7 +104,7 @@ def to_jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):  # enums
+    if hasattr(value, "value") and isinstance(value.value, str):  # enums
         return value.value
     return str(value)
 
@@ -186,7 +188,8 @@ class ClaimRecord:
         self.undecidable_reason = reason
         self.notes.append(reason)
         self.expectations.append(
-            Expectation(description, Verdict.INCONCLUSIVE.value, {"reason": reason}))
+            Expectation(description, Verdict.INCONCLUSIVE.value, {"reason": reason})
+        )
 
     # -- recording -------------------------------------------------------
     def report(self, **numbers: Any) -> None:
@@ -221,7 +224,9 @@ class ClaimRecord:
         manager = getattr(getattr(fig, "canvas", None), "manager", None)
         if pyplot is not None and manager is not None:
             pyplot.close(fig)
-        self.figures.append({"name": name, "png_base64": base64.b64encode(buffer.getvalue()).decode("ascii")})
+        self.figures.append(
+            {"name": name, "png_base64": base64.b64encode(buffer.getvalue()).decode("ascii")}
+        )
 
     # -- deciding --------------------------------------------------------
     def expect(self, outcome: Any, description: str) -> bool:
@@ -244,13 +249,15 @@ class ClaimRecord:
             if verdict not in DECIDED:
                 raise ClaimError(f"unknown verdict {verdict!r} from {outcome!r}")
         else:
-            raise ClaimTypeError(f"expect() takes a bool or a stats result with .verdict, got {type(outcome).__name__}")
+            raise ClaimTypeError(
+                f"expect() takes a bool or a stats result with .verdict, got {type(outcome).__name__}"
+            )
         self.expectations.append(Expectation(description, verdict, detail))
         return verdict == Verdict.HOLDS
 
     @property
     def verdict(self) -> str | None:
-        """holds if every expectation holds, refuted if any is refuted, else inconclusive."""
+        """Holds if every expectation holds, refuted if any is refuted, else inconclusive."""
         if not self.expectations:
             return None
         verdicts = {e.verdict for e in self.expectations}
@@ -272,7 +279,10 @@ class ClaimRecord:
         failing = self.failing()
         if failing:
             lines = [f"{self.claim_id}: {self.verdict}"]
-            lines += [f"  - {e.description}: {e.verdict}" + (f" ({_short(e.detail)})" if e.detail else "") for e in failing]
+            lines += [
+                f"  - {e.description}: {e.verdict}" + (f" ({_short(e.detail)})" if e.detail else "")
+                for e in failing
+            ]
             lines.append(f"  measured: {_short(self.measured)}")
             raise ClaimNotHeld("\n".join(lines))
 
@@ -286,7 +296,10 @@ class ClaimRecord:
             "protocol": self.protocol,
             "scaling": self.scaling,
             "notes": self.notes,
-            "expectations": [{"description": e.description, "verdict": e.verdict, "detail": e.detail} for e in self.expectations],
+            "expectations": [
+                {"description": e.description, "verdict": e.verdict, "detail": e.detail}
+                for e in self.expectations
+            ],
             "verdict": self.verdict,
             "seeds": self.seeds,
             "figures": self.figures,

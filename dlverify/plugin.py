@@ -64,8 +64,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.addinivalue_line("markers", CLAIM_MARKER)
     if not config.pluginmanager.hasplugin("xdist"):  # -p no:xdist: claim modules still use it
-        config.addinivalue_line("markers", "xdist_group(name): pytest-xdist's grouping of tests on "
-                                           "one worker (no effect: pytest-xdist is not active)")
+        config.addinivalue_line(
+            "markers",
+            "xdist_group(name): pytest-xdist's grouping of tests on "
+            "one worker (no effect: pytest-xdist is not active)",
+        )
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(EvidenceCollector(config), "dlverify-evidence")
     config.pluginmanager.register(SeedLooks(), "dlverify-seed-looks")

@@ -33,7 +33,9 @@ class Profile:
     """
 
     name: str = "default"
-    plan: SeedPlan = field(default_factory=lambda: _plan(DEFAULT_SEEDS["default"], DEFAULT_MAX_SEEDS["default"]))
+    plan: SeedPlan = field(
+        default_factory=lambda: _plan(DEFAULT_SEEDS["default"], DEFAULT_MAX_SEEDS["default"])
+    )
 
     def __post_init__(self) -> None:
         if self.name not in PROFILES:
@@ -53,7 +55,9 @@ class Profile:
         return full if self.full else default
 
     @classmethod
-    def make(cls, name: str = "default", n_seeds: int | None = None, max_seeds: int | None = None) -> "Profile":
+    def make(
+        cls, name: str = "default", n_seeds: int | None = None, max_seeds: int | None = None
+    ) -> Profile:
         """The profile ``name`` with ``n_seeds`` in the first look and a budget of ``max_seeds``.
 
         Without ``max_seeds`` the budget is the profile's (10 default, 20 full),

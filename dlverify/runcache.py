@@ -132,7 +132,9 @@ class RunCache:
         For callers that train several runs at once: ask which are missing,
         train those together, then hand each one to :meth:`get_or_create`.
         """
-        return self.root is not None and self.entry_path(self.key(spec)).with_suffix(".json").exists()
+        return (
+            self.root is not None and self.entry_path(self.key(spec)).with_suffix(".json").exists()
+        )
 
     def get_or_create(self, spec: Mapping[str, Any], create: Callable[[], Payload]) -> Payload:
         """The payload of the run ``spec``: read from the cache, or ``create()``-d and stored.
@@ -158,8 +160,11 @@ class RunCache:
             self._write(path, spec, key, data)
             return payload
 
-    def get_or_create_many(self, specs: Mapping[Name, Mapping[str, Any]],
-                           create: Callable[[list[Name]], Mapping[Name, Payload]]) -> dict[Name, Payload]:
+    def get_or_create_many(
+        self,
+        specs: Mapping[Name, Mapping[str, Any]],
+        create: Callable[[list[Name]], Mapping[Name, Payload]],
+    ) -> dict[Name, Payload]:
         """The payloads of several runs, the missing ones created *together*: ``{name: payload}``.
 
         ``specs`` names each run (a seed, a configuration) and gives its spec.
@@ -185,7 +190,10 @@ class RunCache:
                 made.update({m: created[m] for m in batch})
             return made.pop(name)
 
-        return {name: self.get_or_create(spec, lambda name=name: one(name)) for name, spec in specs.items()}
+        return {
+            name: self.get_or_create(spec, lambda name=name: one(name))
+            for name, spec in specs.items()
+        }
 
     # -- reading and writing (always under the key's lock) -------------------------
 
@@ -202,8 +210,10 @@ class RunCache:
             expected = _recorded_digest(sidecar)
             actual = hashlib.sha256(data).hexdigest()
             if actual != expected:
-                raise _Unusable(f"the SHA-256 of its bytes ({actual[:12]}...) is not the one recorded in "
-                                f"{sidecar.name} ({expected[:12]}...): it is truncated or was altered")
+                raise _Unusable(
+                    f"the SHA-256 of its bytes ({actual[:12]}...) is not the one recorded in "
+                    f"{sidecar.name} ({expected[:12]}...): it is truncated or was altered"
+                )
             # Load the very bytes just verified (no second read that could differ).
             return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
         except _Unusable as error:
@@ -221,9 +231,12 @@ class RunCache:
             except OSError as error:
                 problems.append(f"could not delete {file.name}: {error}")
         note = f" ({'; '.join(problems)})" if problems else ""
-        warnings.warn(RunCacheWarning(
-            f"run cache entry {path} is unusable: {reason}. It was deleted{note} and the run is computed again."),
-            stacklevel=4)
+        warnings.warn(
+            RunCacheWarning(
+                f"run cache entry {path} is unusable: {reason}. It was deleted{note} and the run is computed again."
+            ),
+            stacklevel=4,
+        )
 
     def _write(self, path: Path, spec: Mapping[str, Any], key: str, data: bytes) -> None:
         """Store the payload bytes, then the sidecar that vouches for them.
@@ -232,19 +245,32 @@ class RunCache:
         correct result: the caller gets it, with a warning, rather than losing
         the training it just did.
         """
-        sidecar = {"key": key, **_identity(spec), "sha256": hashlib.sha256(data).hexdigest(),
-                   "bytes": len(data), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        sidecar = {
+            "key": key,
+            **_identity(spec),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "bytes": len(data),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
         try:
             _atomic_write(path, data)
-            _atomic_write(path.with_suffix(".json"), (json.dumps(sidecar, indent=1, sort_keys=True) + "\n").encode())
+            _atomic_write(
+                path.with_suffix(".json"),
+                (json.dumps(sidecar, indent=1, sort_keys=True) + "\n").encode(),
+            )
         except OSError as error:
             for file in (path, path.with_suffix(".json")):
                 try:
                     file.unlink(missing_ok=True)
                 except OSError:
                     pass
-            warnings.warn(RunCacheWarning(f"run {key[:12]}... could not be stored in {self.root} ({error}); "
-                                          f"it is used but will be computed again next time"), stacklevel=3)
+            warnings.warn(
+                RunCacheWarning(
+                    f"run {key[:12]}... could not be stored in {self.root} ({error}); "
+                    f"it is used but will be computed again next time"
+                ),
+                stacklevel=3,
+            )
 
 
 class _Unusable(Exception):
@@ -255,9 +281,13 @@ def _recorded_digest(sidecar: Path) -> str:
     try:
         digest = json.loads(sidecar.read_text(encoding="utf-8"))["sha256"]
     except FileNotFoundError:
-        raise _Unusable(f"it has no {sidecar.name} recording its SHA-256 (a write was interrupted)") from None
+        raise _Unusable(
+            f"it has no {sidecar.name} recording its SHA-256 (a write was interrupted)"
+        ) from None
     except (ValueError, KeyError, TypeError, OSError) as error:
-        raise _Unusable(f"its {sidecar.name} does not record a SHA-256 ({type(error).__name__}: {error})") from None
+        raise _Unusable(
+            f"its {sidecar.name} does not record a SHA-256 ({type(error).__name__}: {error})"
+        ) from None
     if not isinstance(digest, str):
         raise _Unusable(f"its {sidecar.name} records {digest!r} as the SHA-256")
     return digest
@@ -304,19 +334,28 @@ def _first_line(error: BaseException) -> str:
 
 # -- the key ---------------------------------------------------------------------
 
+
 def _identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     """What a run depends on besides its spec: this dlverify, this torch, this format."""
     from . import __version__  # read at each call, like torch.__version__
 
     if not isinstance(spec, Mapping):
-        raise RunCacheError(f"a run spec must be a mapping (a dict of JSON values), not a {_type_name(spec)}")
-    return {"spec": _plain_json(spec, "spec"), "dlverify": __version__, "torch": torch.__version__,
-            "format": FORMAT_VERSION}
+        raise RunCacheError(
+            f"a run spec must be a mapping (a dict of JSON values), not a {_type_name(spec)}"
+        )
+    return {
+        "spec": _plain_json(spec, "spec"),
+        "dlverify": __version__,
+        "torch": torch.__version__,
+        "format": FORMAT_VERSION,
+    }
 
 
 def _canonical_json(value: Any) -> str:
     """One text per value whatever the dict order or the process: sorted keys, no spaces, ASCII."""
-    return json.dumps(value, sort_keys=True, allow_nan=False, separators=(",", ":"), ensure_ascii=True)
+    return json.dumps(
+        value, sort_keys=True, allow_nan=False, separators=(",", ":"), ensure_ascii=True
+    )
 
 
 _SPEC_HINTS = (
@@ -338,21 +377,29 @@ def _plain_json(value: Any, where: str) -> Any:
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise RunCacheError(f"run spec entry {where} is {value!r}; JSON (and so a run spec) has no NaN or infinity")
+            raise RunCacheError(
+                f"run spec entry {where} is {value!r}; JSON (and so a run spec) has no NaN or infinity"
+            )
         return value
     if isinstance(value, Mapping):
         plain = {}
         for name, item in value.items():
             if not isinstance(name, str):
-                raise RunCacheError(f"run spec entry {where} has the key {name!r} ({_type_name(name)}); "
-                                    f"JSON keys are strings, and str({name!r}) would collide with the string key")
+                raise RunCacheError(
+                    f"run spec entry {where} has the key {name!r} ({_type_name(name)}); "
+                    f"JSON keys are strings, and str({name!r}) would collide with the string key"
+                )
             plain[name] = _plain_json(item, f"{where}[{name!r}]")
         return plain
     if isinstance(value, (list, tuple)):
         return [_plain_json(item, f"{where}[{index}]") for index, item in enumerate(value)]
-    hint = next((text for kind, text in _SPEC_HINTS if isinstance(value, kind)),
-                "write it as a str, int, float, bool, None, list or dict")
-    raise RunCacheError(f"run spec entry {where} is a {_type_name(value)}, which is not JSON: {hint}")
+    hint = next(
+        (text for kind, text in _SPEC_HINTS if isinstance(value, kind)),
+        "write it as a str, int, float, bool, None, list or dict",
+    )
+    raise RunCacheError(
+        f"run spec entry {where} is a {_type_name(value)}, which is not JSON: {hint}"
+    )
 
 
 # -- the payload -----------------------------------------------------------------
@@ -372,8 +419,10 @@ def _check_payload(value: Any, where: str) -> None:
     if type(value) in (dict, OrderedDict):  # OrderedDict: what state_dict() returns
         for name, item in value.items():
             if type(name) not in (str, int):
-                raise RunCacheError(f"run payload {where} has the key {name!r} ({_type_name(name)}); "
-                                    f"payload keys are str or int")
+                raise RunCacheError(
+                    f"run payload {where} has the key {name!r} ({_type_name(name)}); "
+                    f"payload keys are str or int"
+                )
             _check_payload(item, f"{where}[{name!r}]")
         return
     if type(value) in (list, tuple):
@@ -388,7 +437,9 @@ def _check_payload(value: Any, where: str) -> None:
         hint = "convert it: float(x), int(x), or torch.from_numpy(array)"
     else:
         hint = "payloads hold dict, list, tuple, torch.Tensor, int, float, str, bool and None only"
-    raise RunCacheError(f"run payload {where} is a {_type_name(value)}, which the cache cannot store safely: {hint}")
+    raise RunCacheError(
+        f"run payload {where} is a {_type_name(value)}, which the cache cannot store safely: {hint}"
+    )
 
 
 def _round_trip(payload: Any) -> tuple[Any, bytes]:
@@ -400,10 +451,16 @@ def _round_trip(payload: Any) -> tuple[Any, bytes]:
     try:
         return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu"), data
     except Exception as error:  # a type _check_payload let through that weights_only refuses
-        raise RunCacheError(f"the run payload cannot be read back with torch.load(weights_only=True): "
-                            f"{_first_line(error)}") from error
+        raise RunCacheError(
+            f"the run payload cannot be read back with torch.load(weights_only=True): "
+            f"{_first_line(error)}"
+        ) from error
 
 
 def _type_name(value: Any) -> str:
     kind = type(value)
-    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )

@@ -6,8 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="CUDA not available"))]
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA not available")
+    ),
+]
 
 
 def classifier(seed: int = 0, *, dropout: bool = True, batchnorm: bool = True) -> nn.Sequential:

@@ -27,10 +27,10 @@ def classification(seed: int, n: int = 24, d: int = 3, classes: int = 3):
 
 def reference_hessian(model, x, y, loss_fn=F.cross_entropy, names=None) -> torch.Tensor:
     """Dense Hessian from ``torch.func.hessian`` over the named parameters (default: all)."""
-    named = [(n, p.detach()) for n, p in model.named_parameters()
-             if names is None or n in names]
-    others = {n: p.detach() for n, p in model.named_parameters() if names is not None
-              and n not in names}
+    named = [(n, p.detach()) for n, p in model.named_parameters() if names is None or n in names]
+    others = {
+        n: p.detach() for n, p in model.named_parameters() if names is not None and n not in names
+    }
     theta = torch.cat([p.reshape(-1) for _, p in named])
 
     def loss(flat):

@@ -39,7 +39,9 @@ def test_zero_strength_is_identity():
 
 def test_identity_parameters_resample_exactly():
     x = _images()
-    out = affine_transform(x, translation=torch.zeros(4, 2), zoom=torch.zeros(4), rotation=torch.zeros(4))
+    out = affine_transform(
+        x, translation=torch.zeros(4, 2), zoom=torch.zeros(4), rotation=torch.zeros(4)
+    )
     torch.testing.assert_close(out, x, atol=1e-5, rtol=0)  # float32 grid coordinates
 
 
@@ -55,8 +57,9 @@ def test_same_generator_state_gives_same_batch_and_different_seeds_differ():
 def test_known_translation_moves_a_pixel():
     """tx = 3/28 moves a dot 3 pixels right; ty = −2/28 moves it 2 pixels up."""
     size = 28
-    out = affine_transform(_dot(size, 10, 12), translation=torch.tensor([[3 / size, -2 / size]]),
-                           padding_mode="zeros")
+    out = affine_transform(
+        _dot(size, 10, 12), translation=torch.tensor([[3 / size, -2 / size]]), padding_mode="zeros"
+    )
     torch.testing.assert_close(out, _dot(size, 8, 15), atol=1e-6, rtol=0)
 
 
@@ -100,6 +103,8 @@ def test_plugs_into_fit_and_is_deterministic():
     def run() -> list[float]:
         torch.manual_seed(0)
         model = mlp([64, 8, 3])
-        return fit(model, data, batch_size=16, epochs=2, seed=5, transform=RandomAffine()).train_loss
+        return fit(
+            model, data, batch_size=16, epochs=2, seed=5, transform=RandomAffine()
+        ).train_loss
 
     assert run() == run()

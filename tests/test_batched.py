@@ -30,8 +30,17 @@ from torch import nn
 from dlverify.data import TensorData
 from dlverify.errors import NonFiniteLossError
 from dlverify.models import function_net, initialize, mlp
-from dlverify.train import (AdditiveDataNoise, L1Penalty, L2Penalty, RandomAffine, WeightNoise, fit, fit_many,
-                            l1_penalty, l2_penalty)
+from dlverify.train import (
+    AdditiveDataNoise,
+    L1Penalty,
+    L2Penalty,
+    RandomAffine,
+    WeightNoise,
+    fit,
+    fit_many,
+    l1_penalty,
+    l2_penalty,
+)
 
 RTOL, ATOL = 1e-5, 1e-6
 
@@ -49,6 +58,8 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
 FLOAT_FIELDS = ("train_loss", "train_eval_loss", "val_loss", "step_loss")
 EXACT_FIELDS = ("step", "epoch", "train_acc", "train_eval_acc", "val_acc")
 
@@ -61,8 +72,11 @@ def blobs(n: int = 100, features: int = 6, classes: int = 3, seed: int = 0) -> T
 
 
 def net(seed: int, sizes=(6, 8, 7, 3), activation="relu", dropout: float = 0.0) -> nn.Module:
-    return initialize(mlp(list(sizes), activation=activation, dropout=dropout), "he_normal",
-                      generator=torch.Generator().manual_seed(seed))
+    return initialize(
+        mlp(list(sizes), activation=activation, dropout=dropout),
+        "he_normal",
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 def assert_same_as_fit(make_model, seeds, train, *, many_kwargs=None, per_model=None, **kwargs):
@@ -86,79 +100,186 @@ def assert_same_as_fit(make_model, seeds, train, *, many_kwargs=None, per_model=
             assert getattr(history, name) == getattr(expected, name), f"model {k}: {name}"
         for name in FLOAT_FIELDS:
             got, want = getattr(history, name), getattr(expected, name)
-            assert len(got) == len(want), f"model {k}: {name} has {len(got)} values, fit {len(want)}"
+            assert len(got) == len(want), (
+                f"model {k}: {name} has {len(got)} values, fit {len(want)}"
+            )
             for a, b in zip(got, want):
-                assert math.isclose(a, b, rel_tol=RTOL, abs_tol=ATOL), f"model {k}: {name} {a} vs {b}"
+                assert math.isclose(a, b, rel_tol=RTOL, abs_tol=ATOL), (
+                    f"model {k}: {name} {a} vs {b}"
+                )
         assert len(history.seconds) == len(expected.seconds)
     return models, histories
 
 
 # -- equality with fit -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("optimizer", ["adam", "sgd", "rmsprop"])
 @pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh"])
 def test_each_model_trains_as_fit_would(optimizer, activation):
     # 100 rows in batches of 32: the last batch of every epoch has 4 rows.
-    assert_same_as_fit(lambda s: net(s, activation=activation), [0, 1, 2], blobs(), optimizer=optimizer,
-                       batch_size=32, epochs=3, val=blobs(40, seed=1), evaluate_train=True, record_steps=True)
+    assert_same_as_fit(
+        lambda s: net(s, activation=activation),
+        [0, 1, 2],
+        blobs(),
+        optimizer=optimizer,
+        batch_size=32,
+        epochs=3,
+        val=blobs(40, seed=1),
+        evaluate_train=True,
+        record_steps=True,
+    )
 
 
 def test_exact_adam_operations_also_match():
-    assert_same_as_fit(net, [3, 4], blobs(), batch_size=16, epochs=2, val=blobs(30, seed=2),
-                       many_kwargs={"fused_adam": False})
+    assert_same_as_fit(
+        net,
+        [3, 4],
+        blobs(),
+        batch_size=16,
+        epochs=2,
+        val=blobs(30, seed=2),
+        many_kwargs={"fused_adam": False},
+    )
 
 
 def test_dropout_masks_are_fits_with_per_model_rates():
     def model(seed):
         rate = {0: 0.0, 1: 0.3, 2: 0.6}[seed]
-        return initialize(nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Dropout(rate), nn.Linear(16, 12), nn.Tanh(),
-                                        nn.Dropout(rate / 2), nn.Linear(12, 3)),
-                          "he_normal", generator=torch.Generator().manual_seed(seed))
+        return initialize(
+            nn.Sequential(
+                nn.Linear(6, 16),
+                nn.ReLU(),
+                nn.Dropout(rate),
+                nn.Linear(16, 12),
+                nn.Tanh(),
+                nn.Dropout(rate / 2),
+                nn.Linear(12, 3),
+            ),
+            "he_normal",
+            generator=torch.Generator().manual_seed(seed),
+        )
 
-    assert_same_as_fit(model, [0, 1, 2], blobs(), batch_size=25, epochs=3, val=blobs(40, seed=1),
-                       evaluate_train=True, record_steps=True)
+    assert_same_as_fit(
+        model,
+        [0, 1, 2],
+        blobs(),
+        batch_size=25,
+        epochs=3,
+        val=blobs(40, seed=1),
+        evaluate_train=True,
+        record_steps=True,
+    )
 
 
 def test_per_model_learning_rates():
-    assert_same_as_fit(net, [0, 1, 2], blobs(), optimizer="sgd", batch_size=20, epochs=2,
-                       per_model={"lr": [0.3, 0.05, 0.01]})
-    assert_same_as_fit(net, [0, 1], blobs(), optimizer="adam", batch_size=20, epochs=2,
-                       per_model={"lr": [3e-2, 1e-3]}, record_steps=True)
+    assert_same_as_fit(
+        net,
+        [0, 1, 2],
+        blobs(),
+        optimizer="sgd",
+        batch_size=20,
+        epochs=2,
+        per_model={"lr": [0.3, 0.05, 0.01]},
+    )
+    assert_same_as_fit(
+        net,
+        [0, 1],
+        blobs(),
+        optimizer="adam",
+        batch_size=20,
+        epochs=2,
+        per_model={"lr": [3e-2, 1e-3]},
+        record_steps=True,
+    )
 
 
 def test_penalties_per_model_and_per_layer():
-    penalties = [L1Penalty(0.01), L2Penalty(0.02, layers=(0, 1)), None, L2Penalty(0.05, layers=(-1,))]
-    assert_same_as_fit(net, [0, 1, 2, 3], blobs(), batch_size=32, epochs=2, record_steps=True,
-                       per_model={"penalty": penalties})
-    assert_same_as_fit(net, [5, 6], blobs(), optimizer="rmsprop", batch_size=50, epochs=2,
-                       penalty=L1Penalty(0.003, layers=[1]))
+    penalties = [
+        L1Penalty(0.01),
+        L2Penalty(0.02, layers=(0, 1)),
+        None,
+        L2Penalty(0.05, layers=(-1,)),
+    ]
+    assert_same_as_fit(
+        net,
+        [0, 1, 2, 3],
+        blobs(),
+        batch_size=32,
+        epochs=2,
+        record_steps=True,
+        per_model={"penalty": penalties},
+    )
+    assert_same_as_fit(
+        net,
+        [5, 6],
+        blobs(),
+        optimizer="rmsprop",
+        batch_size=50,
+        epochs=2,
+        penalty=L1Penalty(0.003, layers=[1]),
+    )
 
 
 def test_per_model_training_sets():
     base = blobs()
-    noisy = [TensorData(base.inputs + 0.3 * torch.randn(base.inputs.shape, generator=torch.Generator().manual_seed(s)),
-                        base.targets) for s in range(3)]
-    assert_same_as_fit(net, [0, 1, 2], noisy, batch_size=32, epochs=2, evaluate_train=True, val=blobs(30, seed=1))
+    noisy = [
+        TensorData(
+            base.inputs
+            + 0.3 * torch.randn(base.inputs.shape, generator=torch.Generator().manual_seed(s)),
+            base.targets,
+        )
+        for s in range(3)
+    ]
+    assert_same_as_fit(
+        net, [0, 1, 2], noisy, batch_size=32, epochs=2, evaluate_train=True, val=blobs(30, seed=1)
+    )
 
 
 def test_transforms_get_each_models_generator():
     noise = [AdditiveDataNoise(input_std=0.5), None, AdditiveDataNoise(input_std=0.1)]
-    assert_same_as_fit(net, [0, 1, 2], blobs(), batch_size=32, epochs=2, per_model={"transform": noise})
+    assert_same_as_fit(
+        net, [0, 1, 2], blobs(), batch_size=32, epochs=2, per_model={"transform": noise}
+    )
 
 
 def test_image_augmentation_through_flatten():
     g = torch.Generator().manual_seed(0)
     images = TensorData(torch.rand(60, 8, 8, generator=g), torch.randint(0, 4, (60,), generator=g))
-    assert_same_as_fit(lambda s: net(s, sizes=(64, 10, 4)), [0, 1], images, batch_size=16, epochs=2,
-                       transform=RandomAffine(translation=0.1, zoom=0.1, rotation_degrees=10), val=images)
+    assert_same_as_fit(
+        lambda s: net(s, sizes=(64, 10, 4)),
+        [0, 1],
+        images,
+        batch_size=16,
+        epochs=2,
+        transform=RandomAffine(translation=0.1, zoom=0.1, rotation_degrees=10),
+        val=images,
+    )
 
 
 def test_steps_eval_every_and_full_batch():
-    assert_same_as_fit(net, [0, 1], blobs(), batch_size=16, steps=17, eval_every=5, val=blobs(30, seed=1),
-                       record_steps=True)
+    assert_same_as_fit(
+        net,
+        [0, 1],
+        blobs(),
+        batch_size=16,
+        steps=17,
+        eval_every=5,
+        val=blobs(30, seed=1),
+        record_steps=True,
+    )
     # batch_size >= n: full-batch gradient descent on the unshuffled set, as fit does.
-    assert_same_as_fit(net, [0, 1, 2], blobs(), optimizer="sgd", lr=0.1, batch_size=500, steps=12, eval_every=4,
-                       evaluate_train=True)
+    assert_same_as_fit(
+        net,
+        [0, 1, 2],
+        blobs(),
+        optimizer="sgd",
+        lr=0.1,
+        batch_size=500,
+        steps=12,
+        eval_every=4,
+        evaluate_train=True,
+    )
 
 
 def test_regression_with_mse_and_a_generic_loss():
@@ -166,12 +287,30 @@ def test_regression_with_mse_and_a_generic_loss():
     data = TensorData(x, torch.sin(2 * x))
 
     def make(seed):
-        return initialize(function_net(10), "glorot_uniform", generator=torch.Generator().manual_seed(seed))
+        return initialize(
+            function_net(10), "glorot_uniform", generator=torch.Generator().manual_seed(seed)
+        )
 
-    assert_same_as_fit(make, [0, 1, 2], data, loss_fn=F.mse_loss, batch_size=50, steps=30, eval_every=10,
-                       val=data, record_steps=True)
-    assert_same_as_fit(make, [0, 1], data, loss_fn=lambda out, y: (out - y).abs().mean(), batch_size=8, epochs=2,
-                       val=data)
+    assert_same_as_fit(
+        make,
+        [0, 1, 2],
+        data,
+        loss_fn=F.mse_loss,
+        batch_size=50,
+        steps=30,
+        eval_every=10,
+        val=data,
+        record_steps=True,
+    )
+    assert_same_as_fit(
+        make,
+        [0, 1],
+        data,
+        loss_fn=lambda out, y: (out - y).abs().mean(),
+        batch_size=8,
+        epochs=2,
+        val=data,
+    )
 
 
 def test_probability_targets():
@@ -188,23 +327,37 @@ def test_probability_targets():
 def test_bias_free_layers_identity_and_float64():
     def make(seed):
         torch.manual_seed(seed)
-        return nn.Sequential(nn.Linear(6, 9, bias=False), nn.Identity(), nn.Sigmoid(), nn.ReLU(),
-                             nn.Linear(9, 3)).double()
+        return nn.Sequential(
+            nn.Linear(6, 9, bias=False), nn.Identity(), nn.Sigmoid(), nn.ReLU(), nn.Linear(9, 3)
+        ).double()
 
     data = TensorData(blobs().inputs.double(), blobs().targets)
     assert_same_as_fit(make, [0, 1], data, batch_size=32, epochs=2, val=data)
 
 
 @settings(max_examples=12, deadline=None, derandomize=True)
-@given(k=st.integers(1, 4), hidden=st.lists(st.integers(1, 12), min_size=0, max_size=2),
-       batch_size=st.integers(1, 40), n=st.integers(5, 40))
+@given(
+    k=st.integers(1, 4),
+    hidden=st.lists(st.integers(1, 12), min_size=0, max_size=2),
+    batch_size=st.integers(1, 40),
+    n=st.integers(5, 40),
+)
 def test_any_k_widths_and_batch_sizes(k, hidden, batch_size, n):
     data = blobs(n=n, features=5, classes=3)
-    assert_same_as_fit(lambda s: net(s, sizes=(5, *hidden, 3)), list(range(10, 10 + k)), data,
-                       batch_size=batch_size, steps=6, eval_every=2, evaluate_train=True, record_steps=True)
+    assert_same_as_fit(
+        lambda s: net(s, sizes=(5, *hidden, 3)),
+        list(range(10, 10 + k)),
+        data,
+        batch_size=batch_size,
+        steps=6,
+        eval_every=2,
+        evaluate_train=True,
+        record_steps=True,
+    )
 
 
 # -- callbacks, state, randomness ----------------------------------------------------------------
+
 
 class Snapshot:
     """Records the model's first kernel and the history length at each evaluation."""
@@ -258,16 +411,23 @@ def test_global_rng_and_model_modes():
 
 # -- errors --------------------------------------------------------------------------------------
 
+
 def test_mismatched_architectures_name_the_first_difference():
-    with pytest.raises(ValueError, match=r"model 1 differs from model 0 at layer 3: Linear\(8→5\) vs Linear\(8→7\)"):
+    with pytest.raises(
+        ValueError, match=r"model 1 differs from model 0 at layer 3: Linear\(8→5\) vs Linear\(8→7\)"
+    ):
         fit_many([net(0), net(1, sizes=(6, 8, 5, 3))], blobs(), seeds=[0, 1], epochs=1)
-    with pytest.raises(ValueError, match="model 1 differs from model 0 at layer 2: Sigmoid vs ReLU"):
+    with pytest.raises(
+        ValueError, match="model 1 differs from model 0 at layer 2: Sigmoid vs ReLU"
+    ):
         fit_many([net(0), net(1, activation="sigmoid")], blobs(), seeds=[0, 1], epochs=1)
 
 
 def test_unsupported_layers_point_to_fit():
     model = nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4), nn.Linear(4, 3))
-    with pytest.raises(TypeError, match="fit_many supports MLP layers only.*BatchNorm1d at layer 1.*with fit"):
+    with pytest.raises(
+        TypeError, match="fit_many supports MLP layers only.*BatchNorm1d at layer 1.*with fit"
+    ):
         fit_many([model], blobs(), seeds=[0], epochs=1)
 
     class ScaledLinear(nn.Linear):  # a subclass may compute something else
@@ -287,8 +447,13 @@ def test_argument_errors():
     with pytest.raises(TypeError, match="L1Penalty/L2Penalty.*not a plain callable"):
         fit_many([net(0)], data, seeds=[0], epochs=1, penalty=lambda m: l2_penalty(m, 0.1))
     with pytest.raises(TypeError, match="only after_evaluation callbacks.*before_step|after_step"):
-        fit_many([net(0)], data, seeds=[0], epochs=1,
-                 callbacks=[WeightNoise(0.1, 1, torch.Generator().manual_seed(0))])
+        fit_many(
+            [net(0)],
+            data,
+            seeds=[0],
+            epochs=1,
+            callbacks=[WeightNoise(0.1, 1, torch.Generator().manual_seed(0))],
+        )
 
     class BeforeStep:
         def before_step(self, step, model, optimizer):
@@ -309,25 +474,49 @@ def test_argument_errors():
         fit_many([net(0), net(1)], [data, blobs(n=50)], seeds=[0, 1], epochs=1)
     with pytest.raises(TypeError, match="optimizer name"):
         model = net(0)
-        fit_many([model], data, seeds=[0], epochs=1, optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+        fit_many(
+            [model],
+            data,
+            seeds=[0],
+            epochs=1,
+            optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+        )
     with pytest.raises(ValueError, match="unknown optimizer"):
         fit_many([net(0)], data, seeds=[0], epochs=1, optimizer="adagrad")
 
 
 def test_exploding_loss_names_the_model_and_step():
     data = blobs()
-    with pytest.raises(NonFiniteLossError, match=r"model 1 \(seed 8\): training loss became .* by step 4 "
-                                                 r"\(lr=1e\+20\)"):
-        fit_many([net(7), net(8)], data, seeds=[7, 8], optimizer="sgd", lr=[1e-3, 1e20], batch_size=25, steps=8,
-                 eval_every=4)
+    with pytest.raises(
+        NonFiniteLossError,
+        match=r"model 1 \(seed 8\): training loss became .* by step 4 "
+        r"\(lr=1e\+20\)",
+    ):
+        fit_many(
+            [net(7), net(8)],
+            data,
+            seeds=[7, 8],
+            optimizer="sgd",
+            lr=[1e-3, 1e20],
+            batch_size=25,
+            steps=8,
+            eval_every=4,
+        )
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_fit_without_dropout_and_runs_with_it():
     device = torch.device("cuda")
     data, val = blobs().to(device), blobs(40, seed=1).to(device)
-    assert_same_as_fit(lambda s: net(s).to(device), [0, 1, 2], data, batch_size=32, epochs=2, val=val,
-                       evaluate_train=True)
+    assert_same_as_fit(
+        lambda s: net(s).to(device),
+        [0, 1, 2],
+        data,
+        batch_size=32,
+        epochs=2,
+        val=val,
+        evaluate_train=True,
+    )
     models = [net(s, dropout=0.3).to(device) for s in (0, 1)]
     histories = fit_many(models, data, seeds=[0, 1], batch_size=32, epochs=2, val=val)
     assert all(math.isfinite(h.train_loss[-1]) for h in histories)
@@ -343,10 +532,24 @@ def test_a_model_does_not_depend_on_its_companions(optimizer):
     data, val = blobs(120, features=20, classes=10), blobs(60, features=20, classes=10, seed=1)
 
     def train(seeds):
-        models = [initialize(mlp([20, 16, 16, 10], dropout=0.3), "glorot_uniform",
-                             generator=torch.Generator().manual_seed(s)) for s in seeds]
-        histories = fit_many(models, data, optimizer=optimizer, batch_size=16, epochs=3, seeds=seeds, val=val,
-                             penalty=L1Penalty(1e-3))
+        models = [
+            initialize(
+                mlp([20, 16, 16, 10], dropout=0.3),
+                "glorot_uniform",
+                generator=torch.Generator().manual_seed(s),
+            )
+            for s in seeds
+        ]
+        histories = fit_many(
+            models,
+            data,
+            optimizer=optimizer,
+            batch_size=16,
+            epochs=3,
+            seeds=seeds,
+            val=val,
+            penalty=L1Penalty(1e-3),
+        )
         return {s: (h, m) for s, h, m in zip(seeds, histories, models)}
 
     runs = [train([7]), train([0, 7]), train([7, 1, 2, 3])]

@@ -22,8 +22,10 @@ def _batch_bytes(seed: int, n: int = PER_BATCH) -> tuple[bytes, np.ndarray, np.n
     rng = np.random.default_rng(seed)
     data = rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)
     labels = rng.integers(0, 10, size=n).tolist()
-    content = pickle.dumps({b"batch_label": b"test", b"labels": labels, b"data": data,
-                            b"filenames": [b"x.png"] * n}, protocol=2)
+    content = pickle.dumps(
+        {b"batch_label": b"test", b"labels": labels, b"data": data, b"filenames": [b"x.png"] * n},
+        protocol=2,
+    )
     return content, data, np.asarray(labels)
 
 
@@ -34,7 +36,9 @@ def _write_fixture(root, monkeypatch, *, corrupt: dict[str, bytes] | None = None
     files, arrays = {}, {}
     for index, role in enumerate(CIFAR10.files):
         if role == "batches.meta":
-            content = pickle.dumps({b"label_names": [b"airplane"] * 10, b"num_vis": 3072}, protocol=2)
+            content = pickle.dumps(
+                {b"label_names": [b"airplane"] * 10, b"num_vis": 3072}, protocol=2
+            )
         else:
             content, data, labels = _batch_bytes(index)
             arrays[role] = (data, labels)
@@ -75,7 +79,9 @@ def test_the_real_spec_rejects_files_that_are_not_the_canonical_ones(tmp_path, m
 
 def test_truncated_file_is_a_checksum_error_naming_the_file(tmp_path, monkeypatch):
     content, _, _ = _batch_bytes(2)
-    spec, _ = _write_fixture(tmp_path, monkeypatch, corrupt={"data_batch_2": content[: len(content) // 2]})
+    spec, _ = _write_fixture(
+        tmp_path, monkeypatch, corrupt={"data_batch_2": content[: len(content) // 2]}
+    )
     with pytest.raises(ChecksumError, match=r"data_batch_2.*(download|Delete)"):
         load_cifar10("train", spec=spec)
 
@@ -84,7 +90,10 @@ def test_unreadable_pickle_with_matching_checksum_is_corrupt_data(tmp_path, monk
     spec, _ = _write_fixture(tmp_path, monkeypatch)
     bad = pickle.dumps({b"data": np.zeros((2, 10), dtype=np.uint8), b"labels": [0, 1]}, protocol=2)
     (tmp_path / CIFAR10.folder / "test_batch").write_bytes(bad)
-    spec = dataclasses.replace(spec, files={**spec.files, "test_batch": DataFile("test_batch", hashlib.sha256(bad).hexdigest())})
+    spec = dataclasses.replace(
+        spec,
+        files={**spec.files, "test_batch": DataFile("test_batch", hashlib.sha256(bad).hexdigest())},
+    )
     with pytest.raises(CorruptDataError, match=r"test_batch.*3072"):
         load_cifar10("test", spec=spec)
 
@@ -103,7 +112,10 @@ def test_missing_and_offline_is_data_not_found_with_instructions(tmp_path, monke
     monkeypatch.setenv("DLVERIFY_DATA", str(tmp_path / "empty"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("DLVERIFY_OFFLINE", "1")
-    with pytest.raises(DataNotFoundError, match=r"cifar-10-python\.tar\.gz.*c58f30108f718f92721af3b95e74349a.*DLVERIFY_DATA"):
+    with pytest.raises(
+        DataNotFoundError,
+        match=r"cifar-10-python\.tar\.gz.*c58f30108f718f92721af3b95e74349a.*DLVERIFY_DATA",
+    ):
         load_cifar10("train", spec=dataclasses.replace(CIFAR10, folder="cifar-10-batches-py"))
 
 
@@ -123,7 +135,9 @@ def test_verify_file_prefers_sha256_and_falls_back_to_md5(tmp_path):
     path = tmp_path / "f"
     path.write_bytes(b"abc")
     assert verify_file(path, DataFile("f", "", md5=hashlib.md5(b"abc").hexdigest())) == b"abc"
-    assert verify_file(path, DataFile("f", hashlib.sha256(b"abc").hexdigest(), md5="0" * 32)) == b"abc"
+    assert (
+        verify_file(path, DataFile("f", hashlib.sha256(b"abc").hexdigest(), md5="0" * 32)) == b"abc"
+    )
     with pytest.raises(ValueError, match="neither"):
         verify_file(path, DataFile("f", ""))
 
@@ -147,14 +161,20 @@ def test_download_unpacks_verifies_and_installs_atomically(tmp_path, monkeypatch
     assert test.targets.tolist() == arrays["test_batch"][1].tolist()
     installed = tmp_path / "source" / "cache" / "dlverify" / CIFAR10.folder
     assert sorted(p.name for p in installed.iterdir()) == sorted(spec.files)
-    assert not [p for p in installed.parent.iterdir() if p.name.startswith(f".{CIFAR10.folder}.") and p.is_dir()]
+    assert not [
+        p
+        for p in installed.parent.iterdir()
+        if p.name.startswith(f".{CIFAR10.folder}.") and p.is_dir()
+    ]
 
 
 def test_download_with_wrong_archive_checksum_installs_nothing(tmp_path, monkeypatch):
     import io
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr("urllib.request.urlopen", lambda url, timeout: io.BytesIO(b"not the archive"))
+    monkeypatch.setattr(
+        "urllib.request.urlopen", lambda url, timeout: io.BytesIO(b"not the archive")
+    )
     with pytest.raises(DataNotFoundError, match="MD5"):
         download_cifar10()
     assert not (tmp_path / "cache" / "dlverify" / CIFAR10.folder).exists()
@@ -165,8 +185,10 @@ def test_data_cli_lists_and_fetches_cifar_by_its_member_md5s(tmp_path, monkeypat
 
     spec, _ = _write_fixture(tmp_path, monkeypatch)
     folder = tmp_path / CIFAR10.folder
-    files = {role: DataFile(role, "", md5=hashlib.md5((folder / role).read_bytes()).hexdigest())
-             for role in spec.files}
+    files = {
+        role: DataFile(role, "", md5=hashlib.md5((folder / role).read_bytes()).hexdigest())
+        for role in spec.files
+    }
     monkeypatch.setitem(DATASETS, "cifar-10", dataclasses.replace(spec, files=files))
 
     assert main(["data", "list", "cifar-10"]) == 0

@@ -12,16 +12,25 @@ import numpy as np
 import pytest
 import torch
 
-from dlverify.data import (DatasetSpec, DataFile, TensorData, function_problem, linear_problem, load_mnist,
-                           random_labels)
+from dlverify.__main__ import main
+from dlverify.data import (
+    DataFile,
+    DatasetSpec,
+    TensorData,
+    function_problem,
+    linear_problem,
+    load_mnist,
+    random_labels,
+)
 from dlverify.data.idx import parse_idx
 from dlverify.data.location import load_verified, locate, read_bytes, search_roots
-from dlverify.__main__ import main
 from dlverify.errors import ChecksumError, CorruptDataError, DataLocationError, DataNotFoundError
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(d).to_bytes(4, "big") for d in array.shape
+    )
     return header + array.astype(np.uint8).tobytes()
 
 
@@ -45,18 +54,22 @@ LABELS = idx_bytes(np.arange(10, dtype=np.uint8))
 
 # -- IDX --------------------------------------------------------------------------
 
+
 def test_parse_idx_roundtrip():
     images = np.random.default_rng(0).integers(0, 256, size=(3, 28, 28))
     parsed = parse_idx(idx_bytes(images), ndim=3)
     assert parsed.shape == (3, 28, 28) and np.array_equal(parsed, images)
 
 
-@pytest.mark.parametrize("mangle, message", [
-    (lambda b: b"\x01" + b[1:], "bad magic"),
-    (lambda b: b[:2] + b"\x0d" + b[3:], "type code"),
-    (lambda b: b[:-5], "promises"),
-    (lambda b: b[:6], "truncated header"),
-])
+@pytest.mark.parametrize(
+    "mangle, message",
+    [
+        (lambda b: b"\x01" + b[1:], "bad magic"),
+        (lambda b: b[:2] + b"\x0d" + b[3:], "type code"),
+        (lambda b: b[:-5], "promises"),
+        (lambda b: b[:6], "truncated header"),
+    ],
+)
 def test_parse_idx_rejects_corrupt_content(mangle, message):
     with pytest.raises(CorruptDataError, match=message):
         parse_idx(mangle(LABELS), name="labels")
@@ -68,6 +81,7 @@ def test_parse_idx_checks_dimensions():
 
 
 # -- locating and verifying -------------------------------------------------------
+
 
 def test_environment_root_is_searched_first_and_verified(isolated, monkeypatch):
     root = isolated / "mine"
@@ -107,13 +121,20 @@ def test_truncated_gzip_is_a_corrupt_data_error(isolated, monkeypatch):
 
 def test_missing_and_offline_says_where_it_looked_and_what_to_do(isolated, monkeypatch):
     monkeypatch.setenv("DLVERIFY_OFFLINE", "1")
-    with pytest.raises(DataNotFoundError, match=r"(?s)looked in .*DLVERIFY_DATA.*python -m dlverify data fetch tiny"):
+    with pytest.raises(
+        DataNotFoundError,
+        match=r"(?s)looked in .*DLVERIFY_DATA.*python -m dlverify data fetch tiny",
+    ):
         locate(tiny_spec(LABELS), "labels")
 
 
-def test_environment_folder_that_does_not_exist_is_an_error_not_a_fall_through(isolated, monkeypatch):
+def test_environment_folder_that_does_not_exist_is_an_error_not_a_fall_through(
+    isolated, monkeypatch
+):
     monkeypatch.setenv("DLVERIFY_DATA", str(isolated / "typo"))
-    with pytest.raises(DataLocationError, match=r"DLVERIFY_DATA names .*typo, which is not a folder"):
+    with pytest.raises(
+        DataLocationError, match=r"DLVERIFY_DATA names .*typo, which is not a folder"
+    ):
         locate(tiny_spec(LABELS), "labels")
 
 
@@ -126,15 +147,19 @@ def _cached_copy(isolated) -> Path:
 
 
 @pytest.mark.parametrize("name", ["tiny-labels-idx1-ubyte", "tiny-labels-idx1-ubyte.gz"])
-def test_a_dangling_symlink_is_an_error_not_a_fall_through_to_the_cache(isolated, monkeypatch,
-                                                                        name):
+def test_a_dangling_symlink_is_an_error_not_a_fall_through_to_the_cache(
+    isolated, monkeypatch, name
+):
     _cached_copy(isolated)
     folder = isolated / "mine" / "tiny"
     folder.mkdir(parents=True)
     (folder / name).symlink_to(isolated / "moved" / name)
     monkeypatch.setenv("DLVERIFY_DATA", str(isolated / "mine"))
-    with pytest.raises(DataLocationError, match=rf"{name} is a symbolic link to .*moved.*, which "
-                                                r"does not exist; point the link"):
+    with pytest.raises(
+        DataLocationError,
+        match=rf"{name} is a symbolic link to .*moved.*, which "
+        r"does not exist; point the link",
+    ):
         load_verified(tiny_spec(LABELS), "labels")
 
 
@@ -148,7 +173,8 @@ def test_a_dangling_symlink_is_an_error_not_a_download(isolated, monkeypatch):
 
 
 def test_a_folder_in_place_of_a_data_file_or_a_file_in_place_of_the_folder_is_an_error(
-        isolated, monkeypatch):
+    isolated, monkeypatch
+):
     _cached_copy(isolated)
     monkeypatch.setenv("DLVERIFY_DATA", str(isolated / "mine"))
     (isolated / "mine" / "tiny" / "tiny-labels-idx1-ubyte").mkdir(parents=True)
@@ -169,8 +195,10 @@ def test_an_unreadable_file_is_an_error_that_says_so_not_a_fall_through(isolated
     path.write_bytes(gzip.compress(LABELS))
     path.chmod(0)
     real_access = os.access
-    monkeypatch.setattr("dlverify.data.location.os.access",
-                        lambda p, mode: False if Path(p) == path else real_access(p, mode))
+    monkeypatch.setattr(
+        "dlverify.data.location.os.access",
+        lambda p, mode: False if Path(p) == path else real_access(p, mode),
+    )
     monkeypatch.setenv("DLVERIFY_DATA", str(isolated / "mine"))
     with pytest.raises(DataLocationError, match=r"cannot be read.*chmod u\+r") as info:
         load_verified(tiny_spec(LABELS), "labels")
@@ -185,8 +213,11 @@ def test_a_permission_error_while_reading_is_not_called_corruption(isolated, mon
         raise PermissionError(13, "Permission denied", str(path))
 
     monkeypatch.setattr("dlverify.data.location.open", refuse, raising=False)
-    with pytest.raises(DataLocationError, match=r"cannot be read \(\[Errno 13\] Permission denied"
-                                                r".*chmod u\+r") as info:
+    with pytest.raises(
+        DataLocationError,
+        match=r"cannot be read \(\[Errno 13\] Permission denied"
+        r".*chmod u\+r",
+    ) as info:
         read_bytes(path)
     assert "delete it" not in str(info.value).lower()
     assert "corrupt" not in str(info.value).lower()
@@ -245,10 +276,14 @@ def test_parallel_workers_all_get_the_whole_verified_file(isolated):
         results = pool.map(_download_in_worker, [(str(isolated / "cache"), mirror)] * 8)
     assert all(result == LABELS * 2000 for result in results)
     folder = isolated / "cache" / "dlverify" / "tiny"
-    assert sorted(p.name for p in folder.iterdir()) == ["tiny-labels-idx1-ubyte.gz", "tiny-labels-idx1-ubyte.gz.lock"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "tiny-labels-idx1-ubyte.gz",
+        "tiny-labels-idx1-ubyte.gz.lock",
+    ]
 
 
 # -- real data sets (when present) --------------------------------------------------
+
 
 def test_mnist_matches_the_documented_label_counts():
     try:
@@ -257,7 +292,18 @@ def test_mnist_matches_the_documented_label_counts():
         pytest.skip(str(error))
     assert train.inputs.shape == (60000, 1, 28, 28)
     assert 0.0 <= float(train.inputs.min()) and float(train.inputs.max()) == 1.0
-    assert train.targets.bincount().tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert train.targets.bincount().tolist() == [
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
 
 
 def test_unknown_split_is_rejected():
@@ -266,6 +312,7 @@ def test_unknown_split_is_rejected():
 
 
 # -- generated problems ---------------------------------------------------------------
+
 
 def test_linear_problem_is_reproducible_and_has_the_stated_coefficients():
     a = linear_problem(20_000, generator=torch.Generator().manual_seed(3))

@@ -41,4 +41,6 @@ def test_the_readme_library_example_runs(capsys):
     run_block(examples[0], page)
     numbers = [float(word) for word in capsys.readouterr().out.split()]
     assert len(numbers) == 4 and all(abs(x) < float("inf") for x in numbers)
-    assert 0.9 < numbers[0] <= 1.0  # two epochs of a 784-100-10 MLP on MNIST reach over 90 % validation accuracy
+    assert (
+        0.9 < numbers[0] <= 1.0
+    )  # two epochs of a 784-100-10 MLP on MNIST reach over 90 % validation accuracy

@@ -22,13 +22,13 @@ pytest_plugins = ["pytester"]
 ROOT = Path(__file__).resolve().parents[1]
 WATCHED = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUBLAS_WORKSPACE_CONFIG", "DLVERIFY_DATA")
 
-OWN_OPTIONS = '''
+OWN_OPTIONS = """
 def pytest_addoption(parser):
     parser.addoption("--device", default="none", help="this project's own device option")
     parser.addoption("--profile", action="store_true", help="as pytest-profiling names it")
-'''
+"""
 
-CHECKS = '''
+CHECKS = """
 import json, os, sys
 
 def test_untouched(request):
@@ -43,7 +43,7 @@ def test_untouched(request):
 def test_no_dlverify_fixtures(request):
     names = request.session._fixturemanager._arg2fixturedefs
     assert not {{"claim", "seeds", "run_cache", "cuda_device"}} & set(names)
-'''
+"""
 
 
 def _stale_entry_point() -> list[str]:
@@ -52,8 +52,11 @@ def _stale_entry_point() -> list[str]:
     Such an install names ``dlverify.pytest_plugin``, now an empty module; it is
     blocked here so that the run sees exactly what a fresh install gives.
     """
-    names = [point.name for point in importlib.metadata.entry_points(group="pytest11")
-             if point.value.startswith("dlverify")]
+    names = [
+        point.name
+        for point in importlib.metadata.entry_points(group="pytest11")
+        if point.value.startswith("dlverify")
+    ]
     return [argument for name in names for argument in ("-p", f"no:{name}")]
 
 
@@ -62,8 +65,16 @@ def test_a_project_that_did_not_opt_in_is_untouched(pytester, monkeypatch):
     environment = json.dumps({name: os.environ.get(name) for name in WATCHED})
     pytester.makeconftest(OWN_OPTIONS)
     pytester.makepyfile(CHECKS.format(watched=WATCHED, environment=environment))
-    result = pytester.runpytest_subprocess("--device", "gpu7", "--profile", "--dist", "load",
-                                           "-p", "no:cacheprovider", *_stale_entry_point())
+    result = pytester.runpytest_subprocess(
+        "--device",
+        "gpu7",
+        "--profile",
+        "--dist",
+        "load",
+        "-p",
+        "no:cacheprovider",
+        *_stale_entry_point(),
+    )
     result.assert_outcomes(passed=2)
     result.stdout.no_fnmatch_line("*dlverify*")
 
@@ -101,5 +112,9 @@ def test_importing_dlverify_changes_no_global_state(pytester):
     result = pytester.run(sys.executable, "-c", IMPORTS)
     assert result.ret == 0, result.stderr.str()
     assert json.loads(result.stdout.lines[-1]) == {
-        "backend_unchanged": True, "pyplot": False, "sklearn": False,
-        "environment_unchanged": True, "threads_unchanged": True}
+        "backend_unchanged": True,
+        "pyplot": False,
+        "sklearn": False,
+        "environment_unchanged": True,
+        "threads_unchanged": True,
+    }

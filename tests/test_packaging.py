@@ -28,5 +28,8 @@ def test_typed_licensed_and_classified(pyproject):
     assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["dlverify"]
     licence = (ROOT / "LICENSE").read_text()
     assert licence.startswith("MIT License") and pyproject["project"]["license"] == {"text": "MIT"}
-    assert {"Framework :: Pytest", "License :: OSI Approved :: MIT License",
-            "Typing :: Typed"} <= set(pyproject["project"]["classifiers"])
+    assert {
+        "Framework :: Pytest",
+        "License :: OSI Approved :: MIT License",
+        "Typing :: Typed",
+    } <= set(pyproject["project"]["classifiers"])

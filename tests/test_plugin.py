@@ -11,14 +11,14 @@ import torch
 pytest_plugins = ["pytester"]
 OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
 # A project's catalogue of source reports (this repository's is in claims/conftest.py).
-CATALOGUE = '''
+CATALOGUE = """
 from dlverify.report import Catalogue, SourceReport
 
 def pytest_dlverify_source_reports(config):
     return Catalogue((SourceReport("lab2", "Lab 2 of the course"),
                       SourceReport("hw1", "Homework 1")),
                      description="Each claim of two reports.")
-'''
+"""
 
 
 @pytest.fixture
@@ -59,16 +59,26 @@ def test_skipped(claim):
 
 def test_help_documents_every_option(pytester):
     result = pytester.runpytest("--help")
-    for option in ("--device", "--profile", "--seeds", "--torch-threads", "--data-dir", "--claims-report"):
+    for option in (
+        "--device",
+        "--profile",
+        "--seeds",
+        "--torch-threads",
+        "--data-dir",
+        "--claims-report",
+    ):
         result.stdout.fnmatch_lines([f"*{option}*"])
 
 
 def test_markers_are_documented(pytester):
     pytester.makeconftest(OPT_IN + CATALOGUE)
     result = pytester.runpytest("--markers")
-    result.stdout.fnmatch_lines([
-        "@pytest.mark.claim(claim_id*",
-        "@pytest.mark.lab2: claims from the source report Lab 2 of the course*"])
+    result.stdout.fnmatch_lines(
+        [
+            "@pytest.mark.claim(claim_id*",
+            "@pytest.mark.lab2: claims from the source report Lab 2 of the course*",
+        ]
+    )
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
@@ -76,7 +86,9 @@ def test_device_cuda_without_cuda_is_a_usage_error(pytester):
     pytester.makepyfile("def test_nothing(): pass")
     result = pytester.runpytest("--device", "cuda")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*--device cuda was given but CUDA is not available*--device cpu*"])
+    result.stderr.fnmatch_lines(
+        ["*--device cuda was given but CUDA is not available*--device cpu*"]
+    )
     result.stdout.no_fnmatch_line("*1 passed*")
 
 
@@ -89,16 +101,23 @@ def test_device_fixture_is_parametrized_and_in_the_test_id(pytester):
 
 def test_a_project_that_owns_device_keeps_it(pytester):
     """Installing dlverify must not re-collect another project's tests that use the name."""
-    pytester.makeconftest(OPT_IN + "import pytest\n"
-                          "@pytest.fixture\ndef device():\n    return 'mine'\n")
+    pytester.makeconftest(
+        OPT_IN + "import pytest\n@pytest.fixture\ndef device():\n    return 'mine'\n"
+    )
     pytester.makepyfile(
         "import pytest\n"
         "def test_own_fixture(device):\n    assert device == 'mine'\n"
         "@pytest.mark.parametrize('device', ['a', 'b'])\n"
-        "def test_own_parameters(device):\n    assert device in 'ab'\n")
+        "def test_own_parameters(device):\n    assert device in 'ab'\n"
+    )
     result = pytester.runpytest("-v", "--device", "all")
-    result.stdout.fnmatch_lines(["*test_own_fixture PASSED*", "*test_own_parameters?a? PASSED*",
-                                 "*test_own_parameters?b? PASSED*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_own_fixture PASSED*",
+            "*test_own_parameters?a? PASSED*",
+            "*test_own_parameters?b? PASSED*",
+        ]
+    )
     result.assert_outcomes(passed=3)
 
 
@@ -106,65 +125,78 @@ def test_verdicts_pass_xfail_skip_and_a_crash_is_never_a_refutation(pytester):
     pytester.makepyfile(CLAIMS)
     result = pytester.runpytest("-rA")
     result.assert_outcomes(passed=1, xfailed=1, failed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*RuntimeError: boom*", "*dlverify claims*", "1 holds, 1 refuted, 0 inconclusive, 1 skipped, 1 error*",
-                                 "FAILED*test_crash*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*RuntimeError: boom*",
+            "*dlverify claims*",
+            "1 holds, 1 refuted, 0 inconclusive, 1 skipped, 1 error*",
+            "FAILED*test_crash*",
+        ]
+    )
 
 
 def test_unmarked_failure_is_a_failure_with_the_numbers(pytester):
-    pytester.makepyfile('''
+    pytester.makepyfile("""
 import pytest
 @pytest.mark.claim("demo.new-finding")
 def test_new(claim):
     claim.measure(gap=0.3)
     claim.expect(False, "gap below 0.1")
-''')
+""")
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*ClaimNotHeld: demo.new-finding: refuted*", "*gap below 0.1: refuted*", '*"gap": 0.3*'])
+    result.stdout.fnmatch_lines(
+        ["*ClaimNotHeld: demo.new-finding: refuted*", "*gap below 0.1: refuted*", '*"gap": 0.3*']
+    )
 
 
 def test_claim_that_starts_to_hold_turns_the_suite_red(pytester):
-    pytester.makepyfile('''
+    pytester.makepyfile("""
 import pytest
 from dlverify.evidence import Finding
 @pytest.mark.claim("demo.now-holds", xfail=Finding("measured not to hold last time", fails=["it holds now"]))
 def test_now(claim):
     claim.expect(True, "it holds now")
-''')
+""")
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*XPASS(strict)*"])
 
 
 def test_profile_specific_xfail(pytester):
-    pytester.makepyfile('''
+    pytester.makepyfile("""
 import pytest
 from dlverify.evidence import Finding
 @pytest.mark.claim("demo.profile", xfail={"default": Finding("fails when scaled down", fails=["only holds under the full protocol"])})
 def test_p(claim, profile):
     claim.expect(profile.full, "only holds under the full protocol")
-''')
+""")
     pytester.runpytest().assert_outcomes(xfailed=1)
     pytester.runpytest("--profile", "full").assert_outcomes(passed=1)
 
 
 def test_a_claim_test_must_decide_something(pytester):
-    pytester.makepyfile('''
+    pytester.makepyfile("""
 import pytest
 @pytest.mark.claim("demo.undecided")
 def test_u(claim):
     claim.measure(x=1)
-''')
+""")
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*recorded no expectation*"])
 
 
-@pytest.mark.parametrize("source, message", [
-    ('@pytest.mark.claim("Bad Id")\ndef test_a(claim): pass', "*is not of the form*"),
-    ('@pytest.mark.claim("demo.x")\ndef test_a(claim): pass\n@pytest.mark.claim("demo.x")\ndef test_b(claim): pass',
-     "*claim demo.x is decided by two tests*"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ('@pytest.mark.claim("Bad Id")\ndef test_a(claim): pass', "*is not of the form*"),
+        (
+            '@pytest.mark.claim("demo.x")\ndef test_a(claim): pass\n@pytest.mark.claim("demo.x")\ndef test_b(claim): pass',
+            "*claim demo.x is decided by two tests*",
+        ),
+    ],
+)
 def test_malformed_claims_are_usage_errors(pytester, source, message):
     pytester.makepyfile("import pytest\n" + source)
     result = pytester.runpytest()
@@ -180,24 +212,24 @@ def test_claim_fixture_needs_the_marker(pytester):
 
 def test_select_by_claim_id_and_by_report(pytester):
     pytester.makeconftest(OPT_IN + CATALOGUE)
-    pytester.makepyfile('''
+    pytester.makepyfile("""
 import pytest
 @pytest.mark.claim("lab2.zero-init-stalls")
 def test_a(claim): claim.expect(True, "ok")
 @pytest.mark.claim("hw1.minimal-ratio")
 def test_b(claim): claim.expect(True, "ok")
-''')
+""")
     pytester.runpytest("-k", "lab2.zero-init-stalls").assert_outcomes(passed=1, deselected=1)
     pytester.runpytest("-m", "hw1").assert_outcomes(passed=1, deselected=1)
 
 
-TWO_REPORTS = '''
+TWO_REPORTS = """
 import pytest
 @pytest.mark.claim("lab2.b-claim")
 def test_a(claim): claim.expect(True, "ok")
 @pytest.mark.claim("hw1.a-claim")
 def test_b(claim): claim.expect(True, "ok")
-'''
+"""
 
 
 def _groups(pytester) -> tuple[list[str], dict]:
@@ -205,8 +237,9 @@ def _groups(pytester) -> tuple[list[str], dict]:
     result = pytester.runpytest("--claims-report", "out", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     markdown = (pytester.path / "out" / "claims.md").read_text()
-    headings = [line[3:] for line in markdown.splitlines()
-                if line.startswith("## ") and " — " in line]
+    headings = [
+        line[3:] for line in markdown.splitlines() if line.startswith("## ") and " — " in line
+    ]
     return headings, json.loads((pytester.path / "out" / "claims.json").read_text())
 
 
@@ -232,35 +265,45 @@ def test_a_catalogue_gives_the_order_titles_markers_and_description(pytester):
 
 
 def test_a_catalogue_that_is_not_one_is_a_usage_error(pytester):
-    pytester.makeconftest(OPT_IN + "def pytest_dlverify_source_reports(config):\n"
-                                   "    return {'lab2': 'Lab 2'}\n")
+    pytester.makeconftest(
+        OPT_IN + "def pytest_dlverify_source_reports(config):\n    return {'lab2': 'Lab 2'}\n"
+    )
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*pytest_dlverify_source_reports returned dict; return a "
-                                 "dlverify.report.Catalogue*"])
+    result.stderr.fnmatch_lines(
+        ["*pytest_dlverify_source_reports returned dict; return a dlverify.report.Catalogue*"]
+    )
 
 
 def test_seeds_and_profile_fixtures(pytester):
-    pytester.makepyfile('''
+    pytester.makepyfile("""
 def test_s(seeds, profile):
     assert seeds == profile.seeds == (0, 1, 2, 3, 4)
     assert profile.name == "full" and profile.pick(default=1, full=2) == 2
-''')
+""")
     pytester.runpytest("--profile", "full").assert_outcomes(passed=1)
-    pytester.makepyfile(test_two='def test_t(seeds):\n    assert seeds == (0, 1)\n')
+    pytester.makepyfile(test_two="def test_t(seeds):\n    assert seeds == (0, 1)\n")
     pytester.runpytest("test_two.py", "--seeds", "2").assert_outcomes(passed=1)
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--data-dir", "no/such/folder"],
-     "*--data-dir no/such/folder: *folder does not exist; give the folder*"),
-    (["--data-dir", "a-file"], "*--data-dir a-file: *a-file is a file, not a folder*"),
-    (["--torch-threads", "0"], "*--torch-threads must be at least 1, got 0*"),
-    (["--max-seeds", "0"], "*--max-seeds (0) must be at least --seeds (3)*"),
-    (["--seeds", "two"], "*--seeds: invalid int value: 'two'*"),
-    (["--device", "gpu"], "*--device: invalid choice: 'gpu'*"),
-    (["--claims-report", "a-file"], "*--claims-report a-file: *a-file is a file, not a folder*"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (
+            ["--data-dir", "no/such/folder"],
+            "*--data-dir no/such/folder: *folder does not exist; give the folder*",
+        ),
+        (["--data-dir", "a-file"], "*--data-dir a-file: *a-file is a file, not a folder*"),
+        (["--torch-threads", "0"], "*--torch-threads must be at least 1, got 0*"),
+        (["--max-seeds", "0"], "*--max-seeds (0) must be at least --seeds (3)*"),
+        (["--seeds", "two"], "*--seeds: invalid int value: 'two'*"),
+        (["--device", "gpu"], "*--device: invalid choice: 'gpu'*"),
+        (
+            ["--claims-report", "a-file"],
+            "*--claims-report a-file: *a-file is a file, not a folder*",
+        ),
+    ],
+)
 def test_bad_option_values_are_usage_errors_at_startup(pytester, arguments, message):
     pytester.makepyfile("def test_a(): pass")
     pytester.path.joinpath("a-file").write_text("not a folder")
@@ -281,17 +324,26 @@ def test_data_environment_folder_must_exist(pytester, monkeypatch):
 @pytest.mark.slow
 def test_evidence_and_thread_limits_survive_xdist(pytester):
     pytester.makepyfile(CLAIMS)
-    pytester.makepyfile(test_threads='''
+    pytester.makepyfile(
+        test_threads="""
 import os, torch
 def test_threads():
     workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
     assert torch.get_num_threads() == max(1, (os.cpu_count() or 1) // workers)
-''')
+"""
+    )
     result = pytester.runpytest_subprocess("-n", "2", "--claims-report", "out")
     result.assert_outcomes(passed=2, xfailed=1, failed=1, skipped=1)
-    rows = {row["claim_id"]: row for row in json.loads((pytester.path / "out" / "claims.json").read_text())["claims"]}
+    rows = {
+        row["claim_id"]: row
+        for row in json.loads((pytester.path / "out" / "claims.json").read_text())["claims"]
+    }
     assert {k: v["verdict"] for k, v in rows.items()} == {
-        "demo.holds": "holds", "demo.refuted": "refuted", "demo.crash": "error", "demo.skipped": "skipped"}
+        "demo.holds": "holds",
+        "demo.refuted": "refuted",
+        "demo.crash": "error",
+        "demo.skipped": "skipped",
+    }
     assert rows["demo.holds"]["evidence"]["measured"] == {"value": 4}
     assert rows["demo.holds"]["statement"] == "Two plus two is four."
     assert "needs a data set" in rows["demo.skipped"]["skip_reason"]
@@ -299,7 +351,7 @@ def test_threads():
 
 # -- the run cache ----------------------------------------------------------------
 
-RUNS = '''
+RUNS = """
 from pathlib import Path
 import torch
 
@@ -311,7 +363,7 @@ def train():
 def test_run(run_cache):
     payload = run_cache.get_or_create({"protocol": "demo/1", "seed": 0, "device": "cpu"}, train)
     assert payload["w"].tolist() == [0.0, 1.0, 2.0]
-'''
+"""
 
 
 def trained(pytester) -> int:
@@ -326,15 +378,18 @@ def stored(folder) -> list:
 
 def test_help_documents_the_run_cache_options(pytester):
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines(["*--run-cache=DIR*keep trained runs in DIR*", "*--no-run-cache*train every run*"])
+    result.stdout.fnmatch_lines(
+        ["*--run-cache=DIR*keep trained runs in DIR*", "*--no-run-cache*train every run*"]
+    )
 
 
 def test_run_cache_dir_receives_runs_and_the_next_session_reads_them(pytester):
     pytester.makepyfile(RUNS)
     first = pytester.runpytest("--run-cache", "runs")
     first.assert_outcomes(passed=1)
-    first.stdout.fnmatch_lines([f"dlverify run cache: {pytester.path / 'runs'}",
-                                "dlverify run cache: 1 trained, 0 read*"])
+    first.stdout.fnmatch_lines(
+        [f"dlverify run cache: {pytester.path / 'runs'}", "dlverify run cache: 1 trained, 0 read*"]
+    )
     assert trained(pytester) == 1 and stored(pytester.path / "runs") == [".json", ".pt"]
     second = pytester.runpytest("--run-cache", "runs")
     second.assert_outcomes(passed=1)
@@ -347,8 +402,12 @@ def test_no_run_cache_trains_every_time_and_stores_nothing(pytester):
     for _ in range(2):
         result = pytester.runpytest("--no-run-cache")
         result.assert_outcomes(passed=1)
-        result.stdout.fnmatch_lines(["dlverify run cache: disabled (--no-run-cache)",
-                                     "dlverify run cache: 1 trained, 0 read*"])
+        result.stdout.fnmatch_lines(
+            [
+                "dlverify run cache: disabled (--no-run-cache)",
+                "dlverify run cache: 1 trained, 0 read*",
+            ]
+        )
     assert trained(pytester) == 2 and stored(pytester.path) == []
 
 
@@ -357,7 +416,9 @@ def test_default_run_cache_is_in_pytests_cache_and_cache_clear_empties_it(pytest
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     runs = pytester.path / ".pytest_cache" / "d" / "dlverify-runs"
-    result.stdout.fnmatch_lines([f"dlverify run cache: {runs}, in pytest's cache (--cache-clear empties it)"])
+    result.stdout.fnmatch_lines(
+        [f"dlverify run cache: {runs}, in pytest's cache (--cache-clear empties it)"]
+    )
     assert stored(runs) == [".json", ".pt"]
     pytester.runpytest().assert_outcomes(passed=1)
     assert trained(pytester) == 1
@@ -371,17 +432,25 @@ def test_without_pytests_cache_and_without_a_dir_the_run_cache_is_off(pytester):
     for _ in range(2):
         result = pytester.runpytest("-p", "no:cacheprovider")
         result.assert_outcomes(passed=1)
-        result.stdout.fnmatch_lines(["dlverify run cache: disabled (pytest's cacheprovider plugin is off*"])
+        result.stdout.fnmatch_lines(
+            ["dlverify run cache: disabled (pytest's cacheprovider plugin is off*"]
+        )
     assert trained(pytester) == 2 and stored(pytester.path) == []
     pytester.runpytest("-p", "no:cacheprovider", "--run-cache", "runs").assert_outcomes(passed=1)
     assert stored(pytester.path / "runs") == [".json", ".pt"]
 
 
-@pytest.mark.parametrize("arguments, message", [
-    (["--run-cache", "a-file"], "*--run-cache a-file: *a-file is a file, not a folder*"),
-    (["--run-cache", "a-file/runs"], "*--run-cache a-file/runs: cannot write in *a-file/runs*"),
-    (["--run-cache", "runs", "--no-run-cache"], "*--run-cache and --no-run-cache were both given*"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--run-cache", "a-file"], "*--run-cache a-file: *a-file is a file, not a folder*"),
+        (["--run-cache", "a-file/runs"], "*--run-cache a-file/runs: cannot write in *a-file/runs*"),
+        (
+            ["--run-cache", "runs", "--no-run-cache"],
+            "*--run-cache and --no-run-cache were both given*",
+        ),
+    ],
+)
 def test_a_run_cache_that_cannot_be_used_is_a_usage_error(pytester, arguments, message):
     pytester.makepyfile("def test_a(): pass")
     pytester.path.joinpath("a-file").write_text("not a folder")
@@ -390,7 +459,9 @@ def test_a_run_cache_that_cannot_be_used_is_a_usage_error(pytester, arguments, m
     result.stderr.fnmatch_lines([message])
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write in a read-only folder")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write in a read-only folder"
+)
 def test_a_read_only_run_cache_is_a_usage_error(pytester):
     pytester.makepyfile("def test_a(): pass")
     folder = pytester.mkdir("read-only")
@@ -405,14 +476,17 @@ def test_a_read_only_run_cache_is_a_usage_error(pytester):
 
 @pytest.mark.slow
 def test_xdist_workers_share_the_run_cache_and_train_a_run_once(pytester):
-    pytester.makepyfile(RUNS + '''
+    pytester.makepyfile(
+        RUNS
+        + """
 import time, pytest
 
 @pytest.mark.parametrize("i", range(3))
 def test_same_run(run_cache, i):
     time.sleep(0.5)  # let both workers get tests
     test_run(run_cache)
-''')
+"""
+    )
     result = pytester.runpytest_subprocess("-n", "2", "--run-cache", "runs")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["dlverify run cache: 1 trained, 3 read*"])

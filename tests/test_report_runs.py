@@ -18,7 +18,7 @@ from dlverify.report.compare import compare
 pytest_plugins = ["pytester"]
 OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
 
-CLAIMS = '''
+CLAIMS = """
 import os
 import pytest
 from dlverify.report.figures import curves
@@ -45,7 +45,7 @@ def test_second(claim):
 def test_third(claim):
     claim.measure(value=3.0)
     claim.expect(True, "always")
-'''
+"""
 ALL = {"test_claims.py::test_first", "test_claims.py::test_second", "test_claims.py::test_third"}
 
 
@@ -58,8 +58,9 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 def _run(pytester: pytest.Pytester, *args: str):
     """An in-process run; a KeyboardInterrupt in a test ends that run only (as Ctrl-C would)."""
-    return pytester.runpytest("-p", "no:cacheprovider", "--claims-report", "out", *args,
-                              no_reraise_ctrlc=True)
+    return pytester.runpytest(
+        "-p", "no:cacheprovider", "--claims-report", "out", *args, no_reraise_ctrlc=True
+    )
 
 
 def _files(folder) -> dict:
@@ -80,10 +81,14 @@ def test_a_subset_run_replaces_its_rows_and_keeps_the_others(project, monkeypatc
     rows = {row["nodeid"]: row for row in report["claims"]}
     assert set(rows) == ALL
     assert {nodeid: (row["run"], row["verdict"]) for nodeid, row in rows.items()} == {
-        "test_claims.py::test_first": (2, "error"), "test_claims.py::test_second": (1, "holds"),
-        "test_claims.py::test_third": (1, "holds")}
+        "test_claims.py::test_first": (2, "error"),
+        "test_claims.py::test_second": (1, "holds"),
+        "test_claims.py::test_third": (1, "holds"),
+    }
     assert [(run["id"], run["claim_tests"], run["interrupted"]) for run in report["runs"]] == [
-        (1, 2, False), (2, 1, False)]
+        (1, 2, False),
+        (2, 1, False),
+    ]
     assert "-k first" in report["runs"][1]["command"]
     page = (project.path / "out" / "index.html").read_text()
     assert "merges 2 runs" in page and "run 2" in page
@@ -140,14 +145,26 @@ def test_a_failed_write_leaves_the_previous_report_whole(project, monkeypatch):
     assert [path.name for path in project.path.iterdir() if path.name.startswith(".out")] == []
 
 
-@pytest.mark.parametrize("setup, message", [
-    (lambda root: (root / "out").write_text("a file"),
-     "*--claims-report out: *out is a file, not a folder*"),
-    (lambda root: ((root / "out").mkdir(), (root / "out" / "notes.txt").write_text("mine")),
-     "*--claims-report out: *holds files that are not part of a claims report (notes.txt)*"),
-    (lambda root: ((root / "out").mkdir(), (root / "out" / "claims.json").write_text("{not json")),
-     "*--claims-report out: *claims.json cannot be read as a claims report*"),
-])
+@pytest.mark.parametrize(
+    "setup, message",
+    [
+        (
+            lambda root: (root / "out").write_text("a file"),
+            "*--claims-report out: *out is a file, not a folder*",
+        ),
+        (
+            lambda root: ((root / "out").mkdir(), (root / "out" / "notes.txt").write_text("mine")),
+            "*--claims-report out: *holds files that are not part of a claims report (notes.txt)*",
+        ),
+        (
+            lambda root: (
+                (root / "out").mkdir(),
+                (root / "out" / "claims.json").write_text("{not json"),
+            ),
+            "*--claims-report out: *claims.json cannot be read as a claims report*",
+        ),
+    ],
+)
 def test_a_report_folder_that_cannot_be_used_is_a_usage_error(project, setup, message):
     setup(project.path)
     result = _run(project)
@@ -156,8 +173,9 @@ def test_a_report_folder_that_cannot_be_used_is_a_usage_error(project, setup, me
     result.stdout.no_fnmatch_line("*passed*")
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="root can write in a read-only folder")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write in a read-only folder"
+)
 def test_a_report_folder_in_a_read_only_place_is_a_usage_error(project):
     folder = project.mkdir("read-only")
     folder.chmod(0o500)
@@ -192,24 +210,38 @@ def test_report_command_writes_the_pages_again(project, capsys):
 
 # -- compare, on reports written by hand ----------------------------------------------
 
+
 def _report(*rows: tuple[str, str, str, dict]) -> dict:
     """A report whose rows are (nodeid, claim id, verdict, measured)."""
-    return {"claims": [
-        {"nodeid": nodeid, "claim_id": claim_id, "verdict": verdict,
-         "device": "cuda" if "cuda" in nodeid else "cpu" if "cpu" in nodeid else "",
-         "evidence": {"measured": measured}} for nodeid, claim_id, verdict, measured in rows]}
+    return {
+        "claims": [
+            {
+                "nodeid": nodeid,
+                "claim_id": claim_id,
+                "verdict": verdict,
+                "device": "cuda" if "cuda" in nodeid else "cpu" if "cpu" in nodeid else "",
+                "evidence": {"measured": measured},
+            }
+            for nodeid, claim_id, verdict, measured in rows
+        ]
+    }
 
 
 def test_compare_pairs_devices_and_exits_1_only_for_a_verdict():
-    cpu = _report(("t.py::test_a[cpu]", "lab1.a", "holds", {"loss": 0.5, "curve": [1.0, 2.0]}),
-                  ("t.py::test_b[cpu]", "lab1.b", "holds", {"gap": {"train": 0.1, "val": 0.2}}),
-                  ("t.py::test_c", "lab1.c", "holds", {"x": 1}))
-    cuda = _report(("t.py::test_a[cuda]", "lab1.a", "holds", {"loss": 0.5, "curve": [1.0, 2.0]}),
-                   ("t.py::test_b[cuda]", "lab1.b", "refuted", {"gap": {"train": 0.1, "val": 0.3}}),
-                   ("t.py::test_d", "lab1.d", "holds", {}))
+    cpu = _report(
+        ("t.py::test_a[cpu]", "lab1.a", "holds", {"loss": 0.5, "curve": [1.0, 2.0]}),
+        ("t.py::test_b[cpu]", "lab1.b", "holds", {"gap": {"train": 0.1, "val": 0.2}}),
+        ("t.py::test_c", "lab1.c", "holds", {"x": 1}),
+    )
+    cuda = _report(
+        ("t.py::test_a[cuda]", "lab1.a", "holds", {"loss": 0.5, "curve": [1.0, 2.0]}),
+        ("t.py::test_b[cuda]", "lab1.b", "refuted", {"gap": {"train": 0.1, "val": 0.3}}),
+        ("t.py::test_d", "lab1.d", "holds", {}),
+    )
     comparison = compare(cpu, cuda)
     assert [(d.label, d.verdicts, d.numbers) for d in comparison.differences] == [
-        ("lab1.b [cpu | cuda]", ("holds", "refuted"), [("gap › val", 0.2, 0.3)])]
+        ("lab1.b [cpu | cuda]", ("holds", "refuted"), [("gap › val", 0.2, 0.3)])
+    ]
     assert comparison.verdict_differs
     assert comparison.only_a == ["lab1.c"] and comparison.only_b == ["lab1.d"]
     before = _report(("t.py::test_a", "lab1.a", "holds", {"loss": 0.5}))

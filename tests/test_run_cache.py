@@ -21,8 +21,15 @@ from dlverify.errors import DlverifyError, RunCacheError
 from dlverify.runcache import RunCache, RunCacheWarning
 from dlverify.train import History
 
-SPEC = {"protocol": "demo/1", "lr": 0.001, "seed": 0, "device": "cpu", "dtype": "torch.float32",
-        "data": {"mnist-train": "ba891046e6505d7a"}, "widths": [784, 100, 10]}
+SPEC = {
+    "protocol": "demo/1",
+    "lr": 0.001,
+    "seed": 0,
+    "device": "cpu",
+    "dtype": "torch.float32",
+    "data": {"mnist-train": "ba891046e6505d7a"},
+    "widths": [784, 100, 10],
+}
 
 
 class Calls:
@@ -38,13 +45,23 @@ class Calls:
 
 
 def nested_payload() -> dict:
-    history = History(step=[10, 20], epoch=[1.0, 2.0], train_loss=[0.9, 0.5], val_loss=[1.0, 0.7],
-                      val_acc=[0.5, 0.75])
+    history = History(
+        step=[10, 20],
+        epoch=[1.0, 2.0],
+        train_loss=[0.9, 0.5],
+        val_loss=[1.0, 0.7],
+        val_acc=[0.5, 0.75],
+    )
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
-    return {"model": model.state_dict(), "history": history.as_dict(),
-            "probes": {"top_eigenvalue": 3.25, "converged": True, "note": None, "by_seed": {0: [1, 2]}},
-            "shape": (2, 3), "labels": torch.tensor([1, 0, 2]), "half": torch.ones(2, dtype=torch.float16),
-            "name": "he"}
+    return {
+        "model": model.state_dict(),
+        "history": history.as_dict(),
+        "probes": {"top_eigenvalue": 3.25, "converged": True, "note": None, "by_seed": {0: [1, 2]}},
+        "shape": (2, 3),
+        "labels": torch.tensor([1, 0, 2]),
+        "half": torch.ones(2, dtype=torch.float16),
+        "name": "he",
+    }
 
 
 def says(text: str, *parts: str) -> bool:
@@ -75,6 +92,7 @@ def rewrite(cache: RunCache, data: bytes, *, record_digest: bool) -> None:
 
 # -- storing and reading -------------------------------------------------------------
 
+
 def test_a_nested_payload_with_tensors_and_a_history_round_trips(tmp_path):
     expected = nested_payload()
     trained = RunCache(tmp_path).get_or_create(SPEC, Calls(expected))
@@ -86,8 +104,15 @@ def test_a_nested_payload_with_tensors_and_a_history_round_trips(tmp_path):
         assert payload["model"].keys() == expected["model"].keys()
         assert all(torch.equal(payload["model"][k], v) for k, v in expected["model"].items())
         assert History.from_dict(payload["history"]) == History.from_dict(expected["history"])
-        assert payload["probes"] == expected["probes"] and payload["shape"] == (2, 3) and payload["name"] == "he"
-        assert torch.equal(payload["labels"], expected["labels"]) and payload["half"].dtype == torch.float16
+        assert (
+            payload["probes"] == expected["probes"]
+            and payload["shape"] == (2, 3)
+            and payload["name"] == "he"
+        )
+        assert (
+            torch.equal(payload["labels"], expected["labels"])
+            and payload["half"].dtype == torch.float16
+        )
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
     model.load_state_dict(read["model"])  # the caller rebuilds the model
 
@@ -116,7 +141,9 @@ def test_entries_live_under_the_key_with_a_readable_sidecar(tmp_path):
 def test_a_second_ask_reads_and_does_not_create(tmp_path):
     cache, create = RunCache(tmp_path), Calls()
     first = cache.get_or_create(SPEC, create)
-    second = cache.get_or_create(dict(reversed(list(SPEC.items()))), create)  # dict order is irrelevant
+    second = cache.get_or_create(
+        dict(reversed(list(SPEC.items()))), create
+    )  # dict order is irrelevant
     assert create.count == 1 and (cache.hits, cache.misses) == (1, 1)
     assert torch.equal(first["w"], second["w"])
 
@@ -138,12 +165,22 @@ def specs(seeds) -> dict:
 
 def test_many_runs_missing_from_disk_are_created_in_one_call_and_stored_one_by_one(tmp_path):
     cache, create = RunCache(tmp_path), BatchCalls()
-    cache.get_or_create(specs([1])[1], lambda: {"w": torch.full((2,), 1.0)})  # seed 1 is on disk already
+    cache.get_or_create(
+        specs([1])[1], lambda: {"w": torch.full((2,), 1.0)}
+    )  # seed 1 is on disk already
     payloads = cache.get_or_create_many(specs([0, 1, 2, 3]), create)
     assert create.batches == [[2, 3, 0]]  # the missing ones, together, the first needed last
-    assert {seed: float(p["w"][0]) for seed, p in payloads.items()} == {0: 0.0, 1: 1.0, 2: 2.0, 3: 3.0}
+    assert {seed: float(p["w"][0]) for seed, p in payloads.items()} == {
+        0: 0.0,
+        1: 1.0,
+        2: 2.0,
+        3: 3.0,
+    }
     again = BatchCalls()
-    assert RunCache(tmp_path).get_or_create_many(specs([3, 0]), again).keys() == {3, 0} and again.batches == []
+    assert (
+        RunCache(tmp_path).get_or_create_many(specs([3, 0]), again).keys() == {3, 0}
+        and again.batches == []
+    )
 
 
 def test_many_runs_with_the_cache_disabled_are_still_created_together(tmp_path):
@@ -154,7 +191,9 @@ def test_many_runs_with_the_cache_disabled_are_still_created_together(tmp_path):
 
 def test_a_create_many_that_forgets_a_run_is_an_error_naming_it(tmp_path):
     with pytest.raises(RunCacheError, match=r"no payload for \[7\]"):
-        RunCache(tmp_path).get_or_create_many(specs([7, 8]), lambda seeds: {8: {"w": torch.zeros(1)}})
+        RunCache(tmp_path).get_or_create_many(
+            specs([7, 8]), lambda seeds: {8: {"w": torch.zeros(1)}}
+        )
 
 
 def test_disabled_cache_always_creates_and_stores_nothing(tmp_path, monkeypatch):
@@ -169,11 +208,23 @@ def test_disabled_cache_always_creates_and_stores_nothing(tmp_path, monkeypatch)
 
 # -- the key ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("change", [
-    {"protocol": "demo/2"}, {"lr": 0.0010000001}, {"seed": 1}, {"device": "cuda"}, {"dtype": "torch.float64"},
-    {"data": {"mnist-train": "0000000000000000"}}, {"widths": [784, 100, 100, 10]}, {"extra": None},
-    {"lr": 1}, {"seed": 0.0},
-], ids=lambda change: ",".join(f"{k}={v}" for k, v in change.items()))
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"protocol": "demo/2"},
+        {"lr": 0.0010000001},
+        {"seed": 1},
+        {"device": "cuda"},
+        {"dtype": "torch.float64"},
+        {"data": {"mnist-train": "0000000000000000"}},
+        {"widths": [784, 100, 100, 10]},
+        {"extra": None},
+        {"lr": 1},
+        {"seed": 0.0},
+    ],
+    ids=lambda change: ",".join(f"{k}={v}" for k, v in change.items()),
+)
 def test_key_changes_with_any_spec_field(change):
     assert RunCache.key({**SPEC, **change}) != RunCache.key(SPEC)
 
@@ -189,19 +240,31 @@ def test_key_changes_with_the_torch_and_dlverify_versions(monkeypatch):
 def test_same_spec_same_key_in_another_process():
     """Canonical JSON: neither dict order nor the process's hash seed matter."""
     shuffled = {k: SPEC[k] for k in sorted(SPEC, reverse=True)}
-    code = (f"from dlverify.runcache import RunCache; print(RunCache.key({shuffled!r}))")
+    code = f"from dlverify.runcache import RunCache; print(RunCache.key({shuffled!r}))"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert out.stdout.strip() == RunCache.key(SPEC)
 
 
-@pytest.mark.parametrize("spec, named", [
-    ({**SPEC, "data": {"mnist": torch.tensor([1.0])}}, ("spec['data']['mnist'] is a torch.Tensor", ".tolist()")),
-    ({**SPEC, "device": torch.device("cpu")}, ("spec['device'] is a torch.device", "device.type")),
-    ({**SPEC, "widths": [784, float("nan")]}, ("spec['widths'][1] is nan", "no NaN")),
-    ({**SPEC, "seeds": {0: "a"}}, ("spec['seeds'] has the key 0",)),
-    ({**SPEC, "path": Path("x")}, ("spec['path'] is a ", "Path", "str(path)")),
-], ids=["tensor", "device", "nan", "int-key", "path"])
+@pytest.mark.parametrize(
+    "spec, named",
+    [
+        (
+            {**SPEC, "data": {"mnist": torch.tensor([1.0])}},
+            ("spec['data']['mnist'] is a torch.Tensor", ".tolist()"),
+        ),
+        (
+            {**SPEC, "device": torch.device("cpu")},
+            ("spec['device'] is a torch.device", "device.type"),
+        ),
+        ({**SPEC, "widths": [784, float("nan")]}, ("spec['widths'][1] is nan", "no NaN")),
+        ({**SPEC, "seeds": {0: "a"}}, ("spec['seeds'] has the key 0",)),
+        ({**SPEC, "path": Path("x")}, ("spec['path'] is a ", "Path", "str(path)")),
+    ],
+    ids=["tensor", "device", "nan", "int-key", "path"],
+)
 def test_a_spec_that_is_not_json_is_refused_naming_the_entry(tmp_path, spec, named):
     create = Calls()
     for cache in (RunCache(tmp_path), RunCache(None)):
@@ -212,13 +275,22 @@ def test_a_spec_that_is_not_json_is_refused_naming_the_entry(tmp_path, spec, nam
     assert create.count == 0
 
 
-@pytest.mark.parametrize("payload, named", [
-    ({"model": torch.nn.Linear(2, 2)}, ("payload['model'] is a torch.nn", "Linear", "state_dict()")),
-    ({"history": History()}, ("payload['history'] is a ", "History", "History.from_dict()")),
-    ({"runs": [1, {"x": object()}]}, ("payload['runs'][1]['x'] is a object",)),
-    ({"loss": torch.tensor(1.0).numpy().sum()}, ("payload['loss'] is a numpy.", "float(x)")),
-], ids=["module", "history", "object", "numpy-scalar"])
-def test_a_payload_that_cannot_be_loaded_safely_is_refused_naming_the_part(tmp_path, payload, named):
+@pytest.mark.parametrize(
+    "payload, named",
+    [
+        (
+            {"model": torch.nn.Linear(2, 2)},
+            ("payload['model'] is a torch.nn", "Linear", "state_dict()"),
+        ),
+        ({"history": History()}, ("payload['history'] is a ", "History", "History.from_dict()")),
+        ({"runs": [1, {"x": object()}]}, ("payload['runs'][1]['x'] is a object",)),
+        ({"loss": torch.tensor(1.0).numpy().sum()}, ("payload['loss'] is a numpy.", "float(x)")),
+    ],
+    ids=["module", "history", "object", "numpy-scalar"],
+)
+def test_a_payload_that_cannot_be_loaded_safely_is_refused_naming_the_part(
+    tmp_path, payload, named
+):
     for cache in (RunCache(tmp_path), RunCache(None)):  # refused with the cache on or off alike
         with pytest.raises(RunCacheError) as raised:
             cache.get_or_create(SPEC, lambda: payload)
@@ -228,9 +300,10 @@ def test_a_payload_that_cannot_be_loaded_safely_is_refused_naming_the_part(tmp_p
 
 # -- damaged entries are discarded, warned about, and computed again -------------------
 
+
 def flipped(data: bytes) -> bytes:
     middle = len(data) // 2
-    return data[:middle] + bytes(b ^ 0xFF for b in data[middle:middle + 16]) + data[middle + 16:]
+    return data[:middle] + bytes(b ^ 0xFF for b in data[middle : middle + 16]) + data[middle + 16 :]
 
 
 class RunsCode:
@@ -253,18 +326,32 @@ REFUSED = "torch.load(weights_only=True) refused it"
 MISMATCH = "is not the one recorded"
 
 
-@pytest.mark.parametrize("damage, why", [
-    ("flip bytes", MISMATCH),
-    ("truncate", MISMATCH),
-    ("truncate, digest updated", REFUSED),
-    ("empty, digest updated", REFUSED),
-    ("no sidecar", ".json recording its SHA-256"),
-    ("sidecar not json", "does not record a SHA-256"),
-    ("torch.save of code, digest updated", REFUSED),
-    ("pickle of code, digest updated", REFUSED),
-], ids=["flipped", "truncated", "truncated-vouched", "empty-vouched", "no-sidecar", "bad-sidecar",
-        "torch-save-of-code", "pickle-of-code"])
-@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")  # torch's own note on the plain pickle
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        ("flip bytes", MISMATCH),
+        ("truncate", MISMATCH),
+        ("truncate, digest updated", REFUSED),
+        ("empty, digest updated", REFUSED),
+        ("no sidecar", ".json recording its SHA-256"),
+        ("sidecar not json", "does not record a SHA-256"),
+        ("torch.save of code, digest updated", REFUSED),
+        ("pickle of code, digest updated", REFUSED),
+    ],
+    ids=[
+        "flipped",
+        "truncated",
+        "truncated-vouched",
+        "empty-vouched",
+        "no-sidecar",
+        "bad-sidecar",
+        "torch-save-of-code",
+        "pickle-of-code",
+    ],
+)
+@pytest.mark.filterwarnings(
+    "ignore:Detected pickle protocol:UserWarning"
+)  # torch's own note on the plain pickle
 def test_a_damaged_entry_is_discarded_with_a_warning_and_computed_again(tmp_path, damage, why):
     cache = RunCache(tmp_path)
     cache.get_or_create(SPEC, Calls())
@@ -296,11 +383,14 @@ def test_a_damaged_entry_is_discarded_with_a_warning_and_computed_again(tmp_path
     assert create.count == 1 and torch.equal(payload["w"], torch.arange(4.0))
     # stored again, intact: the next ask reads it without a warning
     again = RunCache(tmp_path)
-    assert torch.equal(again.get_or_create(SPEC, Calls({"w": torch.zeros(1)}))["w"], torch.arange(4.0))
+    assert torch.equal(
+        again.get_or_create(SPEC, Calls({"w": torch.zeros(1)}))["w"], torch.arange(4.0)
+    )
     assert again.hits == 1
 
 
 # -- atomicity --------------------------------------------------------------------------
+
 
 def test_a_create_that_raises_leaves_no_entry(tmp_path):
     cache = RunCache(tmp_path)
@@ -315,7 +405,9 @@ def test_a_create_that_raises_leaves_no_entry(tmp_path):
     assert cache.get_or_create(SPEC, Calls())["w"].shape == (4,)  # and the run can still be made
 
 
-def test_the_entry_appears_only_when_complete_and_a_failed_write_is_a_warning(tmp_path, monkeypatch):
+def test_the_entry_appears_only_when_complete_and_a_failed_write_is_a_warning(
+    tmp_path, monkeypatch
+):
     cache = RunCache(tmp_path)
     path, _ = entry(cache)
     seen = []
@@ -336,6 +428,7 @@ def test_the_entry_appears_only_when_complete_and_a_failed_write_is_a_warning(tm
 
 # -- two processes, one run -------------------------------------------------------------
 
+
 def _ask_in_another_process(root: str, counter: str, result: str, barrier) -> None:
     """Run in a spawned process: ask for SPEC, with a create() that counts its calls in a file."""
 
@@ -348,8 +441,16 @@ def _ask_in_another_process(root: str, counter: str, result: str, barrier) -> No
     cache = RunCache(root)
     barrier.wait()
     payload = cache.get_or_create(SPEC, create)
-    Path(result).write_text(json.dumps({"w": payload["w"].tolist(), "calls": payload["calls"],
-                                        "hits": cache.hits, "misses": cache.misses}))
+    Path(result).write_text(
+        json.dumps(
+            {
+                "w": payload["w"].tolist(),
+                "calls": payload["calls"],
+                "hits": cache.hits,
+                "misses": cache.misses,
+            }
+        )
+    )
 
 
 def test_two_processes_asking_for_one_run_train_it_once(tmp_path):
@@ -358,9 +459,13 @@ def test_two_processes_asking_for_one_run_train_it_once(tmp_path):
     counter.write_text("0")
     barrier = context.Barrier(2)
     results = [tmp_path / f"result{i}.json" for i in range(2)]
-    processes = [context.Process(target=_ask_in_another_process,
-                                 args=(str(tmp_path / "runs"), str(counter), str(result), barrier))
-                 for result in results]
+    processes = [
+        context.Process(
+            target=_ask_in_another_process,
+            args=(str(tmp_path / "runs"), str(counter), str(result), barrier),
+        )
+        for result in results
+    ]
     for process in processes:
         process.start()
     for process in processes:
@@ -368,5 +473,8 @@ def test_two_processes_asking_for_one_run_train_it_once(tmp_path):
     assert [process.exitcode for process in processes] == [0, 0]
     assert counter.read_text() == "1"
     got = [json.loads(result.read_text()) for result in results]
-    assert got[0]["w"] == got[1]["w"] == [0.0, 1.0, 2.0, 3.0, 4.0] and got[0]["calls"] == got[1]["calls"] == 1
+    assert (
+        got[0]["w"] == got[1]["w"] == [0.0, 1.0, 2.0, 3.0, 4.0]
+        and got[0]["calls"] == got[1]["calls"] == 1
+    )
     assert sorted((g["hits"], g["misses"]) for g in got) == [(0, 1), (1, 0)]

@@ -19,7 +19,7 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
 
 # Per-seed measurements that are pure functions of the seed: a clear effect, a
 # moderate one, and none at all (paired differences drawn from N(effect, 1)).
-CLAIMS = '''
+CLAIMS = """
 import numpy as np
 import pytest
 from dlverify import stats
@@ -48,7 +48,7 @@ def test_untrained(claim, seeds):
 @pytest.mark.claim("demo.one-seed")
 def test_one_seed(claim):
     claim.expect(True, "no seeds asked for")
-'''
+"""
 
 
 def _rows(pytester) -> dict:
@@ -62,8 +62,12 @@ def test_seeds_are_added_while_the_verdict_is_inconclusive(pytester):
     result.assert_outcomes(passed=3, xfailed=2)
     rows = _rows(pytester)
     seeds = {claim_id: row["evidence"].get("seeds") for claim_id, row in rows.items()}
-    assert seeds["demo.clear"] == {"looks": [3, 5, 10], "used": 3, "stopped": "decided",
-                                   "confidence_per_look": pytest.approx(1 - 0.05 / 3)}
+    assert seeds["demo.clear"] == {
+        "looks": [3, 5, 10],
+        "used": 3,
+        "stopped": "decided",
+        "confidence_per_look": pytest.approx(1 - 0.05 / 3),
+    }
     assert seeds["demo.moderate"]["used"] > 3 and seeds["demo.moderate"]["stopped"] == "decided"
     assert seeds["demo.none"]["used"] == 10 and seeds["demo.none"]["stopped"] == "budget reached"
     assert rows["demo.none"]["verdict"] == "inconclusive"
@@ -90,10 +94,13 @@ def test_seed_budget_options(pytester):
     assert _rows(pytester)["demo.clear"]["evidence"]["seeds"]["looks"][0] == 5
 
 
-@pytest.mark.parametrize("options, message", [
-    (("--seeds", "0"), "*--seeds must be at least 1, got 0*"),
-    (("--seeds", "5", "--max-seeds", "4"), "*--max-seeds (4) must be at least --seeds (5)*"),
-])
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (("--seeds", "0"), "*--seeds must be at least 1, got 0*"),
+        (("--seeds", "5", "--max-seeds", "4"), "*--max-seeds (4) must be at least --seeds (5)*"),
+    ],
+)
 def test_bad_seed_counts_are_usage_errors(pytester, options, message):
     pytester.makepyfile("def test_a(): pass")
     result = pytester.runpytest(*options)
@@ -102,39 +109,43 @@ def test_bad_seed_counts_are_usage_errors(pytester, options, message):
 
 
 def test_a_finding_that_changed_turns_the_suite_red(pytester):
-    pytester.makepyfile('''
+    pytester.makepyfile("""
 import pytest
 from dlverify.evidence import Finding
 @pytest.mark.claim("demo.changed", xfail=Finding("the gap is too large", fails=["gap below 0.1"]))
 def test_changed(claim):
     claim.expect(True, "gap below 0.1")
     claim.expect(False, "loss below 1")
-''')
+""")
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*FindingChanged: demo.changed no longer fails for the recorded reason*"
-                                 "now also failing: loss below 1*no longer failing: gap below 0.1*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*FindingChanged: demo.changed no longer fails for the recorded reason*"
+            "now also failing: loss below 1*no longer failing: gap below 0.1*"
+        ]
+    )
 
 
 def test_an_xfail_without_a_finding_is_a_usage_error(pytester):
-    pytester.makepyfile('''
+    pytester.makepyfile("""
 import pytest
 @pytest.mark.claim("demo.words", xfail="measured 0.236 once")
 def test_w(claim):
     claim.expect(False, "x")
-''')
+""")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*xfail must be a dlverify.evidence.Finding(why, fails=(...))*"])
 
 
 def test_deterministic_option(pytester):
-    pytester.makepyfile('''
+    pytester.makepyfile("""
 import os, torch
 def test_d(request):
     assert torch.are_deterministic_algorithms_enabled() is request.config.getoption("deterministic")
     if request.config.getoption("deterministic"):
         assert os.environ["CUBLAS_WORKSPACE_CONFIG"]
-''')
+""")
     pytester.runpytest_subprocess("--deterministic").assert_outcomes(passed=1)
     pytester.runpytest_subprocess().assert_outcomes(passed=1)

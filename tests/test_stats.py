@@ -18,8 +18,20 @@ from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
 from dlverify.errors import DlverifyError
-from dlverify.stats import (StatsError, Verdict, argbest, combine, compare_paired, compare_proportion,
-                            compare_to_value, decide, ordering, proportion_interval, rank_trend, within)
+from dlverify.stats import (
+    StatsError,
+    Verdict,
+    argbest,
+    combine,
+    compare_paired,
+    compare_proportion,
+    compare_to_value,
+    decide,
+    ordering,
+    proportion_interval,
+    rank_trend,
+    within,
+)
 
 HOLDS, REFUTED, INCONCLUSIVE = Verdict.HOLDS, Verdict.REFUTED, Verdict.INCONCLUSIVE
 FAST = dict(n_resamples=2_000)  # enough for the properties checked here, and quick
@@ -47,18 +59,22 @@ def assert_json(result) -> dict:
 
 # -- the verdict rule ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("ci, region, verdict", [
-    ((0.1, 0.2), (0.0, math.inf), HOLDS),
-    ((0.0, 0.2), (0.0, math.inf), INCONCLUSIVE),  # touching the threshold is not enough
-    ((-0.1, 0.2), (0.0, math.inf), INCONCLUSIVE),
-    ((-0.2, -0.1), (0.0, math.inf), REFUTED),
-    ((-0.2, 0.0), (0.0, math.inf), INCONCLUSIVE),
-    ((0.0, 0.0), (0.0, math.inf), INCONCLUSIVE),
-    ((0.3, 0.4), (0.2, 0.5), HOLDS),
-    ((0.1, 0.3), (0.2, 0.5), INCONCLUSIVE),
-    ((0.6, 0.7), (0.2, 0.5), REFUTED),
-    ((-math.inf, math.inf), (0.0, math.inf), INCONCLUSIVE),
-])
+
+@pytest.mark.parametrize(
+    "ci, region, verdict",
+    [
+        ((0.1, 0.2), (0.0, math.inf), HOLDS),
+        ((0.0, 0.2), (0.0, math.inf), INCONCLUSIVE),  # touching the threshold is not enough
+        ((-0.1, 0.2), (0.0, math.inf), INCONCLUSIVE),
+        ((-0.2, -0.1), (0.0, math.inf), REFUTED),
+        ((-0.2, 0.0), (0.0, math.inf), INCONCLUSIVE),
+        ((0.0, 0.0), (0.0, math.inf), INCONCLUSIVE),
+        ((0.3, 0.4), (0.2, 0.5), HOLDS),
+        ((0.1, 0.3), (0.2, 0.5), INCONCLUSIVE),
+        ((0.6, 0.7), (0.2, 0.5), REFUTED),
+        ((-math.inf, math.inf), (0.0, math.inf), INCONCLUSIVE),
+    ],
+)
 def test_decide(ci, region, verdict):
     assert decide(ci, region) is verdict
 
@@ -76,6 +92,7 @@ def test_combine():
 
 
 # -- compare_paired -------------------------------------------------------------------------
+
 
 @property_settings
 @given(base_and_noise())
@@ -133,7 +150,9 @@ def test_interval_depends_on_seed():
     a, b = rng.normal(size=12), rng.normal(size=12)
     intervals = {compare_paired(a, b, seed=seed, **BOOT).ci for seed in range(5)}
     assert len(intervals) > 1
-    assert len({compare_paired(a, b, seed=seed).ci for seed in range(5)}) == 1  # the t interval draws nothing
+    assert (
+        len({compare_paired(a, b, seed=seed).ci for seed in range(5)}) == 1
+    )  # the t interval draws nothing
 
 
 def test_three_seeds_give_the_range_of_the_differences():
@@ -145,7 +164,10 @@ def test_three_seeds_give_the_range_of_the_differences():
     result = compare_paired([1.0, 2.5, 3.1], [0.9, 2.0, 2.0], interval="percentile")
     assert result.ci == pytest.approx((0.1, 1.1))
     assert result.verdict is HOLDS
-    assert compare_paired([1.0, 2.5, 3.1], [1.2, 2.0, 2.0], interval="percentile").verdict is INCONCLUSIVE
+    assert (
+        compare_paired([1.0, 2.5, 3.1], [1.2, 2.0, 2.0], interval="percentile").verdict
+        is INCONCLUSIVE
+    )
     t = compare_paired([1.0, 2.5, 3.1], [0.9, 2.0, 2.0])
     expected = scipy_stats.ttest_1samp([0.1, 0.5, 1.1], 0.0).confidence_interval(0.95)
     assert t.ci == pytest.approx((expected.low, expected.high)) and t.verdict is INCONCLUSIVE
@@ -156,7 +178,9 @@ def test_student_t_interval():
     result = compare_paired(d, np.zeros(4))
     expected = scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.95)
     assert result.ci == pytest.approx((expected.low, expected.high))
-    assert result.interval == "student-t" and result == compare_paired(d, np.zeros(4), interval="student-t")
+    assert result.interval == "student-t" and result == compare_paired(
+        d, np.zeros(4), interval="student-t"
+    )
     value = compare_to_value(d, 0.0, interval="student-t")
     assert value.ci == result.ci and value.interval == "student-t"
 
@@ -171,7 +195,8 @@ def test_guarded_t_interval_is_the_t_interval_at_a_tenth_of_the_error():
     assert value.confidence == 0.95 and assert_json(value)["interval"] == "guarded-t"
     assert within(d, -1.0, 1.0).ci == value.ci
     assert value.at_confidence(0.9).ci == pytest.approx(
-        tuple(scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.99)))
+        tuple(scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.99))
+    )
     paired = compare_paired(d, np.zeros(4), interval="guarded-t")
     assert paired.ci == value.ci and compare_paired(d, np.zeros(4)).ci != value.ci
 
@@ -193,14 +218,20 @@ def test_within_margin_is_equivalence():
     b = np.array([0.10, 0.12, 0.11, 0.09, 0.10])
     assert compare_paired(b + 0.001, b, alternative="within", margin=0.01).verdict is HOLDS
     assert compare_paired(b + 0.05, b, alternative="within", margin=0.01).verdict is REFUTED
-    assert compare_paired(b + np.array([0.0, 0.02, 0.0, -0.01, 0.005]), b, alternative="within",
-                          margin=0.01).verdict is INCONCLUSIVE
+    assert (
+        compare_paired(
+            b + np.array([0.0, 0.02, 0.0, -0.01, 0.005]), b, alternative="within", margin=0.01
+        ).verdict
+        is INCONCLUSIVE
+    )
 
 
 def test_effect_size_conventions():
     assert compare_paired([2.0, 3.0, 4.0], [1.0, 2.0, 3.0]).effect_size == math.inf
     assert compare_paired([1.0, 2.0, 3.0], [2.0, 3.0, 4.0]).effect_size == -math.inf
-    assert compare_paired([1.0, 2.0, 4.0], [0.0, 0.0, 0.0]).effect_size == pytest.approx(7 / 3 / math.sqrt(7 / 3))
+    assert compare_paired([1.0, 2.0, 4.0], [0.0, 0.0, 0.0]).effect_size == pytest.approx(
+        7 / 3 / math.sqrt(7 / 3)
+    )
 
 
 def test_one_seed_is_inconclusive_with_a_note():
@@ -227,19 +258,22 @@ def test_accepts_tensors():
     assert compare_paired(a + 1, a).verdict is HOLDS
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(a=[1.0, 2.0, 3.0], b=[1.0, 2.0, 3.0, 4.0]), "a has 3 values but b has 4"),
-    (dict(a=[1.0, float("nan"), 3.0], b=[1.0, 2.0, 3.0]), "NaN"),
-    (dict(a=[1.0, 2.0, 3.0], b=[1.0, float("inf"), 3.0]), "infinite"),
-    (dict(a=[], b=[]), "empty"),
-    (dict(a=[[1.0, 2.0]], b=[[1.0, 2.0]]), "1-D"),
-    (dict(a=[1.0, 2.0], b=[0.0, 0.0], alternative="two-sided"), "alternative must be one of"),
-    (dict(a=[1.0, 2.0], b=[0.0, 0.0], alternative="within"), "margin must be finite"),
-    (dict(a=[1.0, 2.0], b=[0.0, 0.0], confidence=95), "confidence"),
-    (dict(a=[1.0, 2.0], b=[0.0, 0.0], n_resamples=0), "n_resamples"),
-    (dict(a=[1.0, 2.0], b=[0.0, 0.0], seed=np.random.default_rng(0)), "seed must be an int"),
-    (dict(a=[1.0, 2.0], b=[0.0, 0.0], interval="bca"), "interval must be one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(a=[1.0, 2.0, 3.0], b=[1.0, 2.0, 3.0, 4.0]), "a has 3 values but b has 4"),
+        (dict(a=[1.0, float("nan"), 3.0], b=[1.0, 2.0, 3.0]), "NaN"),
+        (dict(a=[1.0, 2.0, 3.0], b=[1.0, float("inf"), 3.0]), "infinite"),
+        (dict(a=[], b=[]), "empty"),
+        (dict(a=[[1.0, 2.0]], b=[[1.0, 2.0]]), "1-D"),
+        (dict(a=[1.0, 2.0], b=[0.0, 0.0], alternative="two-sided"), "alternative must be one of"),
+        (dict(a=[1.0, 2.0], b=[0.0, 0.0], alternative="within"), "margin must be finite"),
+        (dict(a=[1.0, 2.0], b=[0.0, 0.0], confidence=95), "confidence"),
+        (dict(a=[1.0, 2.0], b=[0.0, 0.0], n_resamples=0), "n_resamples"),
+        (dict(a=[1.0, 2.0], b=[0.0, 0.0], seed=np.random.default_rng(0)), "seed must be an int"),
+        (dict(a=[1.0, 2.0], b=[0.0, 0.0], interval="bca"), "interval must be one of"),
+    ],
+)
 def test_compare_paired_errors(kwargs, match):
     with pytest.raises(ValueError, match=match) as info:
         compare_paired(**kwargs)
@@ -247,6 +281,7 @@ def test_compare_paired_errors(kwargs, match):
 
 
 # -- one sample: compare_to_value, within ---------------------------------------------------
+
 
 def test_compare_to_value():
     acc = [0.97, 0.98, 0.96, 0.99, 0.97]
@@ -281,6 +316,7 @@ def test_within_band():
 
 # -- proportions ------------------------------------------------------------------------------
 
+
 def test_exact_interval_known_values():
     low, high = proportion_interval(0, 10, method="exact")
     assert low == 0.0 and high == pytest.approx(0.30850, abs=1e-5)
@@ -295,18 +331,25 @@ def test_wilson_interval_known_values():
     assert low == 0.0 and high == pytest.approx(z2 / (10 + z2))
     low, high = proportion_interval(10, 10, method="wilson")
     assert high == 1.0 and low == pytest.approx(10 / (10 + z2))
-    assert proportion_interval(3, 10) == proportion_interval(3, 10, method="exact")  # Clopper–Pearson by default
+    assert proportion_interval(3, 10) == proportion_interval(
+        3, 10, method="exact"
+    )  # Clopper–Pearson by default
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(1, 2000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
-       st.sampled_from([0.8, 0.9, 0.95, 0.99]), st.sampled_from(["wilson", "exact"]))
+@given(
+    st.integers(1, 2000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+    st.sampled_from([0.8, 0.9, 0.95, 0.99]),
+    st.sampled_from(["wilson", "exact"]),
+)
 def test_proportion_interval_properties(counts, confidence, method):
     k, n = counts
     low, high = proportion_interval(k, n, confidence=confidence, method=method)
     assert 0.0 <= low <= k / n <= high <= 1.0
     assert (low == 0.0) == (k == 0) and (high == 1.0) == (k == n)
-    reference = scipy_stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method=method)
+    reference = scipy_stats.binomtest(k, n).proportion_ci(
+        confidence_level=confidence, method=method
+    )
     assert (low, high) == pytest.approx((reference.low, reference.high), abs=1e-9)
 
 
@@ -323,13 +366,16 @@ def test_compare_proportion():
     assert compare_proportion(1, 1, 0.2).verdict is INCONCLUSIVE
 
 
-@pytest.mark.parametrize("args, kwargs, match", [
-    ((11, 10), {}, "0 <= successes <= trials"),
-    ((0, 0), {}, "trials >= 1"),
-    ((0.5, 10), {}, "integers"),
-    ((1, 10), dict(method="agresti"), "method must be one of"),
-    ((1, 10), dict(confidence=1.0), "confidence"),
-])
+@pytest.mark.parametrize(
+    "args, kwargs, match",
+    [
+        ((11, 10), {}, "0 <= successes <= trials"),
+        ((0, 0), {}, "trials >= 1"),
+        ((0.5, 10), {}, "integers"),
+        ((1, 10), dict(method="agresti"), "method must be one of"),
+        ((1, 10), dict(confidence=1.0), "confidence"),
+    ],
+)
 def test_proportion_errors(args, kwargs, match):
     with pytest.raises(ValueError, match=match):
         proportion_interval(*args, **kwargs)
@@ -343,13 +389,19 @@ X = [0.1, 0.2, 0.3, 1.0, 2.0]
 @settings(max_examples=20, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(2, 6), st.floats(0.5, 5.0))
 def test_rank_trend_detects_monotone_trend_and_reverse(noise_seed, seeds, slope):
-    ys = slope * np.arange(5.0)[:, None] + 0.05 * np.random.default_rng(noise_seed).normal(size=(5, seeds))
+    ys = slope * np.arange(5.0)[:, None] + 0.05 * np.random.default_rng(noise_seed).normal(
+        size=(5, seeds)
+    )
     up = rank_trend(X, ys, **FAST)
     assert up.verdict is HOLDS and up.rho == 1.0 and up.mean_seed_rho == 1.0 and up.method == "page"
-    assert up.exact and up.p_value == pytest.approx((1 / 120) ** seeds, rel=1e-9)  # every seed in order
+    assert up.exact and up.p_value == pytest.approx(
+        (1 / 120) ** seeds, rel=1e-9
+    )  # every seed in order
     means = rank_trend(X, ys, method="permutation", **FAST)
     assert means.verdict is HOLDS and means.exact is (seeds <= 2)
-    assert means.p_value == pytest.approx(1 / 120, abs=0.006)  # 2 000 random arrangements beyond 2 seeds
+    assert means.p_value == pytest.approx(
+        1 / 120, abs=0.006
+    )  # 2 000 random arrangements beyond 2 seeds
     assert rank_trend(X, ys, method="bootstrap", **FAST).verdict is HOLDS
     assert rank_trend(X, ys, alternative="decreasing", **FAST).verdict is REFUTED
     assert rank_trend(X, ys[::-1], **FAST).verdict is REFUTED
@@ -376,8 +428,10 @@ def test_rank_trend_flat_is_inconclusive():
 
 
 def test_rank_trend_rarely_decides_on_noise():
-    verdicts = [rank_trend(X, np.random.default_rng(seed).normal(size=(5, 8)), **FAST).verdict
-                for seed in range(40)]
+    verdicts = [
+        rank_trend(X, np.random.default_rng(seed).normal(size=(5, 8)), **FAST).verdict
+        for seed in range(40)
+    ]
     assert verdicts.count(INCONCLUSIVE) >= 34
 
 
@@ -385,7 +439,9 @@ def test_rank_trend_rho_is_spearman_of_means():
     ys = np.random.default_rng(3).normal(size=(6, 4))
     for method in ("page", "permutation"):
         result = rank_trend(np.arange(6), ys, method=method, **FAST)
-        assert result.rho == pytest.approx(scipy_stats.spearmanr(np.arange(6), ys.mean(axis=1)).statistic)
+        assert result.rho == pytest.approx(
+            scipy_stats.spearmanr(np.arange(6), ys.mean(axis=1)).statistic
+        )
         seed_rhos = [scipy_stats.spearmanr(np.arange(6), column).statistic for column in ys.T]
         assert result.mean_seed_rho == pytest.approx(np.mean(seed_rhos))
         assert result.n_conditions == 6 and result.n_seeds == 4
@@ -395,7 +451,7 @@ def test_rank_trend_rho_is_spearman_of_means():
     assert data["ci"] is None and len(data["means"]) == 6 and data["arrangements"] == 2_000
     assert data["exact"] is False and data["ys"] == ys.tolist() and data["page_l"] is None
     page = assert_json(rank_trend(np.arange(6), ys, **FAST))
-    assert page["method"] == "page" and page["exact"] is True and page["arrangements"] == 720 ** 4
+    assert page["method"] == "page" and page["exact"] is True and page["arrangements"] == 720**4
     assert page["page_l"] == scipy_stats.page_trend_test(ys.T).statistic and page["kind"] == "trend"
     boot = assert_json(rank_trend(np.arange(6), ys, method="bootstrap", **FAST))
     assert boot["p_value"] is None and boot["ci"] is not None
@@ -408,14 +464,19 @@ def test_rank_trend_one_seed_uses_exact_permutation_test():
     assert rank_trend(X, [5.0, 4.0, 3.0, 2.0, 1.0]).verdict is REFUTED
     one_swap = rank_trend(X, [1.0, 2.0, 3.0, 5.0, 4.0])  # 5 of 120 orderings have rho >= 0.9
     assert one_swap.p_value == pytest.approx(5 / 120) and one_swap.verdict is INCONCLUSIVE
-    reference = scipy_stats.permutation_test(([1.0, 2.0, 3.0, 5.0, 4.0],),
-                                             lambda y: scipy_stats.spearmanr(X, y).statistic,
-                                             permutation_type="pairings", alternative="greater")
+    reference = scipy_stats.permutation_test(
+        ([1.0, 2.0, 3.0, 5.0, 4.0],),
+        lambda y: scipy_stats.spearmanr(X, y).statistic,
+        permutation_type="pairings",
+        alternative="greater",
+    )
     assert one_swap.p_value == pytest.approx(reference.pvalue)
     few = rank_trend([1, 2, 3], [1.0, 2.0, 3.0])
     assert few.verdict is INCONCLUSIVE and "1/3!" in few.note
-    assert str(result) == ("rho = 1, p = 0.0083 (opposite 1; decisive ≤ 0.025; exact permutation test, "
-                           "120 arrangements), claimed increasing (5 conditions × 1 seed): holds")
+    assert str(result) == (
+        "rho = 1, p = 0.0083 (opposite 1; decisive ≤ 0.025; exact permutation test, "
+        "120 arrangements), claimed increasing (5 conditions × 1 seed): holds"
+    )
 
 
 def test_rank_trend_random_permutations_beyond_exact_size():
@@ -424,26 +485,32 @@ def test_rank_trend_random_permutations_beyond_exact_size():
     assert result.p_value == pytest.approx(1 / 1000) and result.verdict is HOLDS
     page = rank_trend(np.arange(9), np.arange(9.0)[:, None] + np.zeros((9, 2)), n_resamples=999)
     assert page.method == "page" and not page.exact and page.arrangements == 999  # 9! > 50 000
-    assert page.p_value == pytest.approx(1 / 1000) and page.p_opposite == 1.0 and page.verdict is HOLDS
+    assert (
+        page.p_value == pytest.approx(1 / 1000) and page.p_opposite == 1.0 and page.verdict is HOLDS
+    )
     assert "Monte-Carlo Page's L test, 999 arrangements" in str(page)
 
 
-@pytest.mark.parametrize("x, ys, kwargs, match", [
-    ([1, 2, 2, 3], np.zeros((4, 3)), {}, "x has ties"),
-    ([1, 2, 3], np.zeros((4, 3)), {}, "x has 3 conditions but ys has 4 rows"),
-    ([1, 2], np.zeros((2, 3)), {}, "at least 3 conditions"),
-    ([1, 2, 3], [[1.0, float("nan")], [1.0, 2.0], [3.0, 4.0]], {}, "NaN"),
-    ([1, 2, 3], np.zeros((3, 2, 2)), {}, "2-D"),
-    ([1, 2, 3], [1.0, 2.0, 3.0], dict(method="bootstrap"), ">= 2 seeds"),
-    ([1, 2, 3], np.zeros((3, 2)), dict(method="spearman"), "method must be one of"),
-    ([1, 2, 3], np.zeros((3, 2)), dict(alternative="greater"), "alternative must be one of"),
-])
+@pytest.mark.parametrize(
+    "x, ys, kwargs, match",
+    [
+        ([1, 2, 2, 3], np.zeros((4, 3)), {}, "x has ties"),
+        ([1, 2, 3], np.zeros((4, 3)), {}, "x has 3 conditions but ys has 4 rows"),
+        ([1, 2], np.zeros((2, 3)), {}, "at least 3 conditions"),
+        ([1, 2, 3], [[1.0, float("nan")], [1.0, 2.0], [3.0, 4.0]], {}, "NaN"),
+        ([1, 2, 3], np.zeros((3, 2, 2)), {}, "2-D"),
+        ([1, 2, 3], [1.0, 2.0, 3.0], dict(method="bootstrap"), ">= 2 seeds"),
+        ([1, 2, 3], np.zeros((3, 2)), dict(method="spearman"), "method must be one of"),
+        ([1, 2, 3], np.zeros((3, 2)), dict(alternative="greater"), "alternative must be one of"),
+    ],
+)
 def test_rank_trend_errors(x, ys, kwargs, match):
     with pytest.raises(ValueError, match=match):
         rank_trend(x, ys, **kwargs)
 
 
 # -- rank_trend: Page's L, the default with 2 or more seeds ----------------------------------
+
 
 def test_page_exact_values_by_hand_three_conditions_two_seeds():
     """k = 3, s = 2, enumerated by hand.
@@ -455,31 +522,48 @@ def test_page_exact_values_by_hand_three_conditions_two_seeds():
     p = 9/36 = 0.25; L ≤ 26 for all but the 5 with L ≥ 27: 31/36.
     """
     result = rank_trend([1, 2, 3], [[1.0, 2.0], [3.0, 1.0], [2.0, 3.0]])
-    assert result.method == "page" and result.page_l == 26.0 and result.exact and result.arrangements == 36
+    assert (
+        result.method == "page"
+        and result.page_l == 26.0
+        and result.exact
+        and result.arrangements == 36
+    )
     assert result.p_value == pytest.approx(9 / 36) and result.p_opposite == pytest.approx(31 / 36)
     assert result.mean_seed_rho == pytest.approx(0.5)  # seed rhos 0.5 and 0.5
     assert result.verdict is INCONCLUSIVE and "smallest possible p-value is 0.0278" in result.note
     assert "3 seeds without ties can reach it" in result.note
     down = rank_trend([1, 2, 3], [[1.0, 2.0], [3.0, 1.0], [2.0, 3.0]], alternative="decreasing")
     assert (down.p_value, down.p_opposite) == (result.p_opposite, result.p_value)
-    assert result.p_value == pytest.approx(scipy_stats.page_trend_test([[1, 3, 2], [2, 1, 3]]).pvalue)
+    assert result.p_value == pytest.approx(
+        scipy_stats.page_trend_test([[1, 3, 2], [2, 1, 3]]).pvalue
+    )
 
 
 def test_page_matches_enumeration_with_ties_and_scipy_without():
     """Tied runs get average ranks; the exact law then is each seed's own: checked against plain enumeration."""
-    ys = np.array([[0.0, 1.0, 5.0], [1.0, 1.0, 4.0], [1.0, 2.0, 4.0], [2.0, 2.0, 3.0]])  # ties in every seed
+    ys = np.array(
+        [[0.0, 1.0, 5.0], [1.0, 1.0, 4.0], [1.0, 2.0, 4.0], [2.0, 2.0, 3.0]]
+    )  # ties in every seed
     result = rank_trend(np.arange(4), ys)
     ranks = scipy_stats.rankdata(ys, axis=0)
     weights = np.arange(1, 5)
-    every = np.array([sum(weights @ ranks[list(order), j] for j, order in enumerate(orders))
-                      for orders in itertools.product(itertools.permutations(range(4)), repeat=3)])
-    assert result.page_l == weights @ ranks.sum(axis=1) and result.arrangements == len(every) == 24 ** 3
+    every = np.array(
+        [
+            sum(weights @ ranks[list(order), j] for j, order in enumerate(orders))
+            for orders in itertools.product(itertools.permutations(range(4)), repeat=3)
+        ]
+    )
+    assert (
+        result.page_l == weights @ ranks.sum(axis=1) and result.arrangements == len(every) == 24**3
+    )
     assert result.p_value == pytest.approx(np.mean(every >= result.page_l))
     assert result.p_opposite == pytest.approx(np.mean(every <= result.page_l))
     no_ties = np.random.default_rng(4).normal(size=(5, 6)) + 0.3 * np.arange(5)[:, None]
     reference = scipy_stats.page_trend_test(no_ties.T, method="exact")
     page = rank_trend(np.arange(5), no_ties)
-    assert page.page_l == reference.statistic and page.p_value == pytest.approx(reference.pvalue, rel=1e-9)
+    assert page.page_l == reference.statistic and page.p_value == pytest.approx(
+        reference.pvalue, rel=1e-9
+    )
 
 
 def test_page_decides_three_and_four_conditions_with_seeds():
@@ -487,39 +571,61 @@ def test_page_decides_three_and_four_conditions_with_seeds():
     plan_confidence = 1 - 0.05 / 3  # one look of SeedPlan.make(3, 10): per-side level 0.00833
     perfect = 10.0 * np.arange(3)[:, None] + np.random.default_rng(5).normal(size=(3, 3))
     result = rank_trend([8, 32, 128], perfect, alternative="increasing", confidence=plan_confidence)
-    assert result.p_value == pytest.approx(1 / 216) and result.verdict is HOLDS and result.note == ""
+    assert (
+        result.p_value == pytest.approx(1 / 216) and result.verdict is HOLDS and result.note == ""
+    )
     assert "Page's L = 42" in str(result) and "exact Page's L test, 216 arrangements" in str(result)
-    assert str(result) == ("Page's L = 42 (mean within-seed rho 1, rho of means 1), p = 0.0046 (opposite 1; "
-                           "decisive ≤ 0.0083; exact Page's L test, 216 arrangements), claimed increasing "
-                           "(3 conditions × 3 seeds): holds")
+    assert str(result) == (
+        "Page's L = 42 (mean within-seed rho 1, rho of means 1), p = 0.0046 (opposite 1; "
+        "decisive ≤ 0.0083; exact Page's L test, 216 arrangements), claimed increasing "
+        "(3 conditions × 3 seeds): holds"
+    )
     assert result.at_confidence(0.999).verdict is INCONCLUSIVE  # 1/216 > 0.0005
     assert result.at_confidence(0.95) == rank_trend([8, 32, 128], perfect)
     reversed_ = rank_trend([8, 32, 128], perfect[::-1], confidence=plan_confidence)
     assert reversed_.verdict is REFUTED and reversed_.p_opposite == pytest.approx(1 / 216)
     assert rank_trend([8, 32, 128], perfect[::-1], alternative="decreasing").verdict is HOLDS
     flat = rank_trend([8, 32, 128], np.tile([0.5, 0.6, 0.7], (3, 1)))  # every seed ties its 3 runs
-    assert flat.verdict is INCONCLUSIVE and flat.p_value == 1.0 and "smallest possible p-value" in flat.note
-    two = rank_trend([8, 32, 128], perfect[:, :2])  # 1/36 > 0.025: too few seeds, and the note says so
+    assert (
+        flat.verdict is INCONCLUSIVE
+        and flat.p_value == 1.0
+        and "smallest possible p-value" in flat.note
+    )
+    two = rank_trend(
+        [8, 32, 128], perfect[:, :2]
+    )  # 1/36 > 0.025: too few seeds, and the note says so
     assert two.verdict is INCONCLUSIVE and "3 seeds without ties" in two.note
-    four = rank_trend(np.arange(4), 10.0 * np.arange(4)[:, None] + np.random.default_rng(0).normal(size=(4, 2)))
+    four = rank_trend(
+        np.arange(4), 10.0 * np.arange(4)[:, None] + np.random.default_rng(0).normal(size=(4, 2))
+    )
     assert four.verdict is HOLDS and four.p_value == pytest.approx(1 / 576)
 
 
 # -- rank_trend: the within-seed permutation test of rho of the means ---------------------------
+
 
 def test_rank_trend_permutation_of_means_seeds_do_not_lower_the_floor():
     """Every order of distinct means is equally likely without a trend: p ≥ 1/k! whatever the seeds."""
     x = np.arange(4)
     ys = 10.0 * x[:, None] + np.random.default_rng(0).normal(size=(4, 3))
     result = rank_trend(x, ys, method="permutation")
-    assert result.method == "permutation" and result.exact and result.arrangements == 24 ** 3
-    assert result.rho == 1.0 and result.p_value == pytest.approx(1 / 24) and result.verdict is INCONCLUSIVE
+    assert result.method == "permutation" and result.exact and result.arrangements == 24**3
+    assert (
+        result.rho == 1.0
+        and result.p_value == pytest.approx(1 / 24)
+        and result.verdict is INCONCLUSIVE
+    )
     assert "1/4!" in result.note and "whatever the number of seeds" in result.note
     assert "Page's L test (method='page', the default) can decide from 2 seeds" in result.note
-    assert rank_trend(x, ys).p_value == pytest.approx(1 / 24 ** 3)  # Page's L, the same table
-    five = rank_trend(np.arange(5), 10.0 * np.arange(5)[:, None] + np.random.default_rng(1).normal(size=(5, 3)),
-                      method="permutation")
-    assert not five.exact and five.p_value == pytest.approx(1 / 120, abs=0.003)  # 10 000 random arrangements
+    assert rank_trend(x, ys).p_value == pytest.approx(1 / 24**3)  # Page's L, the same table
+    five = rank_trend(
+        np.arange(5),
+        10.0 * np.arange(5)[:, None] + np.random.default_rng(1).normal(size=(5, 3)),
+        method="permutation",
+    )
+    assert not five.exact and five.p_value == pytest.approx(
+        1 / 120, abs=0.003
+    )  # 10 000 random arrangements
 
 
 def test_rank_trend_ties_are_counted_per_arrangement():
@@ -534,21 +640,27 @@ def test_rank_trend_ties_are_counted_per_arrangement():
 def test_rank_trend_one_sided_p_values_and_str():
     ys = np.random.default_rng(2).normal(size=(5, 3))
     up = rank_trend(np.arange(5), ys, method="permutation", n_resamples=999)
-    down = rank_trend(np.arange(5), ys, method="permutation", alternative="decreasing", n_resamples=999)
+    down = rank_trend(
+        np.arange(5), ys, method="permutation", alternative="decreasing", n_resamples=999
+    )
     assert (up.p_value, up.p_opposite) == (down.p_opposite, down.p_value)
     assert not up.exact and up.arrangements == 999 and up.level == pytest.approx(0.025)
-    assert str(up) == (f"rho = {up.rho:.3g}, p = {up.p_value:.2g} (opposite {up.p_opposite:.2g}; decisive ≤ 0.025; "
-                       f"Monte-Carlo permutation test, 999 arrangements), claimed increasing "
-                       f"(5 conditions × 3 seeds): {up.verdict.value}")
+    assert str(up) == (
+        f"rho = {up.rho:.3g}, p = {up.p_value:.2g} (opposite {up.p_opposite:.2g}; decisive ≤ 0.025; "
+        f"Monte-Carlo permutation test, 999 arrangements), claimed increasing "
+        f"(5 conditions × 3 seeds): {up.verdict.value}"
+    )
     page_up = rank_trend(np.arange(5), ys)
     page_down = rank_trend(np.arange(5), ys, alternative="decreasing")
     assert (page_up.p_value, page_up.p_opposite) == (page_down.p_opposite, page_down.p_value)
     assert page_up.p_value + page_up.p_opposite >= 1.0  # both count the observed L
-    assert str(page_up) == (f"Page's L = {page_up.page_l:.3g} (mean within-seed rho {page_up.mean_seed_rho:.3g}, "
-                            f"rho of means {page_up.rho:.3g}), p = {page_up.p_value:.2g} "
-                            f"(opposite {page_up.p_opposite:.2g}; decisive ≤ 0.025; exact Page's L test, "
-                            f"1728000 arrangements), claimed increasing (5 conditions × 3 seeds): "
-                            f"{page_up.verdict.value}")
+    assert str(page_up) == (
+        f"Page's L = {page_up.page_l:.3g} (mean within-seed rho {page_up.mean_seed_rho:.3g}, "
+        f"rho of means {page_up.rho:.3g}), p = {page_up.p_value:.2g} "
+        f"(opposite {page_up.p_opposite:.2g}; decisive ≤ 0.025; exact Page's L test, "
+        f"1728000 arrangements), claimed increasing (5 conditions × 3 seeds): "
+        f"{page_up.verdict.value}"
+    )
     boot = rank_trend(np.arange(5), ys, method="bootstrap", n_resamples=500)
     assert "bootstrap of seeds, anti-conservative" in str(boot) and boot.p_value is None
 
@@ -576,10 +688,19 @@ def test_ordering():
     assert ordering(samples, ["sgd", "adam", "rmsprop"], alternative="less").verdict is HOLDS
     samples["adam"] = BASE + 0.2
     mixed = ordering(samples, ["rmsprop", "adam", "sgd"])
-    assert [c.verdict for c in mixed.comparisons] == [INCONCLUSIVE, HOLDS] and mixed.verdict is INCONCLUSIVE
+    assert [c.verdict for c in mixed.comparisons] == [
+        INCONCLUSIVE,
+        HOLDS,
+    ] and mixed.verdict is INCONCLUSIVE
     data = assert_json(mixed)
-    assert data["order"] == ["rmsprop", "adam", "sgd"] and data["comparisons"][0]["pair"] == ["rmsprop", "adam"]
-    assert str(mixed) == "rmsprop > adam > sgd: inconclusive (rmsprop−adam inconclusive, adam−sgd holds)"
+    assert data["order"] == ["rmsprop", "adam", "sgd"] and data["comparisons"][0]["pair"] == [
+        "rmsprop",
+        "adam",
+    ]
+    assert (
+        str(mixed)
+        == "rmsprop > adam > sgd: inconclusive (rmsprop−adam inconclusive, adam−sgd holds)"
+    )
     with pytest.raises(ValueError, match="no samples for \\['momentum'\\]"):
         ordering(samples, ["rmsprop", "momentum"])
     with pytest.raises(ValueError, match="at least 2 distinct"):
@@ -611,13 +732,16 @@ def test_argbest():
 
 # -- ordering and argbest: holds at c, refuted at the Bonferroni level ------------------------
 
+
 def test_ordering_refutes_only_at_the_adjusted_level():
     """A step reversed at 95 % but not at 97.5 % leaves a 3-condition ordering inconclusive."""
     c = np.array([0.0, 0.0, 0.0, 0.0])
     b = np.array([-0.2, -0.3, -0.1, -0.45])  # b − c: t interval at 95 % below 0, at 97.5 % not
     a = b + 1.0
     step = compare_paired(b, c)
-    assert step.verdict is REFUTED and compare_paired(b, c, confidence=0.975).verdict is INCONCLUSIVE
+    assert (
+        step.verdict is REFUTED and compare_paired(b, c, confidence=0.975).verdict is INCONCLUSIVE
+    )
     result = ordering({"a": a, "b": b, "c": c}, ["a", "b", "c"])
     assert result.verdict is INCONCLUSIVE and result.steps == (HOLDS, INCONCLUSIVE)
     assert [s.verdict for s in result.comparisons] == [HOLDS, REFUTED]
@@ -639,10 +763,14 @@ def test_argbest_claimed_refutes_at_the_adjusted_level():
     result = argbest(samples, claimed="claimed")
     assert result.comparisons["rival"].verdict is REFUTED  # at 95 %
     assert result.steps == {"rival": INCONCLUSIVE, "far": HOLDS, "farther": HOLDS}
-    assert result.verdict is INCONCLUSIVE and result.refute_confidence == pytest.approx(1 - 0.05 / 3)
+    assert result.verdict is INCONCLUSIVE and result.refute_confidence == pytest.approx(
+        1 - 0.05 / 3
+    )
     assert result.holds_confidence == 0.95 and result.claimed == "claimed"
     data = assert_json(result)
-    assert data["comparisons"]["rival"]["verdict"] == "inconclusive" and data["claimed"] == "claimed"
+    assert (
+        data["comparisons"]["rival"]["verdict"] == "inconclusive" and data["claimed"] == "claimed"
+    )
     assert "claimed" in data["rule"] and "Bonferroni over 3 rivals" in data["rule"]
     far_behind = dict(samples, claimed=claimed - 1)
     assert argbest(far_behind, claimed="claimed").verdict is REFUTED
@@ -656,14 +784,20 @@ def test_argbest_unclaimed_pays_for_choosing_the_best():
     assert compare_paired(top, np.zeros(4), confidence=1 - 0.05 / 3).verdict is INCONCLUSIVE
     unclaimed = argbest(samples)
     assert unclaimed.best == unclaimed.subject == "top" and unclaimed.claimed is None
-    assert unclaimed.holds_confidence == pytest.approx(1 - 0.05 / 3) and unclaimed.verdict is INCONCLUSIVE
+    assert (
+        unclaimed.holds_confidence == pytest.approx(1 - 0.05 / 3)
+        and unclaimed.verdict is INCONCLUSIVE
+    )
     assert argbest(samples, claimed="top").verdict is HOLDS
     assert "chosen from 3 by the data" in assert_json(unclaimed)["rule"]
-    assert str(unclaimed) == ("best mean: top (0.338); top best of all: inconclusive "
-                              "(vs second inconclusive, vs low holds)")
+    assert str(unclaimed) == (
+        "best mean: top (0.338); top best of all: inconclusive "
+        "(vs second inconclusive, vs low holds)"
+    )
 
 
 # -- the claims suite reads these results --------------------------------------------------------
+
 
 def test_results_feed_claim_records():
     from dlverify.evidence import ClaimNotHeld, ClaimRecord

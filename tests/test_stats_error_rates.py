@@ -44,16 +44,26 @@ a time and through :func:`~dlverify.stats.sequential`.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 from scipy.stats import rankdata
 
-from dlverify.stats import (SeedPlan, Verdict, argbest, compare_paired, compare_proportion, compare_to_value,
-                            ordering, proportion_interval, rank_trend, sequential)
+from dlverify.stats import (
+    SeedPlan,
+    Verdict,
+    argbest,
+    compare_paired,
+    compare_proportion,
+    compare_to_value,
+    ordering,
+    proportion_interval,
+    rank_trend,
+    sequential,
+)
 from dlverify.stats._common import guarded_confidence, t_interval
 from dlverify.stats.trend import page_p_values, permutation_p_values
 
@@ -61,7 +71,9 @@ CONFIDENCE = 0.95
 LIMIT = 0.05  # per side; nominal 0.025
 DRAWS = 4_000
 TREND_DRAWS = 2_000  # the permutation test of rho of the means is the slow one
-TREND_RESAMPLES = 199  # random arrangements in the simulation (p = (1 + count)/200 is valid for any count)
+TREND_RESAMPLES = (
+    199  # random arrangements in the simulation (p = (1 + count)/200 is valid for any count)
+)
 PAGE_CONDITIONS = (3, 4, 5)  # Page's L is exact (no random arrangements) up to 8 conditions
 SEEDS = range(2, 11)
 PLANS = (SeedPlan.make(3, 10), SeedPlan.make(5, 20))
@@ -79,10 +91,16 @@ def noise(kind: str, rng: np.random.Generator, shape: tuple[int, ...]) -> np.nda
     return rng.exponential(size=shape) - 1.0
 
 
-def runs(kind: str, rng: np.random.Generator, means: tuple[float, ...], draws: int, seeds: int) -> np.ndarray:
+def runs(
+    kind: str, rng: np.random.Generator, means: tuple[float, ...], draws: int, seeds: int
+) -> np.ndarray:
     """(draws, conditions, seeds): seed effect shared by the conditions of a seed, plus mean, plus noise."""
     seed_effect = 3.0 * rng.standard_normal((draws, 1, seeds))
-    return seed_effect + np.asarray(means)[None, :, None] + noise(kind, rng, (draws, len(means), seeds))
+    return (
+        seed_effect
+        + np.asarray(means)[None, :, None]
+        + noise(kind, rng, (draws, len(means), seeds))
+    )
 
 
 def codes(low: np.ndarray, high: np.ndarray, region: tuple[float, float]) -> np.ndarray:
@@ -102,7 +120,9 @@ class Claim:
 
     name: str
     means: tuple[float, ...]  # condition means under the null (one entry: a single sample)
-    fast: Callable[[np.ndarray, float], np.ndarray]  # (draws, conditions, n), confidence -> codes (draws,)
+    fast: Callable[
+        [np.ndarray, float], np.ndarray
+    ]  # (draws, conditions, n), confidence -> codes (draws,)
     public: Callable[[np.ndarray, float], Verdict]  # (conditions, n), confidence -> verdict
     noises: tuple[str, ...] = NOISES
     draws: int = DRAWS
@@ -110,11 +130,15 @@ class Claim:
 
 # -- vectorized deciders ----------------------------------------------------------------------------
 
+
 def paired_fast(alternative: str, margin: float = 0.0):
-    region = {"greater": (margin, np.inf), "less": (-np.inf, -margin), "within": (-margin, margin)}[alternative]
+    region = {"greater": (margin, np.inf), "less": (-np.inf, -margin), "within": (-margin, margin)}[
+        alternative
+    ]
 
     def fast(samples, confidence):
         return codes(*t_interval(samples[:, 0] - samples[:, 1], confidence), region)
+
     return fast
 
 
@@ -126,21 +150,28 @@ def value_fast(samples, confidence):
 def ordering_fast(samples, confidence):
     differences = samples[:, :-1] - samples[:, 1:]  # (draws, m, n): each step "greater"
     holds = (t_interval(differences, confidence)[0] > 0).all(axis=1)
-    refuted = (t_interval(differences, adjusted(confidence, differences.shape[1]))[1] < 0).any(axis=1)
+    refuted = (t_interval(differences, adjusted(confidence, differences.shape[1]))[1] < 0).any(
+        axis=1
+    )
     return np.where(holds, HOLDS, np.where(refuted, REFUTED, INCONCLUSIVE))
 
 
 def argbest_fast(claimed: int | None):
     def fast(samples, confidence):
         draws, k, _ = samples.shape
-        subject = samples.mean(axis=-1).argmax(axis=1) if claimed is None else np.full(draws, claimed)
-        rivals = np.array([[j for j in range(k) if j != s] for s in range(k)])[subject]  # (draws, k − 1)
+        subject = (
+            samples.mean(axis=-1).argmax(axis=1) if claimed is None else np.full(draws, claimed)
+        )
+        rivals = np.array([[j for j in range(k) if j != s] for s in range(k)])[
+            subject
+        ]  # (draws, k − 1)
         rows = np.arange(draws)[:, None]
         differences = samples[rows, subject[:, None]] - samples[rows, rivals]  # (draws, k − 1, n)
         holds_confidence = confidence if claimed is not None else adjusted(confidence, k)
         holds = (t_interval(differences, holds_confidence)[0] > 0).all(axis=1)
         refuted = (t_interval(differences, adjusted(confidence, k - 1))[1] < 0).any(axis=1)
         return np.where(holds, HOLDS, np.where(refuted, REFUTED, INCONCLUSIVE))
+
     return fast
 
 
@@ -161,48 +192,107 @@ def page_fast(k: int):
     def fast(samples, confidence):
         _, up, down, _, _ = page_p_values(x_ranks, samples, TREND_RESAMPLES, 0)
         return p_codes(up, down, confidence)
+
     return fast
 
 
 def page_claim(k: int) -> Claim:
-    return Claim(f"rank trend (Page's L), {k} conditions, no trend", (0.0,) * k, page_fast(k),
-                 lambda s, c: rank_trend(X[:k], s, confidence=c).verdict)
+    return Claim(
+        f"rank trend (Page's L), {k} conditions, no trend",
+        (0.0,) * k,
+        page_fast(k),
+        lambda s, c: rank_trend(X[:k], s, confidence=c).verdict,
+    )
 
 
 # One sample: the seed effect of ``runs`` dilutes skewed noise; skewed values are checked below.
-VALUE_CLAIM = Claim("mean > 0 (normal, t3)", (0.0,), value_fast,
-                    lambda s, c: compare_to_value(s[0], 0.0, confidence=c).verdict,
-                    noises=("normal", "t3"))
+VALUE_CLAIM = Claim(
+    "mean > 0 (normal, t3)",
+    (0.0,),
+    value_fast,
+    lambda s, c: compare_to_value(s[0], 0.0, confidence=c).verdict,
+    noises=("normal", "t3"),
+)
 CLAIMS = [
-    Claim("paired a > b", (0.0, 0.0), paired_fast("greater"),
-          lambda s, c: compare_paired(s[0], s[1], confidence=c).verdict),
-    Claim("paired a < b", (0.0, 0.0), paired_fast("less"),
-          lambda s, c: compare_paired(s[0], s[1], alternative="less", confidence=c).verdict),
-    Claim("paired |a − b| < 0.5, a − b = 0.5", (0.5, 0.0), paired_fast("within", 0.5),
-          lambda s, c: compare_paired(s[0], s[1], alternative="within", margin=0.5, confidence=c).verdict),
+    Claim(
+        "paired a > b",
+        (0.0, 0.0),
+        paired_fast("greater"),
+        lambda s, c: compare_paired(s[0], s[1], confidence=c).verdict,
+    ),
+    Claim(
+        "paired a < b",
+        (0.0, 0.0),
+        paired_fast("less"),
+        lambda s, c: compare_paired(s[0], s[1], alternative="less", confidence=c).verdict,
+    ),
+    Claim(
+        "paired |a − b| < 0.5, a − b = 0.5",
+        (0.5, 0.0),
+        paired_fast("within", 0.5),
+        lambda s, c: (
+            compare_paired(s[0], s[1], alternative="within", margin=0.5, confidence=c).verdict
+        ),
+    ),
     VALUE_CLAIM,
-    Claim("A > B > C, all equal", (0.0, 0.0, 0.0), ordering_fast,
-          lambda s, c: ordering(dict(zip("ABC", s)), "ABC", confidence=c).verdict),
-    Claim("A > B > C, A = B ≫ C", (0.0, 0.0, -20.0), ordering_fast,
-          lambda s, c: ordering(dict(zip("ABC", s)), "ABC", confidence=c).verdict),
-    Claim("argbest claimed A of 4, all equal", (0.0,) * 4, argbest_fast(0),
-          lambda s, c: argbest(dict(zip("ABCD", s)), claimed="A", confidence=c).verdict),
-    Claim("argbest claimed A of 4, A = B ≫ C, D", (0.0, 0.0, -20.0, -20.0), argbest_fast(0),
-          lambda s, c: argbest(dict(zip("ABCD", s)), claimed="A", confidence=c).verdict),
-    Claim("argbest unclaimed of 4, all equal", (0.0,) * 4, argbest_fast(None),
-          lambda s, c: argbest(dict(zip("ABCD", s)), confidence=c).verdict),
-    Claim("argbest unclaimed of 4, A = B ≫ C, D", (0.0, 0.0, -20.0, -20.0), argbest_fast(None),
-          lambda s, c: argbest(dict(zip("ABCD", s)), confidence=c).verdict),
+    Claim(
+        "A > B > C, all equal",
+        (0.0, 0.0, 0.0),
+        ordering_fast,
+        lambda s, c: ordering(dict(zip("ABC", s)), "ABC", confidence=c).verdict,
+    ),
+    Claim(
+        "A > B > C, A = B ≫ C",
+        (0.0, 0.0, -20.0),
+        ordering_fast,
+        lambda s, c: ordering(dict(zip("ABC", s)), "ABC", confidence=c).verdict,
+    ),
+    Claim(
+        "argbest claimed A of 4, all equal",
+        (0.0,) * 4,
+        argbest_fast(0),
+        lambda s, c: argbest(dict(zip("ABCD", s)), claimed="A", confidence=c).verdict,
+    ),
+    Claim(
+        "argbest claimed A of 4, A = B ≫ C, D",
+        (0.0, 0.0, -20.0, -20.0),
+        argbest_fast(0),
+        lambda s, c: argbest(dict(zip("ABCD", s)), claimed="A", confidence=c).verdict,
+    ),
+    Claim(
+        "argbest unclaimed of 4, all equal",
+        (0.0,) * 4,
+        argbest_fast(None),
+        lambda s, c: argbest(dict(zip("ABCD", s)), confidence=c).verdict,
+    ),
+    Claim(
+        "argbest unclaimed of 4, A = B ≫ C, D",
+        (0.0, 0.0, -20.0, -20.0),
+        argbest_fast(None),
+        lambda s, c: argbest(dict(zip("ABCD", s)), confidence=c).verdict,
+    ),
     *[page_claim(k) for k in PAGE_CONDITIONS],
-    Claim("rank trend (rho of means), 5 conditions, no trend", (0.0,) * 5, trend_fast,
-          lambda s, c: rank_trend(X, s, method="permutation", confidence=c, n_resamples=TREND_RESAMPLES).verdict,
-          draws=TREND_DRAWS),
+    Claim(
+        "rank trend (rho of means), 5 conditions, no trend",
+        (0.0,) * 5,
+        trend_fast,
+        lambda s, c: (
+            rank_trend(
+                X, s, method="permutation", confidence=c, n_resamples=TREND_RESAMPLES
+            ).verdict
+        ),
+        draws=TREND_DRAWS,
+    ),
 ]
 
 
-def sequential_codes(claim: Claim, samples: np.ndarray, plan: SeedPlan) -> tuple[np.ndarray, np.ndarray]:
+def sequential_codes(
+    claim: Claim, samples: np.ndarray, plan: SeedPlan
+) -> tuple[np.ndarray, np.ndarray]:
     """The sequential verdict of each draw (first definite look, else inconclusive) and the seeds it used."""
-    looks = np.stack([claim.fast(samples[..., :n], plan.confidence) for n in plan.looks])  # (looks, draws)
+    looks = np.stack(
+        [claim.fast(samples[..., :n], plan.confidence) for n in plan.looks]
+    )  # (looks, draws)
     decided = looks != INCONCLUSIVE
     first = np.where(decided.any(axis=0), decided.argmax(axis=0), len(plan.looks) - 1)
     return looks[first, np.arange(samples.shape[0])], np.asarray(plan.looks)[first]
@@ -217,14 +307,21 @@ def measure(claim: Claim, seed: int) -> dict[tuple[str, str], tuple[float, float
             verdicts = claim.fast(runs(kind, rng, claim.means, claim.draws, n), CONFIDENCE)
             rates[kind, f"n={n}"] = (np.mean(verdicts == HOLDS), np.mean(verdicts == REFUTED))
         for plan in PLANS:
-            verdicts, _ = sequential_codes(claim, runs(kind, rng, claim.means, claim.draws, plan.budget), plan)
-            rates[kind, f"looks {plan.looks}"] = (np.mean(verdicts == HOLDS), np.mean(verdicts == REFUTED))
+            verdicts, _ = sequential_codes(
+                claim, runs(kind, rng, claim.means, claim.draws, plan.budget), plan
+            )
+            rates[kind, f"looks {plan.looks}"] = (
+                np.mean(verdicts == HOLDS),
+                np.mean(verdicts == REFUTED),
+            )
     return rates
 
 
 def table(rates: dict) -> str:
-    return "\n".join(f"{kind:>7} {where:>20}: holds {h:6.2%}  refuted {r:6.2%}"
-                     for (kind, where), (h, r) in rates.items())
+    return "\n".join(
+        f"{kind:>7} {where:>20}: holds {h:6.2%}  refuted {r:6.2%}"
+        for (kind, where), (h, r) in rates.items()
+    )
 
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.name for c in CLAIMS])
@@ -390,6 +487,7 @@ def test_one_sample_against_a_value_power():
     98.33 %, guarded to 99.83 %, so the 3- and 5-seed looks rarely decide),
     make(5, 20) 99.6 % (13.3 seeds on average).
     """
+
     def exact(n: int) -> float:
         critical = scipy_stats.t.ppf(1 - (1 - guarded_confidence(CONFIDENCE)) / 2, n - 1)
         return float(scipy_stats.nct.sf(critical, n - 1, 1.5 * np.sqrt(n)))
@@ -425,7 +523,8 @@ def test_student_t_is_anticonservative_for_a_skewed_single_sample():
         assert np.mean(verdicts == HOLDS) < 0.015
         assert 0.06 <= np.mean(verdicts == REFUTED) <= 0.13
     assert compare_to_value(sample[0], 0.0, interval="student-t").ci == tuple(
-        float(v) for v in t_interval(sample[0], CONFIDENCE))
+        float(v) for v in t_interval(sample[0], CONFIDENCE)
+    )
 
 
 def test_percentile_bootstrap_fails_at_three_seeds():
@@ -435,13 +534,22 @@ def test_percentile_bootstrap_fails_at_three_seeds():
     """
     rng = np.random.default_rng(17)
     differences = rng.standard_normal((400, 3))
-    bootstrap = [compare_paired(d, np.zeros(3), interval="percentile", n_resamples=2_000).verdict for d in differences]
-    assert bootstrap.count(Verdict.HOLDS) / 400 > 0.08 and bootstrap.count(Verdict.REFUTED) / 400 > 0.08
-    t = paired_fast("greater")(np.stack([differences, np.zeros_like(differences)], axis=1), CONFIDENCE)
+    bootstrap = [
+        compare_paired(d, np.zeros(3), interval="percentile", n_resamples=2_000).verdict
+        for d in differences
+    ]
+    assert (
+        bootstrap.count(Verdict.HOLDS) / 400 > 0.08
+        and bootstrap.count(Verdict.REFUTED) / 400 > 0.08
+    )
+    t = paired_fast("greater")(
+        np.stack([differences, np.zeros_like(differences)], axis=1), CONFIDENCE
+    )
     assert np.mean(t == HOLDS) < 0.05 and np.mean(t == REFUTED) < 0.05
 
 
 # -- proportions: exact rates (binomial sums), no Monte-Carlo error ---------------------------------------------
+
 
 def false_rates(method: str, n: int, truths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Exact P(holds) and P(refuted) of "p > p0" when the true proportion is p0, for each p0 in ``truths``."""
@@ -481,18 +589,25 @@ def test_proportion_sequential_exact_rates(plan):
     0.05 grid. (The verdicts are the intervals' under :func:`codes`, spot-checked
     against :func:`compare_proportion`.)
     """
-    intervals = {n: np.array([proportion_interval(k, n, confidence=plan.confidence) for k in range(n + 1)])
-                 for n in plan.looks}
+    intervals = {
+        n: np.array([proportion_interval(k, n, confidence=plan.confidence) for k in range(n + 1)])
+        for n in plan.looks
+    }
     for p0 in np.round(np.arange(0.05, 1.0, 0.05), 2):
         mass = np.array([1.0])  # P(k successes so far and no verdict yet)
         previous = 0
         holds = refuted = 0.0
         for n in plan.looks:
-            mass = np.convolve(mass, scipy_stats.binom.pmf(np.arange(n - previous + 1), n - previous, p0))
+            mass = np.convolve(
+                mass, scipy_stats.binom.pmf(np.arange(n - previous + 1), n - previous, p0)
+            )
             previous = n
             verdicts = codes(intervals[n][:, 0], intervals[n][:, 1], (p0, np.inf))
             for k in (0, round(p0 * n), n):
-                assert CODE[compare_proportion(k, n, p0, confidence=plan.confidence).verdict] == verdicts[k]
+                assert (
+                    CODE[compare_proportion(k, n, p0, confidence=plan.confidence).verdict]
+                    == verdicts[k]
+                )
             holds += mass[verdicts == HOLDS].sum()
             refuted += mass[verdicts == REFUTED].sum()
             mass = np.where(verdicts == INCONCLUSIVE, mass, 0.0)
@@ -500,6 +615,7 @@ def test_proportion_sequential_exact_rates(plan):
 
 
 # -- the vectorized paths are the public functions -------------------------------------------------------------
+
 
 @pytest.mark.parametrize("claim", CLAIMS, ids=[c.name for c in CLAIMS])
 def test_vectorized_deciders_match_the_public_functions(claim):
@@ -511,7 +627,13 @@ def test_vectorized_deciders_match_the_public_functions(claim):
         fast = claim.fast(samples, CONFIDENCE)
         assert [CODE[claim.public(s, CONFIDENCE)] for s in samples] == fast.tolist()
     plan = PLANS[0]
-    samples = runs("normal", rng, tuple(0.4 * np.arange(len(claim.means))[::-1] + claim.means), draws, plan.budget)
+    samples = runs(
+        "normal",
+        rng,
+        tuple(0.4 * np.arange(len(claim.means))[::-1] + claim.means),
+        draws,
+        plan.budget,
+    )
     fast, used = sequential_codes(claim, samples, plan)
     for s, verdict, n in zip(samples, fast, used):
         outcome = sequential(lambda seeds, confidence: claim.public(s[:, :seeds], confidence), plan)

@@ -7,9 +7,26 @@ import json
 import numpy as np
 import pytest
 
-from dlverify.stats import (Best, Comparison, Ordering, ProportionComparison, SeedPlan, SequentialResult,
-                            StatsError, Trend, ValueComparison, Verdict, argbest, compare_paired, compare_proportion,
-                            compare_to_value, ordering, rank_trend, sequential, within)
+from dlverify.stats import (
+    Best,
+    Comparison,
+    Ordering,
+    ProportionComparison,
+    SeedPlan,
+    SequentialResult,
+    StatsError,
+    Trend,
+    ValueComparison,
+    Verdict,
+    argbest,
+    compare_paired,
+    compare_proportion,
+    compare_to_value,
+    ordering,
+    rank_trend,
+    sequential,
+    within,
+)
 
 HOLDS, REFUTED, INCONCLUSIVE = Verdict.HOLDS, Verdict.REFUTED, Verdict.INCONCLUSIVE
 BASE = np.array([0.70, 0.72, 0.69, 0.71])
@@ -23,10 +40,20 @@ def assert_json(result) -> dict:
 
 # -- SeedPlan ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("first, budget, looks", [
-    (3, 10, (3, 5, 10)), (5, 20, (5, 10, 20)), (3, 3, (3,)), (3, 4, (3, 4)), (3, 5, (3, 4, 5)),
-    (2, 4, (2, 3, 4)), (1, 100, (1, 10, 100)), (100, 1000, (100, 316, 1000)),
-])
+
+@pytest.mark.parametrize(
+    "first, budget, looks",
+    [
+        (3, 10, (3, 5, 10)),
+        (5, 20, (5, 10, 20)),
+        (3, 3, (3,)),
+        (3, 4, (3, 4)),
+        (3, 5, (3, 4, 5)),
+        (2, 4, (2, 3, 4)),
+        (1, 100, (1, 10, 100)),
+        (100, 1000, (100, 316, 1000)),
+    ],
+)
 def test_seed_plan_make(first, budget, looks):
     plan = SeedPlan.make(first, budget)
     assert plan.looks == looks and plan.budget == budget
@@ -40,22 +67,32 @@ def test_seed_plan_fields():
     assert plan == SeedPlan((3, 5, 10), 0.1) and hash(plan) == hash(SeedPlan((3, 5, 10), 0.1))
     assert SeedPlan((4,)).confidence == pytest.approx(0.95)
     assert SeedPlan.make(3, 10, alpha=0.01).alpha == 0.01
-    assert str(plan) == "looks at 3, 5, 10 seeds, each at confidence 0.9667 (alpha 0.1 split over 3)"
-    assert plan.as_dict() == {"looks": [3, 5, 10], "alpha": 0.1, "budget": 10, "confidence": plan.confidence}
+    assert (
+        str(plan) == "looks at 3, 5, 10 seeds, each at confidence 0.9667 (alpha 0.1 split over 3)"
+    )
+    assert plan.as_dict() == {
+        "looks": [3, 5, 10],
+        "alpha": 0.1,
+        "budget": 10,
+        "confidence": plan.confidence,
+    }
     with pytest.raises(AttributeError):
         plan.looks = (1,)
 
 
-@pytest.mark.parametrize("args, match", [
-    (((),), "at least one look"),
-    (((3, 3),), "strictly increasing"),
-    (((5, 3),), "strictly increasing"),
-    (((0, 3),), "positive"),
-    (((3, 4.5),), "integers"),
-    ((3,), "integers"),
-    (((3, 5), 0.0), "alpha"),
-    (((3, 5), 1.5), "alpha"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (((),), "at least one look"),
+        (((3, 3),), "strictly increasing"),
+        (((5, 3),), "strictly increasing"),
+        (((0, 3),), "positive"),
+        (((3, 4.5),), "integers"),
+        ((3,), "integers"),
+        (((3, 5), 0.0), "alpha"),
+        (((3, 5), 1.5), "alpha"),
+    ],
+)
 def test_seed_plan_errors(args, match):
     with pytest.raises(StatsError, match=match):
         SeedPlan(*args)
@@ -86,25 +123,43 @@ def test_sequential_stops_at_the_first_definite_verdict():
 
     outcome = sequential(decide, plan)
     assert isinstance(outcome, SequentialResult)
-    assert [n for n, _ in calls] == list(outcome.looks_done) and all(c == plan.confidence for _, c in calls)
-    assert outcome.verdict is HOLDS and outcome.stopped == "decided" and outcome.n == outcome.looks_done[-1]
+    assert [n for n, _ in calls] == list(outcome.looks_done) and all(
+        c == plan.confidence for _, c in calls
+    )
+    assert (
+        outcome.verdict is HOLDS
+        and outcome.stopped == "decided"
+        and outcome.n == outcome.looks_done[-1]
+    )
     assert outcome.verdicts[-1] is HOLDS and set(outcome.verdicts[:-1]) <= {INCONCLUSIVE}
-    assert outcome.result == compare_paired(A[:outcome.n], B[:outcome.n], confidence=plan.confidence)
+    assert outcome.result == compare_paired(
+        A[: outcome.n], B[: outcome.n], confidence=plan.confidence
+    )
     assert outcome.result.confidence == plan.confidence and outcome.plan is plan
-    assert outcome.looks_done == (3, 5, 10)  # one seed reversed: inconclusive at 3 and 5 seeds, holds at 10
+    assert outcome.looks_done == (
+        3,
+        5,
+        10,
+    )  # one seed reversed: inconclusive at 3 and 5 seeds, holds at 10
     data = assert_json(outcome)
     assert data["kind"] == "sequential" and data["result"]["kind"] == "paired" and data["n"] == 10
-    assert data["verdicts"] == ["inconclusive", "inconclusive", "holds"] and data["plan"]["looks"] == [3, 5, 10]
-    assert str(outcome).startswith("holds after 10 of 10 seeds (decided; looks 3: inconclusive, 5: inconclusive, "
-                                   "10: holds; each at 0.9833): a−b = ")
+    assert data["verdicts"] == ["inconclusive", "inconclusive", "holds"] and data["plan"][
+        "looks"
+    ] == [3, 5, 10]
+    assert str(outcome).startswith(
+        "holds after 10 of 10 seeds (decided; looks 3: inconclusive, 5: inconclusive, "
+        "10: holds; each at 0.9833): a−b = "
+    )
     early = sequential(lambda n, c: compare_paired(A[:n] + 3, B[:n], confidence=c), plan)
     assert early.verdict is HOLDS and early.n == 3 and early.looks_done == (3,)
 
 
 def test_sequential_budget_reached_and_refuted():
     plan = SeedPlan((2, 4, 6))
-    noise = sequential(lambda n, c: compare_paired(A[:n], A[:n] + np.array([1, -1] * 5)[:n] * 0.1,
-                                                   confidence=c), plan)
+    noise = sequential(
+        lambda n, c: compare_paired(A[:n], A[:n] + np.array([1, -1] * 5)[:n] * 0.1, confidence=c),
+        plan,
+    )
     assert noise.verdict is INCONCLUSIVE and noise.stopped == "budget reached"
     assert noise.n == 6 and noise.looks_done == (2, 4, 6) and noise.verdicts == (INCONCLUSIVE,) * 3
     reversed_ = sequential(lambda n, c: compare_paired(B[:n] - 1, A[:n], confidence=c), plan)
@@ -116,12 +171,22 @@ def test_sequential_with_at_confidence_and_other_results():
     first = compare_paired(A, B)  # computed at 0.95 over all seeds, decided again per look
     outcome = sequential(lambda n, c: compare_paired(A[:n], B[:n]).at_confidence(c), plan)
     assert outcome.result.confidence == plan.confidence and first.confidence == 0.95
-    trend = sequential(lambda n, c: rank_trend(np.arange(6), np.arange(6.0)[:, None] + 0.01 * A[None, :n],
-                                               confidence=c), plan)
-    assert trend.verdict is HOLDS and trend.n == 3 and assert_json(trend)["result"]["kind"] == "trend"
+    trend = sequential(
+        lambda n, c: rank_trend(
+            np.arange(6), np.arange(6.0)[:, None] + 0.01 * A[None, :n], confidence=c
+        ),
+        plan,
+    )
+    assert (
+        trend.verdict is HOLDS and trend.n == 3 and assert_json(trend)["result"]["kind"] == "trend"
+    )
     bare = sequential(lambda n, c: "holds" if n >= 4 else Verdict.INCONCLUSIVE, plan)
     assert plan.looks == (3, 4, 6)
-    assert bare.verdict is HOLDS and bare.n == 4 and assert_json(bare)["result"] == {"verdict": "holds"}
+    assert (
+        bare.verdict is HOLDS
+        and bare.n == 4
+        and assert_json(bare)["result"] == {"verdict": "holds"}
+    )
 
 
 def test_sequential_errors():
@@ -137,19 +202,31 @@ def test_sequential_errors():
 
 RESULTS = {
     "paired": lambda: compare_paired(A, B, margin=0.1),
-    "paired-percentile": lambda: compare_paired(A, B, interval="percentile", n_resamples=500, seed=4),
+    "paired-percentile": lambda: compare_paired(
+        A, B, interval="percentile", n_resamples=500, seed=4
+    ),
     "value": lambda: compare_to_value(A, 1.0, alternative="greater"),
     "within": lambda: within(A, 0.9, 1.3),
     "ordering": lambda: ordering({"x": A + 0.3, "y": A, "z": B}, ["x", "y", "z"]),
     "best": lambda: argbest({"x": A + 0.3, "y": A, "z": B}, claimed="y"),
     "best-unclaimed": lambda: argbest({"x": A + 0.3, "y": A, "z": B}, higher_is_better=False),
-    "trend": lambda: rank_trend(np.arange(6), np.arange(6.0)[:, None] + A[None, :4], n_resamples=500, seed=3),
-    "trend-bootstrap": lambda: rank_trend(np.arange(6), np.arange(6.0)[:, None] + A[None, :4], method="bootstrap",
-                                          n_resamples=500),
+    "trend": lambda: rank_trend(
+        np.arange(6), np.arange(6.0)[:, None] + A[None, :4], n_resamples=500, seed=3
+    ),
+    "trend-bootstrap": lambda: rank_trend(
+        np.arange(6), np.arange(6.0)[:, None] + A[None, :4], method="bootstrap", n_resamples=500
+    ),
     "proportion": lambda: compare_proportion(30, 40, 0.5),
 }
-TYPES = {"paired": Comparison, "value": ValueComparison, "within": ValueComparison, "ordering": Ordering,
-         "best": Best, "trend": Trend, "proportion": ProportionComparison}
+TYPES = {
+    "paired": Comparison,
+    "value": ValueComparison,
+    "within": ValueComparison,
+    "ordering": Ordering,
+    "best": Best,
+    "trend": Trend,
+    "proportion": ProportionComparison,
+}
 
 
 @pytest.mark.parametrize("name", RESULTS)
@@ -161,10 +238,23 @@ def test_at_confidence_recomputes_with_only_the_confidence_changed(name):
     assert type(stricter) is type(result) and stricter.confidence == 0.999
     assert stricter == result.at_confidence(0.999)
     assert stricter.at_confidence(0.95) == result
-    ignore = {"verdict", "ci", "confidence", "comparisons", "refute_comparisons", "steps", "holds_confidence",
-              "refute_confidence", "rule", "note", "level"}
+    ignore = {
+        "verdict",
+        "ci",
+        "confidence",
+        "comparisons",
+        "refute_comparisons",
+        "steps",
+        "holds_confidence",
+        "refute_confidence",
+        "rule",
+        "note",
+        "level",
+    }
     before, after = assert_json(result), assert_json(stricter)
-    assert {k: v for k, v in before.items() if k not in ignore} == {k: v for k, v in after.items() if k not in ignore}
+    assert {k: v for k, v in before.items() if k not in ignore} == {
+        k: v for k, v in after.items() if k not in ignore
+    }
 
 
 def test_at_confidence_moves_a_verdict():

@@ -20,7 +20,7 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
 
 # Real (small) training: an MLP whose 10-class output layer has the skinny weight
 # gradient that PyTorch's CPU kernels split across threads.
-CLAIMS = '''
+CLAIMS = """
 import os
 import pytest
 import torch
@@ -50,7 +50,7 @@ def test_near_threshold(claim):
     loss = final_loss(0, 1e-2, batch_size=128)
     claim.measure(loss=loss)
     claim.expect(loss < float(os.environ["DEMO_THRESHOLD"]), "loss below the threshold")
-'''
+"""
 
 
 def _final_loss_at(threads: int) -> float:
@@ -63,9 +63,12 @@ def _final_loss_at(threads: int) -> float:
     try:
         g = torch.Generator().manual_seed(123)
         x, y = torch.randn(512, 50, generator=g), torch.randint(0, 10, (512,), generator=g)
-        model = initialize(mlp([50, 64, 10]), "glorot_uniform", generator=torch.Generator().manual_seed(0))
-        return fit(model, TensorData(x, y), optimizer="adam", lr=1e-2, batch_size=128, epochs=3,
-                   seed=0).train_loss[-1]
+        model = initialize(
+            mlp([50, 64, 10]), "glorot_uniform", generator=torch.Generator().manual_seed(0)
+        )
+        return fit(
+            model, TensorData(x, y), optimizer="adam", lr=1e-2, batch_size=128, epochs=3, seed=0
+        ).train_loss[-1]
     finally:
         torch.set_num_threads(before)
 
@@ -79,7 +82,9 @@ def _verdicts_and_numbers(pytester: pytest.Pytester, monkeypatch, option_sets) -
     for options in option_sets:
         pytester.runpytest_subprocess("--claims-report", "out", "-p", "no:randomly", *options)
         rows = json.loads((pytester.path / "out" / "claims.json").read_text())["claims"]
-        runs[options] = {row["claim_id"]: (row["verdict"], row["evidence"]["measured"]) for row in rows}
+        runs[options] = {
+            row["claim_id"]: (row["verdict"], row["evidence"]["measured"]) for row in rows
+        }
     for verdicts in runs.values():
         assert set(verdicts) == {"demo.larger-lr-lower-loss", "demo.near-threshold"}
     return runs

@@ -24,7 +24,8 @@ def catalogue_of(config: pytest.Config) -> Catalogue:
     if not isinstance(catalogue, Catalogue):
         raise pytest.UsageError(
             f"pytest_dlverify_source_reports returned {type(catalogue).__name__}; return a "
-            f"dlverify.report.Catalogue((SourceReport(id, title), ...)), or None for no catalogue")
+            f"dlverify.report.Catalogue((SourceReport(id, title), ...)), or None for no catalogue"
+        )
     return catalogue
 
 

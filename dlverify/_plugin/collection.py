@@ -49,8 +49,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     define a ``device`` fixture of their own (installing dlverify must not
     change how another project's tests are collected).
     """
-    if ("device" in metafunc.fixturenames and not _parametrizes_device_itself(metafunc)
-            and _device_fixture_is_ours(metafunc)):
+    if (
+        "device" in metafunc.fixturenames
+        and not _parametrizes_device_itself(metafunc)
+        and _device_fixture_is_ours(metafunc)
+    ):
         metafunc.parametrize("device", devices(metafunc.config), indirect=True)
 
 
@@ -65,19 +68,23 @@ def _finding(marker, profile: str) -> Finding | None:
     if isinstance(xfail, dict):
         unknown = set(xfail) - set(PROFILES)
         if unknown:
-            raise pytest.UsageError(f"claim {marker.args[0]}: xfail keys must be profiles "
-                                    f"{PROFILES}, got {sorted(unknown)}")
+            raise pytest.UsageError(
+                f"claim {marker.args[0]}: xfail keys must be profiles "
+                f"{PROFILES}, got {sorted(unknown)}"
+            )
         xfail = xfail.get(profile)
     if xfail is not None and not isinstance(xfail, Finding):
         raise pytest.UsageError(
             f"claim {marker.args[0]}: xfail must be a dlverify.evidence.Finding(why, fails=(...)) "
             "naming in words why the claim does not hold and which expectations fail, got "
-            f"{type(xfail).__name__}; measured numbers belong to the run, not the marker")
+            f"{type(xfail).__name__}; measured numbers belong to the run, not the marker"
+        )
     return xfail
 
 
-def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config,
-                                   items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     """Check each claim marker (one ``<report>.<slug>`` id, one test per id); mark, describe it."""
     profile = config.getoption("profile", "default")
     catalogue = catalogue_of(config)
@@ -88,17 +95,22 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         if marker is None:
             continue
         if len(marker.args) != 1 or not isinstance(marker.args[0], str):
-            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.claim takes exactly one claim id "
-                                    "string")
+            raise pytest.UsageError(
+                f"{item.nodeid}: @pytest.mark.claim takes exactly one claim id string"
+            )
         claim_id = marker.args[0]
         match = CLAIM_ID.match(claim_id)
         if not match:
-            raise pytest.UsageError(f"{item.nodeid}: claim id {claim_id!r} is not of the form "
-                                    "'<report>.<slug>' (lower case, as in 'lab2.zero-init-stalls')")
+            raise pytest.UsageError(
+                f"{item.nodeid}: claim id {claim_id!r} is not of the form "
+                "'<report>.<slug>' (lower case, as in 'lab2.zero-init-stalls')"
+            )
         function = f"{item.path}::{getattr(item, 'originalname', item.name)}"
         if owners.setdefault(claim_id, function) != function:
-            raise pytest.UsageError(f"claim {claim_id} is decided by two tests: {owners[claim_id]} "
-                                    f"and {function}; give each claim id one test")
+            raise pytest.UsageError(
+                f"claim {claim_id} is decided by two tests: {owners[claim_id]} "
+                f"and {function}; give each claim id one test"
+            )
         report = match.group("report")
         item.extra_keyword_matches.add(claim_id)
         if catalogue.is_marker(report):
@@ -111,9 +123,15 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             item.stash[FINDING] = finding
         doc = (getattr(item, "obj", None).__doc__ or "") if hasattr(item, "obj") else ""
         statement = " ".join(doc.strip().split("\n\n")[0].split()) if doc.strip() else ""
-        meta = {"claim_id": claim_id, "source": marker.kwargs.get("source", ""), "report": report,
-                "statement": statement, "expected_not_to_hold": reason, "test": function,
-                **_instance_meta(item)}
+        meta = {
+            "claim_id": claim_id,
+            "source": marker.kwargs.get("source", ""),
+            "report": report,
+            "statement": statement,
+            "expected_not_to_hold": reason,
+            "test": function,
+            **_instance_meta(item),
+        }
         item.user_properties.append((META_KEY, json.dumps(meta)))
 
 
@@ -123,6 +141,7 @@ def _instance_meta(item: pytest.Item) -> dict:
     device = callspec.params.get("device") if callspec is not None else None
     if device is None and "cuda_device" in getattr(item, "fixturenames", ()):
         device = "cuda"
-    return {"instance": callspec.id if callspec is not None else "",
-            "device": str(device) if device else ""}
-
+    return {
+        "instance": callspec.id if callspec is not None else "",
+        "device": str(device) if device else "",
+    }

@@ -65,8 +65,9 @@ class EvidenceCollector:
         if META_KEY not in props:
             self._worker_crash(report)
             return
-        row = self.rows.setdefault(report.nodeid,
-                                   {"nodeid": report.nodeid, **json.loads(props[META_KEY])})
+        row = self.rows.setdefault(
+            report.nodeid, {"nodeid": report.nodeid, **json.loads(props[META_KEY])}
+        )
         row["duration_s"] = row.get("duration_s", 0.0) + (report.duration or 0.0)
         figures = getattr(report, FIGURES_ATTRIBUTE, None) or row.get("evidence", {}).get("figures")
         if EVIDENCE_KEY in props:  # on the call and the teardown report; figures on the call's only
@@ -97,18 +98,27 @@ class EvidenceCollector:
         text = _failure_text(report) if report.failed else ""
         if not re.match(r"worker '?\w+'? crashed while running", text):
             return
-        row = self.rows.setdefault(report.nodeid, {
-            "nodeid": report.nodeid, "claim_id": report.nodeid, "report": WORKER_CRASH,
-            "source": "",
-            "statement": "A test whose pytest-xdist worker died before it reported which claim it "
-                         "decides."})
+        row = self.rows.setdefault(
+            report.nodeid,
+            {
+                "nodeid": report.nodeid,
+                "claim_id": report.nodeid,
+                "report": WORKER_CRASH,
+                "source": "",
+                "statement": "A test whose pytest-xdist worker died before it reported which claim it "
+                "decides.",
+            },
+        )
         row.update(outcome="error", error=text, not_held=False, worker_crashed=True)
 
     def finished_rows(self, *, finished_only: bool = False) -> list[ClaimRow]:
         """The rows with their verdict; ``finished_only``: only tests that reported an outcome."""
         profile = self.config.getoption("profile", "default")
-        rows: list[ClaimRow] = [{**row, "profile": profile} for row in self.rows.values()
-                                if not finished_only or row.get("outcome") is not None]
+        rows: list[ClaimRow] = [
+            {**row, "profile": profile}
+            for row in self.rows.values()
+            if not finished_only or row.get("outcome") is not None
+        ]
         for row in rows:
             row["verdict"] = verdict_of(row)
         return rows
@@ -125,9 +135,13 @@ class EvidenceCollector:
         if not target or not self.rows:
             return
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-        written = write_claims_report(self.config, Path(target),
-                                      self.finished_rows(finished_only=interrupted),
-                                      started=self.started, interrupted=interrupted)
+        written = write_claims_report(
+            self.config,
+            Path(target),
+            self.finished_rows(finished_only=interrupted),
+            started=self.started,
+            interrupted=interrupted,
+        )
         self.report_paths, self.report_note, self.report_error = written
         if self.report_error and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -136,18 +150,23 @@ class EvidenceCollector:
         """The verdict tally, and where the report was written (or why not)."""
         if not self.rows:
             if self.config.getoption("claims_report", None):
-                terminalreporter.write_line("dlverify: no claim test ran, so no claims report "
-                                            "was written")
+                terminalreporter.write_line(
+                    "dlverify: no claim test ran, so no claims report was written"
+                )
             return
         counts = Counter(row["verdict"] for row in self.finished_rows())
         claims = len({row.get("claim_id") for row in self.rows.values()})
         terminalreporter.section("dlverify claims")
-        terminalreporter.write_line(", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICT_ORDER)
-                                    + f"  ({claims} claims, {len(self.rows)} claim tests)")
+        terminalreporter.write_line(
+            ", ".join(f"{counts.get(v, 0)} {v}" for v in VERDICT_ORDER)
+            + f"  ({claims} claims, {len(self.rows)} claim tests)"
+        )
         if self.report_paths:
             others = ", ".join(path.name for path in self.report_paths[1:])
-            terminalreporter.write_line(f"claims report written: {self.report_paths[0]}"
-                                        + (f" (with {others})" if others else ""))
+            terminalreporter.write_line(
+                f"claims report written: {self.report_paths[0]}"
+                + (f" (with {others})" if others else "")
+            )
         if self.report_note:
             terminalreporter.write_line(f"claims report: {self.report_note}")
         if self.report_error:

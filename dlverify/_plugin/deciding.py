@@ -68,8 +68,12 @@ class SeedLooks:
         for index, look in enumerate(looks):
             seeds = first if not index and len(first) == look else tuple(range(look))
             record.start_look(confidence)
-            pyfuncitem.obj(**{name: (seeds if name == "seeds" else pyfuncitem.funcargs[name])
-                              for name in argnames})
+            pyfuncitem.obj(
+                **{
+                    name: (seeds if name == "seeds" else pyfuncitem.funcargs[name])
+                    for name in argnames
+                }
+            )
             # None: nothing was expected; conclude() says so after the last look.
             if record.verdict in (Verdict.HOLDS, Verdict.REFUTED, None):
                 stopped = "decided"
@@ -78,8 +82,12 @@ class SeedLooks:
                 stopped = "more seeds cannot decide: " + record.undecidable_reason
                 break
         per_look = confidence if confidence is not None else "as given (one look)"
-        record.seeds = {"looks": list(looks), "used": look, "stopped": stopped,
-                        "confidence_per_look": per_look}
+        record.seeds = {
+            "looks": list(looks),
+            "used": look,
+            "stopped": stopped,
+            "confidence_per_look": per_look,
+        }
         return True
 
 

@@ -30,8 +30,11 @@ def environment(config: pytest.Config) -> dict:
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "device_option": config.getoption("device"),
-        "cuda_devices": ([torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-                         if cuda else []),
+        "cuda_devices": (
+            [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            if cuda
+            else []
+        ),
         "profile": profile.name,
         "seeds": list(profile.seeds),
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
@@ -71,4 +74,3 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor()
-

@@ -57,12 +57,17 @@ def claim(request: pytest.FixtureRequest) -> ClaimRecord:
     """The evidence record of this claim test; its expectations decide the verdict."""
     marker = request.node.get_closest_marker("claim")
     if marker is None:
-        raise pytest.UsageError(f"{request.node.nodeid} uses the claim fixture without "
-                                "@pytest.mark.claim(...); mark the test with the claim id it "
-                                "decides")
+        raise pytest.UsageError(
+            f"{request.node.nodeid} uses the claim fixture without "
+            "@pytest.mark.claim(...); mark the test with the claim id it "
+            "decides"
+        )
     meta = claim_meta(request.node)
-    record = ClaimRecord(claim_id=marker.args[0], source=marker.kwargs.get("source", ""),
-                         statement=meta.get("statement", ""))
+    record = ClaimRecord(
+        claim_id=marker.args[0],
+        source=marker.kwargs.get("source", ""),
+        statement=meta.get("statement", ""),
+    )
     request.node.stash[CLAIM_RECORD] = record
     return record
 
@@ -77,6 +82,7 @@ def claim_meta(item: pytest.Item) -> dict:
 
 RUN_COUNTS_KEY = "dlverify.run_cache"
 _RUN_COUNTS = pytest.StashKey[Counter]()
+
 
 @pytest.fixture(scope="session")
 def run_cache(pytestconfig: pytest.Config):
@@ -116,6 +122,7 @@ def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     counts = config.stash.get(_RUN_COUNTS, None)
     if counts is not None:  # some test used the run_cache fixture
         root = run_cache_root(config)[0]
-        terminalreporter.write_line(f"dlverify run cache: {counts['trained']} trained, "
-                                    f"{counts['read']} read ({root or 'disabled'})")
-
+        terminalreporter.write_line(
+            f"dlverify run cache: {counts['trained']} trained, "
+            f"{counts['read']} read ({root or 'disabled'})"
+        )

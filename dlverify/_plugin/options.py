@@ -21,46 +21,89 @@ from .keys import CLAIM_THREADS
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dlverify", "dlverify claims")
-    group.addoption("--device", choices=("cpu", "cuda", "all"), default="cpu",
-                    help="run device-parametrized tests on cpu (default), cuda, or all available "
-                         "devices; cuda without CUDA is a usage error, never a silent CPU run")
-    group.addoption("--profile", choices=PROFILES, default="default",
-                    help="default: documented protocols scaled to fit a 2-core CPU where needed "
-                         "(and reported); full: the documented protocols as written (for GPU "
-                         "machines)")
-    group.addoption("--seeds", type=int, default=None, metavar="N",
-                    help="seeds of a comparative claim's first look (default: "
-                         f"{DEFAULT_SEEDS['default']} under the default profile, "
-                         f"{DEFAULT_SEEDS['full']} under full)")
-    group.addoption("--max-seeds", type=int, default=None, metavar="M",
-                    help="seed budget: an inconclusive comparative claim is run again on more "
-                         f"seeds up to M (default: {DEFAULT_MAX_SEEDS['default']} under the "
-                         f"default profile, {DEFAULT_MAX_SEEDS['full']} under full; the looks are "
-                         "Bonferroni-corrected)")
-    group.addoption("--deterministic", action="store_true", default=False,
-                    help="turn on torch.use_deterministic_algorithms (and CUBLAS_WORKSPACE_CONFIG "
-                         "on CUDA) in every test process, for runs that must be bitwise "
-                         "reproducible")
-    group.addoption("--torch-threads", type=int, default=None, metavar="N",
-                    help="torch intra-op threads per process for everything but claim tests "
-                         "(default: CPU cores divided by the number of pytest-xdist workers); "
-                         f"claim tests always compute with {CLAIM_THREADS} thread so that their "
-                         "numbers, and so their verdicts, do not depend on it: use -n for parallel "
-                         "claims")
-    group.addoption("--data-dir", default=None, metavar="DIR",
-                    help="a folder with mnist/ and fashion-mnist/ (IDX files); searched before "
-                         "$DLVERIFY_DATA, the user cache and /usr/share/datasets")
-    group.addoption("--claims-report", default=None, metavar="DIR",
-                    help="write the claims report (index.html, claims.md, claims.json) to DIR, "
-                         "atomically; a run of some claims (-k, -m, --lf) merges into the report "
-                         "already in DIR, replacing the rows it ran; DIR must be new, empty or an "
-                         "earlier report (checked at startup)")
-    group.addoption("--run-cache", default=None, metavar="DIR",
-                    help="keep trained runs in DIR and read them back instead of training again, "
-                         "across sessions and xdist workers (default: dlverify-runs in pytest's "
-                         "cache folder, emptied by --cache-clear)")
-    group.addoption("--no-run-cache", action="store_true", default=False,
-                    help="bypass the run cache: train every run, read and store nothing")
+    group.addoption(
+        "--device",
+        choices=("cpu", "cuda", "all"),
+        default="cpu",
+        help="run device-parametrized tests on cpu (default), cuda, or all available "
+        "devices; cuda without CUDA is a usage error, never a silent CPU run",
+    )
+    group.addoption(
+        "--profile",
+        choices=PROFILES,
+        default="default",
+        help="default: documented protocols scaled to fit a 2-core CPU where needed "
+        "(and reported); full: the documented protocols as written (for GPU "
+        "machines)",
+    )
+    group.addoption(
+        "--seeds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seeds of a comparative claim's first look (default: "
+        f"{DEFAULT_SEEDS['default']} under the default profile, "
+        f"{DEFAULT_SEEDS['full']} under full)",
+    )
+    group.addoption(
+        "--max-seeds",
+        type=int,
+        default=None,
+        metavar="M",
+        help="seed budget: an inconclusive comparative claim is run again on more "
+        f"seeds up to M (default: {DEFAULT_MAX_SEEDS['default']} under the "
+        f"default profile, {DEFAULT_MAX_SEEDS['full']} under full; the looks are "
+        "Bonferroni-corrected)",
+    )
+    group.addoption(
+        "--deterministic",
+        action="store_true",
+        default=False,
+        help="turn on torch.use_deterministic_algorithms (and CUBLAS_WORKSPACE_CONFIG "
+        "on CUDA) in every test process, for runs that must be bitwise "
+        "reproducible",
+    )
+    group.addoption(
+        "--torch-threads",
+        type=int,
+        default=None,
+        metavar="N",
+        help="torch intra-op threads per process for everything but claim tests "
+        "(default: CPU cores divided by the number of pytest-xdist workers); "
+        f"claim tests always compute with {CLAIM_THREADS} thread so that their "
+        "numbers, and so their verdicts, do not depend on it: use -n for parallel "
+        "claims",
+    )
+    group.addoption(
+        "--data-dir",
+        default=None,
+        metavar="DIR",
+        help="a folder with mnist/ and fashion-mnist/ (IDX files); searched before "
+        "$DLVERIFY_DATA, the user cache and /usr/share/datasets",
+    )
+    group.addoption(
+        "--claims-report",
+        default=None,
+        metavar="DIR",
+        help="write the claims report (index.html, claims.md, claims.json) to DIR, "
+        "atomically; a run of some claims (-k, -m, --lf) merges into the report "
+        "already in DIR, replacing the rows it ran; DIR must be new, empty or an "
+        "earlier report (checked at startup)",
+    )
+    group.addoption(
+        "--run-cache",
+        default=None,
+        metavar="DIR",
+        help="keep trained runs in DIR and read them back instead of training again, "
+        "across sessions and xdist workers (default: dlverify-runs in pytest's "
+        "cache folder, emptied by --cache-clear)",
+    )
+    group.addoption(
+        "--no-run-cache",
+        action="store_true",
+        default=False,
+        help="bypass the run cache: train every run, read and store nothing",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -82,8 +125,10 @@ def pytest_configure(config: pytest.Config) -> None:
         path = Path(data_dir).expanduser().resolve()
         if not path.is_dir():
             what = "is a file, not a folder" if path.exists() else "does not exist"
-            raise pytest.UsageError(f"--data-dir {data_dir}: {path} {what}; give the folder that "
-                                    f"holds mnist/ and fashion-mnist/")
+            raise pytest.UsageError(
+                f"--data-dir {data_dir}: {path} {what}; give the folder that "
+                f"holds mnist/ and fashion-mnist/"
+            )
         current = os.environ.get("DLVERIFY_DATA", "")
         os.environ["DLVERIFY_DATA"] = os.pathsep.join(p for p in (str(path), current) if p)
     _check_data_roots()
@@ -120,8 +165,11 @@ def _check_profile(config: pytest.Config) -> None:
 
 def profile_of(config: pytest.Config) -> Profile:
     """The session's :class:`~dlverify.profiles.Profile` (--profile, --seeds, --max-seeds)."""
-    return Profile.make(config.getoption("profile", "default"), config.getoption("seeds", None),
-                        config.getoption("max_seeds", None))
+    return Profile.make(
+        config.getoption("profile", "default"),
+        config.getoption("seeds", None),
+        config.getoption("max_seeds", None),
+    )
 
 
 def _check_claims_report(config: pytest.Config) -> None:
@@ -223,8 +271,9 @@ def run_cache_root(config: pytest.Config) -> tuple[Path | None, str]:
         return Path(chosen), chosen
     cache = getattr(config, "cache", None)
     if cache is None:
-        return None, ("disabled (pytest's cacheprovider plugin is off and no --run-cache DIR "
-                      "was given)")
+        return None, (
+            "disabled (pytest's cacheprovider plugin is off and no --run-cache DIR was given)"
+        )
     try:
         path = cache.mkdir("dlverify-runs")
     except OSError as error:
@@ -239,10 +288,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     seeds = f"seeds 0..{looks[0] - 1}"
     if len(looks) > 1:
         seeds += f" (up to {looks[-1]} while inconclusive)"
-    return [f"dlverify: profile {profile.name}, {seeds}, devices {', '.join(devices(config))}"
-            + (", deterministic algorithms" if config.getoption("deterministic", False) else ""),
-            f"dlverify data: {_data_found()}",
-            f"dlverify run cache: {run_cache_root(config)[1]}"]
+    return [
+        f"dlverify: profile {profile.name}, {seeds}, devices {', '.join(devices(config))}"
+        + (", deterministic algorithms" if config.getoption("deterministic", False) else ""),
+        f"dlverify data: {_data_found()}",
+        f"dlverify run cache: {run_cache_root(config)[1]}",
+    ]
 
 
 def _data_found() -> str:
@@ -250,14 +301,24 @@ def _data_found() -> str:
     from ..data.location import downloads_allowed, find_file
     from ..data.registry import DATASETS
 
-    missing = ("downloaded on first use" if downloads_allowed()
-               else "offline: the claims that need it skip")
+    missing = (
+        "downloaded on first use"
+        if downloads_allowed()
+        else "offline: the claims that need it skip"
+    )
     places = []
     for name, spec in sorted(DATASETS.items()):
         located = find_file(spec, next(iter(spec.files)))
-        how = {"environment": "DLVERIFY_DATA or --data-dir", "cache": "user cache"}.get(
-            located.source, located.source) if located is not None else ""
-        places.append(f"{name} in {located.path.parent} ({how})" if located is not None
-                      else f"{name} not found ({missing})")
+        how = (
+            {"environment": "DLVERIFY_DATA or --data-dir", "cache": "user cache"}.get(
+                located.source, located.source
+            )
+            if located is not None
+            else ""
+        )
+        places.append(
+            f"{name} in {located.path.parent} ({how})"
+            if located is not None
+            else f"{name} not found ({missing})"
+        )
     return "; ".join(places)
-

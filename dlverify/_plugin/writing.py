@@ -24,8 +24,9 @@ WORKER_CRASH = "worker-crash"
 WORKER_CRASH_TITLE = "Tests whose xdist worker crashed"
 
 
-def write_claims_report(config: pytest.Config, folder: Path, rows: list[ClaimRow], *,
-                        started: str, interrupted: bool) -> tuple[list[Path], str, str]:
+def write_claims_report(
+    config: pytest.Config, folder: Path, rows: list[ClaimRow], *, started: str, interrupted: bool
+) -> tuple[list[Path], str, str]:
     """Merge ``rows`` into the report in ``folder``; return ``(paths, note, error)``.
 
     ``paths`` are the files written (``index.html`` first; none when nothing
@@ -40,22 +41,30 @@ def write_claims_report(config: pytest.Config, folder: Path, rows: list[ClaimRow
     if not rows:
         return [], f"interrupted before any claim test finished: {folder} was left as it was", ""
     env = {**environment(config), "started": started, "finished": now()}
-    run = {"started": started, "finished": env["finished"], "command": env["command"],
-           "interrupted": interrupted, "environment": env}
+    run = {
+        "started": started,
+        "finished": env["finished"],
+        "command": env["command"],
+        "interrupted": interrupted,
+        "environment": env,
+    }
     try:
         previous = read_report(folder) if (folder / JSON_NAME).exists() else None
         merged, runs = merge(previous, rows, run)
         crashes = Catalogue(extra_titles={WORKER_CRASH: WORKER_CRASH_TITLE})
         catalogue = catalogue_of(config).merged_with(
-            Catalogue.from_report(previous or {}).merged_with(crashes))
+            Catalogue.from_report(previous or {}).merged_with(crashes)
+        )
         paths = write_report(merged, folder, env, catalogue=catalogue, runs=runs)
     except (OSError, ReportError) as error:
         return [], "", f"claims report NOT written to {folder}: {error}"
     kept = len(merged) - len(rows)
     notes = [f"{kept} rows kept from earlier runs"] if kept else []
     if interrupted:
-        notes.append(f"interrupted: {len(rows)} finished claim tests merged, marked as from an "
-                     f"interrupted run")
+        notes.append(
+            f"interrupted: {len(rows)} finished claim tests merged, marked as from an "
+            f"interrupted run"
+        )
     return paths, "; ".join(notes), ""
 
 

@@ -13,7 +13,23 @@ from .synthetic import FUNCTIONS, function_problem, linear_problem, random_label
 from .tensors import TensorData
 
 __all__ = [
-    "CIFAR10_CLASSES", "DATASETS", "DataFile", "DatasetSpec", "ENV_VAR", "FASHION_MNIST_CLASSES", "FUNCTIONS",
-    "OFFLINE_ENV_VAR", "TensorData", "cache_root", "function_problem", "get_spec", "linear_problem",
-    "load_cifar10", "load_fashion_mnist", "load_mnist", "locate", "random_labels", "search_roots",
+    "CIFAR10_CLASSES",
+    "DATASETS",
+    "DataFile",
+    "DatasetSpec",
+    "ENV_VAR",
+    "FASHION_MNIST_CLASSES",
+    "FUNCTIONS",
+    "OFFLINE_ENV_VAR",
+    "TensorData",
+    "cache_root",
+    "function_problem",
+    "get_spec",
+    "linear_problem",
+    "load_cifar10",
+    "load_fashion_mnist",
+    "load_mnist",
+    "locate",
+    "random_labels",
+    "search_roots",
 ]

@@ -35,14 +35,31 @@ import numpy as np
 import torch
 
 from ..errors import ChecksumError, CorruptDataError, DataNotFoundError
-from .location import ENV_VAR, _exclusive_lock, cache_root, downloads_allowed, find_file, read_bytes, search_roots
+from .location import (
+    ENV_VAR,
+    _exclusive_lock,
+    cache_root,
+    downloads_allowed,
+    find_file,
+    read_bytes,
+    search_roots,
+)
 from .registry import CIFAR10, DataFile, DatasetSpec
 from .tensors import TensorData
 
 ARCHIVE_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 ARCHIVE_MD5 = "c58f30108f718f92721af3b95e74349a"
 CIFAR10_CLASSES = (
-    "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCHES = ("test_batch",)
@@ -68,7 +85,11 @@ def verify_file(path: Path, expected: DataFile, spec: DatasetSpec = CIFAR10) -> 
     if expected.sha256:
         algorithm, want, got = "SHA-256", expected.sha256, hashlib.sha256(content).hexdigest()
     elif expected.md5:
-        algorithm, want, got = "MD5", expected.md5, hashlib.md5(content, usedforsecurity=False).hexdigest()
+        algorithm, want, got = (
+            "MD5",
+            expected.md5,
+            hashlib.md5(content, usedforsecurity=False).hexdigest(),
+        )
     else:
         raise ValueError(f"{expected.name}: the data set spec gives neither a SHA-256 nor an MD5")
     if got != want:
@@ -83,9 +104,13 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Unpickles the CIFAR batches (dicts, lists, numpy arrays) and nothing that could run code."""
 
     _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"), ("_codecs", "encode"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),
     }
 
     def find_class(self, module: str, name: str):
@@ -98,7 +123,14 @@ def parse_batch(content: bytes, *, name: str) -> tuple[np.ndarray, np.ndarray]:
     """``(images (N, 3, 32, 32) uint8, labels (N,) int64)`` from one pickled CIFAR-10 batch."""
     try:
         batch = _NumpyOnlyUnpickler(io.BytesIO(content), encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as error:
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+    ) as error:
         raise CorruptDataError(f"{name}: not a readable CIFAR-10 pickle batch ({error})") from error
     if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
         keys = sorted(batch) if isinstance(batch, dict) else type(batch).__name__
@@ -107,11 +139,15 @@ def parse_batch(content: bytes, *, name: str) -> tuple[np.ndarray, np.ndarray]:
     labels = np.asarray(batch[b"labels"], dtype=np.int64)
     pixels = int(np.prod(IMAGE_SHAPE))
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != pixels:
-        raise CorruptDataError(f"{name}: b'data' should be (N, {pixels}) uint8, got {data.shape} {data.dtype}")
+        raise CorruptDataError(
+            f"{name}: b'data' should be (N, {pixels}) uint8, got {data.shape} {data.dtype}"
+        )
     if labels.shape != (data.shape[0],):
         raise CorruptDataError(f"{name}: {data.shape[0]} images but labels of shape {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= len(CIFAR10_CLASSES)):
-        raise CorruptDataError(f"{name}: labels outside 0..9 (min {labels.min()}, max {labels.max()})")
+        raise CorruptDataError(
+            f"{name}: labels outside 0..9 (min {labels.min()}, max {labels.max()})"
+        )
     return data.reshape(-1, *IMAGE_SHAPE), labels
 
 
@@ -136,10 +172,14 @@ def _fetch_archive(url: str, target: Path, *, timeout: float) -> None:
             md5.update(chunk)
             out.write(chunk)
     if md5.hexdigest() != ARCHIVE_MD5:
-        raise ChecksumError(f"{url}: MD5 of the download is {md5.hexdigest()}, expected {ARCHIVE_MD5}")
+        raise ChecksumError(
+            f"{url}: MD5 of the download is {md5.hexdigest()}, expected {ARCHIVE_MD5}"
+        )
 
 
-def download_cifar10(spec: DatasetSpec = CIFAR10, *, url: str = ARCHIVE_URL, timeout: float = 120.0) -> Path:
+def download_cifar10(
+    spec: DatasetSpec = CIFAR10, *, url: str = ARCHIVE_URL, timeout: float = 120.0
+) -> Path:
     """Download and unpack the archive into the user cache; return ``<cache>/<folder>``.
 
     Verified (archive MD5, then every member's checksum), atomic (unpacked into a
@@ -148,7 +188,9 @@ def download_cifar10(spec: DatasetSpec = CIFAR10, *, url: str = ARCHIVE_URL, tim
     """
     final = cache_root() / spec.folder
     with _exclusive_lock(cache_root() / f".{spec.folder}.lock"):
-        if all((final / f.name).is_file() for f in spec.files.values()):  # another worker finished it
+        if all(
+            (final / f.name).is_file() for f in spec.files.values()
+        ):  # another worker finished it
             return final
         work = Path(tempfile.mkdtemp(dir=cache_root(), prefix=f".{spec.folder}."))
         try:
@@ -161,8 +203,16 @@ def download_cifar10(spec: DatasetSpec = CIFAR10, *, url: str = ARCHIVE_URL, tim
             if final.exists():
                 shutil.rmtree(final)
             os.replace(unpacked, final)
-        except (urllib.error.URLError, OSError, tarfile.TarError, ChecksumError, CorruptDataError) as error:
-            raise DataNotFoundError(_missing_message(spec, f"the download from {url} failed: {error}")) from error
+        except (
+            urllib.error.URLError,
+            OSError,
+            tarfile.TarError,
+            ChecksumError,
+            CorruptDataError,
+        ) as error:
+            raise DataNotFoundError(
+                _missing_message(spec, f"the download from {url} failed: {error}")
+            ) from error
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return final
@@ -178,8 +228,12 @@ def _missing_message(spec: DatasetSpec, reason: str) -> str:
     )
 
 
-def locate_cifar10(spec: DatasetSpec = CIFAR10, roles: tuple[str, ...] | None = None, *,
-                   download: bool | None = None) -> dict[str, Path]:
+def locate_cifar10(
+    spec: DatasetSpec = CIFAR10,
+    roles: tuple[str, ...] | None = None,
+    *,
+    download: bool | None = None,
+) -> dict[str, Path]:
     """Paths of the wanted files (default: all), downloading the archive if allowed.
 
     Raises :class:`~dlverify.errors.DataNotFoundError` when a file is missing and
@@ -193,25 +247,37 @@ def locate_cifar10(spec: DatasetSpec = CIFAR10, roles: tuple[str, ...] | None = 
             download = downloads_allowed()
         if not download:
             names = ", ".join(spec.files[r].name for r in missing)
-            raise DataNotFoundError(_missing_message(spec, f"downloads are disabled (missing: {names})"))
+            raise DataNotFoundError(
+                _missing_message(spec, f"downloads are disabled (missing: {names})")
+            )
         folder = download_cifar10(spec)
         return {role: folder / spec.files[role].name for role in roles}
     return {role: where.path for role, where in found.items()}
 
 
-def load_cifar10_arrays(split: str = "train", *, spec: DatasetSpec = CIFAR10,
-                        download: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+def load_cifar10_arrays(
+    split: str = "train", *, spec: DatasetSpec = CIFAR10, download: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Verified ``(images (N, 3, 32, 32) uint8, labels (N,) int64)`` of one split, batches in order."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     roles = TRAIN_BATCHES if split == "train" else TEST_BATCHES
     paths = locate_cifar10(spec, roles, download=download)
-    parts = [parse_batch(verify_file(paths[r], spec.files[r], spec), name=str(paths[r])) for r in roles]
+    parts = [
+        parse_batch(verify_file(paths[r], spec.files[r], spec), name=str(paths[r])) for r in roles
+    ]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def load_cifar10(split: str = "train", *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-                 flatten: bool = False, download: bool | None = None, spec: DatasetSpec = CIFAR10) -> TensorData:
+def load_cifar10(
+    split: str = "train",
+    *,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    flatten: bool = False,
+    download: bool | None = None,
+    spec: DatasetSpec = CIFAR10,
+) -> TensorData:
     """CIFAR-10 scaled to [0, 1]: inputs ``(N, 3, 32, 32)`` (or ``(N, 3072)``), integer labels.
 
     50 000 training images (``data_batch_1``…``5`` in order) and 10 000 test

@@ -128,11 +128,15 @@ def _unusable(path: Path, error: OSError | None = None) -> str:
         fix = "move the file's content into its place, or remove the folder"
     else:
         what = f"cannot be read ({error})" if error else "cannot be read (no read permission)"
-        fix = (f"give your user read permission (chmod u+r {path}; a+r for a shared folder), "
-               "or run as a user who can read it")
-    return (f"{path} {what}; {fix}, or point {ENV_VAR} at a folder with a usable copy. "
-            "dlverify does not fall back to another copy or a download while this one is "
-            "in the way.")
+        fix = (
+            f"give your user read permission (chmod u+r {path}; a+r for a shared folder), "
+            "or run as a user who can read it"
+        )
+    return (
+        f"{path} {what}; {fix}, or point {ENV_VAR} at a folder with a usable copy. "
+        "dlverify does not fall back to another copy or a download while this one is "
+        "in the way."
+    )
 
 
 def _usable(path: Path) -> bool:
@@ -165,9 +169,11 @@ def _check_folder(folder: Path) -> None:
     except OSError as error:
         raise DataLocationError(_unusable(folder, error)) from error
     if not stat.S_ISDIR(mode):
-        raise DataLocationError(f"{folder} is a file where the data set's folder should be; "
-                                f"move it away, or point {ENV_VAR} at a folder whose "
-                                f"{folder.name}/ holds the data files.")
+        raise DataLocationError(
+            f"{folder} is a file where the data set's folder should be; "
+            f"move it away, or point {ENV_VAR} at a folder whose "
+            f"{folder.name}/ holds the data files."
+        )
 
 
 def _source_of(root: Path, env_roots: int, index: int) -> str:
@@ -205,10 +211,15 @@ def download_file(spec: DatasetSpec, role: str, *, timeout: float = 60.0) -> Loc
         errors = []
         for mirror in spec.mirrors:
             url = mirror + file.name + (".gz" if spec.compressed_on_mirror else "")
-            handle, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{file.name}.", suffix=".part")
+            handle, tmp_name = tempfile.mkstemp(
+                dir=target.parent, prefix=f".{file.name}.", suffix=".part"
+            )
             tmp = Path(tmp_name)
             try:
-                with os.fdopen(handle, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+                with (
+                    os.fdopen(handle, "wb") as out,
+                    urllib.request.urlopen(url, timeout=timeout) as response,
+                ):
                     while chunk := response.read(_CHUNK):
                         out.write(chunk)
                 if not spec.compressed_on_mirror:

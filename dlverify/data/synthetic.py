@@ -9,9 +9,16 @@ import torch
 from .tensors import TensorData
 
 
-def linear_problem(n: int = 10_000, *, weight: float = 3.0, bias: float = 2.0, noise_std: float = 1.0,
-                   generator: torch.Generator | None = None, device: torch.device | str = "cpu",
-                   dtype: torch.dtype = torch.float32) -> TensorData:
+def linear_problem(
+    n: int = 10_000,
+    *,
+    weight: float = 3.0,
+    bias: float = 2.0,
+    noise_std: float = 1.0,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> TensorData:
     """``y = weight·x + bias + ε`` with ``x ~ N(0, 1)`` and ``ε ~ N(0, noise_std²)``, shapes ``(n, 1)``.
 
     Drawn on the CPU from ``generator`` and then moved, so the same generator
@@ -29,8 +36,15 @@ FUNCTIONS = {
 }
 
 
-def function_problem(name: str, n: int = 200, *, low: float = -10.0, high: float = 10.0,
-                     device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> TensorData:
+def function_problem(
+    name: str,
+    n: int = 200,
+    *,
+    low: float = -10.0,
+    high: float = 10.0,
+    device: torch.device | str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> TensorData:
     """``n`` evenly spaced points of one of hw1's functions on ``[low, high]``, shapes ``(n, 1)``.
 
     ``name`` is ``"sin"`` for ``y = sin(x) + 0.5x`` or ``"cos"`` for ``y = cos(x) + 0.5x²``.

@@ -35,15 +35,17 @@ class TensorData:
     def device(self) -> torch.device:
         return self.inputs.device
 
-    def to(self, device: torch.device | str) -> "TensorData":
+    def to(self, device: torch.device | str) -> TensorData:
         """The same data on ``device`` (a no-op when already there)."""
         return TensorData(self.inputs.to(device), self.targets.to(device))
 
-    def take(self, index: torch.Tensor | slice) -> "TensorData":
+    def take(self, index: torch.Tensor | slice) -> TensorData:
         """A subset by index tensor or slice."""
         return TensorData(self.inputs[index], self.targets[index])
 
-    def split(self, fraction: float, *, generator: torch.Generator | None = None) -> tuple["TensorData", "TensorData"]:
+    def split(
+        self, fraction: float, *, generator: torch.Generator | None = None
+    ) -> tuple[TensorData, TensorData]:
         """Split off the *last* ``fraction`` as a second set, like Keras' ``validation_split``.
 
         Keras takes the validation split from the end of the arrays before any

@@ -15,11 +15,18 @@ def _activation(name: str) -> nn.Module:
     try:
         return ACTIVATIONS[name]()
     except KeyError:
-        raise ModelError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
+        raise ModelError(
+            f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}"
+        ) from None
 
 
-def mlp(sizes: Sequence[int], *, activation: str | Sequence[str] = "relu", dropout: float = 0.0,
-        flatten: bool = True) -> nn.Sequential:
+def mlp(
+    sizes: Sequence[int],
+    *,
+    activation: str | Sequence[str] = "relu",
+    dropout: float = 0.0,
+    flatten: bool = True,
+) -> nn.Sequential:
     """A fully connected network ``sizes[0] → … → sizes[-1]`` returning logits.
 
     ``activation`` is one name for every hidden layer or one per hidden layer

@@ -31,7 +31,15 @@ from torch import nn
 from ..errors import ModelError
 
 _TRUNCATED_STD_CORRECTION = 0.87962566103423978
-SCHEMES = ("zeros", "ones", "normal", "glorot_normal", "he_normal", "glorot_uniform", "lecun_normal")
+SCHEMES = (
+    "zeros",
+    "ones",
+    "normal",
+    "glorot_normal",
+    "he_normal",
+    "glorot_uniform",
+    "lecun_normal",
+)
 
 
 def _truncated_normal(shape, std: float, generator: torch.Generator | None) -> torch.Tensor:
@@ -39,8 +47,13 @@ def _truncated_normal(shape, std: float, generator: torch.Generator | None) -> t
     return nn.init.trunc_normal_(out, 0.0, std, -2.0 * std, 2.0 * std, generator=generator)
 
 
-def draw_kernel(shape: tuple[int, int], scheme: str, *, std: float = 0.05,
-                generator: torch.Generator | None = None) -> torch.Tensor:
+def draw_kernel(
+    shape: tuple[int, int],
+    scheme: str,
+    *,
+    std: float = 0.05,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """A float64 kernel of ``shape = (fan_out, fan_in)`` drawn from ``scheme``."""
     fan_out, fan_in = shape
     if scheme == "zeros":
@@ -52,11 +65,17 @@ def draw_kernel(shape: tuple[int, int], scheme: str, *, std: float = 0.05,
             raise ModelError(f"std must be positive, got {std}")
         return torch.randn(shape, dtype=torch.float64, generator=generator) * std
     if scheme == "glorot_normal":
-        return _truncated_normal(shape, math.sqrt(2.0 / (fan_in + fan_out)) / _TRUNCATED_STD_CORRECTION, generator)
+        return _truncated_normal(
+            shape, math.sqrt(2.0 / (fan_in + fan_out)) / _TRUNCATED_STD_CORRECTION, generator
+        )
     if scheme == "he_normal":
-        return _truncated_normal(shape, math.sqrt(2.0 / fan_in) / _TRUNCATED_STD_CORRECTION, generator)
+        return _truncated_normal(
+            shape, math.sqrt(2.0 / fan_in) / _TRUNCATED_STD_CORRECTION, generator
+        )
     if scheme == "lecun_normal":
-        return _truncated_normal(shape, math.sqrt(1.0 / fan_in) / _TRUNCATED_STD_CORRECTION, generator)
+        return _truncated_normal(
+            shape, math.sqrt(1.0 / fan_in) / _TRUNCATED_STD_CORRECTION, generator
+        )
     if scheme == "glorot_uniform":
         limit = math.sqrt(6.0 / (fan_in + fan_out))
         return (torch.rand(shape, dtype=torch.float64, generator=generator) * 2 - 1) * limit
@@ -64,9 +83,15 @@ def draw_kernel(shape: tuple[int, int], scheme: str, *, std: float = 0.05,
 
 
 @torch.no_grad()
-def initialize(model: nn.Module, scheme: str = "glorot_uniform", *, std: float = 0.05,
-               bias: str | float = "zeros", generator: torch.Generator | None = None,
-               layers: str = "all") -> nn.Module:
+def initialize(
+    model: nn.Module,
+    scheme: str = "glorot_uniform",
+    *,
+    std: float = 0.05,
+    bias: str | float = "zeros",
+    generator: torch.Generator | None = None,
+    layers: str = "all",
+) -> nn.Module:
     """Re-initialize every ``nn.Linear`` of ``model`` in place and return the model.
 
     ``bias`` is ``"zeros"``, ``"same"`` (drawn like the kernel, as a 1 × fan_out
@@ -79,7 +104,9 @@ def initialize(model: nn.Module, scheme: str = "glorot_uniform", *, std: float =
     if layers not in ("all", "hidden"):
         raise ModelError(f"layers must be 'all' or 'hidden', got {layers!r}")
     for index, layer in enumerate(linears):
-        this_scheme = "glorot_uniform" if layers == "hidden" and index == len(linears) - 1 else scheme
+        this_scheme = (
+            "glorot_uniform" if layers == "hidden" and index == len(linears) - 1 else scheme
+        )
         kernel = draw_kernel(tuple(layer.weight.shape), this_scheme, std=std, generator=generator)
         layer.weight.copy_(kernel)
         if layer.bias is None:
@@ -87,7 +114,9 @@ def initialize(model: nn.Module, scheme: str = "glorot_uniform", *, std: float =
         if bias == "zeros":
             layer.bias.zero_()
         elif bias == "same":
-            layer.bias.copy_(draw_kernel((1, layer.bias.shape[0]), this_scheme, std=std, generator=generator)[0])
+            layer.bias.copy_(
+                draw_kernel((1, layer.bias.shape[0]), this_scheme, std=std, generator=generator)[0]
+            )
         elif isinstance(bias, (int, float)):
             layer.bias.fill_(float(bias))
         else:

@@ -27,5 +27,14 @@ from .rows import ClaimRow
 from .runs import merge, read_report
 from .writer import check_report_folder, write_report, write_report_from_json
 
-__all__ = ["NO_CATALOGUE", "Catalogue", "ClaimRow", "SourceReport", "check_report_folder", "merge",
-           "read_report", "write_report", "write_report_from_json"]
+__all__ = [
+    "NO_CATALOGUE",
+    "Catalogue",
+    "ClaimRow",
+    "SourceReport",
+    "check_report_folder",
+    "merge",
+    "read_report",
+    "write_report",
+    "write_report_from_json",
+]

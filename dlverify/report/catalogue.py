@@ -37,12 +37,15 @@ class SourceReport:
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not REPORT_ID.match(self.id):
-            raise ReportError(f"SourceReport id {self.id!r} must be a claim id's prefix: a "
-                              "lower-case letter, then lower-case letters and digits (as in "
-                              "'lab2')")
+            raise ReportError(
+                f"SourceReport id {self.id!r} must be a claim id's prefix: a "
+                "lower-case letter, then lower-case letters and digits (as in "
+                "'lab2')"
+            )
         if not isinstance(self.title, str) or not self.title.strip():
-            raise ReportError(f"SourceReport {self.id!r} needs a title (the report's name, in "
-                              "words)")
+            raise ReportError(
+                f"SourceReport {self.id!r} needs a title (the report's name, in words)"
+            )
 
 
 @dataclass(frozen=True)
@@ -56,8 +59,9 @@ class Catalogue:
     def __post_init__(self) -> None:
         reports = tuple(self.reports)
         if not all(isinstance(report, SourceReport) for report in reports):
-            raise ReportError("Catalogue(reports=...) takes SourceReport entries, one per source "
-                              "report")
+            raise ReportError(
+                "Catalogue(reports=...) takes SourceReport entries, one per source report"
+            )
         ids = [report.id for report in reports]
         if len(set(ids)) != len(ids):
             raise ReportError(f"Catalogue names a source report twice: {sorted(ids)}")
@@ -76,17 +80,22 @@ class Catalogue:
 
     def markers(self) -> list[str]:
         """The ``markers`` ini lines: one per report that is a marker."""
-        return [f"{report.id}: claims from the source report {report.title} "
-                "(added from the claim id)"
-                for report in self.reports if report.marker]
+        return [
+            f"{report.id}: claims from the source report {report.title} (added from the claim id)"
+            for report in self.reports
+            if report.marker
+        ]
 
     def is_marker(self, report_id: str) -> bool:
         return any(report.id == report_id and report.marker for report in self.reports)
 
     def as_dict(self) -> dict[str, Any]:
         """The catalogue as ``claims.json`` keeps it: titles, report_order, description."""
-        return {"titles": self.titles, "report_order": list(self.order),
-                "description": self.description}
+        return {
+            "titles": self.titles,
+            "report_order": list(self.order),
+            "description": self.description,
+        }
 
     @classmethod
     def from_report(cls, data: Mapping) -> Catalogue:
@@ -97,8 +106,11 @@ class Catalogue:
         """
         titles = {str(k): str(v) for k, v in (data.get("titles") or {}).items()}
         order = [str(name) for name in data.get("report_order") or titles]
-        reports = tuple(SourceReport(name, titles.get(name) or name, marker=False)
-                        for name in dict.fromkeys(order) if REPORT_ID.match(name))
+        reports = tuple(
+            SourceReport(name, titles.get(name) or name, marker=False)
+            for name in dict.fromkeys(order)
+            if REPORT_ID.match(name)
+        )
         listed = {report.id for report in reports}
         extra = {name: title for name, title in titles.items() if name not in listed}
         return cls(reports, str(data.get("description") or DESCRIPTION), extra)
@@ -106,8 +118,11 @@ class Catalogue:
     def merged_with(self, earlier: Catalogue) -> Catalogue:
         """This catalogue, keeping the titles of reports that only ``earlier`` names."""
         kept = {**earlier.titles, **self.titles}
-        return Catalogue(self.reports, self.description,
-                         {name: title for name, title in kept.items() if name not in self.order})
+        return Catalogue(
+            self.reports,
+            self.description,
+            {name: title for name, title in kept.items() if name not in self.order},
+        )
 
 
 #: A project that names no source report: groups sorted by id, no markers.

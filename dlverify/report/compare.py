@@ -87,8 +87,10 @@ def describe(comparison: Comparison, name_a: str = "A", name_b: str = "B") -> st
 def _number_lines(difference: RowDifference, limit: int = 12) -> list[str]:
     lines = []
     for key, value_a, value_b in difference.numbers[:limit]:
-        lines.append(f"      {key}: {fmt.clipped(fmt.value(value_a), 70)} (A) -> "
-                     f"{fmt.clipped(fmt.value(value_b), 70)} (B){_relative(value_a, value_b)}")
+        lines.append(
+            f"      {key}: {fmt.clipped(fmt.value(value_a), 70)} (A) -> "
+            f"{fmt.clipped(fmt.value(value_b), 70)} (B){_relative(value_a, value_b)}"
+        )
     if len(difference.numbers) > limit:
         lines.append(f"      ... and {len(difference.numbers) - limit} more quantities")
     return lines
@@ -127,8 +129,11 @@ def _pair(rows_a: Sequence[Mapping], rows_b: Sequence[Mapping]):
     matched = set(keyed_a) & set(keyed_b)
     pairs += [(keyed_a[key], keyed_b[key]) for key in sorted(matched)]
     paired = {id(row) for pair in pairs for row in pair}
-    return (pairs, [row for row in rest_a if id(row) not in paired],
-            [row for row in rest_b if id(row) not in paired])
+    return (
+        pairs,
+        [row for row in rest_a if id(row) not in paired],
+        [row for row in rest_b if id(row) not in paired],
+    )
 
 
 def _unique_by_key(rows: Iterable[Mapping]) -> dict[tuple[str, str], Mapping]:
@@ -153,11 +158,15 @@ def _flatten(values: Mapping, prefix: str = "") -> dict:
     return flat
 
 
-def _numbers_that_differ(a: Mapping, b: Mapping, rtol: float,
-                         atol: float) -> list[tuple[str, Any, Any]]:
+def _numbers_that_differ(
+    a: Mapping, b: Mapping, rtol: float, atol: float
+) -> list[tuple[str, Any, Any]]:
     keys = list(a) + [key for key in b if key not in a]
-    return [(key, a.get(key), b.get(key)) for key in keys
-            if key not in a or key not in b or not _same(a[key], b[key], rtol, atol)]
+    return [
+        (key, a.get(key), b.get(key))
+        for key in keys
+        if key not in a or key not in b or not _same(a[key], b[key], rtol, atol)
+    ]
 
 
 def _is_number(value: Any) -> bool:

@@ -15,8 +15,9 @@ from typing import Any
 from matplotlib.figure import Figure
 
 
-def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
-             **kwargs: Any) -> tuple[Figure, Any]:
+def subplots(
+    nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None, **kwargs: Any
+) -> tuple[Figure, Any]:
     """``(figure, axes)`` like ``matplotlib.pyplot.subplots``, on a figure pyplot does not manage.
 
     ``kwargs`` go to :meth:`matplotlib.figure.Figure.subplots` (``sharex``,
@@ -26,13 +27,27 @@ def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | N
     return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
-def curves(series: Mapping[str, Sequence[float]], *, x: Sequence[float] | None = None, xlabel: str = "epoch",
-           ylabel: str = "loss", title: str = "", logy: bool = False, styles: Mapping[str, str] | None = None):
+def curves(
+    series: Mapping[str, Sequence[float]],
+    *,
+    x: Sequence[float] | None = None,
+    xlabel: str = "epoch",
+    ylabel: str = "loss",
+    title: str = "",
+    logy: bool = False,
+    styles: Mapping[str, str] | None = None,
+):
     """One line per labelled series, on shared axes."""
     fig, ax = subplots(figsize=(5.5, 3.6))
     for label, values in series.items():
         xs = list(x) if x is not None else list(range(1, len(values) + 1))
-        ax.plot(xs[: len(values)], list(values), (styles or {}).get(label, "-"), label=label, linewidth=1.4)
+        ax.plot(
+            xs[: len(values)],
+            list(values),
+            (styles or {}).get(label, "-"),
+            label=label,
+            linewidth=1.4,
+        )
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
@@ -45,7 +60,9 @@ def curves(series: Mapping[str, Sequence[float]], *, x: Sequence[float] | None =
     return fig
 
 
-def train_val_curves(histories: Mapping[str, object], *, metric: str = "loss", title: str = "", logy: bool = False):
+def train_val_curves(
+    histories: Mapping[str, object], *, metric: str = "loss", title: str = "", logy: bool = False
+):
     """Train (solid) and validation (dashed) ``metric`` per epoch for several runs, one colour each."""
     fig, ax = subplots(figsize=(5.5, 3.6))
     for index, (label, history) in enumerate(histories.items()):
@@ -53,9 +70,13 @@ def train_val_curves(histories: Mapping[str, object], *, metric: str = "loss", t
         train = getattr(history, f"train_{metric}")
         val = getattr(history, f"val_{metric}")
         epochs = history.epoch
-        ax.plot(epochs[: len(train)], train, "-", color=colour, label=f"{label} train", linewidth=1.4)
+        ax.plot(
+            epochs[: len(train)], train, "-", color=colour, label=f"{label} train", linewidth=1.4
+        )
         if val:
-            ax.plot(epochs[: len(val)], val, "--", color=colour, label=f"{label} val", linewidth=1.4)
+            ax.plot(
+                epochs[: len(val)], val, "--", color=colour, label=f"{label} val", linewidth=1.4
+            )
     ax.set_xlabel("epoch")
     ax.set_ylabel(metric)
     if logy:

@@ -19,8 +19,18 @@ SIGNIFICANT = 4
 LIST_SHOWN = 5
 
 # Fields of a result without a known kind that are not worth a table cell.
-SKIPPED_DETAIL_KEYS = {"verdict", "reason", "alternative", "method", "description", "kind", "seed",
-                       "n_resamples", "interval", "note"}
+SKIPPED_DETAIL_KEYS = {
+    "verdict",
+    "reason",
+    "alternative",
+    "method",
+    "description",
+    "kind",
+    "seed",
+    "n_resamples",
+    "interval",
+    "note",
+}
 
 
 def number(value: float | int, significant: int = SIGNIFICANT) -> str:
@@ -100,7 +110,11 @@ def _ci(detail: Mapping) -> str:
     if interval is None:
         return ""
     confidence = detail.get("confidence")
-    level = f" {number(confidence * 100 if confidence <= 1 else confidence, 3)}%" if _is_number(confidence) else ""
+    level = (
+        f" {number(confidence * 100 if confidence <= 1 else confidence, 3)}%"
+        if _is_number(confidence)
+        else ""
+    )
     return f" [{value(interval[0])}, {value(interval[1])}]{level}"
 
 
@@ -109,46 +123,66 @@ def _claimed(detail: Mapping) -> str:
 
 
 def _extras(detail: Mapping, *pairs: tuple[str, str]) -> str:
-    parts = [f"{label} {value(detail[key])}".strip()
-             for key, label in pairs if detail.get(key) is not None]
+    parts = [
+        f"{label} {value(detail[key])}".strip()
+        for key, label in pairs
+        if detail.get(key) is not None
+    ]
     if detail.get("note"):
         parts.append(str(detail["note"]))
     return "".join(f" · {part}" for part in parts)
 
 
 def _paired(detail: Mapping) -> str:
-    return (f"a−b = {value(detail.get('effect'))}{_ci(detail)}{_claimed(detail)}"
-            + _extras(detail, ("effect_size", "d_z"), ("n", "n")))
+    return f"a−b = {value(detail.get('effect'))}{_ci(detail)}{_claimed(detail)}" + _extras(
+        detail, ("effect_size", "d_z"), ("n", "n")
+    )
 
 
 def _value(detail: Mapping) -> str:
-    return (f"mean = {value(detail.get('mean'))}{_ci(detail)}{_claimed(detail)}"
-            + _extras(detail, ("effect_size", "d"), ("n", "n")))
+    return f"mean = {value(detail.get('mean'))}{_ci(detail)}{_claimed(detail)}" + _extras(
+        detail, ("effect_size", "d"), ("n", "n")
+    )
 
 
 def _proportion(detail: Mapping) -> str:
-    counted = f" ({detail['successes']}/{detail['trials']})" if "successes" in detail and "trials" in detail else ""
-    return (f"p = {value(detail.get('proportion'))}{counted}{_ci(detail)}{_claimed(detail)}"
-            + _extras(detail, ("method", "")))
+    counted = (
+        f" ({detail['successes']}/{detail['trials']})"
+        if "successes" in detail and "trials" in detail
+        else ""
+    )
+    return (
+        f"p = {value(detail.get('proportion'))}{counted}{_ci(detail)}{_claimed(detail)}"
+        + _extras(detail, ("method", ""))
+    )
 
 
 def _trend(detail: Mapping) -> str:
     if detail.get("method") == "page":
-        spread = (f" (Page's L = {value(detail.get('page_l'))}, mean within-seed ρ "
-                  f"{value(detail.get('mean_seed_rho'))}, p = {value(detail.get('p_value'))})")
+        spread = (
+            f" (Page's L = {value(detail.get('page_l'))}, mean within-seed ρ "
+            f"{value(detail.get('mean_seed_rho'))}, p = {value(detail.get('p_value'))})"
+        )
     else:
         spread = _ci(detail) if detail.get("ci") else f" (p = {value(detail.get('p_value'))})"
     shape = ""
     if detail.get("n_conditions") is not None:
         shape = f" · {detail['n_conditions']} conditions × {detail.get('n_seeds', '?')} seeds"
-    return f"ρ = {value(detail.get('rho'))}{spread}; claimed {detail.get('alternative', '?')}{shape}" + _extras(detail)
+    return (
+        f"ρ = {value(detail.get('rho'))}{spread}; claimed {detail.get('alternative', '?')}{shape}"
+        + _extras(detail)
+    )
 
 
 def _ordering(detail: Mapping) -> str:
     sign = " > " if detail.get("alternative", "greater") == "greater" else " < "
-    steps = [f"{'−'.join(map(str, c.get('pair', ['?', '?'])))} {c.get('verdict', '?')}: {_paired(c).split(';')[0]}"
-             for c in detail.get("comparisons") or []]
-    return sign.join(map(str, detail.get("order") or [])) + (" — " + "; ".join(steps) if steps else "")
+    steps = [
+        f"{'−'.join(map(str, c.get('pair', ['?', '?'])))} {c.get('verdict', '?')}: {_paired(c).split(';')[0]}"
+        for c in detail.get("comparisons") or []
+    ]
+    return sign.join(map(str, detail.get("order") or [])) + (
+        " — " + "; ".join(steps) if steps else ""
+    )
 
 
 def _best(detail: Mapping) -> str:
@@ -157,20 +191,31 @@ def _best(detail: Mapping) -> str:
     head = f"best: {best}" + (f" ({value(means[best])})" if best in means else "")
     if detail.get("subject") is not None and detail.get("subject") != best:
         head += f"; claimed {detail['subject']}"
-    versus = [f"vs {key} {c.get('verdict', '?')}" for key, c in (detail.get("comparisons") or {}).items()]
+    versus = [
+        f"vs {key} {c.get('verdict', '?')}" for key, c in (detail.get("comparisons") or {}).items()
+    ]
     return head + (" · " + ", ".join(versus) if versus else "")
 
 
 def _sequential(detail: Mapping) -> str:
     looks = ", ".join(str(n) for n in detail.get("looks_done") or [])
     inner = stats_detail(detail.get("result"))
-    return (f"{detail.get('verdict', '?')} after {value(detail.get('n'))} seeds (looks {looks}; "
-            f"{detail.get('stopped', '?')})" + (f": {inner}" if inner else ""))
+    return (
+        f"{detail.get('verdict', '?')} after {value(detail.get('n'))} seeds (looks {looks}; "
+        f"{detail.get('stopped', '?')})" + (f": {inner}" if inner else "")
+    )
 
 
 #: One formatter per ``kind`` of :mod:`dlverify.stats` result (its ``as_dict()["kind"]``).
-KINDS = {"paired": _paired, "value": _value, "proportion": _proportion, "trend": _trend,
-         "ordering": _ordering, "best": _best, "sequential": _sequential}
+KINDS = {
+    "paired": _paired,
+    "value": _value,
+    "proportion": _proportion,
+    "trend": _trend,
+    "ordering": _ordering,
+    "best": _best,
+    "sequential": _sequential,
+}
 
 
 def stats_detail(detail: Any) -> str:
@@ -204,7 +249,9 @@ def fields(detail: Mapping) -> str:
     for key, inner in detail.items():
         if key in SKIPPED_DETAIL_KEYS or key == "ci":
             continue
-        if isinstance(inner, (int, float, bool)) or (isinstance(inner, str) and 0 < len(inner) <= 40):
+        if isinstance(inner, (int, float, bool)) or (
+            isinstance(inner, str) and 0 < len(inner) <= 40
+        ):
             parts.append(f"{key} {value(inner)}")
     return " · ".join(parts)
 

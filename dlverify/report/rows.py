@@ -58,6 +58,8 @@ class ClaimRow(TypedDict, total=False):
     profile: str
     verdict: str
     run: int
+
+
 _INSTANCE = re.compile(r"\[(?P<id>.*)\]$")
 _DEVICE_WORDS = re.compile(r"^(cpu|cuda(:\d+)?|mps)$")
 
@@ -80,10 +82,12 @@ def sort_key(row: Mapping) -> tuple:
     return row.get("claim_id", ""), row.get("nodeid", "")
 
 
-def group_by_report(rows: Iterable[Mapping], titles: Mapping[str, str] | None = None,
-                    order: Sequence[str] = ()) -> list[ReportGroup]:
+def group_by_report(
+    rows: Iterable[Mapping], titles: Mapping[str, str] | None = None, order: Sequence[str] = ()
+) -> list[ReportGroup]:
     """Rows grouped by source report: the reports in ``order`` first (a project's catalogue,
-    :mod:`.catalogue`), any other report after, sorted; each titled from ``titles``."""
+    :mod:`.catalogue`), any other report after, sorted; each titled from ``titles``.
+    """
     titles = titles or {}
     groups: dict[str, ReportGroup] = {}
     for row in sorted(rows, key=sort_key):
@@ -131,7 +135,7 @@ def anchor_of(row: Mapping) -> str:
 def skip_reason(row: Mapping) -> str:
     """The skip reason without pytest's ``Skipped:`` prefix."""
     reason = str(row.get("skip_reason") or "")
-    return reason[len("Skipped: "):] if reason.startswith("Skipped: ") else reason
+    return reason[len("Skipped: ") :] if reason.startswith("Skipped: ") else reason
 
 
 def error_summary(row: Mapping) -> str:
@@ -139,15 +143,21 @@ def error_summary(row: Mapping) -> str:
     outcome = row.get("outcome")
     measured = (row.get("evidence") or {}).get("verdict")
     if outcome == "xpassed-strict":
-        return ("Marked as not holding (strict xfail), but the claim holds as measured now: "
-                "update the test's xfail and the catalogue.")
+        return (
+            "Marked as not holding (strict xfail), but the claim holds as measured now: "
+            "update the test's xfail and the catalogue."
+        )
     not_holding = measured in (Verdict.REFUTED, Verdict.INCONCLUSIVE)
     if outcome == "failed" and row.get("not_held") and not_holding:
-        return (f"Measured {measured}, but the test is not marked as not holding: a new finding; "
-                f"record it with xfail on the claim marker.")
+        return (
+            f"Measured {measured}, but the test is not marked as not holding: a new finding; "
+            f"record it with xfail on the claim marker."
+        )
     if row.get("worker_crashed"):
-        return ("The worker process running this test died (killed, out of memory, or a crash in native code); "
-                "no verdict.")
+        return (
+            "The worker process running this test died (killed, out of memory, or a crash in native code); "
+            "no verdict."
+        )
     if outcome == "error":
         return "The test could not be set up or torn down; no verdict."
     if outcome is None:
@@ -166,7 +176,9 @@ def error_excerpt(row: Mapping, lines: int = 25, width: int = 300) -> str:
     if row.get("not_held"):
         message = [line for line in text if line.startswith("E ")]
         text = message or text
-    return "\n".join(line if len(line) <= width else line[: width - 1] + "…" for line in text[-lines:])
+    return "\n".join(
+        line if len(line) <= width else line[: width - 1] + "…" for line in text[-lines:]
+    )
 
 
 def seeds_line(row: Mapping) -> str:
@@ -241,11 +253,15 @@ def runs_note(runs: Sequence[Mapping] | None) -> str:
     interrupted = [str(run.get("id")) for run in runs if run.get("interrupted")]
     parts = []
     if len(runs) > 1:
-        parts.append(f"This report merges {len(runs)} runs: a run of some claims replaced their "
-                     f"rows and kept the others; each row names the run it comes from.")
+        parts.append(
+            f"This report merges {len(runs)} runs: a run of some claims replaced their "
+            f"rows and kept the others; each row names the run it comes from."
+        )
     if interrupted:
-        parts.append(f"Run {', '.join(interrupted)} was interrupted: only its claim tests that "
-                     f"finished are in the report.")
+        parts.append(
+            f"Run {', '.join(interrupted)} was interrupted: only its claim tests that "
+            f"finished are in the report."
+        )
     return " ".join(parts)
 
 
@@ -256,9 +272,17 @@ def run_table(runs: Sequence[Mapping] | None) -> list[tuple[str, ...]]:
         environment = run.get("environment") or {}
         status = "interrupted" if run.get("interrupted") else "complete"
         where = f"{environment.get('device_option', '')} · {environment.get('profile', '')}"
-        table.append((str(run.get("id", "")), str(run.get("started", "")),
-                      str(run.get("finished", "")), str(run.get("command", "")),
-                      str(run.get("claim_tests", "")), where, status))
+        table.append(
+            (
+                str(run.get("id", "")),
+                str(run.get("started", "")),
+                str(run.get("finished", "")),
+                str(run.get("command", "")),
+                str(run.get("claim_tests", "")),
+                where,
+                status,
+            )
+        )
     return table
 
 

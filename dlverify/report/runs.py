@@ -33,16 +33,23 @@ def read_report(path: Path) -> dict:
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ReportError(f"{source} does not exist; give a folder written by --claims-report "
-                          f"(or its {JSON_NAME})") from None
+        raise ReportError(
+            f"{source} does not exist; give a folder written by --claims-report "
+            f"(or its {JSON_NAME})"
+        ) from None
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise ReportError(f"{source} cannot be read as a claims report ({error}); write it "
-                          f"again with --claims-report, or remove it") from None
+        raise ReportError(
+            f"{source} cannot be read as a claims report ({error}); write it "
+            f"again with --claims-report, or remove it"
+        ) from None
     rows = data.get("claims") if isinstance(data, dict) else None
     if not isinstance(rows, list) or not all(
-            isinstance(row, dict) and isinstance(row.get("nodeid"), str) for row in rows):
-        raise ReportError(f"{source} is not a claims report (no 'claims' list of rows with a "
-                          f"'nodeid'); give a folder written by --claims-report")
+        isinstance(row, dict) and isinstance(row.get("nodeid"), str) for row in rows
+    ):
+        raise ReportError(
+            f"{source} is not a claims report (no 'claims' list of rows with a "
+            f"'nodeid'); give a folder written by --claims-report"
+        )
     return data
 
 
@@ -52,13 +59,19 @@ def runs_of(report: Mapping) -> list[dict]:
     if isinstance(runs, list) and runs:
         return [dict(run) for run in runs]
     environment = dict(report.get("environment") or {})
-    return [{"id": 1, "started": environment.get("started", ""),
-             "finished": environment.get("finished", ""), "command": environment.get("command", ""),
-             "interrupted": False, "environment": environment}]
+    return [
+        {
+            "id": 1,
+            "started": environment.get("started", ""),
+            "finished": environment.get("finished", ""),
+            "command": environment.get("command", ""),
+            "interrupted": False,
+            "environment": environment,
+        }
+    ]
 
 
-def merge(previous: Mapping | None, rows: list[dict],
-          run: dict) -> tuple[list[dict], list[dict]]:
+def merge(previous: Mapping | None, rows: list[dict], run: dict) -> tuple[list[dict], list[dict]]:
     """``(rows, runs)`` of the report once ``run``, whose rows are ``rows``, joins ``previous``.
 
     ``run`` gets the next free number as its ``id`` and every one of its rows
@@ -70,8 +83,11 @@ def merge(previous: Mapping | None, rows: list[dict],
     run = {**run, "id": max((r["id"] for r in previous_runs), default=0) + 1}
     fresh = [{**row, "run": run["id"]} for row in rows]
     replaced = {row["nodeid"] for row in fresh}
-    kept = [{**row, "run": row.get("run", first_id)}
-            for row in (previous or {}).get("claims", []) if row["nodeid"] not in replaced]
+    kept = [
+        {**row, "run": row.get("run", first_id)}
+        for row in (previous or {}).get("claims", [])
+        if row["nodeid"] not in replaced
+    ]
     merged = kept + fresh
     owners = {row["run"] for row in merged}
     runs = [r for r in previous_runs if r["id"] in owners] + [run]

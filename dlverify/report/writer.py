@@ -49,13 +49,16 @@ def check_report_folder(directory: Path) -> Path:
     if directory.exists() and not directory.is_dir():
         raise ReportError(f"{directory} is a file, not a folder; give a folder for the report")
     if directory.is_dir():
-        others = sorted(entry.name for entry in directory.iterdir()
-                        if entry.name not in REPORT_ENTRIES)
+        others = sorted(
+            entry.name for entry in directory.iterdir() if entry.name not in REPORT_ENTRIES
+        )
         if others:
             shown = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
-            raise ReportError(f"{directory} holds files that are not part of a claims report "
-                              f"({shown}); the report replaces its folder as a whole, so give a "
-                              f"new or empty folder, or one an earlier --claims-report wrote")
+            raise ReportError(
+                f"{directory} holds files that are not part of a claims report "
+                f"({shown}); the report replaces its folder as a whole, so give a "
+                f"new or empty folder, or one an earlier --claims-report wrote"
+            )
         if (directory / JSON_NAME).exists():
             read_report(directory)
     try:
@@ -63,15 +66,22 @@ def check_report_folder(directory: Path) -> Path:
         with tempfile.TemporaryFile(dir=directory.parent):
             pass
     except OSError as error:
-        raise ReportError(f"cannot write beside {directory} ({error}); give a folder in a place "
-                          f"this user can write") from None
+        raise ReportError(
+            f"cannot write beside {directory} ({error}); give a folder in a place "
+            f"this user can write"
+        ) from None
     return directory
 
 
-def write_report(rows: list[ClaimRow], directory: Path, environment: dict, *,
-                 catalogue: Catalogue = NO_CATALOGUE,
-                 titles: Mapping[str, str] | None = None,
-                 runs: list[dict] | None = None) -> list[Path]:
+def write_report(
+    rows: list[ClaimRow],
+    directory: Path,
+    environment: dict,
+    *,
+    catalogue: Catalogue = NO_CATALOGUE,
+    titles: Mapping[str, str] | None = None,
+    runs: list[dict] | None = None,
+) -> list[Path]:
     """Write the report into ``directory`` atomically; return its paths (``index.html`` first).
 
     ``rows`` are the plugin's finished rows (one per claim test instance, with a
@@ -93,12 +103,20 @@ def write_report(rows: list[ClaimRow], directory: Path, environment: dict, *,
     build.mkdir()
     try:
         figure_paths = _write_figures(ordered, build / FIGURES_DIR)
-        document = {"format": FORMAT_VERSION, "environment": environment,
-                    **catalogue.as_dict(), "runs": runs, "claims": rows}
-        pages = {JSON_NAME: json.dumps(document, indent=1, default=str),
-                 "claims.md": markdown.render(groups, environment, figure_paths, runs=runs),
-                 "index.html": html.render(groups, environment, runs=runs,
-                                           description=catalogue.description)}
+        document = {
+            "format": FORMAT_VERSION,
+            "environment": environment,
+            **catalogue.as_dict(),
+            "runs": runs,
+            "claims": rows,
+        }
+        pages = {
+            JSON_NAME: json.dumps(document, indent=1, default=str),
+            "claims.md": markdown.render(groups, environment, figure_paths, runs=runs),
+            "index.html": html.render(
+                groups, environment, runs=runs, description=catalogue.description
+            ),
+        }
         for name, text in pages.items():
             (build / name).write_text(text, encoding="utf-8")
         _swap_in(build, directory)
@@ -113,8 +131,13 @@ def write_report_from_json(source: Path, directory: Path | None = None) -> list[
     source = Path(source)
     data = read_report(source)
     folder = source if source.is_dir() else source.parent
-    return write_report(data["claims"], directory or folder, data.get("environment", {}),
-                        catalogue=Catalogue.from_report(data), runs=runs_of(data))
+    return write_report(
+        data["claims"],
+        directory or folder,
+        data.get("environment", {}),
+        catalogue=Catalogue.from_report(data),
+        runs=runs_of(data),
+    )
 
 
 def _swap_in(build: Path, directory: Path) -> None:

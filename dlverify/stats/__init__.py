@@ -61,7 +61,25 @@ from .trend import Trend, rank_trend
 from .verdict import Verdict, combine, decide
 
 __all__ = [
-    "Best", "Comparison", "Ordering", "ProportionComparison", "SeedPlan", "SequentialResult", "StatsError", "Trend",
-    "ValueComparison", "Verdict", "argbest", "combine", "compare_paired", "compare_proportion", "compare_to_value",
-    "decide", "ordering", "proportion_interval", "rank_trend", "sequential", "within",
+    "Best",
+    "Comparison",
+    "Ordering",
+    "ProportionComparison",
+    "SeedPlan",
+    "SequentialResult",
+    "StatsError",
+    "Trend",
+    "ValueComparison",
+    "Verdict",
+    "argbest",
+    "combine",
+    "compare_paired",
+    "compare_proportion",
+    "compare_to_value",
+    "decide",
+    "ordering",
+    "proportion_interval",
+    "rank_trend",
+    "sequential",
+    "within",
 ]

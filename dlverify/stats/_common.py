@@ -27,11 +27,15 @@ def as_array(values: Any, name: str) -> np.ndarray:
     if array.size == 0:
         raise StatsError(f"{name} is empty; give at least one value")
     if np.isnan(array).any():
-        raise StatsError(f"{name} contains NaN at index {np.argwhere(np.isnan(array))[0].tolist()}; "
-                         f"a run that diverged must be handled before it reaches a comparison")
+        raise StatsError(
+            f"{name} contains NaN at index {np.argwhere(np.isnan(array))[0].tolist()}; "
+            f"a run that diverged must be handled before it reaches a comparison"
+        )
     if not np.isfinite(array).all():
-        raise StatsError(f"{name} contains an infinite value at index "
-                         f"{np.argwhere(~np.isfinite(array))[0].tolist()}; means and intervals need finite values")
+        raise StatsError(
+            f"{name} contains an infinite value at index "
+            f"{np.argwhere(~np.isfinite(array))[0].tolist()}; means and intervals need finite values"
+        )
     return array
 
 
@@ -53,14 +57,18 @@ def check_options(confidence: float, n_resamples: int, seed: int) -> tuple[float
     try:
         seed = operator.index(seed)
     except TypeError:
-        raise StatsError(f"seed must be an int (results are reproducible only from a fixed seed), "
-                         f"got {type(seed).__name__}") from None
+        raise StatsError(
+            f"seed must be an int (results are reproducible only from a fixed seed), "
+            f"got {type(seed).__name__}"
+        ) from None
     return confidence, n_resamples, seed
 
 
 def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
-        raise StatsError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}")
+        raise StatsError(
+            f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}"
+        )
     return value
 
 
@@ -84,7 +92,9 @@ def bootstrap_means(sample: np.ndarray, n_resamples: int, rng: np.random.Generat
     return np.concatenate(out)
 
 
-def percentile_interval(sample: np.ndarray, confidence: float, n_resamples: int, seed: int) -> tuple[float, float]:
+def percentile_interval(
+    sample: np.ndarray, confidence: float, n_resamples: int, seed: int
+) -> tuple[float, float]:
     """Equal-tailed percentile bootstrap interval of the mean of a 1-D sample.
 
     The interval runs from the ``(1−c)/2`` to the ``(1+c)/2`` quantile of the
@@ -145,8 +155,9 @@ def guarded_confidence(confidence: float) -> float:
     return 1 - (1 - confidence) / GUARD
 
 
-def mean_interval(sample: np.ndarray, confidence: float, n_resamples: int, seed: int,
-                  interval: str = "student-t") -> tuple[float, float]:
+def mean_interval(
+    sample: np.ndarray, confidence: float, n_resamples: int, seed: int, interval: str = "student-t"
+) -> tuple[float, float]:
     """Two-sided interval at ``confidence`` for the mean of a 1-D sample.
 
     ``"student-t"`` (the default): :func:`t_interval`, of nominal level for

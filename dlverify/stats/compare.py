@@ -77,12 +77,23 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ._common import (INTERVALS, StatsError, as_sample, check_choice, check_options, fmt, json_number,
-                      mean_interval, standardized_mean)
+from ._common import (
+    INTERVALS,
+    StatsError,
+    as_sample,
+    check_choice,
+    check_options,
+    fmt,
+    json_number,
+    mean_interval,
+    standardized_mean,
+)
 from .verdict import ALTERNATIVES, Verdict, check_value, claim_text, decide, value_region
 
-_ONE_VALUE = ("n=1: a single seed says nothing about seed-to-seed variation, so no interval "
-              "can be formed; run at least 2 seeds")
+_ONE_VALUE = (
+    "n=1: a single seed says nothing about seed-to-seed variation, so no interval "
+    "can be formed; run at least 2 seeds"
+)
 
 
 @dataclass(frozen=True)
@@ -116,9 +127,16 @@ class Comparison:
 
     def at_confidence(self, confidence: float) -> Comparison:
         """The same comparison (samples, claim, interval, seed) decided at another ``confidence``."""
-        return compare_paired(self.a, self.b, alternative=self.alternative, margin=self.margin,
-                              confidence=confidence, n_resamples=self.n_resamples, seed=self.seed,
-                              interval=self.interval)
+        return compare_paired(
+            self.a,
+            self.b,
+            alternative=self.alternative,
+            margin=self.margin,
+            confidence=confidence,
+            n_resamples=self.n_resamples,
+            seed=self.seed,
+            interval=self.interval,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -141,9 +159,11 @@ class Comparison:
         }
 
     def __str__(self) -> str:
-        return (f"a−b = {fmt(self.effect)} [{fmt(self.ci[0])}, {fmt(self.ci[1])}], claimed "
-                f"{claim_text(self.alternative, self.region)} (n={self.n}, d_z={self.effect_size:.2g}): "
-                f"{self.verdict.value}")
+        return (
+            f"a−b = {fmt(self.effect)} [{fmt(self.ci[0])}, {fmt(self.ci[1])}], claimed "
+            f"{claim_text(self.alternative, self.region)} (n={self.n}, d_z={self.effect_size:.2g}): "
+            f"{self.verdict.value}"
+        )
 
 
 def _paired_region(alternative: str, margin: float) -> tuple[float, float]:
@@ -154,9 +174,17 @@ def _paired_region(alternative: str, margin: float) -> tuple[float, float]:
     return (-margin, margin)
 
 
-def compare_paired(a: Any, b: Any, *, alternative: str = "greater", margin: float = 0.0,
-                   confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 0,
-                   interval: str = "student-t") -> Comparison:
+def compare_paired(
+    a: Any,
+    b: Any,
+    *,
+    alternative: str = "greater",
+    margin: float = 0.0,
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    interval: str = "student-t",
+) -> Comparison:
     """Compare two conditions run on the same seeds: does ``a`` exceed ``b``?
 
     ``a[i]`` and ``b[i]`` are paired (the same seed, split, initialization);
@@ -199,8 +227,10 @@ def compare_paired(a: Any, b: Any, *, alternative: str = "greater", margin: floa
     confidence, n_resamples, seed = check_options(confidence, n_resamples, seed)
     a_values, b_values = as_sample(a, "a"), as_sample(b, "b")
     if a_values.size != b_values.size:
-        raise StatsError(f"paired samples need one value per seed on both sides: a has {a_values.size} "
-                         f"values but b has {b_values.size}")
+        raise StatsError(
+            f"paired samples need one value per seed on both sides: a has {a_values.size} "
+            f"values but b has {b_values.size}"
+        )
     margin = float(margin)
     if not math.isfinite(margin) or (alternative == "within" and not margin > 0):
         raise StatsError(f"margin must be finite (and > 0 for 'within'), got {margin}")
@@ -255,8 +285,15 @@ class ValueComparison:
 
     def at_confidence(self, confidence: float) -> ValueComparison:
         """The same comparison (sample, claim, interval, seed) decided at another ``confidence``."""
-        return compare_to_value(self.samples, self.value, alternative=self.alternative, confidence=confidence,
-                                n_resamples=self.n_resamples, seed=self.seed, interval=self.interval)
+        return compare_to_value(
+            self.samples,
+            self.value,
+            alternative=self.alternative,
+            confidence=confidence,
+            n_resamples=self.n_resamples,
+            seed=self.seed,
+            interval=self.interval,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -279,13 +316,22 @@ class ValueComparison:
 
     def __str__(self) -> str:
         size = "" if self.effect_size is None else f", d={self.effect_size:.2g}"
-        return (f"mean = {fmt(self.mean)} [{fmt(self.ci[0])}, {fmt(self.ci[1])}], claimed "
-                f"{claim_text(self.alternative, self.region)} (n={self.n}{size}): {self.verdict.value}")
+        return (
+            f"mean = {fmt(self.mean)} [{fmt(self.ci[0])}, {fmt(self.ci[1])}], claimed "
+            f"{claim_text(self.alternative, self.region)} (n={self.n}{size}): {self.verdict.value}"
+        )
 
 
-def compare_to_value(samples: Any, value: float | tuple[float, float], *, alternative: str = "greater",
-                     confidence: float = 0.95, n_resamples: int = 10_000, seed: int = 0,
-                     interval: str = "guarded-t") -> ValueComparison:
+def compare_to_value(
+    samples: Any,
+    value: float | tuple[float, float],
+    *,
+    alternative: str = "greater",
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    interval: str = "guarded-t",
+) -> ValueComparison:
     """Is the mean of ``samples`` (one value per seed) above, below or within ``value``?
 
     The claim, by ``alternative``: ``"greater"`` — the true mean exceeds
@@ -333,8 +379,16 @@ def compare_to_value(samples: Any, value: float | tuple[float, float], *, altern
     )
 
 
-def within(samples: Any, low: float, high: float, *, confidence: float = 0.95, n_resamples: int = 10_000,
-           seed: int = 0, interval: str = "guarded-t") -> ValueComparison:
+def within(
+    samples: Any,
+    low: float,
+    high: float,
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    interval: str = "guarded-t",
+) -> ValueComparison:
     """Does the mean of ``samples`` lie in the band ``(low, high)``? Shorthand for
     ``compare_to_value(samples, (low, high), alternative="within")``.
 
@@ -344,8 +398,15 @@ def within(samples: Any, low: float, high: float, *, confidence: float = 0.95, n
     crosses an edge. The interval is :func:`compare_to_value`'s (guarded t
     by default), so the band's rates are its rates.
     """
-    return compare_to_value(samples, (low, high), alternative="within", confidence=confidence,
-                            n_resamples=n_resamples, seed=seed, interval=interval)
+    return compare_to_value(
+        samples,
+        (low, high),
+        alternative="within",
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+        interval=interval,
+    )
 
 
 __all__ = ["Comparison", "ValueComparison", "compare_paired", "compare_to_value", "within"]

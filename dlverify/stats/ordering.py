@@ -27,8 +27,9 @@ A step's verdict is holds (at ``confidence``), refuted (at
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def adjusted_confidence(confidence: float, m: int) -> float:
 
 
 def _step(holds: Comparison, refutes: Comparison) -> Verdict:
-    """holds if ``holds`` holds, refuted if ``refutes`` (the same pair at a higher confidence) is refuted."""
+    """Holds if ``holds`` holds, refuted if ``refutes`` (the same pair at a higher confidence) is refuted."""
     if holds.verdict is Verdict.HOLDS:
         return Verdict.HOLDS
     return Verdict.REFUTED if refutes.verdict is Verdict.REFUTED else Verdict.INCONCLUSIVE
@@ -55,16 +56,30 @@ def _step(holds: Comparison, refutes: Comparison) -> Verdict:
 
 def _step_dict(step: Verdict, holds: Comparison, refutes: Comparison) -> dict[str, Any]:
     """A comparison's ``as_dict`` with the step's verdict as ``verdict`` (what the claim's verdict combines)."""
-    return {**holds.as_dict(), "verdict": step.value, "verdict_at_confidence": holds.verdict.value,
-            "refute_confidence": refutes.confidence, "refute_ci": [json_number(v) for v in refutes.ci]}
+    return {
+        **holds.as_dict(),
+        "verdict": step.value,
+        "verdict_at_confidence": holds.verdict.value,
+        "refute_confidence": refutes.confidence,
+        "refute_ci": [json_number(v) for v in refutes.ci],
+    }
 
 
-def _compare_all(samples: Mapping[Hashable, np.ndarray], pairs: Sequence[tuple[Hashable, Hashable]],
-                 confidences: tuple[float, float], **options: Any) -> tuple[tuple[Comparison, ...], ...]:
+def _compare_all(
+    samples: Mapping[Hashable, np.ndarray],
+    pairs: Sequence[tuple[Hashable, Hashable]],
+    confidences: tuple[float, float],
+    **options: Any,
+) -> tuple[tuple[Comparison, ...], ...]:
     """Each pair compared at both confidences (computed once when they are equal)."""
     out = []
     for confidence in dict.fromkeys(confidences):
-        out.append(tuple(compare_paired(samples[a], samples[b], confidence=confidence, **options) for a, b in pairs))
+        out.append(
+            tuple(
+                compare_paired(samples[a], samples[b], confidence=confidence, **options)
+                for a, b in pairs
+            )
+        )
     return out[0], out[-1]
 
 
@@ -94,8 +109,16 @@ class Ordering:
 
     def at_confidence(self, confidence: float) -> Ordering:
         """The same ordering claim on the same samples, decided at another ``confidence``."""
-        return ordering(self.samples, self.order, alternative=self.alternative, margin=self.margin,
-                        confidence=confidence, n_resamples=self.n_resamples, seed=self.seed, interval=self.interval)
+        return ordering(
+            self.samples,
+            self.order,
+            alternative=self.alternative,
+            margin=self.margin,
+            confidence=confidence,
+            n_resamples=self.n_resamples,
+            seed=self.seed,
+            interval=self.interval,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -106,35 +129,63 @@ class Ordering:
             "margin": self.margin,
             "confidence": self.confidence,
             "refute_confidence": self.refute_confidence,
-            "rule": (f"holds iff every step holds at {self.confidence:.4g} (intersection–union, Berger 1982); "
-                     f"refuted iff a step is refuted at {self.refute_confidence:.4g} "
-                     f"(Bonferroni over {len(self.comparisons)} steps)"),
-            "comparisons": [{"pair": [_label(a), _label(b)], **_step_dict(step, c, r)}
-                            for a, b, step, c, r in zip(self.order, self.order[1:], self.steps, self.comparisons,
-                                                        self.refute_comparisons)],
+            "rule": (
+                f"holds iff every step holds at {self.confidence:.4g} (intersection–union, Berger 1982); "
+                f"refuted iff a step is refuted at {self.refute_confidence:.4g} "
+                f"(Bonferroni over {len(self.comparisons)} steps)"
+            ),
+            "comparisons": [
+                {"pair": [_label(a), _label(b)], **_step_dict(step, c, r)}
+                for a, b, step, c, r in zip(
+                    self.order,
+                    self.order[1:],
+                    self.steps,
+                    self.comparisons,
+                    self.refute_comparisons,
+                )
+            ],
         }
 
     def __str__(self) -> str:
         sign = " > " if self.alternative == "greater" else " < "
-        parts = ", ".join(f"{_label(a)}−{_label(b)} {step.value}"
-                          for a, b, step in zip(self.order, self.order[1:], self.steps))
+        parts = ", ".join(
+            f"{_label(a)}−{_label(b)} {step.value}"
+            for a, b, step in zip(self.order, self.order[1:], self.steps)
+        )
         return f"{sign.join(_label(k) for k in self.order)}: {self.verdict.value} ({parts})"
 
 
-def _samples(samples_by_condition: Mapping[Hashable, Any], keys: Sequence[Hashable]) -> dict[Hashable, np.ndarray]:
+def _samples(
+    samples_by_condition: Mapping[Hashable, Any], keys: Sequence[Hashable]
+) -> dict[Hashable, np.ndarray]:
     missing = [k for k in keys if k not in samples_by_condition]
     if missing:
-        raise StatsError(f"no samples for {missing!r}; conditions given: {list(samples_by_condition)!r}")
+        raise StatsError(
+            f"no samples for {missing!r}; conditions given: {list(samples_by_condition)!r}"
+        )
     return {k: as_sample(samples_by_condition[k], f"samples of {_label(k)!r}") for k in keys}
 
 
-def _options(confidence: float, n_resamples: int, seed: int, interval: str) -> tuple[float, int, int, str]:
-    return (*check_options(confidence, n_resamples, seed), check_choice(interval, "interval", INTERVALS))
+def _options(
+    confidence: float, n_resamples: int, seed: int, interval: str
+) -> tuple[float, int, int, str]:
+    return (
+        *check_options(confidence, n_resamples, seed),
+        check_choice(interval, "interval", INTERVALS),
+    )
 
 
-def ordering(samples_by_condition: Mapping[Hashable, Any], order: Sequence[Hashable], *,
-             alternative: str = "greater", margin: float = 0.0, confidence: float = 0.95,
-             n_resamples: int = 10_000, seed: int = 0, interval: str = "student-t") -> Ordering:
+def ordering(
+    samples_by_condition: Mapping[Hashable, Any],
+    order: Sequence[Hashable],
+    *,
+    alternative: str = "greater",
+    margin: float = 0.0,
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    interval: str = "student-t",
+) -> Ordering:
     """Decide "order[0] > order[1] > ... " (or ``<`` with ``alternative="less"``) over paired seeds.
 
     Each of the m = len(order) − 1 adjacent pairs is a
@@ -150,20 +201,39 @@ def ordering(samples_by_condition: Mapping[Hashable, Any], order: Sequence[Hasha
     if len(order) < 2 or len(set(order)) != len(order):
         raise StatsError(f"order must name at least 2 distinct conditions, got {list(order)!r}")
     if alternative not in ("greater", "less"):
-        raise StatsError(f"alternative must be 'greater' or 'less' for an ordering, got {alternative!r}")
+        raise StatsError(
+            f"alternative must be 'greater' or 'less' for an ordering, got {alternative!r}"
+        )
     confidence, n_resamples, seed, interval = _options(confidence, n_resamples, seed, interval)
     samples = _samples(samples_by_condition, order)
     pairs = list(zip(order, order[1:]))
     refute_confidence = adjusted_confidence(confidence, len(pairs))
-    comparisons, refutations = _compare_all(samples, pairs, (confidence, refute_confidence),
-                                            alternative=alternative, margin=margin, n_resamples=n_resamples,
-                                            seed=seed, interval=interval)
+    comparisons, refutations = _compare_all(
+        samples,
+        pairs,
+        (confidence, refute_confidence),
+        alternative=alternative,
+        margin=margin,
+        n_resamples=n_resamples,
+        seed=seed,
+        interval=interval,
+    )
     steps = tuple(_step(c, r) for c, r in zip(comparisons, refutations))
-    return Ordering(verdict=combine(*steps), order=order, alternative=alternative, comparisons=comparisons,
-                    refute_comparisons=refutations, steps=steps, confidence=confidence,
-                    refute_confidence=refute_confidence, margin=comparisons[0].margin,
-                    samples={k: tuple(v.tolist()) for k, v in samples.items()}, n_resamples=n_resamples,
-                    seed=seed, interval=interval)
+    return Ordering(
+        verdict=combine(*steps),
+        order=order,
+        alternative=alternative,
+        comparisons=comparisons,
+        refute_comparisons=refutations,
+        steps=steps,
+        confidence=confidence,
+        refute_confidence=refute_confidence,
+        margin=comparisons[0].margin,
+        samples={k: tuple(v.tolist()) for k, v in samples.items()},
+        n_resamples=n_resamples,
+        seed=seed,
+        interval=interval,
+    )
 
 
 @dataclass(frozen=True)
@@ -198,12 +268,23 @@ class Best:
 
     def at_confidence(self, confidence: float) -> Best:
         """The same claim (``claimed`` or the best mean) on the same samples, decided at another ``confidence``."""
-        return argbest(self.samples, higher_is_better=self.higher_is_better, claimed=self.claimed,
-                       margin=self.margin, confidence=confidence, n_resamples=self.n_resamples, seed=self.seed,
-                       interval=self.interval)
+        return argbest(
+            self.samples,
+            higher_is_better=self.higher_is_better,
+            claimed=self.claimed,
+            margin=self.margin,
+            confidence=confidence,
+            n_resamples=self.n_resamples,
+            seed=self.seed,
+            interval=self.interval,
+        )
 
     def as_dict(self) -> dict[str, Any]:
-        chosen = "claimed" if self.claimed is not None else f"the best mean, chosen from {len(self.means)} by the data"
+        chosen = (
+            "claimed"
+            if self.claimed is not None
+            else f"the best mean, chosen from {len(self.means)} by the data"
+        )
         return {
             "kind": "best",
             "verdict": self.verdict.value,
@@ -216,22 +297,36 @@ class Best:
             "confidence": self.confidence,
             "holds_confidence": self.holds_confidence,
             "refute_confidence": self.refute_confidence,
-            "rule": (f"subject ({chosen}) holds iff it beats every other at {self.holds_confidence:.4g}; "
-                     f"refuted iff some other is confidently better at {self.refute_confidence:.4g} "
-                     f"(Bonferroni over {len(self.comparisons)} rivals)"),
-            "comparisons": {_label(k): _step_dict(self.steps[k], c, self.refute_comparisons[k])
-                            for k, c in self.comparisons.items()},
+            "rule": (
+                f"subject ({chosen}) holds iff it beats every other at {self.holds_confidence:.4g}; "
+                f"refuted iff some other is confidently better at {self.refute_confidence:.4g} "
+                f"(Bonferroni over {len(self.comparisons)} rivals)"
+            ),
+            "comparisons": {
+                _label(k): _step_dict(self.steps[k], c, self.refute_comparisons[k])
+                for k, c in self.comparisons.items()
+            },
         }
 
     def __str__(self) -> str:
         parts = ", ".join(f"vs {_label(k)} {step.value}" for k, step in self.steps.items())
-        return (f"best mean: {_label(self.best)} ({fmt(self.means[self.best])}); "
-                f"{_label(self.subject)} best of all: {self.verdict.value} ({parts})")
+        return (
+            f"best mean: {_label(self.best)} ({fmt(self.means[self.best])}); "
+            f"{_label(self.subject)} best of all: {self.verdict.value} ({parts})"
+        )
 
 
-def argbest(samples_by_condition: Mapping[Hashable, Any], *, higher_is_better: bool = True,
-            claimed: Hashable | None = None, margin: float = 0.0, confidence: float = 0.95,
-            n_resamples: int = 10_000, seed: int = 0, interval: str = "student-t") -> Best:
+def argbest(
+    samples_by_condition: Mapping[Hashable, Any],
+    *,
+    higher_is_better: bool = True,
+    claimed: Hashable | None = None,
+    margin: float = 0.0,
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    interval: str = "student-t",
+) -> Best:
     """The condition with the best mean, and whether it is better than every other.
 
     ``samples_by_condition`` maps each of k conditions to its per-seed values
@@ -272,16 +367,37 @@ def argbest(samples_by_condition: Mapping[Hashable, Any], *, higher_is_better: b
         raise StatsError(f"claimed best {claimed!r} is not among the conditions {keys!r}")
     subject = best if claimed is None else claimed
     rivals = [k for k in keys if k != subject]
-    holds_confidence = confidence if claimed is not None else adjusted_confidence(confidence, len(keys))
+    holds_confidence = (
+        confidence if claimed is not None else adjusted_confidence(confidence, len(keys))
+    )
     refute_confidence = adjusted_confidence(confidence, len(rivals))
-    comparisons, refutations = _compare_all(samples, [(subject, k) for k in rivals],
-                                            (holds_confidence, refute_confidence),
-                                            alternative="greater" if higher_is_better else "less", margin=margin,
-                                            n_resamples=n_resamples, seed=seed, interval=interval)
+    comparisons, refutations = _compare_all(
+        samples,
+        [(subject, k) for k in rivals],
+        (holds_confidence, refute_confidence),
+        alternative="greater" if higher_is_better else "less",
+        margin=margin,
+        n_resamples=n_resamples,
+        seed=seed,
+        interval=interval,
+    )
     steps = {k: _step(c, r) for k, c, r in zip(rivals, comparisons, refutations)}
-    return Best(verdict=combine(*steps.values()), best=best, subject=subject,
-                higher_is_better=bool(higher_is_better), means=means, comparisons=dict(zip(rivals, comparisons)),
-                refute_comparisons=dict(zip(rivals, refutations)), steps=steps, claimed=claimed,
-                confidence=confidence, holds_confidence=holds_confidence, refute_confidence=refute_confidence,
-                margin=comparisons[0].margin, samples={k: tuple(v.tolist()) for k, v in samples.items()},
-                n_resamples=n_resamples, seed=seed, interval=interval)
+    return Best(
+        verdict=combine(*steps.values()),
+        best=best,
+        subject=subject,
+        higher_is_better=bool(higher_is_better),
+        means=means,
+        comparisons=dict(zip(rivals, comparisons)),
+        refute_comparisons=dict(zip(rivals, refutations)),
+        steps=steps,
+        claimed=claimed,
+        confidence=confidence,
+        holds_confidence=holds_confidence,
+        refute_confidence=refute_confidence,
+        margin=comparisons[0].margin,
+        samples={k: tuple(v.tolist()) for k, v in samples.items()},
+        n_resamples=n_resamples,
+        seed=seed,
+        interval=interval,
+    )

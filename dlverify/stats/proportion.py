@@ -33,15 +33,18 @@ def _counts(successes: Any, trials: Any) -> tuple[int, int]:
     try:
         k, n = operator.index(successes), operator.index(trials)
     except TypeError:
-        raise StatsError(f"successes and trials must be integers, got {successes!r} and {trials!r} "
-                         f"(pass counts, e.g. round(accuracy * n) only if accuracy came from n examples)") from None
+        raise StatsError(
+            f"successes and trials must be integers, got {successes!r} and {trials!r} "
+            f"(pass counts, e.g. round(accuracy * n) only if accuracy came from n examples)"
+        ) from None
     if n < 1 or not 0 <= k <= n:
         raise StatsError(f"need 0 <= successes <= trials and trials >= 1, got {k} of {n}")
     return k, n
 
 
-def proportion_interval(successes: int, trials: int, *, confidence: float = 0.95,
-                        method: str = "exact") -> tuple[float, float]:
+def proportion_interval(
+    successes: int, trials: int, *, confidence: float = 0.95, method: str = "exact"
+) -> tuple[float, float]:
     """Two-sided confidence interval for a binomial proportion ``p`` from ``k`` of ``n``.
 
     ``method="exact"`` (the default) — the Clopper–Pearson interval (Clopper &
@@ -106,8 +109,14 @@ class ProportionComparison:
 
     def at_confidence(self, confidence: float) -> ProportionComparison:
         """The same counts and claim (same interval method), decided at another ``confidence``."""
-        return compare_proportion(self.successes, self.trials, self.value, alternative=self.alternative,
-                                  confidence=confidence, method=self.method)
+        return compare_proportion(
+            self.successes,
+            self.trials,
+            self.value,
+            alternative=self.alternative,
+            confidence=confidence,
+            method=self.method,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -125,14 +134,22 @@ class ProportionComparison:
         }
 
     def __str__(self) -> str:
-        return (f"p = {fmt(self.proportion)} ({self.successes}/{self.trials}) [{fmt(self.ci[0])}, "
-                f"{fmt(self.ci[1])}], claimed {claim_text(self.alternative, self.region)} ({self.method}): "
-                f"{self.verdict.value}")
+        return (
+            f"p = {fmt(self.proportion)} ({self.successes}/{self.trials}) [{fmt(self.ci[0])}, "
+            f"{fmt(self.ci[1])}], claimed {claim_text(self.alternative, self.region)} ({self.method}): "
+            f"{self.verdict.value}"
+        )
 
 
-def compare_proportion(successes: int, trials: int, value: float | tuple[float, float], *,
-                       alternative: str = "greater", confidence: float = 0.95,
-                       method: str = "exact") -> ProportionComparison:
+def compare_proportion(
+    successes: int,
+    trials: int,
+    value: float | tuple[float, float],
+    *,
+    alternative: str = "greater",
+    confidence: float = 0.95,
+    method: str = "exact",
+) -> ProportionComparison:
     """Is a proportion (``successes`` of ``trials``) above, below or within ``value``?
 
     ``alternative`` as in :func:`~dlverify.stats.compare_to_value`
@@ -152,6 +169,14 @@ def compare_proportion(successes: int, trials: int, value: float | tuple[float, 
     value = check_value(value, alternative)
     ci = proportion_interval(successes, trials, confidence=confidence, method=method)
     k, n = _counts(successes, trials)
-    return ProportionComparison(verdict=decide(ci, value_region(alternative, value)), proportion=k / n, ci=ci,
-                                successes=k, trials=n, alternative=alternative, value=value,
-                                confidence=float(confidence), method=method)
+    return ProportionComparison(
+        verdict=decide(ci, value_region(alternative, value)),
+        proportion=k / n,
+        ci=ci,
+        successes=k,
+        trials=n,
+        alternative=alternative,
+        value=value,
+        confidence=float(confidence),
+        method=method,
+    )

@@ -97,8 +97,9 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ._common import StatsError
 from .verdict import Verdict, as_verdict
@@ -126,10 +127,14 @@ class SeedPlan:
         if not looks:
             raise StatsError("a plan needs at least one look, e.g. SeedPlan((3, 5, 10))")
         if looks[0] < 1 or any(b <= a for a, b in zip(looks, looks[1:])):
-            raise StatsError(f"looks must be positive and strictly increasing seed counts, got {list(looks)}")
+            raise StatsError(
+                f"looks must be positive and strictly increasing seed counts, got {list(looks)}"
+            )
         alpha = float(self.alpha)
         if not 0 < alpha < 1:
-            raise StatsError(f"alpha must be in (0, 1) (the total two-sided error, e.g. 0.05), got {self.alpha!r}")
+            raise StatsError(
+                f"alpha must be in (0, 1) (the total two-sided error, e.g. 0.05), got {self.alpha!r}"
+            )
         object.__setattr__(self, "looks", looks)
         object.__setattr__(self, "alpha", alpha)
 
@@ -156,7 +161,9 @@ class SeedPlan:
         try:
             first, budget = operator.index(first), operator.index(budget)
         except TypeError:
-            raise StatsError(f"first and budget must be integers (seed counts), got {first!r}, {budget!r}") from None
+            raise StatsError(
+                f"first and budget must be integers (seed counts), got {first!r}, {budget!r}"
+            ) from None
         if first < 1 or budget < first:
             raise StatsError(f"need 1 <= first <= budget, got first={first}, budget={budget}")
         if budget == first:
@@ -167,12 +174,18 @@ class SeedPlan:
         return cls((first, middle, budget), alpha)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"looks": list(self.looks), "alpha": self.alpha, "budget": self.budget,
-                "confidence": self.confidence}
+        return {
+            "looks": list(self.looks),
+            "alpha": self.alpha,
+            "budget": self.budget,
+            "confidence": self.confidence,
+        }
 
     def __str__(self) -> str:
-        return (f"looks at {', '.join(map(str, self.looks))} seeds, each at confidence {self.confidence:.4g} "
-                f"(alpha {self.alpha:g} split over {len(self.looks)})")
+        return (
+            f"looks at {', '.join(map(str, self.looks))} seeds, each at confidence {self.confidence:.4g} "
+            f"(alpha {self.alpha:g} split over {len(self.looks)})"
+        )
 
 
 @dataclass(frozen=True)
@@ -194,7 +207,11 @@ class SequentialResult:
     plan: SeedPlan
 
     def as_dict(self) -> dict[str, Any]:
-        inner = self.result.as_dict() if hasattr(self.result, "as_dict") else {"verdict": self.verdict.value}
+        inner = (
+            self.result.as_dict()
+            if hasattr(self.result, "as_dict")
+            else {"verdict": self.verdict.value}
+        )
         return {
             "kind": "sequential",
             "verdict": self.verdict.value,
@@ -209,8 +226,10 @@ class SequentialResult:
 
     def __str__(self) -> str:
         history = ", ".join(f"{n}: {v.value}" for n, v in zip(self.looks_done, self.verdicts))
-        return (f"{self.verdict.value} after {self.n} of {self.plan.budget} seeds ({self.stopped}; "
-                f"looks {history}; each at {self.plan.confidence:.4g}): {self.result}")
+        return (
+            f"{self.verdict.value} after {self.n} of {self.plan.budget} seeds ({self.stopped}; "
+            f"looks {history}; each at {self.plan.confidence:.4g}): {self.result}"
+        )
 
 
 def sequential(decide: Callable[[int, float], Any], plan: SeedPlan) -> SequentialResult:
@@ -226,9 +245,13 @@ def sequential(decide: Callable[[int, float], Any], plan: SeedPlan) -> Sequentia
     computed, so ``decide`` can train seeds lazily.
     """
     if not isinstance(plan, SeedPlan):
-        raise StatsError(f"plan must be a SeedPlan, e.g. SeedPlan.make(3, 10); got {type(plan).__name__}")
+        raise StatsError(
+            f"plan must be a SeedPlan, e.g. SeedPlan.make(3, 10); got {type(plan).__name__}"
+        )
     if not callable(decide):
-        raise StatsError(f"decide must be a function (n_seeds, confidence) -> result; got {type(decide).__name__}")
+        raise StatsError(
+            f"decide must be a function (n_seeds, confidence) -> result; got {type(decide).__name__}"
+        )
     verdicts: list[Verdict] = []
     result: Any = None
     for n in plan.looks:
@@ -236,10 +259,17 @@ def sequential(decide: Callable[[int, float], Any], plan: SeedPlan) -> Sequentia
         verdicts.append(as_verdict(result))
         if verdicts[-1] is not Verdict.INCONCLUSIVE:
             break
-    looks_done = plan.looks[:len(verdicts)]
+    looks_done = plan.looks[: len(verdicts)]
     stopped = STOPPED[0] if verdicts[-1] is not Verdict.INCONCLUSIVE else STOPPED[1]
-    return SequentialResult(verdict=verdicts[-1], result=result, n=looks_done[-1], looks_done=looks_done,
-                            verdicts=tuple(verdicts), stopped=stopped, plan=plan)
+    return SequentialResult(
+        verdict=verdicts[-1],
+        result=result,
+        n=looks_done[-1],
+        looks_done=looks_done,
+        verdicts=tuple(verdicts),
+        stopped=stopped,
+        plan=plan,
+    )
 
 
 __all__ = ["SeedPlan", "SequentialResult", "sequential"]

@@ -127,9 +127,11 @@ def _chunks(values: np.ndarray, index: np.ndarray):
     """Consecutive slices of ``index`` small enough to gather and rank for every table in ``values``."""
     k, s = values.shape[-2:]
     lead = int(np.prod(values.shape[:-2], dtype=np.int64))
-    rows = max(1, _MAX_GATHERED // (lead * k * (s + k)))  # gathered values plus pairwise rank comparisons
+    rows = max(
+        1, _MAX_GATHERED // (lead * k * (s + k))
+    )  # gathered values plus pairwise rank comparisons
     for start in range(0, index.shape[0], rows):
-        yield index[start:start + rows]
+        yield index[start : start + rows]
 
 
 def arranged_means(values: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -138,17 +140,26 @@ def arranged_means(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     Returns shape ``(..., N, k)``.
     """
     columns = np.arange(values.shape[-1])
-    return np.concatenate([values[..., chunk, columns].mean(axis=-1) for chunk in _chunks(values, index)], axis=-2)
+    return np.concatenate(
+        [values[..., chunk, columns].mean(axis=-1) for chunk in _chunks(values, index)], axis=-2
+    )
 
 
 def arranged_rhos(x_ranks: np.ndarray, values: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """rho of ``x`` with the condition means of each arrangement ``index`` (N, k, s) → shape (..., N)."""
+    """Rho of ``x`` with the condition means of each arrangement ``index`` (N, k, s) → shape (..., N)."""
     columns = np.arange(values.shape[-1])
-    return np.concatenate([rank_correlation(x_ranks, values[..., chunk, columns].mean(axis=-1))
-                           for chunk in _chunks(values, index)], axis=-1)
+    return np.concatenate(
+        [
+            rank_correlation(x_ranks, values[..., chunk, columns].mean(axis=-1))
+            for chunk in _chunks(values, index)
+        ],
+        axis=-1,
+    )
 
 
-def _exact_counts(x_ranks: np.ndarray, values: np.ndarray, rho: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+def _exact_counts(
+    x_ranks: np.ndarray, values: np.ndarray, rho: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
     """How many of all ``(k!)^s`` arrangements have rho ≥ / ≤ the observed one, for each table.
 
     Counted one orbit at a time. Relabelling the conditions alike in every
@@ -166,12 +177,19 @@ def _exact_counts(x_ranks: np.ndarray, values: np.ndarray, rho: np.ndarray) -> t
     universal = np.sort(rank_correlation(x_ranks, orders.astype(np.float64)))
     others = np.array(list(itertools.product(range(len(orders)), repeat=s - 1)), dtype=np.intp)
     others = others.reshape(len(others), s - 1)  # (k!^(s−1), s−1); one empty row when s = 1
-    representatives = np.concatenate([np.broadcast_to(orders[:1, :, None], (len(others), k, 1)),
-                                      orders[others].transpose(0, 2, 1)], axis=-1)  # (k!^(s−1), k, s)
+    representatives = np.concatenate(
+        [
+            np.broadcast_to(orders[:1, :, None], (len(others), k, 1)),
+            orders[others].transpose(0, 2, 1),
+        ],
+        axis=-1,
+    )  # (k!^(s−1), k, s)
     means = arranged_means(values, representatives)  # (..., R, k)
     distinct = (np.diff(np.sort(means, axis=-1), axis=-1) > 0).all(axis=-1)  # (..., R)
     observed = rho[..., None]
-    above = np.where(distinct, len(universal) - np.searchsorted(universal, observed - _TOLERANCE, side="left"), 0)
+    above = np.where(
+        distinct, len(universal) - np.searchsorted(universal, observed - _TOLERANCE, side="left"), 0
+    )
     below = np.where(distinct, np.searchsorted(universal, observed + _TOLERANCE, side="right"), 0)
     tied = np.nonzero(~distinct)
     if tied[0].size:
@@ -187,9 +205,10 @@ def _exact_counts(x_ranks: np.ndarray, values: np.ndarray, rho: np.ndarray) -> t
     return above.sum(axis=-1), below.sum(axis=-1), len(others) * len(orders)
 
 
-def permutation_p_values(x_ranks: np.ndarray, values: np.ndarray, n_resamples: int,
-                         seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
-    """rho and its one-sided permutation p-values for each k × s table in ``values`` (..., k, s).
+def permutation_p_values(
+    x_ranks: np.ndarray, values: np.ndarray, n_resamples: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
+    """Rho and its one-sided permutation p-values for each k × s table in ``values`` (..., k, s).
 
     Returns ``(rho, p_increasing, p_decreasing, n_arrangements, exact)``.
     When ``(k!)^s`` ≤ :data:`EXACT_ARRANGEMENTS_MAX` (``exact``),
@@ -214,11 +233,16 @@ def permutation_p_values(x_ranks: np.ndarray, values: np.ndarray, n_resamples: i
 
 # -- Page's L ----------------------------------------------------------------------------------------------
 
+
 def _integer_ranks(x_ranks: np.ndarray) -> np.ndarray:
     """The ranks of distinct x as integers 1..k (Page's statistic is then an integer multiple of 1/2)."""
     ranks = np.rint(np.asarray(x_ranks, dtype=np.float64)).astype(np.int64)
-    if not np.array_equal(ranks, x_ranks) or not np.array_equal(np.sort(ranks), np.arange(1, ranks.size + 1)):
-        raise StatsError(f"Page's L needs the ranks 1..k of distinct x values, got {np.asarray(x_ranks).tolist()}")
+    if not np.array_equal(ranks, x_ranks) or not np.array_equal(
+        np.sort(ranks), np.arange(1, ranks.size + 1)
+    ):
+        raise StatsError(
+            f"Page's L needs the ranks 1..k of distinct x values, got {np.asarray(x_ranks).tolist()}"
+        )
     return ranks
 
 
@@ -232,7 +256,9 @@ def doubled_seed_ranks(values: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=1024)
-def _seed_distribution(x_ranks: tuple[int, ...], pattern: tuple[int, ...]) -> tuple[int, np.ndarray]:
+def _seed_distribution(
+    x_ranks: tuple[int, ...], pattern: tuple[int, ...]
+) -> tuple[int, np.ndarray]:
     """``(low, probabilities)``: the law of ``Σ_i x_i · 2R_π(i)`` over the k! reassignments π of one seed's runs.
 
     ``pattern`` is the seed's doubled ranks in any order (sorted, as the
@@ -247,8 +273,9 @@ def _seed_distribution(x_ranks: tuple[int, ...], pattern: tuple[int, ...]) -> tu
 
 
 @functools.lru_cache(maxsize=1024)
-def _page_distribution(x_ranks: tuple[int, ...],
-                       patterns: tuple[tuple[int, ...], ...]) -> tuple[int, np.ndarray, np.ndarray]:
+def _page_distribution(
+    x_ranks: tuple[int, ...], patterns: tuple[tuple[int, ...], ...]
+) -> tuple[int, np.ndarray, np.ndarray]:
     """``(low, at_least, at_most)`` for 2L over all ``(k!)^s`` within-seed arrangements of seeds with ``patterns``.
 
     The seeds are permuted independently, so the law of their sum is the
@@ -276,8 +303,9 @@ def _orders(k: int) -> np.ndarray:
     return orders
 
 
-def page_p_values(x_ranks: np.ndarray, values: np.ndarray, n_resamples: int,
-                  seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
+def page_p_values(
+    x_ranks: np.ndarray, values: np.ndarray, n_resamples: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:
     """Page's L and its one-sided p-values for each k × s table in ``values`` (..., k, s).
 
     ``L = Σ_seeds Σ_i x_i · R_ij`` with ``x_ranks`` the ranks 1..k of x and
@@ -302,12 +330,22 @@ def page_p_values(x_ranks: np.ndarray, values: np.ndarray, n_resamples: int,
         index = random_arrangements(k, s, n_resamples, seed)
         by_condition = np.swapaxes(doubled, -1, -2)  # (..., k, s)
         columns = np.arange(s)
-        null = np.concatenate([np.einsum("...bks,k->...b", by_condition[..., chunk, columns], x_integer)
-                               for chunk in _chunks(values, index)], axis=-1)
+        null = np.concatenate(
+            [
+                np.einsum("...bks,k->...b", by_condition[..., chunk, columns], x_integer)
+                for chunk in _chunks(values, index)
+            ],
+            axis=-1,
+        )
         above = np.count_nonzero(null >= observed[..., None], axis=-1)
         below = np.count_nonzero(null <= observed[..., None], axis=-1)
-        return (observed / 2, (1 + above) / (1 + n_resamples), (1 + below) / (1 + n_resamples),
-                n_resamples, False)
+        return (
+            observed / 2,
+            (1 + above) / (1 + n_resamples),
+            (1 + below) / (1 + n_resamples),
+            n_resamples,
+            False,
+        )
     flat_observed = observed.reshape(-1)
     tables = flat_observed.size
     patterns = np.sort(doubled.reshape(tables, s, k), axis=-1)  # each seed's doubled ranks, sorted
@@ -319,27 +357,37 @@ def page_p_values(x_ranks: np.ndarray, values: np.ndarray, n_resamples: int,
         up[members] = at_least[flat_observed[members] - low]
         down[members] = at_most[flat_observed[members] - low]
 
-    untied = (patterns == 2 * np.arange(1, k + 1)).all(axis=(-2, -1))  # no seed has tied runs: one law for all
+    untied = (patterns == 2 * np.arange(1, k + 1)).all(
+        axis=(-2, -1)
+    )  # no seed has tied runs: one law for all
     if untied.any():
         fill(np.flatnonzero(untied), (tuple(range(2, 2 * k + 1, 2)),) * s)
     tied = np.flatnonzero(~untied)
     if tied.size:
-        unique_patterns, pattern_id = np.unique(patterns[tied].reshape(-1, k), axis=0, return_inverse=True)
-        signatures, group = np.unique(np.sort(pattern_id.reshape(tied.size, s), axis=-1), axis=0,
-                                      return_inverse=True)
+        unique_patterns, pattern_id = np.unique(
+            patterns[tied].reshape(-1, k), axis=0, return_inverse=True
+        )
+        signatures, group = np.unique(
+            np.sort(pattern_id.reshape(tied.size, s), axis=-1), axis=0, return_inverse=True
+        )
         group = group.reshape(-1)
         order = np.argsort(group, kind="stable")
         starts = np.searchsorted(group[order], np.arange(len(signatures) + 1))
         for g, signature in enumerate(signatures):
-            fill(tied[order[starts[g]:starts[g + 1]]], tuple(tuple(unique_patterns[i].tolist()) for i in signature))
+            fill(
+                tied[order[starts[g] : starts[g + 1]]],
+                tuple(tuple(unique_patterns[i].tolist()) for i in signature),
+            )
     return observed / 2, up.reshape(lead), down.reshape(lead), count_arrangements(k, s), True
 
 
 def _page_smallest_p(x_ranks: np.ndarray, values: np.ndarray) -> float:
     """The smallest p-value Page's test can give for a table with these seeds' tie patterns (k ≤ 8)."""
     doubled = np.sort(doubled_seed_ranks(values), axis=-1)
-    _, at_least, _ = _page_distribution(tuple(_integer_ranks(x_ranks).tolist()),
-                                        tuple(sorted(tuple(row) for row in doubled.tolist())))
+    _, at_least, _ = _page_distribution(
+        tuple(_integer_ranks(x_ranks).tolist()),
+        tuple(sorted(tuple(row) for row in doubled.tolist())),
+    )
     return float(at_least[-1])
 
 
@@ -386,8 +434,15 @@ class Trend:
 
     def at_confidence(self, confidence: float) -> Trend:
         """The same trend claim on the same table (same method and seed), decided at another ``confidence``."""
-        return rank_trend(self.x, self.ys, alternative=self.alternative, confidence=confidence,
-                          n_resamples=self.n_resamples, seed=self.seed, method=self.method)
+        return rank_trend(
+            self.x,
+            self.ys,
+            alternative=self.alternative,
+            confidence=confidence,
+            n_resamples=self.n_resamples,
+            seed=self.seed,
+            method=self.method,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -418,19 +473,27 @@ class Trend:
     def __str__(self) -> str:
         head = f"rho = {fmt(self.rho)}"
         if self.ci is not None:
-            evidence = f"[{fmt(self.ci[0])}, {fmt(self.ci[1])}] (bootstrap of seeds, anti-conservative)"
+            evidence = (
+                f"[{fmt(self.ci[0])}, {fmt(self.ci[1])}] (bootstrap of seeds, anti-conservative)"
+            )
         else:
             kind = "exact" if self.exact else "Monte-Carlo"
             test = "permutation test"
             if self.method == "page":
-                head = (f"Page's L = {fmt(self.page_l)} (mean within-seed rho {fmt(self.mean_seed_rho)}, "
-                        f"rho of means {fmt(self.rho)})")
+                head = (
+                    f"Page's L = {fmt(self.page_l)} (mean within-seed rho {fmt(self.mean_seed_rho)}, "
+                    f"rho of means {fmt(self.rho)})"
+                )
                 test = "Page's L test"
-            evidence = (f"p = {self.p_value:.2g} (opposite {self.p_opposite:.2g}; decisive ≤ {self.level:.2g}; "
-                        f"{kind} {test}, {_count(self.arrangements)} arrangements)")
+            evidence = (
+                f"p = {self.p_value:.2g} (opposite {self.p_opposite:.2g}; decisive ≤ {self.level:.2g}; "
+                f"{kind} {test}, {_count(self.arrangements)} arrangements)"
+            )
         seeds = "seed" if self.n_seeds == 1 else "seeds"
-        return (f"{head}, {evidence}, claimed {self.alternative} "
-                f"({self.n_conditions} conditions × {self.n_seeds} {seeds}): {self.verdict.value}")
+        return (
+            f"{head}, {evidence}, claimed {self.alternative} "
+            f"({self.n_conditions} conditions × {self.n_seeds} {seeds}): {self.verdict.value}"
+        )
 
 
 def _count(n: int | None) -> str:
@@ -438,9 +501,10 @@ def _count(n: int | None) -> str:
     return str(n) if n is None or n <= 10**9 else f"{float(n):.3g}"
 
 
-def _bootstrap_rhos(x_ranks: np.ndarray, values: np.ndarray, n_resamples: int,
-                    rng: np.random.Generator) -> np.ndarray:
-    """rho of the condition means for resamples of the seeds within each condition."""
+def _bootstrap_rhos(
+    x_ranks: np.ndarray, values: np.ndarray, n_resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Rho of the condition means for resamples of the seeds within each condition."""
     k, s = values.shape
     rows = np.arange(k)[None, :, None]
     out = []
@@ -462,45 +526,74 @@ def _permutation_note(k: int, s: int, level: float, arrangements_count: int, exa
     if 1 / math.factorial(k) > level * (1 + 1e-9):
         needed = _seeds_needed(k, level)
         if s == 1:
-            return (f"with {k} conditions and one seed the smallest p-value is 1/{k}! = {1 / math.factorial(k):.3g} "
-                    f"> {level:.3g}, so only 'inconclusive' is possible; add seeds (with 2 or more the default "
-                    f"is Page's L test, which can decide from {needed}) or conditions")
+            return (
+                f"with {k} conditions and one seed the smallest p-value is 1/{k}! = {1 / math.factorial(k):.3g} "
+                f"> {level:.3g}, so only 'inconclusive' is possible; add seeds (with 2 or more the default "
+                f"is Page's L test, which can decide from {needed}) or conditions"
+            )
         page = f"Page's L test (method='page', the default) can decide from {needed} seeds"
-        return (f"with {k} conditions the smallest p-value is 1/{k}! = {1 / math.factorial(k):.3g} > {level:.3g} "
-                f"whatever the number of seeds (with no trend every order of the means is equally likely), "
-                f"so only 'inconclusive' is possible; {page}, or add conditions")
+        return (
+            f"with {k} conditions the smallest p-value is 1/{k}! = {1 / math.factorial(k):.3g} > {level:.3g} "
+            f"whatever the number of seeds (with no trend every order of the means is equally likely), "
+            f"so only 'inconclusive' is possible; {page}, or add conditions"
+        )
     if not exact and 1 / (1 + arrangements_count) > level:
-        return (f"n_resamples={arrangements_count} cannot give a p-value below 1/{arrangements_count + 1} > "
-                f"{level:.3g}; raise n_resamples")
+        return (
+            f"n_resamples={arrangements_count} cannot give a p-value below 1/{arrangements_count + 1} > "
+            f"{level:.3g}; raise n_resamples"
+        )
     return ""
 
 
-def _page_note(k: int, s: int, level: float, smallest: float, arrangements_count: int, exact: bool) -> str:
+def _page_note(
+    k: int, s: int, level: float, smallest: float, arrangements_count: int, exact: bool
+) -> str:
     if smallest > level * (1 + 1e-9):
         seeds = "seed" if s == 1 else "seeds"
-        ties = "" if smallest <= (1 / math.factorial(k)) ** s * (1 + 1e-9) else " with this table's tied runs"
-        return (f"with {k} conditions × {s} {seeds} the smallest possible p-value{ties} is {smallest:.3g} > "
-                f"{level:.3g} (every seed in x's order), so only 'inconclusive' is possible; "
-                f"{_seeds_needed(k, level)} seeds without ties can reach it")
+        ties = (
+            ""
+            if smallest <= (1 / math.factorial(k)) ** s * (1 + 1e-9)
+            else " with this table's tied runs"
+        )
+        return (
+            f"with {k} conditions × {s} {seeds} the smallest possible p-value{ties} is {smallest:.3g} > "
+            f"{level:.3g} (every seed in x's order), so only 'inconclusive' is possible; "
+            f"{_seeds_needed(k, level)} seeds without ties can reach it"
+        )
     if not exact and 1 / (1 + arrangements_count) > level:
-        return (f"n_resamples={arrangements_count} cannot give a p-value below 1/{arrangements_count + 1} > "
-                f"{level:.3g}; raise n_resamples")
+        return (
+            f"n_resamples={arrangements_count} cannot give a p-value below 1/{arrangements_count + 1} > "
+            f"{level:.3g}; raise n_resamples"
+        )
     return ""
 
 
 def _decide_p(p_value: float, p_opposite: float, level: float) -> Verdict:
-    """holds if p ≤ level, refuted if the opposite p ≤ level, else inconclusive.
+    """Holds if p ≤ level, refuted if the opposite p ≤ level, else inconclusive.
 
     With room for the rounding of ``level`` itself: 1/120 is exactly 0.05/6, a
     3-look plan's level, and ``(1/6)^3`` must compare as the product it is.
     """
     decisive = level * (1 + 1e-9)
-    return (Verdict.HOLDS if p_value <= decisive else
-            Verdict.REFUTED if p_opposite <= decisive else Verdict.INCONCLUSIVE)
+    return (
+        Verdict.HOLDS
+        if p_value <= decisive
+        else Verdict.REFUTED
+        if p_opposite <= decisive
+        else Verdict.INCONCLUSIVE
+    )
 
 
-def rank_trend(x: Any, ys: Any, *, alternative: str = "increasing", confidence: float = 0.95,
-               n_resamples: int = 10_000, seed: int = 0, method: str = "auto") -> Trend:
+def rank_trend(
+    x: Any,
+    ys: Any,
+    *,
+    alternative: str = "increasing",
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    method: str = "auto",
+) -> Trend:
     """Does the outcome rise (``"increasing"``) or fall (``"decreasing"``) with ``x``?
 
     ``x`` holds one distinct value per condition; ``ys`` is conditions × seeds
@@ -555,18 +648,26 @@ def rank_trend(x: Any, ys: Any, *, alternative: str = "increasing", confidence: 
         raise StatsError(f"ys must be 2-D, conditions × seeds, got shape {values.shape}")
     k, s = values.shape
     if k != x_values.size:
-        raise StatsError(f"x has {x_values.size} conditions but ys has {k} rows (ys is conditions × seeds)")
+        raise StatsError(
+            f"x has {x_values.size} conditions but ys has {k} rows (ys is conditions × seeds)"
+        )
     if k < 3:
-        raise StatsError(f"a trend needs at least 3 conditions, got {k}; compare two with compare_paired")
+        raise StatsError(
+            f"a trend needs at least 3 conditions, got {k}; compare two with compare_paired"
+        )
     unique, counts = np.unique(x_values, return_counts=True)
     if (counts > 1).any():
-        raise StatsError(f"x has ties ({unique[counts > 1].tolist()} repeated): each condition needs its own "
-                         f"x; average the runs of one x into one row of ys")
+        raise StatsError(
+            f"x has ties ({unique[counts > 1].tolist()} repeated): each condition needs its own "
+            f"x; average the runs of one x into one row of ys"
+        )
     if method == "auto":
         method = "page" if s >= 2 else "permutation"
     if method == "bootstrap" and s < 2:
-        raise StatsError("the bootstrap resamples seeds within each condition and needs >= 2 seeds; "
-                         "use method='permutation' with one seed per condition")
+        raise StatsError(
+            "the bootstrap resamples seeds within each condition and needs >= 2 seeds; "
+            "use method='permutation' with one seed per condition"
+        )
     x_ranks = rankdata(x_values)
     means = values.mean(axis=1)
     mean_seed_rho = float(rank_correlation(x_ranks, values.T).mean())
@@ -583,7 +684,9 @@ def rank_trend(x: Any, ys: Any, *, alternative: str = "increasing", confidence: 
         rho = float(rank_correlation(x_ranks, means))
         statistic, up, down, count, exact = page_p_values(x_ranks, values, n_resamples, seed)
         page_l = float(statistic)
-        p_value, p_opposite = (float(up), float(down)) if alternative == "increasing" else (float(down), float(up))
+        p_value, p_opposite = (
+            (float(up), float(down)) if alternative == "increasing" else (float(down), float(up))
+        )
         verdict = _decide_p(p_value, p_opposite, level)
         if verdict is Verdict.INCONCLUSIVE:
             smallest = _page_smallest_p(x_ranks, values) if exact else (1 / math.factorial(k)) ** s
@@ -591,12 +694,31 @@ def rank_trend(x: Any, ys: Any, *, alternative: str = "increasing", confidence: 
     else:
         rho, up, down, count, exact = permutation_p_values(x_ranks, values, n_resamples, seed)
         rho = float(rho)
-        p_value, p_opposite = (float(up), float(down)) if alternative == "increasing" else (float(down), float(up))
+        p_value, p_opposite = (
+            (float(up), float(down)) if alternative == "increasing" else (float(down), float(up))
+        )
         verdict = _decide_p(p_value, p_opposite, level)
         if verdict is Verdict.INCONCLUSIVE:
             note = _permutation_note(k, s, level, count, exact)
-    return Trend(verdict=verdict, rho=rho, ci=ci, p_value=p_value, method=method, alternative=alternative,
-                 x=tuple(x_values.tolist()), means=tuple(means.tolist()), n_conditions=k, n_seeds=s,
-                 confidence=confidence, n_resamples=n_resamples, seed=seed, note=note, p_opposite=p_opposite,
-                 arrangements=count, exact=exact, ys=tuple(tuple(row) for row in values.tolist()),
-                 page_l=page_l, mean_seed_rho=mean_seed_rho)
+    return Trend(
+        verdict=verdict,
+        rho=rho,
+        ci=ci,
+        p_value=p_value,
+        method=method,
+        alternative=alternative,
+        x=tuple(x_values.tolist()),
+        means=tuple(means.tolist()),
+        n_conditions=k,
+        n_seeds=s,
+        confidence=confidence,
+        n_resamples=n_resamples,
+        seed=seed,
+        note=note,
+        p_opposite=p_opposite,
+        arrangements=count,
+        exact=exact,
+        ys=tuple(tuple(row) for row in values.tolist()),
+        page_l=page_l,
+        mean_seed_rho=mean_seed_rho,
+    )

@@ -60,15 +60,19 @@ def check_value(value: Any, alternative: str) -> float | tuple[float, float]:
         try:
             low, high = (float(v) for v in value)
         except (TypeError, ValueError):
-            raise StatsError(f"alternative='within' needs value=(low, high), got {value!r}") from None
+            raise StatsError(
+                f"alternative='within' needs value=(low, high), got {value!r}"
+            ) from None
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
             raise StatsError(f"a band needs finite low < high, got ({low}, {high})")
         return (low, high)
     try:
         value = float(value)
     except (TypeError, ValueError):
-        raise StatsError(f"alternative={alternative!r} needs one number as value, got {value!r} "
-                         f"(for a band use alternative='within' or within())") from None
+        raise StatsError(
+            f"alternative={alternative!r} needs one number as value, got {value!r} "
+            f"(for a band use alternative='within' or within())"
+        ) from None
     if not math.isfinite(value):
         raise StatsError(f"value must be finite, got {value}")
     return value
@@ -83,8 +87,10 @@ def as_verdict(outcome: Any) -> Verdict:
     try:
         return Verdict(outcome)
     except ValueError:
-        raise StatsError(f"not a verdict: {outcome!r} (expected one of "
-                         f"{', '.join(v.value for v in Verdict)}, a bool, or a result with .verdict)") from None
+        raise StatsError(
+            f"not a verdict: {outcome!r} (expected one of "
+            f"{', '.join(v.value for v in Verdict)}, a bool, or a result with .verdict)"
+        ) from None
 
 
 def combine(*verdicts: Any) -> Verdict:

@@ -9,7 +9,19 @@ from .optimizers import KERAS_DEFAULTS, make_optimizer
 from .regularizers import L1Penalty, L2Penalty, PenaltyRecorder, l1_penalty, l2_penalty
 
 __all__ = [
-    "AdditiveDataNoise", "History", "KERAS_DEFAULTS", "L1Penalty", "L2Penalty", "LearningRateNoise",
-    "PenaltyRecorder", "RandomAffine", "WeightNoise", "evaluate", "fit", "fit_many", "l1_penalty",
-    "l2_penalty", "make_optimizer",
+    "AdditiveDataNoise",
+    "History",
+    "KERAS_DEFAULTS",
+    "L1Penalty",
+    "L2Penalty",
+    "LearningRateNoise",
+    "PenaltyRecorder",
+    "RandomAffine",
+    "WeightNoise",
+    "evaluate",
+    "fit",
+    "fit_many",
+    "l1_penalty",
+    "l2_penalty",
+    "make_optimizer",
 ]

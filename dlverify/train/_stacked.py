@@ -36,10 +36,19 @@ from ..errors import TrainingError, TrainingTypeError
 
 SUPPORTED_LAYERS = (nn.Flatten, nn.Linear, nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Identity, nn.Dropout)
 _ACTIVATIONS = {nn.ReLU: "relu", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.Identity: "identity"}
-_NAMES = {"flatten": "Flatten", "relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "identity": "Identity",
-          "dropout": "Dropout"}
-_FORWARD = {"relu": (torch.relu_, torch.relu), "sigmoid": (torch.sigmoid_, torch.sigmoid),
-            "tanh": (torch.tanh_, torch.tanh)}
+_NAMES = {
+    "flatten": "Flatten",
+    "relu": "ReLU",
+    "sigmoid": "Sigmoid",
+    "tanh": "Tanh",
+    "identity": "Identity",
+    "dropout": "Dropout",
+}
+_FORWARD = {
+    "relu": (torch.relu_, torch.relu),
+    "sigmoid": (torch.sigmoid_, torch.sigmoid),
+    "tanh": (torch.tanh_, torch.tanh),
+}
 
 
 @dataclass(frozen=True)
@@ -53,7 +62,9 @@ class Layer:
 
     def __str__(self) -> str:
         if self.kind == "linear":
-            return f"Linear({self.in_features}→{self.out_features}{'' if self.bias else ', no bias'})"
+            return (
+                f"Linear({self.in_features}→{self.out_features}{'' if self.bias else ', no bias'})"
+            )
         return _NAMES[self.kind]
 
 
@@ -80,18 +91,26 @@ def describe(model: nn.Module, index: int) -> tuple[list[Layer], list[nn.Module]
                 f"{position}. Train it with fit instead."
             )
         if module._forward_hooks or module._forward_pre_hooks or module._backward_hooks:
-            raise TrainingError(f"model {index}, layer {position} ({type(module).__name__}) has hooks, which fit_many "
-                             f"would not run; train it with fit")
+            raise TrainingError(
+                f"model {index}, layer {position} ({type(module).__name__}) has hooks, which fit_many "
+                f"would not run; train it with fit"
+            )
         if isinstance(module, nn.Flatten):
             if (module.start_dim, module.end_dim) != (1, -1):
-                raise TrainingError(f"model {index}, layer {position}: fit_many supports nn.Flatten() with its default "
-                                 f"start_dim=1, end_dim=-1 only, got {module.start_dim}, {module.end_dim}")
+                raise TrainingError(
+                    f"model {index}, layer {position}: fit_many supports nn.Flatten() with its default "
+                    f"start_dim=1, end_dim=-1 only, got {module.start_dim}, {module.end_dim}"
+                )
             layers.append(Layer("flatten"))
         elif isinstance(module, nn.Linear):
             if not all(p.requires_grad for p in module.parameters()):
-                raise TrainingError(f"model {index}, layer {position}: fit_many trains every parameter; "
-                                 f"this Linear has a frozen one (use fit)")
-            layers.append(Layer("linear", module.in_features, module.out_features, module.bias is not None))
+                raise TrainingError(
+                    f"model {index}, layer {position}: fit_many trains every parameter; "
+                    f"this Linear has a frozen one (use fit)"
+                )
+            layers.append(
+                Layer("linear", module.in_features, module.out_features, module.bias is not None)
+            )
         elif isinstance(module, nn.Dropout):
             layers.append(Layer("dropout"))
         else:
@@ -101,7 +120,9 @@ def describe(model: nn.Module, index: int) -> tuple[list[Layer], list[nn.Module]
     return layers, modules
 
 
-def check_same_architecture(models: Sequence[nn.Module]) -> tuple[list[Layer], list[list[nn.Module]]]:
+def check_same_architecture(
+    models: Sequence[nn.Module],
+) -> tuple[list[Layer], list[list[nn.Module]]]:
     """The shared architecture and every model's layer modules; a clear error at the first difference."""
     reference, first = describe(models[0], 0)
     all_modules = [first]
@@ -109,11 +130,15 @@ def check_same_architecture(models: Sequence[nn.Module]) -> tuple[list[Layer], l
         layers, modules = describe(model, index)
         for position, (a, b) in enumerate(zip(reference, layers)):
             if a != b:
-                raise TrainingError(f"fit_many needs models of one architecture: model {index} differs from model 0 "
-                                 f"at layer {position}: {b} vs {a}")
+                raise TrainingError(
+                    f"fit_many needs models of one architecture: model {index} differs from model 0 "
+                    f"at layer {position}: {b} vs {a}"
+                )
         if len(layers) != len(reference):
-            raise TrainingError(f"fit_many needs models of one architecture: model {index} has {len(layers)} layers, "
-                             f"model 0 has {len(reference)}")
+            raise TrainingError(
+                f"fit_many needs models of one architecture: model {index} has {len(layers)} layers, "
+                f"model 0 has {len(reference)}"
+            )
         all_modules.append(modules)
     return reference, all_modules
 
@@ -135,8 +160,10 @@ class StackedMLP:
             for linear in model_linears:
                 for p in linear.parameters():
                     if p.device != first.device or p.dtype != first.dtype:
-                        raise TrainingError(f"all models' parameters must share one device and dtype; model {index} has "
-                                         f"{p.dtype} on {p.device}, model 0 {first.dtype} on {first.device}")
+                        raise TrainingError(
+                            f"all models' parameters must share one device and dtype; model {index} has "
+                            f"{p.dtype} on {p.device}, model 0 {first.dtype} on {first.device}"
+                        )
         self.device, self.dtype = first.device, first.dtype
         shapes = []
         for layer in self.layers:
@@ -154,12 +181,12 @@ class StackedMLP:
                 continue
             size = layer.out_features * layer.in_features
             shape = (self.k, layer.out_features, layer.in_features)
-            self.weights.append(self.params[:, offset:offset + size].view(shape))
-            self.weight_grads.append(self.grad[:, offset:offset + size].view(shape))
+            self.weights.append(self.params[:, offset : offset + size].view(shape))
+            self.weight_grads.append(self.grad[:, offset : offset + size].view(shape))
             offset += size
             if layer.bias:
-                self.biases.append(self.params[:, offset:offset + layer.out_features])
-                self.bias_grads.append(self.grad[:, offset:offset + layer.out_features])
+                self.biases.append(self.params[:, offset : offset + layer.out_features])
+                self.bias_grads.append(self.grad[:, offset : offset + layer.out_features])
                 offset += layer.out_features
             else:
                 self.biases.append(None)
@@ -169,11 +196,15 @@ class StackedMLP:
         self._kernels_t = [w.transpose(1, 2) for w in self.weights]
         self._bias_rows = [None if b is None else b.unsqueeze(1) for b in self.biases]
         self._workspace: dict[tuple, torch.Tensor] = {}
-        self.dropout_rates = [[float(m.p) for m in modules if isinstance(m, nn.Dropout)] for modules in self._modules]
+        self.dropout_rates = [
+            [float(m.p) for m in modules if isinstance(m, nn.Dropout)] for modules in self._modules
+        ]
         self.dropout_rates = [list(rates) for rates in zip(*self.dropout_rates)]
         self.load_from_models()
         # Backward stops at the first Linear: nothing below it has parameters.
-        self._first_linear = next(i for i, layer in enumerate(self.layers) if layer.kind == "linear")
+        self._first_linear = next(
+            i for i, layer in enumerate(self.layers) if layer.kind == "linear"
+        )
 
     @property
     def num_linear(self) -> int:
@@ -200,8 +231,10 @@ class StackedMLP:
     @staticmethod
     def _check_2d(h: torch.Tensor) -> None:
         if h.ndim != 3:
-            raise TrainingError(f"fit_many needs 2-D inputs (batch, features) at each Linear layer, got per-model "
-                             f"shape {tuple(h.shape[1:])}; put nn.Flatten() first")
+            raise TrainingError(
+                f"fit_many needs 2-D inputs (batch, features) at each Linear layer, got per-model "
+                f"shape {tuple(h.shape[1:])}; put nn.Flatten() first"
+            )
 
     def buffer(self, name: tuple, shape: tuple[int, ...]) -> torch.Tensor:
         """A workspace tensor reused from step to step (one per name and shape).
@@ -218,7 +251,9 @@ class StackedMLP:
             buffer = self._workspace[key] = torch.empty(shape, dtype=self.dtype, device=self.device)
         return buffer
 
-    def forward(self, x: torch.Tensor, dropout: "DropoutMasks | None" = None) -> tuple[torch.Tensor, list]:
+    def forward(
+        self, x: torch.Tensor, dropout: DropoutMasks | None = None
+    ) -> tuple[torch.Tensor, list]:
         """Training forward pass of ``x: (K, B, ...)``; returns ``(K, B, out)`` and what backward needs.
 
         ``dropout`` draws each Dropout layer's scaled mask when the pass reaches
@@ -227,7 +262,12 @@ class StackedMLP:
         (see :meth:`buffer`).
         """
         saved: list = []
-        h, linear, dropout_index, fresh = x, 0, 0, False  # fresh: h is a workspace tensor nothing else needs
+        h, linear, dropout_index, fresh = (
+            x,
+            0,
+            0,
+            False,
+        )  # fresh: h is a workspace tensor nothing else needs
         for position, layer in enumerate(self.layers):
             kind = layer.kind
             if kind == "linear":
@@ -244,7 +284,9 @@ class StackedMLP:
             elif kind == "dropout":
                 mask = None
                 if dropout is not None:
-                    mask = dropout.mask(dropout_index, self.buffer(("mask", position), tuple(h.shape)))
+                    mask = dropout.mask(
+                        dropout_index, self.buffer(("mask", position), tuple(h.shape))
+                    )
                 dropout_index += 1
                 saved.append(mask)
                 if mask is not None:
@@ -257,7 +299,9 @@ class StackedMLP:
                 saved.append(None)
         return h, saved
 
-    def _linear(self, linear: int, h: torch.Tensor, buffer_key: tuple, out_features: int) -> torch.Tensor:
+    def _linear(
+        self, linear: int, h: torch.Tensor, buffer_key: tuple, out_features: int
+    ) -> torch.Tensor:
         """The ``linear``-th Linear layer of every model at once, ``h @ Wᵀ + b``, into a workspace buffer."""
         out = self.buffer(buffer_key, (h.shape[0], h.shape[1], out_features))
         bias = self._bias_rows[linear]
@@ -307,7 +351,9 @@ class StackedMLP:
                 if self.bias_grads[linear] is not None:
                     torch.sum(g, 1, out=self.bias_grads[linear])
                 if position > self._first_linear:
-                    out = self.buffer(("backward", position), (g.shape[0], g.shape[1], layer.in_features))
+                    out = self.buffer(
+                        ("backward", position), (g.shape[0], g.shape[1], layer.in_features)
+                    )
                     g = torch.bmm(g, self.weights[linear], out=out)
             elif kind == "relu":
                 g = torch.ops.aten.threshold_backward.grad_input(g, value, 0, grad_input=g)
@@ -336,11 +382,15 @@ class DropoutMasks:
     same distribution as fit's but are not the same masks.
     """
 
-    def __init__(self, rates: Sequence[Sequence[float]], seeds: Sequence[int], device: torch.device) -> None:
+    def __init__(
+        self, rates: Sequence[Sequence[float]], seeds: Sequence[int], device: torch.device
+    ) -> None:
         self.rates = [list(layer_rates) for layer_rates in rates]
         self.active = any(p > 0 for layer_rates in self.rates for p in layer_rates)
         # A CPU generator for CPU data, a CUDA generator for CUDA data.
-        self.generators = [torch.Generator(device).manual_seed(s) for s in seeds] if self.active else []
+        self.generators = (
+            [torch.Generator(device).manual_seed(s) for s in seeds] if self.active else []
+        )
 
     def mask(self, layer: int, out: torch.Tensor) -> torch.Tensor | None:
         """The ``layer``-th Dropout layer's scaled masks written into ``out`` ``(K, ...)``; None if all rates are 0.

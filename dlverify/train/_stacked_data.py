@@ -26,17 +26,23 @@ class StackedTrainingData:
         else:
             sets = list(train)
             if len(sets) != k:
-                raise TrainingError(f"train: got {len(sets)} data sets for {k} models (give one shared set or one per model)")
+                raise TrainingError(
+                    f"train: got {len(sets)} data sets for {k} models (give one shared set or one per model)"
+                )
         first = sets[0]
         for index, data in enumerate(sets):
             if not isinstance(data, TensorData):
-                raise TrainingTypeError(f"train[{index}] is a {type(data).__name__}, not a TensorData")
+                raise TrainingTypeError(
+                    f"train[{index}] is a {type(data).__name__}, not a TensorData"
+                )
             for field in ("inputs", "targets"):
                 a, b = getattr(data, field), getattr(first, field)
                 if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
-                    raise TrainingError(f"train[{index}].{field} is {tuple(a.shape)} {a.dtype} on {a.device}, train[0]."
-                                     f"{field} {tuple(b.shape)} {b.dtype} on {b.device}: per-model training sets "
-                                     f"must agree in length, shape, dtype and device")
+                    raise TrainingError(
+                        f"train[{index}].{field} is {tuple(a.shape)} {a.dtype} on {a.device}, train[0]."
+                        f"{field} {tuple(b.shape)} {b.dtype} on {b.device}: per-model training sets "
+                        f"must agree in length, shape, dtype and device"
+                    )
         self.k, self.n, self.device = k, len(first), first.device
         self.shared = len(sets) == 1
         self._buffers: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
@@ -54,8 +60,10 @@ class StackedTrainingData:
     def whole(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Every model's whole set in order, ``(K, N, ...)`` (a broadcast view when shared)."""
         if self.shared:
-            return (self.inputs.unsqueeze(0).expand(self.k, *self.inputs.shape),
-                    self.targets.unsqueeze(0).expand(self.k, *self.targets.shape))
+            return (
+                self.inputs.unsqueeze(0).expand(self.k, *self.inputs.shape),
+                self.targets.unsqueeze(0).expand(self.k, *self.targets.shape),
+            )
         return self.inputs, self.targets
 
     def rows(self, orders: torch.Tensor) -> torch.Tensor:
@@ -73,8 +81,10 @@ class StackedTrainingData:
         targets = self.targets if self.shared else self.targets.flatten(0, 1)
         buffers = self._buffers.get(flat.numel())
         if buffers is None:
-            buffers = (inputs.new_empty((flat.numel(), *inputs.shape[1:])),
-                       targets.new_empty((flat.numel(), *targets.shape[1:])))
+            buffers = (
+                inputs.new_empty((flat.numel(), *inputs.shape[1:])),
+                targets.new_empty((flat.numel(), *targets.shape[1:])),
+            )
             self._buffers[flat.numel()] = buffers
         x = torch.index_select(inputs, 0, flat, out=buffers[0])
         y = torch.index_select(targets, 0, flat, out=buffers[1])

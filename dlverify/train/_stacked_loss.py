@@ -42,15 +42,21 @@ def _negative_inverse(batch: int, like: torch.Tensor) -> float:
     return _negative_inverse_of(batch, like.dtype)
 
 
-def _cross_entropy_indices(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _cross_entropy_indices(
+    outputs: torch.Tensor, targets: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     logp = torch.log_softmax(outputs, dim=-1)
     index = targets.unsqueeze(-1)
     losses = logp.gather(-1, index).squeeze(-1).mean(1).neg()
-    upstream = torch.zeros_like(logp).scatter_(-1, index, _negative_inverse(outputs.shape[1], outputs))
+    upstream = torch.zeros_like(logp).scatter_(
+        -1, index, _negative_inverse(outputs.shape[1], outputs)
+    )
     return losses, torch._log_softmax_backward_data(upstream, logp, -1, logp.dtype)
 
 
-def _cross_entropy_probabilities(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _cross_entropy_probabilities(
+    outputs: torch.Tensor, targets: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     logp = torch.log_softmax(outputs, dim=-1)
     losses = (logp * targets).sum(dim=(1, 2)).neg() / outputs.shape[1]
     upstream = targets * _negative_inverse(outputs.shape[1], outputs)
@@ -64,13 +70,18 @@ def _mse(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, to
     return losses, difference.mul_(2.0 / per_model)
 
 
-def _generic(loss_fn: LossFn) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
-    def loss_and_grad(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _generic(
+    loss_fn: LossFn,
+) -> Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    def loss_and_grad(
+        outputs: torch.Tensor, targets: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         with torch.enable_grad():
             leaf = outputs.detach().requires_grad_()
             losses = torch.stack([loss_fn(leaf[k], targets[k]) for k in range(leaf.shape[0])])
             (grad,) = torch.autograd.grad(losses.sum(), leaf)
         return losses.detach(), grad
+
     return loss_and_grad
 
 
@@ -95,6 +106,7 @@ def stacked_loss(loss_fn: LossFn, targets: torch.Tensor):
             elif batch_targets.ndim == 2:
                 return _cross_entropy_indices(outputs, batch_targets)
             return generic(outputs, batch_targets)
+
         return cross_entropy
     if loss_fn is F.mse_loss:
         return _mse_or_generic(loss_fn)
@@ -107,5 +119,8 @@ def _mse_or_generic(loss_fn: LossFn):
     def loss_and_grad(outputs: torch.Tensor, targets: torch.Tensor):
         if outputs.shape == targets.shape and targets.is_floating_point():
             return _mse(outputs, targets)
-        return generic(outputs, targets)  # broadcasting (and its warning) exactly as loss_fn does it
+        return generic(
+            outputs, targets
+        )  # broadcasting (and its warning) exactly as loss_fn does it
+
     return loss_and_grad

@@ -44,13 +44,22 @@ class StackedOptimizer:
         self.same_lr = len(set(self.lrs)) == 1
         self.steps = 0
 
-    def _apply(self, numerator: torch.Tensor, denominator: torch.Tensor | None, step_sizes: Sequence[float]) -> None:
+    def _apply(
+        self, numerator: torch.Tensor, denominator: torch.Tensor | None, step_sizes: Sequence[float]
+    ) -> None:
         """``θ_k ← θ_k − step_k · numerator_k [/ denominator_k]``: one op, or one per model if the steps differ."""
         if self.same_lr:
             rows = [(self.params, numerator, denominator, step_sizes[0])]
         else:
-            rows = [(self.params[k], numerator[k], None if denominator is None else denominator[k], step_sizes[k])
-                    for k in range(len(step_sizes))]
+            rows = [
+                (
+                    self.params[k],
+                    numerator[k],
+                    None if denominator is None else denominator[k],
+                    step_sizes[k],
+                )
+                for k in range(len(step_sizes))
+            ]
         for param, num, den, size in rows:
             if den is None:
                 param.add_(num, alpha=-size)
@@ -79,7 +88,9 @@ class StackedRMSprop(StackedOptimizer):
 
 
 class StackedAdam(StackedOptimizer):
-    def __init__(self, params, grad, lrs, *, betas: tuple[float, float], eps: float, fused: bool = False) -> None:
+    def __init__(
+        self, params, grad, lrs, *, betas: tuple[float, float], eps: float, fused: bool = False
+    ) -> None:
         super().__init__(params, grad, lrs)
         self.beta1, self.beta2 = betas
         self.eps, self.fused = eps, fused
@@ -100,22 +111,49 @@ class StackedAdam(StackedOptimizer):
         self.exp_avg_sq.mul_(beta2).addcmul_(self.grad, self.grad, value=1 - beta2)
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
-        denominator = torch.sqrt(self.exp_avg_sq, out=self._denominator).div_(bias_correction2**0.5).add_(self.eps)
+        denominator = (
+            torch.sqrt(self.exp_avg_sq, out=self._denominator)
+            .div_(bias_correction2**0.5)
+            .add_(self.eps)
+        )
         self._apply(self.exp_avg, denominator, [lr / bias_correction1 for lr in self.lrs])
 
     def _fused_step(self) -> None:
         self._step_tensor.add_(1)
-        groups = ([(self.params, self.grad, self.exp_avg, self.exp_avg_sq, self.lrs[0])] if self.same_lr else
-                  [(self.params[k], self.grad[k], self.exp_avg[k], self.exp_avg_sq[k], lr)
-                   for k, lr in enumerate(self.lrs)])
+        groups = (
+            [(self.params, self.grad, self.exp_avg, self.exp_avg_sq, self.lrs[0])]
+            if self.same_lr
+            else [
+                (self.params[k], self.grad[k], self.exp_avg[k], self.exp_avg_sq[k], lr)
+                for k, lr in enumerate(self.lrs)
+            ]
+        )
         for param, grad, exp_avg, exp_avg_sq, lr in groups:
-            torch._fused_adam_([param], [grad], [exp_avg], [exp_avg_sq], [], [self._step_tensor], lr=lr,
-                               beta1=self.beta1, beta2=self.beta2, weight_decay=0.0, eps=self.eps,
-                               amsgrad=False, maximize=False)
+            torch._fused_adam_(
+                [param],
+                [grad],
+                [exp_avg],
+                [exp_avg_sq],
+                [],
+                [self._step_tensor],
+                lr=lr,
+                beta1=self.beta1,
+                beta2=self.beta2,
+                weight_decay=0.0,
+                eps=self.eps,
+                amsgrad=False,
+                maximize=False,
+            )
 
 
-def make_stacked_optimizer(name: str, params: torch.Tensor, grad: torch.Tensor, lrs: Sequence[float | None], *,
-                           fused: bool = False) -> StackedOptimizer:
+def make_stacked_optimizer(
+    name: str,
+    params: torch.Tensor,
+    grad: torch.Tensor,
+    lrs: Sequence[float | None],
+    *,
+    fused: bool = False,
+) -> StackedOptimizer:
     """The stacked counterpart of ``make_optimizer(name, ..., lr=lr_k)`` for each model ``k``."""
     key = name.lower() if isinstance(name, str) else name
     if key not in KERAS_DEFAULTS:
@@ -130,4 +168,6 @@ def make_stacked_optimizer(name: str, params: torch.Tensor, grad: torch.Tensor, 
         return StackedSGD(params, grad, rates)
     if key == "rmsprop":
         return StackedRMSprop(params, grad, rates, alpha=defaults["alpha"], eps=defaults["eps"])
-    return StackedAdam(params, grad, rates, betas=defaults["betas"], eps=defaults["eps"], fused=fused)
+    return StackedAdam(
+        params, grad, rates, betas=defaults["betas"], eps=defaults["eps"], fused=fused
+    )

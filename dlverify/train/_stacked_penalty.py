@@ -56,7 +56,9 @@ class StackedPenalty:
                 if len(set(values)) == 1:
                     entry[kind] = values[0]
                 else:
-                    entry[kind] = torch.tensor(values, dtype=net.dtype, device=net.device).view(k, 1, 1)
+                    entry[kind] = torch.tensor(values, dtype=net.dtype, device=net.device).view(
+                        k, 1, 1
+                    )
             self.gradient_factors.append(entry)
         self.active = bool(self.groups)
 
@@ -64,7 +66,9 @@ class StackedPenalty:
         """``Σ|W|`` or ``Σ W²`` of each model's kernel of one layer, ``(K,)``."""
         weight = self.net.weights[layer]
         scratch = self.net.buffer(("penalty", layer), tuple(weight.shape))
-        elementwise = torch.abs(weight, out=scratch) if kind == "l1" else torch.pow(weight, 2, out=scratch)
+        elementwise = (
+            torch.abs(weight, out=scratch) if kind == "l1" else torch.pow(weight, 2, out=scratch)
+        )
         return elementwise.sum(dim=(1, 2))
 
     def value(self) -> torch.Tensor:

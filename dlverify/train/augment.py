@@ -36,9 +36,15 @@ import torch.nn.functional as F
 from ..errors import TrainingError
 
 
-def affine_transform(images: torch.Tensor, *, translation: torch.Tensor | None = None,
-                     zoom: torch.Tensor | None = None, rotation: torch.Tensor | None = None,
-                     padding_mode: str = "reflection", mode: str = "bilinear") -> torch.Tensor:
+def affine_transform(
+    images: torch.Tensor,
+    *,
+    translation: torch.Tensor | None = None,
+    zoom: torch.Tensor | None = None,
+    rotation: torch.Tensor | None = None,
+    padding_mode: str = "reflection",
+    mode: str = "bilinear",
+) -> torch.Tensor:
     """Translate, zoom and rotate each image of ``images`` by the given amounts.
 
     Parameters
@@ -60,7 +66,9 @@ def affine_transform(images: torch.Tensor, *, translation: torch.Tensor | None =
     squeeze = images.ndim == 3
     x = images.unsqueeze(1) if squeeze else images
     if x.ndim != 4:
-        raise TrainingError(f"images must be (N, C, H, W) or (N, H, W), got shape {tuple(images.shape)}")
+        raise TrainingError(
+            f"images must be (N, C, H, W) or (N, H, W), got shape {tuple(images.shape)}"
+        )
     n, _, h, w = x.shape
     options = {"dtype": torch.float64, "device": x.device}
     scale = torch.ones(n, **options) if zoom is None else 1.0 + zoom.to(**options)
@@ -70,7 +78,9 @@ def affine_transform(images: torch.Tensor, *, translation: torch.Tensor | None =
     # Pixel-space linear part s·R(θ), conjugated into affine_grid's normalized [-1, 1] coordinates
     # (normalized = pixel / (size / 2)), so rotations stay rotations on non-square images.
     half = torch.tensor([w / 2.0, h / 2.0], **options)
-    linear = scale[:, None, None] * torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)
+    linear = scale[:, None, None] * torch.stack(
+        [torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2
+    )
     linear = linear * half[None, None, :] / half[None, :, None]
     offset = -2.0 * shift  # t·size pixels = 2·t in normalized units
     theta = torch.cat([linear, offset[:, :, None]], dim=2).to(x.dtype)
@@ -91,22 +101,34 @@ class RandomAffine:
     every strength zero the inputs are returned unchanged.
     """
 
-    def __init__(self, translation: float = 0.1, zoom: float = 0.1, rotation_degrees: float = 10.0, *,
-                 padding_mode: str = "reflection") -> None:
+    def __init__(
+        self,
+        translation: float = 0.1,
+        zoom: float = 0.1,
+        rotation_degrees: float = 10.0,
+        *,
+        padding_mode: str = "reflection",
+    ) -> None:
         if translation < 0 or zoom < 0 or rotation_degrees < 0:
             raise TrainingError("augmentation strengths must be >= 0")
         if zoom >= 1:
-            raise TrainingError(f"zoom must be < 1 (a scale of 1 - zoom must stay positive), got {zoom}")
+            raise TrainingError(
+                f"zoom must be < 1 (a scale of 1 - zoom must stay positive), got {zoom}"
+            )
         self.translation, self.zoom, self.rotation_degrees = translation, zoom, rotation_degrees
         self.padding_mode = padding_mode
 
     def draw(self, n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
         """The per-image parameters (CPU, float64) for a batch of ``n`` images."""
+
         def uniform(shape, bound: float) -> torch.Tensor:
             return (torch.rand(shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
 
-        return {"translation": uniform((n, 2), self.translation), "zoom": uniform((n,), self.zoom),
-                "rotation": uniform((n,), math.radians(self.rotation_degrees))}
+        return {
+            "translation": uniform((n, 2), self.translation),
+            "zoom": uniform((n,), self.zoom),
+            "rotation": uniform((n,), math.radians(self.rotation_degrees)),
+        }
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
         if not (self.translation or self.zoom or self.rotation_degrees):
@@ -115,5 +137,7 @@ class RandomAffine:
         return affine_transform(x, padding_mode=self.padding_mode, **params), y
 
     def __repr__(self) -> str:
-        return (f"RandomAffine(translation={self.translation}, zoom={self.zoom}, "
-                f"rotation_degrees={self.rotation_degrees}, padding_mode={self.padding_mode!r})")
+        return (
+            f"RandomAffine(translation={self.translation}, zoom={self.zoom}, "
+            f"rotation_degrees={self.rotation_degrees}, padding_mode={self.padding_mode!r})"
+        )

@@ -79,7 +79,6 @@ from .loop import LossFn, Transform
 from .regularizers import L1Penalty, L2Penalty
 
 
-
 def _per_model(value, k: int, name: str, is_one: Callable[[object], bool]) -> list:
     """``value`` for every model: one value repeated, or a sequence of exactly ``k``."""
     if is_one(value):
@@ -102,9 +101,11 @@ def _sync(device: torch.device) -> None:
 def _check_penalty(penalty, index: int) -> KernelPenalty | None:
     if penalty is None or isinstance(penalty, (L1Penalty, L2Penalty)):
         return penalty
-    raise TrainingTypeError(f"fit_many applies penalties to stacked weights, so it takes L1Penalty/L2Penalty "
-                    f"(dlverify.train.regularizers), not a plain callable (penalty {index}: {penalty!r}); "
-                    f"use fit for an arbitrary penalty(model)")
+    raise TrainingTypeError(
+        f"fit_many applies penalties to stacked weights, so it takes L1Penalty/L2Penalty "
+        f"(dlverify.train.regularizers), not a plain callable (penalty {index}: {penalty!r}); "
+        f"use fit for an arbitrary penalty(model)"
+    )
 
 
 def _callbacks_per_model(callbacks, k: int) -> list[list[object]]:
@@ -117,14 +118,23 @@ def _callbacks_per_model(callbacks, k: int) -> list[list[object]]:
         for callback in model_callbacks:
             for hook in ("before_step", "after_step"):
                 if hasattr(callback, hook):
-                    raise TrainingTypeError(f"fit_many supports only after_evaluation callbacks, and {callback!r} has "
-                                    f"{hook}: the K models are updated together, never one by one; use fit")
+                    raise TrainingTypeError(
+                        f"fit_many supports only after_evaluation callbacks, and {callback!r} has "
+                        f"{hook}: the K models are updated together, never one by one; use fit"
+                    )
     return per_model
 
 
 @torch.no_grad()
-def _evaluate_many(net: StackedMLP, inputs: torch.Tensor, targets: torch.Tensor, *, shared: bool, loss_fn: LossFn,
-                   batch_size: int) -> tuple[list[float], list[float] | None]:
+def _evaluate_many(
+    net: StackedMLP,
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    shared: bool,
+    loss_fn: LossFn,
+    batch_size: int,
+) -> tuple[list[float], list[float] | None]:
     """Each model's :func:`dlverify.train.evaluate` on its data (eval mode), with the same chunks and sums.
 
     ``inputs``/``targets`` are ``(N, ...)`` when ``shared``, else ``(K, N, ...)``.
@@ -139,33 +149,47 @@ def _evaluate_many(net: StackedMLP, inputs: torch.Tensor, targets: torch.Tensor,
     classification = False
     for start in range(0, n, batch_size):
         if shared:
-            x = inputs[start:start + batch_size]
-            y = targets[start:start + batch_size]
+            x = inputs[start : start + batch_size]
+            y = targets[start : start + batch_size]
             out = net.predict(x.unsqueeze(0).expand(k, *x.shape))
             ys = [y] * k
         else:
-            x, y = inputs[:, start:start + batch_size], targets[:, start:start + batch_size]
+            x, y = inputs[:, start : start + batch_size], targets[:, start : start + batch_size]
             out = net.predict(x)
             ys = list(y)
         count = out.shape[1]
         totals += torch.stack([loss_fn(out[i], ys[i]) for i in range(k)]).double() * count
         if out.ndim == 3 and out.shape[2] > 1:
             classification = True
-            labels = torch.stack([y.argmax(dim=1) if y.is_floating_point() and y.ndim == 2 else y for y in ys])
+            labels = torch.stack(
+                [y.argmax(dim=1) if y.is_floating_point() and y.ndim == 2 else y for y in ys]
+            )
             correct += (out.argmax(dim=2) == labels).sum(dim=1)
     losses = [total / n for total in totals.tolist()]
     return losses, ([c / n for c in correct.tolist()] if classification else None)
 
 
-def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorData], *, optimizer: str = "adam",
-             lr: float | Sequence[float] | None = None, batch_size: int = 32, epochs: int | None = None,
-             steps: int | None = None, seeds: Sequence[int], loss_fn: LossFn = F.cross_entropy,
-             val: TensorData | None = None,
-             penalty: KernelPenalty | None | Sequence[KernelPenalty | None] = None,
-             transform: Transform | None | Sequence[Transform | None] = None, eval_every: int | None = None,
-             evaluate_train: bool = False, record_steps: bool = False,
-             callbacks: Sequence[object] | Sequence[Sequence[object]] = (), eval_batch_size: int = 10_000,
-             fused_adam: bool = False) -> list[History]:
+def fit_many(
+    models: Sequence[nn.Module],
+    train: TensorData | Sequence[TensorData],
+    *,
+    optimizer: str = "adam",
+    lr: float | Sequence[float] | None = None,
+    batch_size: int = 32,
+    epochs: int | None = None,
+    steps: int | None = None,
+    seeds: Sequence[int],
+    loss_fn: LossFn = F.cross_entropy,
+    val: TensorData | None = None,
+    penalty: KernelPenalty | None | Sequence[KernelPenalty | None] = None,
+    transform: Transform | None | Sequence[Transform | None] = None,
+    eval_every: int | None = None,
+    evaluate_train: bool = False,
+    record_steps: bool = False,
+    callbacks: Sequence[object] | Sequence[Sequence[object]] = (),
+    eval_batch_size: int = 10_000,
+    fused_adam: bool = False,
+) -> list[History]:
     """Train each of ``models`` in place as ``fit(models[k], ..., seed=seeds[k])`` would; one History per model.
 
     The models must share one MLP architecture (``nn.Sequential`` of
@@ -238,8 +262,10 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
     if (epochs is None) == (steps is None):
         raise TrainingError("give exactly one of epochs= or steps=")
     if not isinstance(optimizer, str):
-        raise TrainingTypeError("fit_many takes an optimizer name ('sgd', 'adam', 'rmsprop'), not an optimizer object; "
-                        "use fit with a ready optimizer")
+        raise TrainingTypeError(
+            "fit_many takes an optimizer name ('sgd', 'adam', 'rmsprop'), not an optimizer object; "
+            "use fit with a ready optimizer"
+        )
     if batch_size < 1:
         raise TrainingError(f"batch_size must be >= 1, got {batch_size}")
     data = StackedTrainingData(train, k)
@@ -248,11 +274,15 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
         raise TrainingError("the training set is empty")
     net = StackedMLP(models)
     if net.device != device:
-        raise TrainingError(f"the models' parameters are not on the data's device ({device}); call model.to({str(device)!r})")
+        raise TrainingError(
+            f"the models' parameters are not on the data's device ({device}); call model.to({str(device)!r})"
+        )
     lrs = _per_model(lr, k, "lr", lambda v: v is None or isinstance(v, (int, float)))
     opt = make_stacked_optimizer(optimizer, net.params, net.grad, lrs, fused=fused_adam)
-    penalties = [_check_penalty(p, i) for i, p in
-                 enumerate(_per_model(penalty, k, "penalty", lambda v: not _is_sequence(v)))]
+    penalties = [
+        _check_penalty(p, i)
+        for i, p in enumerate(_per_model(penalty, k, "penalty", lambda v: not _is_sequence(v)))
+    ]
     stacked_penalty = StackedPenalty(penalties, net)
     transforms = _per_model(transform, k, "transform", lambda v: not _is_sequence(v))
     use_transform = any(t is not None for t in transforms)
@@ -289,12 +319,16 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
                     x, y = whole
                 else:
                     if position == 0:
-                        orders = torch.stack([torch.randperm(n, generator=g) for g in shufflers]).to(device)
+                        orders = torch.stack(
+                            [torch.randperm(n, generator=g) for g in shufflers]
+                        ).to(device)
                         rows = data.rows(orders)
-                    x, y = data.gather(rows[:, position * batch_size:(position + 1) * batch_size])
+                    x, y = data.gather(rows[:, position * batch_size : (position + 1) * batch_size])
                 if use_transform:
-                    pairs = [(x[i], y[i]) if t is None else t(x[i], y[i], transform_generators[i])
-                             for i, t in enumerate(transforms)]
+                    pairs = [
+                        (x[i], y[i]) if t is None else t(x[i], y[i], transform_generators[i])
+                        for i, t in enumerate(transforms)
+                    ]
                     x = torch.stack([p[0] for p in pairs])
                     y = torch.stack([p[1] for p in pairs])
                 out, saved = net.forward(x, dropout if dropout.active else None)
@@ -306,7 +340,9 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
                     stacked_penalty.add_gradient()
                 opt.step()
                 batch = out.shape[1]
-                loss_sum.add_(losses, alpha=batch)  # fit's += loss.double() * B: the product is exact in float64
+                loss_sum.add_(
+                    losses, alpha=batch
+                )  # fit's += loss.double() * B: the product is exact in float64
                 if out.ndim == 3 and out.shape[2] > 1:
                     classification = True
                     labels = y.argmax(dim=2) if y.is_floating_point() and y.ndim == 3 else y
@@ -335,15 +371,27 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
                             history.train_acc.append(accuracy[i])
                     if evaluate_train:
                         inputs, targets = (data.inputs, data.targets)
-                        tl, ta = _evaluate_many(net, inputs, targets, shared=data.shared, loss_fn=loss_fn,
-                                                batch_size=eval_batch_size)
+                        tl, ta = _evaluate_many(
+                            net,
+                            inputs,
+                            targets,
+                            shared=data.shared,
+                            loss_fn=loss_fn,
+                            batch_size=eval_batch_size,
+                        )
                         for i, history in enumerate(histories):
                             history.train_eval_loss.append(tl[i])
                             if ta is not None:
                                 history.train_eval_acc.append(ta[i])
                     if val is not None:
-                        vl, va = _evaluate_many(net, val.inputs, val.targets, shared=True, loss_fn=loss_fn,
-                                                batch_size=eval_batch_size)
+                        vl, va = _evaluate_many(
+                            net,
+                            val.inputs,
+                            val.targets,
+                            shared=True,
+                            loss_fn=loss_fn,
+                            batch_size=eval_batch_size,
+                        )
                         for i, history in enumerate(histories):
                             history.val_loss.append(vl[i])
                             if va is not None:
@@ -370,6 +418,8 @@ def fit_many(models: Sequence[nn.Module], train: TensorData | Sequence[TensorDat
             history.step_loss = values
             bad = [j for j, v in enumerate(values) if not math.isfinite(v)]
             if bad:
-                raise NonFiniteLossError(f"model {i} (seed {seeds[i]}): training loss became non-finite at step "
-                                         f"{bad[0] + 1}")
+                raise NonFiniteLossError(
+                    f"model {i} (seed {seeds[i]}): training loss became non-finite at step "
+                    f"{bad[0] + 1}"
+                )
     return histories

@@ -55,11 +55,20 @@ class History:
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             raise TrainingTypeError(f"History has no metric(s) {sorted(unknown)}")
-        return cls(**{name: ({k: list(v) for k, v in series.items()} if name == "probes"
-                             else list(series)) for name, series in values.items()})
+        return cls(
+            **{
+                name: (
+                    {k: list(v) for k, v in series.items()} if name == "probes" else list(series)
+                )
+                for name, series in values.items()
+            }
+        )
 
     @property
     def final(self) -> dict[str, float]:
         """The last value of every metric that was recorded."""
-        return {name: values[-1] for name, values in self.as_dict().items()
-                if values and name not in ("step_loss", "probes")}
+        return {
+            name: values[-1]
+            for name, values in self.as_dict().items()
+            if values and name not in ("step_loss", "probes")
+        }

@@ -25,7 +25,9 @@ from .history import History
 from .optimizers import make_optimizer
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Transform = Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
+Transform = Callable[
+    [torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]
+]
 
 
 def _is_classification(outputs: torch.Tensor) -> bool:
@@ -38,8 +40,13 @@ def _correct(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: TensorData, loss_fn: LossFn = F.cross_entropy, *,
-             batch_size: int = 10_000) -> tuple[float, float | None]:
+def evaluate(
+    model: nn.Module,
+    data: TensorData,
+    loss_fn: LossFn = F.cross_entropy,
+    *,
+    batch_size: int = 10_000,
+) -> tuple[float, float | None]:
     """Mean loss and accuracy (None for regression) over ``data`` in eval mode.
 
     The model's train/eval mode is restored afterwards. The loss is the
@@ -52,7 +59,7 @@ def evaluate(model: nn.Module, data: TensorData, loss_fn: LossFn = F.cross_entro
     try:
         total, correct, classification = 0.0, 0, False
         for start in range(0, len(data), batch_size):
-            x, y = data.inputs[start:start + batch_size], data.targets[start:start + batch_size]
+            x, y = data.inputs[start : start + batch_size], data.targets[start : start + batch_size]
             out = model(x)
             total += loss_fn(out, y).double().item() * x.shape[0]
             if _is_classification(out):
@@ -75,12 +82,26 @@ def _call(callbacks: Sequence[object], hook: str, *args) -> None:
             method(*args)
 
 
-def fit(model: nn.Module, train: TensorData, *, optimizer: str | torch.optim.Optimizer = "adam",
-        lr: float | None = None, batch_size: int = 32, epochs: int | None = None, steps: int | None = None,
-        seed: int = 0, loss_fn: LossFn = F.cross_entropy, val: TensorData | None = None,
-        penalty: Callable[[nn.Module], torch.Tensor] | None = None, transform: Transform | None = None,
-        eval_every: int | None = None, evaluate_train: bool = False, record_steps: bool = False,
-        callbacks: Sequence[object] = (), eval_batch_size: int = 10_000) -> History:
+def fit(
+    model: nn.Module,
+    train: TensorData,
+    *,
+    optimizer: str | torch.optim.Optimizer = "adam",
+    lr: float | None = None,
+    batch_size: int = 32,
+    epochs: int | None = None,
+    steps: int | None = None,
+    seed: int = 0,
+    loss_fn: LossFn = F.cross_entropy,
+    val: TensorData | None = None,
+    penalty: Callable[[nn.Module], torch.Tensor] | None = None,
+    transform: Transform | None = None,
+    eval_every: int | None = None,
+    evaluate_train: bool = False,
+    record_steps: bool = False,
+    callbacks: Sequence[object] = (),
+    eval_batch_size: int = 10_000,
+) -> History:
     """Train ``model`` in place on ``train`` and return its :class:`History`.
 
     Parameters
@@ -127,8 +148,14 @@ def fit(model: nn.Module, train: TensorData, *, optimizer: str | torch.optim.Opt
     device = train.device
     params = [p for p in model.parameters() if p.requires_grad]
     if any(p.device != device for p in params):
-        raise TrainingError(f"the model's parameters are not all on the data's device ({device}); call model.to({str(device)!r})")
-    opt = optimizer if isinstance(optimizer, torch.optim.Optimizer) else make_optimizer(optimizer, params, lr=lr)
+        raise TrainingError(
+            f"the model's parameters are not all on the data's device ({device}); call model.to({str(device)!r})"
+        )
+    opt = (
+        optimizer
+        if isinstance(optimizer, torch.optim.Optimizer)
+        else make_optimizer(optimizer, params, lr=lr)
+    )
     steps_per_epoch = math.ceil(n / batch_size)
     total_steps = steps if steps is not None else epochs * steps_per_epoch
     if total_steps < 1:
@@ -152,7 +179,9 @@ def fit(model: nn.Module, train: TensorData, *, optimizer: str | torch.optim.Opt
         for step in range(total_steps):
             position = step % steps_per_epoch
             if position == 0:
-                order = torch.randperm(n, generator=shuffle_gen).to(device) if batch_size < n else None
+                order = (
+                    torch.randperm(n, generator=shuffle_gen).to(device) if batch_size < n else None
+                )
             index = slice(position * batch_size, (position + 1) * batch_size)
             if order is None:
                 x, y = train.inputs[index], train.targets[index]

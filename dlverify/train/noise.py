@@ -16,7 +16,9 @@ from ..errors import TrainingError
 
 
 def _normal_like(tensor: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    return torch.randn(tensor.shape, generator=generator, dtype=torch.float32).to(tensor.device, tensor.dtype)
+    return torch.randn(tensor.shape, generator=generator, dtype=torch.float32).to(
+        tensor.device, tensor.dtype
+    )
 
 
 class AdditiveDataNoise:

@@ -32,8 +32,9 @@ KERAS_DEFAULTS: dict[str, dict] = {
 _CLASSES = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop}
 
 
-def make_optimizer(name: str, params: Iterable[torch.nn.Parameter], *, lr: float | None = None,
-                   **overrides) -> torch.optim.Optimizer:
+def make_optimizer(
+    name: str, params: Iterable[torch.nn.Parameter], *, lr: float | None = None, **overrides
+) -> torch.optim.Optimizer:
     """An optimizer by name (``sgd``, ``adam``, ``rmsprop``) with Keras defaults unless overridden."""
     key = name.lower()
     if key not in _CLASSES:

@@ -41,8 +41,10 @@ def _selected(kernels: list[torch.Tensor], layers: tuple[int, ...] | None) -> li
         return kernels
     for index in layers:
         if not -len(kernels) <= index < len(kernels):
-            raise TrainingIndexError(f"penalty layer index {index} is out of range for a model with {len(kernels)} "
-                             f"Linear layers")
+            raise TrainingIndexError(
+                f"penalty layer index {index} is out of range for a model with {len(kernels)} "
+                f"Linear layers"
+            )
     if len({index % len(kernels) for index in layers}) != len(layers):
         raise TrainingError(f"penalty layers {layers} name a Linear layer twice")
     return [kernels[index] for index in layers]
