@@ -233,7 +233,8 @@ def test_gradcheck(claim, fashion_train, device):
         "a1 §1.2 Training and evaluation, Table 1, Fig. 1a-b",
         standin_xfail={
             "default": Finding(
-                "on the Fashion-MNIST stand-in η = 0.1 does oscillate more, but it ends with a higher test accuracy than η = 0.001, not a lower one",
+                "on the Fashion-MNIST stand-in η = 0.1 does oscillate more, but it ends with a "
+                "higher test accuracy than η = 0.001, not a lower one",
                 fails=("test accuracy at η = 0.001 above η = 0.1",),
             )
         },
@@ -325,7 +326,9 @@ def test_lambda_narrows_gap(claim, a1, dataset, device, seeds):
         "a1 §1.2 Training and evaluation, Table 1",
         standin_xfail={
             "default": Finding(
-                "on the Fashion-MNIST stand-in λ = 0 gives the best test accuracy, not λ = 0.1: a linear classifier of 784 inputs trained on 55 000 images barely overfits, so the penalty only costs accuracy",
+                "on the Fashion-MNIST stand-in λ = 0 gives the best test accuracy, not λ = 0.1: a "
+                "linear classifier of 784 inputs trained on 55 000 images barely overfits, so the "
+                "penalty only costs accuracy",
                 fails=("λ = 0.1 has the best test accuracy",),
             )
         },

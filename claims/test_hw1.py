@@ -198,7 +198,8 @@ def test_fit_functions(claim, function_runs, seeds, device):
     source="hw1 §1-1 Comment on results (b)",
     xfail={
         "default": Finding(
-            "the relative gap between the two models is not confidently larger on cos(x) + 0.5x² than on sin(x) + 0.5x: inconclusive at the seed budget",
+            "the relative gap between the two models is not confidently larger on cos(x) + 0.5x² "
+            "than on sin(x) + 0.5x: inconclusive at the seed budget",
             fails=(
                 "relative gap between the models larger on cos(x) + 0.5x^2 than on sin(x) + 0.5x",
             ),
@@ -454,7 +455,9 @@ def test_pca_runs_separate(claim, function_runs, device):
     "hw1.pca-first-layer-one-axis",
     source="hw1 §1-2 Visualize the optimization process (3)",
     xfail=Finding(
-        "the first layer's weights do not vary along one direction: the first principal component explains well under half of their variance, which the runs' different initializations dominate",
+        "the first layer's weights do not vary along one direction: the first principal component "
+        "explains well under half of their variance, which the runs' different initializations "
+        "dominate",
         fails=("first principal component explains > 50% of the first layer's variance",),
     ),
 )
@@ -542,7 +545,8 @@ def test_pca_whole_more_diverse(claim, function_runs, device, seeds):
     "hw1.grad-norm-decreases",
     source="hw1 §1-2 Observe gradient norm during training",
     xfail=Finding(
-        "the gradient norm and the loss fall, but the norm does not settle: its spread over the last part of training stays above the fixed stability criterion",
+        "the gradient norm and the loss fall, but the norm does not settle: its spread over the "
+        "last part of training stays above the fixed stability criterion",
         fails=("late gradient norm stable (CV < 0.25)",),
     ),
 )
@@ -998,7 +1002,8 @@ def _interpolation_figure(runs, alphas, *, logx=False, title=""):
     source="hw1 §1-3 Flatness vs generalization, part 1",
     xfail={
         "default": Finding(
-            "no blend beats both models: along the interpolation the test loss is lowest at an end point, not at an interior α",
+            "no blend beats both models: along the interpolation the test loss is lowest at an "
+            "end point, not at an interior α",
             fails=("an interior alpha has lower test loss than both end points",),
         )
     },
@@ -1303,7 +1308,8 @@ def test_sensitivity_vs_batch(claim, hw1_runs, device, seeds, profile):
     source="hw1 §1-3 Flatness vs generalization, part 2 (c)",
     xfail={
         "default": Finding(
-            "the opposite at equal epochs: the training loss rises and the training accuracy falls as the batch grows (fewer steps per epoch)",
+            "the opposite at equal epochs: the training loss rises and the training accuracy "
+            "falls as the batch grows (fewer steps per epoch)",
             fails=(
                 "training loss falls as batch size grows",
                 "training accuracy rises as batch size grows",

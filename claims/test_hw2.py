@@ -74,7 +74,8 @@ def _init_config(init) -> Config:
     "hw2.zero-init-no-learning",
     source="hw2 Practical Exercise 1, Part 1 (Fig. 2)",
     xfail=Finding(
-        "the hidden units do not stay identical and the network learns well above chance: with the biases and the output layer free, the symmetry breaks",
+        "the hidden units do not stay identical and the network learns well above chance: with "
+        "the biases and the output layer free, the symmetry breaks",
         fails=(
             "the hidden units' incoming weight rows stay identical",
             "test accuracy near chance (≤ 0.15)",
@@ -653,7 +654,8 @@ def _batch_config(batch, profile) -> Config:
     source="hw2 Practical Exercise 1, Part 4 (Fig. 23-28)",
     xfail={
         "default": Finding(
-            "the loss does fluctuate less as the batch grows, but batch 1000 is not confidently the best at equal steps (inconclusive at the seed budget)",
+            "the loss does fluctuate less as the batch grows, but batch 1000 is not confidently "
+            "the best at equal steps (inconclusive at the seed budget)",
             fails=("batch 1000 has the best test accuracy at equal steps",),
         )
     },
@@ -1016,7 +1018,8 @@ def _accuracy_vs_batch(accuracy, n_train):
     source="hw2 Practical Exercise 1, Part 5 (Fig. 29-36)",
     xfail={
         "default": Finding(
-            "a higher lr does converge faster over 0.001 → 0.005 → 0.01, but the largest rates do not make the loss fluctuate more than lr 0.01 does",
+            "a higher lr does converge faster over 0.001 → 0.005 → 0.01, but the largest rates do "
+            "not make the loss fluctuate more than lr 0.01 does",
             fails=(
                 "the loss fluctuates more at lr 1 than at lr 0.01",
                 "the loss fluctuates more at lr 2 than at lr 0.01",

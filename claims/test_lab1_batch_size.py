@@ -102,7 +102,8 @@ def test_small_batch_generalizes(claim, lab1_softmax, device, seeds):
     "lab1.large-batch-sharper",
     source="lab1 §2 batch size",
     xfail=Finding(
-        "the top Hessian eigenvalue does rise with the batch size, but ε-sharpness does not, and the generalization gap shrinks with the batch instead of growing",
+        "the top Hessian eigenvalue does rise with the batch size, but ε-sharpness does not, and "
+        "the generalization gap shrinks with the batch instead of growing",
         fails=(
             "ε-sharpness increases with the batch size",
             "generalization gap (val − train loss) increases with the batch size",

@@ -75,7 +75,8 @@ def _steps(bank, column) -> int:
     "lab1.hybrid-faster-than-mse",
     source="lab1 §1.1 Loss Function, Fig. 1",
     xfail=Finding(
-        "on a metric common to the three losses (the distance of (W, b) to (3, 2)) MSE converges faster than the hybrid loss, not slower",
+        "on a metric common to the three losses (the distance of (W, b) to (3, 2)) MSE converges "
+        "faster than the hybrid loss, not slower",
         fails=(
             "at step 500 the hybrid run is closer to (3, 2) than the MSE run",
             "the hybrid reaches the tolerance in fewer steps than MSE",
@@ -383,7 +384,8 @@ def test_init_near_truth_immediate(claim, lab1_linear, device, seeds):
     "lab1.init-zero-slowest",
     source="lab1 §1.2 Init Variable, Fig. 2",
     xfail=Finding(
-        "(1.5, −2.5) is slower than (0, 0): it starts farther from (3, 2), and the MSE's Hessian is close to 2·I here, so distance alone sets the time",
+        "(1.5, −2.5) is slower than (0, 0): it starts farther from (3, 2), and the MSE's Hessian "
+        "is close to 2·I here, so distance alone sets the time",
         fails=("(0, 0) needs more steps than far (1.5, -2.5)",),
     ),
 )
@@ -516,7 +518,8 @@ def test_noise_still_converges(claim, lab1_linear, device, seeds):
     "lab1.noise-delays",
     source="lab1 §1.3 Noise",
     xfail=Finding(
-        "not every noise source delays convergence confidently: data noise does, weight and learning-rate noise are within seed noise at the seed budget",
+        "not every noise source delays convergence confidently: data noise does, weight and "
+        "learning-rate noise are within seed noise at the seed budget",
         fails=(
             "noise on weights: more steps to tolerance than without",
             "noise on learning rate: more steps to tolerance than without",

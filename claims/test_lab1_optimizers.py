@@ -36,7 +36,8 @@ def _plateau_epoch(values, within: float = 0.01) -> int:
     "lab1.adam-fastest",
     source="lab1 §2 Optimizer, Fig. 5",
     xfail=Finding(
-        "RMSprop, not Adam, is ahead after the first epoch at the common learning rate 1e-3, and Adam does not stabilize first",
+        "RMSprop, not Adam, is ahead after the first epoch at the common learning rate 1e-3, and "
+        "Adam does not stabilize first",
         fails=(
             "train accuracy after epoch 1: Adam > RMSprop > SGD",
             "accuracy stabilizes no later for Adam than RMSprop, and for RMSprop than SGD (mean epoch)",
@@ -116,7 +117,8 @@ def test_rmsprop_beats_sgd(claim, lab1_softmax, device, seeds):
     "lab1.rmsprop-beats-adam",
     source="lab1 §2 Optimizer",
     xfail=Finding(
-        "RMSprop does not end confidently above Adam: the difference in final val accuracy is within seed noise at the seed budget",
+        "RMSprop does not end confidently above Adam: the difference in final val accuracy is "
+        "within seed noise at the seed budget",
         fails=("final val acc: RMSprop above Adam",),
     ),
 )
@@ -213,7 +215,8 @@ def _level_off_epoch(losses, relative: float = 0.01) -> int | None:
     source="lab1 §2, Fig. 6",
     xfail={
         "default": Finding(
-            "the accuracies match the report, but the training loss levels off much earlier than the reported ≈ 20 epochs",
+            "the accuracies match the report, but the training loss levels off much earlier than "
+            "the reported ≈ 20 epochs",
             fails=("train loss levels off (< 1 %/epoch) from an epoch between 10 and 30",),
         )
     },

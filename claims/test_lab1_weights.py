@@ -48,7 +48,8 @@ def _weight_images(weight: torch.Tensor, title: str):
     "lab1.weights-class-patterns",
     source="lab1 §2, Fig. 8",
     xfail=Finding(
-        "most class weight images do not best match their own class's mean image: the templates are contrastive (what separates a class from the others), not pictures of the class",
+        "most class weight images do not best match their own class's mean image: the templates "
+        "are contrastive (what separates a class from the others), not pictures of the class",
         fails=("every class's weight image best matches its own class mean",),
     ),
 )

@@ -234,7 +234,7 @@ def test_no_reg_overfits(claim, lab2, device, seeds):
         val_acc=finals(runs, "val_acc"),
     )
     claim.figure(
-        curves_of({"none": runs[0]}, title="No regularization (seed %d)" % runs[0].seed), "no-reg"
+        curves_of({"none": runs[0]}, title=f"No regularization (seed {runs[0].seed})"), "no-reg"
     )
     claim.expect(
         statistics.median(turn) <= 8,
@@ -250,7 +250,9 @@ def test_no_reg_overfits(claim, lab2, device, seeds):
     source="lab2 §3.2 L1 regularization",
     xfail={
         "default": Finding(
-            "with the L1 factor that reproduces the report's L1 run, L1 learns and is not the technique with the smallest gap (augmentation's is smaller), and its val cross-entropy ends below no regularization's, not above",
+            "with the L1 factor that reproduces the report's L1 run, L1 learns and is not the "
+            "technique with the smallest gap (augmentation's is smaller), and its val "
+            "cross-entropy ends below no regularization's, not above",
             fails=(
                 "L1's gap below every other technique's",
                 "L1's val cross-entropy above no regularization's (higher loss)",
@@ -322,7 +324,8 @@ def test_l1_smallest_gap(claim, lab2, device, seeds):
     source="lab2 §3.3 L2 regularization",
     xfail={
         "default": Finding(
-            "L2 does narrow the gap, but with the factors that reproduce the report's runs L1's val cross-entropy is below L2's, not above",
+            "L2 does narrow the gap, but with the factors that reproduce the report's runs L1's "
+            "val cross-entropy is below L2's, not above",
             fails=("L1's val cross-entropy above L2's",),
         )
     },
@@ -378,7 +381,8 @@ def test_l2_reduces_gap(claim, lab2, device, seeds):
     "lab2.augmentation-ineffective",
     source="lab2 §3.4 Data Augmentation",
     xfail=Finding(
-        "augmentation does reduce overfitting: both the train/val gap and the val cross-entropy fall by more than a fifth of no regularization's",
+        "augmentation does reduce overfitting: both the train/val gap and the val cross-entropy "
+        "fall by more than a fifth of no regularization's",
         fails=(
             "gap not reduced by ≥ 20% of no regularization's",
             "val cross-entropy not reduced by ≥ 20% of no regularization's",
@@ -514,7 +518,8 @@ def test_input_noise_smaller_better(claim, lab2, device, seeds):
     "lab2.label-noise-best",
     source="lab2 §3.6 Output noise",
     xfail=Finding(
-        "training diverges: the noisy targets leave [0, 1], so the cross-entropy on them is unbounded below; the network memorizes each image's noise and the val loss climbs",
+        "training diverges: the noisy targets leave [0, 1], so the cross-entropy on them is "
+        "unbounded below; the network memorizes each image's noise and the val loss climbs",
         fails=(
             "final train loss above val loss, every seed",
             "final val loss within 5% of its minimum (no turn-up), every seed",
@@ -743,7 +748,9 @@ def test_ones_init_explodes(claim, lab2, device, seeds):
     source="lab2 §4.3 Random initialization",
     xfail={
         "default": Finding(
-            "on the default profile's 10 000-image subset the final val loss sits at the 'far below chance' bound (a tenth of ln 10): inconclusive; the documented protocol's larger training set gives a val loss well below it",
+            "on the default profile's 10 000-image subset the final val loss sits at the 'far "
+            "below chance' bound (a tenth of ln 10): inconclusive; the documented protocol's "
+            "larger training set gives a val loss well below it",
             fails=("final val loss far below chance (< ln10/10)",),
         )
     },
@@ -787,7 +794,8 @@ def test_random_init_learns(claim, lab2, device, seeds):
     source="lab2 §4.4 Glorot Normal initialization",
     xfail={
         "default": Finding(
-            "Glorot normal gives a lower val loss than random normal, but its train loss is not confidently lower (a few seeds end high): inconclusive at the seed budget",
+            "Glorot normal gives a lower val loss than random normal, but its train loss is not "
+            "confidently lower (a few seeds end high): inconclusive at the seed budget",
             fails=("random normal's final train loss above Glorot normal's",),
         )
     },
