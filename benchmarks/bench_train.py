@@ -166,30 +166,45 @@ def methods(data: TensorData, k: int, batch_size: int, steps: int, device: torch
 
 def internals(data: TensorData, k: int, batch_size: int, device: torch.device) -> dict:
     """Gradient and Adam variants on one mini-batch of K models (see the module docstring)."""
-    from torch.func import functional_call, grad, stack_module_state, vmap
-
     nets = models(k, device)
+    linears = [[m for m in net if isinstance(m, torch.nn.Linear)] for net in nets]
+    weights = [
+        torch.stack([m.weight.detach() for m in layer]).requires_grad_() for layer in zip(*linears)
+    ]
+    biases = [
+        torch.stack([m.bias.detach() for m in layer]).requires_grad_() for layer in zip(*linears)
+    ]
+    stacked = StackedMLP(nets)
     generator = torch.Generator().manual_seed(1)
     rows = torch.stack(
         [torch.randperm(len(data), generator=generator)[:batch_size] for _ in range(k)]
     ).to(device)
     x = data.inputs[rows]  # (K, B, 28, 28)
     y = data.targets[rows]  # (K, B)
+    return {
+        **autograd_gradients(nets, weights, biases, x, y),
+        **stacked_gradients(stacked, data.targets, x, y),
+        **adam_steps(weights, biases, stacked, device),
+    }
+
+
+def autograd_gradients(
+    nets: list,
+    weights: list[torch.Tensor],
+    biases: list[torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+) -> dict:
+    """Autograd's ways to the gradient of ``Σ_k loss_k`` (model k on ``x[k], y[k]``)."""
+    from torch.func import functional_call, grad, stack_module_state, vmap
+
+    k = len(nets)
     flat_x = x.flatten(2)
 
     def per_model_autograd():
         for net, xk, yk in zip(nets, x, y):
             net.zero_grad(set_to_none=True)
             F.cross_entropy(net(xk), yk).backward()
-
-    weights = [
-        torch.stack([m.weight.detach() for m in layer]).requires_grad_()
-        for layer in zip(*[[m for m in net if isinstance(m, torch.nn.Linear)] for net in nets])
-    ]
-    biases = [
-        torch.stack([m.bias.detach() for m in layer]).requires_grad_()
-        for layer in zip(*[[m for m in net if isinstance(m, torch.nn.Linear)] for net in nets])
-    ]
 
     def stacked_autograd():
         h = flat_x
@@ -211,15 +226,25 @@ def internals(data: TensorData, k: int, batch_size: int, device: torch.device) -
     def func_vmap():
         batched_grad(params, buffers, x, y)
 
-    stacked = StackedMLP(nets)
-    loss_and_grad = stacked_loss(F.cross_entropy, data.targets)
+    return {
+        "gradient: K x autograd through nn.Linear (fit)": per_model_autograd,
+        "gradient: autograd through torch.baddbmm": stacked_autograd,
+        "gradient: torch.func vmap(grad(functional_call))": func_vmap,
+    }
+
+
+def stacked_gradients(
+    stacked: StackedMLP, targets: torch.Tensor, x: torch.Tensor, y: torch.Tensor
+) -> dict:
+    """fit_many's hand-written gradient of ``Σ_k loss_k``, and its batched products alone."""
+    loss_and_grad = stacked_loss(F.cross_entropy, targets)
 
     def hand_written():
         out, saved = stacked.forward(x)
         stacked.backward(loss_and_grad(out, y)[1], saved)
 
     def products_only():
-        h, hs = flat_x, []
+        h, hs = x.flatten(2), []
         for w in stacked.weights:
             hs.append(h)
             h = torch.bmm(h, w.transpose(1, 2))
@@ -229,6 +254,20 @@ def internals(data: TensorData, k: int, batch_size: int, device: torch.device) -
             if i:
                 g = torch.bmm(g, stacked.weights[i])
 
+    return {
+        "gradient: hand-written backward (fit_many)": hand_written,
+        "gradient: the batched products alone": products_only,
+    }
+
+
+def adam_steps(
+    weights: list[torch.Tensor],
+    biases: list[torch.Tensor],
+    stacked: StackedMLP,
+    device: torch.device,
+) -> dict:
+    """Ways to take one Adam step over all parameters of the K models."""
+    k = weights[0].shape[0]
     layer_params = [
         t.detach().clone().requires_grad_() for pair in zip(weights, biases) for t in pair
     ]
@@ -240,11 +279,6 @@ def internals(data: TensorData, k: int, batch_size: int, device: torch.device) -
     exact = make_stacked_optimizer("adam", stacked.params, stacked.grad, [LR] * k, fused=False)
     fused = make_stacked_optimizer("adam", stacked.params, stacked.grad, [LR] * k, fused=True)
     return {
-        "gradient: K x autograd through nn.Linear (fit)": per_model_autograd,
-        "gradient: autograd through torch.baddbmm": stacked_autograd,
-        "gradient: torch.func vmap(grad(functional_call))": func_vmap,
-        "gradient: hand-written backward (fit_many)": hand_written,
-        "gradient: the batched products alone": products_only,
         f"Adam step, {k * stacked.num_parameters} parameters: torch.optim.Adam": torch_adam.step,
         "Adam step: torch.optim.Adam(foreach=True)": torch_adam_foreach.step,
         "Adam step: whole-buffer operations (fit_many's default)": exact.step,
@@ -303,7 +337,7 @@ def main(argv=None) -> int:
                 repeat = max(5, 3000 // batch_size)
                 seconds = median_seconds(
                     {
-                        name: (lambda fn=fn: [fn() for _ in range(repeat)])
+                        name: (lambda fn=fn, repeat=repeat: [fn() for _ in range(repeat)])
                         for name, fn in fns.items()
                     },
                     warmup=args.warmup,
@@ -313,7 +347,10 @@ def main(argv=None) -> int:
                 for name, value in seconds.items():
                     print(f"{threads:7d} {batch_size:6d}  {name:56s} {value / repeat * 1e3:8.3f}")
         print()
-    header = f"{'threads':>7s} {'batch':>6s} {'steps':>6s}  {'method':12s} {'ms/step (K models)':>19s} {'vs fit_many':>12s}"
+    header = (
+        f"{'threads':>7s} {'batch':>6s} {'steps':>6s}  {'method':12s} "
+        f"{'ms/step (K models)':>19s} {'vs fit_many':>12s}"
+    )
     print(header)
     speedups: dict[int, list[str]] = {}
     for threads in args.threads:

@@ -168,6 +168,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``); the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command in ("report", "compare"):

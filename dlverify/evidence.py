@@ -209,6 +209,7 @@ class ClaimRecord:
         self.scaling.append(how)
 
     def note(self, text: str) -> None:
+        """Add a free-text note to the claims report's entry for this claim."""
         self.notes.append(text)
 
     def figure(self, fig: Any, name: str = "figure", *, dpi: int = 90) -> None:
@@ -287,6 +288,7 @@ class ClaimRecord:
             raise ClaimNotHeld("\n".join(lines))
 
     def as_dict(self) -> EvidenceDict:
+        """Plain JSON-serializable fields of this evidence, as written to ``claims.json``."""
         return {
             "claim_id": self.claim_id,
             "source": self.source,

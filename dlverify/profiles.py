@@ -48,6 +48,7 @@ class Profile:
 
     @property
     def full(self) -> bool:
+        """Whether this is the full profile (every documented protocol, never scaled down)."""
         return self.name == "full"
 
     def pick(self, default: T, full: T) -> T:

@@ -95,7 +95,9 @@ def assert_same_as_fit(make_model, seeds, train, *, many_kwargs=None, per_model=
         own = {name: values[k] for name, values in per_model.items()}
         expected = fit(reference, data_list[k], seed=seed, **kwargs, **own)
         for p, q in zip(model.parameters(), reference.parameters()):
-            torch.testing.assert_close(p, q, rtol=RTOL, atol=ATOL, msg=lambda m: f"model {k}: {m}")
+            torch.testing.assert_close(
+                p, q, rtol=RTOL, atol=ATOL, msg=lambda m, k=k: f"model {k}: {m}"
+            )
         for name in EXACT_FIELDS:
             assert getattr(history, name) == getattr(expected, name), f"model {k}: {name}"
         for name in FLOAT_FIELDS:

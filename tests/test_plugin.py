@@ -167,7 +167,12 @@ def test_profile_specific_xfail(pytester):
     pytester.makepyfile("""
 import pytest
 from dlverify.evidence import Finding
-@pytest.mark.claim("demo.profile", xfail={"default": Finding("fails when scaled down", fails=["only holds under the full protocol"])})
+@pytest.mark.claim(
+    "demo.profile",
+    xfail={
+        "default": Finding("fails when scaled down", fails=["only holds under the full protocol"])
+    },
+)
 def test_p(claim, profile):
     claim.expect(profile.full, "only holds under the full protocol")
 """)
@@ -192,7 +197,8 @@ def test_u(claim):
     [
         ('@pytest.mark.claim("Bad Id")\ndef test_a(claim): pass', "*is not of the form*"),
         (
-            '@pytest.mark.claim("demo.x")\ndef test_a(claim): pass\n@pytest.mark.claim("demo.x")\ndef test_b(claim): pass',
+            '@pytest.mark.claim("demo.x")\ndef test_a(claim): pass\n'
+            '@pytest.mark.claim("demo.x")\ndef test_b(claim): pass',
             "*claim demo.x is decided by two tests*",
         ),
     ],

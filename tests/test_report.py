@@ -80,7 +80,11 @@ def test_skipped(claim):
     pytest.skip("needs a data set that is not here")
 
 
-@pytest.mark.claim("hw2.fake-crash", source="hw2 §4", xfail=Finding("marked as not holding, but it crashes", fails=["recorded before the crash"]))
+@pytest.mark.claim(
+    "hw2.fake-crash",
+    source="hw2 §4",
+    xfail=Finding("marked as not holding, but it crashes", fails=["recorded before the crash"]),
+)
 def test_crash(claim):
     """A fake claim whose test crashes after recording a failed expectation."""
     claim.report(value=1)

@@ -636,5 +636,7 @@ def test_vectorized_deciders_match_the_public_functions(claim):
     )
     fast, used = sequential_codes(claim, samples, plan)
     for s, verdict, n in zip(samples, fast, used):
-        outcome = sequential(lambda seeds, confidence: claim.public(s[:, :seeds], confidence), plan)
+        outcome = sequential(
+            lambda seeds, confidence, s=s: claim.public(s[:, :seeds], confidence), plan
+        )
         assert (CODE[outcome.verdict], outcome.n) == (verdict, n)

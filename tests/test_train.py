@@ -215,7 +215,7 @@ def test_history_records_every_metric_per_epoch():
 def test_running_train_loss_is_the_mean_of_the_step_losses_weighted_by_batch_size():
     history = fit(small_model(), blobs(250), batch_size=100, epochs=1, seed=0, record_steps=True)
     sizes = [100, 100, 50]
-    expected = sum(l * s for l, s in zip(history.step_loss, sizes)) / 250
+    expected = sum(loss * size for loss, size in zip(history.step_loss, sizes)) / 250
     assert history.train_loss[0] == pytest.approx(expected, rel=1e-6)
 
 

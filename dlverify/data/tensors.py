@@ -33,6 +33,7 @@ class TensorData:
 
     @property
     def device(self) -> torch.device:
+        """The device of the inputs and targets."""
         return self.inputs.device
 
     def to(self, device: torch.device | str) -> TensorData:

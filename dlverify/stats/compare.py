@@ -43,9 +43,9 @@ by default: the t interval at confidence ``1 − (1 − c)/10``, i.e.
 ``x̄ ± t_{1−(1−c)/20, n−1} · s/√n`` (``t_{0.9975}`` at c = 0.95), meant as
 a conservative 95 % interval for continuous laws no more skewed than the
 exponential. That is measured for the laws below, not proved (values with
-atoms, e.g. two-point ones, can defeat any t-type interval). Measured (``tests/test_stats_error_rates.py``; 40 000 draws per
-cell for these numbers, SE ≤ 0.1 %), the worst false rate per side over
-n = 2..20:
+atoms, e.g. two-point ones, can defeat any t-type interval). Measured
+(``tests/test_stats_error_rates.py``; 40 000 draws per cell for these
+numbers, SE ≤ 0.1 %), the worst false rate per side over n = 2..20:
 
 =========================  ==============  ===============
 values (mean 0)            student-t       guarded-t
@@ -123,6 +123,7 @@ class Comparison:
 
     @property
     def region(self) -> tuple[float, float]:
+        """The open region the claim puts the mean difference ``a − b`` in."""
         return _paired_region(self.alternative, self.margin)
 
     def at_confidence(self, confidence: float) -> Comparison:
@@ -139,6 +140,7 @@ class Comparison:
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-serializable fields of this comparison, with the claim as text."""
         return {
             "kind": "paired",
             "verdict": self.verdict.value,
@@ -185,7 +187,7 @@ def compare_paired(
     seed: int = 0,
     interval: str = "student-t",
 ) -> Comparison:
-    """Compare two conditions run on the same seeds: does ``a`` exceed ``b``?
+    """Compare two conditions run on the same seeds: whether ``a`` exceeds ``b``.
 
     ``a[i]`` and ``b[i]`` are paired (the same seed, split, initialization);
     the statistic is the mean paired difference ``d̄`` of ``d_i = a_i − b_i``
@@ -281,6 +283,7 @@ class ValueComparison:
 
     @property
     def region(self) -> tuple[float, float]:
+        """The open region the claim puts the mean in."""
         return value_region(self.alternative, self.value)
 
     def at_confidence(self, confidence: float) -> ValueComparison:
@@ -296,6 +299,7 @@ class ValueComparison:
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-serializable fields of this comparison, with the claim as text."""
         return {
             "kind": "value",
             "verdict": self.verdict.value,
@@ -332,7 +336,7 @@ def compare_to_value(
     seed: int = 0,
     interval: str = "guarded-t",
 ) -> ValueComparison:
-    """Is the mean of ``samples`` (one value per seed) above, below or within ``value``?
+    """Whether the mean of ``samples`` (one value per seed) is above, below or within ``value``.
 
     The claim, by ``alternative``: ``"greater"`` — the true mean exceeds
     ``value``; ``"less"`` — it is below ``value``; ``"within"`` — it lies in
@@ -389,9 +393,9 @@ def within(
     seed: int = 0,
     interval: str = "guarded-t",
 ) -> ValueComparison:
-    """Does the mean of ``samples`` lie in the band ``(low, high)``? Shorthand for
-    ``compare_to_value(samples, (low, high), alternative="within")``.
+    """Whether the mean of ``samples`` lies in the band ``(low, high)``.
 
+    Shorthand for ``compare_to_value(samples, (low, high), alternative="within")``:
     holds if the whole interval lies inside the band (an equivalence test in
     the spirit of Schuirmann's two one-sided tests, 1987, each at
     ``(1−c)/2``), refuted if it lies entirely outside it, inconclusive if it

@@ -121,6 +121,7 @@ class Ordering:
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-serializable fields of this ordering, with its decision rule and steps."""
         return {
             "kind": "ordering",
             "verdict": self.verdict.value,
@@ -280,6 +281,7 @@ class Best:
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-serializable fields of this result, with its decision rule and steps."""
         chosen = (
             "claimed"
             if self.claimed is not None

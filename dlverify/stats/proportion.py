@@ -105,6 +105,7 @@ class ProportionComparison:
 
     @property
     def region(self) -> tuple[float, float]:
+        """The open region the claim puts the proportion in."""
         return value_region(self.alternative, self.value)
 
     def at_confidence(self, confidence: float) -> ProportionComparison:
@@ -119,6 +120,7 @@ class ProportionComparison:
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-serializable fields of this comparison, with the claim as text."""
         return {
             "kind": "proportion",
             "verdict": self.verdict.value,
@@ -150,7 +152,7 @@ def compare_proportion(
     confidence: float = 0.95,
     method: str = "exact",
 ) -> ProportionComparison:
-    """Is a proportion (``successes`` of ``trials``) above, below or within ``value``?
+    """Whether a proportion (``successes`` of ``trials``) is above, below or within ``value``.
 
     ``alternative`` as in :func:`~dlverify.stats.compare_to_value`
     (``"within"`` takes ``value=(low, high)``); the interval is

@@ -174,6 +174,7 @@ class SeedPlan:
         return cls((first, middle, budget), alpha)
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-serializable fields of this plan: looks, alpha, budget, confidence."""
         return {
             "looks": list(self.looks),
             "alpha": self.alpha,
@@ -207,6 +208,7 @@ class SequentialResult:
     plan: SeedPlan
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-serializable fields of this outcome, the last look's result nested."""
         inner = (
             self.result.as_dict()
             if hasattr(self.result, "as_dict")

@@ -1,4 +1,4 @@
-"""Monotone trends across conditions: does the outcome rise (or fall) with x?
+"""Monotone trends across conditions: whether the outcome rises (or falls) with x.
 
 ``ys`` is conditions × seeds: row i holds the runs at ``x[i]``, column j is
 seed j, one run per condition. With no trend the conditions are
@@ -445,6 +445,7 @@ class Trend:
         )
 
     def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-serializable fields of this trend result, with its table."""
         return {
             "kind": "trend",
             "verdict": self.verdict.value,
@@ -584,6 +585,38 @@ def _decide_p(p_value: float, p_opposite: float, level: float) -> Verdict:
     )
 
 
+def _trend_table(x: Any, ys: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` as a 1-D array of distinct values and ``ys`` as conditions × seeds, checked.
+
+    A 1-D ``ys`` becomes one column (one run per condition). Raises ``StatsError``
+    for a shape mismatch, fewer than 3 conditions, or ties in ``x``.
+    """
+    x_values = as_array(x, "x")
+    values = as_array(ys, "ys")
+    if x_values.ndim != 1:
+        raise StatsError(f"x must be 1-D (one value per condition), got shape {x_values.shape}")
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2:
+        raise StatsError(f"ys must be 2-D, conditions × seeds, got shape {values.shape}")
+    k = values.shape[0]
+    if k != x_values.size:
+        raise StatsError(
+            f"x has {x_values.size} conditions but ys has {k} rows (ys is conditions × seeds)"
+        )
+    if k < 3:
+        raise StatsError(
+            f"a trend needs at least 3 conditions, got {k}; compare two with compare_paired"
+        )
+    unique, counts = np.unique(x_values, return_counts=True)
+    if (counts > 1).any():
+        raise StatsError(
+            f"x has ties ({unique[counts > 1].tolist()} repeated): each condition needs its own "
+            f"x; average the runs of one x into one row of ys"
+        )
+    return x_values, values
+
+
 def rank_trend(
     x: Any,
     ys: Any,
@@ -594,7 +627,7 @@ def rank_trend(
     seed: int = 0,
     method: str = "auto",
 ) -> Trend:
-    """Does the outcome rise (``"increasing"``) or fall (``"decreasing"``) with ``x``?
+    """Whether the outcome rises (``"increasing"``) or falls (``"decreasing"``) with ``x``.
 
     ``x`` holds one distinct value per condition; ``ys`` is conditions × seeds
     (row i: the runs at ``x[i]``; column j: seed j across conditions; a 1-D
@@ -638,29 +671,8 @@ def rank_trend(
     alternative = check_choice(alternative, "alternative", TREND_ALTERNATIVES)
     method = check_choice(method, "method", TREND_METHODS)
     confidence, n_resamples, seed = check_options(confidence, n_resamples, seed)
-    x_values = as_array(x, "x")
-    values = as_array(ys, "ys")
-    if x_values.ndim != 1:
-        raise StatsError(f"x must be 1-D (one value per condition), got shape {x_values.shape}")
-    if values.ndim == 1:
-        values = values[:, None]
-    if values.ndim != 2:
-        raise StatsError(f"ys must be 2-D, conditions × seeds, got shape {values.shape}")
+    x_values, values = _trend_table(x, ys)
     k, s = values.shape
-    if k != x_values.size:
-        raise StatsError(
-            f"x has {x_values.size} conditions but ys has {k} rows (ys is conditions × seeds)"
-        )
-    if k < 3:
-        raise StatsError(
-            f"a trend needs at least 3 conditions, got {k}; compare two with compare_paired"
-        )
-    unique, counts = np.unique(x_values, return_counts=True)
-    if (counts > 1).any():
-        raise StatsError(
-            f"x has ties ({unique[counts > 1].tolist()} repeated): each condition needs its own "
-            f"x; average the runs of one x into one row of ys"
-        )
     if method == "auto":
         method = "page" if s >= 2 else "permutation"
     if method == "bootstrap" and s < 2:

@@ -131,6 +131,7 @@ class RandomAffine:
         }
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
+        """The batch ``(x, y)`` with each image moved by its own draw from ``generator``."""
         if not (self.translation or self.zoom or self.rotation_degrees):
             return x, y
         params = self.draw(x.shape[0], generator)

@@ -35,6 +35,7 @@ class AdditiveDataNoise:
         self.input_std, self.target_std = input_std, target_std
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator):
+        """The batch ``(x, y)`` with fresh noise from ``generator`` added."""
         if self.input_std:
             x = x + self.input_std * _normal_like(x, generator)
         if self.target_std and y.is_floating_point():
@@ -55,6 +56,7 @@ class WeightNoise:
 
     @torch.no_grad()
     def after_step(self, step: int, model: nn.Module, optimizer) -> None:
+        """Add the noise to ``model``'s trainable parameters after every ``every``-th step."""
         if self.std and (step + 1) % self.every == 0:
             for p in model.parameters():
                 if p.requires_grad:
@@ -76,6 +78,7 @@ class LearningRateNoise:
         self.base: list[float] | None = None
 
     def before_step(self, step: int, model: nn.Module, optimizer) -> None:
+        """Set each parameter group's rate to its first-seen rate times a fresh noise factor."""
         if self.base is None:
             self.base = [group["lr"] for group in optimizer.param_groups]
         z = torch.randn((), generator=self.generator, dtype=torch.float64).item()

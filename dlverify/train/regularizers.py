@@ -86,6 +86,7 @@ class L1Penalty(_KernelPenalty):
     """
 
     def __call__(self, model: nn.Module) -> torch.Tensor:
+        """The penalty ``factor · Σ |W|`` over the chosen kernels of ``model``."""
         return self.factor * sum(w.abs().sum() for w in self.kernels(model))
 
 
@@ -97,6 +98,7 @@ class L2Penalty(_KernelPenalty):
     """
 
     def __call__(self, model: nn.Module) -> torch.Tensor:
+        """The penalty ``factor · Σ W²`` over the chosen kernels of ``model``."""
         return self.factor * sum(w.pow(2).sum() for w in self.kernels(model))
 
 
@@ -115,5 +117,6 @@ class PenaltyRecorder:
         self.values: list[float] = []
 
     def after_evaluation(self, history, model: nn.Module) -> None:
+        """Append ``penalty(model)`` (computed without gradients) to ``values``."""
         with torch.no_grad():
             self.values.append(float(self.penalty(model)))
