@@ -87,6 +87,7 @@ class Catalogue:
         ]
 
     def is_marker(self, report_id: str) -> bool:
+        """Whether ``report_id`` is one of the reports registered as a pytest marker."""
         return any(report.id == report_id and report.marker for report in self.reports)
 
     def as_dict(self) -> dict[str, Any]:
@@ -116,7 +117,7 @@ class Catalogue:
         return cls(reports, str(data.get("description") or DESCRIPTION), extra)
 
     def merged_with(self, earlier: Catalogue) -> Catalogue:
-        """This catalogue, keeping the titles of reports that only ``earlier`` names."""
+        """The catalogue with the titles of reports that only ``earlier`` names added."""
         kept = {**earlier.titles, **self.titles}
         return Catalogue(
             self.reports,

@@ -30,6 +30,7 @@ class RowDifference:
 
     @property
     def verdict_differs(self) -> bool:
+        """Whether the two reports give this claim different verdicts."""
         return self.verdicts[0] != self.verdicts[1]
 
 

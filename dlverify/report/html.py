@@ -304,6 +304,40 @@ def _figures(evidence: Mapping) -> str:
     return f'<div class="figs">{"".join(figures)}</div>' if figures else ""
 
 
+def _status_boxes(row: Mapping, verdict: str) -> list[str]:
+    """The boxes above a claim's numbers: recorded as not holding, skipped, error."""
+    boxes = []
+    if row.get("expected_not_to_hold"):
+        boxes.append(
+            f'<div class="known"><b>Recorded as not holding:</b> '
+            f"{_text(row['expected_not_to_hold'])}</div>"
+        )
+    if verdict == NoVerdict.SKIPPED:
+        boxes.append(f'<div class="skipbox"><b>Skipped:</b> {_text(skip_reason(row))}</div>')
+    if verdict == NoVerdict.ERROR:
+        boxes.append(
+            f'<div class="errorbox"><b>Error:</b> {_text(error_summary(row))}'
+            f"<pre>{_text(error_excerpt(row))}</pre></div>"
+        )
+    return boxes
+
+
+def _run_facts(row: Mapping, runs: Sequence[Mapping] | None) -> dict[str, str]:
+    """Test id, device, outcome, seeds, time and source run of one claim test instance."""
+    facts = {
+        "test": row.get("nodeid", ""),
+        "device": device_of(row) or "—",
+        "outcome": row.get("outcome", ""),
+    }
+    if seeds_line(row):
+        facts["seeds"] = seeds_line(row)
+    if row.get("duration_s") is not None:
+        facts["time"] = fmt.duration(row["duration_s"])
+    if run_label(row, runs):
+        facts["from"] = run_label(row, runs)
+    return facts
+
+
 def claim_card(row: Mapping, environment: Mapping, runs: Sequence[Mapping] | None = None) -> str:
     """Everything recorded for one claim test instance."""
     evidence = row.get("evidence") or {}
@@ -316,18 +350,7 @@ def claim_card(row: Mapping, environment: Mapping, runs: Sequence[Mapping] | Non
         f'<span class="src">{_text(row.get("source", ""))}</span></header>'
         f'<p class="statement">{_prose(row.get("statement", ""), 600)}</p>'
     ]
-    if row.get("expected_not_to_hold"):
-        parts.append(
-            f'<div class="known"><b>Recorded as not holding:</b> '
-            f"{_text(row['expected_not_to_hold'])}</div>"
-        )
-    if verdict == NoVerdict.SKIPPED:
-        parts.append(f'<div class="skipbox"><b>Skipped:</b> {_text(skip_reason(row))}</div>')
-    if verdict == NoVerdict.ERROR:
-        parts.append(
-            f'<div class="errorbox"><b>Error:</b> {_text(error_summary(row))}'
-            f"<pre>{_text(error_excerpt(row))}</pre></div>"
-        )
+    parts += _status_boxes(row, verdict)
     left, right = [], []
     if evidence.get("reported") or evidence.get("measured"):
         left.append(f"<h4>Reported vs measured</h4>{_numbers(evidence)}")
@@ -349,18 +372,7 @@ def claim_card(row: Mapping, environment: Mapping, runs: Sequence[Mapping] | Non
     if evidence.get("notes"):
         items = "".join(f"<li>{_prose(n, 1000)}</li>" for n in evidence["notes"])
         right.append(f'<h4>Notes</h4><ul class="plain">{items}</ul>')
-    run = {
-        "test": row.get("nodeid", ""),
-        "device": device_of(row) or "—",
-        "outcome": row.get("outcome", ""),
-    }
-    if seeds_line(row):
-        run["seeds"] = seeds_line(row)
-    if row.get("duration_s") is not None:
-        run["time"] = fmt.duration(row["duration_s"])
-    if run_label(row, runs):
-        run["from"] = run_label(row, runs)
-    right.append(f"<h4>Run</h4>{_kv_table(run)}")
+    right.append(f"<h4>Run</h4>{_kv_table(_run_facts(row, runs))}")
     if left:
         parts.append(
             f'<div class="cols"><div>{"".join(left)}</div><div>{"".join(right)}</div></div>'

@@ -129,6 +129,39 @@ def _run_suffix(row: Mapping, runs: Sequence[Mapping] | None) -> str:
     return f" · {escape(label)}" if label else ""
 
 
+def _status_lines(row: Mapping) -> list[str]:
+    """The quoted lines above a claim's numbers: recorded as not holding, skipped, error."""
+    lines = []
+    if row.get("expected_not_to_hold"):
+        lines += [f"> **Recorded as not holding:** {escape(row['expected_not_to_hold'])}", ""]
+    if row.get("verdict") == NoVerdict.SKIPPED:
+        lines += [f"> **Skipped:** {escape(skip_reason(row))}", ""]
+    if row.get("verdict") == NoVerdict.ERROR:
+        lines += [
+            f"> **Error:** {escape(error_summary(row))}",
+            "",
+            "```",
+            error_excerpt(row).replace("```", "'''"),
+            "```",
+            "",
+        ]
+    return lines
+
+
+def _numbers_table(evidence: Mapping) -> list[str]:
+    """Reported against measured numbers, one row per quantity (nothing when there are none)."""
+    pairs = paired_numbers(evidence)
+    if not pairs:
+        return []
+    lines = ["| quantity | reported | measured |", "|---|---|---|"]
+    for key, reported, measured, has_reported, has_measured in pairs:
+        lines.append(
+            f"| `{escape(key)}` | {escape(fmt.value(reported)) if has_reported else '—'} | "
+            f"{escape(fmt.value(measured)) if has_measured else '—'} |"
+        )
+    return [*lines, ""]
+
+
 def _section(
     row: Mapping,
     figure_paths: Mapping[tuple[int, int], str],
@@ -147,28 +180,8 @@ def _section(
         f"*{escape(row.get('source', ''))}* — {escape(fmt.one_line(row.get('statement', ''), 1000))}",
         "",
     ]
-    if row.get("expected_not_to_hold"):
-        lines += [f"> **Recorded as not holding:** {escape(row['expected_not_to_hold'])}", ""]
-    if row.get("verdict") == NoVerdict.SKIPPED:
-        lines += [f"> **Skipped:** {escape(skip_reason(row))}", ""]
-    if row.get("verdict") == NoVerdict.ERROR:
-        lines += [
-            f"> **Error:** {escape(error_summary(row))}",
-            "",
-            "```",
-            error_excerpt(row).replace("```", "'''"),
-            "```",
-            "",
-        ]
-    pairs = paired_numbers(evidence)
-    if pairs:
-        lines += ["| quantity | reported | measured |", "|---|---|---|"]
-        for key, reported, measured, has_reported, has_measured in pairs:
-            lines.append(
-                f"| `{escape(key)}` | {escape(fmt.value(reported)) if has_reported else '—'} | "
-                f"{escape(fmt.value(measured)) if has_measured else '—'} |"
-            )
-        lines.append("")
+    lines += _status_lines(row)
+    lines += _numbers_table(evidence)
     for expectation in evidence.get("expectations") or []:
         stat = fmt.stats_detail(expectation.get("detail"))
         lines.append(

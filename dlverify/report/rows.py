@@ -74,6 +74,7 @@ class ReportGroup:
 
     @property
     def counts(self) -> Counter:
+        """How many rows of the group have each verdict."""
         return Counter(row.get("verdict") for row in self.rows)
 
 
@@ -85,8 +86,10 @@ def sort_key(row: Mapping) -> tuple:
 def group_by_report(
     rows: Iterable[Mapping], titles: Mapping[str, str] | None = None, order: Sequence[str] = ()
 ) -> list[ReportGroup]:
-    """Rows grouped by source report: the reports in ``order`` first (a project's catalogue,
-    :mod:`.catalogue`), any other report after, sorted; each titled from ``titles``.
+    """Rows grouped by source report, each group titled from ``titles``.
+
+    The reports in ``order`` come first (a project's catalogue,
+    :mod:`.catalogue`), any other report after, sorted.
     """
     titles = titles or {}
     groups: dict[str, ReportGroup] = {}
