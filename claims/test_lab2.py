@@ -26,6 +26,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from claims._checks import chance_accuracy, require_learned
 from claims.lab2_protocol import (
     AUGMENTATION,
     CONFIGURATIONS,
@@ -119,27 +120,12 @@ def curves_of(runs_by_name: dict, *, title: str, logy: bool = False):
 
 
 def require_trained(claim, lab2: Lab2Runs, runs_by_name: dict) -> None:
-    """A comparison of techniques means something only if every network learned.
-
-    "Learned": every seed's final val accuracy at least 10 points above chance,
-    the share of the most frequent class among the validation labels (0.1135
-    on MNIST's test set). Otherwise the claim is inconclusive with the reason
-    (e.g. a penalty so strong that the network stays at the label prior, whose
-    train and val curves then coincide at the label entropy).
-    """
-    labels = lab2.val.targets
-    chance = float(torch.bincount(labels).max()) / labels.numel()
-    untrained = {
-        name: round(min(finals(runs, "val_acc")), 4)
-        for name, runs in runs_by_name.items()
-        if min(finals(runs, "val_acc")) < chance + 0.1
-    }
-    claim.measure(chance_val_acc=chance)
-    if untrained:
-        claim.undecidable(
-            "every compared network learned (val acc ≥ chance + 0.1)",
-            f"did not learn (lowest val acc over seeds): {untrained}; chance is {chance:.4f}",
-        )
+    """:func:`claims._checks.require_learned` on each run's final val accuracy (MNIST test set)."""
+    require_learned(
+        claim,
+        {name: finals(runs, "val_acc") for name, runs in runs_by_name.items()},
+        chance=chance_accuracy(lab2.val.targets),
+    )
 
 
 def epochs_to_reach(accuracy: list[float], level: float) -> float:
