@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from claims._checks import chance_accuracy, require_learned
 from claims.a1_protocol import (
     BATCH_SIZE,
     EPOCHS,
@@ -98,6 +99,15 @@ def _record_protocol(claim, a1, dataset, device, seeds, settings):
 
 def _runs(a1, dataset, settings, seeds, device):
     return a1.runs(dataset, settings, seeds, device)
+
+
+def _require_learned(claim, a1, dataset, runs, settings) -> None:
+    """:func:`claims._checks.require_learned` on the final validation accuracy of ``settings``."""
+    require_learned(
+        claim,
+        {_label(s): [r.history.val_acc[-1] for r in runs[s]] for s in settings},
+        chance=chance_accuracy(a1.dataset(dataset).val.targets),
+    )
 
 
 def _label(setting) -> str:
@@ -247,7 +257,8 @@ def test_high_lr_overshoots(claim, a1, dataset, device, seeds):
     seeds, and (2) "keeps overshooting": the oscillation of the training
     objective, the std of its step-to-step change over the second half of
     training (the measure hw2's claims use), larger at η = 0.1, paired over
-    seeds.
+    seeds. Only η = 0.001 must have learned (val acc ≥ chance + 0.1): that
+    η = 0.1 overshoots is the claim itself.
     """
     settings = ((0.0, LARGE_ETA), (0.0, SMALL_ETA))
     runs = _runs(a1, dataset, settings, seeds, device)
@@ -264,6 +275,7 @@ def test_high_lr_overshoots(claim, a1, dataset, device, seeds):
     )
     claim.figure(_curves_figure(runs, f"{dataset}: λ = 0, η = 0.1 vs 0.001"), "curves-eta")
     claim.figure(_templates_figure(runs, data.image_shape, f"{dataset}: W per η"), "templates-eta")
+    _require_learned(claim, a1, dataset, runs, settings[1:])
     claim.expect(
         stats.compare_paired(
             [r.test_acc for r in small], [r.test_acc for r in large], alternative="greater"
@@ -292,7 +304,8 @@ def test_lambda_narrows_gap(claim, a1, dataset, device, seeds):
     At η = 0.001 and λ = 0, 0.1, 1: the gap is final training accuracy (whole
     training set, eval mode) minus final validation accuracy. Decided by a
     decreasing rank trend of the gap over λ across seeds; the loss gap
-    (validation minus training cross-entropy) is recorded too.
+    (validation minus training cross-entropy) is recorded too. Every λ must
+    have learned (val acc ≥ chance + 0.1).
     """
     settings, runs = _lambda_runs(a1, dataset, seeds, device)
     acc_gap = {
@@ -311,6 +324,7 @@ def test_lambda_narrows_gap(claim, a1, dataset, device, seeds):
         test=_test_numbers(runs),
     )
     claim.figure(_curves_figure(runs, f"{dataset}: η = 0.001, λ = 0, 0.1, 1"), "curves-lambda")
+    _require_learned(claim, a1, dataset, runs, settings)
     claim.expect(
         stats.rank_trend(
             list(LAMBDAS_AT_SMALL_ETA), [acc_gap[s] for s in settings], alternative="decreasing"
@@ -338,7 +352,9 @@ def test_lambda_01_best(claim, a1, dataset, device, seeds):
     """λ = 0.1 gives the best test accuracy (0.41 vs 0.32 at λ = 0 and 0.37 at λ = 1); λ = 1 is too strong.
 
     At η = 0.001: decided by stats.argbest with λ = 0.1 claimed best, i.e.
-    its test accuracy above both λ = 0 and λ = 1, paired over seeds.
+    its test accuracy above both λ = 0 and λ = 1, paired over seeds. Every λ
+    must have learned (val acc ≥ chance + 0.1): "too strong" is read as
+    worse, as the report's 0.37 is, not as untrained.
     """
     settings, runs = _lambda_runs(a1, dataset, seeds, device)
     accuracy = {f"{s[0]:g}": [r.test_acc for r in rs] for s, rs in runs.items()}
@@ -353,6 +369,7 @@ def test_lambda_01_best(claim, a1, dataset, device, seeds):
         ),
         "templates-lambda",
     )
+    _require_learned(claim, a1, dataset, runs, settings)
     claim.expect(stats.argbest(accuracy, claimed="0.1"), "λ = 0.1 has the best test accuracy")
 
 
@@ -366,7 +383,9 @@ def test_lambda_smooths_w(claim, a1, dataset, device, seeds):
     total variation, Σ|neighbour differences| / Σ|w| over pixels and channels,
     which is scale-free so that λ's overall shrinking of W does not count as
     smoothing; averaged over the 10 classes. At η = 0.001: decided by a
-    decreasing rank trend over λ = 0, 0.1, 1 across seeds.
+    decreasing rank trend over λ = 0, 0.1, 1 across seeds. Every λ must have
+    learned (val acc ≥ chance + 0.1): the templates of an untrained
+    classifier are its initialization.
     """
     settings, runs = _lambda_runs(a1, dataset, seeds, device)
     shape = a1.dataset(dataset).image_shape
@@ -385,6 +404,7 @@ def test_lambda_smooths_w(claim, a1, dataset, device, seeds):
     claim.figure(
         _templates_figure(runs, shape, f"{dataset}: W per λ (η = 0.001)"), "templates-lambda"
     )
+    _require_learned(claim, a1, dataset, runs, settings)
     claim.expect(
         stats.rank_trend(
             list(LAMBDAS_AT_SMALL_ETA), [roughness[s] for s in settings], alternative="decreasing"
@@ -413,7 +433,9 @@ def test_test_loss_order(claim, a1, dataset, device, seeds):
     All four settings of Table 1; the test loss is the cross-entropy on the
     test images (the cost, with λ‖W‖², is recorded beside it). Decided by
     ``stats.ordering`` over paired seeds: every adjacent step of the chain
-    lower than the next.
+    lower than the next. The three η = 0.001 settings must have learned
+    (val acc ≥ chance + 0.1); η = 0.1 need not: its overshooting is the
+    report's reason for the chain's last step.
     """
     order = ((0.1, SMALL_ETA), (1.0, SMALL_ETA), (0.0, SMALL_ETA), (0.0, LARGE_ETA))
     runs = _runs(a1, dataset, order, seeds, device)
@@ -431,6 +453,7 @@ def test_test_loss_order(claim, a1, dataset, device, seeds):
     ax.set_title(f"{dataset}: test loss per setting", fontsize=9)
     fig.tight_layout()
     claim.figure(fig, "test-loss-order")
+    _require_learned(claim, a1, dataset, runs, order[:3])
     claim.expect(
         stats.ordering(losses, [_label(s) for s in order], alternative="less"),
         "test loss: λ=0.1 < λ=1 < λ=0 (η=0.001) < η=0.1",
@@ -460,7 +483,8 @@ def test_regularized_w_class_patterns(claim, a1, dataset, device, seeds):
     of W (the class template) with that class's mean training image (the
     standardized inputs the classifier sees), averaged over the 10 classes.
     At η = 0.001: decided by the correlation at λ = 0.1 and at λ = 1 each
-    above the one at λ = 0, paired over seeds.
+    above the one at λ = 0, paired over seeds. Every λ must have learned
+    (val acc ≥ chance + 0.1).
     """
     settings, runs = _lambda_runs(a1, dataset, seeds, device)
     data = a1.dataset(dataset)
@@ -482,6 +506,7 @@ def test_regularized_w_class_patterns(claim, a1, dataset, device, seeds):
         _templates_figure(runs, data.image_shape, f"{dataset}: W per λ (η = 0.001)"),
         "templates-lambda",
     )
+    _require_learned(claim, a1, dataset, runs, settings)
     unregularized = correlation[settings[0]]
     for setting in settings[1:]:
         claim.expect(
@@ -511,7 +536,8 @@ def test_high_lr_good_first_epoch(claim, a1, dataset, device, seeds):
     not-so-bad point after the first epoch" is read against the small rate:
     the validation accuracy after epoch 1 is higher at η = 0.1 than at
     η = 0.001; "ends worse" is the final validation accuracy lower at η = 0.1.
-    Both paired over seeds.
+    Both paired over seeds. Only η = 0.001 must have learned (val acc ≥
+    chance + 0.1): how η = 0.1 fares is the claim itself.
     """
     settings = ((0.0, LARGE_ETA), (0.0, SMALL_ETA))
     runs = _runs(a1, dataset, settings, seeds, device)
@@ -528,6 +554,7 @@ def test_high_lr_good_first_epoch(claim, a1, dataset, device, seeds):
         val_acc_curve={_label(s): [r.history.val_acc for r in rs] for s, rs in runs.items()},
     )
     claim.figure(_curves_figure(runs, f"{dataset}: λ = 0, η = 0.1 vs 0.001"), "curves-eta")
+    _require_learned(claim, a1, dataset, runs, settings[1:])
     large, small = settings
     claim.expect(
         stats.compare_paired(first[large], first[small], alternative="greater"),
