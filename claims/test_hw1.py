@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from sklearn.metrics import silhouette_score
 
 from claims import hw1_protocol as hw1
+from claims._checks import chance_accuracy, require_learned
 from dlverify import stats
 from dlverify.data import FUNCTIONS, function_problem
 from dlverify.evidence import Finding
@@ -37,6 +38,13 @@ def hw1_runs(mnist_train, mnist_test, run_cache) -> hw1.Hw1Runs:
 def function_runs(run_cache) -> hw1.Hw1Runs:
     """The function-net experiments need no MNIST; their cache lives apart so they run without it."""
     return hw1.Hw1Runs(None, None, run_cache=run_cache)
+
+
+def _require_learned(claim, hw1_runs, accuracies: dict) -> None:
+    """:func:`claims._checks.require_learned` on final test accuracies (MNIST's 10 000 test images)."""
+    require_learned(
+        claim, accuracies, chance=chance_accuracy(hw1_runs.test.targets), metric="test acc"
+    )
 
 
 def _record_function_protocol(claim, *, sizes, epochs, seeds, **extra):
@@ -266,7 +274,8 @@ def test_mnist_deep_vs_wide(claim, hw1_runs, device, seeds, profile):
     Losses are Keras' per-epoch training loss (running mean over the epoch).
     "Similar" is a final-loss ratio wide/deep within [2/3, 3/2] (bootstrap
     interval of the mean log ratio inside ±log 1.5); "starts slightly higher"
-    is a paired comparison of the first-epoch losses, wide above deep.
+    is a paired comparison of the first-epoch losses, wide above deep. Both
+    models must have learned (test acc ≥ chance + 0.1).
     """
     n_train, epochs, runs = _deep_wide_runs(hw1_runs, device, seeds, profile)
     first = {k: [r.history.train_loss[0] for r in v] for k, v in runs.items()}
@@ -288,6 +297,7 @@ def test_mnist_deep_vs_wide(claim, hw1_runs, device, seeds, profile):
         curves(series, ylabel="training loss", logy=True, title="MNIST: deep vs wide"),
         "deep-vs-wide",
     )
+    _require_learned(claim, hw1_runs, {k: [r.test_acc for r in v] for k, v in runs.items()})
     claim.expect(
         stats.within(log_ratio, -math.log(1.5), math.log(1.5)),
         "final loss ratio wide/deep within [2/3, 3/2]",
@@ -348,7 +358,8 @@ def test_mnist_acc_curves_close(claim, hw1_runs, device, seeds, profile):
     |accuracy_wide − accuracy_deep| over the epochs after the first is below
     one percentage point (mean over seeds, t interval). The first epoch is
     left out as the report's "quickly reaches" allows a start apart; its
-    accuracies are recorded.
+    accuracies are recorded. Both models must have learned (test acc ≥
+    chance + 0.1): two curves at chance are close without meaning it.
     """
     n_train, epochs, runs = _deep_wide_runs(hw1_runs, device, seeds, profile)
     acc = {k: np.array([r.history.train_acc for r in v]) for k, v in runs.items()}
@@ -370,6 +381,7 @@ def test_mnist_acc_curves_close(claim, hw1_runs, device, seeds, profile):
         curves(series, ylabel="training accuracy", title="MNIST: deep vs wide"),
         "deep-vs-wide-accuracy",
     )
+    _require_learned(claim, hw1_runs, {k: [r.test_acc for r in v] for k, v in runs.items()})
     claim.expect(
         stats.compare_to_value(largest_gap, 0.01, alternative="less"),
         "largest per-epoch accuracy gap after epoch 1 below 1 point",
@@ -892,7 +904,7 @@ def test_params_vs_generalization(claim, hw1_runs, device, seeds, profile):
     performance" is a training loss (eval mode) that falls with the parameter
     count; "not better generalization" is a generalization gap (test loss −
     train loss) that grows with it — both decided by a rank trend over widths
-    × seeds.
+    × seeds. Every width must have learned (test acc ≥ chance + 0.1).
     """
     n_train = profile.pick(default=2000, full=None)
     epochs = profile.pick(default=10, full=20)
@@ -938,6 +950,9 @@ def test_params_vs_generalization(claim, hw1_runs, device, seeds, profile):
         ax.legend(fontsize=8)
     fig.tight_layout()
     claim.figure(fig, "params-vs-generalization")
+    _require_learned(
+        claim, hw1_runs, {f"width {w}": a for w, a in zip(hw1.PARAM_WIDTHS, table["test_acc"])}
+    )
     claim.expect(
         stats.rank_trend(params, table["train_loss"], alternative="decreasing"),
         "training loss falls as the parameter count grows",
@@ -975,6 +990,15 @@ def _record_interpolation_protocol(claim, n_train, seeds, device, alphas):
     )
     if n_train:
         claim.scaled(f"60 000 → {n_train} training images under the default profile")
+
+
+def _require_endpoints_learned(claim, hw1_runs, runs) -> None:
+    """Models a and b (the interpolation's end points) must have learned (test acc ≥ chance + 0.1)."""
+    _require_learned(
+        claim,
+        hw1_runs,
+        {name: [getattr(run, name).test_acc for run in runs.values()] for name in ("a", "b")},
+    )
 
 
 def _interpolation_figure(runs, alphas, *, logx=False, title=""):
@@ -1019,7 +1043,8 @@ def test_interpolation_blend(claim, hw1_runs, device, seeds, profile):
     seeds: the lower end-point loss minus the lowest loss at an interior α
     (0 < α < 1) is above zero. The arg-min α is recorded against the
     report's 0.1. The training-loss curve (figure) uses the first 2000
-    training images; the decision uses all 10 000 test images.
+    training images; the decision uses all 10 000 test images. Models a and
+    b must have learned (test acc ≥ chance + 0.1).
     """
     n_train, runs = _interpolation_runs(hw1_runs, device, seeds, profile)
     curves_by_seed, advantage, argmins = {}, [], []
@@ -1043,6 +1068,7 @@ def test_interpolation_blend(claim, hw1_runs, device, seeds, profile):
         argmin_alpha=argmins,
     )
     claim.figure(_interpolation_figure(runs, ALPHAS), "interpolation")
+    _require_endpoints_learned(claim, hw1_runs, runs)
     claim.expect(
         stats.compare_paired(advantage, [0.0] * len(advantage), alternative="greater"),
         "an interior alpha has lower test loss than both end points",
@@ -1076,7 +1102,8 @@ def test_interp_acc_peak(claim, hw1_runs, device, seeds, profile):
     test accuracy within one grid step (|Δα| < 0.15) of the arg-min α of the
     test loss (mean over seeds, t interval); "inverted U" is the best
     accuracy at an interior α (0 < α < 1) above the better end point's,
-    paired over seeds.
+    paired over seeds. Models a and b must have learned (test acc ≥ chance +
+    0.1).
     """
     n_train, runs = _interpolation_runs(hw1_runs, device, seeds, profile)
     interior = (ALPHAS > 0) & (ALPHAS < 1)
@@ -1104,6 +1131,7 @@ def test_interp_acc_peak(claim, hw1_runs, device, seeds, profile):
         _interpolation_figure(runs, ALPHAS, title="Accuracy and loss along the interpolation"),
         "interpolation-accuracy",
     )
+    _require_endpoints_learned(claim, hw1_runs, runs)
     claim.expect(
         stats.compare_to_value(distance, 0.15, alternative="less"),
         "arg-max alpha of test accuracy within one grid step of the arg-min alpha of test loss",
@@ -1143,7 +1171,8 @@ def test_interp_train_test_diverge(claim, hw1_runs, device, seeds, profile):
     (first 2000 training images), averaged over the α of each region
     (0 < α < 0.01; 1 < α ≤ 2, the sweep's end), above the gap at α = 0.1;
     "accuracy drops there" is the mean test accuracy of each region below
-    the one at α = 0.1. Four paired comparisons over seeds.
+    the one at α = 0.1. Four paired comparisons over seeds. Models a and b
+    must have learned (test acc ≥ chance + 0.1).
     """
     n_train, runs = _interpolation_runs(hw1_runs, device, seeds, profile)
     alphas = hw1.INTERPOLATION_ALPHAS
@@ -1174,6 +1203,7 @@ def test_interp_train_test_diverge(claim, hw1_runs, device, seeds, profile):
         _interpolation_figure(runs, axis, logx=True, title="Interpolation on a log axis"),
         "interpolation-log-axis",
     )
+    _require_endpoints_learned(claim, hw1_runs, runs)
     for region in regions:
         claim.expect(
             stats.compare_paired(
@@ -1255,6 +1285,7 @@ def test_sensitivity_vs_batch(claim, hw1_runs, device, seeds, profile):
     output w.r.t. the input over the first 500 test images. Both trends are
     decided by a rank trend over batch sizes × seeds. ε-sharpness (Keskar,
     ε = 1e-3, on the first 1000 training images) is recorded beside them.
+    Every batch size must have learned (test acc ≥ chance + 0.1).
     """
     n_train, epochs, runs = _batch_size_runs(hw1_runs, device, seeds, profile)
     probe_images = hw1_runs.test.inputs[:500].to(device)
@@ -1293,6 +1324,9 @@ def test_sensitivity_vs_batch(claim, hw1_runs, device, seeds, profile):
         ),
         "sensitivity-vs-batch",
     )
+    _require_learned(
+        claim, hw1_runs, {f"batch {b}": [r.test_acc for r in runs[b]] for b in hw1.BATCH_SIZES}
+    )
     claim.expect(
         stats.rank_trend(list(hw1.BATCH_SIZES), sens, alternative="decreasing"),
         "sensitivity falls as batch size grows",
@@ -1323,7 +1357,8 @@ def test_large_batch_lower_train_loss(claim, hw1_runs, device, seeds, profile):
     The same five batch-size models as hw1.sensitivity-vs-batch (equal
     epochs). Training loss and accuracy are measured in eval mode over the
     training images used, after training; each trend is decided by a rank
-    trend over batch sizes × seeds.
+    trend over batch sizes × seeds. Every batch size must have learned (test
+    acc ≥ chance + 0.1).
     """
     n_train, epochs, runs = _batch_size_runs(hw1_runs, device, seeds, profile)
     train_loss = [[r.train_loss for r in runs[b]] for b in hw1.BATCH_SIZES]
@@ -1336,6 +1371,9 @@ def test_large_batch_lower_train_loss(claim, hw1_runs, device, seeds, profile):
     claim.figure(
         _batch_figure(hw1.BATCH_SIZES, {"train loss": train_loss, "train accuracy": train_acc}),
         "train-vs-batch",
+    )
+    _require_learned(
+        claim, hw1_runs, {f"batch {b}": [r.test_acc for r in runs[b]] for b in hw1.BATCH_SIZES}
     )
     claim.expect(
         stats.rank_trend(list(hw1.BATCH_SIZES), train_loss, alternative="decreasing"),
