@@ -10,6 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from claims._checks import chance_accuracy, require_learned
 from claims.hw2_protocol import (
     BATCH_SIZES,
     EARLY_STOP_BATCH,
@@ -49,6 +50,11 @@ CHANCE = 0.1
 def hw2(mnist_train, mnist_test, run_cache) -> Hw2Runs:
     train, validation = split_like_tf_input_data(mnist_train)
     return Hw2Runs(train, validation, mnist_test, run_cache=run_cache)
+
+
+def _require_learned(claim, hw2, accuracies: dict) -> None:
+    """:func:`claims._checks.require_learned` on final test accuracies (MNIST's 10 000 test images)."""
+    require_learned(claim, accuracies, chance=chance_accuracy(hw2.test.targets), metric="test acc")
 
 
 def _record_protocol(claim, device, seeds, **protocol):
@@ -159,7 +165,8 @@ def test_zero_init_layer1_static(claim, hw2, device, seeds):
     second (100 × 10) — per weight, so the layers' sizes do not count.
     Decided, before measuring, by the ratio first/second being below 0.1 (an
     order of magnitude: the first layer stays put while the second visibly
-    moves), on log10 of the ratio over seeds.
+    moves), on log10 of the ratio over seeds. The network is not required to
+    have learned: zero init is expected to hinder it.
     """
     runs = hw2.runs(_init_config("zeros"), seeds, device)
     first = [rms_weight_change(r.initial, r.model, FIRST_LAYER) for r in runs]
@@ -216,7 +223,9 @@ def test_smaller_variance_better(claim, hw2, device, seeds):
     biases; lr 0.5, batch 100, 1 000 steps (the TF1 MNIST tutorial's setting;
     the report gives neither). Decided by (1) a decreasing rank trend of test
     accuracy over the five variances across seeds and (2) variance 0.1 being
-    the best condition (stats.argbest).
+    the best condition (stats.argbest). Only variance 0.1 must have learned
+    (test acc ≥ chance + 0.1): that the larger variances, down to the frozen
+    first layers of variance 1 and 2, learn worse is the claim.
     """
     accuracy = {
         v: [hw2.test_accuracy(r) for r in hw2.runs(_init_config(v), seeds, device)]
@@ -238,6 +247,7 @@ def test_smaller_variance_better(claim, hw2, device, seeds):
         mean_test_acc={str(v): float(np.mean(a)) for v, a in accuracy.items()},
     )
     claim.figure(_accuracy_vs_variance(accuracy), "accuracy-vs-variance")
+    _require_learned(claim, hw2, {"variance 0.1": accuracy[0.1]})
     claim.expect(
         stats.rank_trend(
             list(VARIANCES), [accuracy[v] for v in VARIANCES], alternative="decreasing"
@@ -335,7 +345,9 @@ def test_sigmoid_saturates(claim, hw2, device, seeds):
     The former version decided two rank trends over the variances (more
     saturation and less relative weight change as the variance grows); they
     are still measured and recorded, with the per-layer gradient norms at
-    initialization as the mechanism's evidence, but no longer decide.
+    initialization as the mechanism's evidence, but no longer decide. No
+    network is required to have learned: saturated or frozen sigmoids, the
+    claim's content, are reasons not to.
     """
     inputs = hw2.validation.inputs.to(device)
     inits = tuple(dict.fromkeys(FROZEN_INITS + VARIANCES))
@@ -475,7 +487,8 @@ def test_saturation_small_variance(claim, hw2, device, seeds):
     share of outputs above 0.99 exceeds the share below 0.01 after training;
     (2) saturate, i.e. training drives them there: the share above 0.99 after
     training exceeds that at initialization. How large the saturated share
-    is (the majority criterion) is hw2.sigmoid-saturates' question.
+    is (the majority criterion) is hw2.sigmoid-saturates' question. No
+    network is required to have learned: saturating sigmoids are the claim.
     """
     inputs = hw2.validation.inputs.to(device)
     runs = hw2.grid([_init_config(v) for v in SATURATED_VARIANCES], seeds, device)
@@ -561,7 +574,8 @@ def test_early_layers_learn_slower(claim, hw2, device, seeds):
     relative gradient ‖∂L/∂W‖/‖W‖ at initialization on the 5 000
     validation images. "Much more slowly" is read, before measuring, as by
     at least a factor 2: per variance, log2(layer 1 / layer 2) below −1 on
-    each measure, over seeds.
+    each measure, over seeds. No network is required to have learned:
+    vanishing gradients, the claim's mechanism, are a reason not to.
     """
     data = (hw2.validation.inputs.to(device), hw2.validation.targets.to(device))
     runs = hw2.grid([_init_config(v) for v in VARIANCES], seeds, device)
@@ -668,7 +682,8 @@ def test_batch_size_smoother(claim, hw2, device, seeds, profile):
     Fluctuation: std of the step-to-step change of the mini-batch loss over
     the second half of training. Decided by (1) a decreasing rank trend of the
     fluctuation over the six batch sizes across seeds and (2) batch 1000
-    being the best test accuracy at equal steps (stats.argbest).
+    being the best test accuracy at equal steps (stats.argbest). Every batch
+    size must have learned (test acc ≥ chance + 0.1).
     """
     configs = {b: _batch_config(b, profile) for b in BATCH_SIZES}
     runs = {b: hw2.runs(c, seeds, device) for b, c in configs.items()}
@@ -707,6 +722,7 @@ def test_batch_size_smoother(claim, hw2, device, seeds, profile):
         ),
         "loss-per-batch-size",
     )
+    _require_learned(claim, hw2, {f"batch {b}": accuracy[b] for b in BATCH_SIZES})
     claim.expect(
         stats.rank_trend(sizes, [fluctuation[b] for b in BATCH_SIZES], alternative="decreasing"),
         "loss fluctuation decreases with the batch size",
@@ -742,7 +758,8 @@ def test_large_batch_fewer_steps(claim, hw2, device, seeds, profile):
     the first evaluated step at which the test accuracy reaches it; a run
     that never does ranks after every run that does (its steps are recorded
     as None). Decided by a decreasing rank trend of those steps over the
-    batch sizes across seeds (Page's L).
+    batch sizes across seeds (Page's L). Every batch size must have learned
+    (final test acc ≥ chance + 0.1).
     """
     configs = {b: _batch_config(b, profile) for b in BATCH_SIZES}
     runs = {b: hw2.runs(c, seeds, device) for b, c in configs.items()}
@@ -788,6 +805,11 @@ def test_large_batch_fewer_steps(claim, hw2, device, seeds, profile):
             title=f"Test accuracy per batch size (seed {seeds[0]}; target {targets[0]:.3f})",
         ),
         "test-accuracy-per-batch-size",
+    )
+    _require_learned(
+        claim,
+        hw2,
+        {f"batch {b}": [r.history.val_acc[-1] for r in runs[b]] for b in BATCH_SIZES},
     )
     steps = [[never if x is None else x for x in reached[b]] for b in BATCH_SIZES]
     claim.expect(
@@ -958,7 +980,10 @@ def test_batch1_best_generalization(claim, hw2, device, seeds, profile):
     batches 1, 10, 50, 100, 1000 and full; test accuracy on the 10 000 test
     images. One epoch because batch 1 costs one step per image. Decided by
     batch 1 being the best condition (stats.argbest with claimed="1",
-    paired over seeds).
+    paired over seeds). Batches 1 to 100 must have learned (test acc ≥
+    chance + 0.1); batch 1000 and the full batch need not: that an epoch
+    gives them a handful of steps (one for the full batch) is the reason
+    the claim expects them behind.
     """
     configs = {b: _epoch_config(b, profile) for b in BATCH_SIZES}
     runs = hw2.grid(configs.values(), seeds, device)
@@ -987,6 +1012,7 @@ def test_batch1_best_generalization(claim, hw2, device, seeds, profile):
         mean_test_acc={str(b): float(np.mean(a)) for b, a in accuracy.items()},
     )
     claim.figure(_accuracy_vs_batch(accuracy, n_train), "accuracy-vs-batch-equal-epochs")
+    _require_learned(claim, hw2, {f"batch {b}": accuracy[b] for b in (1, 10, 50, 100)})
     claim.expect(
         stats.argbest({str(b): accuracy[b] for b in BATCH_SIZES}, claimed="1"),
         "batch 1 has the best test accuracy after one epoch",
@@ -1035,7 +1061,9 @@ def test_higher_lr_faster(claim, hw2, device, seeds, profile):
     step count for every rate. Decided by (1) an increasing rank trend of test
     accuracy over lr 0.001, 0.005, 0.01 across seeds and (2) the loss
     fluctuation (std of step-to-step loss change, second half) at the largest
-    rates, 1 and 2, above that at 0.01 (paired over seeds).
+    rates, 1 and 2, above that at 0.01 (paired over seeds). Only lr 0.01 must
+    have learned (test acc ≥ chance + 0.1): that the smaller rates learn
+    slowly and the largest fluctuate is the claim.
     """
     steps = profile.pick(default=200, full=10_000)
     rates = profile.pick(default=(0.001, 0.005, 0.01, 0.1, 1.0, 2.0), full=LEARNING_RATES)
@@ -1075,6 +1103,7 @@ def test_higher_lr_faster(claim, hw2, device, seeds, profile):
         ),
         "loss-per-learning-rate",
     )
+    _require_learned(claim, hw2, {"lr 0.01": accuracy[0.01]})
     slow = (0.001, 0.005, 0.01)
     claim.expect(
         stats.rank_trend(list(slow), [accuracy[lr] for lr in slow], alternative="increasing"),
