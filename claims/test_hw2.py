@@ -1044,9 +1044,11 @@ def _accuracy_vs_batch(accuracy, n_train):
     source="hw2 Practical Exercise 1, Part 5 (Fig. 29-36)",
     xfail={
         "default": Finding(
-            "a higher lr does converge faster over 0.001 → 0.005 → 0.01, but the largest rates do "
-            "not make the loss fluctuate more than lr 0.01 does",
+            "in the default profile's 200 steps lr 0.001 and 0.005 do not learn (test accuracy "
+            "under chance + 0.1), so their order says nothing about convergence speed; and the "
+            "largest rates are not shown to make the loss fluctuate more than lr 0.01 does",
             fails=(
+                "every compared network learned (test acc ≥ chance + 0.1)",
                 "the loss fluctuates more at lr 1 than at lr 0.01",
                 "the loss fluctuates more at lr 2 than at lr 0.01",
             ),
@@ -1061,9 +1063,10 @@ def test_higher_lr_faster(claim, hw2, device, seeds, profile):
     step count for every rate. Decided by (1) an increasing rank trend of test
     accuracy over lr 0.001, 0.005, 0.01 across seeds and (2) the loss
     fluctuation (std of step-to-step loss change, second half) at the largest
-    rates, 1 and 2, above that at 0.01 (paired over seeds). Only lr 0.01 must
-    have learned (test acc ≥ chance + 0.1): that the smaller rates learn
-    slowly and the largest fluctuate is the claim.
+    rates, 1 and 2, above that at 0.01 (paired over seeds). The three rates
+    of the trend must have learned (test acc ≥ chance + 0.1), as the report's
+    0.418 to 0.853 did: "faster" compares networks that learn; rates 1 and 2
+    need not, since "too high" may diverge.
     """
     steps = profile.pick(default=200, full=10_000)
     rates = profile.pick(default=(0.001, 0.005, 0.01, 0.1, 1.0, 2.0), full=LEARNING_RATES)
@@ -1103,8 +1106,8 @@ def test_higher_lr_faster(claim, hw2, device, seeds, profile):
         ),
         "loss-per-learning-rate",
     )
-    _require_learned(claim, hw2, {"lr 0.01": accuracy[0.01]})
     slow = (0.001, 0.005, 0.01)
+    _require_learned(claim, hw2, {f"lr {lr:g}": accuracy[lr] for lr in slow})
     claim.expect(
         stats.rank_trend(list(slow), [accuracy[lr] for lr in slow], alternative="increasing"),
         "test accuracy after a fixed step count rises over lr 0.001 → 0.005 → 0.01",
