@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from claims._checks import chance_accuracy, require_learned
 from claims.lab1_softmax_protocol import BATCH_SIZE, REFERENCE, linear_svm, random_forest
 from claims.lab1_softmax_protocol import LR as SOFTMAX_LR
 from dlverify import stats
@@ -51,7 +52,9 @@ def test_rf_svm_logreg_order(
     each ordering step is decided on the same 10 000 test images with
     McNemar's exact test (the share of the discordant images the better
     model gets right, Clopper–Pearson 95 %, above 1/2). Wilson intervals of
-    each accuracy and the other seeds' softmax accuracies are recorded.
+    each accuracy and the other seeds' softmax accuracies are recorded. All
+    three classifiers (every softmax seed) must have learned (test acc ≥
+    chance + 0.1).
     """
     n_trees = profile.pick(default=20, full=100)
     svm_epochs = profile.pick(default=5, full=20)
@@ -88,13 +91,22 @@ def test_rf_svm_logreg_order(
         softmax_seeds=list(seeds),
     )
     claim.report(random_forest=0.8764, svm=0.8464, logistic_regression=0.8388)
+    softmax_accuracies = [float((p == truth).double().mean()) for p in softmax_predictions]
     claim.measure(
         test_accuracy=accuracy,
         wilson_95=wilson,
-        logistic_regression_all_seeds=[
-            float((p == truth).double().mean()) for p in softmax_predictions
-        ],
+        logistic_regression_all_seeds=softmax_accuracies,
         fit_seconds={"random forest": forest.fit_seconds, "linear SVM": svm.fit_seconds},
+    )
+    require_learned(
+        claim,
+        {
+            "random forest": [accuracy["random forest"]],
+            "linear SVM": [accuracy["linear SVM"]],
+            "logistic regression": softmax_accuracies,
+        },
+        chance=chance_accuracy(truth),
+        metric="test acc",
     )
     claim.expect(
         _discordant(forest.predictions, svm.predictions, truth),

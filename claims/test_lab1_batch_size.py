@@ -12,7 +12,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from claims._checks import chance_accuracy, require_learned
 from claims.lab1_softmax_protocol import (
+    VAL_SPLIT,
     Config,
     final_values,
     flat,
@@ -41,6 +43,15 @@ def _batch_runs(lab1_softmax, seeds, device):
     return {bs: lab1_softmax.runs(Config(batch_size=bs), seeds, device) for bs in BATCH_SIZES}
 
 
+def _require_learned(claim, lab1_softmax, runs) -> None:
+    """Every batch size must have learned: final val accuracy ≥ chance + 0.1."""
+    require_learned(
+        claim,
+        {f"batch {bs}": final_values(runs[bs], "val_acc") for bs in BATCH_SIZES},
+        chance=chance_accuracy(lab1_softmax.split(VAL_SPLIT)[1].targets),
+    )
+
+
 @pytest.mark.claim("lab1.small-batch-generalizes", source="lab1 §2 batch size")
 def test_small_batch_generalizes(claim, lab1_softmax, device, seeds):
     """Smaller batches generalize better; larger batches train faster per epoch.
@@ -53,6 +64,7 @@ def test_small_batch_generalizes(claim, lab1_softmax, device, seeds):
     by ``fit``, :data:`TIMING_REPEATS` interleaved repetitions as replicates,
     timed apart from the runs — whose times come from whichever process
     trained them, with however many seeds at once — and kept in the run cache).
+    Every batch size must have learned (val acc ≥ chance + 0.1).
     """
     runs = _batch_runs(lab1_softmax, seeds, device)
     val = [final_values(runs[bs], "val_acc") for bs in BATCH_SIZES]
@@ -84,6 +96,7 @@ def test_small_batch_generalizes(claim, lab1_softmax, device, seeds):
         ),
         "batch-size-val-accuracy",
     )
+    _require_learned(claim, lab1_softmax, runs)
     claim.expect(
         stats.rank_trend(BATCH_SIZES, val, alternative="decreasing"),
         "final val accuracy decreases with the batch size",
@@ -119,7 +132,8 @@ def test_large_batch_sharper(claim, lab1_softmax, device, seeds):
     eigenvalues, see benchmarks/README.md).
     Overfitting: the gap val loss − train loss (same subset). Decided with rank
     trends over the batch sizes (seeds as replicates): both sharpness measures
-    and the gap increase with the batch size.
+    and the gap increase with the batch size. Every batch size must have
+    learned (val acc ≥ chance + 0.1).
     """
     runs = _batch_runs(lab1_softmax, seeds, device)
     train, _ = lab1_softmax.split(0.1)
@@ -188,6 +202,7 @@ def test_large_batch_sharper(claim, lab1_softmax, device, seeds):
         hessian_trace_std_error={bs: v for bs, v in zip(BATCH_SIZES, trace_se)},
         lanczos_converged=f"{sum(converged)} of {len(converged)}",
     )
+    _require_learned(claim, lab1_softmax, runs)
     claim.expect(
         stats.rank_trend(BATCH_SIZES, eigen, alternative="increasing"),
         "top Hessian eigenvalue increases with the batch size",
