@@ -15,6 +15,10 @@ from . import _checks
 from ._model import Parameters
 from ._objective import LossFn, Objective, check_finite
 
+#: Columns per block product (``vmap`` over the backward pass) on a GPU; it bounds the
+#: memory of one block. On a CPU the columns go one at a time (see :meth:`products`).
+CHUNK = 16
+
 
 class HessianOperator(LinearOperator):
     """``H = ∇²L(θ)`` at fixed θ as a symmetric P×P :class:`~scipy.sparse.linalg.LinearOperator`.
@@ -70,6 +74,23 @@ class HessianOperator(LinearOperator):
             self.hvps += vectors.shape[1]
         check_finite(result, "Hessian-vector product")
         return result
+
+    def products(self, vectors: torch.Tensor) -> torch.Tensor:
+        """``H V`` for a P×m tensor ``V``, in the cheaper of the two ways for the device.
+
+        On a GPU, ``CHUNK`` columns per block product (one ``vmap``-ed backward
+        pass: far fewer kernel launches). On a CPU, one product per column:
+        there a product is bound by its matrix multiplies, and the block
+        product measured ~1.3× slower per column (``benchmarks/README.md``:
+        5.2-5.9 ms against 3.6-4.5 ms on the benchmark's MLP, m = 4 to 32;
+        ``torch.func`` forward-over-reverse under ``vmap``, 5.4-7.5 ms). The
+        result is the same either way up to rounding.
+        """
+        if self.device.type != "cuda":
+            return torch.stack([self.apply(vectors[:, i]) for i in range(vectors.shape[1])],
+                               dim=1)
+        return torch.cat([self.apply(vectors[:, i:i + CHUNK])
+                          for i in range(0, vectors.shape[1], CHUNK)], dim=1)
 
     def _matvec(self, x: np.ndarray) -> np.ndarray:
         vector = torch.from_numpy(np.ascontiguousarray(x, dtype=self.dtype).reshape(-1))

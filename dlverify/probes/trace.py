@@ -14,12 +14,6 @@ from ._lanczos import rademacher
 from ._objective import LossFn
 from .hessian_operator import hessian_operator
 
-#: Products computed together with ``vmap`` on a GPU (bounds the memory of a batch of
-#: HVPs). On a CPU they are computed one at a time: batching measured slower there
-#: (``benchmarks/README.md``).
-CHUNK = 16
-
-
 @dataclass(frozen=True)
 class TraceResult:
     """An unbiased estimate ``value`` of tr(H) and its standard error.
@@ -35,14 +29,6 @@ class TraceResult:
     std_error: float
     n_samples: int
     hvps: int
-
-
-def _products(op, vectors: torch.Tensor) -> torch.Tensor:
-    """``H V`` for the columns of ``V`` (P × m), ``CHUNK`` columns at a time on a GPU."""
-    if op.device.type != "cuda":
-        return torch.stack([op.apply(vectors[:, i]) for i in range(vectors.shape[1])], dim=1)
-    return torch.cat([op.apply(vectors[:, i:i + CHUNK]) for i in range(0, vectors.shape[1], CHUNK)],
-                     dim=1)
 
 
 def _probes(n: int, m: int, generator, op) -> torch.Tensor:
@@ -94,12 +80,12 @@ def hessian_trace(model: nn.Module, loss_fn: LossFn, data, *, n_samples: int = 9
     n = op.shape[0]
     if method == "hutchinson":
         z = _probes(n, n_samples, generator, op)
-        value, error = _mean_and_error((z * _products(op, z)).sum(dim=0))
+        value, error = _mean_and_error((z * op.products(z)).sum(dim=0))
         return TraceResult(value, error, n_samples, op.hvps)
     sketch = n_samples // 3
-    q, _ = torch.linalg.qr(_products(op, _probes(n, sketch, generator, op)))
-    exact = float(torch.sum(q * _products(op, q)))
+    q, _ = torch.linalg.qr(op.products(_probes(n, sketch, generator, op)))
+    exact = float(torch.sum(q * op.products(q)))
     g = _probes(n, n_samples - 2 * sketch, generator, op)
     g = g - q @ (q.T @ g)
-    residual, error = _mean_and_error((g * _products(op, g)).sum(dim=0))
+    residual, error = _mean_and_error((g * op.products(g)).sum(dim=0))
     return TraceResult(exact + residual, error, n_samples, op.hvps)
