@@ -67,6 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per measurement")
     parser.add_argument("--warmup", type=int, default=2, help="untimed calls before timing")
+    parser.add_argument("--model", choices=["mlp", "cnn"], default="mlp",
+                        help="the tanh MLP (default) or a small ReLU CNN on 12x12 images")
     parser.add_argument("--samples", type=int, default=2000, help="rows of synthetic data")
     parser.add_argument("--features", type=int, default=100, help="input width")
     parser.add_argument("--width", type=int, default=64, help="hidden width (two hidden layers)")
@@ -89,6 +91,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="instead of the timings: Hutchinson against Hutch++ at equal HVPs "
                              "on four briefly trained networks (the evidence for "
                              "hessian_trace's default)")
+    parser.add_argument("--block-products", action="store_true",
+                        help="instead of the timings: H times a P x m block, per vector, three "
+                             "ways (single products, is_grads_batched, torch.func vmap)")
     parser.add_argument("--skip-equal-accuracy", action="store_true",
                         help="only the HVP and top-eigenvalue timings")
     parser.add_argument("--threads", type=int, default=None,
@@ -97,12 +102,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def problem(args, device: torch.device):
-    """A teacher-labelled classification set and a student MLP trained briefly on it.
+def train(model, x, y, steps: int):
+    """``steps`` full-batch Adam steps (lr 1e-3) on cross-entropy; the model in eval mode."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return model.eval()
 
-    Trained for 200 full-batch Adam steps so that the Hessian has the outlier
-    eigenvalue of a trained network rather than the flat spectrum at init.
+
+def problem(args, device: torch.device):
+    """A teacher-labelled classification set and a student network trained briefly on it.
+
+    ``--model mlp``: an MLP with two tanh hidden layers on Gaussian inputs;
+    ``--model cnn``: :func:`cnn_problem`. Trained for 200 full-batch Adam
+    steps so that the Hessian has the outlier eigenvalues of a trained
+    network rather than the flat spectrum at init.
     """
+    if args.model == "cnn":
+        return cnn_problem(args.samples, args.seed, device)
     g = torch.Generator().manual_seed(args.seed)
     x = torch.randn(args.samples, args.features, generator=g)
     teacher = torch.randn(args.features, args.classes, generator=g)
@@ -112,43 +132,49 @@ def problem(args, device: torch.device):
                           nn.Linear(args.width, args.width), nn.Tanh(),
                           nn.Linear(args.width, args.classes)).to(device)
     x, y = x.to(device), y.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    for _ in range(200):
-        optimizer.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
-    return model.eval(), x, y
+    return train(model, x, y, 200), x, y
+
+
+def cnn_problem(samples: int, seed: int, device: torch.device):
+    """A small ReLU CNN (conv 8, max-pool, conv 16, linear: P = 2 698) on 12×12 images.
+
+    Gaussian images labelled by a random linear teacher (10 classes),
+    trained for 200 full-batch Adam steps.
+    """
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(samples, 1, 12, 12, generator=g)
+    y = (x.flatten(1) @ torch.randn(144, 10, generator=g)).argmax(1)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3),
+                          nn.ReLU(), nn.Flatten(), nn.Linear(16 * 3 * 3, 10)).to(device)
+    x, y = x.to(device), y.to(device)
+    return train(model, x, y, 200), x, y
+
+
+def describe(args) -> str:
+    if args.model == "cnn":
+        return "CNN conv8-pool-conv16-fc ReLU on 12x12 images"
+    return f"MLP {args.features}-{args.width}-{args.width}-{args.classes} tanh"
 
 
 def trace_networks(args):
     """Four briefly trained networks (name, model, x, y) for :func:`trace_methods`.
 
     The benchmark's tanh MLP, the toy one of ``--features 20 --width 16
-    --samples 200``, a small ReLU CNN and a ReLU MLP on 500 teacher-labelled
-    12×12 images (Adam 1e-3, full batch, 200 and 400 steps).
+    --samples 200``, the ReLU CNN of :func:`cnn_problem` and a ReLU MLP on
+    the same 500 images (400 steps).
     """
-    def train(model, x, y, steps):
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        for _ in range(steps):
-            optimizer.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            optimizer.step()
-        return model.eval()
-
     cpu = torch.device("cpu")
-    model, x, y = problem(args, cpu)
-    yield f"tanh MLP {args.features}-{args.width}-{args.width}-{args.classes}", model, x, y
-    toy = parse_args(["--features", "20", "--width", "16", "--samples", "200"])
+    mlp_args = parse_args(["--features", str(args.features), "--width", str(args.width),
+                           "--samples", str(args.samples), "--seed", str(args.seed)])
+    model, x, y = problem(mlp_args, cpu)
+    yield describe(mlp_args), model, x, y
+    toy = parse_args(["--features", "20", "--width", "16", "--samples", "200",
+                      "--seed", str(args.seed)])
     model, x, y = problem(toy, cpu)
-    yield "tanh MLP 20-16-16-10", model, x, y
-    g = torch.Generator().manual_seed(args.seed)
-    x = torch.randn(500, 1, 12, 12, generator=g)
-    y = (x.flatten(1) @ torch.randn(144, 10, generator=g)).argmax(1)
-    torch.manual_seed(args.seed)
-    cnn = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(8, 16, 3),
-                        nn.ReLU(), nn.Flatten(), nn.Linear(16 * 3 * 3, 10))
-    yield "ReLU CNN conv8-conv16-fc, 12x12", train(cnn, x, y, 200), x, y
+    yield describe(toy), model, x, y
+    model, x, y = cnn_problem(500, args.seed, cpu)
+    yield "ReLU CNN conv8-pool-conv16-fc, 12x12", model, x, y
     torch.manual_seed(args.seed + 1)
     relu = nn.Sequential(nn.Flatten(), nn.Linear(144, 32), nn.ReLU(), nn.Linear(32, 10))
     yield "ReLU MLP 144-32-10, 12x12", train(relu, x, y, 400), x, y
@@ -172,6 +198,40 @@ def trace_methods(args) -> list[str]:
             cells.append(f"m={m}: {rms[0]:.4f} / {rms[1]:.4f}")
         n_params = sum(p.numel() for p in model.parameters())
         rows.append(f"{name:34s} {n_params:6d} {trace:9.3f}  " + ", ".join(cells))
+    return rows
+
+
+def block_products(args, device: torch.device) -> list[str]:
+    """Milliseconds per vector of H·V (P×m) three ways, m = 4, 8, 16, 32, timed in alternation.
+
+    m single products on the retained gradient graph (what ``products`` does
+    on a CPU); one block product, ``torch.autograd.grad(...,
+    is_grads_batched=True)`` (``vmap`` over the backward pass, what
+    ``products`` does on a GPU); ``torch.func`` forward-over-reverse, ``jvp``
+    of ``grad`` under ``vmap`` over the m vectors.
+    """
+    model, x, y = problem(args, device)
+    op = hessian_operator(model, F.cross_entropy, (x, y))
+    named = {name: p.detach() for name, p in model.named_parameters()}
+
+    def loss(params):
+        return F.cross_entropy(torch.func.functional_call(model, params, (x,)), y)
+
+    def forward_over_reverse(v):
+        pieces = torch.split(v, [p.numel() for p in named.values()])
+        tangent = {name: piece.view_as(p) for (name, p), piece in zip(named.items(), pieces)}
+        _, hv = torch.func.jvp(torch.func.grad(loss), (named,), (tangent,))
+        return torch.cat([t.reshape(-1) for t in hv.values()])
+
+    batched = torch.func.vmap(forward_over_reverse)
+    rows = [f"{'m':>3s} {'single x m':>11s} {'block':>11s} {'func vmap':>11s}  ms per vector"]
+    g = torch.Generator().manual_seed(args.seed)
+    for m in (4, 8, 16, 32):
+        v = torch.randn(op.shape[0], m, generator=g).to(device)
+        times = median_seconds(lambda: [op.apply(v[:, i]) for i in range(m)],
+                               lambda: op.apply(v), lambda: batched(v.T.contiguous()),
+                               warmup=args.warmup, repeats=args.repeats, device=device)
+        rows.append(f"{m:3d} " + " ".join(f"{t / m * 1e3:9.2f}ms" for t in times))
     return rows
 
 
@@ -452,11 +512,15 @@ def main(argv=None) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    if args.trace_methods:
-        for line in trace_methods(args):
+    device = torch.device(args.device)
+    if args.trace_methods or args.block_products:
+        rows = trace_methods(args) if args.trace_methods else block_products(args, device)
+        subject = "trace estimators" if args.trace_methods else describe(args)
+        print(f"{subject}, torch {torch.__version__}, {args.device}, "
+              f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f}")
+        for line in rows:
             print(line)
         return 0
-    device = torch.device(args.device)
     model, x, y = problem(args, device)
     params = [p for p in model.parameters() if p.requires_grad]
     n_params = sum(p.numel() for p in params)
@@ -520,7 +584,7 @@ def main(argv=None) -> int:
           f"torch {torch.__version__}, {platform.machine()} {args.device}, "
           f"{torch.get_num_threads()} threads of {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d')}")
-    print(f"model: MLP {args.features}-{args.width}-{args.width}-{args.classes} tanh, "
+    print(f"model: {describe(args)}, "
           f"P = {n_params} parameters, float32; data: {args.samples} rows, cross-entropy; "
           f"median of {args.repeats} after {args.warmup} warm-up")
     print(f"HVP agreement: max |dlverify - PyHessian| / max |PyHessian| = {agreement:.1e}")
