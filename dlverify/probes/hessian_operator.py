@@ -81,10 +81,10 @@ class HessianOperator(LinearOperator):
         On a GPU, ``CHUNK`` columns per block product (one ``vmap``-ed backward
         pass: far fewer kernel launches). On a CPU, one product per column:
         there a product is bound by its matrix multiplies, and the block
-        product measured ~1.3× slower per column (``benchmarks/README.md``:
-        5.2-5.9 ms against 3.6-4.5 ms on the benchmark's MLP, m = 4 to 32;
-        ``torch.func`` forward-over-reverse under ``vmap``, 5.4-7.5 ms). The
-        result is the same either way up to rounding.
+        product measured 1.1-1.3× slower per column on the benchmark's MLP
+        for m = 4 to 32, and ``torch.func`` forward-over-reverse under
+        ``vmap`` 1.2-1.6× (``benchmarks/bench_probes.py --block-products``).
+        The result is the same either way up to rounding.
         """
         if self.device.type != "cuda":
             return torch.stack([self.apply(vectors[:, i]) for i in range(vectors.shape[1])],
