@@ -3,7 +3,8 @@
     python benchmarks/bench_probes.py [--device cpu] [--repeats 5] [--warmup 2]
                                       [--pyhessian auto|installed|reimplementation]
 
-Measures, in one run, on one trained MLP and one data set:
+Measures, in one run, on one briefly trained network (an MLP, or with ``--model cnn`` a
+small CNN) and one data set:
 
 - one Hessian-vector product: ``dlverify.probes.hvp`` (recomputes the forward
   and backward pass on every call, like every probe: it holds no graph) against
@@ -13,15 +14,19 @@ Measures, in one run, on one trained MLP and one data set:
 - the top eigenvalue: ``dlverify.probes.top_eigenvalue`` (Lanczos, largest
   signed eigenvalue) against ``pyhessian.hessian.eigenvalues`` (power
   iteration, largest magnitude), with the eigenvalues and HVP counts;
-- at equal accuracy (the same target error against a converged or exact
+- at equal accuracy (the same target error against a dense or converged
   reference, each side at the cheapest setting of its own knob that reaches
   it): the top-3 eigenvalues (``eigenvalues(k=3)``, Lanczos, against
-  PyHessian's ``eigenvalues(top_n=3)``, power iteration with deflation), the
-  trace (``hessian_trace``, Hutch++, against PyHessian's ``trace``,
-  Hutchinson) and the spectral density (``spectral_density`` against
-  PyHessian's ``density``: both stochastic Lanczos quadrature with the same
-  number of steps, so equal accuracy by construction; the extreme nodes are
-  printed against the reference).
+  PyHessian's ``eigenvalues(top_n=3)``, power iteration with deflation),
+  the trace (``hessian_trace``, Hutchinson and Hutch++, against PyHessian's
+  ``trace``, Hutchinson; relative RMS error against the dense Hessian's
+  trace) and the spectral density (``spectral_density`` against PyHessian's
+  ``density``, both stochastic Lanczos quadrature; Wasserstein-1 distance of
+  the quadrature to the dense spectrum, target PyHessian's accuracy at its
+  defaults).
+
+``--trace-methods`` and ``--block-products`` print, instead, the evidence
+for ``hessian_trace``'s default and for ``HessianOperator.products``.
 
 Each timing: ``--warmup`` untimed calls, then the median of ``--repeats`` timed
 calls, the compared functions called in alternation so that load changes on a

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dlverify.errors import ProbeError
 from dlverify.probes import hessian_operator, spectral_density
 from dlverify.probes._lanczos import Lanczos, rademacher
 from tests._spectral_helpers import (F64, QuadraticLoss, classification, mlp,
@@ -100,3 +101,10 @@ def test_lockstep_runs_that_break_down_still_find_the_whole_spectrum():
     for run in range(2):  # with the fresh vectors, all of the spectrum is found
         np.testing.assert_allclose(result.nodes[run], [1.0, 1.0, 2.0, 2.0], atol=1e-10)
         np.testing.assert_allclose(result.weights[run].sum(), 1.0, atol=1e-12)
+
+
+def test_products_refuses_a_single_vector_and_says_to_use_apply():
+    model, data, h = problem(3)
+    op = hessian_operator(model, F.cross_entropy, data)
+    with pytest.raises(ProbeError, match=r"shape \(P, m\).*use apply\(\)"):
+        op.products(torch.ones(h.shape[0], dtype=F64))

@@ -86,6 +86,11 @@ class HessianOperator(LinearOperator):
         ``vmap`` 1.2-1.6× (``benchmarks/bench_probes.py --block-products``).
         The result is the same either way up to rounding.
         """
+        if not isinstance(vectors, torch.Tensor) or vectors.dim() != 2:
+            shape = tuple(vectors.shape) if isinstance(vectors, torch.Tensor) else \
+                type(vectors).__name__
+            raise ProbeError(f"products takes a tensor of shape (P, m), one vector per column, "
+                             f"got {shape}; use apply() for a single vector")
         if self.device.type != "cuda":
             return torch.stack([self.apply(vectors[:, i]) for i in range(vectors.shape[1])],
                                dim=1)
