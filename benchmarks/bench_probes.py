@@ -187,7 +187,7 @@ def trace_networks(args):
 
 def trace_methods(args) -> list[str]:
     """Relative RMS error of Hutchinson and Hutch++ at m = 24, 48, 99 HVPs, exact trace known."""
-    rows = [f"{'network':34s} {'P':>6s} {'trace':>9s}  relative RMS error over "
+    rows = [f"{'network':37s} {'P':>6s} {'trace':>9s}  relative RMS error over "
             f"{args.accuracy_seeds} seeds, Hutchinson / Hutch++"]
     for name, model, x, y in trace_networks(args):
         trace = float(torch.trace(dense_hessian(model, x, y)))
@@ -202,7 +202,7 @@ def trace_methods(args) -> list[str]:
                            / abs(trace))
             cells.append(f"m={m}: {rms[0]:.4f} / {rms[1]:.4f}")
         n_params = sum(p.numel() for p in model.parameters())
-        rows.append(f"{name:34s} {n_params:6d} {trace:9.3f}  " + ", ".join(cells))
+        rows.append(f"{name:37s} {n_params:6d} {trace:9.3f}  " + ", ".join(cells))
     return rows
 
 
