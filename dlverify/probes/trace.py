@@ -77,8 +77,9 @@ def hessian_trace(model: nn.Module, loss_fn: LossFn, data, *, n_samples: int = 9
     samples and a standard error). Draws come from ``generator`` (a CPU
     generator seeded with 0 when ``None``): Hutchinson's m probes, or
     Hutch++'s sketch then its residual probes, each drawn as one block and
-    multiplied by H as one block (:meth:`HessianOperator.products`: ``vmap``
-    on a GPU, column by column on a CPU). ``params`` restricts H to the named
+    multiplied by H as one block (:meth:`HessianOperator.products`: ``vmap``-ed
+    blocks on a GPU and for small products on a CPU, else column by column).
+    ``params`` restricts H to the named
     parameters (see :func:`~dlverify.probes.hessian_operator`).
     """
     if not isinstance(method, str) or method not in ("hutch++", "hutchinson"):
