@@ -48,9 +48,9 @@ def test_block_products_are_the_single_products_and_the_dense_hessian_products(m
     v = torch.randn(h.shape[0], m, generator=torch.Generator().manual_seed(seed), dtype=F64)
     single = torch.stack([op.apply(v[:, i]) for i in range(m)], dim=1)
     block = op.apply(v)  # one vmap-ed backward pass for the m columns
-    columns = op.products(v)  # the faster way for the device and size (here: blocks of 16)
+    chosen = op.products(v)  # the faster way for the device and size (here: blocks of 16)
     expected = h @ v
-    for got in (single, block, columns):
+    for got in (single, block, chosen):
         assert got.shape == (h.shape[0], m) and got.dtype == F64
         torch.testing.assert_close(got, expected, rtol=0, atol=1e-12)
     torch.testing.assert_close(block, single, rtol=0, atol=1e-13)
