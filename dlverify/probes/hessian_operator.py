@@ -15,13 +15,14 @@ from . import _checks
 from ._model import Parameters
 from ._objective import LossFn, Objective, check_finite
 
-#: Columns per block product (``vmap`` over the backward pass); it bounds the memory of
-#: one block.
+#: Columns per block product (``vmap`` over the backward pass) on a GPU; it bounds the
+#: memory of one block. On a CPU the columns go one at a time (see :meth:`products`).
 CHUNK = 16
 
-#: On a CPU, :meth:`HessianOperator.products` uses block products while P × (rows of data)
-#: is below this, and one product per column from there on (see its docstring).
-CPU_BLOCK_WORK = 3_000_000
+
+def _blocks_on(device: torch.device) -> bool:
+    """Whether :meth:`HessianOperator.products` multiplies in blocks on ``device``."""
+    return device.type == "cuda"
 
 
 class HessianOperator(LinearOperator):
@@ -38,10 +39,8 @@ class HessianOperator(LinearOperator):
 
     def __init__(self, apply: Callable[[torch.Tensor], torch.Tensor], loss: float,
                  params: Parameters,
-                 apply_many: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 rows: int | None = None):
+                 apply_many: Callable[[torch.Tensor], torch.Tensor] | None = None):
         n = params.count
-        self._rows = rows
         dtype = torch.empty(0, dtype=params.dtype).numpy().dtype
         super().__init__(dtype=dtype, shape=(n, n))
         self._apply = apply
@@ -82,29 +81,26 @@ class HessianOperator(LinearOperator):
         return result
 
     def products(self, vectors: torch.Tensor) -> torch.Tensor:
-        """``H V`` for a P×m tensor ``V``, in the cheaper of two ways for the device and size.
+        """``H V`` for a P×m tensor ``V``, in the cheaper of two ways for the device.
 
-        Block products (``CHUNK`` columns per ``vmap``-ed backward pass) on a
-        GPU, where they save kernel launches, and on a CPU for small
-        products, where the per-product overhead dominates; one product per
-        column on a CPU once P × (rows of data) reaches ``CPU_BLOCK_WORK``,
-        where a product is bound by its matrix multiplies and the block form
-        is slower. Measured per column on the benchmark's tanh MLPs, one
-        thread (``benchmarks/bench_probes.py --block-products``): blocks
-        2-3× faster at P × rows = 0.16 M, 1.2-1.5× at 2.3 M, even at 4-6 M,
-        1.1-1.3× slower at 23 M (P = 11 274, 2 000 rows); ``torch.func``
-        forward-over-reverse under ``vmap`` was never the fastest. The result
-        is the same either way up to rounding. Data in several batches (each
-        product recomputes batch by batch; blocks not measured there) go
-        column by column on a CPU.
+        On a GPU, ``CHUNK`` columns per block product (one ``vmap``-ed
+        backward pass: far fewer kernel launches). On a CPU, one product per
+        column: measured per column (``benchmarks/bench_probes.py
+        --block-products``, one thread), the block form is 1.1-1.3× slower
+        on the benchmark's MLP (P × rows = 23 M) and made the trace 1.2×
+        slower on its CNN, even on mid-sized MLPs, and 2-3× faster only on
+        tiny products (P × rows ≈ 0.2 M, under a millisecond each), where
+        the time saved is small; no size rule that we tried got both right,
+        and a rule by timing would make results differ in the last bits
+        between runs. ``torch.func`` forward-over-reverse under ``vmap`` was
+        never the fastest. The result is the same either way up to rounding.
         """
         if not isinstance(vectors, torch.Tensor) or vectors.dim() != 2:
             shape = tuple(vectors.shape) if isinstance(vectors, torch.Tensor) else \
                 type(vectors).__name__
             raise ProbeError(f"products takes a tensor of shape (P, m), one vector per column, "
                              f"got {shape}; use apply() for a single vector")
-        small = self._rows is not None and self.shape[0] * self._rows < CPU_BLOCK_WORK
-        if self.device.type != "cuda" and not small:
+        if not _blocks_on(self.device):
             return torch.stack([self.apply(vectors[:, i]) for i in range(vectors.shape[1])],
                                dim=1)
         blocks = [vectors[:, i:i + CHUNK] for i in range(0, vectors.shape[1], CHUNK)]
@@ -156,7 +152,7 @@ def hessian_operator(model: nn.Module, loss_fn: LossFn, data, *, params=None) ->
         return _single_batch_operator(objective)
     apply, loss = objective.hvp_operator()
     check_finite(loss, "loss")
-    return HessianOperator(apply, float(loss), copied)  # blocks on a CPU: not measured here
+    return HessianOperator(apply, float(loss), copied)
 
 
 def _single_batch_operator(objective: Objective) -> HessianOperator:
@@ -197,5 +193,4 @@ def _single_batch_operator(objective: Objective) -> HessianOperator:
 
     frozen = Parameters(params.names, tuple(t.detach() for t in leaves))
     return HessianOperator(lambda v: backward(v, False), float(loss.detach()), frozen,
-                           apply_many=lambda rows: backward(rows, True),
-                           rows=objective.batches.count)
+                           apply_many=lambda rows: backward(rows, True))

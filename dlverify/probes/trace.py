@@ -78,8 +78,8 @@ def hessian_trace(model: nn.Module, loss_fn: LossFn, data, *, n_samples: int = 9
     generator seeded with 0 when ``None``): Hutchinson's m probes, or
     Hutch++'s sketch then its residual probes, each drawn as one block and
     multiplied by H as one block (:meth:`HessianOperator.products`: ``vmap``-ed
-    blocks on a GPU and for small products on a CPU, else column by column).
-    ``params`` restricts H to the named
+    blocks on a GPU, column by column on a CPU). ``params`` restricts H to
+    the named
     parameters (see :func:`~dlverify.probes.hessian_operator`).
     """
     if not isinstance(method, str) or method not in ("hutch++", "hutchinson"):
