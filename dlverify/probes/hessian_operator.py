@@ -87,13 +87,14 @@ class HessianOperator(LinearOperator):
         backward pass: far fewer kernel launches). On a CPU, one product per
         column: measured per column (``benchmarks/bench_probes.py
         --block-products``, one thread), the block form is 1.1-1.3× slower
-        on the benchmark's MLP (P × rows = 23 M), even on mid-sized MLPs
-        and within noise on a small CNN, and 2-3× faster only on tiny
-        products (P × rows ≈ 0.2 M, under a millisecond each), where the
-        time saved is small. A size rule by P × rows misjudges
+        on the benchmark's MLP (P × rows = 23 M), about even on mid-sized
+        MLPs and, within noise, on a small CNN, and 2-3× faster only on
+        tiny products (P × rows ≈ 0.2 M, under a millisecond each), where
+        the time saved is small. A size rule by P × rows misjudges
         convolutions, and a rule by timing would make results differ in
-        the last bits between runs. ``torch.func`` forward-over-reverse under ``vmap`` was
-        never the fastest. The result is the same either way up to rounding.
+        the last bits between runs. ``torch.func`` forward-over-reverse
+        under ``vmap`` was never the fastest. The result is the same either
+        way up to rounding.
         """
         if not isinstance(vectors, torch.Tensor) or vectors.dim() != 2:
             shape = tuple(vectors.shape) if isinstance(vectors, torch.Tensor) else \
