@@ -466,7 +466,8 @@ def equal_accuracy(args, model, x, y, single, counter, timing, make) -> list[str
     rows.insert(2, f"dense spectrum: [{spectrum[0]:.6f}, {spectrum[-1]:.6f}], mean "
                    f"{spectrum.mean():.3e} (exact tr/P); density target: W1 <= "
                    f"{target_density:.2e} x spread = {target_density * spread:.2e}"
-                   f"{' (PyHessian at 100 steps, 1 run, + 1 %)' if args.target_density is None else ''}")
+                   + (" (PyHessian at 100 steps, 1 run, + 1 %)"
+                      if args.target_density is None else ""))
     label = f"density (SLQ), W1/spread <= {target_density:.1e}"
     if ours_set is None or ph_set is None:
         rows.append(f"{label}: target not reached (dlverify {max(ours_w1_err):.1e}, PyHessian "

@@ -92,12 +92,12 @@ def spectral_density(model: nn.Module, loss_fn: LossFn, data, *, n_runs: int = 1
     ``n_iter`` is capped at P (then the nodes are exact eigenvalues).
     The runs advance in lockstep, one block product per step for all of
     them (:meth:`HessianOperator.products`: batched with ``vmap`` on a GPU,
-    column by column on a CPU, where that measured faster). Draws come from ``generator`` (a CPU generator seeded
-    with 0 when ``None``): all ``n_runs`` start vectors first, in run order,
-    then any fresh vector a run needs after a Lanczos breakdown, step by
-    step; without a breakdown (the usual case, n_iter < P) every run is the
-    one its start vector gives alone. ``params`` restricts H to the named
-    parameters.
+    column by column on a CPU, where that measured faster). Draws come from
+    ``generator`` (a CPU generator seeded with 0 when ``None``): all
+    ``n_runs`` start vectors first, in run order, then any fresh vector a
+    run needs after a Lanczos breakdown, step by step; without a breakdown
+    (the usual case, n_iter < P) every run is the one its start vector
+    gives alone. ``params`` restricts H to the named parameters.
     """
     n_runs = _checks.integer(n_runs, "n_runs", minimum=1)
     n_iter = _checks.integer(n_iter, "n_iter", minimum=1)
