@@ -41,6 +41,7 @@ class Lanczos:
         self.alphas: list[float] = []
         self.betas: list[float] = []  # β_1 … β_m; β_m couples q_m to the next vector
         self._w: torch.Tensor | None = None
+        self._prepared = 1  # basis vectors q_1 … q_prepared are in place
         self.breakdowns = 0
         self._breakdown = 100 * float(torch.finfo(start.dtype).eps)
 
@@ -50,11 +51,27 @@ class Lanczos:
 
     def step(self) -> None:
         """One Lanczos step: one product with H, then full reorthogonalization."""
+        self.absorb(self.matvec(self.next_vector()))
+
+    def next_vector(self) -> torch.Tensor:
+        """q_{k+1}, the vector whose product with H the next step needs.
+
+        :meth:`step` is ``absorb(matvec(next_vector()))``; the two halves let
+        several processes share one block product per step (see
+        :func:`lockstep`). After a breakdown this draws a fresh vector.
+        """
         k = self.steps
-        if k > 0:
+        if self._prepared == k:
             self._advance(k)
+            self._prepared = k + 1
+        return self.basis[k]
+
+    def absorb(self, w: torch.Tensor) -> None:
+        """Finish the step with ``w = H q_{k+1}``: α, then full reorthogonalization, β."""
+        k = self.steps
+        if self._prepared == k:
+            raise RuntimeError("call next_vector() before absorb()")
         q = self.basis[k]
-        w = self.matvec(q)
         alpha = torch.dot(q, w)
         w = w - alpha * q
         if k > 0 and self.betas[-1] > 0:
@@ -98,3 +115,21 @@ class Lanczos:
 
     def exhausted(self) -> bool:
         return self.steps >= self.size
+
+
+def lockstep(processes: list[Lanczos], steps: int,
+             products: Callable[[torch.Tensor], torch.Tensor]) -> None:
+    """Advance independent Lanczos processes ``steps`` times together.
+
+    Each step stacks the processes' next vectors as the columns of a P×r
+    block, takes ``products(block)`` = H·block (one block product for all r
+    runs where the device favours it), and hands column i back to process i.
+    Each process does exactly the arithmetic of its own :meth:`Lanczos.step`;
+    only the order of random draws after a breakdown differs from running the
+    processes one after the other (they are drawn step by step, in process
+    order, from the shared generator).
+    """
+    for _ in range(steps):
+        block = torch.stack([process.next_vector() for process in processes], dim=1)
+        for process, w in zip(processes, products(block).unbind(dim=1)):
+            process.absorb(w)

@@ -11,7 +11,7 @@ from torch import nn
 from ..errors import ProbeError
 from . import _checks, _random
 from ._arrays import readonly
-from ._lanczos import Lanczos, rademacher
+from ._lanczos import Lanczos, lockstep, rademacher
 from ._objective import LossFn
 from .hessian_operator import hessian_operator
 
@@ -58,14 +58,20 @@ def _grid(grid) -> np.ndarray:
     return values
 
 
-def _quadrature(op, n_iter: int, generator) -> tuple[np.ndarray, np.ndarray]:
+def _quadratures(op, n_runs: int, n_iter: int, generator) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights (n_runs × steps) of ``n_runs`` Lanczos runs advanced in lockstep.
+
+    The start vectors are drawn first, run after run; then every step takes
+    one block product for all runs (:meth:`HessianOperator.products`).
+    """
     n = op.shape[0]
-    start = rademacher(n, generator, device=op.device, dtype=op._params.dtype)
-    process = Lanczos(op.apply, start, generator)
-    for _ in range(min(n_iter, n)):
-        process.step()
-    nodes, vectors = process.ritz()
-    return nodes, vectors[0] ** 2
+    starts = [rademacher(n, generator, device=op.device, dtype=op._params.dtype)
+              for _ in range(n_runs)]
+    processes = [Lanczos(op.apply, start, generator) for start in starts]
+    lockstep(processes, min(n_iter, n), op.products)
+    ritz = [process.ritz() for process in processes]
+    nodes = np.stack([values for values, _ in ritz])
+    return nodes, np.stack([vectors[0] ** 2 for _, vectors in ritz])
 
 
 def spectral_density(model: nn.Module, loss_fn: LossFn, data, *, n_runs: int = 1,
@@ -84,8 +90,14 @@ def spectral_density(model: nn.Module, loss_fn: LossFn, data, *, n_runs: int = 1
     10⁻⁵ · max(1, θ_max − θ_min) and ``GRID_POINTS`` points spanning the
     nodes; here the grid is padded by 5σ on both sides so the kernels fit.
     ``n_iter`` is capped at P (then the nodes are exact eigenvalues).
-    Draws come from ``generator`` (a CPU generator seeded with 0 when
-    ``None``). ``params`` restricts H to the named parameters.
+    The runs advance in lockstep, one block product per step for all of
+    them (:meth:`HessianOperator.products`: batched with ``vmap`` on a GPU,
+    column by column on a CPU, where that measured faster). Draws come from
+    ``generator`` (a CPU generator seeded with 0 when ``None``): all
+    ``n_runs`` start vectors first, in run order, then any fresh vector a
+    run needs after a Lanczos breakdown, step by step; without a breakdown
+    (the usual case, n_iter < P) every run is the one its start vector
+    gives alone. ``params`` restricts H to the named parameters.
     """
     n_runs = _checks.integer(n_runs, "n_runs", minimum=1)
     n_iter = _checks.integer(n_iter, "n_iter", minimum=1)
@@ -95,9 +107,7 @@ def spectral_density(model: nn.Module, loss_fn: LossFn, data, *, n_runs: int = 1
         grid = _grid(grid)
     generator = _random.resolve(generator)
     op = hessian_operator(model, loss_fn, data, params=params)
-    runs = [_quadrature(op, n_iter, generator) for _ in range(n_runs)]
-    nodes = np.stack([r[0] for r in runs])
-    weights = np.stack([r[1] for r in runs])
+    nodes, weights = _quadratures(op, n_runs, n_iter, generator)
     low, high = float(nodes.min()), float(nodes.max())
     if sigma is None:
         sigma = float(np.sqrt(1e-5 * max(1.0, high - low)))
