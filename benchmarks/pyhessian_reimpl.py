@@ -31,7 +31,7 @@ def group_product(xs, ys):
 
 def group_add(params, update, alpha=1):
     """In place: params[i] += alpha · update[i]; returns params."""
-    for i, p in enumerate(params):
+    for i in range(len(params)):
         params[i].data.add_(update[i] * alpha)
     return params
 
@@ -56,13 +56,12 @@ def get_params_grad(model):
         if not param.requires_grad:
             continue
         params.append(param)
-        grads.append(0. if param.grad is None else param.grad + 0.)
+        grads.append(0.0 if param.grad is None else param.grad + 0.0)
     return params, grads
 
 
 def hessian_vector_product(gradsH, params, v):
-    return torch.autograd.grad(gradsH, params, grad_outputs=v, only_inputs=True,
-                               retain_graph=True)
+    return torch.autograd.grad(gradsH, params, grad_outputs=v, only_inputs=True, retain_graph=True)
 
 
 def _rademacher_like(params, device):
@@ -98,9 +97,10 @@ class hessian:  # noqa: N801 - PyHessian's class name
             loss.backward(create_graph=True)
             params, gradsH = get_params_grad(self.model)
             self.model.zero_grad()
-            Hv = torch.autograd.grad(gradsH, params, grad_outputs=v, only_inputs=True,
-                                     retain_graph=False)
-            THv = [THv1 + Hv1 * float(n) + 0. for THv1, Hv1 in zip(THv, Hv)]
+            Hv = torch.autograd.grad(
+                gradsH, params, grad_outputs=v, only_inputs=True, retain_graph=False
+            )
+            THv = [THv1 + Hv1 * float(n) + 0.0 for THv1, Hv1 in zip(THv, Hv)]
             num_data += float(n)
         THv = [THv1 / float(num_data) for THv1 in THv]
         return group_product(THv, v).cpu().item(), THv
@@ -139,7 +139,7 @@ class hessian:  # noqa: N801 - PyHessian's class name
     def trace(self, maxIter=100, tol=1e-3):
         """Hutchinson with Rademacher vectors; returns the list of samples vᵀHv, stopping when
         the running mean changes by less than tol relative."""
-        trace_vhv, trace = [], 0.
+        trace_vhv, trace = [], 0.0
         for _ in range(maxIter):
             self.model.zero_grad()
             v = _rademacher_like(self.params, self.device)
@@ -167,7 +167,7 @@ class hessian:  # noqa: N801 - PyHessian's class name
                 else:
                     beta = torch.sqrt(group_product(w, w))
                     beta_list.append(beta.cpu().item())
-                    if beta_list[-1] != 0.:
+                    if beta_list[-1] != 0.0:
                         v = orthnormal(w, v_list)
                     else:
                         w = [torch.randn(p.size()).to(self.device) for p in self.params]

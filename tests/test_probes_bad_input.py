@@ -22,12 +22,30 @@ from hypothesis import strategies as st
 from torch import nn
 
 import dlverify.probes as probes
-from dlverify.errors import (ConvergenceWarning, DlverifyError, NonFiniteLossError,
-                             NotConvergedError, ProbeError)
-from dlverify.probes import (cluster_weights, grad_norm, gradcheck, hessian, hvp, interpolate,
-                             loss_plane,
-                             minimal_ratio, near_zero_weight_ratio, per_layer_grad_norms,
-                             saturation, sensitivity, sharpness, top_eigenvalue, weight_pca)
+from dlverify.errors import (
+    ConvergenceWarning,
+    DlverifyError,
+    NonFiniteLossError,
+    NotConvergedError,
+    ProbeError,
+)
+from dlverify.probes import (
+    cluster_weights,
+    grad_norm,
+    gradcheck,
+    hessian,
+    hvp,
+    interpolate,
+    loss_plane,
+    minimal_ratio,
+    near_zero_weight_ratio,
+    per_layer_grad_norms,
+    saturation,
+    sensitivity,
+    sharpness,
+    top_eigenvalue,
+    weight_pca,
+)
 
 NAN, INF = float("nan"), float("inf")
 
@@ -64,6 +82,7 @@ def through_numpy(outputs, targets):
 
 # --- the table of public probes and their valid arguments --------------------------------------
 
+
 def valid_arguments() -> dict[str, dict]:
     """Every public probe with cheap, valid keyword arguments (fresh objects each call)."""
     x, y = batch()
@@ -74,39 +93,113 @@ def valid_arguments() -> dict[str, dict]:
     return {
         "grad_norm": dict(model=model, loss_fn=F.cross_entropy, data=(x, y)),
         "per_layer_grad_norms": dict(model=model, loss_fn=F.cross_entropy, data=(x, y)),
-        "hvp": dict(model=model, loss_fn=F.cross_entropy, data=(x, y), vector=torch.ones(p),
-                    params=None),
-        "hessian": dict(model=model, loss_fn=F.cross_entropy, data=(x, y), max_params=100,
-                        chunk_size=16, params=None),
-        "top_eigenvalue": dict(model=model, loss_fn=F.cross_entropy, data=(x, y), max_iter=4,
-                               tol=1e-4, generator=g, strict=False, params=None),
-        "minimal_ratio": dict(model=model, loss_fn=F.cross_entropy, data=(x, y), tol=None,
-                              dtype=torch.float64, max_params=100, params=None),
+        "hvp": dict(
+            model=model, loss_fn=F.cross_entropy, data=(x, y), vector=torch.ones(p), params=None
+        ),
+        "hessian": dict(
+            model=model,
+            loss_fn=F.cross_entropy,
+            data=(x, y),
+            max_params=100,
+            chunk_size=16,
+            params=None,
+        ),
+        "top_eigenvalue": dict(
+            model=model,
+            loss_fn=F.cross_entropy,
+            data=(x, y),
+            max_iter=4,
+            tol=1e-4,
+            generator=g,
+            strict=False,
+            params=None,
+        ),
+        "minimal_ratio": dict(
+            model=model,
+            loss_fn=F.cross_entropy,
+            data=(x, y),
+            tol=None,
+            dtype=torch.float64,
+            max_params=100,
+            params=None,
+        ),
         "hessian_operator": dict(model=model, loss_fn=F.cross_entropy, data=(x, y), params=None),
-        "eigenvalues": dict(model=model, loss_fn=F.cross_entropy, data=(x, y), k=2,
-                            which="smallest", params=None, max_iter=4, tol=1e-4, generator=g,
-                            strict=False),
-        "hessian_trace": dict(model=model, loss_fn=F.cross_entropy, data=(x, y), n_samples=6,
-                              method="hutch++", params=None, generator=g),
-        "spectral_density": dict(model=model, loss_fn=F.cross_entropy, data=(x, y), n_runs=1,
-                                 n_iter=4, grid=None, sigma=None, params=None, generator=g),
-        "loss_plane": dict(model=model, loss_fn=F.cross_entropy, data=(x, y), directions=None,
-                           span=0.5, steps=3, normalization="filter", generator=g),
-        "project_trajectory": dict(plane=loss_plane(network(), F.cross_entropy, (x, y), steps=2),
-                                   model=network(), snapshots=[network(1), network(2)]),
-        "filter_normalize": dict(direction=[torch.ones(5, 4), torch.ones(5)],
-                                 weights=[torch.ones(5, 4), torch.ones(5)]),
-        "sharpness": dict(model=model, loss_fn=F.cross_entropy, data=(x, y), epsilon=1e-3,
-                          steps=2, restarts=1, step_size=None, generator=g),
-        "interpolate": dict(model_a=model, model_b=network(1), loss_fn=F.cross_entropy,
-                            data=(x, y), alphas=[0.0, 0.5, 1.0]),
+        "eigenvalues": dict(
+            model=model,
+            loss_fn=F.cross_entropy,
+            data=(x, y),
+            k=2,
+            which="smallest",
+            params=None,
+            max_iter=4,
+            tol=1e-4,
+            generator=g,
+            strict=False,
+        ),
+        "hessian_trace": dict(
+            model=model,
+            loss_fn=F.cross_entropy,
+            data=(x, y),
+            n_samples=6,
+            method="hutch++",
+            params=None,
+            generator=g,
+        ),
+        "spectral_density": dict(
+            model=model,
+            loss_fn=F.cross_entropy,
+            data=(x, y),
+            n_runs=1,
+            n_iter=4,
+            grid=None,
+            sigma=None,
+            params=None,
+            generator=g,
+        ),
+        "loss_plane": dict(
+            model=model,
+            loss_fn=F.cross_entropy,
+            data=(x, y),
+            directions=None,
+            span=0.5,
+            steps=3,
+            normalization="filter",
+            generator=g,
+        ),
+        "project_trajectory": dict(
+            plane=loss_plane(network(), F.cross_entropy, (x, y), steps=2),
+            model=network(),
+            snapshots=[network(1), network(2)],
+        ),
+        "filter_normalize": dict(
+            direction=[torch.ones(5, 4), torch.ones(5)], weights=[torch.ones(5, 4), torch.ones(5)]
+        ),
+        "sharpness": dict(
+            model=model,
+            loss_fn=F.cross_entropy,
+            data=(x, y),
+            epsilon=1e-3,
+            steps=2,
+            restarts=1,
+            step_size=None,
+            generator=g,
+        ),
+        "interpolate": dict(
+            model_a=model,
+            model_b=network(1),
+            loss_fn=F.cross_entropy,
+            data=(x, y),
+            alphas=[0.0, 0.5, 1.0],
+        ),
         "sensitivity": dict(model=model, inputs=x, softmax=True, chunk_size=4),
         "saturation": dict(model=model, inputs=x, layer="1", margin=0.05),
         "near_zero_weight_ratio": dict(model=model, threshold=0.1),
-        "gradcheck": dict(fn=lambda a: (a ** 2).sum(), params=torch.ones(3), eps=1e-6,
-                          rel_floor=1e-6),
-        "weight_pca": dict(snapshots=[np.arange(4.0), np.ones(4), np.zeros(4)], n_components=1,
-                           layer=None),
+        "gradcheck": dict(
+            fn=lambda a: (a**2).sum(), params=torch.ones(3), eps=1e-6, rel_floor=1e-6
+        ),
+        "weight_pca": dict(
+            snapshots=[np.arange(4.0), np.ones(4), np.zeros(4)], n_components=1, layer=None
+        ),
         "cluster_weights": dict(weight_matrix=rows, k=2, seed=0, tsne=False, perplexity=None),
     }
 
@@ -116,8 +209,7 @@ PROBE_NAMES = sorted(valid_arguments())
 
 def test_the_table_covers_every_public_probe_and_every_argument():
     """A new public probe must be added here, so that it is fed bad arguments too."""
-    exported = {name for name in probes.__all__
-                if inspect.isfunction(getattr(probes, name))}
+    exported = {name for name in probes.__all__ if inspect.isfunction(getattr(probes, name))}
     assert exported == set(PROBE_NAMES)
     for name, kwargs in valid_arguments().items():
         assert set(inspect.signature(getattr(probes, name)).parameters) == set(kwargs), name
@@ -132,12 +224,34 @@ def test_the_valid_arguments_are_measured(name):
 
 # --- bad values: anything at all, and the mistakes people make ---------------------------------
 
+
 def _junk() -> list:
     """Values that are wrong for most arguments (types, NaN, infinities, negatives, empties)."""
-    return [None, "1", b"x", 2.5, -1, 0, True, NAN, INF, -INF, 1e308, [], [1, "a"], {},
-            object(), torch.tensor(1.0), torch.zeros(3, dtype=torch.complex64),
-            torch.full((2, 2), NAN), np.array(["a"]), lambda *args: None, nn.Identity(),
-            torch.float16, torch.int64]
+    return [
+        None,
+        "1",
+        b"x",
+        2.5,
+        -1,
+        0,
+        True,
+        NAN,
+        INF,
+        -INF,
+        1e308,
+        [],
+        [1, "a"],
+        {},
+        object(),
+        torch.tensor(1.0),
+        torch.zeros(3, dtype=torch.complex64),
+        torch.full((2, 2), NAN),
+        np.array(["a"]),
+        lambda *args: None,
+        nn.Identity(),
+        torch.float16,
+        torch.int64,
+    ]
 
 
 def _mistakes() -> dict[str, list[tuple[str, object]]]:
@@ -148,66 +262,120 @@ def _mistakes() -> dict[str, list[tuple[str, object]]]:
     model = network()
     p = sum(t.numel() for t in model.parameters())
     train_mode = nn.Sequential(nn.Linear(4, 5), nn.Dropout(0.5), nn.Sigmoid(), nn.Linear(5, 3))
-    models = [("nan weight", with_weight(NAN)), ("inf bias", with_weight(INF, where="2.bias")),
-              ("train mode", train_mode), ("wrong width", nn.Linear(5, 3).eval()),
-              ("frozen", nn.Sequential(nn.Linear(4, 3)).requires_grad_(False))]
+    models = [
+        ("nan weight", with_weight(NAN)),
+        ("inf bias", with_weight(INF, where="2.bias")),
+        ("train mode", train_mode),
+        ("wrong width", nn.Linear(5, 3).eval()),
+        ("frozen", nn.Sequential(nn.Linear(4, 3)).requires_grad_(False)),
+    ]
     return {
         "model": models,
         "model_a": models,
-        "model_b": [("wider", nn.Sequential(nn.Linear(4, 6), nn.Linear(6, 3)).eval()),
-                    ("nan weight", with_weight(NAN, seed=1)), ("float64", network().double())],
-        "loss_fn": [("detached", detached), ("item", through_item), ("numpy", through_numpy),
-                    ("raises", lambda o, t: 1 / 0),
-                    ("not a mean", lambda o, t: F.cross_entropy(o, t, reduction="none")),
-                    ("nan", lambda o, t: F.cross_entropy(o, t) * NAN),
-                    ("one argument", lambda o: o.sum()), ("mse on labels", F.mse_loss)],
-        "data": [("nan inputs", (nan_x, y)), ("rows differ", (x, y[:4])),
-                 ("wrong width", (torch.randn(10, 5), y)),
-                 ("float targets", (x, torch.randn(10, 7))),
-                 ("integer inputs", (x.long(), y)), ("a string batch", [(x, y), "batch"]),
-                 ("no batches", []), ("no rows", (x[:0], y[:0])), ("inputs only", x)],
-        "inputs": [("nan", nan_x), ("integer", x.long()), ("wrong width", torch.randn(10, 5)),
-                   ("no rows", torch.zeros(0, 4)), ("a list", [[0.0] * 4])],
-        "vector": [("too long", torch.ones(p + 1)), ("nan", torch.full((p,), NAN)),
-                   ("complex", torch.ones(p, dtype=torch.complex64)), ("2-D", torch.ones(1, p))],
-        "layer": [("a linear layer", "0"), ("no such name", "nope"), ("an index", 1),
-                  ("another module", nn.Tanh())],
+        "model_b": [
+            ("wider", nn.Sequential(nn.Linear(4, 6), nn.Linear(6, 3)).eval()),
+            ("nan weight", with_weight(NAN, seed=1)),
+            ("float64", network().double()),
+        ],
+        "loss_fn": [
+            ("detached", detached),
+            ("item", through_item),
+            ("numpy", through_numpy),
+            ("raises", lambda o, t: 1 / 0),
+            ("not a mean", lambda o, t: F.cross_entropy(o, t, reduction="none")),
+            ("nan", lambda o, t: F.cross_entropy(o, t) * NAN),
+            ("one argument", lambda o: o.sum()),
+            ("mse on labels", F.mse_loss),
+        ],
+        "data": [
+            ("nan inputs", (nan_x, y)),
+            ("rows differ", (x, y[:4])),
+            ("wrong width", (torch.randn(10, 5), y)),
+            ("float targets", (x, torch.randn(10, 7))),
+            ("integer inputs", (x.long(), y)),
+            ("a string batch", [(x, y), "batch"]),
+            ("no batches", []),
+            ("no rows", (x[:0], y[:0])),
+            ("inputs only", x),
+        ],
+        "inputs": [
+            ("nan", nan_x),
+            ("integer", x.long()),
+            ("wrong width", torch.randn(10, 5)),
+            ("no rows", torch.zeros(0, 4)),
+            ("a list", [[0.0] * 4]),
+        ],
+        "vector": [
+            ("too long", torch.ones(p + 1)),
+            ("nan", torch.full((p,), NAN)),
+            ("complex", torch.ones(p, dtype=torch.complex64)),
+            ("2-D", torch.ones(1, p)),
+        ],
+        "layer": [
+            ("a linear layer", "0"),
+            ("no such name", "nope"),
+            ("an index", 1),
+            ("another module", nn.Tanh()),
+        ],
         "alphas": [("nan", [NAN]), ("strings", ["a"]), ("objects", np.array([1, 2], dtype=object))],
-        "params": [("a string", [torch.ones(2), "a"]), ("integer", torch.ones(3, dtype=torch.long)),
-                   ("nan", torch.full((3,), NAN))],
-        "fn": [("not scalar", lambda a: a), ("item", lambda a: torch.tensor(a.sum().item())),
-               ("nan", lambda a: a.log().sum() * NAN)],
-        "snapshots": [("same model", [network()] * 3), ("one", [np.ones(3)]),
-                      ("lengths differ", [np.ones(3), np.ones(4)]),
-                      ("strings", [torch.ones(3), ["a", "b", "c"]])],
-        "weight_matrix": [("1-D", np.zeros(4)), ("no rows", np.zeros((0, 3))),
-                          ("strings", [["a", "b"]]),
-                          ("complex", torch.ones(2, 2, dtype=torch.complex64))],
+        "params": [
+            ("a string", [torch.ones(2), "a"]),
+            ("integer", torch.ones(3, dtype=torch.long)),
+            ("nan", torch.full((3,), NAN)),
+        ],
+        "fn": [
+            ("not scalar", lambda a: a),
+            ("item", lambda a: torch.tensor(a.sum().item())),
+            ("nan", lambda a: a.log().sum() * NAN),
+        ],
+        "snapshots": [
+            ("same model", [network()] * 3),
+            ("one", [np.ones(3)]),
+            ("lengths differ", [np.ones(3), np.ones(4)]),
+            ("strings", [torch.ones(3), ["a", "b", "c"]]),
+        ],
+        "weight_matrix": [
+            ("1-D", np.zeros(4)),
+            ("no rows", np.zeros((0, 3))),
+            ("strings", [["a", "b"]]),
+            ("complex", torch.ones(2, 2, dtype=torch.complex64)),
+        ],
     }
 
 
 #: (probe, mistake) pairs that are not mistakes for that probe: interpolate and loss_plane take
 #: no gradient, near_zero_weight_ratio reads weights only, sensitivity needs no trainable
 #: parameter, project_trajectory may place the same snapshot twice.
-MEASURABLE = {("interpolate", "detached"), ("interpolate", "item"), ("interpolate", "numpy"),
-              ("loss_plane", "detached"), ("loss_plane", "item"), ("loss_plane", "numpy"),
-              ("near_zero_weight_ratio", "train mode"), ("near_zero_weight_ratio", "wrong width"),
-              ("sensitivity", "frozen"), ("project_trajectory", "same model")}
+MEASURABLE = {
+    ("interpolate", "detached"),
+    ("interpolate", "item"),
+    ("interpolate", "numpy"),
+    ("loss_plane", "detached"),
+    ("loss_plane", "item"),
+    ("loss_plane", "numpy"),
+    ("near_zero_weight_ratio", "train mode"),
+    ("near_zero_weight_ratio", "wrong width"),
+    ("sensitivity", "frozen"),
+    ("project_trajectory", "same model"),
+}
 
 
 ARGUMENTS = [(name, argument) for name in PROBE_NAMES for argument in valid_arguments()[name]]
 
 
 def _bad_value(draw_from, argument: str):
-    return draw_from(st.one_of(
-        st.sampled_from(range(len(_junk()))).map(lambda i: _junk()[i]),
-        st.sampled_from(range(len(_mistakes().get(argument, [("none", None)]))))
-          .map(lambda i: _mistakes().get(argument, [("none", None)])[i][1]),
-        st.floats(allow_nan=True, allow_infinity=True),
-        st.integers(-3, 3),
-        st.text(max_size=3),
-        st.lists(st.floats(allow_nan=True), max_size=3),
-    ))
+    return draw_from(
+        st.one_of(
+            st.sampled_from(range(len(_junk()))).map(lambda i: _junk()[i]),
+            st.sampled_from(range(len(_mistakes().get(argument, [("none", None)])))).map(
+                lambda i: _mistakes().get(argument, [("none", None)])[i][1]
+            ),
+            st.floats(allow_nan=True, allow_infinity=True),
+            st.integers(-3, 3),
+            st.text(max_size=3),
+            st.lists(st.floats(allow_nan=True), max_size=3),
+        )
+    )
 
 
 def call_with(name: str, argument: str, value):
@@ -227,7 +395,8 @@ def assert_refused_properly(error, name, argument, value):
     if error is None:  # a value that happened to be valid (an int for a float, ...)
         return
     assert isinstance(error, DlverifyError), (
-        f"{name}({argument}={value!r}) raised a raw {type(error).__name__}: {error}")
+        f"{name}({argument}={value!r}) raised a raw {type(error).__name__}: {error}"
+    )
     assert str(error).strip(), f"{name}({argument}={value!r}) raised an empty {type(error)}"
 
 
@@ -292,6 +461,7 @@ def test_a_model_that_detaches_its_output_is_refused():
 
 def test_a_loss_that_reaches_only_some_parameters_is_still_measured():
     """Unused parameters have a zero gradient legitimately; only a loss reaching none is refused."""
+
     class HalfUsed(nn.Module):
         def __init__(self):
             super().__init__()
@@ -307,8 +477,9 @@ def test_a_loss_that_reaches_only_some_parameters_is_still_measured():
 
 def test_gradcheck_refuses_a_function_with_no_gradient_path():
     with pytest.raises(ProbeError, match="no gradient path to params"):
-        gradcheck(lambda a: torch.tensor(float((a ** 2).sum().detach())),
-                  torch.ones(3, dtype=torch.float64))
+        gradcheck(
+            lambda a: torch.tensor(float((a**2).sum().detach())), torch.ones(3, dtype=torch.float64)
+        )
 
 
 def test_interpolate_needs_no_gradient_so_a_detached_loss_is_fine_there():
@@ -389,13 +560,18 @@ def test_a_loss_that_becomes_nan_from_finite_inputs_is_still_a_non_finite_loss_e
 
 # --- the same snapshot twice --------------------------------------------------------------------
 
-@pytest.mark.parametrize("make", [
-    lambda m: [m] * 3,
-    lambda m: [m.state_dict(), m.state_dict()],  # state_dict() shares the parameters' memory
-    lambda m: [m[0].weight.detach()] * 2,
-    lambda m: [m[0].weight.detach().numpy()] * 2,
-    lambda m: [{"w": m[0].weight.detach().clone()}, m.state_dict(), m.state_dict()],
-], ids=["model", "state_dict", "tensor", "array", "later"])
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda m: [m] * 3,
+        lambda m: [m.state_dict(), m.state_dict()],  # state_dict() shares the parameters' memory
+        lambda m: [m[0].weight.detach()] * 2,
+        lambda m: [m[0].weight.detach().numpy()] * 2,
+        lambda m: [{"w": m[0].weight.detach().clone()}, m.state_dict(), m.state_dict()],
+    ],
+    ids=["model", "state_dict", "tensor", "array", "later"],
+)
 def test_weight_pca_refuses_the_same_weights_twice(make):
     """Before: weight_pca([model] * 3) returned all-zero projections and ratios."""
     with pytest.raises(ProbeError, match=r"snapshots \d and \d are the same weights in memory"):
@@ -417,6 +593,7 @@ def test_weight_pca_accepts_copies_and_the_rows_of_one_matrix():
 
 # --- sizes checked before any copy --------------------------------------------------------------
 
+
 def test_minimal_ratio_refuses_too_many_parameters_before_copying_the_model(monkeypatch):
     """Before: a float64 deep copy came first (+3 GB and 13 s at 350 M parameters)."""
     copied = []
@@ -428,6 +605,7 @@ def test_minimal_ratio_refuses_too_many_parameters_before_copying_the_model(monk
 
 
 # --- convergence --------------------------------------------------------------------------------
+
 
 def test_an_unconverged_top_eigenvalue_warns_by_default_and_raises_when_strict():
     """Before: max_iter=1 returned -0.004 for a true 0.476 with only converged=False."""
@@ -448,37 +626,70 @@ def test_a_converged_top_eigenvalue_is_silent_even_when_strict():
 
 # --- argument types and ranges ------------------------------------------------------------------
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: hessian(network(), F.cross_entropy, batch(), chunk_size=2.5),
-     r"chunk_size must be an integer >= 1, got 2\.5 \(float\); pass e\.g\. chunk_size=2"),
-    (lambda: top_eigenvalue(network(), F.cross_entropy, batch(), max_iter=10.0),
-     r"max_iter must be an integer >= 1, got 10\.0 \(float\); pass e\.g\. max_iter=10"),
-    (lambda: sharpness(network(), F.cross_entropy, batch(), restarts=True),
-     r"restarts must be an integer >= 1, got True \(bool\)"),
-    (lambda: weight_pca([np.ones(3), np.zeros(3)], n_components=1.5),
-     r"n_components must be an integer"),
-    (lambda: cluster_weights(np.eye(3), k=np.float64(2.0), seed=0), r"k must be an integer"),
-    (lambda: cluster_weights(np.eye(3), k=2, seed=-1), r"seed must be >= 0"),
-    (lambda: sensitivity(network(), batch()[0], chunk_size="8"), r"chunk_size must be an integer"),
-    (lambda: sharpness(network(), F.cross_entropy, batch(), epsilon=INF),
-     r"epsilon must be a finite number, got inf"),
-    (lambda: near_zero_weight_ratio(network(), "0.1"), r"threshold must be a real number"),
-    (lambda: minimal_ratio(network(), F.cross_entropy, batch(), tol=NAN), r"tol must be a finite"),
-    (lambda: minimal_ratio(network(), F.cross_entropy, batch(), dtype="float64"),
-     r"dtype must be a floating-point torch\.dtype"),
-    (lambda: top_eigenvalue(network(), F.cross_entropy, batch(), generator=0),
-     r"generator must be a torch\.Generator or None.*manual_seed"),
-    (lambda: sensitivity(network(), batch()[0], softmax="no"), r"softmax must be True or False"),
-    (lambda: grad_norm(network(), "cross_entropy", batch()),
-     r"loss_fn must be a function.*cross_entropy"),
-    (lambda: grad_norm(network().state_dict(), F.cross_entropy, batch()),
-     r"model must be a torch\.nn\.Module, got OrderedDict"),
-    (lambda: interpolate(network(), network(1), F.cross_entropy, batch(), "0.5"),
-     r"alphas must be real numbers"),
-    (lambda: saturation(network(), batch()[0], 1), r"layer must be a submodule .* or its name"),
-    (lambda: weight_pca([np.ones(3), np.zeros(3)], layer=0), r"layer must be a parameter-name"),
-    (lambda: gradcheck("sum", torch.ones(3)), r"fn must be a function"),
-])
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: hessian(network(), F.cross_entropy, batch(), chunk_size=2.5),
+            r"chunk_size must be an integer >= 1, got 2\.5 \(float\); pass e\.g\. chunk_size=2",
+        ),
+        (
+            lambda: top_eigenvalue(network(), F.cross_entropy, batch(), max_iter=10.0),
+            r"max_iter must be an integer >= 1, got 10\.0 \(float\); pass e\.g\. max_iter=10",
+        ),
+        (
+            lambda: sharpness(network(), F.cross_entropy, batch(), restarts=True),
+            r"restarts must be an integer >= 1, got True \(bool\)",
+        ),
+        (
+            lambda: weight_pca([np.ones(3), np.zeros(3)], n_components=1.5),
+            r"n_components must be an integer",
+        ),
+        (lambda: cluster_weights(np.eye(3), k=np.float64(2.0), seed=0), r"k must be an integer"),
+        (lambda: cluster_weights(np.eye(3), k=2, seed=-1), r"seed must be >= 0"),
+        (
+            lambda: sensitivity(network(), batch()[0], chunk_size="8"),
+            r"chunk_size must be an integer",
+        ),
+        (
+            lambda: sharpness(network(), F.cross_entropy, batch(), epsilon=INF),
+            r"epsilon must be a finite number, got inf",
+        ),
+        (lambda: near_zero_weight_ratio(network(), "0.1"), r"threshold must be a real number"),
+        (
+            lambda: minimal_ratio(network(), F.cross_entropy, batch(), tol=NAN),
+            r"tol must be a finite",
+        ),
+        (
+            lambda: minimal_ratio(network(), F.cross_entropy, batch(), dtype="float64"),
+            r"dtype must be a floating-point torch\.dtype",
+        ),
+        (
+            lambda: top_eigenvalue(network(), F.cross_entropy, batch(), generator=0),
+            r"generator must be a torch\.Generator or None.*manual_seed",
+        ),
+        (
+            lambda: sensitivity(network(), batch()[0], softmax="no"),
+            r"softmax must be True or False",
+        ),
+        (
+            lambda: grad_norm(network(), "cross_entropy", batch()),
+            r"loss_fn must be a function.*cross_entropy",
+        ),
+        (
+            lambda: grad_norm(network().state_dict(), F.cross_entropy, batch()),
+            r"model must be a torch\.nn\.Module, got OrderedDict",
+        ),
+        (
+            lambda: interpolate(network(), network(1), F.cross_entropy, batch(), "0.5"),
+            r"alphas must be real numbers",
+        ),
+        (lambda: saturation(network(), batch()[0], 1), r"layer must be a submodule .* or its name"),
+        (lambda: weight_pca([np.ones(3), np.zeros(3)], layer=0), r"layer must be a parameter-name"),
+        (lambda: gradcheck("sum", torch.ones(3)), r"fn must be a function"),
+    ],
+)
 def test_arguments_of_the_wrong_type_or_range_say_what_to_pass(call, message):
     with pytest.raises(ProbeError, match=message):
         call()
@@ -489,6 +700,9 @@ def test_errors_from_the_callers_model_and_loss_say_what_failed_and_keep_the_cau
     with pytest.raises(ProbeError, match=r"inputs of shape \(10, 5\).*RuntimeError") as info:
         grad_norm(network(), F.cross_entropy, (torch.randn(10, 5), y))
     assert isinstance(info.value.__cause__, RuntimeError)
-    with pytest.raises(ProbeError, match=r"loss_fn\(outputs, targets\), with targets of shape "
-                                         r"\(10, 7\)"):
+    with pytest.raises(
+        ProbeError,
+        match=r"loss_fn\(outputs, targets\), with targets of shape "
+        r"\(10, 7\)",
+    ):
         grad_norm(network(), F.cross_entropy, (x, torch.randn(10, 7)))

@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 from dlverify.errors import ProbeError
 from dlverify.probes import hessian_operator, spectral_density
 from dlverify.probes._lanczos import Lanczos, rademacher
-from tests._spectral_helpers import (F64, QuadraticLoss, classification, mlp,
-                                     reference_hessian)
+from tests._spectral_helpers import F64, QuadraticLoss, classification, mlp, reference_hessian
 
 # torch.func.hessian (jacfwd) uses torch.jit.script internally, deprecated in torch 2.13.
 pytestmark = pytest.mark.filterwarnings(
-    "ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning"
+)
 
 CPU = torch.device("cpu")
 # The module, which the package's function of the same name hides.
@@ -59,8 +59,7 @@ def test_block_products_are_the_single_products_and_the_dense_hessian_products(m
 
 @pytest.mark.parametrize("blocks", [False, True], ids=["columns", "blocks"])
 @pytest.mark.parametrize("m", [1, 5, 16, 17, 33])
-def test_products_by_columns_and_by_blocks_are_the_dense_hessian_products(m, blocks,
-                                                                          monkeypatch):
+def test_products_by_columns_and_by_blocks_are_the_dense_hessian_products(m, blocks, monkeypatch):
     # Columns on a CPU, blocks of CHUNK columns on a GPU: both ways forced here on the CPU
     # (m = 17 and 33 leave a lone column or a short block after the full ones).
     monkeypatch.setattr(hessian_operator_module, "_blocks_on", lambda device: blocks)
@@ -74,8 +73,14 @@ def test_products_by_columns_and_by_blocks_are_the_dense_hessian_products(m, blo
 def test_lockstep_density_runs_are_the_runs_each_start_vector_gives_alone():
     model, data, h = problem(7, sizes=(3, 6, 3), n=40)
     n_runs, n_iter = 4, 9
-    result = spectral_density(model, F.cross_entropy, data, n_runs=n_runs, n_iter=n_iter,
-                              generator=torch.Generator().manual_seed(11))
+    result = spectral_density(
+        model,
+        F.cross_entropy,
+        data,
+        n_runs=n_runs,
+        n_iter=n_iter,
+        generator=torch.Generator().manual_seed(11),
+    )
     # Alone: the same start vectors (drawn first, in run order), one Lanczos run after another
     # on the dense Hessian.
     g = torch.Generator().manual_seed(11)
@@ -94,16 +99,23 @@ def test_lockstep_density_moments_are_the_dense_spectrum_moments_for_each_start_
     # Gauss quadrature: run r's Σ τ θ^p = v_rᵀ H^p v_r / P exactly for p < 2·n_iter.
     model, data, h = problem(8)
     n_runs, n_iter = 3, 4
-    result = spectral_density(model, F.cross_entropy, data, n_runs=n_runs, n_iter=n_iter,
-                              generator=torch.Generator().manual_seed(2))
+    result = spectral_density(
+        model,
+        F.cross_entropy,
+        data,
+        n_runs=n_runs,
+        n_iter=n_iter,
+        generator=torch.Generator().manual_seed(2),
+    )
     g = torch.Generator().manual_seed(2)
-    starts = torch.stack([rademacher(h.shape[0], g, device=CPU, dtype=F64)
-                          for _ in range(n_runs)]).numpy()
+    starts = torch.stack(
+        [rademacher(h.shape[0], g, device=CPU, dtype=F64) for _ in range(n_runs)]
+    ).numpy()
     dense = h.numpy()
     power = np.eye(dense.shape[0])
     for p in range(2 * n_iter):
         expected = np.einsum("ri,ij,rj->r", starts, power, starts) / dense.shape[0]
-        got = np.sum(result.weights * result.nodes ** p, axis=1)
+        got = np.sum(result.weights * result.nodes**p, axis=1)
         np.testing.assert_allclose(got, expected, rtol=1e-8, atol=1e-13, err_msg=f"p={p}")
         power = power @ dense
 
@@ -113,8 +125,9 @@ def test_lockstep_runs_that_break_down_still_find_the_whole_spectrum():
     # has dimension 2 < P = 4, so each run breaks down and draws fresh normal vectors.
     loss = QuadraticLoss(torch.diag(torch.tensor([1.0, 1.0, 2.0, 2.0], dtype=F64)))
     model, data = loss.problem()
-    result = spectral_density(model, loss, data, n_runs=2, n_iter=4,
-                              generator=torch.Generator().manual_seed(0))
+    result = spectral_density(
+        model, loss, data, n_runs=2, n_iter=4, generator=torch.Generator().manual_seed(0)
+    )
     for run in range(2):  # with the fresh vectors, all of the spectrum is found
         np.testing.assert_allclose(result.nodes[run], [1.0, 1.0, 2.0, 2.0], atol=1e-10)
         np.testing.assert_allclose(result.weights[run].sum(), 1.0, atol=1e-12)

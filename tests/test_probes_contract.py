@@ -17,9 +17,19 @@ from torch import nn
 
 from dlverify.data import TensorData
 from dlverify.errors import ConvergenceWarning, ModelModeError, NonFiniteLossError, ProbeError
-from dlverify.probes import (grad_norm, hessian, hvp, interpolate, minimal_ratio,
-                             near_zero_weight_ratio, per_layer_grad_norms, saturation, sensitivity,
-                             sharpness, top_eigenvalue)
+from dlverify.probes import (
+    grad_norm,
+    hessian,
+    hvp,
+    interpolate,
+    minimal_ratio,
+    near_zero_weight_ratio,
+    per_layer_grad_norms,
+    saturation,
+    sensitivity,
+    sharpness,
+    top_eigenvalue,
+)
 from tests._problems import DEVICES, batch, classifier
 
 
@@ -59,11 +69,14 @@ def few_lanczos_steps(model, data, generator):
 def snapshot(model):
     return {
         "state": {k: v.clone() for k, v in model.state_dict().items()},
-        "grads": {n: None if p.grad is None else p.grad.clone() for n, p in model.named_parameters()},
+        "grads": {
+            n: None if p.grad is None else p.grad.clone() for n, p in model.named_parameters()
+        },
         "requires_grad": {n: p.requires_grad for n, p in model.named_parameters()},
         "training": {n: m.training for n, m in model.named_modules()},
-        "hooks": {n: (len(m._forward_hooks), len(m._forward_pre_hooks))
-                  for n, m in model.named_modules()},
+        "hooks": {
+            n: (len(m._forward_hooks), len(m._forward_pre_hooks)) for n, m in model.named_modules()
+        },
     }
 
 
@@ -81,6 +94,7 @@ def assert_same(before, after):
 
 
 # --- the caller's model is left alone -------------------------------------------------------
+
 
 def test_probes_leave_an_eval_mode_model_untouched():
     model = classifier().eval()
@@ -112,6 +126,7 @@ def test_probe_results_do_not_depend_on_a_pure_model_mode():
 
 # --- train mode with mode-dependent modules is refused --------------------------------------
 
+
 @pytest.mark.parametrize("kind", ["dropout", "batchnorm"])
 def test_every_model_probe_refuses_training_mode_with_mode_dependent_modules(kind):
     model = classifier(dropout=kind == "dropout", batchnorm=kind == "batchnorm")
@@ -129,8 +144,10 @@ def test_every_model_probe_refuses_training_mode_with_mode_dependent_modules(kin
         "sensitivity": lambda: sensitivity(model, x),
         "saturation": lambda: saturation(model, x, "2"),
     }
-    for name, call in calls.items():
-        with pytest.raises(ModelModeError, match=rf"training mode .*'{module}'.*call model(_a)?\.eval\(\)"):
+    for call in calls.values():
+        with pytest.raises(
+            ModelModeError, match=rf"training mode .*'{module}'.*call model(_a)?\.eval\(\)"
+        ):
             call()
     assert model.training and all(m.training for m in model.modules())
 
@@ -148,6 +165,7 @@ def test_batchnorm_without_running_statistics_is_mode_independent():
 
 
 # --- errors ---------------------------------------------------------------------------------
+
 
 def test_empty_data_is_refused():
     model = classifier().eval()
@@ -196,8 +214,19 @@ def test_a_model_without_trainable_parameters_is_refused():
         grad_norm(model, F.cross_entropy, batch())
 
 
-@pytest.mark.parametrize("probe", ["grad_norm", "hvp", "hessian", "top_eigenvalue",
-                                   "minimal_ratio", "sharpness", "interpolate", "per_layer_grad_norms"])
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "grad_norm",
+        "hvp",
+        "hessian",
+        "top_eigenvalue",
+        "minimal_ratio",
+        "sharpness",
+        "interpolate",
+        "per_layer_grad_norms",
+    ],
+)
 def test_a_nan_loss_raises_non_finite_loss_error(probe):
     """Finite weights and data, a loss that is NaN: the loss check, not the input checks."""
     model = classifier().eval()
@@ -230,6 +259,7 @@ def test_sensitivity_raises_non_finite_loss_error_when_the_jacobian_overflows():
 
 # --- devices --------------------------------------------------------------------------------
 
+
 # Named ``probe_device``, not ``device``: the dlverify plugin parametrizes every test that
 # asks for a ``device`` fixture from --device; this test runs on CUDA whenever there is one.
 @pytest.mark.parametrize("probe_device", DEVICES)
@@ -243,7 +273,13 @@ def test_every_probe_runs_on_the_device_and_agrees_with_cpu(probe_device):
     assert got["hvp"].device.type == device and got["hessian"].device.type == device
     assert got["top_eigenvalue"].eigenvector.device.type == device
     # Float32 on different kernels: agree to a few float32 ulps of the values' scale.
-    for name in ["grad_norm", "minimal_ratio", "sensitivity", "saturation", "near_zero_weight_ratio"]:
+    for name in [
+        "grad_norm",
+        "minimal_ratio",
+        "sensitivity",
+        "saturation",
+        "near_zero_weight_ratio",
+    ]:
         assert got[name] == pytest.approx(expected[name], rel=1e-4, abs=1e-6), name
     torch.testing.assert_close(got["hvp"].cpu(), expected["hvp"], rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(got["hessian"].cpu(), expected["hessian"], rtol=1e-4, atol=1e-5)

@@ -17,12 +17,21 @@ from torch import nn
 from torch.func import functional_call
 
 from dlverify.errors import ConvergenceWarning, ProbeError
-from dlverify.probes import (grad_norm, hessian, hvp, minimal_ratio, near_zero_weight_ratio,
-                             per_layer_grad_norms, top_eigenvalue)
+from dlverify.probes import (
+    grad_norm,
+    hessian,
+    hvp,
+    minimal_ratio,
+    near_zero_weight_ratio,
+    per_layer_grad_norms,
+    top_eigenvalue,
+)
 from tests._spectral_helpers import QuadraticLoss
 
 # torch.func.hessian (jacfwd) uses torch.jit.script internally, deprecated in torch 2.13.
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning"
+)
 
 F64 = torch.float64
 seeds = st.integers(0, 2**31 - 1)
@@ -81,6 +90,7 @@ def split(x, y, sizes):
 
 # --- dense Hessian --------------------------------------------------------------------------
 
+
 def test_hessian_of_linear_regression_is_two_over_n_xtx():
     model, x, y = regression(0, n=25, d=4)
     a = design(x)
@@ -98,9 +108,13 @@ def test_hessian_of_softmax_regression_matches_closed_form():
     s = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
     xt = design(x)
     h4 = torch.einsum("icd,ij,ik->cjdk", s, xt, xt) / n
-    order = [k * (d + 1) + j for k in range(c) for j in range(d)] + [k * (d + 1) + d for k in range(c)]
+    order = [k * (d + 1) + j for k in range(c) for j in range(d)] + [
+        k * (d + 1) + d for k in range(c)
+    ]
     expected = h4.reshape(c * (d + 1), c * (d + 1))[order][:, order]
-    torch.testing.assert_close(hessian(model, F.cross_entropy, (x, y)), expected, rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        hessian(model, F.cross_entropy, (x, y)), expected, rtol=0, atol=1e-12
+    )
 
 
 def test_hessian_matches_torch_func_hessian_across_batches_and_chunks():
@@ -132,6 +146,7 @@ def test_hessian_covers_only_trainable_parameters():
 
 # --- Hessian-vector products ----------------------------------------------------------------
 
+
 def test_hvp_is_the_dense_hessian_times_the_vector():
     model = mlp(5)
     x, y = classification(5)
@@ -144,8 +159,9 @@ def test_hvp_works_with_mse_loss():
     # Forward-over-reverse fails on F.mse_loss in torch 2.x (pytorch/pytorch#123996).
     model, x, y = regression(6)
     v = torch.arange(4, dtype=F64)
-    torch.testing.assert_close(hvp(model, mse, (x, y), v), 2 / 20 * design(x).T @ (design(x) @ v),
-                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(
+        hvp(model, mse, (x, y), v), 2 / 20 * design(x).T @ (design(x) @ v), rtol=0, atol=1e-12
+    )
 
 
 @settings(max_examples=15, deadline=None)
@@ -171,6 +187,7 @@ def test_hvp_rejects_a_vector_of_the_wrong_length():
 
 
 # --- gradient norms -------------------------------------------------------------------------
+
 
 def test_grad_norm_matches_closed_form_gradient_of_least_squares():
     model, x, y = regression(8)
@@ -211,19 +228,22 @@ def test_per_layer_grad_norms_partition_the_full_gradient():
     total = grad_norm(model, F.cross_entropy, (x, y))
     assert np.sqrt(sum(v**2 for v in norms.values())) == pytest.approx(total, rel=1e-12)
     grads = torch.func.grad(lambda p: F.cross_entropy(functional_call(model, p, (x,)), y))(
-        {n: p.detach() for n, p in model.named_parameters()})
+        {n: p.detach() for n, p in model.named_parameters()}
+    )
     for name, value in norms.items():
         assert value == pytest.approx(float(grads[name].norm()), rel=1e-12)
 
 
 # --- spectrum -------------------------------------------------------------------------------
 
+
 def test_top_eigenvalue_matches_eigvalsh_of_the_dense_hessian():
     model = mlp(10, sizes=(3, 6, 3))
     x, y = classification(10, n=40)
     eigenvalues = np.linalg.eigvalsh(reference_hessian(model, F.cross_entropy, x, y).numpy())
-    result = top_eigenvalue(model, F.cross_entropy, (x, y), tol=1e-8,
-                            generator=torch.Generator().manual_seed(0))
+    result = top_eigenvalue(
+        model, F.cross_entropy, (x, y), tol=1e-8, generator=torch.Generator().manual_seed(0)
+    )
     scale = np.abs(eigenvalues).max()
     assert result.converged
     assert result.value == pytest.approx(eigenvalues[-1], abs=1e-8 * scale)
@@ -254,13 +274,18 @@ def test_top_eigenvalue_is_deterministic_given_the_generator():
     model = mlp(12)
     data = classification(12)
     with pytest.warns(ConvergenceWarning, match="did not converge in 3 Lanczos steps"):
-        runs = [top_eigenvalue(model, F.cross_entropy, data, max_iter=3,
-                               generator=torch.Generator().manual_seed(7)) for _ in range(2)]
+        runs = [
+            top_eigenvalue(
+                model, F.cross_entropy, data, max_iter=3, generator=torch.Generator().manual_seed(7)
+            )
+            for _ in range(2)
+        ]
     assert runs[0].value == runs[1].value and runs[0].residual == runs[1].residual
     assert runs[0].iterations == 3 and not runs[0].converged
     with pytest.warns(ConvergenceWarning):
-        other = top_eigenvalue(model, F.cross_entropy, data, max_iter=3,
-                               generator=torch.Generator().manual_seed(8))
+        other = top_eigenvalue(
+            model, F.cross_entropy, data, max_iter=3, generator=torch.Generator().manual_seed(8)
+        )
     assert other.value != runs[0].value
 
 

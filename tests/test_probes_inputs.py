@@ -38,12 +38,22 @@ def bias_free_linear(weight: torch.Tensor) -> nn.Linear:
 
 # --- sensitivity ----------------------------------------------------------------------------
 
+
 def test_sensitivity_matches_jacrev_computed_directly():
     model = network(0)
     x = inputs(0)
-    expected = torch.stack([
-        torch.func.jacrev(lambda z: torch.softmax(model(z.unsqueeze(0)).squeeze(0), -1))(row).norm()
-        for row in x]).mean().detach()
+    expected = (
+        torch.stack(
+            [
+                torch.func.jacrev(lambda z: torch.softmax(model(z.unsqueeze(0)).squeeze(0), -1))(
+                    row
+                ).norm()
+                for row in x
+            ]
+        )
+        .mean()
+        .detach()
+    )
     assert sensitivity(model, x) == pytest.approx(float(expected), rel=1e-12)
     assert sensitivity(model, x, chunk_size=2) == pytest.approx(float(expected), rel=1e-12)
 
@@ -52,7 +62,8 @@ def test_sensitivity_of_a_linear_model_without_softmax_is_the_weight_norm():
     weight = torch.randn(3, 4, generator=torch.Generator().manual_seed(1), dtype=F64)
     model = bias_free_linear(weight)
     assert sensitivity(model, inputs(1, shape=(4,)), softmax=False) == pytest.approx(
-        float(weight.norm()), rel=1e-12)
+        float(weight.norm()), rel=1e-12
+    )
 
 
 def test_sensitivity_of_a_softmax_regression_matches_its_closed_form():
@@ -78,7 +89,8 @@ def test_scaling_the_weights_by_c_is_c_times_scaling_the_inputs_by_c(seed, c):
     assert scaled_weights == pytest.approx(c * scaled_inputs, rel=1e-10)
     # Without the softmax the Jacobian is W itself: linear in the weight scale.
     assert sensitivity(bias_free_linear(c * weight), x, softmax=False) == pytest.approx(
-        c * sensitivity(bias_free_linear(weight), x, softmax=False), rel=1e-12)
+        c * sensitivity(bias_free_linear(weight), x, softmax=False), rel=1e-12
+    )
 
 
 def test_sensitivity_rejects_bad_inputs():
@@ -93,9 +105,12 @@ def test_sensitivity_rejects_bad_inputs():
 
 # --- saturation -----------------------------------------------------------------------------
 
+
 def test_saturation_counts_sigmoid_outputs_within_the_margin_of_zero_and_one():
     model = nn.Sequential(nn.Identity(), nn.Sigmoid())
-    logits = torch.tensor([[-10.0, -2.0, 0.0], [2.0, 3.0, 10.0]])  # σ: 4.5e-5, .12, .5, .88, .953, .99995
+    logits = torch.tensor(
+        [[-10.0, -2.0, 0.0], [2.0, 3.0, 10.0]]
+    )  # σ: 4.5e-5, .12, .5, .88, .953, .99995
     assert saturation(model, logits, model[1], margin=0.05) == pytest.approx(3 / 6)
     assert saturation(model, logits, "1", margin=0.2) == pytest.approx(5 / 6)
 
@@ -116,7 +131,9 @@ def test_saturation_removes_its_hook_and_refuses_other_layers():
     x = inputs(5)
     saturation(model, x, model[2])
     assert all(not m._forward_hooks for m in model.modules())
-    with pytest.raises(ProbeError, match="'1' is Linear; saturation is defined for nn.Sigmoid and nn.Tanh"):
+    with pytest.raises(
+        ProbeError, match="'1' is Linear; saturation is defined for nn.Sigmoid and nn.Tanh"
+    ):
         saturation(model, x, "1")
     with pytest.raises(ProbeError, match="no module named 'hidden'"):
         saturation(model, x, "hidden")
@@ -129,12 +146,15 @@ def test_saturation_removes_its_hook_and_refuses_other_layers():
 
 def test_saturation_counts_every_call_of_a_shared_layer():
     act = nn.Sigmoid()
-    model = nn.Sequential(act, nn.Identity(), act)  # σ(σ(x)) ∈ (0.5, 0.74): second call never saturates
+    model = nn.Sequential(
+        act, nn.Identity(), act
+    )  # σ(σ(x)) ∈ (0.5, 0.74): second call never saturates
     x = torch.tensor([[-20.0, 20.0]])
     assert saturation(model, x, act) == pytest.approx(2 / 4)
 
 
 # --- gradcheck ------------------------------------------------------------------------------
+
 
 def test_gradcheck_agrees_with_a_known_gradient():
     a = torch.randn(3, 4, generator=torch.Generator().manual_seed(6))

@@ -51,13 +51,16 @@ def exact_sharpness(model, x, y, epsilon):
     def loss(t):
         return float(F.mse_loss(x @ t[:d] + t[d], y))
 
-    worst = max(loss(theta + torch.tensor(s, dtype=F64) * radius)
-                for s in itertools.product([-1.0, 1.0], repeat=theta.numel()))
+    worst = max(
+        loss(theta + torch.tensor(s, dtype=F64) * radius)
+        for s in itertools.product([-1.0, 1.0], repeat=theta.numel())
+    )
     base = loss(theta)
     return 100 * (worst - base) / (1 + base)
 
 
 # --- sharpness ------------------------------------------------------------------------------
+
 
 def test_sharpness_finds_the_exact_maximum_over_the_box_for_least_squares():
     model, x, y = regression(0)
@@ -75,8 +78,11 @@ def test_sharpness_result_is_an_immutable_float_that_pickles_with_its_fields():
     result = SharpnessResult(1.5, loss=0.25, max_loss=0.3, epsilon=1e-3, evaluations=7)
     assert result * 2 == 3.0 and f"{result:.2f}" == "1.50"
     clone = pickle.loads(pickle.dumps(result))
-    assert repr(clone) == repr(result) == (
-        "SharpnessResult(value=1.5, loss=0.25, max_loss=0.3, epsilon=0.001, evaluations=7)")
+    assert (
+        repr(clone)
+        == repr(result)
+        == ("SharpnessResult(value=1.5, loss=0.25, max_loss=0.3, epsilon=0.001, evaluations=7)")
+    )
     with pytest.raises(AttributeError, match="immutable"):
         result.loss = 0.0
 
@@ -85,8 +91,15 @@ def test_sharpness_result_is_an_immutable_float_that_pickles_with_its_fields():
 @given(seed=seeds, epsilon=st.sampled_from([1e-3, 1e-2, 1e-1]))
 def test_sharpness_is_a_lower_bound_of_the_exact_value_and_non_negative(seed, epsilon):
     model, x, y = regression(seed, n=12)
-    value = sharpness(model, mse, (x, y), epsilon=epsilon, steps=5, restarts=1,
-                      generator=torch.Generator().manual_seed(seed)).value
+    value = sharpness(
+        model,
+        mse,
+        (x, y),
+        epsilon=epsilon,
+        steps=5,
+        restarts=1,
+        generator=torch.Generator().manual_seed(seed),
+    ).value
     exact = exact_sharpness(model, x, y, epsilon)
     assert 0 <= value <= exact * (1 + 1e-12) + 1e-12
 
@@ -110,9 +123,18 @@ def test_sharpness_is_deterministic_given_the_generator_and_batching_invariant()
     model = nn.Sequential(nn.Linear(3, 6), nn.Tanh(), nn.Linear(6, 2)).double()
     g = torch.Generator().manual_seed(2)
     x, y = torch.randn(30, 3, generator=g, dtype=F64), torch.randint(0, 2, (30,), generator=g)
-    runs = [sharpness(model, F.cross_entropy, data, epsilon=1e-2, steps=5, restarts=2,
-                      generator=torch.Generator().manual_seed(5))
-            for data in [(x, y), (x, y), list(zip(torch.split(x, 7), torch.split(y, 7)))]]
+    runs = [
+        sharpness(
+            model,
+            F.cross_entropy,
+            data,
+            epsilon=1e-2,
+            steps=5,
+            restarts=2,
+            generator=torch.Generator().manual_seed(5),
+        )
+        for data in [(x, y), (x, y), list(zip(torch.split(x, 7), torch.split(y, 7)))]
+    ]
     assert runs[0] == runs[1]
     assert runs[2].value == pytest.approx(runs[0].value, rel=1e-9)
 
@@ -130,6 +152,7 @@ def test_sharpness_rejects_bad_settings():
 
 
 # --- interpolation --------------------------------------------------------------------------
+
 
 def classifier(seed: int):
     torch.manual_seed(seed)
@@ -158,15 +181,18 @@ def test_interpolation_at_zero_and_one_reproduces_each_models_loss(seed):
 def test_interpolation_evaluates_the_straight_line_including_extrapolation(seed, alphas):
     a, b = classifier(seed), classifier(seed + 1)
     x, y = classification(seed)
-    result = interpolate(a, b, F.cross_entropy, list(zip(torch.split(x, 10), torch.split(y, 10))),
-                         alphas)
+    result = interpolate(
+        a, b, F.cross_entropy, list(zip(torch.split(x, 10), torch.split(y, 10))), alphas
+    )
     np.testing.assert_array_equal(result.alphas, np.asarray(alphas))
     mid = classifier(seed)
     for alpha, loss in zip(alphas, result.loss):
         with torch.no_grad():
             for pm, pa, pb in zip(mid.parameters(), a.parameters(), b.parameters()):
                 pm.copy_((1 - alpha) * pa + alpha * pb)
-        assert loss == pytest.approx(float(F.cross_entropy(mid(x), y).detach()), rel=1e-12, abs=1e-12)
+        assert loss == pytest.approx(
+            float(F.cross_entropy(mid(x), y).detach()), rel=1e-12, abs=1e-12
+        )
 
 
 def test_interpolation_of_least_squares_is_the_closed_form_quadratic_in_alpha():
@@ -174,7 +200,9 @@ def test_interpolation_of_least_squares_is_the_closed_form_quadratic_in_alpha():
     alphas = np.array([-1.0, 0.0, 0.25, 0.5, 1.0, 2.0])
     result = interpolate(a, b, mse, (x, y), alphas)
     design = torch.cat([x, torch.ones(x.shape[0], 1, dtype=F64)], dim=1)
-    expected = [float(((design @ ((1 - t) * flat(a) + t * flat(b)) - y) ** 2).mean()) for t in alphas]
+    expected = [
+        float(((design @ ((1 - t) * flat(a) + t * flat(b)) - y) ** 2).mean()) for t in alphas
+    ]
     np.testing.assert_allclose(result.loss, expected, rtol=1e-12)
     assert result.accuracy is None  # float targets: no accuracy
     with pytest.raises(ValueError):
@@ -190,8 +218,12 @@ def test_interpolation_interpolates_batchnorm_statistics():
         b[1].running_var.fill_(4.0)
     x, y = classification(6)
     mid = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3)).double().eval()
-    mid.load_state_dict({k: (0.5 * va + 0.5 * b.state_dict()[k]) if va.is_floating_point() else va
-                         for k, va in a.state_dict().items()})
+    mid.load_state_dict(
+        {
+            k: (0.5 * va + 0.5 * b.state_dict()[k]) if va.is_floating_point() else va
+            for k, va in a.state_dict().items()
+        }
+    )
     result = interpolate(a, b, F.cross_entropy, (x, y), [0.5])
     assert result.loss[0] == pytest.approx(float(F.cross_entropy(mid(x), y).detach()), rel=1e-12)
 
@@ -200,11 +232,21 @@ def test_interpolation_needs_the_same_architecture_and_some_alphas():
     x, y = classification(7)
     a = classifier(7)
     with pytest.raises(ProbeError, match="same architecture"):
-        interpolate(a, nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)).double(),
-                    F.cross_entropy, (x, y), [0.5])
+        interpolate(
+            a,
+            nn.Sequential(nn.Linear(4, 5), nn.ReLU(), nn.Linear(5, 3)).double(),
+            F.cross_entropy,
+            (x, y),
+            [0.5],
+        )
     with pytest.raises(ProbeError, match="same architecture; their modules differ"):
-        interpolate(a, nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3)).double(),
-                    F.cross_entropy, (x, y), [0.5])
+        interpolate(
+            a,
+            nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3)).double(),
+            F.cross_entropy,
+            (x, y),
+            [0.5],
+        )
     with pytest.raises(ProbeError, match="alphas is empty"):
         interpolate(a, classifier(8), F.cross_entropy, (x, y), [])
     with pytest.raises(ProbeError, match="alphas must be finite"):

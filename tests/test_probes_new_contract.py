@@ -13,11 +13,15 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from dlverify.errors import ConvergenceWarning, ModelModeError, NonFiniteLossError
-from dlverify.probes import (eigenvalues, hessian_operator, hessian_trace, loss_plane,
-                             spectral_density)
+from dlverify.probes import (
+    eigenvalues,
+    hessian_operator,
+    hessian_trace,
+    loss_plane,
+    spectral_density,
+)
 from tests._problems import DEVICES, batch, classifier
 
 
@@ -36,8 +40,9 @@ def run_new_probes(model, data):
     return {
         "operator": op @ torch.ones(op.shape[0], device=device),
         "eigenvalues": eigenvalues(model, F.cross_entropy, data, k=2, max_iter=10, generator=g()),
-        "smallest": eigenvalues(model, F.cross_entropy, data, which="smallest", max_iter=10,
-                                generator=g()),
+        "smallest": eigenvalues(
+            model, F.cross_entropy, data, which="smallest", max_iter=10, generator=g()
+        ),
         "trace": hessian_trace(model, F.cross_entropy, data, n_samples=9, generator=g()),
         "density": spectral_density(model, F.cross_entropy, data, n_iter=5, generator=g()),
         "plane": loss_plane(model, F.cross_entropy, data, steps=3, generator=g()),
@@ -47,8 +52,9 @@ def run_new_probes(model, data):
 def snapshot(model):
     return {
         "state": {k: v.clone() for k, v in model.state_dict().items()},
-        "grads": {n: None if p.grad is None else p.grad.clone()
-                  for n, p in model.named_parameters()},
+        "grads": {
+            n: None if p.grad is None else p.grad.clone() for n, p in model.named_parameters()
+        },
         "requires_grad": {n: p.requires_grad for n, p in model.named_parameters()},
         "training": {n: m.training for n, m in model.named_modules()},
     }
@@ -111,14 +117,16 @@ def test_new_probes_run_on_the_device_and_agree_with_cpu(probe_device):
     model = classifier(3).eval()
     data = batch(3)
     expected = run_new_probes(model, data)
-    got = run_new_probes(copy.deepcopy(model).to(probe_device),
-                         tuple(t.to(probe_device) for t in data))
+    got = run_new_probes(
+        copy.deepcopy(model).to(probe_device), tuple(t.to(probe_device) for t in data)
+    )
     assert got["operator"].device.type == probe_device
     assert got["eigenvalues"].vectors.device.type == probe_device
     torch.testing.assert_close(got["operator"].cpu(), expected["operator"], rtol=1e-4, atol=1e-5)
     for name in ["eigenvalues", "smallest"]:
         assert got[name].values == pytest.approx(expected[name].values, rel=1e-3, abs=1e-5)
     assert got["trace"].value == pytest.approx(expected["trace"].value, rel=1e-3, abs=1e-5)
-    assert got["density"].moment(1) == pytest.approx(expected["density"].moment(1), rel=1e-3,
-                                                     abs=1e-5)
+    assert got["density"].moment(1) == pytest.approx(
+        expected["density"].moment(1), rel=1e-3, abs=1e-5
+    )
     assert got["plane"].loss == pytest.approx(expected["plane"].loss, rel=1e-5)

@@ -17,14 +17,20 @@ from hypothesis import strategies as st
 from scipy.sparse.linalg import eigsh
 
 from dlverify.errors import ConvergenceWarning, NotConvergedError, ProbeError
-from dlverify.probes import (eigenvalues, hessian_operator, hessian_trace, spectral_density,
-                             top_eigenvalue)
+from dlverify.probes import (
+    eigenvalues,
+    hessian_operator,
+    hessian_trace,
+    spectral_density,
+    top_eigenvalue,
+)
 from dlverify.probes._lanczos import rademacher
 from tests._spectral_helpers import F64, QuadraticLoss, classification, mlp, reference_hessian
 
 # torch.func.hessian (jacfwd) uses torch.jit.script internally, deprecated in torch 2.13.
 pytestmark = pytest.mark.filterwarnings(
-    "ignore:`torch.jit.script` is deprecated:DeprecationWarning")
+    "ignore:`torch.jit.script` is deprecated:DeprecationWarning"
+)
 
 seeds = st.integers(0, 2**31 - 1)
 
@@ -46,6 +52,7 @@ def quadratic(diagonal) -> tuple:
 
 
 # --- the operator ---------------------------------------------------------------------------
+
 
 def test_operator_products_are_the_dense_hessian_products_in_numpy_and_torch():
     model, data, h = problem(1)
@@ -101,13 +108,15 @@ def test_operator_refuses_a_tensor_of_the_wrong_shape():
 
 # --- eigenvalues at both ends ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize("which", ["largest", "smallest"])
 def test_eigenvalues_match_eigvalsh_at_both_ends(which):
     model, data, h = problem(5, sizes=(3, 6, 3), n=40)
     exact = np.linalg.eigvalsh(h)
     scale = np.abs(exact).max()
-    result = eigenvalues(model, F.cross_entropy, data, k=3, which=which, tol=1e-10,
-                         generator=gen(0))
+    result = eigenvalues(
+        model, F.cross_entropy, data, k=3, which=which, tol=1e-10, generator=gen(0)
+    )
     expected = exact[::-1][:3] if which == "largest" else exact[:3]
     assert result.converged.all()
     np.testing.assert_allclose(result.values, expected, rtol=0, atol=1e-9 * scale)
@@ -146,8 +155,10 @@ def test_one_largest_eigenvalue_is_top_eigenvalue():
 def test_eigenvalues_are_deterministic_given_the_generator_and_report_non_convergence():
     model, data, _ = problem(7)
     with pytest.warns(ConvergenceWarning, match="not converged after 3 Lanczos steps"):
-        runs = [eigenvalues(model, F.cross_entropy, data, k=2, max_iter=3, generator=gen(1))
-                for _ in range(2)]
+        runs = [
+            eigenvalues(model, F.cross_entropy, data, k=2, max_iter=3, generator=gen(1))
+            for _ in range(2)
+        ]
     np.testing.assert_array_equal(runs[0].values, runs[1].values)
     assert runs[0].iterations == 3 and not runs[0].converged.all()
     with pytest.raises(NotConvergedError, match="raise max_iter or tol"):
@@ -155,8 +166,12 @@ def test_eigenvalues_are_deterministic_given_the_generator_and_report_non_conver
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=seeds, p=st.integers(2, 8), k=st.integers(1, 3),
-       which=st.sampled_from(["largest", "smallest"]))
+@given(
+    seed=seeds,
+    p=st.integers(2, 8),
+    k=st.integers(1, 3),
+    which=st.sampled_from(["largest", "smallest"]),
+)
 def test_eigenvalues_of_a_random_symmetric_quadratic(seed, p, k, which):
     k = min(k, p)
     rng = np.random.default_rng(seed)
@@ -170,14 +185,17 @@ def test_eigenvalues_of_a_random_symmetric_quadratic(seed, p, k, which):
     np.testing.assert_allclose(result.values, expected, atol=1e-8 * np.abs(exact).max())
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"k": 0}, "k must be >= 1"),
-    ({"k": 100}, r"k = 100 is more than the P = 38"),
-    ({"which": "middle"}, "which must be 'largest' or 'smallest'"),
-    ({"tol": 0.0}, "tol must be > 0"),
-    ({"k": 2.0}, "k must be an integer >= 1"),
-    ({"max_iter": 0}, "max_iter must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"k": 0}, "k must be >= 1"),
+        ({"k": 100}, r"k = 100 is more than the P = 38"),
+        ({"which": "middle"}, "which must be 'largest' or 'smallest'"),
+        ({"tol": 0.0}, "tol must be > 0"),
+        ({"k": 2.0}, "k must be an integer >= 1"),
+        ({"max_iter": 0}, "max_iter must be >= 1"),
+    ],
+)
 def test_eigenvalues_refuse_bad_arguments(kwargs, message):
     model, data, _ = problem(8)
     with pytest.raises(ProbeError, match=message):
@@ -186,12 +204,14 @@ def test_eigenvalues_refuse_bad_arguments(kwargs, message):
 
 # --- trace ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("method", ["hutchinson", "hutch++"])
 @pytest.mark.parametrize("seed", range(4))
 def test_trace_estimate_is_within_its_standard_error_of_the_exact_trace(method, seed):
     model, data, h = problem(9, sizes=(3, 6, 3), n=40)
-    result = hessian_trace(model, F.cross_entropy, data, n_samples=30, method=method,
-                           generator=gen(seed))
+    result = hessian_trace(
+        model, F.cross_entropy, data, n_samples=30, method=method, generator=gen(seed)
+    )
     assert result.n_samples == 30 and result.hvps == 30
     assert 0 < result.std_error < np.inf
     # 4 standard errors: a normal estimate strays that far with probability 6e-5.
@@ -203,8 +223,12 @@ def test_hutchinson_standard_error_matches_its_known_variance():
     model, data, h = problem(10, sizes=(3, 6, 3), n=40)
     m = 40
     exact = np.sqrt(2 * (np.sum(h**2) - np.sum(np.diag(h) ** 2)) / m)
-    errors = [hessian_trace(model, F.cross_entropy, data, n_samples=m, method="hutchinson",
-                            generator=gen(s)).std_error for s in range(10)]
+    errors = [
+        hessian_trace(
+            model, F.cross_entropy, data, n_samples=m, method="hutchinson", generator=gen(s)
+        ).std_error
+        for s in range(10)
+    ]
     assert np.mean(errors) == pytest.approx(exact, rel=0.25)
 
 
@@ -221,8 +245,7 @@ def test_hutchinson_trace_of_a_diagonal_convex_quadratic_is_exact(seed, p):
     # zᵀDz = Σ D_jj z_j² = tr D for every ±1 vector z.
     diagonal = np.random.default_rng(seed).uniform(0.1, 5, p)
     model, loss, data = quadratic(diagonal.tolist())
-    result = hessian_trace(model, loss, data, n_samples=5, method="hutchinson",
-                           generator=gen(seed))
+    result = hessian_trace(model, loss, data, n_samples=5, method="hutchinson", generator=gen(seed))
     assert result.value == pytest.approx(diagonal.sum(), rel=1e-12)
     assert result.std_error == pytest.approx(0, abs=1e-12)
 
@@ -234,8 +257,9 @@ def test_trace_of_a_convex_quadratic_is_positive_and_hutch_plus_plus_exact_at_3p
     a = b @ b.T + 0.1 * np.eye(p)
     loss = QuadraticLoss(torch.from_numpy(a))
     model, data = loss.problem()
-    result = hessian_trace(model, loss, data, n_samples=3 * p + 4, method=method,
-                           generator=gen(seed))
+    result = hessian_trace(
+        model, loss, data, n_samples=3 * p + 4, method=method, generator=gen(seed)
+    )
     assert result.value > 0
     if method == "hutch++":
         assert result.value == pytest.approx(np.trace(a), rel=1e-10)
@@ -243,11 +267,14 @@ def test_trace_of_a_convex_quadratic_is_positive_and_hutch_plus_plus_exact_at_3p
         assert abs(result.value - np.trace(a)) <= 5 * result.std_error + 1e-12
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"method": "exact"}, "method must be 'hutch\\+\\+' or 'hutchinson'"),
-    ({"n_samples": 3}, "n_samples must be an integer >= 4"),
-    ({"n_samples": 1, "method": "hutchinson"}, "n_samples must be an integer >= 2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"method": "exact"}, "method must be 'hutch\\+\\+' or 'hutchinson'"),
+        ({"n_samples": 3}, "n_samples must be an integer >= 4"),
+        ({"n_samples": 1, "method": "hutchinson"}, "n_samples must be an integer >= 2"),
+    ],
+)
 def test_trace_refuses_bad_arguments(kwargs, message):
     model, data, _ = problem(12)
     with pytest.raises(ProbeError, match=message):
@@ -255,6 +282,7 @@ def test_trace_refuses_bad_arguments(kwargs, message):
 
 
 # --- spectral density -----------------------------------------------------------------------
+
 
 def test_density_of_a_diagonal_hessian_is_its_spectrum_exactly():
     # A Rademacher start vector has (e_jᵀv)² = 1 for every j: weights 1/P at the eigenvalues.
@@ -286,9 +314,9 @@ def test_density_moments_agree_with_the_dense_spectrum_within_their_standard_err
     exact = np.linalg.eigvalsh(h)
     result = spectral_density(model, F.cross_entropy, data, n_runs=20, n_iter=8, generator=gen(0))
     for p in (1, 2, 3):
-        per_run = np.sum(result.weights * result.nodes ** p, axis=1)
+        per_run = np.sum(result.weights * result.nodes**p, axis=1)
         error = per_run.std(ddof=1) / np.sqrt(len(per_run))
-        assert abs(per_run.mean() - np.mean(exact ** p)) <= 4 * error, p
+        assert abs(per_run.mean() - np.mean(exact**p)) <= 4 * error, p
 
 
 def test_density_integrates_to_one_and_keeps_the_quadrature_mean():
@@ -315,13 +343,16 @@ def test_density_on_a_given_grid_with_a_given_width():
     assert at_zero == pytest.approx(0.5 / (0.1 * np.sqrt(2 * np.pi)), rel=1e-3)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"n_runs": 0}, "n_runs must be >= 1"),
-    ({"n_iter": 0}, "n_iter must be >= 1"),
-    ({"sigma": -1.0}, "sigma must be > 0"),
-    ({"grid": "abc"}, "grid must be a sequence of numbers"),
-    ({"grid": [1.0, 0.0]}, "strictly increasing"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_runs": 0}, "n_runs must be >= 1"),
+        ({"n_iter": 0}, "n_iter must be >= 1"),
+        ({"sigma": -1.0}, "sigma must be > 0"),
+        ({"grid": "abc"}, "grid must be a sequence of numbers"),
+        ({"grid": [1.0, 0.0]}, "strictly increasing"),
+    ],
+)
 def test_density_refuses_bad_arguments(kwargs, message):
     model, data, _ = problem(16)
     with pytest.raises(ProbeError, match=message):

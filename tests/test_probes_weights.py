@@ -33,14 +33,18 @@ def aligned(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # --- weight PCA -----------------------------------------------------------------------------
 
+
 def test_weight_pca_matches_scikit_learn():
     snapshots = trajectory(0)
     result = weight_pca([torch.from_numpy(s) for s in snapshots], n_components=3)
     reference = PCA(n_components=3, svd_solver="full").fit(snapshots)
-    np.testing.assert_allclose(result.explained_variance_ratio, reference.explained_variance_ratio_,
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        result.explained_variance_ratio, reference.explained_variance_ratio_, rtol=1e-10
+    )
     expected = reference.transform(snapshots)
-    np.testing.assert_allclose(result.projections, aligned(result.projections, expected), atol=1e-10)
+    np.testing.assert_allclose(
+        result.projections, aligned(result.projections, expected), atol=1e-10
+    )
     assert result.projections.shape == (8, 3) and result.components.shape == (3, 12)
     np.testing.assert_allclose(result.mean, snapshots.mean(axis=0), atol=1e-12)
 
@@ -67,8 +71,9 @@ def test_weight_pca_reads_models_and_state_dicts_and_selects_a_layer():
     np.testing.assert_allclose(from_models.projections, from_flat.projections, atol=1e-6)
     np.testing.assert_allclose(from_state.projections, from_flat.projections, atol=1e-6)
     first = weight_pca(models, layer="1")
-    first_flat = weight_pca([torch.cat([m[1].weight.detach().reshape(-1), m[1].bias.detach()])
-                             for m in models])
+    first_flat = weight_pca(
+        [torch.cat([m[1].weight.detach().reshape(-1), m[1].bias.detach()]) for m in models]
+    )
     np.testing.assert_allclose(first.projections, first_flat.projections, atol=1e-6)
     assert first.components.shape == (2, 16)
 
@@ -86,9 +91,11 @@ def test_weight_pca_rejects_bad_input():
 
 # --- clustering -----------------------------------------------------------------------------
 
+
 def test_cluster_weights_recovers_well_separated_blobs_like_scikit_learn():
-    rows, truth = make_blobs(n_samples=30, centers=3, n_features=20, cluster_std=0.5,
-                             random_state=0)
+    rows, truth = make_blobs(
+        n_samples=30, centers=3, n_features=20, cluster_std=0.5, random_state=0
+    )
     result = cluster_weights(torch.from_numpy(rows), 3, seed=0)
     assert adjusted_rand_score(truth, result.labels) == 1.0
     reference = KMeans(n_clusters=3, n_init=10, random_state=0).fit(rows)
@@ -98,8 +105,9 @@ def test_cluster_weights_recovers_well_separated_blobs_like_scikit_learn():
 
 
 def test_cluster_weights_embeds_ten_rows_with_t_sne():
-    rows, truth = make_blobs(n_samples=10, centers=2, n_features=50, cluster_std=0.3,
-                             random_state=1)
+    rows, truth = make_blobs(
+        n_samples=10, centers=2, n_features=50, cluster_std=0.3, random_state=1
+    )
     runs = [cluster_weights(rows, 2, seed=3, tsne=True) for _ in range(2)]
     assert runs[0].perplexity == default_perplexity(10) == 3.0
     assert runs[0].embedding.shape == (10, 2) and np.all(np.isfinite(runs[0].embedding))
@@ -123,5 +131,6 @@ def test_cluster_weights_rejects_bad_input():
     with pytest.raises(ProbeError, match="2-D matrix"):
         cluster_weights(np.zeros(4), 2, seed=0)
     with pytest.raises(ProbeError, match=r"perplexity must be in \(0, 4\)"):
-        cluster_weights(np.random.default_rng(0).normal(size=(4, 3)), 2, seed=0, tsne=True,
-                        perplexity=4)
+        cluster_weights(
+            np.random.default_rng(0).normal(size=(4, 3)), 2, seed=0, tsne=True, perplexity=4
+        )

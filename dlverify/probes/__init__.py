@@ -38,8 +38,13 @@ from .gradients import grad_norm, per_layer_grad_norms
 from .hessian_operator import HessianOperator, hessian_operator
 from .input_jacobian import sensitivity
 from .interpolation import InterpolationResult, interpolate
-from .loss_plane import (LossPlaneResult, TrajectoryProjection, filter_normalize, loss_plane,
-                         project_trajectory)
+from .loss_plane import (
+    LossPlaneResult,
+    TrajectoryProjection,
+    filter_normalize,
+    loss_plane,
+    project_trajectory,
+)
 from .recorder import ProbeRecorder
 from .spectrum import EigenResult, minimal_ratio, top_eigenvalue
 from .trace import TraceResult, hessian_trace

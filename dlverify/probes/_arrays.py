@@ -34,6 +34,8 @@ def as_float64(values, name: str) -> np.ndarray:
     except (TypeError, ValueError) as error:
         shown = repr(values)
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
-        raise ProbeError(f"{name} must be real numbers (a tensor, an array or a nested "
-                         f"sequence of floats), got {shown} ({type(values).__name__}): "
-                         f"{error}") from error
+        raise ProbeError(
+            f"{name} must be real numbers (a tensor, an array or a nested "
+            f"sequence of floats), got {shown} ({type(values).__name__}): "
+            f"{error}"
+        ) from error

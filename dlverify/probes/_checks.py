@@ -33,16 +33,24 @@ def integer(value: object, name: str, *, minimum: int | None = None) -> int:
         example = max(minimum or 0, 1)
         if isinstance(value, numbers.Real) and math.isfinite(value):
             example = max(example, round(value))
-        raise ProbeError(f"{name} must be an integer{bound}, got {describe(value)}; "
-                         f"pass e.g. {name}={example}")
+        raise ProbeError(
+            f"{name} must be an integer{bound}, got {describe(value)}; pass e.g. {name}={example}"
+        )
     value = int(value)
     if minimum is not None and value < minimum:
         raise ProbeError(f"{name} must be >= {minimum}, got {value}")
     return value
 
 
-def real(value: object, name: str, *, above: float | None = None, at_least: float | None = None,
-         below: float | None = None, finite: bool = True) -> float:
+def real(
+    value: object,
+    name: str,
+    *,
+    above: float | None = None,
+    at_least: float | None = None,
+    below: float | None = None,
+    finite: bool = True,
+) -> float:
     """``value`` as a ``float`` (a Python/numpy real, not ``bool``), in the stated range.
 
     ``above``/``below`` are strict bounds, ``at_least`` an inclusive one; NaN is
@@ -53,13 +61,17 @@ def real(value: object, name: str, *, above: float | None = None, at_least: floa
     value = float(value)
     if math.isnan(value) or (finite and math.isinf(value)):
         raise ProbeError(f"{name} must be a finite number, got {value}")
-    wrong = ((above is not None and not value > above)
-             or (at_least is not None and not value >= at_least)
-             or (below is not None and not value < below))
+    wrong = (
+        (above is not None and not value > above)
+        or (at_least is not None and not value >= at_least)
+        or (below is not None and not value < below)
+    )
     if wrong:
-        bounds = [f"> {above}" if above is not None else None,
-                  f">= {at_least}" if at_least is not None else None,
-                  f"< {below}" if below is not None else None]
+        bounds = [
+            f"> {above}" if above is not None else None,
+            f">= {at_least}" if at_least is not None else None,
+            f"< {below}" if below is not None else None,
+        ]
         raise ProbeError(f"{name} must be {' and '.join(b for b in bounds if b)}, got {value}")
     return value
 
@@ -74,9 +86,14 @@ def flag(value: object, name: str) -> bool:
 def function(value: object, name: str) -> None:
     """Refuse a ``value`` that cannot be called (a loss given as a tensor, a string, ...)."""
     if not callable(value):
-        raise ProbeError(f"{name} must be a function, got {describe(value)}; "
-                         + ("pass e.g. torch.nn.functional.cross_entropy" if name == "loss_fn"
-                            else f"pass a callable {name}"))
+        raise ProbeError(
+            f"{name} must be a function, got {describe(value)}; "
+            + (
+                "pass e.g. torch.nn.functional.cross_entropy"
+                if name == "loss_fn"
+                else f"pass a callable {name}"
+            )
+        )
 
 
 def tensor(value: object, name: str) -> torch.Tensor:

@@ -58,23 +58,30 @@ def as_batches(data: object, device: torch.device) -> Batches:
     elif isinstance(data, torch.Tensor) or not isinstance(data, Iterable):
         raise ProbeError(
             "data must be a pair (inputs, targets) of tensors or an iterable of such pairs, "
-            f"got {type(data).__name__}")
+            f"got {type(data).__name__}"
+        )
     else:
         raw = data
     pairs = []
     for i, batch in enumerate(raw):
         pair = _as_pair(batch)
         if pair is None:
-            raise ProbeError(f"batch {i} of data is not a pair (inputs, targets) of tensors "
-                             f"but {type(batch).__name__}")
+            raise ProbeError(
+                f"batch {i} of data is not a pair (inputs, targets) of tensors "
+                f"but {type(batch).__name__}"
+            )
         inputs, targets = pair
         if inputs.dim() == 0 or targets.dim() == 0:
-            raise ProbeError(f"batch {i}: inputs and targets need a leading batch dimension, "
-                             f"got shapes {tuple(inputs.shape)} and {tuple(targets.shape)}")
+            raise ProbeError(
+                f"batch {i}: inputs and targets need a leading batch dimension, "
+                f"got shapes {tuple(inputs.shape)} and {tuple(targets.shape)}"
+            )
         if inputs.shape[0] != targets.shape[0]:
-            raise ProbeError(f"batch {i}: inputs have {inputs.shape[0]} rows but targets have "
-                             f"{targets.shape[0]} (shapes {tuple(inputs.shape)} and "
-                             f"{tuple(targets.shape)})")
+            raise ProbeError(
+                f"batch {i}: inputs have {inputs.shape[0]} rows but targets have "
+                f"{targets.shape[0]} (shapes {tuple(inputs.shape)} and "
+                f"{tuple(targets.shape)})"
+            )
         _check_finite(inputs, f"batch {i}: inputs")
         _check_finite(targets, f"batch {i}: targets")
         if inputs.shape[0] > 0:
@@ -88,8 +95,9 @@ def as_batches(data: object, device: torch.device) -> Batches:
 def as_inputs(inputs: object, device: torch.device) -> torch.Tensor:
     """Check a tensor of inputs (leading batch dimension, at least one row)."""
     if not isinstance(inputs, torch.Tensor):
-        raise ProbeError(f"inputs must be a tensor with a leading batch dimension, "
-                         f"got {type(inputs).__name__}")
+        raise ProbeError(
+            f"inputs must be a tensor with a leading batch dimension, got {type(inputs).__name__}"
+        )
     if inputs.dim() == 0 or inputs.shape[0] == 0:
         raise ProbeError(f"inputs are empty (shape {tuple(inputs.shape)}): nothing to measure on")
     _check_finite(inputs, "inputs")
@@ -100,5 +108,7 @@ def _check_finite(values: torch.Tensor, what: str) -> None:
     """Refuse NaN or infinite data: every activation they reach would be NaN too."""
     bad = count_non_finite(values)
     if bad:
-        raise ProbeError(f"{what} hold {bad} NaN or infinite value(s) (shape "
-                         f"{tuple(values.shape)}); remove or impute those rows before probing")
+        raise ProbeError(
+            f"{what} hold {bad} NaN or infinite value(s) (shape "
+            f"{tuple(values.shape)}); remove or impute those rows before probing"
+        )

@@ -21,8 +21,9 @@ from scipy.linalg import eigh_tridiagonal
 from . import _random
 
 
-def rademacher(n: int, generator: torch.Generator, *, device: torch.device,
-               dtype: torch.dtype) -> torch.Tensor:
+def rademacher(
+    n: int, generator: torch.Generator, *, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
     """``n`` independent ±1 draws, made on the generator's device, moved to ``device``."""
     bits = torch.randint(0, 2, (n,), generator=generator, device=generator.device)
     return (2 * bits - 1).to(device=device, dtype=dtype)
@@ -31,8 +32,12 @@ def rademacher(n: int, generator: torch.Generator, *, device: torch.device,
 class Lanczos:
     """The Lanczos process on ``matvec`` from ``start``; call :meth:`step` up to P times."""
 
-    def __init__(self, matvec: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor,
-                 generator: torch.Generator):
+    def __init__(
+        self,
+        matvec: Callable[[torch.Tensor], torch.Tensor],
+        start: torch.Tensor,
+        generator: torch.Generator,
+    ):
         self.matvec = matvec
         self.generator = generator
         self.size = start.numel()
@@ -117,8 +122,9 @@ class Lanczos:
         return self.steps >= self.size
 
 
-def lockstep(processes: list[Lanczos], steps: int,
-             products: Callable[[torch.Tensor], torch.Tensor]) -> None:
+def lockstep(
+    processes: list[Lanczos], steps: int, products: Callable[[torch.Tensor], torch.Tensor]
+) -> None:
     """Advance independent Lanczos processes ``steps`` times together.
 
     Each step stacks the processes' next vectors as the columns of a P×r

@@ -57,13 +57,18 @@ def check_finite_weights(model: nn.Module, what: str = "model") -> None:
     finite = torch.stack([torch.isfinite(t).all().to(named[0][1].device) for _, t in named])
     if bool(finite.all()):
         return
-    bad = [f"{n} ({count_non_finite(t.detach())} of {t.numel()})"
-           for (n, t), ok in zip(named, finite.tolist()) if not ok]
-    raise ProbeError(f"{what} holds NaN or infinite values in {', '.join(bad[:5])}"
-                     + (" ..." if len(bad) > 5 else "")
-                     + "; a probe cannot measure a model with non-finite weights: check the run "
-                       "that produced it (a diverged loss, too large a learning rate) or load a "
-                       "finite checkpoint")
+    bad = [
+        f"{n} ({count_non_finite(t.detach())} of {t.numel()})"
+        for (n, t), ok in zip(named, finite.tolist())
+        if not ok
+    ]
+    raise ProbeError(
+        f"{what} holds NaN or infinite values in {', '.join(bad[:5])}"
+        + (" ..." if len(bad) > 5 else "")
+        + "; a probe cannot measure a model with non-finite weights: check the run "
+        "that produced it (a diverged loss, too large a learning rate) or load a "
+        "finite checkpoint"
+    )
 
 
 @contextlib.contextmanager
@@ -92,14 +97,18 @@ def check_mode(model: nn.Module, what: str = "model") -> None:
     ``nn.Module`` is refused first.
     """
     check_module(model, what)
-    culprits = [name or type(m).__name__ for name, m in model.named_modules()
-                if m.training and mode_dependent(m)]
+    culprits = [
+        name or type(m).__name__
+        for name, m in model.named_modules()
+        if m.training and mode_dependent(m)
+    ]
     if culprits:
         shown = ", ".join(f"{c!r}" for c in culprits[:5]) + (" ..." if len(culprits) > 5 else "")
         raise ModelModeError(
             f"{what} is in training mode and its output depends on the mode "
             f"(modules {shown}); call {what}.eval() before probing it, "
-            "the probe does not switch modes for you")
+            "the probe does not switch modes for you"
+        )
 
 
 @dataclass(frozen=True)
@@ -150,8 +159,10 @@ def trainable_parameters(model: nn.Module) -> Parameters:
     devices = {p.device for _, p in named}
     dtypes = {p.dtype for _, p in named}
     if len(devices) > 1 or len(dtypes) > 1:
-        raise ProbeError("the trainable parameters must share one device and one dtype, got "
-                         f"devices {sorted(map(str, devices))} and dtypes {sorted(map(str, dtypes))}")
+        raise ProbeError(
+            "the trainable parameters must share one device and one dtype, got "
+            f"devices {sorted(map(str, devices))} and dtypes {sorted(map(str, dtypes))}"
+        )
     if not next(iter(dtypes)).is_floating_point:
         raise ProbeError(f"trainable parameters must be floating point, got {next(iter(dtypes))}")
     return Parameters(tuple(n for n, _ in named), tuple(p.detach() for _, p in named))
@@ -169,13 +180,16 @@ def model_device(model: nn.Module) -> torch.device:
 def resolve_layer(model: nn.Module, layer: nn.Module | str) -> tuple[str, nn.Module]:
     """Find ``layer`` (a submodule or its name in ``named_modules()``) inside ``model``."""
     if not isinstance(layer, (str, nn.Module)):
-        raise ProbeError(f"layer must be a submodule of the model or its name in "
-                         f"model.named_modules() (e.g. '2'), got {describe(layer)}")
+        raise ProbeError(
+            f"layer must be a submodule of the model or its name in "
+            f"model.named_modules() (e.g. '2'), got {describe(layer)}"
+        )
     modules = dict(model.named_modules())
     if isinstance(layer, str):
         if layer not in modules:
-            raise ProbeError(f"model has no module named {layer!r}; "
-                             f"names are {sorted(modules)[:20]}")
+            raise ProbeError(
+                f"model has no module named {layer!r}; names are {sorted(modules)[:20]}"
+            )
         return layer, modules[layer]
     for name, module in modules.items():
         if module is layer:

@@ -18,8 +18,7 @@ from torch.func import functional_call, grad_and_value, vjp
 from ..errors import NonFiniteLossError, ProbeError
 from . import _checks
 from ._data import Batches, as_batches
-from ._model import (Parameters, check_finite_weights, check_mode, trainable_parameters,
-                     user_call)
+from ._model import Parameters, check_finite_weights, check_mode, trainable_parameters, user_call
 from ._selection import select_parameters
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -30,7 +29,8 @@ NO_GRADIENT_PATH = (
     "targets) or the model's forward detached it (.item(), .detach(), .numpy(), "
     "torch.tensor(...), float(...)), so its gradient and curvature would read as 0. Compute "
     "the loss from the outputs with torch operations only, e.g. loss_fn="
-    "torch.nn.functional.cross_entropy")
+    "torch.nn.functional.cross_entropy"
+)
 
 
 def check_finite(value: torch.Tensor, what: str) -> None:
@@ -38,7 +38,8 @@ def check_finite(value: torch.Tensor, what: str) -> None:
     if not bool(torch.isfinite(value).all()):
         raise NonFiniteLossError(
             f"the {what} is not finite ({value.flatten()[:4].tolist()}...); check the data, "
-            "the loss function and the parameters for NaN/inf or overflow")
+            "the loss function and the parameters for NaN/inf or overflow"
+        )
 
 
 @dataclass(frozen=True)
@@ -64,27 +65,38 @@ class Objective:
         chosen, fixed = select_parameters(trainable_parameters(model), params)
         return cls(model, loss_fn, as_batches(data, chosen.device), chosen, fixed)
 
-    def batch_loss(self, params: Params, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def batch_loss(
+        self, params: Params, inputs: torch.Tensor, targets: torch.Tensor
+    ) -> torch.Tensor:
         """Mean loss of one batch at ``params`` (other parameters and buffers: the model's own).
 
         Where gradients are taken (inside ``torch.func.grad``/``vjp``, where the
         parameters require grad), a loss that does not require grad has no
         gradient path to them: it is refused, since its gradient would read as 0.
         """
-        with user_call(f"the model, on inputs of shape {tuple(inputs.shape)} ({inputs.dtype}),",
-                       "pass data whose inputs the model accepts"):
+        with user_call(
+            f"the model, on inputs of shape {tuple(inputs.shape)} ({inputs.dtype}),",
+            "pass data whose inputs the model accepts",
+        ):
             values = {**self.fixed, **params} if self.fixed else params
             outputs = functional_call(self.model, values, (inputs,))
-        with user_call(f"loss_fn(outputs, targets), with targets of shape "
-                       f"{tuple(targets.shape)} ({targets.dtype}),",
-                       "pass a loss_fn(outputs, targets) and targets that fit the model's outputs"):
+        with user_call(
+            f"loss_fn(outputs, targets), with targets of shape "
+            f"{tuple(targets.shape)} ({targets.dtype}),",
+            "pass a loss_fn(outputs, targets) and targets that fit the model's outputs",
+        ):
             loss = self.loss_fn(outputs, targets)
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             shape = tuple(loss.shape) if isinstance(loss, torch.Tensor) else type(loss).__name__
-            raise ProbeError(f"loss_fn must return the mean loss as a scalar tensor, got {shape}; "
-                             "use reduction='mean'")
-        if (torch.is_grad_enabled() and not loss.requires_grad
-                and any(p.requires_grad for p in params.values())):
+            raise ProbeError(
+                f"loss_fn must return the mean loss as a scalar tensor, got {shape}; "
+                "use reduction='mean'"
+            )
+        if (
+            torch.is_grad_enabled()
+            and not loss.requires_grad
+            and any(p.requires_grad for p in params.values())
+        ):
             raise ProbeError(NO_GRADIENT_PATH)
         return loss.reshape(())
 
@@ -92,8 +104,10 @@ class Objective:
         """Full-data loss (0-dim tensor, not checked for finiteness)."""
         params = self.params.as_dict() if params is None else params
         with torch.no_grad():
-            return sum(w * self.batch_loss(params, x, y)
-                       for w, (x, y) in zip(self.batches.weights, self.batches.pairs))
+            return sum(
+                w * self.batch_loss(params, x, y)
+                for w, (x, y) in zip(self.batches.weights, self.batches.pairs)
+            )
 
     def value_and_grad(self, params: Params | None = None) -> tuple[torch.Tensor, Params]:
         """Full-data loss and its gradient with respect to the trainable parameters."""
@@ -119,8 +133,9 @@ class Objective:
         measured no slower on CPU here. The loss comes along as ``vjp``'s aux
         output, so checking it for NaN costs no extra forward pass.
         """
-        _, pullback, loss = vjp(lambda p: grad_and_value(self.batch_loss)(p, inputs, targets),
-                                params, has_aux=True)
+        _, pullback, loss = vjp(
+            lambda p: grad_and_value(self.batch_loss)(p, inputs, targets), params, has_aux=True
+        )
         return pullback, loss
 
     def hvp(self, params: Params, vector: Params) -> tuple[Params, torch.Tensor]:
@@ -138,8 +153,9 @@ class Objective:
                 total[k] = w * hk if k not in total else total[k] + w * hk
         return total, loss
 
-    def hvp_operator(self, params: Params | None = None
-                     ) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
+    def hvp_operator(
+        self, params: Params | None = None
+    ) -> tuple[Callable[[torch.Tensor], torch.Tensor], torch.Tensor]:
         """``v ↦ H v`` on flat vectors at fixed ``params``, and the loss there.
 
         For probes that apply H many times. With a single batch, the graph of

@@ -17,8 +17,9 @@ from ..errors import ProbeError
 from ._model import Parameters
 
 
-def select_parameters(params: Parameters, names: Iterable[str] | None
-                      ) -> tuple[Parameters, dict[str, torch.Tensor]]:
+def select_parameters(
+    params: Parameters, names: Iterable[str] | None
+) -> tuple[Parameters, dict[str, torch.Tensor]]:
     """Split the trainable ``params`` into the selected ones and the ones held fixed.
 
     ``names=None`` selects every trainable parameter. Raises :class:`ProbeError`
@@ -28,13 +29,16 @@ def select_parameters(params: Parameters, names: Iterable[str] | None
     if names is None:
         return params, {}
     if isinstance(names, str):
-        raise ProbeError(f"params must be a list of parameter names, e.g. [{names!r}], "
-                         "not a single string")
+        raise ProbeError(
+            f"params must be a list of parameter names, e.g. [{names!r}], not a single string"
+        )
     try:
         wanted = list(names)
     except TypeError:
-        raise ProbeError("params must be a list of names from model.named_parameters(), got "
-                         f"{type(names).__name__}") from None
+        raise ProbeError(
+            "params must be a list of names from model.named_parameters(), got "
+            f"{type(names).__name__}"
+        ) from None
     if not wanted:
         raise ProbeError("params is empty; name at least one parameter, or pass None for all")
     strange = [n for n in wanted if not isinstance(n, str)]
@@ -45,9 +49,11 @@ def select_parameters(params: Parameters, names: Iterable[str] | None
         raise ProbeError(f"params names {repeated} more than once; name each parameter once")
     unknown = [n for n in wanted if n not in params.names]
     if unknown:
-        raise ProbeError(f"the model has no trainable parameter named {unknown[0]!r}; trainable "
-                         f"parameters are {list(params.names)} (requires_grad=False ones are "
-                         "always held fixed)")
+        raise ProbeError(
+            f"the model has no trainable parameter named {unknown[0]!r}; trainable "
+            f"parameters are {list(params.names)} (requires_grad=False ones are "
+            "always held fixed)"
+        )
     keep = set(wanted)
     chosen = [(n, t) for n, t in zip(params.names, params.tensors) if n in keep]
     fixed = {n: t for n, t in zip(params.names, params.tensors) if n not in keep}

@@ -13,8 +13,9 @@ from ._model import check_finite_weights, check_mode, model_device, resolve_laye
 _BOUNDS = {nn.Sigmoid: (0.0, 1.0), nn.Tanh: (-1.0, 1.0)}
 
 
-def saturation(model: nn.Module, inputs: torch.Tensor, layer: nn.Module | str, *,
-               margin: float = 0.05) -> float:
+def saturation(
+    model: nn.Module, inputs: torch.Tensor, layer: nn.Module | str, *, margin: float = 0.05
+) -> float:
     """Share of a sigmoid/tanh layer's activations within ``margin`` of its bounds.
 
     ``#{a : a ≤ lo + margin or a ≥ hi − margin} / #a`` over every activation
@@ -33,28 +34,42 @@ def saturation(model: nn.Module, inputs: torch.Tensor, layer: nn.Module | str, *
     name, module = resolve_layer(model, layer)
     bounds = next((b for kind, b in _BOUNDS.items() if isinstance(module, kind)), None)
     if bounds is None:
-        raise ProbeError(f"layer {name!r} is {type(module).__name__}; saturation is defined for "
-                         "nn.Sigmoid and nn.Tanh layers")
+        raise ProbeError(
+            f"layer {name!r} is {type(module).__name__}; saturation is defined for "
+            "nn.Sigmoid and nn.Tanh layers"
+        )
     if not 0 <= margin < (bounds[1] - bounds[0]) / 2:
         raise ProbeError(f"margin must be in [0, {(bounds[1] - bounds[0]) / 2}), got {margin}")
     inputs = as_inputs(inputs, model_device(model))
     counts = []
 
     def record(_module, _inputs, output):
-        counts.append((((output <= bounds[0] + margin) | (output >= bounds[1] - margin)).sum(),
-                       output.numel(), _checks.count_non_finite(output)))
+        counts.append(
+            (
+                ((output <= bounds[0] + margin) | (output >= bounds[1] - margin)).sum(),
+                output.numel(),
+                _checks.count_non_finite(output),
+            )
+        )
 
     handle = module.register_forward_hook(record)
     try:
-        with torch.no_grad(), user_call(f"the model, on inputs of shape {tuple(inputs.shape)} "
-                                        f"({inputs.dtype}),", "pass inputs the model accepts"):
+        with (
+            torch.no_grad(),
+            user_call(
+                f"the model, on inputs of shape {tuple(inputs.shape)} ({inputs.dtype}),",
+                "pass inputs the model accepts",
+            ),
+        ):
             model(inputs)
     finally:
         handle.remove()
     if not counts:
         raise ProbeError(f"layer {name!r} did not run in the model's forward pass")
     if any(bad for _, _, bad in counts):
-        raise ProbeError(f"layer {name!r} produced {sum(b for _, _, b in counts)} NaN or infinite "
-                         "activation(s), which are neither saturated nor not; check the layers "
-                         "before it for overflow (inf - inf) or NaN")
+        raise ProbeError(
+            f"layer {name!r} produced {sum(b for _, _, b in counts)} NaN or infinite "
+            "activation(s), which are neither saturated nor not; check the layers "
+            "before it for overflow (inf - inf) or NaN"
+        )
     return float(sum(c for c, _, _ in counts)) / sum(n for _, n, _ in counts)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from ..errors import ProbeError
 from . import _checks
-from ._arrays import readonly, as_float64
+from ._arrays import as_float64, readonly
 
 #: KMeans restarts (scikit-learn's ``n_init``), explicit so results don't depend on its default.
 N_INIT = 10
@@ -22,9 +21,12 @@ EXACT_TSNE_ROWS = 1000
 
 @dataclass(frozen=True)
 class ClusterResult:
-    """k-means ``labels`` of each row, the ``centers``, the ``inertia``, and the
-    2-D t-SNE ``embedding`` of the rows (``None`` unless asked for), with the
-    ``perplexity`` used; read-only numpy arrays (labels int64, the rest float64)."""
+    """k-means clusters of the rows of a weight matrix, with an optional t-SNE picture.
+
+    ``labels`` of each row, the ``centers``, the ``inertia``, and the 2-D
+    t-SNE ``embedding`` of the rows (``None`` unless asked for), with the
+    ``perplexity`` used; read-only numpy arrays (labels int64, the rest float64).
+    """
 
     labels: np.ndarray
     centers: np.ndarray
@@ -43,8 +45,9 @@ def default_perplexity(n_rows: int) -> float:
     return float(min(30.0, max(1.0, (n_rows - 1) / 3)))
 
 
-def cluster_weights(weight_matrix, k: int, *, seed: int, tsne: bool = False,
-                    perplexity: float | None = None) -> ClusterResult:
+def cluster_weights(
+    weight_matrix, k: int, *, seed: int, tsne: bool = False, perplexity: float | None = None
+) -> ClusterResult:
     """k-means on the rows of ``weight_matrix`` and, optionally, their t-SNE map.
 
     k-means: ``sklearn.cluster.KMeans(n_clusters=k, n_init=10,
@@ -66,8 +69,10 @@ def cluster_weights(weight_matrix, k: int, *, seed: int, tsne: bool = False,
         perplexity = _checks.real(perplexity, "perplexity", above=0)
     x = as_float64(weight_matrix, "weight_matrix")
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
-        raise ProbeError(f"weight_matrix must be a non-empty 2-D matrix (rows are clustered), "
-                         f"got shape {x.shape}")
+        raise ProbeError(
+            f"weight_matrix must be a non-empty 2-D matrix (rows are clustered), "
+            f"got shape {x.shape}"
+        )
     if not np.all(np.isfinite(x)):
         raise ProbeError("weight_matrix contains NaN or infinite entries")
     n_rows = x.shape[0]
@@ -82,14 +87,20 @@ def cluster_weights(weight_matrix, k: int, *, seed: int, tsne: bool = False,
             raise ProbeError("t-SNE needs at least 2 rows")
         perplexity = default_perplexity(n_rows) if perplexity is None else perplexity
         if not 0 < perplexity < n_rows:
-            raise ProbeError(f"perplexity must be in (0, {n_rows}) for {n_rows} rows, got {perplexity}")
+            raise ProbeError(
+                f"perplexity must be in (0, {n_rows}) for {n_rows} rows, got {perplexity}"
+            )
         init = "pca" if x.shape[1] >= 2 else "random"  # PCA init needs 2 columns
         method = "exact" if n_rows <= EXACT_TSNE_ROWS else "barnes_hut"
         from sklearn.manifold import TSNE
 
-        embedding = TSNE(n_components=2, perplexity=perplexity, init=init, method=method,
-                         random_state=seed).fit_transform(x)
-    return ClusterResult(labels=readonly(kmeans.labels_, np.int64),
-                         centers=readonly(kmeans.cluster_centers_), inertia=float(kmeans.inertia_),
-                         embedding=None if embedding is None else readonly(embedding),
-                         perplexity=perplexity if tsne else None)
+        embedding = TSNE(
+            n_components=2, perplexity=perplexity, init=init, method=method, random_state=seed
+        ).fit_transform(x)
+    return ClusterResult(
+        labels=readonly(kmeans.labels_, np.int64),
+        centers=readonly(kmeans.cluster_centers_),
+        inertia=float(kmeans.inertia_),
+        embedding=None if embedding is None else readonly(embedding),
+        perplexity=perplexity if tsne else None,
+    )

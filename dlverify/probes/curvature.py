@@ -15,8 +15,9 @@ from ._objective import LossFn, Objective, check_finite
 MAX_HESSIAN_PARAMS = 5000
 
 
-def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor, *,
-        params=None) -> torch.Tensor:
+def hvp(
+    model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor, *, params=None
+) -> torch.Tensor:
     """Hessian-vector product ``H v`` of the full-data loss.
 
     ``H = ∇²L(θ)`` over the trainable parameters, ``v`` a flat vector of length
@@ -37,8 +38,10 @@ def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor, *,
             raise ProbeError("vector holds NaN or infinite entries; pass a finite direction")
     if not isinstance(vector, torch.Tensor) or vector.dim() != 1 or vector.numel() != n:
         shape = tuple(vector.shape) if isinstance(vector, torch.Tensor) else type(vector).__name__
-        raise ProbeError(f"vector must be a flat tensor of length P = {n} (the number of "
-                         f"trainable parameters), got shape {shape}")
+        raise ProbeError(
+            f"vector must be a flat tensor of length P = {n} (the number of "
+            f"trainable parameters), got shape {shape}"
+        )
     vector = vector.detach().to(objective.params.device, objective.params.dtype)
     hv, loss = objective.hvp(objective.params.as_dict(), objective.params.unflatten(vector))
     check_finite(loss, "loss")
@@ -47,8 +50,15 @@ def hvp(model: nn.Module, loss_fn: LossFn, data, vector: torch.Tensor, *,
     return result
 
 
-def hessian(model: nn.Module, loss_fn: LossFn, data, *, max_params: int = MAX_HESSIAN_PARAMS,
-            chunk_size: int = 256, params=None) -> torch.Tensor:
+def hessian(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data,
+    *,
+    max_params: int = MAX_HESSIAN_PARAMS,
+    chunk_size: int = 256,
+    params=None,
+) -> torch.Tensor:
     """Dense P×P Hessian of the full-data loss, for small models.
 
     Column ``j`` is ``H e_j`` (:func:`hvp` of the j-th basis vector), computed
@@ -67,16 +77,19 @@ def hessian(model: nn.Module, loss_fn: LossFn, data, *, max_params: int = MAX_HE
     max_params = _checks.integer(max_params, "max_params", minimum=1)
     chunk_size = _checks.integer(chunk_size, "chunk_size", minimum=1)
     if n > max_params:
-        raise ProbeError(f"the model has P = {n} trainable parameters, above the limit of "
-                         f"{max_params} for a dense Hessian ({n}×{n} entries); pass "
-                         "max_params=... to raise it, or use hvp/top_eigenvalue")
+        raise ProbeError(
+            f"the model has P = {n} trainable parameters, above the limit of "
+            f"{max_params} for a dense Hessian ({n}×{n} entries); pass "
+            "max_params=... to raise it, or use hvp/top_eigenvalue"
+        )
     apply, loss = objective.hvp_operator()
     check_finite(loss, "loss")
     columns = []
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
-        basis = torch.zeros(stop - start, n, device=objective.params.device,
-                            dtype=objective.params.dtype)
+        basis = torch.zeros(
+            stop - start, n, device=objective.params.device, dtype=objective.params.dtype
+        )
         basis[torch.arange(stop - start), torch.arange(start, stop)] = 1
         columns.append(vmap(apply)(basis))
     h = torch.cat(columns)

@@ -41,7 +41,7 @@ class DensityResult:
 
     def moment(self, power: int) -> float:
         """The quadrature's estimate of ``tr(H^power)/P``, averaged over the runs."""
-        return float(np.mean(np.sum(self.weights * self.nodes ** power, axis=1)))
+        return float(np.mean(np.sum(self.weights * self.nodes**power, axis=1)))
 
 
 def _grid(grid) -> np.ndarray:
@@ -51,8 +51,9 @@ def _grid(grid) -> np.ndarray:
     try:
         values = np.asarray(grid, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
-        raise ProbeError(f"grid must be a sequence of numbers, got {_checks.describe(grid)}") \
-            from None
+        raise ProbeError(
+            f"grid must be a sequence of numbers, got {_checks.describe(grid)}"
+        ) from None
     if values.size < 2 or not np.all(np.isfinite(values)) or not np.all(np.diff(values) > 0):
         raise ProbeError("grid must hold at least 2 finite, strictly increasing points")
     return values
@@ -65,8 +66,9 @@ def _quadratures(op, n_runs: int, n_iter: int, generator) -> tuple[np.ndarray, n
     one block product for all runs (:meth:`HessianOperator.products`).
     """
     n = op.shape[0]
-    starts = [rademacher(n, generator, device=op.device, dtype=op._params.dtype)
-              for _ in range(n_runs)]
+    starts = [
+        rademacher(n, generator, device=op.device, dtype=op._params.dtype) for _ in range(n_runs)
+    ]
     processes = [Lanczos(op.apply, start, generator) for start in starts]
     lockstep(processes, min(n_iter, n), op.products)
     ritz = [process.ritz() for process in processes]
@@ -74,9 +76,18 @@ def _quadratures(op, n_runs: int, n_iter: int, generator) -> tuple[np.ndarray, n
     return nodes, np.stack([vectors[0] ** 2 for _, vectors in ritz])
 
 
-def spectral_density(model: nn.Module, loss_fn: LossFn, data, *, n_runs: int = 1,
-                     n_iter: int = 100, grid=None, sigma: float | None = None, params=None,
-                     generator: torch.Generator | None = None) -> DensityResult:
+def spectral_density(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data,
+    *,
+    n_runs: int = 1,
+    n_iter: int = 100,
+    grid=None,
+    sigma: float | None = None,
+    params=None,
+    generator: torch.Generator | None = None,
+) -> DensityResult:
     """Eigenvalue density of the full-data Hessian by stochastic Lanczos quadrature (SLQ).
 
     For each of ``n_runs`` Rademacher start vectors v, ``n_iter`` Lanczos
@@ -116,14 +127,21 @@ def spectral_density(model: nn.Module, loss_fn: LossFn, data, *, n_runs: int = 1
     density = np.zeros_like(grid)
     for run_nodes, run_weights in zip(nodes, weights):
         for start in range(0, grid.size, 1000):  # bounded memory: 1000 × n_iter at a time
-            t = grid[start:start + 1000, None]
+            t = grid[start : start + 1000, None]
             kernel = np.exp(-0.5 * ((t - run_nodes[None, :]) / sigma) ** 2)
-            density[start:start + 1000] += kernel @ run_weights
+            density[start : start + 1000] += kernel @ run_weights
     density /= n_runs * sigma * np.sqrt(2 * np.pi)
     mass = float(np.trapezoid(density, grid))
     if not mass > 0:
-        raise ProbeError(f"the density has no mass on the grid [{grid[0]}, {grid[-1]}]; the "
-                         f"nodes lie in [{low}, {high}]: widen the grid or sigma")
-    return DensityResult(grid=readonly(grid), density=readonly(density / mass),
-                         nodes=readonly(nodes), weights=readonly(weights), sigma=float(sigma),
-                         hvps=op.hvps)
+        raise ProbeError(
+            f"the density has no mass on the grid [{grid[0]}, {grid[-1]}]; the "
+            f"nodes lie in [{low}, {high}]: widen the grid or sigma"
+        )
+    return DensityResult(
+        grid=readonly(grid),
+        density=readonly(density / mass),
+        nodes=readonly(nodes),
+        weights=readonly(weights),
+        sigma=float(sigma),
+        hvps=op.hvps,
+    )

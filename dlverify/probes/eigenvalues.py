@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -39,10 +38,19 @@ class EigenvaluesResult:
     vectors: torch.Tensor = field(repr=False)
 
 
-def eigenvalues(model: nn.Module, loss_fn: LossFn, data, *, k: int = 1,
-                which: str = "largest", params=None, max_iter: int = 200, tol: float = 1e-4,
-                generator: torch.Generator | None = None,
-                strict: bool = False) -> EigenvaluesResult:
+def eigenvalues(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data,
+    *,
+    k: int = 1,
+    which: str = "largest",
+    params=None,
+    max_iter: int = 200,
+    tol: float = 1e-4,
+    generator: torch.Generator | None = None,
+    strict: bool = False,
+) -> EigenvaluesResult:
     """The ``k`` largest or ``k`` smallest (signed) eigenvalues of the full-data Hessian.
 
     Lanczos with full reorthogonalization on Hessian-vector products
@@ -91,8 +99,9 @@ def eigenvalues(model: nn.Module, loss_fn: LossFn, data, *, k: int = 1,
         if process.steps < k:
             continue
         ritz, vectors = process.ritz()
-        wanted = np.arange(len(ritz) - 1, len(ritz) - 1 - k, -1) if which == "largest" \
-            else np.arange(k)
+        wanted = (
+            np.arange(len(ritz) - 1, len(ritz) - 1 - k, -1) if which == "largest" else np.arange(k)
+        )
         estimates = process.residual_estimates(vectors[:, wanted])
         if process.steps >= steps:
             break
@@ -105,18 +114,25 @@ def eigenvalues(model: nn.Module, loss_fn: LossFn, data, *, k: int = 1,
     ritz_vectors = ritz_vectors / torch.linalg.vector_norm(ritz_vectors, dim=1, keepdim=True)
     values = ritz[wanted]
     products = op.apply(ritz_vectors.T.contiguous()).T
-    residual_vectors = products - torch.as_tensor(values, device=op.device, dtype=dtype)[:, None] \
-        * ritz_vectors
+    residual_vectors = (
+        products - torch.as_tensor(values, device=op.device, dtype=dtype)[:, None] * ritz_vectors
+    )
     residuals = torch.linalg.vector_norm(residual_vectors, dim=1).double().cpu().numpy()
     scale = max(process.scale, float(np.max(np.abs(ritz))))
     if not np.all(residuals <= tol * scale):
-        message = (f"{which} eigenvalues not converged after {process.steps} Lanczos steps "
-                   f"(residuals {residuals.tolist()} above tol · ‖H‖ = {tol * scale:.3g}); "
-                   "raise max_iter or tol")
+        message = (
+            f"{which} eigenvalues not converged after {process.steps} Lanczos steps "
+            f"(residuals {residuals.tolist()} above tol · ‖H‖ = {tol * scale:.3g}); "
+            "raise max_iter or tol"
+        )
         if strict:
             raise NotConvergedError(message)
         warnings.warn(message, ConvergenceWarning, stacklevel=2)
-    return EigenvaluesResult(values=readonly(values), converged=readonly(residuals <= tol * scale,
-                                                                         dtype=bool),
-                             residuals=readonly(residuals), iterations=process.steps,
-                             hvps=op.hvps, vectors=ritz_vectors)
+    return EigenvaluesResult(
+        values=readonly(values),
+        converged=readonly(residuals <= tol * scale, dtype=bool),
+        residuals=readonly(residuals),
+        iterations=process.steps,
+        hvps=op.hvps,
+        vectors=ritz_vectors,
+    )

@@ -28,11 +28,17 @@ class SharpnessResult(float):
     epsilon: float
     evaluations: int
 
-    def __new__(cls, value: float, *, loss: float, max_loss: float, epsilon: float,
-                evaluations: int) -> SharpnessResult:
+    def __new__(
+        cls, value: float, *, loss: float, max_loss: float, epsilon: float, evaluations: int
+    ) -> SharpnessResult:
+        """The sharpness ``value`` (a float) carrying the losses and ε it was measured with."""
         result = super().__new__(cls, value)
-        for name, field in (("loss", loss), ("max_loss", max_loss), ("epsilon", epsilon),
-                            ("evaluations", evaluations)):
+        for name, field in (
+            ("loss", loss),
+            ("max_loss", max_loss),
+            ("epsilon", epsilon),
+            ("evaluations", evaluations),
+        ):
             object.__setattr__(result, name, field)
         return result
 
@@ -51,17 +57,31 @@ class SharpnessResult(float):
         return float.__repr__(self)
 
     def __repr__(self) -> str:
-        return (f"SharpnessResult(value={float(self)!r}, loss={self.loss!r}, max_loss={self.max_loss!r}, "
-                f"epsilon={self.epsilon!r}, evaluations={self.evaluations!r})")
+        return (
+            f"SharpnessResult(value={float(self)!r}, loss={self.loss!r}, max_loss={self.max_loss!r}, "
+            f"epsilon={self.epsilon!r}, evaluations={self.evaluations!r})"
+        )
 
 
-def _rebuild(value: float, loss: float, max_loss: float, epsilon: float, evaluations: int) -> SharpnessResult:
-    return SharpnessResult(value, loss=loss, max_loss=max_loss, epsilon=epsilon, evaluations=evaluations)
+def _rebuild(
+    value: float, loss: float, max_loss: float, epsilon: float, evaluations: int
+) -> SharpnessResult:
+    return SharpnessResult(
+        value, loss=loss, max_loss=max_loss, epsilon=epsilon, evaluations=evaluations
+    )
 
 
-def sharpness(model: nn.Module, loss_fn: LossFn, data, *, epsilon: float = 1e-3, steps: int = 20,
-              restarts: int = 3, step_size: float | None = None,
-              generator: torch.Generator | None = None) -> SharpnessResult:
+def sharpness(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data,
+    *,
+    epsilon: float = 1e-3,
+    steps: int = 20,
+    restarts: int = 3,
+    step_size: float | None = None,
+    generator: torch.Generator | None = None,
+) -> SharpnessResult:
     """Keskar et al. (2017) ε-sharpness of the full-data loss at the model's parameters.
 
     ``φ = 100 · (max_{δ ∈ C_ε} L(θ + δ) − L(θ)) / (1 + L(θ))`` over the box
@@ -93,13 +113,16 @@ def sharpness(model: nn.Module, loss_fn: LossFn, data, *, epsilon: float = 1e-3,
     check_finite(base, "loss")
     base_value = float(base)
     if not 1 + base_value > 0:
-        raise ProbeError(f"ε-sharpness divides by 1 + L(θ), which is {1 + base_value} <= 0 here; "
-                         "it is defined for non-negative losses")
+        raise ProbeError(
+            f"ε-sharpness divides by 1 + L(θ), which is {1 + base_value} <= 0 here; "
+            "it is defined for non-negative losses"
+        )
     best = base
     evaluations = 1
     for _ in range(restarts):
-        delta = radius * _random.uniform(theta.numel(), generator, device=theta.device,
-                                         dtype=theta.dtype)
+        delta = radius * _random.uniform(
+            theta.numel(), generator, device=theta.device, dtype=theta.dtype
+        )
         for _ in range(steps):
             value, g = objective.value_and_grad(params.unflatten(theta + delta))
             best = torch.maximum(best, value.detach())
@@ -109,5 +132,10 @@ def sharpness(model: nn.Module, loss_fn: LossFn, data, *, epsilon: float = 1e-3,
         evaluations += steps + 1
     check_finite(best, "perturbed loss")
     max_loss = float(best)
-    return SharpnessResult(100 * (max_loss - base_value) / (1 + base_value), loss=base_value,
-                           max_loss=max_loss, epsilon=epsilon, evaluations=evaluations)
+    return SharpnessResult(
+        100 * (max_loss - base_value) / (1 + base_value),
+        loss=base_value,
+        max_loss=max_loss,
+        epsilon=epsilon,
+        evaluations=evaluations,
+    )

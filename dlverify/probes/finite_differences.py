@@ -30,8 +30,41 @@ class GradcheckResult:
     numerical: tuple[torch.Tensor, ...] = field(repr=False)
 
 
-def gradcheck(fn: Callable[..., torch.Tensor], params: Sequence[torch.Tensor] | torch.Tensor, *,
-              eps: float = 1e-6, rel_floor: float = 1e-6) -> GradcheckResult:
+def _checked_params(given) -> tuple[torch.Tensor, ...]:
+    """``params`` as a non-empty tuple of finite floating-point tensors, or a ProbeError saying what is wrong."""
+    params = given
+    if isinstance(params, torch.Tensor):
+        params = (params,)
+    elif isinstance(params, Iterable) and not isinstance(params, (str, bytes)):
+        params = tuple(params)
+    if (
+        not isinstance(params, tuple)
+        or not params
+        or not all(isinstance(p, torch.Tensor) for p in params)
+    ):
+        raise ProbeError(
+            "params must be a tensor or a non-empty sequence of tensors, got "
+            f"{_checks.describe(given)}"
+        )
+    if not all(p.is_floating_point() for p in params):
+        raise ProbeError(f"params must be floating point, got {[p.dtype for p in params]}")
+    if sum(p.numel() for p in params) == 0:
+        raise ProbeError("params have no entries to check")
+    if any(_checks.count_non_finite(p.detach()) for p in params):
+        raise ProbeError(
+            "params hold NaN or infinite entries; pass the finite point at which "
+            "to check the gradient"
+        )
+    return params
+
+
+def gradcheck(
+    fn: Callable[..., torch.Tensor],
+    params: Sequence[torch.Tensor] | torch.Tensor,
+    *,
+    eps: float = 1e-6,
+    rel_floor: float = 1e-6,
+) -> GradcheckResult:
     """Compare the autograd gradient of the scalar ``fn(*params)`` with finite differences.
 
     Numerical gradient: centered differences
@@ -46,31 +79,20 @@ def gradcheck(fn: Callable[..., torch.Tensor], params: Sequence[torch.Tensor] | 
     alone. ``fn`` must be deterministic and return a tensor with one element.
     """
     _checks.function(fn, "fn")
-    given = params
-    if isinstance(params, torch.Tensor):
-        params = (params,)
-    elif isinstance(params, Iterable) and not isinstance(params, (str, bytes)):
-        params = tuple(params)
-    if not isinstance(params, tuple) or not params or not all(
-            isinstance(p, torch.Tensor) for p in params):
-        raise ProbeError("params must be a tensor or a non-empty sequence of tensors, got "
-                         f"{_checks.describe(given)}")
-    if not all(p.is_floating_point() for p in params):
-        raise ProbeError(f"params must be floating point, got {[p.dtype for p in params]}")
+    params = _checked_params(params)
     eps = _checks.real(eps, "eps", above=0)
     rel_floor = _checks.real(rel_floor, "rel_floor", above=0)
-    if sum(p.numel() for p in params) == 0:
-        raise ProbeError("params have no entries to check")
-    if any(_checks.count_non_finite(p.detach()) for p in params):
-        raise ProbeError("params hold NaN or infinite entries; pass the finite point at which "
-                         "to check the gradient")
-    base = [p.detach().to(torch.float64).clone(memory_format=torch.contiguous_format)
-            for p in params]
+    base = [
+        p.detach().to(torch.float64).clone(memory_format=torch.contiguous_format) for p in params
+    ]
 
     def evaluate(values) -> torch.Tensor:
-        with user_call(f"fn(*params), with {len(values)} float64 tensor(s) of shapes "
-                       f"{[tuple(v.shape) for v in values]},", "pass an fn that takes the "
-                       "params as positional tensors and returns a one-element tensor"):
+        with user_call(
+            f"fn(*params), with {len(values)} float64 tensor(s) of shapes "
+            f"{[tuple(v.shape) for v in values]},",
+            "pass an fn that takes the "
+            "params as positional tensors and returns a one-element tensor",
+        ):
             out = fn(*values)
         if not isinstance(out, torch.Tensor) or out.numel() != 1:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
@@ -83,13 +105,16 @@ def gradcheck(fn: Callable[..., torch.Tensor], params: Sequence[torch.Tensor] | 
         leaves = [b.clone().requires_grad_(True) for b in base]
         value = evaluate(leaves)
         if not value.requires_grad:
-            raise ProbeError("fn(*params) has no gradient path to params, so autograd gives no "
-                             "analytic gradient to check: fn detaches its value (.item(), "
-                             ".detach(), .numpy(), torch.tensor(...), float(...)) or does not "
-                             "use params; compute it from params with torch operations only")
+            raise ProbeError(
+                "fn(*params) has no gradient path to params, so autograd gives no "
+                "analytic gradient to check: fn detaches its value (.item(), "
+                ".detach(), .numpy(), torch.tensor(...), float(...)) or does not "
+                "use params; compute it from params with torch operations only"
+            )
         analytic = torch.autograd.grad(value, leaves, allow_unused=True)
-    analytic = tuple(torch.zeros_like(b) if g is None else g.detach()
-                     for g, b in zip(analytic, base))
+    analytic = tuple(
+        torch.zeros_like(b) if g is None else g.detach() for g, b in zip(analytic, base)
+    )
 
     numerical = []
     with torch.no_grad():
@@ -101,7 +126,7 @@ def gradcheck(fn: Callable[..., torch.Tensor], params: Sequence[torch.Tensor] | 
                 for sign in (1.0, -1.0):
                     point = b.clone()
                     point.view(-1)[j] += sign * eps
-                    shifted.append(evaluate(base[:i] + [point] + base[i + 1:]))
+                    shifted.append(evaluate(base[:i] + [point] + base[i + 1 :]))
                 flat_grad[j] = (shifted[0] - shifted[1]) / (2 * eps)
             numerical.append(grad)
 
@@ -109,7 +134,11 @@ def gradcheck(fn: Callable[..., torch.Tensor], params: Sequence[torch.Tensor] | 
     n = torch.cat([g.reshape(-1) for g in numerical])
     diff = (a - n).abs()
     rel = diff / torch.clamp(a.abs() + n.abs(), min=rel_floor)
-    return GradcheckResult(max_abs_diff=float(diff.max()), max_rel_diff=float(rel.max()),
-                           mean_abs_diff=float(diff.mean()),
-                           shapes=tuple(tuple(p.shape) for p in params),
-                           analytic=analytic, numerical=tuple(numerical))
+    return GradcheckResult(
+        max_abs_diff=float(diff.max()),
+        max_rel_diff=float(rel.max()),
+        mean_abs_diff=float(diff.mean()),
+        shapes=tuple(tuple(p.shape) for p in params),
+        analytic=analytic,
+        numerical=tuple(numerical),
+    )

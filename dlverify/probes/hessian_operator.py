@@ -37,9 +37,13 @@ class HessianOperator(LinearOperator):
     order of the flat vectors.
     """
 
-    def __init__(self, apply: Callable[[torch.Tensor], torch.Tensor], loss: float,
-                 params: Parameters,
-                 apply_many: Callable[[torch.Tensor], torch.Tensor] | None = None):
+    def __init__(
+        self,
+        apply: Callable[[torch.Tensor], torch.Tensor],
+        loss: float,
+        params: Parameters,
+        apply_many: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ):
         n = params.count
         dtype = torch.empty(0, dtype=params.dtype).numpy().dtype
         super().__init__(dtype=dtype, shape=(n, n))
@@ -52,6 +56,7 @@ class HessianOperator(LinearOperator):
 
     @property
     def device(self) -> torch.device:
+        """The device of the model's parameters, where tensor products are computed."""
         return self._params.device
 
     def apply(self, vectors: torch.Tensor) -> torch.Tensor:
@@ -61,12 +66,20 @@ class HessianOperator(LinearOperator):
         there. The m columns of a matrix are computed together with ``vmap``.
         """
         n = self.shape[0]
-        if not isinstance(vectors, torch.Tensor) or vectors.dim() not in (1, 2) \
-                or vectors.shape[0] != n:
-            shape = tuple(vectors.shape) if isinstance(vectors, torch.Tensor) else \
-                type(vectors).__name__
-            raise ProbeError(f"the Hessian operator takes a tensor of shape (P,) or (P, m) with "
-                             f"P = {n}, got {shape}")
+        if (
+            not isinstance(vectors, torch.Tensor)
+            or vectors.dim() not in (1, 2)
+            or vectors.shape[0] != n
+        ):
+            shape = (
+                tuple(vectors.shape)
+                if isinstance(vectors, torch.Tensor)
+                else type(vectors).__name__
+            )
+            raise ProbeError(
+                f"the Hessian operator takes a tensor of shape (P,) or (P, m) with "
+                f"P = {n}, got {shape}"
+            )
         _checks.tensor(vectors, "the vector")
         if _checks.count_non_finite(vectors):
             raise ProbeError("the vector holds NaN or infinite entries; pass a finite direction")
@@ -97,16 +110,22 @@ class HessianOperator(LinearOperator):
         way up to rounding.
         """
         if not isinstance(vectors, torch.Tensor) or vectors.dim() != 2:
-            shape = tuple(vectors.shape) if isinstance(vectors, torch.Tensor) else \
-                type(vectors).__name__
-            raise ProbeError(f"products takes a tensor of shape (P, m), one vector per column, "
-                             f"got {shape}; use apply() for a single vector")
+            shape = (
+                tuple(vectors.shape)
+                if isinstance(vectors, torch.Tensor)
+                else type(vectors).__name__
+            )
+            raise ProbeError(
+                f"products takes a tensor of shape (P, m), one vector per column, "
+                f"got {shape}; use apply() for a single vector"
+            )
         if not _blocks_on(self.device):
-            return torch.stack([self.apply(vectors[:, i]) for i in range(vectors.shape[1])],
-                               dim=1)
-        blocks = [vectors[:, i:i + CHUNK] for i in range(0, vectors.shape[1], CHUNK)]
-        return torch.cat([self.apply(b) if b.shape[1] > 1 else self.apply(b[:, 0])[:, None]
-                          for b in blocks], dim=1)  # a lone column: no vmap
+            return torch.stack([self.apply(vectors[:, i]) for i in range(vectors.shape[1])], dim=1)
+        blocks = [vectors[:, i : i + CHUNK] for i in range(0, vectors.shape[1], CHUNK)]
+        return torch.cat(
+            [self.apply(b) if b.shape[1] > 1 else self.apply(b[:, 0])[:, None] for b in blocks],
+            dim=1,
+        )  # a lone column: no vmap
 
     def _matvec(self, x: np.ndarray) -> np.ndarray:
         vector = torch.from_numpy(np.ascontiguousarray(x, dtype=self.dtype).reshape(-1))
@@ -127,8 +146,10 @@ class HessianOperator(LinearOperator):
         return super().__matmul__(other)
 
     def __repr__(self) -> str:
-        return (f"<{self.shape[0]}x{self.shape[1]} HessianOperator of {len(self.names)} "
-                f"parameter tensors, dtype={self.dtype}>")
+        return (
+            f"<{self.shape[0]}x{self.shape[1]} HessianOperator of {len(self.names)} "
+            f"parameter tensors, dtype={self.dtype}>"
+        )
 
 
 def hessian_operator(model: nn.Module, loss_fn: LossFn, data, *, params=None) -> HessianOperator:
@@ -147,8 +168,13 @@ def hessian_operator(model: nn.Module, loss_fn: LossFn, data, *, params=None) ->
     objective = Objective.build(model, loss_fn, data, params)
     frozen = objective.params
     copied = Parameters(frozen.names, tuple(t.clone() for t in frozen.tensors))
-    objective = Objective(objective.model, objective.loss_fn, objective.batches, copied,
-                          {n: t.clone() for n, t in objective.fixed.items()})
+    objective = Objective(
+        objective.model,
+        objective.loss_fn,
+        objective.batches,
+        copied,
+        {n: t.clone() for n, t in objective.fixed.items()},
+    )
     if len(objective.batches.pairs) == 1:
         return _single_batch_operator(objective)
     apply, loss = objective.hvp_operator()
@@ -179,19 +205,34 @@ def _single_batch_operator(objective: Objective) -> HessianOperator:
 
     def backward(vectors: torch.Tensor, batched: bool) -> torch.Tensor:
         lead = vectors.shape[:1] if batched else ()
-        pieces = [p.reshape(*lead, *t.shape) for p, t in
-                  zip(torch.split(vectors, sizes, dim=-1), leaves)]
+        pieces = [
+            p.reshape(*lead, *t.shape) for p, t in zip(torch.split(vectors, sizes, dim=-1), leaves)
+        ]
         hv = [None] * len(leaves)
         if curved:
             with torch.enable_grad():
-                hv = torch.autograd.grad([grads[i] for i in curved], leaves,
-                                         grad_outputs=[pieces[i] for i in curved],
-                                         retain_graph=True, allow_unused=True,
-                                         is_grads_batched=batched)
-        return torch.cat([torch.zeros(*lead, t.numel(), dtype=t.dtype, device=t.device)
-                          if h is None else h.reshape(*lead, -1) for h, t in zip(hv, leaves)],
-                         dim=-1)
+                hv = torch.autograd.grad(
+                    [grads[i] for i in curved],
+                    leaves,
+                    grad_outputs=[pieces[i] for i in curved],
+                    retain_graph=True,
+                    allow_unused=True,
+                    is_grads_batched=batched,
+                )
+        return torch.cat(
+            [
+                torch.zeros(*lead, t.numel(), dtype=t.dtype, device=t.device)
+                if h is None
+                else h.reshape(*lead, -1)
+                for h, t in zip(hv, leaves)
+            ],
+            dim=-1,
+        )
 
     frozen = Parameters(params.names, tuple(t.detach() for t in leaves))
-    return HessianOperator(lambda v: backward(v, False), float(loss.detach()), frozen,
-                           apply_many=lambda rows: backward(rows, True))
+    return HessianOperator(
+        lambda v: backward(v, False),
+        float(loss.detach()),
+        frozen,
+        apply_many=lambda rows: backward(rows, True),
+    )

@@ -43,21 +43,29 @@ def _check_same_architecture(model_a: nn.Module, model_b: nn.Module) -> None:
     types_b = [(n, type(m)) for n, m in model_b.named_modules()]
     if types_a != types_b:
         diff = next((a, b) for a, b in zip(types_a + [None], types_b + [None]) if a != b)
-        raise ProbeError(f"model_a and model_b must have the same architecture; their modules "
-                         f"differ at {diff[0]} vs {diff[1]}")
+        raise ProbeError(
+            f"model_a and model_b must have the same architecture; their modules "
+            f"differ at {diff[0]} vs {diff[1]}"
+        )
     state_a, state_b = _state(model_a), _state(model_b)
     if state_a.keys() != state_b.keys():
-        raise ProbeError("model_a and model_b must have the same architecture; their parameter "
-                         f"and buffer names differ: {sorted(state_a.keys() ^ state_b.keys())}")
+        raise ProbeError(
+            "model_a and model_b must have the same architecture; their parameter "
+            f"and buffer names differ: {sorted(state_a.keys() ^ state_b.keys())}"
+        )
     for name, a in state_a.items():
         b = state_b[name]
         if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
-            raise ProbeError(f"model_a and model_b must have the same architecture; {name!r} is "
-                             f"{tuple(a.shape)} {a.dtype} on {a.device} in model_a but "
-                             f"{tuple(b.shape)} {b.dtype} on {b.device} in model_b")
+            raise ProbeError(
+                f"model_a and model_b must have the same architecture; {name!r} is "
+                f"{tuple(a.shape)} {a.dtype} on {a.device} in model_a but "
+                f"{tuple(b.shape)} {b.dtype} on {b.device} in model_b"
+            )
 
 
-def interpolate(model_a: nn.Module, model_b: nn.Module, loss_fn: LossFn, data, alphas) -> InterpolationResult:
+def interpolate(
+    model_a: nn.Module, model_b: nn.Module, loss_fn: LossFn, data, alphas
+) -> InterpolationResult:
     """Full-data loss at ``θ(α) = (1 − α) θ_a + α θ_b`` for each given α.
 
     I. J. Goodfellow, O. Vinyals, A. M. Saxe, "Qualitatively characterizing
@@ -86,25 +94,36 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, loss_fn: LossFn, data, a
     classify = None
     with torch.no_grad():
         for alpha in alphas.tolist():
-            state = {n: (1 - alpha) * a + alpha * state_b[n] if a.is_floating_point() else a
-                     for n, a in state_a.items()}
+            state = {
+                n: (1 - alpha) * a + alpha * state_b[n] if a.is_floating_point() else a
+                for n, a in state_a.items()
+            }
             loss, correct = 0.0, 0
             for w, (x, y) in zip(batches.weights, batches.pairs):
-                with user_call(f"the model, on inputs of shape {tuple(x.shape)} ({x.dtype}),",
-                               "pass data whose inputs the model accepts"):
+                with user_call(
+                    f"the model, on inputs of shape {tuple(x.shape)} ({x.dtype}),",
+                    "pass data whose inputs the model accepts",
+                ):
                     outputs = functional_call(model_a, state, (x,), tie_weights=False)
-                with user_call(f"loss_fn(outputs, targets), with targets of shape "
-                               f"{tuple(y.shape)} ({y.dtype}),", "pass a loss_fn(outputs, "
-                               "targets) and targets that fit the model's outputs"):
+                with user_call(
+                    f"loss_fn(outputs, targets), with targets of shape "
+                    f"{tuple(y.shape)} ({y.dtype}),",
+                    "pass a loss_fn(outputs, targets) and targets that fit the model's outputs",
+                ):
                     value = loss_fn(outputs, y)
                 if not isinstance(value, torch.Tensor) or value.numel() != 1:
-                    raise ProbeError("loss_fn must return the mean loss as a scalar tensor; "
-                                     "use reduction='mean'")
+                    raise ProbeError(
+                        "loss_fn must return the mean loss as a scalar tensor; use reduction='mean'"
+                    )
                 loss = loss + w * value.reshape(())
                 if classify is None:
-                    classify = (outputs.dim() == 2 and y.dim() == 1
-                                and not y.is_floating_point() and not y.is_complex()
-                                and y.dtype != torch.bool)
+                    classify = (
+                        outputs.dim() == 2
+                        and y.dim() == 1
+                        and not y.is_floating_point()
+                        and not y.is_complex()
+                        and y.dtype != torch.bool
+                    )
                 if classify:
                     correct += int((outputs.argmax(dim=1) == y).sum())
             loss = float(loss)
@@ -112,5 +131,8 @@ def interpolate(model_a: nn.Module, model_b: nn.Module, loss_fn: LossFn, data, a
                 raise NonFiniteLossError(f"the loss is not finite ({loss}) at alpha = {alpha}")
             losses.append(loss)
             accuracies.append(correct / batches.count)
-    return InterpolationResult(alphas=readonly(alphas), loss=readonly(losses),
-                               accuracy=readonly(accuracies) if classify else None)
+    return InterpolationResult(
+        alphas=readonly(alphas),
+        loss=readonly(losses),
+        accuracy=readonly(accuracies) if classify else None,
+    )

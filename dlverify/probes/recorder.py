@@ -30,9 +30,11 @@ BUILTIN: dict[str, Probe] = {
     "loss": _loss,
     "grad_norm": lambda m, f, d, g: grad_norm(m, f, d),
     "top_eigenvalue": lambda m, f, d, g: float(
-        eigenvalues(m, f, d, max_iter=50, generator=g).values[0]),
+        eigenvalues(m, f, d, max_iter=50, generator=g).values[0]
+    ),
     "smallest_eigenvalue": lambda m, f, d, g: float(
-        eigenvalues(m, f, d, which="smallest", max_iter=50, generator=g).values[0]),
+        eigenvalues(m, f, d, which="smallest", max_iter=50, generator=g).values[0]
+    ),
     "trace": lambda m, f, d, g: hessian_trace(m, f, d, n_samples=30, generator=g).value,
 }
 
@@ -55,8 +57,16 @@ class ProbeRecorder:
     ``history.probes``: ``"step"`` (steps done) and one list per probe name.
     """
 
-    def __init__(self, loss_fn: LossFn, data, probes: Sequence[str] | Mapping[str, Probe] = (
-                 "loss", "grad_norm"), *, every: int = 1, at_start: bool = True, seed: int = 0):
+    def __init__(
+        self,
+        loss_fn: LossFn,
+        data,
+        probes: Sequence[str] | Mapping[str, Probe] = ("loss", "grad_norm"),
+        *,
+        every: int = 1,
+        at_start: bool = True,
+        seed: int = 0,
+    ):
         if not isinstance(every, int) or isinstance(every, bool) or every < 1:
             raise ProbeError(f"every must be a positive integer (steps), got {every!r}")
         if isinstance(probes, str):
@@ -66,14 +76,17 @@ class ProbeRecorder:
         else:
             unknown = [p for p in probes if p not in BUILTIN]
             if unknown:
-                raise ProbeError(f"unknown probe {unknown[0]!r}; known names are "
-                                 f"{sorted(BUILTIN)}, or pass a mapping from names to functions")
+                raise ProbeError(
+                    f"unknown probe {unknown[0]!r}; known names are "
+                    f"{sorted(BUILTIN)}, or pass a mapping from names to functions"
+                )
             chosen = {p: BUILTIN[p] for p in probes}
         if not chosen:
             raise ProbeError("probes is empty: name at least one probe to record")
         if "step" in chosen:
-            raise ProbeError("'step' is where the recorder stores the step count; rename that "
-                             "probe")
+            raise ProbeError(
+                "'step' is where the recorder stores the step count; rename that probe"
+            )
         bad = [name for name, fn in chosen.items() if not callable(fn)]
         if bad:
             raise ProbeError(f"probe {bad[0]!r} is not callable")
@@ -85,9 +98,12 @@ class ProbeRecorder:
         was_training = model.training
         model.eval()
         try:
-            values = {name: float(fn(model, self.loss_fn, self.data,
-                                     torch.Generator().manual_seed(self.seed)))
-                      for name, fn in self.probes.items()}
+            values = {
+                name: float(
+                    fn(model, self.loss_fn, self.data, torch.Generator().manual_seed(self.seed))
+                )
+                for name, fn in self.probes.items()
+            }
         finally:
             model.train(was_training)
         self._pending["step"].append(steps_done)
@@ -95,14 +111,17 @@ class ProbeRecorder:
             self._pending[name].append(value)
 
     def before_step(self, step: int, model: nn.Module, optimizer) -> None:
+        """``fit`` callback: measure at step 0 when ``at_start``."""
         if step == 0 and self.at_start:
             self._measure(0, model)
 
     def after_step(self, step: int, model: nn.Module, optimizer) -> None:
+        """``fit`` callback: measure after every ``every``-th step."""
         if (step + 1) % self.every == 0:
             self._measure(step + 1, model)
 
     def after_evaluation(self, history, model: nn.Module) -> None:
+        """``fit`` callback: move the measurements taken since the last evaluation into ``history.probes``."""
         for name, values in self._pending.items():
             history.probes.setdefault(name, []).extend(values)
             values.clear()

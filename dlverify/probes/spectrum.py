@@ -41,9 +41,17 @@ class EigenResult:
     eigenvector: torch.Tensor = field(repr=False)
 
 
-def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 100,
-                   tol: float = 1e-4, generator: torch.Generator | None = None,
-                   strict: bool = False, params=None) -> EigenResult:
+def top_eigenvalue(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-4,
+    generator: torch.Generator | None = None,
+    strict: bool = False,
+    params=None,
+) -> EigenResult:
     """Largest **signed** (algebraic) eigenvalue λ_max of the full-data Hessian.
 
     Lanczos iteration with full reorthogonalization on Hessian-vector products
@@ -119,20 +127,35 @@ def top_eigenvalue(model: nn.Module, loss_fn: LossFn, data, *, max_iter: int = 1
     residual = float(torch.linalg.vector_norm(matvec(y) - value * y))
     converged = residual <= tol * scale
     if not converged:
-        message = (f"top_eigenvalue did not converge in {iterations} Lanczos steps: the Ritz "
-                   f"value {value:.6g} has residual {residual:.3g} > tol·scale = "
-                   f"{tol * scale:.3g}, so it is only a lower bound of the top eigenvalue; "
-                   f"raise max_iter (now {max_iter}; {n} steps are exact) or tol")
+        message = (
+            f"top_eigenvalue did not converge in {iterations} Lanczos steps: the Ritz "
+            f"value {value:.6g} has residual {residual:.3g} > tol·scale = "
+            f"{tol * scale:.3g}, so it is only a lower bound of the top eigenvalue; "
+            f"raise max_iter (now {max_iter}; {n} steps are exact) or tol"
+        )
         if strict:
             raise NotConvergedError(message)
         warnings.warn(message, ConvergenceWarning, stacklevel=2)
-    return EigenResult(value=value, converged=converged, iterations=iterations,
-                       residual=residual, hvps=iterations + 1, eigenvector=y)
+    return EigenResult(
+        value=value,
+        converged=converged,
+        iterations=iterations,
+        residual=residual,
+        hvps=iterations + 1,
+        eigenvector=y,
+    )
 
 
-def minimal_ratio(model: nn.Module, loss_fn: LossFn, data, *, tol: float | None = None,
-                  dtype: torch.dtype | None = torch.float64,
-                  max_params: int = MAX_HESSIAN_PARAMS, params=None) -> float:
+def minimal_ratio(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data,
+    *,
+    tol: float | None = None,
+    dtype: torch.dtype | None = torch.float64,
+    max_params: int = MAX_HESSIAN_PARAMS,
+    params=None,
+) -> float:
     """Share of positive eigenvalues of the exact full-data Hessian.
 
     ``#{i : λ_i > tol · max_j |λ_j|} / P`` over the eigenvalues of the dense
@@ -153,21 +176,27 @@ def minimal_ratio(model: nn.Module, loss_fn: LossFn, data, *, tol: float | None 
     tol = None if tol is None else _checks.real(tol, "tol", at_least=0)
     max_params = _checks.integer(max_params, "max_params", minimum=1)
     if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
-        raise ProbeError(f"dtype must be a floating-point torch.dtype (e.g. torch.float64) or "
-                         f"None for the model's own, got {_checks.describe(dtype)}")
+        raise ProbeError(
+            f"dtype must be a floating-point torch.dtype (e.g. torch.float64) or "
+            f"None for the model's own, got {_checks.describe(dtype)}"
+        )
     check_mode(model)
     _checks.function(loss_fn, "loss_fn")
     check_finite_weights(model)
     selected = params
     params, _ = select_parameters(trainable_parameters(model), selected)
     if (dtype or params.dtype) not in (torch.float32, torch.float64):
-        raise ProbeError(f"minimal_ratio computes the Hessian's eigenvalues in float32 or float64, "
-                         f"not {dtype or params.dtype}; pass dtype=torch.float64 (the default)")
+        raise ProbeError(
+            f"minimal_ratio computes the Hessian's eigenvalues in float32 or float64, "
+            f"not {dtype or params.dtype}; pass dtype=torch.float64 (the default)"
+        )
     if params.count > max_params:
-        raise ProbeError(f"the model has P = {params.count} trainable parameters, above the "
-                         f"limit of {max_params} for a dense Hessian ({params.count}×"
-                         f"{params.count} entries); pass max_params=... to raise it, or use "
-                         "hvp/top_eigenvalue")
+        raise ProbeError(
+            f"the model has P = {params.count} trainable parameters, above the "
+            f"limit of {max_params} for a dense Hessian ({params.count}×"
+            f"{params.count} entries); pass max_params=... to raise it, or use "
+            "hvp/top_eigenvalue"
+        )
     if dtype is not None and dtype != params.dtype:
         batches = as_batches(data, params.device)
         cast = lambda t: t.to(dtype) if t.is_floating_point() else t  # noqa: E731

@@ -14,6 +14,7 @@ from ._lanczos import rademacher
 from ._objective import LossFn
 from .hessian_operator import hessian_operator
 
+
 @dataclass(frozen=True)
 class TraceResult:
     """An unbiased estimate ``value`` of tr(H) and its standard error.
@@ -33,8 +34,9 @@ class TraceResult:
 
 def _probes(n: int, m: int, generator, op) -> torch.Tensor:
     dtype = op._params.dtype
-    return torch.stack([rademacher(n, generator, device=op.device, dtype=dtype)
-                        for _ in range(m)], dim=1)
+    return torch.stack(
+        [rademacher(n, generator, device=op.device, dtype=dtype) for _ in range(m)], dim=1
+    )
 
 
 def _mean_and_error(samples: torch.Tensor) -> tuple[float, float]:
@@ -44,9 +46,16 @@ def _mean_and_error(samples: torch.Tensor) -> tuple[float, float]:
     return float(samples.mean()), float(samples.std(unbiased=True)) / math.sqrt(samples.numel())
 
 
-def hessian_trace(model: nn.Module, loss_fn: LossFn, data, *, n_samples: int = 99,
-                  method: str = "hutch++", params=None,
-                  generator: torch.Generator | None = None) -> TraceResult:
+def hessian_trace(
+    model: nn.Module,
+    loss_fn: LossFn,
+    data,
+    *,
+    n_samples: int = 99,
+    method: str = "hutch++",
+    params=None,
+    generator: torch.Generator | None = None,
+) -> TraceResult:
     """Estimate tr(∇²L(θ)) of the full-data loss with ``n_samples`` Hessian-vector products.
 
     ``method="hutchinson"`` (Hutchinson, 1989): ``tr(H) ≈ (1/m) Σ zᵢᵀ H zᵢ``
@@ -83,13 +92,16 @@ def hessian_trace(model: nn.Module, loss_fn: LossFn, data, *, n_samples: int = 9
     parameters (see :func:`~dlverify.probes.hessian_operator`).
     """
     if not isinstance(method, str) or method not in ("hutch++", "hutchinson"):
-        raise ProbeError(f"method must be 'hutch++' or 'hutchinson', got "
-                         f"{_checks.describe(method)}")
+        raise ProbeError(
+            f"method must be 'hutch++' or 'hutchinson', got {_checks.describe(method)}"
+        )
     least = 4 if method == "hutch++" else 2
     n_samples = _checks.integer(n_samples, "n_samples", minimum=1)
     if n_samples < least:
-        raise ProbeError(f"n_samples must be an integer >= {least} for method={method!r} (to "
-                         f"have a standard error), got {n_samples}")
+        raise ProbeError(
+            f"n_samples must be an integer >= {least} for method={method!r} (to "
+            f"have a standard error), got {n_samples}"
+        )
     generator = _random.resolve(generator)
     op = hessian_operator(model, loss_fn, data, params=params)
     n = op.shape[0]

@@ -39,17 +39,24 @@ def _flatten_snapshot(snapshot, layer: str | None, index: int) -> np.ndarray:
     if isinstance(snapshot, nn.Module):
         items = [(n, p) for n, p in snapshot.named_parameters()]
     elif isinstance(snapshot, Mapping):
-        items = [(n, t) for n, t in snapshot.items()
-                 if isinstance(t, torch.Tensor) and t.is_floating_point()]
+        items = [
+            (n, t)
+            for n, t in snapshot.items()
+            if isinstance(t, torch.Tensor) and t.is_floating_point()
+        ]
     else:
         if layer is not None:
-            raise ProbeError("layer= selects entries of state_dicts or models; snapshot "
-                             f"{index} is a flat {type(snapshot).__name__}")
+            raise ProbeError(
+                "layer= selects entries of state_dicts or models; snapshot "
+                f"{index} is a flat {type(snapshot).__name__}"
+            )
         return as_float64(snapshot, f"snapshot {index}").reshape(-1)
     items = [(n, t) for n, t in items if _selected(n, layer)]
     if not items:
-        raise ProbeError(f"snapshot {index} has no floating-point entries"
-                         + ("" if layer is None else f" under layer {layer!r}"))
+        raise ProbeError(
+            f"snapshot {index} has no floating-point entries"
+            + ("" if layer is None else f" under layer {layer!r}")
+        )
     return np.concatenate([t.detach().cpu().double().numpy().reshape(-1) for _, t in items])
 
 
@@ -87,14 +94,17 @@ def _check_distinct(snapshots: list) -> None:
                 f"{type(snapshot).__name__} appended twice, e.g. the model itself or its "
                 "state_dict() every epoch), so the trajectory would have no variance; append a "
                 "copy each time: {k: v.detach().clone() for k, v in model.state_dict().items()}"
-                " or copy.deepcopy(model)")
+                " or copy.deepcopy(model)"
+            )
         seen[place] = index
 
 
-def weight_pca(snapshots: Sequence, n_components: int = 2, *, layer: str | None = None) -> WeightPCAResult:
-    """Project a sequence of weight snapshots on their top principal components.
+def weight_pca(
+    snapshots: Sequence, n_components: int = 2, *, layer: str | None = None
+) -> WeightPCAResult:
+    r"""Project a sequence of weight snapshots on their top principal components.
 
-    The snapshots ``θ_1 … θ_T`` (flat tensors/arrays, ``state_dict``\\ s or
+    The snapshots ``θ_1 … θ_T`` (flat tensors/arrays, ``state_dict``\ s or
     models) are flattened, centered on their mean and decomposed by SVD
     (float64): ``Θ − θ̄ = U S Vᵀ``; projections ``U S``, components ``Vᵀ``,
     explained variance ratio ``S² / Σ S²``. This is the trajectory view of
@@ -108,15 +118,21 @@ def weight_pca(snapshots: Sequence, n_components: int = 2, *, layer: str | None 
     Two snapshots that are the same weights in memory (the model, or its
     uncopied ``state_dict()``, appended every epoch) are refused.
     """
-    if (isinstance(snapshots, (str, bytes, Mapping, nn.Module))
-            or not isinstance(snapshots, Iterable)
-            or (isinstance(snapshots, (torch.Tensor, np.ndarray)) and snapshots.ndim == 0)):
-        raise ProbeError("snapshots must be a list of snapshots (flat tensors or arrays, "
-                         f"state_dicts or models), got {_checks.describe(snapshots)}")
+    if (
+        isinstance(snapshots, (str, bytes, Mapping, nn.Module))
+        or not isinstance(snapshots, Iterable)
+        or (isinstance(snapshots, (torch.Tensor, np.ndarray)) and snapshots.ndim == 0)
+    ):
+        raise ProbeError(
+            "snapshots must be a list of snapshots (flat tensors or arrays, "
+            f"state_dicts or models), got {_checks.describe(snapshots)}"
+        )
     n_components = _checks.integer(n_components, "n_components", minimum=1)
     if layer is not None and not isinstance(layer, str):
-        raise ProbeError(f"layer must be a parameter-name prefix such as '1' or None, got "
-                         f"{_checks.describe(layer)}")
+        raise ProbeError(
+            f"layer must be a parameter-name prefix such as '1' or None, got "
+            f"{_checks.describe(layer)}"
+        )
     snapshots = list(snapshots)
     _check_distinct(snapshots)
     if len(snapshots) < 2:
@@ -124,13 +140,17 @@ def weight_pca(snapshots: Sequence, n_components: int = 2, *, layer: str | None 
     rows = [_flatten_snapshot(s, layer, i) for i, s in enumerate(snapshots)]
     sizes = {r.size for r in rows}
     if len(sizes) != 1:
-        raise ProbeError(f"snapshots flatten to different lengths {sorted(sizes)}; they must "
-                         "come from the same architecture")
+        raise ProbeError(
+            f"snapshots flatten to different lengths {sorted(sizes)}; they must "
+            "come from the same architecture"
+        )
     matrix = np.stack(rows)
     max_components = min(matrix.shape)
     if not 1 <= n_components <= max_components:
-        raise ProbeError(f"n_components must be in [1, {max_components}] for {matrix.shape[0]} "
-                         f"snapshots of {matrix.shape[1]} weights, got {n_components}")
+        raise ProbeError(
+            f"n_components must be in [1, {max_components}] for {matrix.shape[0]} "
+            f"snapshots of {matrix.shape[1]} weights, got {n_components}"
+        )
     if not np.all(np.isfinite(matrix)):
         raise ProbeError("snapshots contain NaN or infinite weights")
     mean = matrix.mean(axis=0)
@@ -138,8 +158,11 @@ def weight_pca(snapshots: Sequence, n_components: int = 2, *, layer: str | None 
     u, s, vt = u[:, :n_components], s, vt[:n_components]
     signs = np.sign(vt[np.arange(n_components), np.argmax(np.abs(vt), axis=1)])
     signs[signs == 0] = 1
-    total = float(np.sum(s ** 2))
+    total = float(np.sum(s**2))
     ratio = s[:n_components] ** 2 / total if total > 0 else np.zeros(n_components)
-    return WeightPCAResult(projections=readonly(u * s[:n_components] * signs),
-                           explained_variance_ratio=readonly(ratio),
-                           components=readonly(vt * signs[:, None]), mean=readonly(mean))
+    return WeightPCAResult(
+        projections=readonly(u * s[:n_components] * signs),
+        explained_variance_ratio=readonly(ratio),
+        components=readonly(vt * signs[:, None]),
+        mean=readonly(mean),
+    )
