@@ -8,8 +8,9 @@ import os
 import pytest
 import torch
 
+from tests.conftest import OPT_IN
+
 pytest_plugins = ["pytester"]
-OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
 # A project's catalogue of source reports (this repository's is in claims/conftest.py).
 CATALOGUE = """
 from dlverify.report import Catalogue, SourceReport
@@ -19,13 +20,6 @@ def pytest_dlverify_source_reports(config):
                       SourceReport("hw1", "Homework 1")),
                      description="Each claim of two reports.")
 """
-
-
-@pytest.fixture
-def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
-    """pytester's project, opted in to the dlverify plugin as any project does (its conftest.py)."""
-    pytester.makeconftest(OPT_IN)
-    return pytester
 
 
 CLAIMS = '''
@@ -57,8 +51,8 @@ def test_skipped(claim):
 '''
 
 
-def test_help_documents_every_option(pytester):
-    result = pytester.runpytest("--help")
+def test_help_documents_every_option(project):
+    result = project.runpytest("--help")
     for option in (
         "--device",
         "--profile",
@@ -70,9 +64,9 @@ def test_help_documents_every_option(pytester):
         result.stdout.fnmatch_lines([f"*{option}*"])
 
 
-def test_markers_are_documented(pytester):
-    pytester.makeconftest(OPT_IN + CATALOGUE)
-    result = pytester.runpytest("--markers")
+def test_markers_are_documented(project):
+    project.makeconftest(OPT_IN + CATALOGUE)
+    result = project.runpytest("--markers")
     result.stdout.fnmatch_lines(
         [
             "@pytest.mark.claim(claim_id*",
@@ -82,9 +76,9 @@ def test_markers_are_documented(pytester):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
-def test_device_cuda_without_cuda_is_a_usage_error(pytester):
-    pytester.makepyfile("def test_nothing(): pass")
-    result = pytester.runpytest("--device", "cuda")
+def test_device_cuda_without_cuda_is_a_usage_error(project):
+    project.makepyfile("def test_nothing(): pass")
+    result = project.runpytest("--device", "cuda")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["*--device cuda was given but CUDA is not available*--device cpu*"]
@@ -92,25 +86,25 @@ def test_device_cuda_without_cuda_is_a_usage_error(pytester):
     result.stdout.no_fnmatch_line("*1 passed*")
 
 
-def test_device_fixture_is_parametrized_and_in_the_test_id(pytester):
-    pytester.makepyfile("def test_on(device):\n    assert device.type in ('cpu', 'cuda')\n")
-    result = pytester.runpytest("-v", "--device", "all")
+def test_device_fixture_is_parametrized_and_in_the_test_id(project):
+    project.makepyfile("def test_on(device):\n    assert device.type in ('cpu', 'cuda')\n")
+    result = project.runpytest("-v", "--device", "all")
     result.stdout.fnmatch_lines(["*test_on?cpu? PASSED*"])
     assert result.ret == 0
 
 
-def test_a_project_that_owns_device_keeps_it(pytester):
+def test_a_project_that_owns_device_keeps_it(project):
     """Installing dlverify must not re-collect another project's tests that use the name."""
-    pytester.makeconftest(
+    project.makeconftest(
         OPT_IN + "import pytest\n@pytest.fixture\ndef device():\n    return 'mine'\n"
     )
-    pytester.makepyfile(
+    project.makepyfile(
         "import pytest\n"
         "def test_own_fixture(device):\n    assert device == 'mine'\n"
         "@pytest.mark.parametrize('device', ['a', 'b'])\n"
         "def test_own_parameters(device):\n    assert device in 'ab'\n"
     )
-    result = pytester.runpytest("-v", "--device", "all")
+    result = project.runpytest("-v", "--device", "all")
     result.stdout.fnmatch_lines(
         [
             "*test_own_fixture PASSED*",
@@ -121,9 +115,9 @@ def test_a_project_that_owns_device_keeps_it(pytester):
     result.assert_outcomes(passed=3)
 
 
-def test_verdicts_pass_xfail_skip_and_a_crash_is_never_a_refutation(pytester):
-    pytester.makepyfile(CLAIMS)
-    result = pytester.runpytest("-rA")
+def test_verdicts_pass_xfail_skip_and_a_crash_is_never_a_refutation(project):
+    project.makepyfile(CLAIMS)
+    result = project.runpytest("-rA")
     result.assert_outcomes(passed=1, xfailed=1, failed=1, skipped=1)
     result.stdout.fnmatch_lines(
         [
@@ -135,36 +129,36 @@ def test_verdicts_pass_xfail_skip_and_a_crash_is_never_a_refutation(pytester):
     )
 
 
-def test_unmarked_failure_is_a_failure_with_the_numbers(pytester):
-    pytester.makepyfile("""
+def test_unmarked_failure_is_a_failure_with_the_numbers(project):
+    project.makepyfile("""
 import pytest
 @pytest.mark.claim("demo.new-finding")
 def test_new(claim):
     claim.measure(gap=0.3)
     claim.expect(False, "gap below 0.1")
 """)
-    result = pytester.runpytest()
+    result = project.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ["*ClaimNotHeld: demo.new-finding: refuted*", "*gap below 0.1: refuted*", '*"gap": 0.3*']
     )
 
 
-def test_claim_that_starts_to_hold_turns_the_suite_red(pytester):
-    pytester.makepyfile("""
+def test_claim_that_starts_to_hold_turns_the_suite_red(project):
+    project.makepyfile("""
 import pytest
 from dlverify.evidence import Finding
 @pytest.mark.claim("demo.now-holds", xfail=Finding("measured not to hold last time", fails=["it holds now"]))
 def test_now(claim):
     claim.expect(True, "it holds now")
 """)
-    result = pytester.runpytest()
+    result = project.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*XPASS(strict)*"])
 
 
-def test_profile_specific_xfail(pytester):
-    pytester.makepyfile("""
+def test_profile_specific_xfail(project):
+    project.makepyfile("""
 import pytest
 from dlverify.evidence import Finding
 @pytest.mark.claim(
@@ -176,18 +170,18 @@ from dlverify.evidence import Finding
 def test_p(claim, profile):
     claim.expect(profile.full, "only holds under the full protocol")
 """)
-    pytester.runpytest().assert_outcomes(xfailed=1)
-    pytester.runpytest("--profile", "full").assert_outcomes(passed=1)
+    project.runpytest().assert_outcomes(xfailed=1)
+    project.runpytest("--profile", "full").assert_outcomes(passed=1)
 
 
-def test_a_claim_test_must_decide_something(pytester):
-    pytester.makepyfile("""
+def test_a_claim_test_must_decide_something(project):
+    project.makepyfile("""
 import pytest
 @pytest.mark.claim("demo.undecided")
 def test_u(claim):
     claim.measure(x=1)
 """)
-    result = pytester.runpytest()
+    result = project.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*recorded no expectation*"])
 
@@ -203,30 +197,30 @@ def test_u(claim):
         ),
     ],
 )
-def test_malformed_claims_are_usage_errors(pytester, source, message):
-    pytester.makepyfile("import pytest\n" + source)
-    result = pytester.runpytest()
+def test_malformed_claims_are_usage_errors(project, source, message):
+    project.makepyfile("import pytest\n" + source)
+    result = project.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
 
 
-def test_claim_fixture_needs_the_marker(pytester):
-    pytester.makepyfile("def test_a(claim): pass")
-    result = pytester.runpytest()
+def test_claim_fixture_needs_the_marker(project):
+    project.makepyfile("def test_a(claim): pass")
+    result = project.runpytest()
     result.assert_outcomes(errors=1)
 
 
-def test_select_by_claim_id_and_by_report(pytester):
-    pytester.makeconftest(OPT_IN + CATALOGUE)
-    pytester.makepyfile("""
+def test_select_by_claim_id_and_by_report(project):
+    project.makeconftest(OPT_IN + CATALOGUE)
+    project.makepyfile("""
 import pytest
 @pytest.mark.claim("lab2.zero-init-stalls")
 def test_a(claim): claim.expect(True, "ok")
 @pytest.mark.claim("hw1.minimal-ratio")
 def test_b(claim): claim.expect(True, "ok")
 """)
-    pytester.runpytest("-k", "lab2.zero-init-stalls").assert_outcomes(passed=1, deselected=1)
-    pytester.runpytest("-m", "hw1").assert_outcomes(passed=1, deselected=1)
+    project.runpytest("-k", "lab2.zero-init-stalls").assert_outcomes(passed=1, deselected=1)
+    project.runpytest("-m", "hw1").assert_outcomes(passed=1, deselected=1)
 
 
 TWO_REPORTS = """
@@ -238,58 +232,58 @@ def test_b(claim): claim.expect(True, "ok")
 """
 
 
-def _groups(pytester) -> tuple[list[str], dict]:
+def _groups(project) -> tuple[list[str], dict]:
     """The report groups' order in claims.md, and claims.json, of a run with --claims-report out."""
-    result = pytester.runpytest("--claims-report", "out", "-p", "no:cacheprovider")
+    result = project.runpytest("--claims-report", "out", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
-    markdown = (pytester.path / "out" / "claims.md").read_text()
+    markdown = (project.path / "out" / "claims.md").read_text()
     headings = [
         line[3:] for line in markdown.splitlines() if line.startswith("## ") and " — " in line
     ]
-    return headings, json.loads((pytester.path / "out" / "claims.json").read_text())
+    return headings, json.loads((project.path / "out" / "claims.json").read_text())
 
 
-def test_without_a_catalogue_reports_are_sorted_by_id_and_are_no_markers(pytester):
-    pytester.makepyfile(TWO_REPORTS)
-    assert "@pytest.mark.lab2" not in pytester.runpytest("--markers").stdout.str()
-    pytester.runpytest("-m", "hw1").assert_outcomes(deselected=2)
-    headings, data = _groups(pytester)
+def test_without_a_catalogue_reports_are_sorted_by_id_and_are_no_markers(project):
+    project.makepyfile(TWO_REPORTS)
+    assert "@pytest.mark.lab2" not in project.runpytest("--markers").stdout.str()
+    project.runpytest("-m", "hw1").assert_outcomes(deselected=2)
+    headings, data = _groups(project)
     assert headings == ["hw1 — hw1", "lab2 — lab2"]
     neutral = "Each claim, decided by measurement."
     assert data["report_order"] == [] and data["description"] == neutral
-    assert neutral in (pytester.path / "out" / "index.html").read_text()
+    assert neutral in (project.path / "out" / "index.html").read_text()
 
 
-def test_a_catalogue_gives_the_order_titles_markers_and_description(pytester):
-    pytester.makeconftest(OPT_IN + CATALOGUE)
-    pytester.makepyfile(TWO_REPORTS)
-    pytester.runpytest("-m", "hw1", "--strict-markers").assert_outcomes(passed=1, deselected=1)
-    headings, data = _groups(pytester)
+def test_a_catalogue_gives_the_order_titles_markers_and_description(project):
+    project.makeconftest(OPT_IN + CATALOGUE)
+    project.makepyfile(TWO_REPORTS)
+    project.runpytest("-m", "hw1", "--strict-markers").assert_outcomes(passed=1, deselected=1)
+    headings, data = _groups(project)
     assert headings == ["lab2 — Lab 2 of the course", "hw1 — Homework 1"]
     assert data["report_order"] == ["lab2", "hw1"] and data["titles"]["hw1"] == "Homework 1"
-    assert "Each claim of two reports." in (pytester.path / "out" / "index.html").read_text()
+    assert "Each claim of two reports." in (project.path / "out" / "index.html").read_text()
 
 
-def test_a_catalogue_that_is_not_one_is_a_usage_error(pytester):
-    pytester.makeconftest(
+def test_a_catalogue_that_is_not_one_is_a_usage_error(project):
+    project.makeconftest(
         OPT_IN + "def pytest_dlverify_source_reports(config):\n    return {'lab2': 'Lab 2'}\n"
     )
-    result = pytester.runpytest()
+    result = project.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["*pytest_dlverify_source_reports returned dict; return a dlverify.report.Catalogue*"]
     )
 
 
-def test_seeds_and_profile_fixtures(pytester):
-    pytester.makepyfile("""
+def test_seeds_and_profile_fixtures(project):
+    project.makepyfile("""
 def test_s(seeds, profile):
     assert seeds == profile.seeds == (0, 1, 2, 3, 4)
     assert profile.name == "full" and profile.pick(default=1, full=2) == 2
 """)
-    pytester.runpytest("--profile", "full").assert_outcomes(passed=1)
-    pytester.makepyfile(test_two="def test_t(seeds):\n    assert seeds == (0, 1)\n")
-    pytester.runpytest("test_two.py", "--seeds", "2").assert_outcomes(passed=1)
+    project.runpytest("--profile", "full").assert_outcomes(passed=1)
+    project.makepyfile(test_two="def test_t(seeds):\n    assert seeds == (0, 1)\n")
+    project.runpytest("test_two.py", "--seeds", "2").assert_outcomes(passed=1)
 
 
 @pytest.mark.parametrize(
@@ -310,27 +304,27 @@ def test_s(seeds, profile):
         ),
     ],
 )
-def test_bad_option_values_are_usage_errors_at_startup(pytester, arguments, message):
-    pytester.makepyfile("def test_a(): pass")
-    pytester.path.joinpath("a-file").write_text("not a folder")
-    result = pytester.runpytest(*arguments)
+def test_bad_option_values_are_usage_errors_at_startup(project, arguments, message):
+    project.makepyfile("def test_a(): pass")
+    project.path.joinpath("a-file").write_text("not a folder")
+    result = project.runpytest(*arguments)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     result.stdout.no_fnmatch_line("*passed*")
 
 
-def test_data_environment_folder_must_exist(pytester, monkeypatch):
-    pytester.makepyfile("def test_a(): pass")
-    monkeypatch.setenv("DLVERIFY_DATA", str(pytester.path / "no-such-folder"))
-    result = pytester.runpytest()
+def test_data_environment_folder_must_exist(project, monkeypatch):
+    project.makepyfile("def test_a(): pass")
+    monkeypatch.setenv("DLVERIFY_DATA", str(project.path / "no-such-folder"))
+    result = project.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*DLVERIFY_DATA names *no-such-folder, which is not a folder*"])
 
 
 @pytest.mark.slow
-def test_evidence_and_thread_limits_survive_xdist(pytester):
-    pytester.makepyfile(CLAIMS)
-    pytester.makepyfile(
+def test_evidence_and_thread_limits_survive_xdist(project):
+    project.makepyfile(CLAIMS)
+    project.makepyfile(
         test_threads="""
 import os, torch
 def test_threads():
@@ -338,11 +332,11 @@ def test_threads():
     assert torch.get_num_threads() == max(1, (os.cpu_count() or 1) // workers)
 """
     )
-    result = pytester.runpytest_subprocess("-n", "2", "--claims-report", "out")
+    result = project.runpytest_subprocess("-n", "2", "--claims-report", "out")
     result.assert_outcomes(passed=2, xfailed=1, failed=1, skipped=1)
     rows = {
         row["claim_id"]: row
-        for row in json.loads((pytester.path / "out" / "claims.json").read_text())["claims"]
+        for row in json.loads((project.path / "out" / "claims.json").read_text())["claims"]
     }
     assert {k: v["verdict"] for k, v in rows.items()} == {
         "demo.holds": "holds",
@@ -372,9 +366,9 @@ def test_run(run_cache):
 """
 
 
-def trained(pytester) -> int:
+def trained(project) -> int:
     """How many times the runs of RUNS were trained so far."""
-    calls = pytester.path / "trained.txt"
+    calls = project.path / "trained.txt"
     return len(calls.read_text()) if calls.exists() else 0
 
 
@@ -382,31 +376,31 @@ def stored(folder) -> list:
     return sorted(path.suffix for path in folder.rglob("*") if path.suffix in (".pt", ".json"))
 
 
-def test_help_documents_the_run_cache_options(pytester):
-    result = pytester.runpytest("--help")
+def test_help_documents_the_run_cache_options(project):
+    result = project.runpytest("--help")
     result.stdout.fnmatch_lines(
         ["*--run-cache=DIR*keep trained runs in DIR*", "*--no-run-cache*train every run*"]
     )
 
 
-def test_run_cache_dir_receives_runs_and_the_next_session_reads_them(pytester):
-    pytester.makepyfile(RUNS)
-    first = pytester.runpytest("--run-cache", "runs")
+def test_run_cache_dir_receives_runs_and_the_next_session_reads_them(project):
+    project.makepyfile(RUNS)
+    first = project.runpytest("--run-cache", "runs")
     first.assert_outcomes(passed=1)
     first.stdout.fnmatch_lines(
-        [f"dlverify run cache: {pytester.path / 'runs'}", "dlverify run cache: 1 trained, 0 read*"]
+        [f"dlverify run cache: {project.path / 'runs'}", "dlverify run cache: 1 trained, 0 read*"]
     )
-    assert trained(pytester) == 1 and stored(pytester.path / "runs") == [".json", ".pt"]
-    second = pytester.runpytest("--run-cache", "runs")
+    assert trained(project) == 1 and stored(project.path / "runs") == [".json", ".pt"]
+    second = project.runpytest("--run-cache", "runs")
     second.assert_outcomes(passed=1)
     second.stdout.fnmatch_lines(["dlverify run cache: 0 trained, 1 read*"])
-    assert trained(pytester) == 1
+    assert trained(project) == 1
 
 
-def test_no_run_cache_trains_every_time_and_stores_nothing(pytester):
-    pytester.makepyfile(RUNS)
+def test_no_run_cache_trains_every_time_and_stores_nothing(project):
+    project.makepyfile(RUNS)
     for _ in range(2):
-        result = pytester.runpytest("--no-run-cache")
+        result = project.runpytest("--no-run-cache")
         result.assert_outcomes(passed=1)
         result.stdout.fnmatch_lines(
             [
@@ -414,36 +408,36 @@ def test_no_run_cache_trains_every_time_and_stores_nothing(pytester):
                 "dlverify run cache: 1 trained, 0 read*",
             ]
         )
-    assert trained(pytester) == 2 and stored(pytester.path) == []
+    assert trained(project) == 2 and stored(project.path) == []
 
 
-def test_default_run_cache_is_in_pytests_cache_and_cache_clear_empties_it(pytester):
-    pytester.makepyfile(RUNS)
-    result = pytester.runpytest()
+def test_default_run_cache_is_in_pytests_cache_and_cache_clear_empties_it(project):
+    project.makepyfile(RUNS)
+    result = project.runpytest()
     result.assert_outcomes(passed=1)
-    runs = pytester.path / ".pytest_cache" / "d" / "dlverify-runs"
+    runs = project.path / ".pytest_cache" / "d" / "dlverify-runs"
     result.stdout.fnmatch_lines(
         [f"dlverify run cache: {runs}, in pytest's cache (--cache-clear empties it)"]
     )
     assert stored(runs) == [".json", ".pt"]
-    pytester.runpytest().assert_outcomes(passed=1)
-    assert trained(pytester) == 1
-    pytester.runpytest("--cache-clear").assert_outcomes(passed=1)
-    assert trained(pytester) == 2  # cleared, so trained again (and stored again)
+    project.runpytest().assert_outcomes(passed=1)
+    assert trained(project) == 1
+    project.runpytest("--cache-clear").assert_outcomes(passed=1)
+    assert trained(project) == 2  # cleared, so trained again (and stored again)
     assert stored(runs) == [".json", ".pt"]
 
 
-def test_without_pytests_cache_and_without_a_dir_the_run_cache_is_off(pytester):
-    pytester.makepyfile(RUNS)
+def test_without_pytests_cache_and_without_a_dir_the_run_cache_is_off(project):
+    project.makepyfile(RUNS)
     for _ in range(2):
-        result = pytester.runpytest("-p", "no:cacheprovider")
+        result = project.runpytest("-p", "no:cacheprovider")
         result.assert_outcomes(passed=1)
         result.stdout.fnmatch_lines(
             ["dlverify run cache: disabled (pytest's cacheprovider plugin is off*"]
         )
-    assert trained(pytester) == 2 and stored(pytester.path) == []
-    pytester.runpytest("-p", "no:cacheprovider", "--run-cache", "runs").assert_outcomes(passed=1)
-    assert stored(pytester.path / "runs") == [".json", ".pt"]
+    assert trained(project) == 2 and stored(project.path) == []
+    project.runpytest("-p", "no:cacheprovider", "--run-cache", "runs").assert_outcomes(passed=1)
+    assert stored(project.path / "runs") == [".json", ".pt"]
 
 
 @pytest.mark.parametrize(
@@ -457,10 +451,10 @@ def test_without_pytests_cache_and_without_a_dir_the_run_cache_is_off(pytester):
         ),
     ],
 )
-def test_a_run_cache_that_cannot_be_used_is_a_usage_error(pytester, arguments, message):
-    pytester.makepyfile("def test_a(): pass")
-    pytester.path.joinpath("a-file").write_text("not a folder")
-    result = pytester.runpytest(*arguments)
+def test_a_run_cache_that_cannot_be_used_is_a_usage_error(project, arguments, message):
+    project.makepyfile("def test_a(): pass")
+    project.path.joinpath("a-file").write_text("not a folder")
+    result = project.runpytest(*arguments)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
 
@@ -468,12 +462,12 @@ def test_a_run_cache_that_cannot_be_used_is_a_usage_error(pytester, arguments, m
 @pytest.mark.skipif(
     not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root can write in a read-only folder"
 )
-def test_a_read_only_run_cache_is_a_usage_error(pytester):
-    pytester.makepyfile("def test_a(): pass")
-    folder = pytester.mkdir("read-only")
+def test_a_read_only_run_cache_is_a_usage_error(project):
+    project.makepyfile("def test_a(): pass")
+    folder = project.mkdir("read-only")
     folder.chmod(0o500)
     try:
-        result = pytester.runpytest("--run-cache", "read-only")
+        result = project.runpytest("--run-cache", "read-only")
     finally:
         folder.chmod(0o700)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -481,8 +475,8 @@ def test_a_read_only_run_cache_is_a_usage_error(pytester):
 
 
 @pytest.mark.slow
-def test_xdist_workers_share_the_run_cache_and_train_a_run_once(pytester):
-    pytester.makepyfile(
+def test_xdist_workers_share_the_run_cache_and_train_a_run_once(project):
+    project.makepyfile(
         RUNS
         + """
 import time, pytest
@@ -493,7 +487,7 @@ def test_same_run(run_cache, i):
     test_run(run_cache)
 """
     )
-    result = pytester.runpytest_subprocess("-n", "2", "--run-cache", "runs")
+    result = project.runpytest_subprocess("-n", "2", "--run-cache", "runs")
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["dlverify run cache: 1 trained, 3 read*"])
-    assert trained(pytester) == 1
+    assert trained(project) == 1

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from dlverify.errors import ProbeError
 from dlverify.probes import hessian_operator, spectral_density
 from dlverify.probes._lanczos import Lanczos, rademacher
-from tests._spectral_helpers import F64, QuadraticLoss, classification, mlp, reference_hessian
+from tests.conftest import F64, QuadraticLoss, classification, mlp, reference_hessian
 
 # torch.func.hessian (jacfwd) uses torch.jit.script internally, deprecated in torch 2.13.
 pytestmark = pytest.mark.filterwarnings(

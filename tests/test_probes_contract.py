@@ -1,4 +1,4 @@
-"""The contract every probe follows (DESIGN.md, dlverify.probes).
+"""The contract every probe follows (docs/architecture.md, dlverify.probes).
 
 Probes leave the caller's model alone (parameters, buffers, requires_grad,
 .grad, train/eval mode), refuse a train-mode model whose output depends on the
@@ -30,7 +30,7 @@ from dlverify.probes import (
     sharpness,
     top_eigenvalue,
 )
-from tests._problems import DEVICES, batch, classifier
+from tests.conftest import DEVICES, batch, classifier
 
 
 def count(model) -> int:

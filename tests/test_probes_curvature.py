@@ -26,7 +26,7 @@ from dlverify.probes import (
     per_layer_grad_norms,
     top_eigenvalue,
 )
-from tests._spectral_helpers import QuadraticLoss
+from tests.conftest import QuadraticLoss
 
 # torch.func.hessian (jacfwd) uses torch.jit.script internally, deprecated in torch 2.13.
 pytestmark = pytest.mark.filterwarnings(

@@ -12,7 +12,7 @@ from torch.func import functional_call
 
 from dlverify.errors import ProbeError
 from dlverify.probes import filter_normalize, loss_plane, project_trajectory
-from tests._spectral_helpers import F64, classification, mlp
+from tests.conftest import F64, classification, mlp
 
 seeds = st.integers(0, 2**31 - 1)
 

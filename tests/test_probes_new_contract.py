@@ -22,7 +22,7 @@ from dlverify.probes import (
     loss_plane,
     spectral_density,
 )
-from tests._problems import DEVICES, batch, classifier
+from tests.conftest import DEVICES, batch, classifier
 
 
 @pytest.fixture(autouse=True)

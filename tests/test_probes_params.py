@@ -19,7 +19,7 @@ from dlverify.probes import (
     top_eigenvalue,
 )
 from dlverify.probes._lanczos import rademacher
-from tests._spectral_helpers import F64, classification, mlp, reference_hessian
+from tests.conftest import F64, classification, mlp, reference_hessian
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:`torch.jit.script` is deprecated:DeprecationWarning"

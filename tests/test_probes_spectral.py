@@ -25,7 +25,7 @@ from dlverify.probes import (
     top_eigenvalue,
 )
 from dlverify.probes._lanczos import rademacher
-from tests._spectral_helpers import F64, QuadraticLoss, classification, mlp, reference_hessian
+from tests.conftest import F64, QuadraticLoss, classification, mlp, reference_hessian
 
 # torch.func.hessian (jacfwd) uses torch.jit.script internally, deprecated in torch 2.13.
 pytestmark = pytest.mark.filterwarnings(

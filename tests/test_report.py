@@ -1,6 +1,6 @@
 """The claims report: files written by ``--claims-report``, their content, xdist completeness.
 
-Small fake claim tests are written into pytester's folder: one that holds (with a
+Small fake claim tests are written into project's folder: one that holds (with a
 figure and a statistics result), one measured not to hold (strict xfail), one
 skipped, one that crashes although marked as not holding (an error, never a
 refutation), one refuted without its xfail mark, one that holds although marked
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib.pyplot  # noqa: F401  imported once here: pytester's in-process runs must not re-import it
+import matplotlib.pyplot  # noqa: F401  imported once here: project's in-process runs must not re-import it
 import pytest
 import torch  # noqa: F401  (likewise; the plugin's environment() imports it)
 
@@ -22,14 +22,6 @@ from dlverify.report import format as fmt
 from dlverify.report.rows import group_by_report, protocol_counts
 
 pytest_plugins = ["pytester"]
-OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
-
-
-@pytest.fixture
-def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
-    """pytester's project, opted in to the dlverify plugin as any project does (its conftest.py)."""
-    pytester.makeconftest(OPT_IN)
-    return pytester
 
 
 FAKE_CLAIMS = '''
@@ -128,19 +120,19 @@ EXPECTED = {
 RUN_FIELDS = {"duration_s", "run"}  # timing, and the run's number in the folder: differ per run
 
 
-def _run(pytester: pytest.Pytester, *args: str):
-    pytester.makepyfile(test_fake=FAKE_CLAIMS)
-    report = pytester.path / "report"
-    result = pytester.runpytest(
+def _run(project: pytest.Pytester, *args: str):
+    project.makepyfile(test_fake=FAKE_CLAIMS)
+    report = project.path / "report"
+    result = project.runpytest(
         "-p", "no:cacheprovider", "-p", "no:benchmark", "--claims-report", str(report), *args
     )
     data = json.loads((report / "claims.json").read_text())
     return result, report, data
 
 
-def test_report_of_a_run(pytester):
+def test_report_of_a_run(project):
     """One run of the fake claims: files, rows, verdicts, the crash, the summary, escaping, formatting."""
-    result, report, data = _run(pytester)
+    result, report, data = _run(project)
 
     # the three files (and the figures beside claims.md), with every executed claim instance
     assert {p.name for p in report.iterdir()} >= {
@@ -204,11 +196,11 @@ def test_report_of_a_run(pytester):
 
 
 @pytest.mark.slow
-def test_same_rows_with_and_without_xdist(pytester):
+def test_same_rows_with_and_without_xdist(project):
     """Every worker's evidence reaches the report: the rows match those of a run without xdist."""
     pytest.importorskip("xdist")
-    _, _, alone = _run(pytester)
-    _, _, parallel = _run(pytester, "-n", "2")
+    _, _, alone = _run(project)
+    _, _, parallel = _run(project, "-n", "2")
     assert parallel["environment"]["xdist_workers"] == 2
 
     def comparable(data):
@@ -408,10 +400,10 @@ def test_stats_results_from_dlverify_stats():
 
 
 @pytest.mark.slow
-def test_a_dead_worker_still_shows_in_the_report(pytester):
+def test_a_dead_worker_still_shows_in_the_report(project):
     """A test that kills its xdist worker gets an error row instead of vanishing from the report."""
     pytest.importorskip("xdist")
-    pytester.makepyfile(
+    project.makepyfile(
         test_dies="""
         import os
         import pytest
@@ -425,8 +417,8 @@ def test_a_dead_worker_still_shows_in_the_report(pytester):
             claim.expect(True, "fine")
     """
     )
-    report = pytester.path / "report"
-    result = pytester.runpytest_subprocess(
+    report = project.path / "report"
+    result = project.runpytest_subprocess(
         "-p",
         "no:cacheprovider",
         "-p",

@@ -16,7 +16,6 @@ from dlverify.report import html, read_report
 from dlverify.report.compare import compare
 
 pytest_plugins = ["pytester"]
-OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
 
 CLAIMS = """
 import os
@@ -50,10 +49,10 @@ ALL = {"test_claims.py::test_first", "test_claims.py::test_second", "test_claims
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
-    pytester.makeconftest(OPT_IN)
-    pytester.makepyfile(test_claims=CLAIMS)
-    return pytester
+def project(project: pytest.Pytester) -> pytest.Pytester:
+    """The opted-in project (tests/conftest.py) with three claims."""
+    project.makepyfile(test_claims=CLAIMS)
+    return project
 
 
 def _run(pytester: pytest.Pytester, *args: str):

@@ -1,4 +1,4 @@
-"""Claims decided over a seed plan, and findings that cannot go stale (black-box, through pytester)."""
+"""Claims decided over a seed plan, and findings that cannot go stale (black-box, through project)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,6 @@ import json
 import pytest
 
 pytest_plugins = ["pytester"]
-OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
-
-
-@pytest.fixture
-def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
-    """pytester's project, opted in to the dlverify plugin as any project does (its conftest.py)."""
-    pytester.makeconftest(OPT_IN)
-    return pytester
 
 
 # Per-seed measurements that are pure functions of the seed: a clear effect, a
@@ -51,16 +43,16 @@ def test_one_seed(claim):
 """
 
 
-def _rows(pytester) -> dict:
-    report = json.loads((pytester.path / "out" / "claims.json").read_text())
+def _rows(project) -> dict:
+    report = json.loads((project.path / "out" / "claims.json").read_text())
     return {row["claim_id"]: row for row in report["claims"]}
 
 
-def test_seeds_are_added_while_the_verdict_is_inconclusive(pytester):
-    pytester.makepyfile(CLAIMS)
-    result = pytester.runpytest("--claims-report", "out")
+def test_seeds_are_added_while_the_verdict_is_inconclusive(project):
+    project.makepyfile(CLAIMS)
+    result = project.runpytest("--claims-report", "out")
     result.assert_outcomes(passed=3, xfailed=2)
-    rows = _rows(pytester)
+    rows = _rows(project)
     seeds = {claim_id: row["evidence"].get("seeds") for claim_id, row in rows.items()}
     assert seeds["demo.clear"] == {
         "looks": [3, 5, 10],
@@ -77,21 +69,21 @@ def test_seeds_are_added_while_the_verdict_is_inconclusive(pytester):
     assert seeds["demo.one-seed"] == {}
 
 
-def test_each_look_starts_from_a_clean_record(pytester):
+def test_each_look_starts_from_a_clean_record(project):
     """The evidence is the last look's: no expectation, figure or number is kept twice."""
-    pytester.makepyfile(CLAIMS)
-    pytester.runpytest("--claims-report", "out", "-k", "moderate")
-    evidence = _rows(pytester)["demo.moderate"]["evidence"]
+    project.makepyfile(CLAIMS)
+    project.runpytest("--claims-report", "out", "-k", "moderate")
+    evidence = _rows(project)["demo.moderate"]["evidence"]
     assert len(evidence["expectations"]) == 1
     assert evidence["expectations"][0]["detail"]["n"] == evidence["seeds"]["used"]
 
 
-def test_seed_budget_options(pytester):
-    pytester.makepyfile(CLAIMS)
-    pytester.runpytest("--claims-report", "out", "--seeds", "4", "--max-seeds", "6", "-k", "none")
-    assert _rows(pytester)["demo.none"]["evidence"]["seeds"]["looks"] == [4, 5, 6]
-    pytester.runpytest("--claims-report", "out", "--seeds", "5", "-k", "clear")
-    assert _rows(pytester)["demo.clear"]["evidence"]["seeds"]["looks"][0] == 5
+def test_seed_budget_options(project):
+    project.makepyfile(CLAIMS)
+    project.runpytest("--claims-report", "out", "--seeds", "4", "--max-seeds", "6", "-k", "none")
+    assert _rows(project)["demo.none"]["evidence"]["seeds"]["looks"] == [4, 5, 6]
+    project.runpytest("--claims-report", "out", "--seeds", "5", "-k", "clear")
+    assert _rows(project)["demo.clear"]["evidence"]["seeds"]["looks"][0] == 5
 
 
 @pytest.mark.parametrize(
@@ -101,15 +93,15 @@ def test_seed_budget_options(pytester):
         (("--seeds", "5", "--max-seeds", "4"), "*--max-seeds (4) must be at least --seeds (5)*"),
     ],
 )
-def test_bad_seed_counts_are_usage_errors(pytester, options, message):
-    pytester.makepyfile("def test_a(): pass")
-    result = pytester.runpytest(*options)
+def test_bad_seed_counts_are_usage_errors(project, options, message):
+    project.makepyfile("def test_a(): pass")
+    result = project.runpytest(*options)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
 
 
-def test_a_finding_that_changed_turns_the_suite_red(pytester):
-    pytester.makepyfile("""
+def test_a_finding_that_changed_turns_the_suite_red(project):
+    project.makepyfile("""
 import pytest
 from dlverify.evidence import Finding
 @pytest.mark.claim("demo.changed", xfail=Finding("the gap is too large", fails=["gap below 0.1"]))
@@ -117,7 +109,7 @@ def test_changed(claim):
     claim.expect(True, "gap below 0.1")
     claim.expect(False, "loss below 1")
 """)
-    result = pytester.runpytest()
+    result = project.runpytest()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -127,25 +119,25 @@ def test_changed(claim):
     )
 
 
-def test_an_xfail_without_a_finding_is_a_usage_error(pytester):
-    pytester.makepyfile("""
+def test_an_xfail_without_a_finding_is_a_usage_error(project):
+    project.makepyfile("""
 import pytest
 @pytest.mark.claim("demo.words", xfail="measured 0.236 once")
 def test_w(claim):
     claim.expect(False, "x")
 """)
-    result = pytester.runpytest()
+    result = project.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*xfail must be a dlverify.evidence.Finding(why, fails=(...))*"])
 
 
-def test_deterministic_option(pytester):
-    pytester.makepyfile("""
+def test_deterministic_option(project):
+    project.makepyfile("""
 import os, torch
 def test_d(request):
     assert torch.are_deterministic_algorithms_enabled() is request.config.getoption("deterministic")
     if request.config.getoption("deterministic"):
         assert os.environ["CUBLAS_WORKSPACE_CONFIG"]
 """)
-    pytester.runpytest_subprocess("--deterministic").assert_outcomes(passed=1)
-    pytester.runpytest_subprocess().assert_outcomes(passed=1)
+    project.runpytest_subprocess("--deterministic").assert_outcomes(passed=1)
+    project.runpytest_subprocess().assert_outcomes(passed=1)

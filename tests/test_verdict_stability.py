@@ -8,14 +8,6 @@ import pytest
 import torch
 
 pytest_plugins = ["pytester"]
-OPT_IN = 'pytest_plugins = ["dlverify.plugin"]\n'
-
-
-@pytest.fixture
-def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
-    """pytester's project, opted in to the dlverify plugin as any project does (its conftest.py)."""
-    pytester.makeconftest(OPT_IN)
-    return pytester
 
 
 # Real (small) training: an MLP whose 10-class output layer has the skinny weight
@@ -73,15 +65,15 @@ def _final_loss_at(threads: int) -> float:
         torch.set_num_threads(before)
 
 
-def _verdicts_and_numbers(pytester: pytest.Pytester, monkeypatch, option_sets) -> dict:
+def _verdicts_and_numbers(project: pytest.Pytester, monkeypatch, option_sets) -> dict:
     """Run the demo claims once per option set; ``{options: {claim id: (verdict, measured)}}``."""
     one, two = _final_loss_at(1), _final_loss_at(2)
     monkeypatch.setenv("DEMO_THRESHOLD", repr((one + two) / 2 if one != two else one))
-    pytester.makepyfile(CLAIMS)
+    project.makepyfile(CLAIMS)
     runs = {}
     for options in option_sets:
-        pytester.runpytest_subprocess("--claims-report", "out", "-p", "no:randomly", *options)
-        rows = json.loads((pytester.path / "out" / "claims.json").read_text())["claims"]
+        project.runpytest_subprocess("--claims-report", "out", "-p", "no:randomly", *options)
+        rows = json.loads((project.path / "out" / "claims.json").read_text())["claims"]
         runs[options] = {
             row["claim_id"]: (row["verdict"], row["evidence"]["measured"]) for row in rows
         }
@@ -90,7 +82,7 @@ def _verdicts_and_numbers(pytester: pytest.Pytester, monkeypatch, option_sets) -
     return runs
 
 
-def test_verdicts_and_numbers_do_not_depend_on_a_worker_or_the_thread_count(pytester, monkeypatch):
+def test_verdicts_and_numbers_do_not_depend_on_a_worker_or_the_thread_count(project, monkeypatch):
     """A plain run and ``-n 2 --torch-threads 2`` give the same verdicts and the same numbers.
 
     The fast check of the default test run (the slow test below varies one
@@ -99,13 +91,13 @@ def test_verdicts_and_numbers_do_not_depend_on_a_worker_or_the_thread_count(pyte
     threads (they differ in the last bit on the 2-core CI machine), so a run
     whose numbers depended on the thread count would flip its verdict.
     """
-    runs = _verdicts_and_numbers(pytester, monkeypatch, ((), ("-n", "2", "--torch-threads", "2")))
+    runs = _verdicts_and_numbers(project, monkeypatch, ((), ("-n", "2", "--torch-threads", "2")))
     for options, verdicts in runs.items():
         assert verdicts == runs[()], f"{options or 'no options'} differs from a plain run"
 
 
 @pytest.mark.slow
-def test_verdicts_and_numbers_do_not_depend_on_workers_or_threads(pytester, monkeypatch):
+def test_verdicts_and_numbers_do_not_depend_on_workers_or_threads(project, monkeypatch):
     """``pytest``, ``-n 2``, ``-n 4``, ``--torch-threads 1`` and ``2`` give the same verdicts and numbers.
 
     The near-threshold claim's threshold sits between the loss computed with
@@ -115,6 +107,6 @@ def test_verdicts_and_numbers_do_not_depend_on_workers_or_threads(pytester, monk
     removing the pin).
     """
     options = ((), ("-n", "2"), ("-n", "4"), ("--torch-threads", "1"), ("--torch-threads", "2"))
-    runs = _verdicts_and_numbers(pytester, monkeypatch, options)
+    runs = _verdicts_and_numbers(project, monkeypatch, options)
     for options, verdicts in runs.items():
         assert verdicts == runs[()], f"{options or 'no options'} differs from a plain run"
