@@ -295,6 +295,39 @@ class Lab1Softmax:
         stored = self.run_cache.get_or_create(spec, measure)["seconds"]
         return {bs: list(values) for bs, values in zip(batch_sizes, stored)}
 
+    def baseline(self, kind: str, *, seed: int, **settings) -> Baseline:
+        """:func:`random_forest` (``kind="forest"``) or :func:`linear_svm` (``"svm"``), kept in the run cache.
+
+        Fitted on the whole training set and scored on the test set; the
+        fit's predictions, name and fit time are stored like a run, so a
+        later session reads them instead of fitting again.
+        """
+        fitters = {"forest": random_forest, "svm": linear_svm}
+        if kind not in fitters:
+            raise ValueError(f"unknown baseline {kind!r}; choose one of {sorted(fitters)}")
+        spec = {
+            "family": "lab1-baseline",
+            "protocol_version": PROTOCOL_VERSION,
+            "kind": kind,
+            "seed": seed,
+            **settings,
+            "train_size": len(self.full_train),
+            "test_size": len(self.test),
+            "dtype": str(self.full_train.inputs.dtype),
+            "data": {name: file.sha256 for name, file in get_spec("fashion-mnist").files.items()},
+        }
+
+        def fit() -> dict:
+            made = fitters[kind](self.full_train, self.test, seed=seed, **settings)
+            return {
+                "name": made.name,
+                "predictions": made.predictions,
+                "fit_seconds": made.fit_seconds,
+            }
+
+        stored = self.run_cache.get_or_create(spec, fit)
+        return Baseline(stored["name"], stored["predictions"], float(stored["fit_seconds"]))
+
     def _spec(self, config: Config, seed: int, device: torch.device) -> dict:
         """Everything that determines one run, for the run cache's key."""
         return {
