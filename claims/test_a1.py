@@ -338,14 +338,13 @@ def test_lambda_narrows_gap(claim, a1, dataset, device, seeds):
     _cases(
         "a1.lambda-01-best",
         "a1 §1.2 Training and evaluation, Table 1",
-        standin_xfail={
-            "default": Finding(
-                "on the Fashion-MNIST stand-in λ = 0 gives the best test accuracy, not λ = 0.1: a "
-                "linear classifier of 784 inputs trained on 55 000 images barely overfits, so the "
-                "penalty only costs accuracy",
-                fails=("λ = 0.1 has the best test accuracy",),
-            )
-        },
+        # Measured under both profiles (5 and the documented 40 epochs).
+        standin_xfail=Finding(
+            "on the Fashion-MNIST stand-in λ = 0 gives the best test accuracy, not λ = 0.1: a "
+            "linear classifier of 784 inputs trained on 55 000 images barely overfits, so the "
+            "penalty only costs accuracy",
+            fails=("λ = 0.1 has the best test accuracy",),
+        ),
     ),
 )
 def test_lambda_01_best(claim, a1, dataset, device, seeds):
@@ -423,7 +422,13 @@ def test_lambda_smooths_w(claim, a1, dataset, device, seeds):
                 "on the Fashion-MNIST stand-in the chain is reversed: η = 0.1 ends with the lowest test "
                 "loss, and the penalty raises it (λ = 0 below λ = 0.1 below λ = 1)",
                 fails=("test loss: λ=0.1 < λ=1 < λ=0 (η=0.001) < η=0.1",),
-            )
+            ),
+            "full": Finding(
+                "on the Fashion-MNIST stand-in the penalty raises the test loss (λ = 0 lowest, then "
+                "λ = 0.1, then λ = 1), and after 40 epochs η = 0.1 ends between λ = 0 and λ = 0.1, "
+                "not far above them all",
+                fails=("test loss: λ=0.1 < λ=1 < λ=0 (η=0.001) < η=0.1",),
+            ),
         },
     ),
 )
