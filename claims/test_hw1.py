@@ -257,8 +257,13 @@ def test_quadratic_harder(claim, function_runs, seeds, device):
     source="hw1 §1-1 Train on actual tasks",
     xfail={
         "default": Finding(
-            "the final training losses are similar, but the wider model starts lower, not higher",
-            fails=("first-epoch loss of the wide model above the deep model's",),
+            "the wider model starts lower, not higher; the final training losses are close, but "
+            "one seed's lower wide-model loss skews the five log-ratios, so the guarded interval "
+            "does not show the ratio within [2/3, 3/2]",
+            fails=(
+                "final loss ratio wide/deep within [2/3, 3/2]",
+                "first-epoch loss of the wide model above the deep model's",
+            ),
         ),
         "full": Finding(
             "on all 60 000 images the wider model starts lower, not higher, and ends with a clearly "

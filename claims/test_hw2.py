@@ -1047,10 +1047,12 @@ def _accuracy_vs_batch(accuracy, n_train):
     xfail={
         "default": Finding(
             "in the default profile's 200 steps lr 0.001 and 0.005 do not learn (test accuracy "
-            "under chance + 0.1), so their order says nothing about convergence speed; and the "
-            "largest rates are not shown to make the loss fluctuate more than lr 0.01 does",
+            "under chance + 0.1), so their order says nothing about convergence speed (nor is it "
+            "shown: the 3-seed look cannot decide a 3-rate trend); and the largest rates are not "
+            "shown to make the loss fluctuate more than lr 0.01 does",
             fails=(
                 "every compared network learned (test acc ≥ chance + 0.1)",
+                "test accuracy after a fixed step count rises over lr 0.001 → 0.005 → 0.01",
                 "the loss fluctuates more at lr 1 than at lr 0.01",
                 "the loss fluctuates more at lr 2 than at lr 0.01",
             ),

@@ -110,14 +110,27 @@ def test_small_batch_generalizes(claim, lab1_softmax, device, seeds):
 @pytest.mark.claim(
     "lab1.large-batch-sharper",
     source="lab1 §2 batch size",
-    xfail=Finding(
-        "the top Hessian eigenvalue does rise with the batch size, but ε-sharpness does not, and "
-        "the generalization gap shrinks with the batch instead of growing",
-        fails=(
-            "ε-sharpness increases with the batch size",
-            "generalization gap (val − train loss) increases with the batch size",
+    xfail={
+        "default": Finding(
+            "the Hessian trace rises with the batch size, but ε-sharpness does not, the top "
+            "eigenvalue's rise is not shown at the 3-seed look, and the generalization gap "
+            "shrinks with the batch instead of growing (which decides the claim at that look)",
+            fails=(
+                "top Hessian eigenvalue increases with the batch size",
+                "ε-sharpness increases with the batch size",
+                "generalization gap (val − train loss) increases with the batch size",
+            ),
         ),
-    ),
+        "full": Finding(
+            "the top Hessian eigenvalue and the trace rise with the batch size (5 seeds), but "
+            "ε-sharpness does not, and the generalization gap shrinks with the batch instead of "
+            "growing",
+            fails=(
+                "ε-sharpness increases with the batch size",
+                "generalization gap (val − train loss) increases with the batch size",
+            ),
+        ),
+    },
 )
 def test_large_batch_sharper(claim, lab1_softmax, device, seeds):
     """Larger batches can lead to overfitting through sharper minima.

@@ -579,8 +579,8 @@ _GENERALIZES = "noise on {}: lower held-out MSE than without"
     source="lab1 §1.3 Noise",
     xfail={
         "default": Finding(
-            _NOISE_HURTS + "; learning-rate noise changes it too little to decide at three seeds",
-            fails=tuple(_GENERALIZES.format(name) for name in NOISE_SETTINGS),
+            _NOISE_HURTS + " (only the mean-preserving learning-rate noise lowers it, by a hair)",
+            fails=tuple(_GENERALIZES.format(name) for name in ("data", "weights", "all three")),
         ),
         "full": Finding(
             _NOISE_HURTS + " (only the mean-preserving learning-rate noise lowers it, by a hair)",

@@ -238,12 +238,24 @@ def _level_off_epoch(losses, relative: float = 0.01) -> int | None:
 @pytest.mark.claim(
     "lab1.rmsprop-100-epochs",
     source="lab1 §2, Fig. 6",
-    # Measured under both profiles (30 and the documented 100 epochs).
-    xfail=Finding(
-        "the accuracies match the report, but the training loss levels off much earlier than "
-        "the reported ≈ 20 epochs",
-        fails=("train loss levels off (< 1 %/epoch) from an epoch between 10 and 30",),
-    ),
+    xfail={
+        "default": Finding(
+            "the training loss levels off much earlier than the reported ≈ 20 epochs, which "
+            "decides the claim at the 3-seed look; there the accuracy and the gap sit inside the "
+            "report's bands but the look's strict interval does not show it",
+            fails=(
+                "max val accuracy ≈ 85 % (within 2 points)",
+                "train-val gap ≈ 2 % (positive, under 4 points)",
+                "train loss levels off (< 1 %/epoch) from an epoch between 10 and 30",
+            ),
+        ),
+        # Measured with the documented 100 epochs (benchmarks/README.md, lab1 under full).
+        "full": Finding(
+            "the accuracies match the report, but the training loss levels off much earlier than "
+            "the reported ≈ 20 epochs",
+            fails=("train loss levels off (< 1 %/epoch) from an epoch between 10 and 30",),
+        ),
+    },
 )
 def test_rmsprop_100_epochs(claim, lab1_softmax, profile, device, seeds):
     """RMSprop for 100 epochs: train acc ≈ 87 %, val acc ≈ 85 %, gap ≈ 2 % (mild overfitting);

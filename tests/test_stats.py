@@ -32,6 +32,7 @@ from dlverify.stats import (
     rank_trend,
     within,
 )
+from dlverify.stats._common import skew_corrected_interval
 
 HOLDS, REFUTED, INCONCLUSIVE = Verdict.HOLDS, Verdict.REFUTED, Verdict.INCONCLUSIVE
 FAST = dict(n_resamples=2_000)  # enough for the properties checked here, and quick
@@ -185,20 +186,57 @@ def test_student_t_interval():
     assert value.ci == result.ci and value.interval == "student-t"
 
 
-def test_guarded_t_interval_is_the_t_interval_at_a_tenth_of_the_error():
-    """compare_to_value's default: the t interval at confidence 1 − (1 − c)/10 (0.995 at 0.95)."""
-    d = np.array([0.3, 0.5, 0.1, 0.4])
+def hall_interval(values, confidence):
+    """Hall's (1992) skew-corrected t interval for one sample, written out in plain Python."""
+    n = len(values)
+    mean = sum(values) / n
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
+    gamma = sum((v - mean) ** 3 for v in values) / n / sd**3
+    t = scipy_stats.t.ppf((1 + confidence) / 2, n - 1)
+
+    def inverse(u):  # g(S) = ((1 + γS/3)³ − 1)/γ + γ/(6n) solved for S
+        inner = 1 + gamma * (u - gamma / (6 * n))
+        return 3 / gamma * (math.copysign(abs(inner) ** (1 / 3), inner) - 1)
+
+    return mean - sd * inverse(t / math.sqrt(n)), mean - sd * inverse(-t / math.sqrt(n))
+
+
+def test_guarded_t_interval_is_hall_skew_corrected_t_at_a_quarter_of_the_error():
+    """compare_to_value's default: Hall's interval at confidence 1 − (1 − c)/4 (0.9875 at 0.95)."""
+    d = np.array([0.3, 0.5, 0.1, 0.4])  # skewness −0.32
     value = compare_to_value(d, 0.0)
-    expected = scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.995)
     assert value.interval == "guarded-t"
-    assert value.ci == pytest.approx((expected.low, expected.high))
+    assert value.ci == pytest.approx(hall_interval(d.tolist(), 0.9875), rel=1e-12)
+    plain = scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.9875)
+    assert value.ci[0] < plain.low and value.ci[1] < plain.high  # left skew: moved down
     assert value.confidence == 0.95 and assert_json(value)["interval"] == "guarded-t"
     assert within(d, -1.0, 1.0).ci == value.ci
-    assert value.at_confidence(0.9).ci == pytest.approx(
-        tuple(scipy_stats.ttest_1samp(d, 0.0).confidence_interval(0.99))
-    )
+    assert value.at_confidence(0.9).ci == pytest.approx(hall_interval(d.tolist(), 0.975))
     paired = compare_paired(d, np.zeros(4), interval="guarded-t")
     assert paired.ci == value.ci and compare_paired(d, np.zeros(4)).ci != value.ci
+    symmetric = np.array([0.1, 0.2, 0.3, 0.4])  # no skewness: the plain t interval
+    expected = scipy_stats.ttest_1samp(symmetric, 0.0).confidence_interval(0.9875)
+    assert compare_to_value(symmetric, 0.0).ci == pytest.approx((expected.low, expected.high))
+    right = np.array([0.0, 0.1, 0.2, 1.5])  # right skew: the upper end reaches further
+    hall = compare_to_value(right, 0.0).ci
+    plain = scipy_stats.ttest_1samp(right, 0.0).confidence_interval(0.9875)
+    assert hall[0] > plain.low and hall[1] > plain.high
+    assert compare_to_value([2.0, 2.0, 2.0], 0.0).ci == (2.0, 2.0)
+
+
+@given(
+    st.lists(st.floats(-1e3, 1e3, allow_nan=False), min_size=3, max_size=12),
+    st.floats(0.5, 0.999),
+)
+def test_skew_corrected_interval_contains_the_mean_and_grows_with_confidence(values, confidence):
+    """Hall's transformation is increasing, so the interval is ordered, holds x̄, and nests by level."""
+    sample = np.array(values)
+    if sample.std() < 1e-6 * max(1.0, np.abs(sample).max()):
+        return  # (near-)constant samples: a point interval
+    low, high = skew_corrected_interval(sample, confidence)
+    wider = skew_corrected_interval(sample, 1 - (1 - confidence) / 2)
+    assert low <= sample.mean() <= high
+    assert wider[0] <= low and high <= wider[1]
 
 
 def test_margin_and_mirror():
@@ -568,7 +606,7 @@ def test_page_matches_enumeration_with_ties_and_scipy_without():
 
 def test_page_decides_three_and_four_conditions_with_seeds():
     """The reason it is the default: (1/k!)^s falls with seeds where rho of the means stays at 1/k!."""
-    plan_confidence = 1 - 0.05 / 3  # one look of SeedPlan.make(3, 10): per-side level 0.00833
+    plan_confidence = 1 - 0.05 / 3  # a stricter look: 0.00833 a side
     perfect = 10.0 * np.arange(3)[:, None] + np.random.default_rng(5).normal(size=(3, 3))
     result = rank_trend([8, 32, 128], perfect, alternative="increasing", confidence=plan_confidence)
     assert (

@@ -57,24 +57,37 @@ def assert_json(result) -> dict:
 def test_seed_plan_make(first, budget, looks):
     plan = SeedPlan.make(first, budget)
     assert plan.looks == looks and plan.budget == budget
-    assert plan.confidence == pytest.approx(1 - 0.05 / len(looks))
+    spent = [0.05 * (n / budget) ** 2 for n in looks]
+    assert plan.spent == pytest.approx(spent) and plan.spent[-1] == 0.05
+    assert plan.confidences == pytest.approx([1 - (b - a) for a, b in zip([0.0, *spent], spent)])
+    assert sum(1 - c for c in plan.confidences) == pytest.approx(0.05)  # Bonferroni: alpha in all
+
+
+def test_seed_plan_spends_little_early_and_most_at_the_budget():
+    """make(3, 10) with rho = 2: 0.45 % at 3 seeds, 0.8 % at 5, 3.75 % at 10 (two-sided)."""
+    plan = SeedPlan.make(3, 10)
+    assert [1 - c for c in plan.confidences] == pytest.approx([0.0045, 0.008, 0.0375])
+    assert plan.confidence_at(5) == pytest.approx(0.992)
+    flat = SeedPlan((3, 5, 10), rho=1.0)  # spent in proportion to seeds
+    assert [1 - c for c in flat.confidences] == pytest.approx([0.015, 0.01, 0.025])
+    with pytest.raises(StatsError, match="not a look"):
+        plan.confidence_at(4)
 
 
 def test_seed_plan_fields():
     plan = SeedPlan([3, 5, 10], alpha=0.1)
     assert plan.looks == (3, 5, 10) and isinstance(plan.looks, tuple) and plan.alpha == 0.1
-    assert plan.confidence == pytest.approx(1 - 0.1 / 3)
+    assert plan.rho == 2.0 and plan.confidences == pytest.approx((0.991, 0.984, 0.925))
     assert plan == SeedPlan((3, 5, 10), 0.1) and hash(plan) == hash(SeedPlan((3, 5, 10), 0.1))
-    assert SeedPlan((4,)).confidence == pytest.approx(0.95)
+    assert SeedPlan((4,)).confidences == (0.95,)
     assert SeedPlan.make(3, 10, alpha=0.01).alpha == 0.01
-    assert (
-        str(plan) == "looks at 3, 5, 10 seeds, each at confidence 0.9667 (alpha 0.1 split over 3)"
-    )
+    assert str(plan) == "looks 3 at 0.991, 5 at 0.984, 10 at 0.925 (alpha 0.1 spent as (n/10)^2)"
     assert plan.as_dict() == {
         "looks": [3, 5, 10],
         "alpha": 0.1,
+        "rho": 2.0,
         "budget": 10,
-        "confidence": plan.confidence,
+        "confidences": list(plan.confidences),
     }
     with pytest.raises(AttributeError):
         plan.looks = (1,)
@@ -91,6 +104,8 @@ def test_seed_plan_fields():
         ((3,), "integers"),
         (((3, 5), 0.0), "alpha"),
         (((3, 5), 1.5), "alpha"),
+        (((3, 5), 0.05, 0.0), "rho"),
+        (((3, 5), 0.05, float("inf")), "rho"),
     ],
 )
 def test_seed_plan_errors(args, match):
@@ -123,9 +138,7 @@ def test_sequential_stops_at_the_first_definite_verdict():
 
     outcome = sequential(decide, plan)
     assert isinstance(outcome, SequentialResult)
-    assert [n for n, _ in calls] == list(outcome.looks_done) and all(
-        c == plan.confidence for _, c in calls
-    )
+    assert calls == list(zip(outcome.looks_done, plan.confidences))
     assert (
         outcome.verdict is HOLDS
         and outcome.stopped == "decided"
@@ -133,9 +146,9 @@ def test_sequential_stops_at_the_first_definite_verdict():
     )
     assert outcome.verdicts[-1] is HOLDS and set(outcome.verdicts[:-1]) <= {INCONCLUSIVE}
     assert outcome.result == compare_paired(
-        A[: outcome.n], B[: outcome.n], confidence=plan.confidence
+        A[: outcome.n], B[: outcome.n], confidence=plan.confidence_at(outcome.n)
     )
-    assert outcome.result.confidence == plan.confidence and outcome.plan is plan
+    assert outcome.result.confidence == plan.confidences[-1] and outcome.plan is plan
     assert outcome.looks_done == (
         3,
         5,
@@ -148,9 +161,9 @@ def test_sequential_stops_at_the_first_definite_verdict():
     ] == [3, 5, 10]
     assert str(outcome).startswith(
         "holds after 10 of 10 seeds (decided; looks 3: inconclusive, 5: inconclusive, "
-        "10: holds; each at 0.9833): a−b = "
+        "10: holds; the last at 0.9625): a−b = "
     )
-    early = sequential(lambda n, c: compare_paired(A[:n] + 3, B[:n], confidence=c), plan)
+    early = sequential(lambda n, c: compare_paired(A[:n] + 9, B[:n], confidence=c), plan)
     assert early.verdict is HOLDS and early.n == 3 and early.looks_done == (3,)
 
 
@@ -170,7 +183,7 @@ def test_sequential_with_at_confidence_and_other_results():
     plan = SeedPlan.make(3, 6)
     first = compare_paired(A, B)  # computed at 0.95 over all seeds, decided again per look
     outcome = sequential(lambda n, c: compare_paired(A[:n], B[:n]).at_confidence(c), plan)
-    assert outcome.result.confidence == plan.confidence and first.confidence == 0.95
+    assert outcome.result.confidence == plan.confidence_at(outcome.n) and first.confidence == 0.95
     trend = sequential(
         lambda n, c: rank_trend(
             np.arange(6), np.arange(6.0)[:, None] + 0.01 * A[None, :n], confidence=c

@@ -47,7 +47,7 @@ class SeedLooks:
 
         Each look of the profile's :class:`~dlverify.stats.SeedPlan` calls the
         test body with that many seeds on a cleared record whose statistical
-        expectations are decided at the plan's per-look (Bonferroni) confidence.
+        expectations are decided at that look's confidence (the plan's alpha spending).
         It stops at the first look with a definite verdict (holds or refuted), when
         the test calls ``claim.undecidable(reason)``, or at the budget. The seeds
         used and why it stopped go into the evidence. Other tests run as usual.
@@ -60,12 +60,12 @@ class SeedLooks:
         first = tuple(pyfuncitem.funcargs["seeds"])
         own = first != tuple(range(len(first)))
         looks = [] if own else [look for look in plan.looks if look >= len(first)]
-        if not looks:  # a test that chose its own seeds: one look at the usual confidence
-            looks, confidence = [len(first)], None
-        else:
-            confidence = plan.confidence if len(looks) > 1 else None
+        if len(looks) > 1:
+            confidences = [plan.confidence_at(look) for look in looks]
+        else:  # a test that chose its own seeds, or a single look: the usual confidence
+            looks, confidences = looks or [len(first)], [None]
         stopped = "budget reached"
-        for index, look in enumerate(looks):
+        for index, (look, confidence) in enumerate(zip(looks, confidences)):
             seeds = first if not index and len(first) == look else tuple(range(look))
             record.start_look(confidence)
             pyfuncitem.obj(
@@ -81,7 +81,7 @@ class SeedLooks:
             if record.undecidable_reason:
                 stopped = "more seeds cannot decide: " + record.undecidable_reason
                 break
-        per_look = confidence if confidence is not None else "as given (one look)"
+        per_look = confidences if confidences != [None] else "as given (one look)"
         record.seeds = {
             "looks": list(looks),
             "used": look,

@@ -52,8 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="M",
         help="seed budget: an inconclusive comparative claim is run again on more "
         f"seeds up to M (default: {DEFAULT_MAX_SEEDS['default']} under the "
-        f"default profile, {DEFAULT_MAX_SEEDS['full']} under full; the looks are "
-        "Bonferroni-corrected)",
+        f"default profile, {DEFAULT_MAX_SEEDS['full']} under full; each look is decided "
+        "at its share of the error, so looking again does not inflate it)",
     )
     group.addoption(
         "--deterministic",

@@ -21,18 +21,18 @@ unreliable below about 10 seeds). For a mean over seeds the t interval
 assumes roughly symmetric seed-to-seed variation, which paired differences of
 exchangeable conditions have; one sample against a fixed value need not
 (exponential-like values make the t interval wrong 11.5 % of the time on one
-side), so :func:`compare_to_value` and :func:`within` use a guarded t interval
-(t at confidence ``1 − (1 − c)/10``): each false verdict ≤ 5 % at every
-n = 2..20 for the skewed laws measured, up to the exponential (worst 3.9 %;
-4.4 % through a seed plan), conservative (≤ 0.4 %) for symmetric ones, and 10
-seeds for 80 % power at a standardized effect of 1.5
+side), so :func:`compare_to_value` and :func:`within` use a guarded interval
+(Hall's skew-corrected t at confidence ``1 − (1 − c)/4``): each false verdict
+≤ 5 % at every n = 2..20 for the skewed laws measured, up to the exponential
+(worst 4.2 %; 4.0 % through a seed plan), conservative (≤ 1.1 %) for
+symmetric ones, and 10 seeds for 80 % power at a standardized effect of 1.5
 (:mod:`~dlverify.stats.compare` gives the numbers). Trends are decided by
 Page's L test (ranks within each seed, so its p-value falls as seeds are
 added) with 2 or more seeds, by an exact permutation test with one; claims
 over several conditions refute with a Bonferroni-adjusted level. Every
 result's ``at_confidence(c)`` decides the same inputs at another level, and
 :func:`sequential` adds seeds while a verdict is inconclusive, at the level a
-:class:`SeedPlan` sets per look. All randomness comes from
+:class:`SeedPlan` sets per look (an error-spending split of alpha). All randomness comes from
 ``numpy.random.default_rng(seed)`` with an explicit integer ``seed``: the same
 inputs and seed give the same result, bit for bit. Every result has
 ``verdict``, ``as_dict()`` (plain JSON types; non-finite numbers as the strings

@@ -3,42 +3,51 @@
 A claim is first decided on a few seeds; while it is inconclusive more seeds
 are run and it is decided again, up to a budget. Looking at the data several
 times gives several chances to decide falsely, so each look uses a stricter
-level. :class:`SeedPlan` fixes the looks (seed counts) in advance and splits
-the total two-sided ``alpha`` equally over them (Bonferroni)::
+level. :class:`SeedPlan` fixes the looks (seed counts) in advance and spends
+the total two-sided ``alpha`` over them with an error-spending function
+(Lan & DeMets, "Discrete sequential boundaries for clinical trials",
+Biometrika 70, 1983) of the power family (Kim & DeMets, "Design and analysis
+of group sequential tests based on the type I error spending rate function",
+Biometrika 74, 1987)::
 
-    confidence per look = 1 − alpha / L        (L = number of looks)
+    spent by the look at n seeds = alpha · (n / budget)^rho
+    confidence of that look      = 1 − (spent by it − spent by the previous look)
 
-so each side of each look leaves out ``alpha/(2L)`` and, by Bonferroni's
-inequality, the chance of *any* false "holds" over the whole procedure is at
-most ``alpha/2``, and the same for "refuted" (C. E. Bonferroni, "Teoria
-statistica delle classi e calcolo delle probabilità", 1936; O. J. Dunn,
-"Multiple comparisons among means", JASA 56, 1961).
+With ``rho = 2`` (the default) ``make(3, 10)`` decides its looks at 3, 5 and
+10 seeds at 99.55 %, 99.2 % and 96.25 %: early looks stop only on clear
+effects, and most of the error is kept for the budget, where power is made.
+Each look's error is at most its share, and by Bonferroni's inequality the
+chance of *any* false "holds" over the whole procedure is at most
+``alpha/2``, and the same for "refuted" (O. J. Dunn, "Multiple comparisons
+among means", JASA 56, 1961).
 
-Why Bonferroni and not the classical group-sequential boundaries: Pocock
-("Group sequential methods in the design and analysis of clinical trials",
-Biometrika 64, 1977) uses one constant nominal level per look, O'Brien &
-Fleming ("A multiple testing procedure for clinical trials", Biometrics 35,
-1979) very strict early looks and a nearly unadjusted last one. Both are
-computed from the joint normal law of a z statistic whose increments are
-independent, with known information fractions. Our looks use t intervals at
-2–20 seeds, permutation tests of ranks, multiple-comparison rules, and one
-look's seeds include the previous look's: none of that has the joint law
-those boundaries assume. Bonferroni is valid for any dependence between the
-looks and for any test that is valid at each look, and with at most 4 looks
-it is nearly as lenient: for alpha = 0.05 over 3 looks it tests each at
-0.0167 two-sided where Pocock's boundary is 0.0221 (2 looks: 0.025 vs
-0.0294; 4 looks: 0.0125 vs 0.0182). Since the looks are strongly dependent
-(nested seeds), the realized error is below ``alpha/2`` (measured below).
+Why Bonferroni over the looks and not the exact group-sequential boundaries
+of Pocock (Biometrika 64, 1977), O'Brien & Fleming (Biometrics 35, 1979) or
+Lan & DeMets' own: those are computed from the joint normal law of a z
+statistic whose increments are independent, with known information
+fractions. Our looks use t intervals at 2–20 seeds, skew-corrected intervals,
+permutation tests of ranks and multiple-comparison rules, and one look's
+seeds include the previous look's: none of that has the joint law those
+boundaries assume. The sum bound is valid for any dependence between the
+looks and for any test that is valid at each look; since the looks are
+strongly dependent (nested seeds), the realized error is below ``alpha/2``
+(measured below). Why ``rho = 2`` and not ``rho = 1`` (error in proportion to
+seeds, 1.5 %, 1 % and 2.5 % for make(3, 10)): one sample against a value,
+guarded against skew, reaches 80 % power at a standardized effect of 1.5
+through make(3, 10) only when the last look keeps most of the error (83 %
+with rho = 2, 79 % with rho = 1, 63 % with the equal split used before).
+The price: a trend over 3 conditions cannot decide at 3 seeds (its smallest
+p-value, 1/216, is above the 0.225 % a side of that look) and waits for 5.
 
-:func:`sequential` runs a plan: it calls ``decide(n, plan.confidence)`` at
-each look and stops at the first definite verdict. ``decide`` is any
-function returning a :mod:`dlverify.stats` result for the first ``n`` seeds
-at the given confidence (the results' ``at_confidence`` recomputes a result
-at the plan's level)::
+:func:`sequential` runs a plan: it calls ``decide(n, confidence)`` at each
+look with that look's confidence and stops at the first definite verdict.
+``decide`` is any function returning a :mod:`dlverify.stats` result for the
+first ``n`` seeds at the given confidence (the results' ``at_confidence``
+recomputes a result at the plan's level)::
 
-    plan = SeedPlan.make(3, 10)                          # looks (3, 5, 10), confidence 0.9833
+    plan = SeedPlan.make(3, 10)           # looks (3, 5, 10) at 0.9955, 0.992, 0.9625
     outcome = sequential(lambda n, c: compare_paired(a[:n], b[:n], confidence=c), plan)
-    outcome.verdict, outcome.n                           # e.g. holds after 5 seeds
+    outcome.verdict, outcome.n            # e.g. holds after 5 seeds
 
 Measured by ``tests/test_stats_error_rates.py`` (fixed numpy seeds; 4 000
 simulated claims per cell, 2 000 for the trend; Monte-Carlo standard error
@@ -50,46 +59,43 @@ and skewed (Exp(1) − 1) run-to-run noise; the nominal is 2.5 % per side:
 claim, null                              fixed n = 2..10  make(3, 10)      make(5, 20)
                                          (worst n)        sequential       sequential
 =======================================  ===============  ===============  ===============
-compare_paired a > b, a = b              2.73 / 2.73 %    2.00 / 2.08 %    2.23 / 1.75 %
-compare_paired a < b, a = b              3.00 / 3.12 %    1.93 / 2.23 %    2.12 / 2.08 %
-compare_paired within 0.5, a − b = 0.5   0.78 / 3.38 %    0.22 / 2.35 %    0.07 / 2.27 %
-compare_to_value > 0, mean 0 (*)         0.38 / 0.38 %    0.33 / 0.27 %    0.30 / 0.33 %
-ordering A > B > C, all equal            0.05 / 2.73 %    0.00 / 2.43 %    0.00 / 2.30 %
-ordering A > B > C, A = B ≫ C            2.90 / 1.55 %    2.30 / 1.05 %    2.12 / 1.15 %
-argbest claimed of 4, all equal          0.18 / 2.67 %    0.03 / 1.90 %    0.05 / 2.45 %
-argbest claimed of 4, A = B ≫ C, D       2.57 / 1.00 %    1.98 / 0.75 %    1.88 / 0.73 %
-argbest unclaimed of 4, all equal        0.05 / 0.00 %    0.03 / 0.00 %    0.03 / 0.00 %
-argbest unclaimed of 4, A = B ≫ C, D     1.40 / 0.00 %    1.05 / 0.00 %    1.15 / 0.00 %
-rank_trend 5 conditions × 1 seed (†)    1.50 / 1.35 %    0.80 / 0.60 %    0.55 / 0.55 %
-rank_trend, Page's L, 3 conditions (§)   2.25 / 2.33 %    2.05 / 1.88 %    1.75 / 1.93 %
-rank_trend, Page's L, 4 conditions (§)   2.27 / 2.50 %    1.80 / 2.02 %    1.80 / 2.02 %
-rank_trend, Page's L, 5 conditions (§)   2.88 / 2.70 %    2.05 / 1.82 %    2.08 / 2.30 %
+compare_paired a > b, a = b              2.73 / 2.73 %    2.55 / 2.27 %    2.33 / 2.02 %
+compare_paired a < b, a = b              3.00 / 3.12 %    2.30 / 2.60 %    2.30 / 1.95 %
+compare_paired within 0.5, a − b = 0.5   0.78 / 3.38 %    0.10 / 2.70 %    0.22 / 2.33 %
+compare_to_value > 0, mean 0 (*)         1.03 / 0.92 %    0.95 / 0.80 %    0.80 / 0.83 %
+ordering A > B > C, all equal            0.05 / 2.73 %    0.03 / 2.70 %    0.03 / 2.35 %
+ordering A > B > C, A = B ≫ C            2.90 / 1.55 %    2.12 / 1.00 %    2.57 / 1.03 %
+argbest claimed of 4, all equal          0.18 / 2.67 %    0.07 / 2.15 %    0.07 / 2.02 %
+argbest claimed of 4, A = B ≫ C, D       2.57 / 1.00 %    2.10 / 0.88 %    2.38 / 0.95 %
+argbest unclaimed of 4, all equal        0.05 / 0.00 %    0.03 / 0.00 %    0.07 / 0.00 %
+argbest unclaimed of 4, A = B ≫ C, D     1.40 / 0.00 %    1.05 / 0.00 %    1.38 / 0.00 %
+rank_trend, rho of means, 5 conditions   1.70 / 1.55 %    0.80 / 1.00 %    1.00 / 1.00 %
+rank_trend, Page's L, 3 conditions (§)   2.25 / 2.33 %    1.98 / 2.35 %    1.98 / 2.38 %
+rank_trend, Page's L, 4 conditions (§)   2.27 / 2.50 %    2.45 / 2.15 %    1.93 / 1.98 %
+rank_trend, Page's L, 5 conditions (§)   2.88 / 2.70 %    2.15 / 2.27 %    2.33 / 2.25 %
 compare_proportion > p0, p = p0 (‡)      ≤ 2.5 / 2.5 %    ≤ 2.5 / 2.5 %    ≤ 2.5 / 2.5 %
 =======================================  ===============  ===============  ===============
 
 Fixed-n maxima above 2.5 % are the largest of 9 noisy cells (normal noise
 is exact for t) except at n = 2 with heavy tails, where 100 000 draws give
-2.8 %. (*) normal and t noise, the default guarded t interval (t at
-confidence ``1 − (1 − c)/10``, conservative for symmetric values); for
-skewed values against a fixed value it keeps each side within 5 %: Exp(1) − 1
-(skewness 2) reaches 3.9 % at fixed n = 2..20 and 4.2 % / 4.4 % through the
-two plans, on its short-tail side (:mod:`dlverify.stats.compare`; the plain
-t interval: about 10 %).
-(†) 199 random arrangements per test in the simulation; 5 × 1 seed is exact,
-1/120 = 0.83 % per side. (§) Page's L, the default with ≥ 2 seeds: worst of
+2.8 %. (*) normal and t noise (diluted by a seed effect), the default
+guarded interval (Hall's skew-corrected t at confidence ``1 − (1 − c)/4``);
+for skewed values against a fixed value it keeps each side within 5 %:
+Exp(1) − 1 (skewness 2) reaches 4.2 % at fixed n = 2..20 and 3.9 % / 3.0 %
+through the two plans on its short-tail side (its mirror image 4.3 % through
+make(3, 10)), 10 000 draws a cell (:mod:`dlverify.stats.compare`; the plain
+t interval: about 10 %). (§) Page's L, the default with ≥ 2 seeds: worst of
 normal, t and skewed noise; without ties each seed's ranks are a uniform
-permutation, so these equal the test's exact size. (‡) exact binomial sums, n ≤ 60 and the plans
-over trials, including make(100, 1000).
+permutation, so these equal the test's exact size. (‡) exact binomial sums,
+n ≤ 60 and the plans over trials, including make(100, 1000).
 
-Power: the paired comparison with ``SeedPlan.make(3, 10)`` at a
-standardized effect d = 1.5 (normal differences) reaches "holds" 94.4 % of
-the time (12.2 % at the 3-seed look, 32.7 % at 5, 49.5 % at 10), using 7.5
-seeds on average; a fixed design at 95 % reaches 32 % with 3 seeds, 72 %
-with 5 and 98.7 % with 10. One sample against a value (the guarded t
-interval) pays for its protection against skew: 81.0 % at a fixed 10 seeds,
-about 63 % through make(3, 10) and 99.6 % through make(5, 20) (normal values,
-d = 1.5). A trend over 3 conditions a standardized 1.5
-apart (Page's L) holds 99.7 % of the time under the same plan, with 5.2 seeds
+Power at a standardized effect d = 1.5 (normal values; 4 000 draws, 10 000
+for one sample): the paired comparison through ``SeedPlan.make(3, 10)``
+reaches "holds" 98.0 % of the time (3.5 % at the 3-seed look, 24.2 % at 5,
+70.3 % at 10), using 8.5 seeds on average; one sample against a value (the
+guarded interval) 83.0 % (9.3 seeds on average; 85.5 % at a fixed 10 seeds),
+and 99.8 % through make(5, 20). A trend over 3 conditions a standardized 1.5
+apart (Page's L) holds 99.9 % of the time through make(3, 10), with 7.3 seeds
 on average.
 """
 
@@ -109,15 +115,19 @@ STOPPED = ("decided", "budget reached")
 
 @dataclass(frozen=True)
 class SeedPlan:
-    """Planned looks (seed counts, strictly increasing) and the total two-sided ``alpha`` split over them.
+    """Planned looks (seed counts, strictly increasing) and the total two-sided ``alpha`` spent over them.
 
-    ``confidence`` is the two-sided confidence each look is decided at,
-    ``1 − alpha/len(looks)``; ``budget`` the largest seed count. Build one
-    from a first look and a budget with :meth:`make`.
+    By the look at ``n`` seeds the plan has spent ``alpha · (n/budget)^rho``
+    of its error (the power family of Kim & DeMets, 1987); each look is
+    decided at the confidence ``1 − (what it spends)``, listed in
+    :attr:`confidences`. ``rho = 2`` (the default) keeps the early looks
+    strict and most of the error for the last. Build one from a first look
+    and a budget with :meth:`make`.
     """
 
     looks: tuple[int, ...]
     alpha: float = 0.05
+    rho: float = 2.0
 
     def __post_init__(self) -> None:
         try:
@@ -135,8 +145,14 @@ class SeedPlan:
             raise StatsError(
                 f"alpha must be in (0, 1) (the total two-sided error, e.g. 0.05), got {self.alpha!r}"
             )
+        rho = float(self.rho)
+        if not 0 < rho < math.inf:
+            raise StatsError(
+                f"rho must be a positive number (the spending exponent, e.g. 2), got {self.rho!r}"
+            )
         object.__setattr__(self, "looks", looks)
         object.__setattr__(self, "alpha", alpha)
+        object.__setattr__(self, "rho", rho)
 
     @property
     def budget(self) -> int:
@@ -144,9 +160,28 @@ class SeedPlan:
         return self.looks[-1]
 
     @property
-    def confidence(self) -> float:
-        """Two-sided confidence of each look: ``1 − alpha/len(looks)`` (Bonferroni over the looks)."""
-        return 1 - self.alpha / len(self.looks)
+    def spent(self) -> tuple[float, ...]:
+        """The error spent by each look, cumulatively: ``alpha · (n/budget)^rho``; the last is ``alpha``."""
+        return tuple(
+            self.alpha if n == self.budget else self.alpha * (n / self.budget) ** self.rho
+            for n in self.looks
+        )
+
+    @property
+    def confidences(self) -> tuple[float, ...]:
+        """Two-sided confidence of each look: 1 − (the error it adds to :attr:`spent`).
+
+        By Bonferroni's inequality the looks' errors add up to at most
+        ``alpha`` (``alpha/2`` per side) whatever the dependence between them.
+        """
+        spent = (0.0, *self.spent)
+        return tuple(1 - (b - a) for a, b in zip(spent, spent[1:]))
+
+    def confidence_at(self, n: int) -> float:
+        """The confidence of the look at ``n`` seeds (a :class:`StatsError` if ``n`` is not a look)."""
+        if n not in self.looks:
+            raise StatsError(f"{n} seeds is not a look of this plan (looks {list(self.looks)})")
+        return self.confidences[self.looks.index(n)]
 
     @classmethod
     def make(cls, first: int, budget: int, *, alpha: float = 0.05) -> SeedPlan:
@@ -174,26 +209,26 @@ class SeedPlan:
         return cls((first, middle, budget), alpha)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain JSON-serializable fields of this plan: looks, alpha, budget, confidence."""
+        """Plain JSON-serializable fields of this plan: looks, alpha, rho, budget, confidences."""
         return {
             "looks": list(self.looks),
             "alpha": self.alpha,
+            "rho": self.rho,
             "budget": self.budget,
-            "confidence": self.confidence,
+            "confidences": list(self.confidences),
         }
 
     def __str__(self) -> str:
-        return (
-            f"looks at {', '.join(map(str, self.looks))} seeds, each at confidence {self.confidence:.4g} "
-            f"(alpha {self.alpha:g} split over {len(self.looks)})"
-        )
+        at = ", ".join(f"{n} at {c:.4g}" for n, c in zip(self.looks, self.confidences))
+        return f"looks {at} (alpha {self.alpha:g} spent as (n/{self.budget})^{self.rho:g})"
 
 
 @dataclass(frozen=True)
 class SequentialResult:
     """The outcome of a :class:`SeedPlan` (see :func:`sequential`).
 
-    ``result`` is the last look's result (decided at ``plan.confidence``),
+    ``result`` is the last look's result (decided at that look's
+    ``plan.confidence_at(n)``),
     ``n`` the seeds it used, ``looks_done`` the seed counts looked at and
     ``verdicts`` their verdicts, ``stopped`` ``"decided"`` (a look gave holds
     or refuted) or ``"budget reached"`` (every look was inconclusive).
@@ -222,7 +257,7 @@ class SequentialResult:
             "looks_done": list(self.looks_done),
             "verdicts": [v.value for v in self.verdicts],
             "plan": self.plan.as_dict(),
-            "confidence": self.plan.confidence,
+            "confidence": self.plan.confidence_at(self.n),
             "result": inner,
         }
 
@@ -230,7 +265,7 @@ class SequentialResult:
         history = ", ".join(f"{n}: {v.value}" for n, v in zip(self.looks_done, self.verdicts))
         return (
             f"{self.verdict.value} after {self.n} of {self.plan.budget} seeds ({self.stopped}; "
-            f"looks {history}; each at {self.plan.confidence:.4g}): {self.result}"
+            f"looks {history}; the last at {self.plan.confidence_at(self.n):.4g}): {self.result}"
         )
 
 
@@ -239,7 +274,7 @@ def sequential(decide: Callable[[int, float], Any], plan: SeedPlan) -> Sequentia
 
     ``decide(n, confidence)`` must return a result with a ``verdict`` (any
     :mod:`dlverify.stats` result, or a :class:`Verdict`) for the first ``n``
-    seeds, decided at ``confidence`` (``plan.confidence`` is passed). It is
+    seeds, decided at ``confidence`` (``plan.confidence_at(n)`` is passed). It is
     called for ``n`` in ``plan.looks`` until one gives holds or refuted; if
     none does, the verdict is inconclusive with ``stopped="budget reached"``.
     False holds and false refuted over the whole run each stay at most
@@ -256,8 +291,8 @@ def sequential(decide: Callable[[int, float], Any], plan: SeedPlan) -> Sequentia
         )
     verdicts: list[Verdict] = []
     result: Any = None
-    for n in plan.looks:
-        result = decide(n, plan.confidence)
+    for n, confidence in zip(plan.looks, plan.confidences):
+        result = decide(n, confidence)
         verdicts.append(as_verdict(result))
         if verdicts[-1] is not Verdict.INCONCLUSIVE:
             break

@@ -642,9 +642,10 @@ def rank_trend(
     to the conditions: exact for any number of seeds up to 8 conditions, else
     ``n_resamples`` random ones from ``numpy.random.default_rng(seed)`` with
     ``(1 + count)/(1 + B)`` (Phipson & Smyth 2010). The p-value falls with
-    more seeds: all of 3 seeds in order over 3 conditions gives 1/216, which
-    decides even at a 3-look :class:`SeedPlan`'s per-look confidence
-    ``1 − 0.05/3``. ``note`` says when the table is too small to decide.
+    more seeds: all of 3 seeds in order over 3 conditions gives 1/216 (decisive
+    at 95 %, though not at the 99.55 % of the 3-seed look of
+    ``SeedPlan.make(3, 10)``, which leaves 3-condition trends to 5 seeds; 4
+    conditions give 1/13 824). ``note`` says when the table is too small to decide.
 
     ``method="permutation"``: the same within-seed permutation test of rho of
     the means (all ``(k!)^s`` arrangements when at most 50 000, else
