@@ -196,7 +196,17 @@ def label_entropy(labels: torch.Tensor) -> float:
 # -- 3. Regularization techniques ---------------------------------------------------------------
 
 
-@pytest.mark.claim("lab2.no-reg-overfits", source="lab2 §3.1 No regularization")
+@pytest.mark.claim(
+    "lab2.no-reg-overfits",
+    source="lab2 §3.1 No regularization",
+    xfail={
+        "full": Finding(
+            "on all 60 000 images the network does overfit (val loss several times the train "
+            "loss), but its val loss reaches its minimum much later than the report's ≈ 4 epochs",
+            fails=("median epoch of minimum val loss ≤ 8 (≈ 4, within a factor 2)",),
+        )
+    },
+)
 def test_no_reg_overfits(claim, lab2, device, seeds):
     """Without regularization the val loss departs from the train loss after ≈ 4 epochs and ends far above it.
 
@@ -243,7 +253,16 @@ def test_no_reg_overfits(claim, lab2, device, seeds):
                 "L1's gap below every other technique's",
                 "L1's val cross-entropy above no regularization's (higher loss)",
             ),
-        )
+        ),
+        "full": Finding(
+            "on all 60 000 images L1 learns and has the smallest mean gap, but it is not shown "
+            "below every other technique's at the look where its val cross-entropy, below no "
+            "regularization's rather than above, decides the claim",
+            fails=(
+                "L1's gap below every other technique's",
+                "L1's val cross-entropy above no regularization's (higher loss)",
+            ),
+        ),
     },
 )
 def test_l1_smallest_gap(claim, lab2, device, seeds):
@@ -308,13 +327,12 @@ def test_l1_smallest_gap(claim, lab2, device, seeds):
 @pytest.mark.claim(
     "lab2.l2-reduces-gap",
     source="lab2 §3.3 L2 regularization",
-    xfail={
-        "default": Finding(
-            "L2 does narrow the gap, but with the factors that reproduce the report's runs L1's "
-            "val cross-entropy is below L2's, not above",
-            fails=("L1's val cross-entropy above L2's",),
-        )
-    },
+    # Measured under both profiles (10 000 and all 60 000 training images).
+    xfail=Finding(
+        "L2 does narrow the gap, but with the factors that reproduce the report's runs L1's "
+        "val cross-entropy is below L2's, not above",
+        fails=("L1's val cross-entropy above L2's",),
+    ),
 )
 def test_l2_reduces_gap(claim, lab2, device, seeds):
     """L2 narrows the train/val gap compared with no regularization, with a lower loss than L1.
@@ -503,15 +521,28 @@ def test_input_noise_smaller_better(claim, lab2, device, seeds):
 @pytest.mark.claim(
     "lab2.label-noise-best",
     source="lab2 §3.6 Output noise",
-    xfail=Finding(
-        "training diverges: the noisy targets leave [0, 1], so the cross-entropy on them is "
-        "unbounded below; the network memorizes each image's noise and the val loss climbs",
-        fails=(
-            "final train loss above val loss, every seed",
-            "final val loss within 5% of its minimum (no turn-up), every seed",
-            "val acc above every other configuration's",
+    xfail={
+        "default": Finding(
+            "training diverges: the noisy targets leave [0, 1], so the cross-entropy on them is "
+            "unbounded below; the network memorizes each image's noise and the val loss climbs",
+            fails=(
+                "final train loss above val loss, every seed",
+                "final val loss within 5% of its minimum (no turn-up), every seed",
+                "val acc above every other configuration's",
+            ),
         ),
-    ),
+        "full": Finding(
+            "training diverges: the noisy targets leave [0, 1], so the cross-entropy on them is "
+            "unbounded below; the network memorizes each image's noise, the val loss climbs, and "
+            "on all 60 000 images the val accuracy ends short of the report's",
+            fails=(
+                "final train loss above val loss, every seed",
+                "final val loss within 5% of its minimum (no turn-up), every seed",
+                "mean val acc rounds to 0.98",
+                "val acc above every other configuration's",
+            ),
+        ),
+    },
 )
 def test_label_noise_best(claim, lab2, device, seeds, profile):
     """Label noise: train loss above val loss, val loss falls without turning up, val acc 0.98, the best of all.
@@ -691,10 +722,23 @@ def test_zero_init_stalls(claim, lab2, device, seeds):
 @pytest.mark.claim(
     "lab2.ones-init-explodes",
     source="lab2 §4.2 Ones initialization",
-    xfail=Finding(
-        "the loss is huge, hundreds of times the chance level, but not in the thousands the report gives",
-        fails=("final train loss in the thousands", "final val loss in the thousands"),
-    ),
+    xfail={
+        "default": Finding(
+            "the loss is huge, hundreds of times the chance level, but not in the thousands the "
+            "report gives",
+            fails=("final train loss in the thousands", "final val loss in the thousands"),
+        ),
+        "full": Finding(
+            "on all 60 000 images the train loss is hundreds of times the chance level, the val "
+            "loss varies too much from seed to seed to show the same, and neither is in the "
+            "thousands the report gives",
+            fails=(
+                "final val loss at least 100x the chance level",
+                "final train loss in the thousands",
+                "final val loss in the thousands",
+            ),
+        ),
+    },
 )
 def test_ones_init_explodes(claim, lab2, device, seeds):
     """Initializing every weight to one gives a huge loss, in the thousands (6223 train, 6089 val).
@@ -783,7 +827,12 @@ def test_random_init_learns(claim, lab2, device, seeds):
             "Glorot normal gives a lower val loss than random normal, but its train loss is not "
             "confidently lower (a few seeds end high): inconclusive at the seed budget",
             fails=("random normal's final train loss above Glorot normal's",),
-        )
+        ),
+        "full": Finding(
+            "on all 60 000 images Glorot normal ends with a lower train loss than random normal, "
+            "but the two val losses are not told apart at the full profile's seed budget",
+            fails=("random normal's final val loss above Glorot normal's",),
+        ),
     },
 )
 def test_glorot_better_than_random(claim, lab2, device, seeds):
@@ -826,7 +875,17 @@ def test_glorot_better_than_random(claim, lab2, device, seeds):
     )
 
 
-@pytest.mark.claim("lab2.he-better-than-random", source="lab2 §4.5 He Normal initialization")
+@pytest.mark.claim(
+    "lab2.he-better-than-random",
+    source="lab2 §4.5 He Normal initialization",
+    xfail={
+        "full": Finding(
+            "on all 60 000 images the val losses of He normal and random normal are not told "
+            "apart at the full profile's seed budget",
+            fails=("random normal's final val loss above He normal's",),
+        )
+    },
+)
 def test_he_better_than_random(claim, lab2, device, seeds):
     """He normal initialization beats random normal initialization for ReLU (val loss 0.0927 vs 0.0959).
 
@@ -1017,13 +1076,12 @@ def test_augmentation_needs_more_epochs(claim, lab2, device, seeds, profile):
 @pytest.mark.claim(
     "lab2.dropout-helps-larger-nets",
     source="lab2 §3.7 Dropout",
-    xfail={
-        "default": Finding(
-            "dropout's gain does rise with the width, but at width 100 it falls with the depth: the "
-            "deepest network gains least",
-            fails=("dropout's gain rises with the depth",),
-        )
-    },
+    # Measured under both profiles (10 000 and all 60 000 training images).
+    xfail=Finding(
+        "dropout's gain does rise with the width, but at width 100 it falls with the depth: the "
+        "deepest network gains least",
+        fails=("dropout's gain rises with the depth",),
+    ),
 )
 def test_dropout_helps_larger_nets(claim, lab2, device, seeds, profile):
     """Dropout tends to have more effect in deeper networks with more neurons.
@@ -1154,7 +1212,15 @@ def test_ones_init_large_activations(claim, lab2, device, seeds):
 
 
 @pytest.mark.claim(
-    "lab2.scaled-init-smoother", source="lab2 §4.4–4.5 Glorot and He Normal initialization"
+    "lab2.scaled-init-smoother",
+    source="lab2 §4.4–4.5 Glorot and He Normal initialization",
+    xfail={
+        "full": Finding(
+            "on all 60 000 images random normal's per-layer gradient spread is larger than "
+            "Glorot normal's, but its loss curve is smoother than He normal's, not rougher",
+            fails=("loss-curve roughness of random normal above He normal's",),
+        )
+    },
 )
 def test_scaled_init_smoother(claim, lab2, device, seeds):
     """Glorot normal keeps gradients stable, He normal gives smoother convergence, vs random normal.
