@@ -467,7 +467,7 @@ def test_one_sample_against_a_value_false_rates():
     mirror image 4.1 % "holds"), lognormal σ = 0.5 2.8 %, Gamma(4) 2.0 %,
     normal 0.9 %, t3 1.1 %; through make(3, 10) / make(5, 20) Exp(1) − 1
     gives 3.9 % / 3.0 % (its mirror image 4.3 % / 3.0 %), the closest to the
-    limit (200 000 draws of make(3, 10): 4.0 %). The long-tail side stays
+    limit (40 000 draws of make(3, 10): 4.0 %). The long-tail side stays
     ≤ 0.4 %. A ``within`` band decides with the same interval, each edge a
     one-sided test of this kind, so its rates are these.
     """
