@@ -35,7 +35,8 @@ strongly dependent (nested seeds), the realized error is below ``alpha/2``
 seeds, 1.5 %, 1 % and 2.5 % for make(3, 10)): one sample against a value,
 guarded against skew, reaches 80 % power at a standardized effect of 1.5
 through make(3, 10) only when the last look keeps most of the error (83 %
-with rho = 2, 79 % with rho = 1, 63 % with the equal split used before).
+with rho = 2, 79 % with rho = 1; 63 % with the rule used before, an equal split
+and the plain t interval guarded to a tenth).
 The price: a trend over 3 conditions cannot decide at 3 seeds (its smallest
 p-value, 1/216, is above the 0.225 % a side of that look) and waits for 5.
 
