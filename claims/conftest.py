@@ -59,7 +59,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     the classic greedy rule for this (Graham, "Bounds on multiprocessing
     timing anomalies", SIAM J. Appl. Math. 17, 1969). Verdicts do not depend
     on test order (``tests/test_verdict_stability.py``); the claims report
-    has its own order. A stable sort: within a file, the written order.
+    has its own order. A stable sort: within a file, the written order. The
+    hook sees the whole session, so from the repository root the library's
+    tests/ (unranked) run after the ranked claim files, which also shortens
+    the README's test command.
     """
     rank = {name: index for index, name in enumerate(_COLD_COST_ORDER)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -129,14 +129,27 @@ def t_interval(samples: np.ndarray, confidence: float) -> tuple[np.ndarray, np.n
     simulation can decide thousands of samples at once with the very
     arithmetic :func:`mean_interval` uses.
     """
+    parts = _studentized(samples, confidence)
+    if parts is None:
+        return _unbounded(samples)
+    n, mean, sd, t = parts
+    half = t * sd / math.sqrt(n)
+    return mean - half, mean + half
+
+
+def _studentized(samples: np.ndarray, confidence: float):
+    """``(n, x̄, s, t_{(1+c)/2, n−1})`` of each row, or None with fewer than 2 values."""
     n = samples.shape[-1]
     if n < 2:
-        shape = samples.shape[:-1]
-        return np.full(shape, -math.inf), np.full(shape, math.inf)
-    mean = samples.mean(axis=-1)
+        return None
     t = float(scipy_stats.t.ppf((1 + confidence) / 2, n - 1))
-    half = t * samples.std(axis=-1, ddof=1) / math.sqrt(n)
-    return mean - half, mean + half
+    return n, samples.mean(axis=-1), samples.std(axis=-1, ddof=1), t
+
+
+def _unbounded(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(−inf, inf)`` for each row: no interval from fewer than 2 values."""
+    shape = samples.shape[:-1]
+    return np.full(shape, -math.inf), np.full(shape, math.inf)
 
 
 def skew_corrected_interval(
@@ -159,13 +172,10 @@ def skew_corrected_interval(
     confidence intervals for the one- and two-sample problems",
     Biostatistics 6, 2005). Vectorized over rows like :func:`t_interval`.
     """
-    n = samples.shape[-1]
-    if n < 2:
-        shape = samples.shape[:-1]
-        return np.full(shape, -math.inf), np.full(shape, math.inf)
-    mean = samples.mean(axis=-1)
-    sd = samples.std(axis=-1, ddof=1)
-    t = float(scipy_stats.t.ppf((1 + confidence) / 2, n - 1))
+    parts = _studentized(samples, confidence)
+    if parts is None:
+        return _unbounded(samples)
+    n, mean, sd, t = parts
     with np.errstate(divide="ignore", invalid="ignore"):
         gamma = ((samples - mean[..., None]) ** 3).mean(axis=-1) / sd**3
     gamma = np.where(np.isfinite(gamma), gamma, 0.0)  # sd = 0: a point interval either way
