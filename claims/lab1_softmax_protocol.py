@@ -53,6 +53,7 @@ from dlverify.runcache import RunCache
 from dlverify.train import History, fit_many
 
 EPOCHS = 10
+LONG_EPOCHS = 100  # the report's long RMSprop run (Fig. 6)
 BATCH_SIZE = 32
 LR = 1e-3
 VAL_SPLIT = 0.1
@@ -215,16 +216,18 @@ def flat(data: TensorData) -> tuple[torch.Tensor, torch.Tensor]:
 class Lab1Softmax:
     """Trains each softmax-regression configuration once and shares it, through the run cache.
 
-    The reference configuration (RMSprop, batch 32, split 0.1) is trained for
-    ``long_epochs`` (the report's 100-epoch run, scaled under the default
-    profile); its first 10 epochs *are* the 10-epoch RMSprop run of the
-    optimizer claims (training is sequential, so stopping later changes
-    nothing before). Every other configuration runs 10 epochs.
+    Every configuration runs the report's 10 epochs. The reference
+    configuration (RMSprop, batch 32, split 0.1) is also trained for
+    ``long_epochs`` (by default the report's 100) for the claims about the
+    long run, as runs of their own: a claim asking for 10 epochs reads a
+    10-epoch run even when a 100-epoch run of the seed exists, so what it
+    reads never depends on which claims ran before, and the seeds that only
+    the 10-epoch claims add (up to 10) cost 10 epochs each, not 100.
     """
 
     full_train: TensorData
     test: TensorData
-    long_epochs: int
+    long_epochs: int = LONG_EPOCHS
     run_cache: RunCache = field(default_factory=lambda: RunCache(None))
     cache: dict = field(default_factory=dict)
 
@@ -232,9 +235,17 @@ class Lab1Softmax:
         """Keras' ``validation_split``: the last ``val_split`` of the training set is held out."""
         return self.full_train.split(val_split)
 
-    def epochs_trained(self, config: Config) -> int:
-        """How long ``config`` is trained (the reference: ``long_epochs``)."""
-        return max(self.long_epochs, EPOCHS) if config == REFERENCE else EPOCHS
+    def epochs_trained(self, config: Config, epochs: int = EPOCHS) -> int:
+        """How long the run that serves ``epochs`` epochs of ``config`` is trained."""
+        if epochs <= EPOCHS:
+            return EPOCHS
+        if config == REFERENCE and epochs <= self.long_epochs:
+            return self.long_epochs
+        raise ValueError(
+            f"{config} is trained for {EPOCHS} epochs"
+            + (f" or {self.long_epochs}" if config == REFERENCE else "")
+            + f", asked for {epochs}"
+        )
 
     def runs(self, config: Config, seeds, device, *, epochs: int = EPOCHS) -> list[SeedRun]:
         """The configuration's runs, one per seed, cut at ``epochs`` epochs.
@@ -243,25 +254,23 @@ class Lab1Softmax:
         seeds found in neither are trained in one :func:`fit_many` call.
         """
         device = torch.device(device)
-        trained = self.epochs_trained(config)
-        if epochs > trained:
-            raise ValueError(f"{config} is trained for {trained} epochs, asked for {epochs}")
+        trained = self.epochs_trained(config, epochs)
         needed = [
             s
             for s in dict.fromkeys(int(s) for s in seeds)
-            if (config, s, str(device)) not in self.cache
+            if (config, trained, s, str(device)) not in self.cache
         ]
 
         def create(batch: list[int]) -> dict[int, dict]:
             train, val = self.split(config.val_split)
             return train_seeds(train, val, batch, config, epochs=trained, device=device)
 
-        specs = {seed: self._spec(config, seed, device) for seed in needed}
+        specs = {seed: self._spec(config, trained, seed, device) for seed in needed}
         for seed, payload in self.run_cache.get_or_create_many(specs, create).items():
-            self.cache[config, seed, str(device)] = SeedRun(
+            self.cache[config, trained, seed, str(device)] = SeedRun(
                 seed, History.from_dict(payload["history"]), payload["weights"], payload["biases"]
             )
-        return [self.cache[config, int(s), str(device)].upto(epochs) for s in seeds]
+        return [self.cache[config, trained, int(s), str(device)].upto(epochs) for s in seeds]
 
     def epoch_seconds(self, batch_sizes, *, repeats: int, device) -> dict[int, list[float]]:
         """:func:`epoch_seconds` on the 0.1 split's training set, measured once and kept in the run cache.
@@ -328,14 +337,14 @@ class Lab1Softmax:
         stored = self.run_cache.get_or_create(spec, fit)
         return Baseline(stored["name"], stored["predictions"], float(stored["fit_seconds"]))
 
-    def _spec(self, config: Config, seed: int, device: torch.device) -> dict:
+    def _spec(self, config: Config, trained: int, seed: int, device: torch.device) -> dict:
         """Everything that determines one run, for the run cache's key."""
         return {
             "family": "lab1-softmax",
             "protocol_version": PROTOCOL_VERSION,
             **asdict(config),
             "seed": seed,
-            "epochs_trained": self.epochs_trained(config),
+            "epochs_trained": trained,
             "init": INIT,
             "device": device.type,
             "dtype": str(self.full_train.inputs.dtype),

@@ -65,11 +65,11 @@ def test_weights_class_patterns(claim, lab1_softmax, device, seeds):
     """The per-class weight images show distinct, class-specific patterns.
 
     The reference RMSprop model after its last epoch (the report's 100-epoch
-    run: 30 epochs under the default profile), every seed. "Class
-    specific" = each class's weight image (its row of W as 28×28) correlates
-    more with its own class's mean training image than with any other class's
-    mean image (Pearson over pixels), for all 10 classes and every seed. The
-    same with the class means centred on the overall mean is recorded too.
+    run), every seed. "Class specific" = each class's weight image (its row
+    of W as 28×28) correlates more with its own class's mean training image
+    than with any other class's mean image (Pearson over pixels), for all 10
+    classes and every seed. The same with the class means centred on the
+    overall mean is recorded too.
     """
     runs = lab1_softmax.runs(REFERENCE, seeds, device, epochs=lab1_softmax.long_epochs)
     train, _ = lab1_softmax.split(0.1)
@@ -145,13 +145,13 @@ def test_weight_clusters_semantic(claim, lab1_softmax, device, seeds):
     """k-means (k = 5) on the 10 class weight vectors gives distinct clusters grouping similar classes.
 
     The reference RMSprop model after its last epoch (the report's 100-epoch
-    run: 30 epochs under the default profile); ``cluster_weights``
-    (k-means, k = 5, seeded by the run's seed) on the rows of W, with the
-    t-SNE picture. Decided for every seed (stability over seeds): the
-    footwear classes (sandal, sneaker, ankle boot) fall in one cluster, and no
-    cluster mixes a footwear class with a top (T-shirt, pullover, coat,
-    shirt). The adjusted Rand index with the garment grouping (tops,
-    footwear, trouser, dress, bag) and between seeds is recorded.
+    run); ``cluster_weights`` (k-means, k = 5, seeded by the run's seed) on
+    the rows of W, with the t-SNE picture. Decided for every seed (stability
+    over seeds): the footwear classes (sandal, sneaker, ankle boot) fall in
+    one cluster, and no cluster mixes a footwear class with a top (T-shirt,
+    pullover, coat, shirt). The adjusted Rand index with the garment
+    grouping (tops, footwear, trouser, dress, bag) and between seeds is
+    recorded.
     """
     from sklearn.metrics import adjusted_rand_score
 
@@ -229,8 +229,7 @@ def test_weights_sharpen(claim, lab1_softmax, device, seeds):
     """The class weight images become more defined as training goes on (some noisy regions remain).
 
     The reference run of lab1.rmsprop-100-epochs, its weights after epochs
-    1, 10 and the last (100; the scaled run's last under the default
-    profile). "More defined" (the catalogue's measure): the Pearson
+    1, 10 and 100. "More defined" (the catalogue's measure): the Pearson
     correlation over pixels of each class's weight image with its class's
     mean training image, averaged over the 10 classes, rises from snapshot
     to snapshot. Decided as a rank trend over the three epochs, seeds as
