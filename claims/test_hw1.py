@@ -23,8 +23,12 @@ from dlverify.models import count_parameters
 from dlverify.probes import sensitivity, sharpness, weight_pca
 from dlverify.report.figures import curves, subplots
 
-# Every hw1 claim shares trained networks: keep them on one xdist worker.
+# hw1's claims share trained networks: keep them on one xdist worker. The interpolation and
+# batch-size studies share none with the rest and have groups of their own, so that two
+# workers can balance the family (it trains about 250 s in a cold run).
 pytestmark = pytest.mark.xdist_group("hw1")
+INTERPOLATION_GROUP = pytest.mark.xdist_group("hw1-interpolation")
+BATCH_SIZE_GROUP = pytest.mark.xdist_group("hw1-batch-size")
 
 LN10 = math.log(10)
 
@@ -1032,6 +1036,7 @@ def _interpolation_figure(runs, alphas, *, logx=False, title=""):
     return fig
 
 
+@INTERPOLATION_GROUP
 @pytest.mark.claim(
     "hw1.interpolation-blend",
     source="hw1 §1-3 Flatness vs generalization, part 1",
@@ -1085,6 +1090,7 @@ def test_interpolation_blend(claim, hw1_runs, device, seeds):
     )
 
 
+@INTERPOLATION_GROUP
 @pytest.mark.claim(
     "hw1.interp-acc-peak",
     source="hw1 §1-3 Flatness vs generalization, part 1 (c)",
@@ -1158,6 +1164,7 @@ def _log_region_mean(run, split, alphas):
     return float(np.mean(test_loss - run.at("train", alphas)[0]))
 
 
+@INTERPOLATION_GROUP
 @pytest.mark.claim(
     "hw1.interp-train-test-diverge",
     source="hw1 §1-3 Flatness vs generalization, part 1 (c)",
@@ -1283,6 +1290,7 @@ def _batch_figure(batch_sizes, series):
     return fig
 
 
+@BATCH_SIZE_GROUP
 @pytest.mark.claim(
     "hw1.sensitivity-vs-batch",
     source="hw1 §1-3 Flatness vs generalization, part 2",
@@ -1353,6 +1361,7 @@ def test_sensitivity_vs_batch(claim, hw1_runs, device, seeds):
     )
 
 
+@BATCH_SIZE_GROUP
 @pytest.mark.claim(
     "hw1.large-batch-lower-train-loss",
     source="hw1 §1-3 Flatness vs generalization, part 2 (c)",

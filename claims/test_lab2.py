@@ -55,7 +55,9 @@ from dlverify import stats
 from dlverify.evidence import Finding
 from dlverify.report.figures import curves, train_val_curves
 
-# Every lab2 claim shares trained networks: keep them on one xdist worker.
+# lab2's claims share trained networks: keep them on one xdist worker. The two slow claims
+# train mostly runs of their own (the long runs; the other network sizes) and have groups of
+# their own, so that two workers can balance the family (about 570 s in a cold run).
 pytestmark = pytest.mark.xdist_group("lab2")
 
 LN10 = math.log(10)
@@ -1025,6 +1027,7 @@ def test_l1_sparsifies(claim, lab2, device, seeds):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("lab2-long-runs")
 @pytest.mark.claim("lab2.augmentation-needs-more-epochs", source="lab2 §3.4 Data Augmentation")
 def test_augmentation_needs_more_epochs(claim, lab2, device, seeds, profile):
     """Augmentation needs more than 20 epochs; with more (60–100) it would help.
@@ -1073,6 +1076,7 @@ def test_augmentation_needs_more_epochs(claim, lab2, device, seeds, profile):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("lab2-network-sizes")
 @pytest.mark.claim(
     "lab2.dropout-helps-larger-nets",
     source="lab2 §3.7 Dropout",
