@@ -491,3 +491,58 @@ def test_same_run(run_cache, i):
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["dlverify run cache: 1 trained, 3 read*"])
     assert trained(project) == 1
+
+
+GROUPS = """
+import os, pytest
+
+def log(name):
+    with open("order.txt", "a") as f:
+        f.write(name + " " + os.environ["PYTEST_XDIST_WORKER"] + "\\n")
+
+@pytest.mark.xdist_group("one")
+def test_one():
+    log("one")
+
+@pytest.mark.xdist_group("many")
+@pytest.mark.parametrize("i", range(6))
+def test_many(i):
+    log("many")
+"""
+
+
+def _logged(project) -> list[tuple[str, str]]:
+    return [tuple(line.split()) for line in (project.path / "order.txt").read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_xdist_keeps_a_group_on_one_worker(project):
+    # -n alone means --dist load, which ignores xdist_group; the plugin switches to loadgroup,
+    # and its workers, which parse the command line again, must honour it too.
+    project.makepyfile(test_groups=GROUPS)
+    result = project.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=7)
+    assert len({worker for name, worker in _logged(project) if name == "many"}) == 1
+
+
+@pytest.mark.slow
+def test_xdist_sends_groups_in_the_collection_order(project):
+    # loadgroup would send the group with the most tests first; the plugin keeps the
+    # collection order, so that a project's collection hook (claims/conftest.py: longest
+    # training first) decides what starts first.
+    project.makepyfile(test_groups=GROUPS)
+    result = project.runpytest_subprocess("-n", "1")
+    result.assert_outcomes(passed=7)
+    assert [name for name, _ in _logged(project)] == ["one"] + ["many"] * 6
+
+
+def test_an_explicit_dist_mode_is_left_as_given(project):
+    project.makepyfile(
+        test_dist="""
+def test_dist(pytestconfig):
+    assert pytestconfig.option.dist == "loadscope"
+    assert pytestconfig.option.loadscopereorder
+"""
+    )
+    result = project.runpytest("--dist", "loadscope")
+    result.assert_outcomes(passed=1)

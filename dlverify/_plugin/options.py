@@ -140,8 +140,26 @@ def pytest_configure(config: pytest.Config) -> None:
         _make_deterministic()
     # Claims that share trained models are grouped with xdist_group; that
     # grouping is only honoured under --dist loadgroup, which -n picks otherwise.
+    # xdist sends the groups with the most tests first; keeping the collection
+    # order lets a project's collection hook decide (claims/conftest.py: the
+    # longest training first).
     if getattr(config.option, "dist", None) == "load":
         config.option.dist = "loadgroup"
+        config.option.loadscopereorder = False
+    # A worker parses the command line again, so it learns of the switch from
+    # its workerinput (pytest_configure_node below), and only then tags each
+    # test with its group.
+    if getattr(config, "workerinput", {}).get(_LOADGROUP_SET):
+        config.option.loadgroup = True
+
+
+_LOADGROUP_SET = "dlverify_loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """Tell an xdist worker that dlverify switched ``-n``'s distribution to loadgroup."""
+    node.workerinput[_LOADGROUP_SET] = node.config.option.dist == "loadgroup"
 
 
 def _check_data_roots() -> None:
