@@ -508,6 +508,12 @@ def test_one():
 @pytest.mark.parametrize("i", range(6))
 def test_many(i):
     log("many")
+
+@pytest.mark.xdist_group("many")
+@pytest.mark.claim("demo.grouped", source="demo §2")
+def test_grouped(claim):
+    log("many")
+    claim.expect(True, "always")
 """
 
 
@@ -520,9 +526,12 @@ def test_xdist_keeps_a_group_on_one_worker(project):
     # -n alone means --dist load, which ignores xdist_group; the plugin switches to loadgroup,
     # and its workers, which parse the command line again, must honour it too.
     project.makepyfile(test_groups=GROUPS)
-    result = project.runpytest_subprocess("-n", "2")
-    result.assert_outcomes(passed=7)
+    result = project.runpytest_subprocess("-n", "2", "--claims-report", "out")
+    result.assert_outcomes(passed=8)
     assert len({worker for name, worker in _logged(project) if name == "many"}) == 1
+    # The report names the test as a run without -n does (xdist appends "@many" to its id).
+    (row,) = json.loads((project.path / "out" / "claims.json").read_text())["claims"]
+    assert row["nodeid"] == "test_groups.py::test_grouped"
 
 
 @pytest.mark.slow
@@ -532,8 +541,8 @@ def test_xdist_sends_groups_in_the_collection_order(project):
     # training first) decides what starts first.
     project.makepyfile(test_groups=GROUPS)
     result = project.runpytest_subprocess("-n", "1")
-    result.assert_outcomes(passed=7)
-    assert [name for name, _ in _logged(project)] == ["one"] + ["many"] * 6
+    result.assert_outcomes(passed=8)
+    assert [name for name, _ in _logged(project)] == ["one"] + ["many"] * 7
 
 
 def test_an_explicit_dist_mode_is_left_as_given(project):

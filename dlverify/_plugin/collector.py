@@ -44,6 +44,18 @@ def _failure_text(report: pytest.TestReport) -> str:
     return re.sub(r"^\[gw\d+\] [^\n]*\n+", "", report.longreprtext)
 
 
+def _without_xdist_group(nodeid: str) -> str:
+    """``nodeid`` without the ``@group`` that pytest-xdist appends under ``--dist loadgroup``.
+
+    So that a test's row is named alike with and without ``-n`` (and reports of
+    both kinds of run merge). xdist's own rule: the last ``@`` after the last
+    ``]`` (a parametrization id may hold an ``@``); also after the last ``::``,
+    so that an ``@`` in a folder name is kept.
+    """
+    at = nodeid.rfind("@")
+    return nodeid[:at] if at > max(nodeid.rfind("]"), nodeid.rfind("::")) else nodeid
+
+
 class EvidenceCollector:
     """Gathers claim metadata, evidence and outcomes from every test report.
 
@@ -65,9 +77,8 @@ class EvidenceCollector:
         if META_KEY not in props:
             self._worker_crash(report)
             return
-        row = self.rows.setdefault(
-            report.nodeid, {"nodeid": report.nodeid, **json.loads(props[META_KEY])}
-        )
+        nodeid = _without_xdist_group(report.nodeid)
+        row = self.rows.setdefault(nodeid, {"nodeid": nodeid, **json.loads(props[META_KEY])})
         row["duration_s"] = row.get("duration_s", 0.0) + (report.duration or 0.0)
         figures = getattr(report, FIGURES_ATTRIBUTE, None) or row.get("evidence", {}).get("figures")
         if EVIDENCE_KEY in props:  # on the call and the teardown report; figures on the call's only
@@ -98,11 +109,12 @@ class EvidenceCollector:
         text = _failure_text(report) if report.failed else ""
         if not re.match(r"worker '?\w+'? crashed while running", text):
             return
+        nodeid = _without_xdist_group(report.nodeid)
         row = self.rows.setdefault(
-            report.nodeid,
+            nodeid,
             {
-                "nodeid": report.nodeid,
-                "claim_id": report.nodeid,
+                "nodeid": nodeid,
+                "claim_id": nodeid,
                 "report": WORKER_CRASH,
                 "source": "",
                 "statement": "A test whose pytest-xdist worker died before it reported which claim it "
