@@ -303,27 +303,23 @@ _FROZEN = f"first-layer weights frozen (moved < {FROZEN_CHANGE:g} of their sprea
 @pytest.mark.claim(
     "hw2.sigmoid-saturates",
     source="hw2 Practical Exercise 1, Parts 2&3 (Fig. 7-22)",
-    xfail={
-        "default": Finding(
-            "variance 1 and 2 do freeze the first layer's weights, but with zero init the "
-            "first-layer weights move away from zero instead of staying frozen, which refutes "
-            "the claim at the first look (3 seeds); at 3 seeds the share of saturated outputs "
-            "is not decided for variance 0.1, 0.2 or 0.3 (0.1 lies below a half, 0.2 and 0.3 "
-            "above, by less than the one-sample interval's width at 3 seeds)",
-            fails=(
-                f"variance 0.1: {_SATURATED}",
-                f"variance 0.2: {_SATURATED}",
-                f"variance 0.3: {_SATURATED}",
-                f"zero init: {_FROZEN}",
-            ),
+    # Measured under both profiles (full: 2026-11-24, all eight hw2 claims that cost minutes,
+    # decided at the 5-seed look: 0.40, 0.54 and 0.62 of the outputs saturated at variance
+    # 0.1, 0.2 and 0.3; the full finding recorded under the earlier verdict rules decided 0.2
+    # and 0.3 as saturated).
+    xfail=Finding(
+        "variance 1 and 2 do freeze the first layer's weights, but with zero init the "
+        "first-layer weights move away from zero instead of staying frozen, which refutes "
+        "the claim at the first look (3 seeds, 5 under --profile full); there the share of "
+        "saturated outputs is not decided for variance 0.1, 0.2 or 0.3 (0.1 lies below a "
+        "half, 0.2 and 0.3 above, by less than the one-sample interval's width at that look)",
+        fails=(
+            f"variance 0.1: {_SATURATED}",
+            f"variance 0.2: {_SATURATED}",
+            f"variance 0.3: {_SATURATED}",
+            f"zero init: {_FROZEN}",
         ),
-        "full": Finding(
-            "variance 0.2 and 0.3 saturate and variance 1 and 2 freeze the first layer's weights, "
-            "but at variance 0.1 fewer than half of the sigmoid outputs are saturated, and with "
-            "zero init the first-layer weights move away from zero instead of staying frozen",
-            fails=(f"variance 0.1: {_SATURATED}", f"zero init: {_FROZEN}"),
-        ),
-    },
+    ),
 )
 def test_sigmoid_saturates(claim, hw2, device, seeds):
     """The sigmoid layer saturates at variance 0.1, 0.2, 0.3; its weights freeze at zeros, 1 and 2.
