@@ -106,6 +106,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# The workerinput key by which the controller tells a worker it switched -n to loadgroup.
+_LOADGROUP_SET = "dlverify_loadgroup"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """Check every option, then apply it: data folder, threads, determinism, xdist's --dist."""
@@ -151,9 +155,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # test with its group.
     if getattr(config, "workerinput", {}).get(_LOADGROUP_SET):
         config.option.loadgroup = True
-
-
-_LOADGROUP_SET = "dlverify_loadgroup"
 
 
 @pytest.hookimpl(optionalhook=True)
