@@ -61,6 +61,7 @@ import torch.nn.functional as F
 from scipy.stats import wasserstein_distance
 from torch import nn
 
+from dlverify.errors import ProbeError
 from dlverify.probes import (
     eigenvalues,
     hessian_operator,
@@ -551,6 +552,29 @@ def equal_accuracy(args, model, x, y, single, counter, timing, make) -> list[str
             f"{method} {n_ours} HVPs (RMS {ours_err[0]:.4f}); PyHessian Hutchinson "
             f"{n_ph} HVPs (RMS {ph_trace_err[0]:.4f}), over {args.accuracy_seeds} seeds"
         )
+
+    # The exact trace (per-sample Hessian backpropagation; MLPs only): no samples, so its error
+    # is rounding; timed against PyHessian at the samples its Hutchinson needs for the target.
+    try:
+        exact = hessian_trace(model, F.cross_entropy, data, method="exact").value
+    except ProbeError as error:  # the CNN: not an MLP
+        rows.append(f"trace (exact): not for this model ({error})")
+    else:
+        exact_err = abs(exact - trace) / abs(trace)
+        label = f"trace (exact), RMS <= {args.target_trace}"
+        if n_ph is None or exact_err > args.target_trace:
+            rows.append(f"{label}: not compared (error {exact_err:.1e}, PyHessian {n_ph} samples)")
+        else:
+            t_ours, t_ph = median_seconds(
+                lambda: hessian_trace(model, F.cross_entropy, data, method="exact"),
+                lambda: make().trace(maxIter=n_ph, tol=0.0),
+                **long_timing,
+            )
+            rows.append(
+                f"{label:44s} {t_ours:10.2f}s {t_ph:10.2f}s {t_ours / t_ph:7.2f}  dlverify exact, "
+                f"0 HVPs (rel. error {exact_err:.1e}); PyHessian Hutchinson {n_ph} HVPs "
+                f"(RMS {ph_trace_err[0]:.4f}), over {args.accuracy_seeds} seeds"
+            )
 
     # Density: W1 distance of the SLQ measure to the dense spectrum, relative to the spectrum's
     # spread; the same (n_iter, n_runs) ladder for both sides, ordered by products, each side's

@@ -13,6 +13,7 @@ import warnings
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from dlverify.errors import ConvergenceWarning, ModelModeError, NonFiniteLossError
 from dlverify.probes import (
@@ -84,6 +85,7 @@ def test_new_probes_refuse_training_mode_with_mode_dependent_modules(kind):
         lambda: hessian_operator(model, F.cross_entropy, data),
         lambda: eigenvalues(model, F.cross_entropy, data),
         lambda: hessian_trace(model, F.cross_entropy, data),
+        lambda: hessian_trace(model, F.cross_entropy, data, method="exact"),
         lambda: spectral_density(model, F.cross_entropy, data),
         lambda: loss_plane(model, F.cross_entropy, data, steps=3),
     ]
@@ -110,6 +112,26 @@ def test_a_nan_loss_raises_non_finite_loss_error_in_every_new_probe():
     for call in calls:
         with pytest.raises(NonFiniteLossError, match="not finite"):
             call()
+
+
+def test_exact_trace_leaves_the_model_untouched_and_refuses_a_nan_loss():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Dropout(0.5), nn.Linear(5, 3)).eval()
+    x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+    F.cross_entropy(model(x), y).backward()
+    before = snapshot(model)
+    hessian_trace(model, F.cross_entropy, (x, y), method="exact")
+    after = snapshot(model)
+    assert all(torch.equal(v, after["state"][k]) for k, v in before["state"].items())
+    assert all(torch.equal(v, after["grads"][k]) for k, v in before["grads"].items())
+    assert before["requires_grad"] == after["requires_grad"]
+    assert before["training"] == after["training"]
+
+    def nan_loss(outputs, targets):
+        return F.cross_entropy(outputs, targets) * float("nan")
+
+    with pytest.raises(NonFiniteLossError, match="not finite"):
+        hessian_trace(model, nan_loss, (x, y), method="exact")
 
 
 @pytest.mark.parametrize("probe_device", DEVICES)

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.linalg import eigsh
+from torch import nn
 
 from dlverify.errors import ConvergenceWarning, NotConvergedError, ProbeError
 from dlverify.probes import (
@@ -270,7 +271,7 @@ def test_trace_of_a_convex_quadratic_is_positive_and_hutch_plus_plus_exact_at_3p
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"method": "exact"}, "method must be 'hutch\\+\\+' or 'hutchinson'"),
+        ({"method": "dense"}, "method must be 'hutch\\+\\+', 'hutchinson' or 'exact'"),
         ({"n_samples": 3}, "n_samples must be an integer >= 4"),
         ({"n_samples": 1, "method": "hutchinson"}, "n_samples must be an integer >= 2"),
     ],
@@ -279,6 +280,97 @@ def test_trace_refuses_bad_arguments(kwargs, message):
     model, data, _ = problem(12)
     with pytest.raises(ProbeError, match=message):
         hessian_trace(model, F.cross_entropy, data, **kwargs)
+
+
+# --- exact trace (MLPs) ---------------------------------------------------------------------
+
+
+def deep_mlp(seed: int, widths, activation, *, d: int = 4, classes: int = 3) -> nn.Sequential:
+    """Flatten, then Linear + activation per width (the second without bias), a Linear head."""
+    torch.manual_seed(seed)
+    layers: list[nn.Module] = [nn.Flatten()]
+    for i, width in enumerate(widths):
+        layers += [nn.Linear(d, width, bias=i != 1), activation()]
+        d = width
+    layers += [nn.Dropout(0.5), nn.Linear(d, classes)]
+    return nn.Sequential(*layers).double().eval()
+
+
+@pytest.mark.parametrize("activation", [nn.Tanh, nn.Sigmoid, nn.ReLU])
+@pytest.mark.parametrize("widths", [(), (6,), (6, 5), (3, 7, 2), (2, 9, 9, 9)])
+def test_exact_trace_is_the_dense_hessians_trace(activation, widths):
+    # (2, 9, 9, 9): the factored form turns dense (9 + 3 rows >= 9) before the last product.
+    model = deep_mlp(len(widths), widths, activation)
+    x, y = classification(1, n=30, d=4, classes=3)
+    result = hessian_trace(model, F.cross_entropy, (x, y), method="exact")
+    exact = float(torch.trace(reference_hessian(model, x, y)))
+    assert result.value == pytest.approx(exact, rel=1e-12, abs=1e-14)
+    assert (result.std_error, result.n_samples, result.hvps) == (0.0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "names", [["5.weight"], ["1.weight", "3.weight"], ["3.weight", "8.bias"], ["1.bias"]]
+)
+def test_exact_trace_of_some_parameters_is_the_trace_of_their_dense_sub_block(names):
+    model = deep_mlp(2, (5, 4, 3), nn.Tanh)
+    x, y = classification(2, n=25, d=4, classes=3)
+    result = hessian_trace(model, F.cross_entropy, (x, y), method="exact", params=names)
+    exact = float(torch.trace(reference_hessian(model, x, y, names=names)))
+    assert result.value == pytest.approx(exact, rel=1e-12, abs=1e-14)
+
+
+def test_exact_trace_with_mse_batches_and_small_chunks_matches_the_dense_trace(monkeypatch):
+    from dlverify.probes import _hessian_backprop
+
+    model = deep_mlp(3, (6, 5), nn.Sigmoid)
+    x = classification(3, n=30, d=4)[0]
+    t = torch.randn(30, 3, generator=gen(3), dtype=F64)
+    exact = float(torch.trace(reference_hessian(model, x, t, loss_fn=F.mse_loss)))
+    batches = [(x[:7], t[:7]), (x[7:], t[7:])]  # weighted 7/30 and 23/30
+    monkeypatch.setattr(_hessian_backprop, "_CHUNK_ELEMENTS", 40)  # one sample per chunk
+    value = hessian_trace(model, F.mse_loss, batches, method="exact").value
+    assert value == pytest.approx(exact, rel=1e-12)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=seeds,
+    widths=st.lists(st.integers(1, 7), max_size=3),
+    activation=st.sampled_from([nn.Tanh, nn.Sigmoid, nn.ReLU]),
+)
+def test_exact_trace_property_equals_dense_trace(seed, widths, activation):
+    model = deep_mlp(seed % 1000, widths, activation, d=3, classes=4)
+    x, y = classification(seed, n=12, d=3, classes=4)
+    exact = float(torch.trace(reference_hessian(model, x, y)))
+    value = hessian_trace(model, F.cross_entropy, (x, y), method="exact").value
+    assert value == pytest.approx(exact, rel=1e-10, abs=1e-12)
+
+
+def test_exact_trace_refuses_a_loss_that_couples_the_samples():
+    model, data, _ = problem(13)
+
+    def centred(outputs, targets):  # subtracts the batch mean: each loss depends on every sample
+        return F.cross_entropy(outputs - outputs.mean(dim=0), targets)
+
+    with pytest.raises(
+        ProbeError, match="couples the samples of a batch: use method='hutch\\+\\+'"
+    ):
+        hessian_trace(model, centred, data, method="exact")
+
+
+@pytest.mark.parametrize(
+    "model, message",
+    [
+        (nn.Sequential(nn.Conv1d(1, 2, 2), nn.Flatten(), nn.Linear(4, 3)), "module 0 is a Conv1d"),
+        (nn.Sequential(nn.Linear(3, 3), nn.LeakyReLU(), nn.Linear(3, 3)), "is a LeakyReLU"),
+        (nn.Linear(3, 3), "got a Linear"),
+    ],
+)
+def test_exact_trace_refuses_models_it_cannot_backpropagate_through(model, message):
+    conv = isinstance(model, nn.Sequential) and isinstance(model[0], nn.Conv1d)
+    x = torch.randn(5, 1, 3) if conv else torch.randn(5, 3)
+    with pytest.raises(ProbeError, match=message):
+        hessian_trace(model, F.cross_entropy, (x, torch.zeros(5, dtype=torch.long)), method="exact")
 
 
 # --- spectral density -----------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""The trace of the Hessian, estimated from Hessian-vector products (Hutchinson, Hutch++)."""
+"""The trace of the Hessian, from Hessian-vector products or, for MLPs, exactly.
+
+Hutchinson and Hutch++ estimate it from products; ``method="exact"``
+backpropagates per-sample Hessians through an MLP's layers.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,9 @@ from torch import nn
 
 from ..errors import ProbeError
 from . import _checks, _random
+from ._hessian_backprop import block_traces
 from ._lanczos import rademacher
-from ._objective import LossFn
+from ._objective import LossFn, Objective
 from .hessian_operator import hessian_operator
 
 
@@ -23,7 +28,8 @@ class TraceResult:
     forms divided by the square root of their number (for Hutch++: of the
     residual part, conditional on the sketch); ``n_samples`` the Hessian-vector
     products asked for, ``hvps`` those computed (fewer for Hutch++ when the
-    sketch ⌊m/3⌋ exceeds P: Q has only P columns).
+    sketch ⌊m/3⌋ exceeds P: Q has only P columns). ``method="exact"`` computes
+    no product: ``std_error`` is 0, ``n_samples`` and ``hvps`` are 0.
     """
 
     value: float
@@ -90,11 +96,25 @@ def hessian_trace(
     blocks on a GPU, column by column on a CPU). ``params`` restricts H to
     the named
     parameters (see :func:`~dlverify.probes.hessian_operator`).
+
+    ``method="exact"``, for ``nn.Sequential`` MLPs (Linear, ReLU, Tanh,
+    Sigmoid, Identity, Flatten, eval-mode Dropout) and a loss that is a mean
+    of per-sample terms: the trace of each parameter's diagonal Hessian block,
+    ``tr ∇²_W L = Σ_n α_n ‖a_n‖² tr ∇²_z ℓ_n`` for a layer ``z = W a + b``,
+    with the per-sample ``∇²_z ℓ_n`` backpropagated from the outputs (Dangel,
+    Harmeling & Hennig, AISTATS 2020); summed, the trace of H to rounding,
+    no samples drawn. On the benchmark's MLP it costs a few products' worth
+    of arithmetic (``benchmarks/bench_probes.py``). Other models raise
+    :class:`~dlverify.errors.ProbeError`; ``n_samples`` and ``generator`` are
+    not used.
     """
-    if not isinstance(method, str) or method not in ("hutch++", "hutchinson"):
+    if not isinstance(method, str) or method not in ("hutch++", "hutchinson", "exact"):
         raise ProbeError(
-            f"method must be 'hutch++' or 'hutchinson', got {_checks.describe(method)}"
+            f"method must be 'hutch++', 'hutchinson' or 'exact', got {_checks.describe(method)}"
         )
+    if method == "exact":
+        traces = block_traces(Objective.build(model, loss_fn, data, params))
+        return TraceResult(math.fsum(traces.values()), 0.0, 0, 0)
     least = 4 if method == "hutch++" else 2
     n_samples = _checks.integer(n_samples, "n_samples", minimum=1)
     if n_samples < least:
