@@ -18,9 +18,9 @@ small CNN) and one data set:
   reference, each side at the cheapest setting of its own knob that reaches
   it): the top-3 eigenvalues (``eigenvalues(k=3)``, Lanczos, against
   PyHessian's ``eigenvalues(top_n=3)``, power iteration with deflation),
-  the trace (``hessian_trace``, Hutchinson and Hutch++, against PyHessian's
-  ``trace``, Hutchinson; relative RMS error against the dense Hessian's
-  trace) and the spectral density (``spectral_density`` against PyHessian's
+  the trace (``hessian_trace``, Hutchinson, Hutch++ and, for the MLP, the
+  exact method, against PyHessian's ``trace``, Hutchinson; relative RMS
+  error against the dense Hessian's trace) and the spectral density (``spectral_density`` against PyHessian's
   ``density``, both stochastic Lanczos quadrature; Wasserstein-1 distance of
   the quadrature to the dense spectrum, target PyHessian's accuracy at its
   defaults).
