@@ -340,12 +340,17 @@ class BankRun:
         return (a * residual.abs().mean(1) + c * residual.pow(2).mean(1)).tolist()
 
     def noise_floor(self, column: Column) -> float:
-        """The least-squares minimum of the column's clean training MSE (≈ the noise variance 1)."""
+        """The least-squares minimum of the column's clean training MSE (≈ the noise variance 1).
+
+        Simple linear regression in closed form, ``slope = Σ(x − x̄)(y − ȳ) / Σ(x − x̄)²``:
+        plain float64 sums, the same bits on every run (LAPACK's ``lstsq``, used
+        before, differed in the last bit between runs of the same inputs).
+        """
         k = self.index(column)
         x, y = self.data.inputs[:, k].double(), self.data.targets[:, k].double()
-        design = torch.stack([x, torch.ones_like(x)], dim=1)
-        solution = torch.linalg.lstsq(design, y.unsqueeze(1)).solution
-        return float((design @ solution - y.unsqueeze(1)).pow(2).mean())
+        dx, dy = x - x.mean(), y - y.mean()
+        slope = (dx * dy).sum() / (dx * dx).sum()
+        return float((dy - slope * dx).pow(2).mean())
 
 
 def linear_bank(
