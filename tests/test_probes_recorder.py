@@ -38,7 +38,10 @@ def test_recorded_values_are_the_probes_of_the_model_at_those_steps():
     model, train = setup()
     probe_batch = (train.inputs[:16], train.targets[:16])
     recorder = ProbeRecorder(
-        F.cross_entropy, probe_batch, ["grad_norm", "top_eigenvalue", "trace"], every=3
+        F.cross_entropy,
+        probe_batch,
+        ["grad_norm", "top_eigenvalue", "trace", "exact_trace"],
+        every=3,
     )
     snapshots = Snapshots()
     initial = copy.deepcopy(model)
@@ -57,6 +60,10 @@ def test_recorded_values_are_the_probes_of_the_model_at_those_steps():
         assert (
             history.probes["trace"][i]
             == hessian_trace(m, F.cross_entropy, probe_batch, n_samples=30, generator=g()).value
+        )
+        assert (
+            history.probes["exact_trace"][i]
+            == hessian_trace(m, F.cross_entropy, probe_batch, method="exact").value
         )
 
 

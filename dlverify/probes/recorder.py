@@ -25,7 +25,8 @@ def _loss(model, loss_fn, data, generator) -> float:
 
 #: The probes a :class:`ProbeRecorder` knows by name (cheap settings: at most 50
 #: Lanczos steps for the eigenvalues, with the usual ConvergenceWarning when that is
-#: not enough; 30 Hutch++ products for the trace).
+#: not enough; 30 Hutch++ products for the trace; ``"exact_trace"`` for MLPs, see
+#: :func:`~dlverify.probes.hessian_trace`).
 BUILTIN: dict[str, Probe] = {
     "loss": _loss,
     "grad_norm": lambda m, f, d, g: grad_norm(m, f, d),
@@ -36,6 +37,7 @@ BUILTIN: dict[str, Probe] = {
         eigenvalues(m, f, d, which="smallest", max_iter=50, generator=g).values[0]
     ),
     "trace": lambda m, f, d, g: hessian_trace(m, f, d, n_samples=30, generator=g).value,
+    "exact_trace": lambda m, f, d, g: hessian_trace(m, f, d, method="exact").value,
 }
 
 
@@ -44,7 +46,8 @@ class ProbeRecorder:
 
     Pass it to ``fit(..., callbacks=[recorder])``. ``probes`` is a sequence of
     names from :data:`BUILTIN` (``"loss"``, ``"grad_norm"``,
-    ``"top_eigenvalue"``, ``"smallest_eigenvalue"``, ``"trace"``) or a mapping
+    ``"top_eigenvalue"``, ``"smallest_eigenvalue"``, ``"trace"``,
+    ``"exact_trace"``) or a mapping
     from names to ``probe(model, loss_fn, data, generator) -> float``. After
     each step whose count is a multiple of ``every`` (and before the first,
     with ``at_start``) every probe is measured on ``data`` — the same batch
