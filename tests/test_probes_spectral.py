@@ -358,6 +358,18 @@ def test_exact_trace_refuses_a_loss_that_couples_the_samples():
         hessian_trace(model, centred, data, method="exact")
 
 
+def test_exact_trace_refuses_a_batch_of_output_hessians_beyond_its_memory_bound(monkeypatch):
+    from dlverify.probes import _hessian_backprop
+
+    model, (x, y), h = problem(14, n=30)  # 3 outputs: 30 · 9 = 270 elements
+    monkeypatch.setattr(_hessian_backprop, "_OUTPUT_HESSIAN_ELEMENTS", 200)
+    with pytest.raises(ProbeError, match="pass the data as several smaller batches"):
+        hessian_trace(model, F.cross_entropy, (x, y), method="exact")
+    batches = [(x[:15], y[:15]), (x[15:], y[15:])]  # 135 elements each
+    value = hessian_trace(model, F.cross_entropy, batches, method="exact").value
+    assert value == pytest.approx(float(np.trace(h)), rel=1e-12)
+
+
 @pytest.mark.parametrize(
     "model, message",
     [

@@ -52,6 +52,9 @@ _ACTIVATIONS = {
 _PASS_THROUGH = (nn.Identity, nn.Flatten, nn.modules.dropout._DropoutNd)
 #: Largest per-chunk block of d×d sample Hessians, in elements (128 MiB in float32).
 _CHUNK_ELEMENTS = 2**25
+#: Largest batch of C×C output Hessians (N·C² elements, 512 MiB in float32); C derivatives
+#: of the whole batch's loss give them, so they are not split into chunks.
+_OUTPUT_HESSIAN_ELEMENTS = 2**27
 
 UNSUPPORTED = (
     "method='exact' backpropagates per-sample Hessians through nn.Sequential stacks of "
@@ -104,6 +107,12 @@ def _output_hessians(
     columns with the signs; one that couples samples does not, and is refused.
     """
     n, classes = outputs.shape
+    if n * classes * classes > _OUTPUT_HESSIAN_ELEMENTS:
+        raise ProbeError(
+            f"method='exact' holds one {classes}×{classes} output Hessian per sample, and "
+            f"{n} samples of {classes} outputs exceed its memory bound ({_OUTPUT_HESSIAN_ELEMENTS} "
+            "elements): pass the data as several smaller batches, or use method='hutch++'"
+        )
     leaf = outputs.detach().requires_grad_(True)
     signs = torch.randint(0, 2, (n,), generator=torch.Generator().manual_seed(0))
     signs = (2 * signs - 1).to(leaf.device, leaf.dtype)
