@@ -20,7 +20,8 @@ small CNN) and one data set:
   PyHessian's ``eigenvalues(top_n=3)``, power iteration with deflation),
   the trace (``hessian_trace``, Hutchinson, Hutch++ and, for the MLP, the
   exact method, against PyHessian's ``trace``, Hutchinson; relative RMS
-  error against the dense Hessian's trace) and the spectral density (``spectral_density`` against PyHessian's
+  error against the dense Hessian's trace) and the spectral density
+  (``spectral_density`` against PyHessian's
   ``density``, both stochastic Lanczos quadrature; Wasserstein-1 distance of
   the quadrature to the dense spectrum, target PyHessian's accuracy at its
   defaults).

@@ -330,7 +330,7 @@ def test_lambda_narrows_gap(claim, a1, dataset, device, seeds):
     _cases(
         "a1.lambda-01-best",
         "a1 §1.2 Training and evaluation, Table 1",
-        # Measured under both profiles (5 and 40 epochs; 40 under both since 2026-11-24).
+        # Measured after 5 and after 40 epochs; both profiles train 40 since 2026-11-24.
         standin_xfail=Finding(
             "on the Fashion-MNIST stand-in λ = 0 gives the best test accuracy, not λ = 0.1: a "
             "linear classifier of 784 inputs trained on 55 000 images barely overfits, so the "

@@ -61,6 +61,16 @@ def snapshot(model):
     }
 
 
+def assert_unchanged(before, after):
+    """Parameters, buffers, ``.grad``, ``requires_grad`` and modes as they were."""
+    for k in before["state"]:
+        assert torch.equal(before["state"][k], after["state"][k]), k
+    for n, g in before["grads"].items():
+        assert torch.equal(g, after["grads"][n]), n
+    assert before["requires_grad"] == after["requires_grad"]
+    assert before["training"] == after["training"]
+
+
 def test_new_probes_leave_the_model_untouched():
     model = classifier().eval()
     with torch.no_grad():
@@ -68,13 +78,7 @@ def test_new_probes_leave_the_model_untouched():
     model(batch()[0]).sum().backward()
     before = snapshot(model)
     run_new_probes(model, batch())
-    after = snapshot(model)
-    for k in before["state"]:
-        assert torch.equal(before["state"][k], after["state"][k]), k
-    for n, g in before["grads"].items():
-        assert torch.equal(g, after["grads"][n]), n
-    assert before["requires_grad"] == after["requires_grad"]
-    assert before["training"] == after["training"]
+    assert_unchanged(before, snapshot(model))
 
 
 @pytest.mark.parametrize("kind", ["dropout", "batchnorm"])
@@ -121,11 +125,7 @@ def test_exact_trace_leaves_the_model_untouched_and_refuses_a_nan_loss():
     F.cross_entropy(model(x), y).backward()
     before = snapshot(model)
     hessian_trace(model, F.cross_entropy, (x, y), method="exact")
-    after = snapshot(model)
-    assert all(torch.equal(v, after["state"][k]) for k, v in before["state"].items())
-    assert all(torch.equal(v, after["grads"][k]) for k, v in before["grads"].items())
-    assert before["requires_grad"] == after["requires_grad"]
-    assert before["training"] == after["training"]
+    assert_unchanged(before, snapshot(model))
 
     def nan_loss(outputs, targets):
         return F.cross_entropy(outputs, targets) * float("nan")
