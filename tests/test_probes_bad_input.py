@@ -154,6 +154,7 @@ def valid_arguments() -> dict[str, dict]:
             grid=None,
             sigma=None,
             params=None,
+            deflate=True,
             generator=g,
         ),
         "loss_plane": dict(

@@ -88,7 +88,10 @@ def test_spectral_probes_with_params_measure_the_sub_block():
     trace = hessian_trace(model, F.cross_entropy, data, n_samples=3 * 18 + 2, params=LAYER)
     assert trace.value == pytest.approx(np.trace(h), rel=1e-10)
     density = spectral_density(model, F.cross_entropy, data, n_iter=18, params=LAYER)
-    assert density.nodes.shape == (1, 18)
+    assert density.nodes.shape == (1, 18)  # all 18 steps: deflated, the block's exact spectrum
+    np.testing.assert_allclose(density.nodes[0], exact, atol=1e-9)
+    np.testing.assert_array_equal(density.weights[0], np.full(18, 1 / 18))
+    density = spectral_density(model, F.cross_entropy, data, n_iter=18, params=LAYER, deflate=False)
     v = rademacher(
         18, torch.Generator().manual_seed(0), device=torch.device("cpu"), dtype=F64
     ).numpy()  # the default generator's first draw: the start vector

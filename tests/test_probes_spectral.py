@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.linalg import eigsh
+from scipy.stats import wasserstein_distance
 from torch import nn
 
 from dlverify.errors import ConvergenceWarning, NotConvergedError, ProbeError
@@ -447,6 +448,75 @@ def test_density_on_a_given_grid_with_a_given_width():
     assert at_zero == pytest.approx(0.5 / (0.1 * np.sqrt(2 * np.pi)), rel=1e-3)
 
 
+def rotated(spectrum, seed: int = 0) -> tuple:
+    """A quadratic problem whose Hessian is Q diag(spectrum) Qᵀ for a random orthogonal Q."""
+    g = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(len(spectrum), len(spectrum), generator=g, dtype=F64))
+    loss = QuadraticLoss(q @ torch.diag(torch.tensor(spectrum, dtype=F64)) @ q.T)
+    model, data = loss.problem()
+    return model, loss, data
+
+
+OUTLIERS = [20.0, 40.0, 60.0, 80.0]
+
+
+def bulk_and_outliers(size: int = 120) -> list[float]:
+    return list(np.linspace(0.0, 1.0, size - len(OUTLIERS))) + OUTLIERS
+
+
+def test_deflation_gives_each_converged_outlier_the_weight_of_one_eigenvalue():
+    spectrum = bulk_and_outliers()
+    model, loss, data = rotated(spectrum)
+    p = len(spectrum)
+    for seed in range(5):
+        plain = spectral_density(model, loss, data, n_iter=15, deflate=False, generator=gen(seed))
+        result = spectral_density(model, loss, data, n_iter=15, generator=gen(seed))
+        np.testing.assert_array_equal(result.nodes, plain.nodes)  # only the weights change
+        assert not plain.deflated.any()
+        top = result.nodes[0] > 10
+        np.testing.assert_allclose(result.nodes[0][top], OUTLIERS, rtol=1e-10)
+        assert result.deflated[0][top].all() and not result.deflated[0][~top].any()
+        np.testing.assert_array_equal(result.weights[0][top], np.full(4, 1 / p))
+        assert result.weights[0].sum() == pytest.approx(1.0, abs=1e-12)
+        rest = plain.weights[0][~top]  # the bulk keeps its shape, rescaled to the mass left
+        np.testing.assert_allclose(result.weights[0][~top], rest * (1 - 4 / p) / rest.sum())
+
+
+def test_deflation_lowers_the_wasserstein_error_where_outliers_dominate_it():
+    spectrum = bulk_and_outliers()
+    model, loss, data = rotated(spectrum, seed=1)
+
+    def mean_error(deflate: bool) -> float:
+        errors = []
+        for seed in range(20):
+            r = spectral_density(model, loss, data, n_iter=15, deflate=deflate, generator=gen(seed))
+            errors.append(wasserstein_distance(r.nodes[0], spectrum, r.weights[0]))
+        return float(np.mean(errors))
+
+    assert mean_error(True) < 0.2 * mean_error(False)
+
+
+def test_a_many_fold_eigenvalue_keeps_its_stochastic_weight():
+    # 40 zero spectrum: one Ritz value stands for all of them, with weight ≈ χ²₄₀/P, far
+    # above one eigenvalue's 1/P; deflating it would drop most of their mass.
+    spectrum = [0.0] * 40 + list(np.linspace(1.0, 2.0, 76)) + OUTLIERS
+    model, loss, data = rotated(spectrum, seed=2)
+    result = spectral_density(model, loss, data, n_iter=15, generator=gen(3))
+    zero = np.abs(result.nodes[0]) < 1e-8
+    assert zero.sum() == 1 and not result.deflated[0][zero].any()
+    assert result.weights[0][zero][0] > 9 / len(spectrum)
+    assert result.deflated[0][result.nodes[0] > 10].all()
+
+
+def test_after_p_steps_the_deflated_quadrature_is_the_spectrum():
+    spectrum = [0.0] * 5 + [1.0, 1.0, 2.0, 3.0, 50.0]
+    model, loss, data = rotated(spectrum, seed=4)
+    result = spectral_density(model, loss, data, n_iter=10)
+    np.testing.assert_allclose(result.nodes[0], spectrum, atol=1e-10)
+    np.testing.assert_array_equal(result.weights[0], np.full(10, 0.1))
+    assert result.deflated.all()
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -455,6 +525,7 @@ def test_density_on_a_given_grid_with_a_given_width():
         ({"sigma": -1.0}, "sigma must be > 0"),
         ({"grid": "abc"}, "grid must be a sequence of numbers"),
         ({"grid": [1.0, 0.0]}, "strictly increasing"),
+        ({"deflate": 1}, "deflate must be True or False"),
     ],
 )
 def test_density_refuses_bad_arguments(kwargs, message):

@@ -80,6 +80,17 @@ class Objective:
         ):
             values = {**self.fixed, **params} if self.fixed else params
             outputs = functional_call(self.model, values, (inputs,))
+        differentiated = any(p.requires_grad for p in params.values())
+        return self.output_loss(outputs, targets, differentiated=differentiated)
+
+    def output_loss(
+        self, outputs: torch.Tensor, targets: torch.Tensor, *, differentiated: bool
+    ) -> torch.Tensor:
+        """``loss_fn(outputs, targets)`` as a 0-dim tensor, refused unless it is a scalar.
+
+        ``differentiated``: gradients will be taken, so a loss that does not
+        require grad (while grad mode is on) has no gradient path and is refused.
+        """
         with user_call(
             f"loss_fn(outputs, targets), with targets of shape "
             f"{tuple(targets.shape)} ({targets.dtype}),",
@@ -92,11 +103,7 @@ class Objective:
                 f"loss_fn must return the mean loss as a scalar tensor, got {shape}; "
                 "use reduction='mean'"
             )
-        if (
-            torch.is_grad_enabled()
-            and not loss.requires_grad
-            and any(p.requires_grad for p in params.values())
-        ):
+        if torch.is_grad_enabled() and not loss.requires_grad and differentiated:
             raise ProbeError(NO_GRADIENT_PATH)
         return loss.reshape(())
 

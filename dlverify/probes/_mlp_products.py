@@ -1,0 +1,276 @@
+"""Hessian-vector products of an MLP by the R-operator, written out as matrix products.
+
+Pearlmutter's R-operator ``R{f} = d/dr f(θ + r v)|₀`` applied to the forward
+and backward passes gives ``Hv = R{∇L}`` exactly (B. A. Pearlmutter, "Fast
+Exact Multiplication by the Hessian", Neural Computation 6, 1994). For a
+Linear layer ``z = a Wᵀ + b`` (rows are samples, ``V``/``v_b`` the direction's
+part for ``W``/``b``) and an elementwise ``a = φ(z)``:
+
+    forward    R z = R a Wᵀ + a Vᵀ + v_b,               R a = φ'(z) ⊙ R z
+    output     R g_o = ∇²_o L · R o                      (one product through the loss)
+    backward   R g_a = R g_z W + g_z V,                  R g_z = φ' ⊙ R g_a + φ'' ⊙ g_a ⊙ R z
+    gradient   R ∇_W L = R g_zᵀ a + g_zᵀ R a,            R ∇_b L = Σ_rows R g_z
+
+with ``g`` the gradient of the mean loss L. The forward pass, ``g`` and the
+products ``φ'' ⊙ g_a`` are computed once; a product is then 6 matrix
+products per hidden Linear layer (2 for the first, whose input does not move)
+and a few elementwise ones, which is what autograd's double backward costs in
+arithmetic, without its graph walk and bookkeeping (measured about 1.4×
+faster on ``benchmarks/bench_probes.py``'s MLP, one thread). The loss enters
+only through its own Hessian-vector product with respect to the outputs, so
+any ``loss_fn`` that torch differentiates twice is exact here, coupled or
+not.
+
+It applies to ``nn.Sequential`` stacks (possibly nested) of ``Linear``,
+``ReLU``, ``Tanh``, ``Sigmoid``, ``Identity``, ``Flatten`` and eval-mode
+``Dropout``, with one batch of (batch, features) inputs to every Linear
+layer; :meth:`MLPProducts.build` returns ``None`` for anything else, and
+the caller takes autograd's product.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._hessian_backprop import _ACTIVATIONS, _PASS_THROUGH, _derivatives
+from ._objective import Objective, check_finite
+
+
+def _leaves(model: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]] | None:
+    """The leaf modules of nested ``nn.Sequential`` stacks, or ``None`` if one is not covered."""
+    if not isinstance(model, nn.Sequential):
+        return None
+    leaves = []
+    for name, child in model.named_children():
+        if isinstance(child, nn.Sequential):
+            inner = _leaves(child, f"{prefix}{name}.")
+            if inner is None:
+                return None
+            leaves += inner
+        elif isinstance(child, (nn.Linear, *_ACTIVATIONS, *_PASS_THROUGH)):
+            leaves.append((f"{prefix}{name}", child))
+        else:
+            return None
+    return leaves
+
+
+#: Below this many output features, ``x @ wᵀ`` is computed as ``(w @ xᵀ)ᵀ``: MKL's kernels for
+#: a narrow result are ~2.5× slower (N×64 by 64×10 on one thread: 118 µs against 48 µs).
+_NARROW = 32
+
+
+def _times_transpose(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``x @ wᵀ``, in the faster layout (a transposed view when w has few rows)."""
+    return (w @ x.T).T if w.shape[0] < _NARROW else x @ w.T
+
+
+@dataclass
+class _Layer:
+    """One leaf module and what the products need of it, fixed at θ.
+
+    Linear: its input ``a`` and the gradient ``g_z`` at its output, its
+    weight and bias. Activation: ``φ'(z)`` and ``φ''(z) ⊙ g_a`` (None where
+    φ'' is 0). Identity, Dropout, Flatten: the shapes around them.
+    """
+
+    name: str
+    kind: str  # "linear" | "activation" | "reshape"
+    tensors: dict = field(default_factory=dict)
+
+
+def _forward(layers, values, inputs) -> tuple[list[_Layer], torch.Tensor] | None:
+    """The layers' fixed quantities of the forward pass, and the outputs; None off the path."""
+    found, h = [], inputs
+    for name, module in layers:
+        if isinstance(module, nn.Linear):
+            weight = values[f"{name}.weight"]
+            if h.dim() != 2 or h.shape[1] != weight.shape[1] or h.dtype != weight.dtype:
+                return None  # autograd's path raises the clear error, or copes
+            bias = values.get(f"{name}.bias")
+            found.append(_Layer(name, "linear", {"input": h, "weight": weight}))
+            h = nn.functional.linear(h, weight, bias)
+        elif isinstance(module, tuple(_ACTIVATIONS)):
+            d1, d2 = _derivatives(module, h)
+            found.append(_Layer(name, "activation", {"d1": d1, "d2": d2}))
+            h = module(h)
+        else:  # Identity, eval-mode Dropout, Flatten: the identity up to a reshape
+            before, h = h.shape, module(h)
+            found.append(_Layer(name, "reshape", {"in": before, "out": h.shape}))
+    return (found, h) if h.dim() == 2 else None
+
+
+def _backward(layers: list[_Layer], grad: torch.Tensor) -> None:
+    """Store g_z at each Linear's output and φ''(z) ⊙ g_a at each curved activation."""
+    g = grad
+    for layer in reversed(layers):
+        t = layer.tensors
+        if layer.kind == "linear":
+            t["grad"] = g
+            g = g @ t["weight"]
+        elif layer.kind == "activation":
+            if t["d2"] is not None:
+                t["curvature"] = t["d2"] * g
+            g = t["d1"] * g
+        else:
+            g = g.reshape(t["in"])
+
+
+def _cross_entropy_hessian(loss_fn, outputs: torch.Tensor, targets: torch.Tensor):
+    """``r ↦ ∇²_o L · r`` for the mean cross-entropy of class indices, in closed form; else None.
+
+    ``L = (1/N) Σ_n (logsumexp(o_n) − o_{n,y_n})``, so ``∇²_{o_n} L = (diag p_n − p_n p_nᵀ)/N``
+    with ``p_n = softmax(o_n)``: ``(p ⊙ r − p (pᵀr))/N`` row by row, a few elementwise
+    products instead of a double backward through the loss (≈0.35 ms of a 3 ms product on
+    ``benchmarks/bench_probes.py``'s MLP). Only ``F.cross_entropy`` and a default
+    ``nn.CrossEntropyLoss`` (no class weights, no label smoothing, mean reduction), with 1-D
+    integer targets none of which is the ignored index.
+    """
+    if loss_fn is F.cross_entropy:
+        ignored = -100
+    elif (
+        type(loss_fn) is nn.CrossEntropyLoss
+        and loss_fn.weight is None
+        and loss_fn.reduction == "mean"
+        and loss_fn.label_smoothing == 0
+    ):
+        ignored = loss_fn.ignore_index
+    else:
+        return None
+    if targets.dim() != 1 or targets.dtype != torch.int64 or bool((targets == ignored).any()):
+        return None
+    p = torch.softmax(outputs, dim=1)
+    n = outputs.shape[0]
+
+    def product(r: torch.Tensor | None) -> torch.Tensor:
+        if r is None:
+            return torch.zeros_like(p)
+        pr = p * r
+        return (pr - p * pr.sum(1, keepdim=True)) / n
+
+    return product
+
+
+def _through_the_loss(outputs: torch.Tensor, grad: torch.Tensor):
+    """``r ↦ ∇²_o L · r`` by differentiating the loss's gradient ``grad`` at ``outputs`` again."""
+
+    def product(r: torch.Tensor | None) -> torch.Tensor:
+        if r is None or not grad.requires_grad:  # θ does not move the outputs, or L is
+            return torch.zeros_like(grad)  # linear in them
+        (found,) = torch.autograd.grad(grad, outputs, grad_outputs=r, retain_graph=True)
+        return found
+
+    return product
+
+
+class MLPProducts:
+    """``v ↦ H v`` for one batch through an MLP (flat vectors in the objective's ``params`` order).
+
+    Build it with :meth:`build`; everything that does not depend on v (the
+    forward pass, the gradient, φ', φ''·g_a and the loss's graph for its
+    output products) is computed there, once.
+    """
+
+    def __init__(self, layers, output_hessian, names, shapes, loss):
+        self.layers = layers
+        self.loss = loss  # L(θ), a 0-dim tensor
+        self.output_hessian = output_hessian  # R o ↦ R g_o = ∇²_o L · R o
+        self.names, self.shapes = names, shapes
+        self.sizes = [shape.numel() for shape in shapes]
+        selected = {n.rsplit(".", 1)[0] for n in names}
+        self.lowest = min(i for i, layer in enumerate(layers) if layer.name in selected)
+
+    @classmethod
+    def build(cls, objective: Objective) -> MLPProducts | None:
+        """The products for ``objective``, or None where they do not apply."""
+        layers = _leaves(objective.model)
+        if layers is None or len(objective.batches.pairs) != 1:
+            return None
+        names = objective.params.names
+        owned = {
+            f"{n}.{k}" for n, m in layers if isinstance(m, nn.Linear) for k in ("weight", "bias")
+        }
+        if not set(names) <= owned:
+            return None
+        values = {
+            **{n: p.detach() for n, p in objective.model.named_parameters()},
+            **objective.fixed,
+            **{n: t.detach() for n, t in objective.params.as_dict().items()},
+        }
+        inputs, targets = objective.batches.pairs[0]
+        with torch.no_grad():
+            forward = _forward(layers, values, inputs)
+        if forward is None:
+            return None
+        fixed, h = forward
+        outputs = h.detach().requires_grad_(True)
+        with torch.enable_grad():
+            loss = objective.output_loss(outputs, targets, differentiated=True)
+            check_finite(loss.detach(), "loss")
+            (grad,) = torch.autograd.grad(loss, outputs, create_graph=True)
+        with torch.no_grad():
+            _backward(fixed, grad.detach())
+            output_hessian = _cross_entropy_hessian(objective.loss_fn, h, targets)
+        if output_hessian is None:
+            output_hessian = _through_the_loss(outputs, grad)
+        shapes = [t.shape for t in objective.params.tensors]
+        return cls(fixed, output_hessian, names, shapes, loss.detach())
+
+    @torch.no_grad()
+    def __call__(self, vector: torch.Tensor) -> torch.Tensor:
+        direction = {
+            n: piece.reshape(shape)
+            for n, piece, shape in zip(self.names, torch.split(vector, self.sizes), self.shapes)
+        }
+        moved, r = self._r_forward(direction)
+        found = self._r_backward(direction, moved, self.output_hessian(r))
+        return torch.cat([found[n].reshape(-1) for n in self.names])
+
+    def _r_forward(self, direction) -> tuple[list, torch.Tensor | None]:
+        """R of each layer's input (None while it is 0), and R of the outputs."""
+        r, moved = None, []
+        for layer in self.layers:
+            t = layer.tensors
+            moved.append(r)
+            if layer.kind == "linear":
+                v_w = direction.get(f"{layer.name}.weight")
+                v_b = direction.get(f"{layer.name}.bias")
+                out = None if r is None else _times_transpose(r, t["weight"])
+                if v_w is not None:
+                    a = _times_transpose(t["input"], v_w)
+                    out = a if out is None else out + a
+                if v_b is not None:
+                    out = v_b.expand(t["input"].shape[0], -1) if out is None else out + v_b
+                r = out
+            elif r is not None:
+                r = t["d1"] * r if layer.kind == "activation" else r.reshape(t["out"])
+        return moved, r
+
+    def _r_backward(self, direction, moved, rg) -> dict[str, torch.Tensor]:
+        """R of each selected parameter's gradient, from R g_o down to the lowest such layer."""
+        found = {}
+        for i in range(len(self.layers) - 1, self.lowest - 1, -1):
+            layer, t, below = self.layers[i], self.layers[i].tensors, moved[i]
+            if layer.kind == "linear":
+                if f"{layer.name}.weight" in direction:
+                    w = rg.T @ t["input"]
+                    found[f"{layer.name}.weight"] = (
+                        w if below is None else w.addmm_(t["grad"].T, below)
+                    )
+                if f"{layer.name}.bias" in direction:
+                    found[f"{layer.name}.bias"] = rg.sum(0)
+                if i > self.lowest:
+                    rg = rg @ t["weight"]
+                    v_w = direction.get(f"{layer.name}.weight")
+                    if v_w is not None:
+                        rg = rg.addmm_(t["grad"], v_w)
+            elif layer.kind == "activation":
+                rg = t["d1"] * rg
+                if below is not None and "curvature" in t:
+                    rg = rg.addcmul_(t["curvature"], below)
+            else:
+                rg = rg.reshape(t["in"])
+        return found
