@@ -491,6 +491,9 @@ class Hw1Runs:
         device = torch.device(device)
         spec = {
             "run": "critical-points",
+            # 2: the eigenvalues' Hessian products are the R-operator's for MLPs (the same values
+            #    up to rounding, so stored points are recomputed rather than mixed).
+            "products": 2,
             "function": "sin",
             "points": 200,
             "runs": runs,
