@@ -583,7 +583,11 @@ def equal_accuracy(args, model, x, y, single, counter, timing, make) -> list[str
     # seeds of PyHessian at its defaults (100 steps, 1 run), i.e. PyHessian's usual accuracy.
     spread = float(spectrum[-1] - spectrum[0])
     density_settings = sorted(
-        ((k, r) for k in (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 100, 150, 200) for r in (1, 2)),
+        (
+            (k, r)
+            for k in (5, 10, 15, 20, 30, 40, 50, 60, 70, 80, 90, 100, 150, 200)
+            for r in (1, 2)
+        ),
         key=lambda s: (s[0] * s[1], s[1]),
     )
 
