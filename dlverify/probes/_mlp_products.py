@@ -64,8 +64,15 @@ _NARROW = 32
 
 
 def _times_transpose(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """``x @ wᵀ``, in the faster layout (a transposed view when w has few rows)."""
-    return (w @ x.T).T if w.shape[0] < _NARROW else x @ w.T
+    """``x @ wᵀ`` (either may carry leading batch dims), in the faster layout for narrow w."""
+    return (w @ x.mT).mT if w.shape[-2] < _NARROW else x @ w.mT
+
+
+def _add_product(total: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``total + a @ b``, in place (one fused ``addmm_``) where all three are matrices."""
+    if total.dim() == a.dim() == b.dim() == 2:
+        return total.addmm_(a, b)
+    return total.add_(a @ b)
 
 
 @dataclass
@@ -145,11 +152,11 @@ def _cross_entropy_hessian(loss_fn, outputs: torch.Tensor, targets: torch.Tensor
     p = torch.softmax(outputs, dim=1)
     n = outputs.shape[0]
 
-    def product(r: torch.Tensor | None) -> torch.Tensor:
+    def product(r: torch.Tensor | None, lead: tuple[int, ...]) -> torch.Tensor:
         if r is None:
-            return torch.zeros_like(p)
+            return p.new_zeros(*lead, *p.shape)
         pr = p * r
-        return (pr - p * pr.sum(1, keepdim=True)) / n
+        return (pr - p * pr.sum(-1, keepdim=True)) / n
 
     return product
 
@@ -157,10 +164,12 @@ def _cross_entropy_hessian(loss_fn, outputs: torch.Tensor, targets: torch.Tensor
 def _through_the_loss(outputs: torch.Tensor, grad: torch.Tensor):
     """``r ↦ ∇²_o L · r`` by differentiating the loss's gradient ``grad`` at ``outputs`` again."""
 
-    def product(r: torch.Tensor | None) -> torch.Tensor:
+    def product(r: torch.Tensor | None, lead: tuple[int, ...]) -> torch.Tensor:
         if r is None or not grad.requires_grad:  # θ does not move the outputs, or L is
-            return torch.zeros_like(grad)  # linear in them
-        (found,) = torch.autograd.grad(grad, outputs, grad_outputs=r, retain_graph=True)
+            return grad.new_zeros(*lead, *grad.shape)  # linear in them
+        (found,) = torch.autograd.grad(
+            grad, outputs, grad_outputs=r, retain_graph=True, is_grads_batched=bool(lead)
+        )
         return found
 
     return product
@@ -168,6 +177,9 @@ def _through_the_loss(outputs: torch.Tensor, grad: torch.Tensor):
 
 class MLPProducts:
     """``v ↦ H v`` for one batch through an MLP (flat vectors in the objective's ``params`` order).
+
+    ``v`` is a vector of length P or an m×P matrix of m vectors (one pass
+    for all: every matrix product gains a batch dimension).
 
     Build it with :meth:`build`; everything that does not depend on v (the
     forward pass, the gradient, φ', φ''·g_a and the loss's graph for its
@@ -221,15 +233,17 @@ class MLPProducts:
 
     @torch.no_grad()
     def __call__(self, vector: torch.Tensor) -> torch.Tensor:
+        lead = tuple(vector.shape[:-1])
+        pieces = torch.split(vector, self.sizes, dim=-1)
         direction = {
-            n: piece.reshape(shape)
-            for n, piece, shape in zip(self.names, torch.split(vector, self.sizes), self.shapes)
+            n: piece.reshape(*lead, *shape)
+            for n, piece, shape in zip(self.names, pieces, self.shapes)
         }
-        moved, r = self._r_forward(direction)
-        found = self._r_backward(direction, moved, self.output_hessian(r))
-        return torch.cat([found[n].reshape(-1) for n in self.names])
+        moved, r = self._r_forward(direction, lead)
+        found = self._r_backward(direction, moved, self.output_hessian(r, lead), lead)
+        return torch.cat([found[n].reshape(*lead, -1) for n in self.names], dim=-1)
 
-    def _r_forward(self, direction) -> tuple[list, torch.Tensor | None]:
+    def _r_forward(self, direction, lead) -> tuple[list, torch.Tensor | None]:
         """R of each layer's input (None while it is 0), and R of the outputs."""
         r, moved = None, []
         for layer in self.layers:
@@ -243,34 +257,35 @@ class MLPProducts:
                     a = _times_transpose(t["input"], v_w)
                     out = a if out is None else out + a
                 if v_b is not None:
-                    out = v_b.expand(t["input"].shape[0], -1) if out is None else out + v_b
+                    v_b = v_b.unsqueeze(-2)
+                    out = v_b.expand(*lead, t["input"].shape[0], -1) if out is None else out + v_b
                 r = out
             elif r is not None:
-                r = t["d1"] * r if layer.kind == "activation" else r.reshape(t["out"])
+                r = t["d1"] * r if layer.kind == "activation" else r.reshape(*lead, *t["out"])
         return moved, r
 
-    def _r_backward(self, direction, moved, rg) -> dict[str, torch.Tensor]:
+    def _r_backward(self, direction, moved, rg, lead) -> dict[str, torch.Tensor]:
         """R of each selected parameter's gradient, from R g_o down to the lowest such layer."""
         found = {}
         for i in range(len(self.layers) - 1, self.lowest - 1, -1):
             layer, t, below = self.layers[i], self.layers[i].tensors, moved[i]
             if layer.kind == "linear":
                 if f"{layer.name}.weight" in direction:
-                    w = rg.T @ t["input"]
+                    w = rg.mT @ t["input"]
                     found[f"{layer.name}.weight"] = (
-                        w if below is None else w.addmm_(t["grad"].T, below)
+                        w if below is None else _add_product(w, t["grad"].T, below)
                     )
                 if f"{layer.name}.bias" in direction:
-                    found[f"{layer.name}.bias"] = rg.sum(0)
+                    found[f"{layer.name}.bias"] = rg.sum(-2)
                 if i > self.lowest:
                     rg = rg @ t["weight"]
                     v_w = direction.get(f"{layer.name}.weight")
                     if v_w is not None:
-                        rg = rg.addmm_(t["grad"], v_w)
+                        rg = _add_product(rg, t["grad"], v_w)
             elif layer.kind == "activation":
                 rg = t["d1"] * rg
                 if below is not None and "curvature" in t:
                     rg = rg.addcmul_(t["curvature"], below)
             else:
-                rg = rg.reshape(t["in"])
+                rg = rg.reshape(*lead, *t["in"])
         return found

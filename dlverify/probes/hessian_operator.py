@@ -205,8 +205,9 @@ def _single_batch_operator(objective: Objective) -> HessianOperator:
     than calling a ``torch.func.vjp`` pullback. Several vectors at once go
     through ``is_grads_batched`` (``vmap`` over the backward pass). For an
     MLP (:class:`~dlverify.probes._mlp_products.MLPProducts`) the products
-    are the R-operator's matrix products instead, column by column: the same
-    values up to rounding, measured about 1.4× faster per product on a CPU.
+    are the R-operator's matrix products instead (a block in one batched
+    pass): the same values up to rounding, measured about 1.2× faster per
+    product on a CPU (2.8 ms against 3.4 ms on the benchmark's MLP).
     """
     params = objective.params
     fast = MLPProducts.build(objective)
@@ -215,7 +216,7 @@ def _single_batch_operator(objective: Objective) -> HessianOperator:
             fast,
             float(fast.loss),
             Parameters(params.names, tuple(t.detach() for t in params.tensors)),
-            apply_many=lambda rows: torch.stack([fast(row) for row in rows]),
+            apply_many=fast,  # m×P rows: one batched pass
         )
     leaves = tuple(t.detach().clone().requires_grad_(True) for t in params.tensors)
     inputs, targets = objective.batches.pairs[0]
