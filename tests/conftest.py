@@ -59,13 +59,13 @@ def batch(seed: int = 0, n: int = 12):
 F64 = torch.float64
 
 
-def mlp(seed: int, sizes=(3, 5, 3)) -> nn.Sequential:
+def mlp(seed: int, sizes=(3, 5, 3), activation: type[nn.Module] = nn.Tanh) -> nn.Sequential:
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     for i in range(len(sizes) - 1):
         layers.append(nn.Linear(sizes[i], sizes[i + 1]))
         if i < len(sizes) - 2:
-            layers.append(nn.Tanh())
+            layers.append(activation())
     return nn.Sequential(*layers).double()
 
 

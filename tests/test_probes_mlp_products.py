@@ -17,7 +17,7 @@ from torch import nn
 from dlverify.probes import hessian_operator
 from dlverify.probes._mlp_products import MLPProducts
 from dlverify.probes._objective import Objective
-from tests.conftest import F64, reference_hessian
+from tests.conftest import F64, classification, mlp, reference_hessian
 
 # torch.func.hessian (jacfwd) uses torch.jit.script internally, deprecated in torch 2.13.
 pytestmark = pytest.mark.filterwarnings(
@@ -27,19 +27,8 @@ pytestmark = pytest.mark.filterwarnings(
 ACTIVATIONS = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "relu": nn.ReLU}
 
 
-def network(widths, activation="tanh", seed=0, bias=True) -> nn.Sequential:
-    torch.manual_seed(seed)
-    layers = []
-    for i, (a, b) in enumerate(zip(widths, widths[1:])):
-        layers.append(nn.Linear(a, b, bias=bias))
-        if i < len(widths) - 2:
-            layers.append(ACTIVATIONS[activation]())
-    return nn.Sequential(*layers).double().eval()
-
-
-def data(seed, n, d, classes):
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(n, d, generator=g, dtype=F64), torch.randint(0, classes, (n,), generator=g)
+def network(widths, activation="tanh", seed=0) -> nn.Sequential:
+    return mlp(seed, widths, ACTIVATIONS[activation])
 
 
 def assert_dense_products(model, loss_fn, x, y, names=None):
@@ -57,7 +46,7 @@ def assert_dense_products(model, loss_fn, x, y, names=None):
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 @pytest.mark.parametrize("widths", [(4, 3), (4, 6, 3), (4, 6, 5, 3), (3, 5, 6, 4, 2)])
 def test_products_are_the_dense_hessian_products(widths, activation):
-    x, y = data(1, 17, widths[0], widths[-1])
+    x, y = classification(1, 17, widths[0], widths[-1])
     assert_dense_products(network(widths, activation), F.cross_entropy, x, y)
 
 
@@ -72,7 +61,7 @@ def test_products_are_the_dense_hessian_products(widths, activation):
     ],
 )
 def test_products_with_params_are_the_dense_sub_block_products(names):
-    x, y = data(2, 13, 4, 3)
+    x, y = classification(2, 13, 4, 3)
     assert_dense_products(network((4, 6, 5, 3), "sigmoid"), F.cross_entropy, x, y, names)
 
 
@@ -119,12 +108,12 @@ def test_any_twice_differentiable_loss_is_exact(loss_fn):
 )
 def test_products_match_the_dense_hessian_for_any_small_mlp(widths, activation, rows, seed):
     widths = [*widths, 3]
-    x, y = data(seed, rows, widths[0], 3)
+    x, y = classification(seed, rows, widths[0], 3)
     assert_dense_products(network(widths, activation, seed), F.cross_entropy, x, y)
 
 
 def test_other_models_and_several_batches_take_autograds_products():
-    x, y = data(5, 8, 4, 3)
+    x, y = classification(5, 8, 4, 3)
     model = network((4, 5, 3))
     several = Objective.build(model, F.cross_entropy, [(x[:4], y[:4]), (x[4:], y[4:])])
     assert MLPProducts.build(several) is None

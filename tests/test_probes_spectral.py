@@ -386,6 +386,17 @@ def test_exact_trace_refuses_models_it_cannot_backpropagate_through(model, messa
         hessian_trace(model, F.cross_entropy, (x, torch.zeros(5, dtype=torch.long)), method="exact")
 
 
+@pytest.mark.parametrize(
+    "inputs", [torch.randn(5, 4), torch.randn(5, 3, dtype=F64)], ids=["width", "dtype"]
+)
+def test_exact_trace_names_the_layer_that_refuses_the_inputs(inputs):
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).eval()
+    with pytest.raises(ProbeError, match=r"layer 0, on inputs of shape \(5, [34]\).*pass data"):
+        hessian_trace(
+            model, F.cross_entropy, (inputs, torch.zeros(5, dtype=torch.long)), method="exact"
+        )
+
+
 # --- spectral density -----------------------------------------------------------------------
 
 

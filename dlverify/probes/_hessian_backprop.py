@@ -78,14 +78,14 @@ def _derivatives(module: nn.Module, z: torch.Tensor) -> tuple[torch.Tensor, torc
     return _ACTIVATIONS[kind](z)
 
 
-def _layers(model: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
+def layers_of(model: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
     """The leaf modules of nested ``nn.Sequential`` containers, with their parameter prefixes."""
     if not isinstance(model, nn.Sequential):
         raise ProbeError(f"{UNSUPPORTED}; got a {type(model).__name__}: use method='hutch++'")
     leaves = []
     for name, child in model.named_children():
         if isinstance(child, nn.Sequential):
-            leaves += _layers(child, f"{prefix}{name}.")
+            leaves += layers_of(child, f"{prefix}{name}.")
         elif isinstance(child, (nn.Linear, *_ACTIVATIONS, *_PASS_THROUGH)):
             leaves.append((f"{prefix}{name}", child))
         else:
@@ -141,28 +141,38 @@ def _output_hessians(
     return grad.detach() * n, hess * n
 
 
-def block_traces(objective: Objective) -> dict[str, float]:
-    """``tr ∇²_θ L`` of each selected parameter tensor θ (exact, float64 sums), by name."""
-    layers = _layers(objective.model)
-    selected = objective.params.names
-    values = {
+def parameter_values(objective: Objective) -> dict[str, torch.Tensor]:
+    """Every parameter of the model by name, detached: the selected ones at the objective's θ."""
+    return {
         **{n: p.detach() for n, p in objective.model.named_parameters()},
         **objective.fixed,
-        **objective.params.as_dict(),
+        **{n: t.detach() for n, t in objective.params.as_dict().items()},
     }
-    owners = {
+
+
+def linear_owners(layers) -> dict[str, int]:
+    """The index in ``layers`` of the Linear layer owning each weight and bias name."""
+    return {
         f"{name}.{kind}": i
         for i, (name, m) in enumerate(layers)
         if isinstance(m, nn.Linear)
         for kind in ("weight", "bias")
     }
+
+
+def block_traces(objective: Objective) -> dict[str, float]:
+    """``tr ∇²_θ L`` of each selected parameter tensor θ (exact, float64 sums), by name."""
+    layers = layers_of(objective.model)
+    selected = objective.params.names
+    values = parameter_values(objective)
+    owners = linear_owners(layers)
     strangers = sorted(set(selected) - owners.keys())
     if strangers:
         raise ProbeError(f"{UNSUPPORTED}; parameters {strangers} are not Linear weights or biases")
     lowest = min(owners[name] for name in selected)
     traces = dict.fromkeys(selected, 0.0)
     for weight, (inputs, targets) in zip(objective.batches.weights, objective.batches.pairs):
-        saved, outputs = _forward(layers, values, inputs)
+        saved, outputs = layer_inputs(layers, values, inputs)
         grads, hessians = _output_hessians(objective.loss_fn, outputs, targets)
         n = outputs.shape[0]
         # M is never wider than the inputs of the layers above the lowest one, or the outputs.
@@ -181,7 +191,7 @@ def block_traces(objective: Objective) -> dict[str, float]:
 
 
 @torch.no_grad()
-def _forward(layers, values, inputs: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+def layer_inputs(layers, values, inputs: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
     """Each layer's input (eval-mode Dropout is the identity), and the model's outputs."""
     saved, h = [], inputs
     for name, module in layers:
@@ -192,7 +202,11 @@ def _forward(layers, values, inputs: torch.Tensor) -> tuple[list[torch.Tensor], 
                     f"{UNSUPPORTED}, on (batch, features) inputs to Linear layers; "
                     f"{name} gets shape {tuple(h.shape)}: use method='hutch++'"
                 )
-            h = nn.functional.linear(h, values[f"{name}.weight"], values.get(f"{name}.bias"))
+            with user_call(
+                f"the model's layer {name}, on inputs of shape {tuple(h.shape)} ({h.dtype}),",
+                "pass data whose inputs the model accepts",
+            ):
+                h = nn.functional.linear(h, values[f"{name}.weight"], values.get(f"{name}.bias"))
         elif isinstance(module, (nn.Flatten, *_ACTIVATIONS)):
             h = module(h)
     if h.dim() != 2:

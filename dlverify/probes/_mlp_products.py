@@ -36,27 +36,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._hessian_backprop import _ACTIVATIONS, _PASS_THROUGH, _derivatives
+from ..errors import ProbeError
+from ._hessian_backprop import (
+    _ACTIVATIONS,
+    _derivatives,
+    layer_inputs,
+    layers_of,
+    linear_owners,
+    parameter_values,
+)
 from ._objective import Objective, check_finite
-
-
-def _leaves(model: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]] | None:
-    """The leaf modules of nested ``nn.Sequential`` stacks, or ``None`` if one is not covered."""
-    if not isinstance(model, nn.Sequential):
-        return None
-    leaves = []
-    for name, child in model.named_children():
-        if isinstance(child, nn.Sequential):
-            inner = _leaves(child, f"{prefix}{name}.")
-            if inner is None:
-                return None
-            leaves += inner
-        elif isinstance(child, (nn.Linear, *_ACTIVATIONS, *_PASS_THROUGH)):
-            leaves.append((f"{prefix}{name}", child))
-        else:
-            return None
-    return leaves
-
 
 #: Below this many output features, ``x @ wᵀ`` is computed as ``(w @ xᵀ)ᵀ``: MKL's kernels for
 #: a narrow result are ~2.5× slower (N×64 by 64×10 on one thread: 118 µs against 48 µs).
@@ -89,25 +78,21 @@ class _Layer:
     tensors: dict = field(default_factory=dict)
 
 
-def _forward(layers, values, inputs) -> tuple[list[_Layer], torch.Tensor] | None:
-    """The layers' fixed quantities of the forward pass, and the outputs; None off the path."""
-    found, h = [], inputs
-    for name, module in layers:
+def _fixed(layers, values, saved: list[torch.Tensor], outputs: torch.Tensor) -> list[_Layer]:
+    """What the products need of each layer, from its input in the forward pass at θ."""
+    found = []
+    for i, (name, module) in enumerate(layers):
         if isinstance(module, nn.Linear):
-            weight = values[f"{name}.weight"]
-            if h.dim() != 2 or h.shape[1] != weight.shape[1] or h.dtype != weight.dtype:
-                return None  # autograd's path raises the clear error, or copes
-            bias = values.get(f"{name}.bias")
-            found.append(_Layer(name, "linear", {"input": h, "weight": weight}))
-            h = nn.functional.linear(h, weight, bias)
+            found.append(
+                _Layer(name, "linear", {"input": saved[i], "weight": values[f"{name}.weight"]})
+            )
         elif isinstance(module, tuple(_ACTIVATIONS)):
-            d1, d2 = _derivatives(module, h)
+            d1, d2 = _derivatives(module, saved[i])
             found.append(_Layer(name, "activation", {"d1": d1, "d2": d2}))
-            h = module(h)
         else:  # Identity, eval-mode Dropout, Flatten: the identity up to a reshape
-            before, h = h.shape, module(h)
-            found.append(_Layer(name, "reshape", {"in": before, "out": h.shape}))
-    return (found, h) if h.dim() == 2 else None
+            after = saved[i + 1] if i + 1 < len(layers) else outputs
+            found.append(_Layer(name, "reshape", {"in": saved[i].shape, "out": after.shape}))
+    return found
 
 
 def _backward(layers: list[_Layer], grad: torch.Tensor) -> None:
@@ -186,38 +171,31 @@ class MLPProducts:
     output products) is computed there, once.
     """
 
-    def __init__(self, layers, output_hessian, names, shapes, loss):
+    def __init__(self, layers, output_hessian, names, shapes, loss, lowest):
         self.layers = layers
         self.loss = loss  # L(θ), a 0-dim tensor
         self.output_hessian = output_hessian  # R o ↦ R g_o = ∇²_o L · R o
         self.names, self.shapes = names, shapes
         self.sizes = [shape.numel() for shape in shapes]
-        selected = {n.rsplit(".", 1)[0] for n in names}
-        self.lowest = min(i for i, layer in enumerate(layers) if layer.name in selected)
+        self.lowest = lowest  # the lowest layer with a selected parameter: R-backward stops there
 
     @classmethod
     def build(cls, objective: Objective) -> MLPProducts | None:
         """The products for ``objective``, or None where they do not apply."""
-        layers = _leaves(objective.model)
-        if layers is None or len(objective.batches.pairs) != 1:
+        if len(objective.batches.pairs) != 1:
             return None
-        names = objective.params.names
-        owned = {
-            f"{n}.{k}" for n, m in layers if isinstance(m, nn.Linear) for k in ("weight", "bias")
-        }
-        if not set(names) <= owned:
-            return None
-        values = {
-            **{n: p.detach() for n, p in objective.model.named_parameters()},
-            **objective.fixed,
-            **{n: t.detach() for n, t in objective.params.as_dict().items()},
-        }
+        values = parameter_values(objective)
         inputs, targets = objective.batches.pairs[0]
-        with torch.no_grad():
-            forward = _forward(layers, values, inputs)
-        if forward is None:
-            return None
-        fixed, h = forward
+        try:
+            layers = layers_of(objective.model)
+            owners = linear_owners(layers)
+            if not set(objective.params.names) <= owners.keys():
+                return None
+            saved, h = layer_inputs(layers, values, inputs)
+        except ProbeError:  # not an MLP of these layers, or inputs it does not take:
+            return None  # autograd's path computes the product, or raises the clear error
+        fixed = _fixed(layers, values, saved, h)
+        lowest = min(owners[n] for n in objective.params.names)
         outputs = h.detach().requires_grad_(True)
         with torch.enable_grad():
             loss = objective.output_loss(outputs, targets, differentiated=True)
@@ -229,7 +207,7 @@ class MLPProducts:
         if output_hessian is None:
             output_hessian = _through_the_loss(outputs, grad)
         shapes = [t.shape for t in objective.params.tensors]
-        return cls(fixed, output_hessian, names, shapes, loss.detach())
+        return cls(fixed, output_hessian, objective.params.names, shapes, loss.detach(), lowest)
 
     @torch.no_grad()
     def __call__(self, vector: torch.Tensor) -> torch.Tensor:

@@ -66,6 +66,18 @@ class HessianOperator(LinearOperator):
         The input is moved to the model's device and dtype; the result stays
         there. The m columns of a matrix are computed together with ``vmap``.
         """
+        vectors = self._checked(vectors)
+        if vectors.dim() == 1:
+            result = self._apply(vectors)
+            self.hvps += 1
+        else:
+            result = self._apply_many(vectors.T.contiguous()).T
+            self.hvps += vectors.shape[1]
+        check_finite(result, "Hessian-vector product")
+        return result
+
+    def _checked(self, vectors) -> torch.Tensor:
+        """``vectors`` (P,) or (P, m), finite, on the model's device and in its dtype."""
         n = self.shape[0]
         if (
             not isinstance(vectors, torch.Tensor)
@@ -84,15 +96,7 @@ class HessianOperator(LinearOperator):
         _checks.tensor(vectors, "the vector")
         if _checks.count_non_finite(vectors):
             raise ProbeError("the vector holds NaN or infinite entries; pass a finite direction")
-        vectors = vectors.detach().to(self._params.device, self._params.dtype)
-        if vectors.dim() == 1:
-            result = self._apply(vectors)
-            self.hvps += 1
-        else:
-            result = self._apply_many(vectors.T.contiguous()).T
-            self.hvps += vectors.shape[1]
-        check_finite(result, "Hessian-vector product")
-        return result
+        return vectors.detach().to(self._params.device, self._params.dtype)
 
     def products(self, vectors: torch.Tensor) -> torch.Tensor:
         """``H V`` for a P×m tensor ``V``, in the cheaper of two ways for the device.
@@ -121,14 +125,7 @@ class HessianOperator(LinearOperator):
                 f"got {shape}; use apply() for a single vector"
             )
         if not _blocks_on(self.device):  # the block is checked once, not column by column
-            if vectors.shape[0] != self.shape[0]:
-                return self.apply(vectors)  # its error message
-            _checks.tensor(vectors, "the vector")
-            if _checks.count_non_finite(vectors):
-                raise ProbeError(
-                    "the vector holds NaN or infinite entries; pass a finite direction"
-                )
-            block = vectors.detach().to(self._params.device, self._params.dtype)
+            block = self._checked(vectors)
             result = torch.stack(
                 [self._apply(block[:, i].contiguous()) for i in range(block.shape[1])], dim=1
             )
