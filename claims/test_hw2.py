@@ -1052,7 +1052,21 @@ def _accuracy_vs_batch(accuracy, n_train):
                 "the loss fluctuates more at lr 1 than at lr 0.01",
                 "the loss fluctuates more at lr 2 than at lr 0.01",
             ),
-        )
+        ),
+        # Measured 2026-11-24, --profile full (10 000 steps, all eight rates), decided at the
+        # 5-seed look: test accuracy 0.69, 0.86, 0.89 at lr 0.001, 0.005, 0.01 (report: 0.418,
+        # 0.724, 0.853) and 0.975 at lr 2; loss fluctuation 0.035 at lr 0.01, 0.0094 at lr 1,
+        # 0.0042 at lr 2.
+        "full": Finding(
+            "after the documented 10 000 steps the three small rates learn in the claimed order, "
+            "but no rate the report tried is too high: the step-to-step change of the loss falls "
+            "steadily as the rate rises, so it is smaller at lr 1 and 2 than at lr 0.01, and lr 2 "
+            "ends with the best test accuracy of the eight",
+            fails=(
+                "the loss fluctuates more at lr 1 than at lr 0.01",
+                "the loss fluctuates more at lr 2 than at lr 0.01",
+            ),
+        ),
     },
 )
 def test_higher_lr_faster(claim, hw2, device, seeds, profile):
