@@ -22,29 +22,29 @@ own. Large intermediates live in reused workspace buffers.
 
 Why this formulation, measured with ``python benchmarks/bench_train.py
 --internals`` (lab2's 784-100-100-100-10 ReLU network, K = 5, one mini-batch,
-one thread of a 2-core AMD EPYC VM shared with two other busy processes,
-torch 2.13 CPU; one run, medians):
+one thread of a quiet 2-core AMD EPYC VM, torch 2.13 CPU; one run, medians):
 
 =====================================================  ========  =========
 gradient of Σ_k loss_k, K = 5                          batch 32  batch 512
 =====================================================  ========  =========
-K autograd passes through ``nn.Linear`` (as K fits)     3.07 ms   22.6 ms
-one autograd pass through ``torch.baddbmm``             1.92 ms   21.3 ms
-``torch.func``: ``vmap(grad(functional_call))``         4.35 ms   23.9 ms
-hand-written backward through ``torch.baddbmm`` (used)  1.54 ms   20.2 ms
-the batched matrix products alone (the floor)           1.25 ms   16.8 ms
+K autograd passes through ``nn.Linear`` (as K fits)     1.72 ms   10.0 ms
+one autograd pass through ``torch.baddbmm``             0.97 ms    9.3 ms
+``torch.func``: ``vmap(grad(functional_call))``         1.93 ms   10.4 ms
+hand-written backward through ``torch.baddbmm`` (used)  0.80 ms    8.2 ms
+the batched matrix products alone (the floor)           0.57 ms    6.6 ms
 =====================================================  ========  =========
 
-One Adam step over the five models' 498 550 parameters: ``torch.optim.Adam``
-on the stacked per-layer tensors 2.16 ms (``foreach=True``: 1.16 ms),
-torch's single-tensor equations as whole-buffer operations 0.92 ms
+One Adam step over the five models' 498 550 parameters (13 % of the
+gradients exactly 0, as in a real run): ``torch.optim.Adam`` on the stacked
+per-layer tensors 1.96 ms (``foreach=True``: 1.93 ms), torch's
+single-tensor equations as whole-buffer operations 0.95 ms
 (``fused_adam=False``, the default; ATen's ``sqrt`` is slow on zeros and
-subnormals on this CPU, so the root is taken of the state clamped to FLT_MIN,
-which changes no result), ATen's fused Adam kernel 0.25 ms (``fused_adam=True``,
-off by default because it rounds differently from ``torch.optim.Adam``, see
-:func:`fit_many`). ``torch.compile``
-of the step was tried and was not faster (the products are MKL calls either
-way; compiling took 30 s), so it is not used.
+subnormals on this CPU, so the root is taken of the state clamped to
+FLT_MIN, which changes no result: 1.15 ms without), ATen's fused Adam kernel
+0.33 ms (``fused_adam=True``, off by default because it rounds differently
+from ``torch.optim.Adam``, see :func:`fit_many`). ``torch.compile`` of the
+step was tried and was not faster (the products are MKL calls either way;
+compiling took 30 s), so it is not used.
 
 Determinism and equality with ``fit``: model ``k`` uses ``seeds[k]`` as
 ``fit(seed=seeds[k])`` would: a CPU generator for the per-epoch permutations,
