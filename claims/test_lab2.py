@@ -782,8 +782,16 @@ def test_ones_init_explodes(claim, lab2, device, seeds):
         "default": Finding(
             "on the default profile's 10 000-image subset the final val loss sits at the 'far "
             "below chance' bound (a tenth of ln 10): inconclusive; the documented protocol's "
-            "larger training set gives a val loss well below it",
+            "larger training set gives a val loss well below it; the final train loss sits on "
+            "the lower edge of the report's order of magnitude, decided on some CPUs and not on "
+            "others",
             fails=("final val loss far below chance (< ln10/10)",),
+            # Measured 2026-11-24 at 10 seeds (the default plan's last look): on the AMD EPYC
+            # (Zen 4) machines of the earlier sessions this held; on an Intel Xeon (AVX-512)
+            # machine the mean log10(train loss / 0.0143) has the interval [-0.5002, -0.131]
+            # against the band [-0.5, 0.5], so it is inconclusive. MKL's matrix kernels round
+            # differently on the two CPUs and training carries the last bit into another run.
+            undecided=("final train loss within a factor √10 of the report's",),
         )
     },
 )
@@ -1219,11 +1227,22 @@ def test_ones_init_large_activations(claim, lab2, device, seeds):
     "lab2.scaled-init-smoother",
     source="lab2 §4.4–4.5 Glorot and He Normal initialization",
     xfail={
+        "default": Finding(
+            "on the default profile's 10 000-image subset the roughness comparison with He "
+            "normal is on its threshold: decided on some CPUs and not on others (on all 60 000 "
+            "images it is refuted, see the full profile's finding)",
+            # Measured 2026-11-24 at 10 seeds (the default plan's last look): held on the AMD
+            # EPYC (Zen 4) machines of the earlier sessions; on an Intel Xeon (AVX-512) machine
+            # the paired difference random − He is −0.026, interval [−0.112, 0.059]:
+            # inconclusive. MKL's matrix kernels round differently on the two CPUs and
+            # training carries the last bit into another run.
+            undecided=("loss-curve roughness of random normal above He normal's",),
+        ),
         "full": Finding(
             "on all 60 000 images random normal's per-layer gradient spread is larger than "
             "Glorot normal's, but its loss curve is smoother than He normal's, not rougher",
             fails=("loss-curve roughness of random normal above He normal's",),
-        )
+        ),
     },
 )
 def test_scaled_init_smoother(claim, lab2, device, seeds):

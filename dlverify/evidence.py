@@ -62,32 +62,61 @@ class Finding:
     do not hold, by their descriptions as passed to :meth:`ClaimRecord.expect`.
     A run whose failing expectations differ from ``fails`` raises
     :class:`FindingChanged`.
+
+    ``undecided`` names expectations measured on their threshold: the same
+    protocol and seeds decided them ``holds`` on one CPU and ``inconclusive``
+    on another (the CPUs' matrix kernels round differently, and training
+    carries the last-bit difference into another trajectory). In a run they
+    may hold or stay inconclusive, never be refuted. A Finding with
+    ``undecided`` and no ``fails`` records a claim that holds on some CPUs
+    and is undecided on others: its test passes when the claim holds and is
+    an xfail when only those expectations stay inconclusive.
     """
 
     why: str
-    fails: tuple[str, ...]
+    fails: tuple[str, ...] = ()
+    undecided: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.why, str) or not self.why.strip():
             raise ClaimError("Finding(why=...) must say in words why the claim does not hold")
         fails = (self.fails,) if isinstance(self.fails, str) else tuple(self.fails)
-        if not fails or not all(isinstance(f, str) and f for f in fails):
+        undecided = (self.undecided,) if isinstance(self.undecided, str) else tuple(self.undecided)
+        if not all(isinstance(f, str) and f for f in (*fails, *undecided)):
+            raise ClaimError("Finding(fails=..., undecided=...) names expectations by description")
+        if not fails and not undecided:
             raise ClaimError(
                 "Finding(fails=...) must name at least one expectation (its description)"
             )
+        if set(fails) & set(undecided):
+            raise ClaimError(
+                f"an expectation cannot both fail and be undecided: {sorted(set(fails) & set(undecided))}"
+            )
         object.__setattr__(self, "fails", fails)
+        object.__setattr__(self, "undecided", undecided)
 
-    def mismatch(self, failing: list[str]) -> str | None:
-        """Why ``failing`` (descriptions of the expectations that did not hold) is not this finding, or None."""
-        recorded, now = set(self.fails), set(failing)
-        if recorded == now:
-            return None
+    @property
+    def may_hold(self) -> bool:
+        """Whether the claim may hold outright (every recorded expectation is undecided)."""
+        return not self.fails
+
+    def mismatch(self, failing: list[str], refuted: list[str] = ()) -> str | None:
+        """Why ``failing`` (descriptions of the expectations that did not hold) is not this finding, or None.
+
+        ``refuted`` names those of them decided ``refuted``: an undecided
+        expectation may stay inconclusive, not turn against the claim.
+        """
+        recorded, now, undecided = set(self.fails), set(failing), set(self.undecided)
         parts = []
-        if now - recorded:
-            parts.append("now also failing: " + "; ".join(sorted(now - recorded)))
+        if now - recorded - undecided:
+            parts.append("now also failing: " + "; ".join(sorted(now - recorded - undecided)))
         if recorded - now:
             parts.append("no longer failing: " + "; ".join(sorted(recorded - now)))
-        return ", ".join(parts)
+        if undecided & set(refuted):
+            parts.append(
+                "refuted, recorded as undecided: " + "; ".join(sorted(undecided & set(refuted)))
+            )
+        return ", ".join(parts) or None
 
 
 def to_jsonable(value: Any) -> Any:

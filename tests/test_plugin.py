@@ -8,6 +8,7 @@ import os
 import pytest
 import torch
 
+from dlverify.evidence import Finding
 from tests.conftest import OPT_IN
 
 pytest_plugins = ["pytester"]
@@ -172,6 +173,72 @@ def test_p(claim, profile):
 """)
     project.runpytest().assert_outcomes(xfailed=1)
     project.runpytest("--profile", "full").assert_outcomes(passed=1)
+
+
+# An expectation on its threshold: held on one CPU, inconclusive on another (Finding.undecided).
+UNDECIDED = """
+import os
+import pytest
+from dlverify.evidence import Finding
+from dlverify.stats import compare_to_value
+
+def outcome(name):
+    # Stands in for a machine's rounding: DEMO_CPU picks which way the borderline one goes.
+    return {"holds": [2.0, 2.1, 1.9], "undecided": [0.1, -0.2, 0.3], "refuted": [-2.0, -2.1, -1.9]}[
+        os.environ.get(name, "holds")]
+
+@pytest.mark.claim("demo.borderline", xfail=Finding(
+    "the edge is on its threshold", fails=["core fails"], undecided=["edge is positive"]))
+def test_borderline(claim):
+    claim.expect(False, "core fails")
+    claim.expect(compare_to_value(outcome("DEMO_EDGE"), 0.0, alternative="greater"), "edge is positive")
+
+@pytest.mark.claim("demo.may-hold", xfail=Finding(
+    "holds on one CPU, undecided on another", undecided=["edge is positive"]))
+def test_may_hold(claim):
+    claim.expect(True, "core holds")
+    claim.expect(compare_to_value(outcome("DEMO_EDGE"), 0.0, alternative="greater"), "edge is positive")
+"""
+
+
+@pytest.mark.parametrize(
+    "edge, outcomes",
+    [
+        ("holds", {"xfailed": 1, "passed": 1}),
+        ("undecided", {"xfailed": 2}),
+        ("refuted", {"failed": 2}),
+    ],
+)
+def test_undecided_expectations_may_hold_or_stay_inconclusive_but_not_turn(
+    project, monkeypatch, edge, outcomes
+):
+    """A Finding's undecided expectations: holds or inconclusive pass as recorded; refuted is a change."""
+    project.makepyfile(UNDECIDED)
+    monkeypatch.setenv("DEMO_EDGE", edge)
+    result = project.runpytest()
+    result.assert_outcomes(**outcomes)
+    if edge == "refuted":
+        result.stdout.fnmatch_lines(["*refuted, recorded as undecided: edge is positive*"])
+
+
+def test_an_undecided_finding_still_fails_on_another_change(project):
+    project.makepyfile("""
+import pytest
+from dlverify.evidence import Finding
+@pytest.mark.claim("demo.changed", xfail=Finding("edge undecided", undecided=["edge"]))
+def test_c(claim):
+    claim.expect(False, "core")
+""")
+    result = project.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*now also failing: core*"])
+
+
+def test_findings_name_their_expectations_once():
+    with pytest.raises(ValueError, match="both fail and be undecided"):
+        Finding("x", fails=["a"], undecided=["a"])
+    with pytest.raises(ValueError, match="at least one expectation"):
+        Finding("x")
 
 
 def test_a_claim_test_must_decide_something(project):

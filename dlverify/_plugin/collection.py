@@ -116,10 +116,12 @@ def pytest_collection_modifyitems(
         if catalogue.is_marker(report):
             item.add_marker(getattr(pytest.mark, report))
         finding = _finding(marker, profile)
-        reason = finding.why if finding else None
+        reason = finding.why if finding and not finding.may_hold else None
+        undecided = finding.why if finding and finding.may_hold else None
         if finding:
-            why = f"{claim_id} does not hold as measured: {finding.why}"
-            item.add_marker(pytest.mark.xfail(reason=why, strict=True, raises=ClaimNotHeld))
+            if not finding.may_hold:  # it cannot hold: a strict xfail that only ClaimNotHeld meets
+                why = f"{claim_id} does not hold as measured: {finding.why}"
+                item.add_marker(pytest.mark.xfail(reason=why, strict=True, raises=ClaimNotHeld))
             item.stash[FINDING] = finding
         doc = (getattr(item, "obj", None).__doc__ or "") if hasattr(item, "obj") else ""
         statement = " ".join(doc.strip().split("\n\n")[0].split()) if doc.strip() else ""
@@ -129,6 +131,7 @@ def pytest_collection_modifyitems(
             "report": report,
             "statement": statement,
             "expected_not_to_hold": reason,
+            "recorded_undecided": undecided,
             "test": function,
             **_instance_meta(item),
         }

@@ -312,6 +312,11 @@ def _status_boxes(row: Mapping, verdict: str) -> list[str]:
             f'<div class="known"><b>Recorded as not holding:</b> '
             f"{_text(row['expected_not_to_hold'])}</div>"
         )
+    if row.get("recorded_undecided"):
+        boxes.append(
+            f'<div class="known"><b>Recorded as undecided:</b> '
+            f"{_text(row['recorded_undecided'])}</div>"
+        )
     if verdict == NoVerdict.SKIPPED:
         boxes.append(f'<div class="skipbox"><b>Skipped:</b> {_text(skip_reason(row))}</div>')
     if verdict == NoVerdict.ERROR:

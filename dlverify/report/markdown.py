@@ -134,6 +134,8 @@ def _status_lines(row: Mapping) -> list[str]:
     lines = []
     if row.get("expected_not_to_hold"):
         lines += [f"> **Recorded as not holding:** {escape(row['expected_not_to_hold'])}", ""]
+    if row.get("recorded_undecided"):
+        lines += [f"> **Recorded as undecided:** {escape(row['recorded_undecided'])}", ""]
     if row.get("verdict") == NoVerdict.SKIPPED:
         lines += [f"> **Skipped:** {escape(skip_reason(row))}", ""]
     if row.get("verdict") == NoVerdict.ERROR:
