@@ -29,7 +29,7 @@ other rows' parameters differed from the same model trained alone).
 
 The square roots are taken of ``max(s, FLT_MIN)`` rather than ``s``: ATen's
 ``sqrt`` is up to nine times slower on zeros (measured on this project's
-2-core AMD EPYC: 1.2 ms against 0.14 ms for 498 550 floats, one thread), and a
+2-core Intel Xeon: 1.2 ms against 0.14 ms for 498 550 floats, one thread), and a
 trained MLP's second-moment state is full of exact zeros (weights of pixels
 that are 0 in every image, units that never fire). The clamp changes no
 result: for ``s < FLT_MIN``, ``√s / √(1−β₂ᵗ)`` is at most ``√FLT_MIN / √(1−β₂)``

@@ -22,7 +22,7 @@ own. Large intermediates live in reused workspace buffers.
 
 Why this formulation, measured with ``python benchmarks/bench_train.py
 --internals`` (lab2's 784-100-100-100-10 ReLU network, K = 5, one mini-batch,
-one thread of a quiet 2-core AMD EPYC VM, torch 2.13 CPU; one run, medians):
+one thread of a quiet 2-core Intel Xeon VM with AVX-512, torch 2.13 CPU; one run, medians):
 
 =====================================================  ========  =========
 gradient of Σ_k loss_k, K = 5                          batch 32  batch 512
