@@ -145,17 +145,34 @@ def test_new(claim):
     )
 
 
-def test_claim_that_starts_to_hold_turns_the_suite_red(project):
-    project.makepyfile("""
+@pytest.mark.parametrize(
+    "finding, expect, message",
+    [
+        # A claim that starts to hold.
+        (
+            'Finding("not held last time", fails=["it holds now"])',
+            "True, 'it holds now'",
+            "*XPASS(strict)*",
+        ),
+        # An undecided expectation does not excuse a change in another one.
+        (
+            'Finding("edge undecided", undecided=["edge"])',
+            "False, 'core'",
+            "*now also failing: core*",
+        ),
+    ],
+)
+def test_a_finding_that_no_longer_matches_turns_the_suite_red(project, finding, expect, message):
+    project.makepyfile(f"""
 import pytest
 from dlverify.evidence import Finding
-@pytest.mark.claim("demo.now-holds", xfail=Finding("measured not to hold last time", fails=["it holds now"]))
-def test_now(claim):
-    claim.expect(True, "it holds now")
+@pytest.mark.claim("demo.changed", xfail={finding})
+def test_c(claim):
+    claim.expect({expect})
 """)
     result = project.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*XPASS(strict)*"])
+    result.stdout.fnmatch_lines([message])
 
 
 def test_profile_specific_xfail(project):
@@ -219,19 +236,6 @@ def test_undecided_expectations_may_hold_or_stay_inconclusive_but_not_turn(
     result.assert_outcomes(**outcomes)
     if edge == "refuted":
         result.stdout.fnmatch_lines(["*refuted, recorded as undecided: edge is positive*"])
-
-
-def test_an_undecided_finding_still_fails_on_another_change(project):
-    project.makepyfile("""
-import pytest
-from dlverify.evidence import Finding
-@pytest.mark.claim("demo.changed", xfail=Finding("edge undecided", undecided=["edge"]))
-def test_c(claim):
-    claim.expect(False, "core")
-""")
-    result = project.runpytest()
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*now also failing: core*"])
 
 
 def test_findings_name_their_expectations_once():
