@@ -80,18 +80,19 @@ class Finding:
     def __post_init__(self) -> None:
         if not isinstance(self.why, str) or not self.why.strip():
             raise ClaimError("Finding(why=...) must say in words why the claim does not hold")
-        fails = (self.fails,) if isinstance(self.fails, str) else tuple(self.fails)
-        undecided = (self.undecided,) if isinstance(self.undecided, str) else tuple(self.undecided)
+        fails, undecided = (
+            (names,) if isinstance(names, str) else tuple(names)
+            for names in (self.fails, self.undecided)
+        )
         if not all(isinstance(f, str) and f for f in (*fails, *undecided)):
             raise ClaimError("Finding(fails=..., undecided=...) names expectations by description")
         if not fails and not undecided:
             raise ClaimError(
                 "Finding(fails=...) must name at least one expectation (its description)"
             )
-        if set(fails) & set(undecided):
-            raise ClaimError(
-                f"an expectation cannot both fail and be undecided: {sorted(set(fails) & set(undecided))}"
-            )
+        both = sorted(set(fails) & set(undecided))
+        if both:
+            raise ClaimError(f"an expectation cannot both fail and be undecided: {both}")
         object.__setattr__(self, "fails", fails)
         object.__setattr__(self, "undecided", undecided)
 
@@ -107,15 +108,12 @@ class Finding:
         expectation may stay inconclusive, not turn against the claim.
         """
         recorded, now, undecided = set(self.fails), set(failing), set(self.undecided)
-        parts = []
-        if now - recorded - undecided:
-            parts.append("now also failing: " + "; ".join(sorted(now - recorded - undecided)))
-        if recorded - now:
-            parts.append("no longer failing: " + "; ".join(sorted(recorded - now)))
-        if undecided & set(refuted):
-            parts.append(
-                "refuted, recorded as undecided: " + "; ".join(sorted(undecided & set(refuted)))
-            )
+        changes = {
+            "now also failing": now - recorded - undecided,
+            "no longer failing": recorded - now,
+            "refuted, recorded as undecided": undecided & set(refuted),
+        }
+        parts = [f"{what}: " + "; ".join(sorted(names)) for what, names in changes.items() if names]
         return ", ".join(parts) or None
 
 

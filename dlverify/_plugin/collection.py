@@ -116,13 +116,15 @@ def pytest_collection_modifyitems(
         if catalogue.is_marker(report):
             item.add_marker(getattr(pytest.mark, report))
         finding = _finding(marker, profile)
-        reason = finding.why if finding and not finding.may_hold else None
-        undecided = finding.why if finding and finding.may_hold else None
+        reason = undecided = None
         if finding:
-            if not finding.may_hold:  # it cannot hold: a strict xfail that only ClaimNotHeld meets
+            item.stash[FINDING] = finding
+            if finding.may_hold:  # decided after the run (deciding._check_finding)
+                undecided = finding.why
+            else:  # it cannot hold: a strict xfail that only ClaimNotHeld meets
+                reason = finding.why
                 why = f"{claim_id} does not hold as measured: {finding.why}"
                 item.add_marker(pytest.mark.xfail(reason=why, strict=True, raises=ClaimNotHeld))
-            item.stash[FINDING] = finding
         doc = (getattr(item, "obj", None).__doc__ or "") if hasattr(item, "obj") else ""
         statement = " ".join(doc.strip().split("\n\n")[0].split()) if doc.strip() else ""
         meta = {

@@ -29,8 +29,8 @@ class ClaimRow(TypedDict, total=False):
     * from collection: ``claim_id``, ``report`` (the id's prefix), ``source``,
       ``statement`` (the docstring's first paragraph), ``expected_not_to_hold``
       (the Finding's why, or None), ``recorded_undecided`` (the why of a
-      Finding that lets the claim hold: undecided on some CPUs), ``test``, ``instance`` (the parametrization
-      id), ``device``;
+      Finding that lets the claim hold: undecided on some CPUs), ``test``,
+      ``instance`` (the parametrization id), ``device``;
     * from the run: ``outcome`` (passed, failed, xfailed, xpassed-strict,
       skipped, error), ``duration_s``, ``evidence`` (the claim's
       :class:`~dlverify.evidence.EvidenceDict`), ``skip_reason``, ``error`` (the

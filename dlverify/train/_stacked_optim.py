@@ -65,9 +65,12 @@ def _clamp_is_exact(eps: float, smallest_correction: float, dtype: torch.dtype) 
     return bool(largest + eps == torch.tensor(eps, dtype=dtype))
 
 
-def _clamp_pays(params: torch.Tensor) -> bool:
-    """The slow square root of zeros is the CPU kernel's; on a GPU the clamp would be a pass for nothing."""
-    return params.device.type == "cpu"
+def _clamps(params: torch.Tensor, eps: float, smallest_correction: float) -> bool:
+    """Whether to clamp: exact for these settings, and on the CPU, whose ``sqrt`` is slow on zeros.
+
+    On a GPU the clamp would be one more pass over the buffer for nothing.
+    """
+    return params.device.type == "cpu" and _clamp_is_exact(eps, smallest_correction, params.dtype)
 
 
 def _sqrt_into(values: torch.Tensor, out: torch.Tensor, clamp: bool) -> torch.Tensor:
@@ -120,7 +123,7 @@ class StackedRMSprop(StackedOptimizer):
         self.alpha, self.eps = alpha, eps
         self.square_avg = torch.zeros_like(params)
         self._denominator = torch.empty_like(params)
-        self._clamp = _clamp_pays(params) and _clamp_is_exact(eps, 1.0, params.dtype)
+        self._clamp = _clamps(params, eps, 1.0)
 
     def step(self) -> None:
         self.steps += 1
@@ -143,9 +146,7 @@ class StackedAdam(StackedOptimizer):
         else:
             self._denominator = torch.empty_like(params)
             # The smallest bias correction √(1−β₂ᵗ) is the first step's.
-            self._clamp = _clamp_pays(params) and _clamp_is_exact(
-                eps, (1 - self.beta2) ** 0.5, params.dtype
-            )
+            self._clamp = _clamps(params, eps, (1 - self.beta2) ** 0.5)
 
     def step(self) -> None:
         self.steps += 1
@@ -168,9 +169,8 @@ class StackedAdam(StackedOptimizer):
         self._step_tensor.add_(1)
         # One tensor per model, never the whole buffer: the kernel rounds its vectorized body
         # and its scalar tail differently, so a row must end where a model trained alone ends.
-        rows = range(self.params.shape[0])
         groups = (
-            [(list(rows), self.lrs[0])]
+            [(range(self.params.shape[0]), self.lrs[0])]
             if self.same_lr
             else [([k], lr) for k, lr in enumerate(self.lrs)]
         )

@@ -230,7 +230,7 @@ def fit_many(  # noqa: C901
         callbacks are refused: use fit.
     fused_adam:
         Adam only: update with ATen's fused Adam kernel (one pass over memory,
-        about 0.7 ms a step faster on the lab2 network at K = 5; the same
+        about 0.6 ms a step faster on the lab2 network at K = 5; the same
         equations, rounded differently in the last bit for a few parameters
         per step). Off by default: without it the update is ``torch.optim.Adam``'s
         own sequence of operations, each exactly rounded, so a model's run is
