@@ -669,7 +669,16 @@ def _batch_config(batch, profile) -> Config:
             "the loss does fluctuate less as the batch grows, but batch 1000 is not confidently "
             "the best at equal steps (inconclusive at the seed budget)",
             fails=("batch 1000 has the best test accuracy at equal steps",),
-        )
+        ),
+        "full": Finding(
+            "on all 55 000 images the loss fluctuates less as the batch grows, but batch 1000 and "
+            "the full batch end at the same test accuracy: batch 1000 is not confidently the best",
+            fails=("batch 1000 has the best test accuracy at equal steps",),
+            # Measured 2026-11-25 on an Intel Xeon at 10 seeds (--max-seeds 10; the full
+            # profile's 20-seed look needs ten more full-batch runs, ~2.5 h of one core, not
+            # run): mean test accuracy 0.9626 at batch 1000 and 0.9627 with the full batch
+            # (0.9614 at 100, 0.7573 at 1); fluctuation 3.61, 0.31, 0.11, 0.074, 0.022, 0.0.
+        ),
     },
 )
 def test_batch_size_smoother(claim, hw2, device, seeds, profile):
