@@ -101,12 +101,12 @@ def lab2_documented(lab2, mnist_train, mnist_test, run_cache) -> Lab2Runs:
     a step cheaper but not its overhead); the 41 initializer runs of a cold
     default run (zeros 1; ones, random, Glorot and He 10 each) took 264 s of
     test time on a 2-core Intel Xeon, against 56 s for the 36 they replace
-    on the subset. The
-    technique configurations stay on the subset under the default profile:
-    the augmentation and dropout runs cost 3–4× more on the 60 000 images,
-    and lab2.label-noise-best compares label noise with every seeded
-    configuration, initializers included, on the subset. Under ``--profile
-    full`` this is the ``lab2`` fixture itself.
+    on the subset. The technique configurations stay on the subset under the
+    default profile: the augmentation and dropout runs cost 3–4× more on the
+    60 000 images, and lab2.label-noise-best compares label noise with every
+    seeded configuration, initializers included, on the subset. Under
+    ``--profile full`` this is the ``lab2`` fixture itself; the data tensors
+    are shared, not loaded again.
     """
     if lab2.subset is None:
         return lab2
