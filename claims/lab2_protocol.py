@@ -94,10 +94,12 @@ epoch (2 360 steps): each image is seen 20 times, as in the report, and the
 optimizer takes as many steps of size ~lr. The price is more gradient noise
 (smaller batch) and a smaller training set, which makes overfitting easier, not
 harder. ``--profile full`` trains on all 60 000 images with batch 512. The
-claims that read only the initializer runs are decided on the documented
-protocol under every profile (a second ``Lab2Runs`` on all the images, the
-``lab2_documented`` fixture of ``claims/test_lab2.py``): their runs are the
-cheapest of the study, as no augmentation, noise or dropout is drawn.
+claims that read only runs drawing no augmentation, dropout or label noise
+(the initializers, ``none``, ``l1``, ``l2`` and the input-noise levels, whose
+noise is drawn once per seed) are decided on the documented protocol under
+every profile (a second ``Lab2Runs`` on all the images, the
+``lab2_documented`` fixture of ``claims/test_lab2.py``): theirs are the
+cheapest runs of the study.
 """
 
 from __future__ import annotations

@@ -68,9 +68,11 @@ SEEDED = TECHNIQUES + (
     "glorot",
     "he",
 )  # trained on every seed; zeros/ones are not comparative
-# The claims decided on all 60 000 images under every profile (the lab2_documented fixture): their
-# own group, so that a second worker can train their runs beside the rest of lab2.
+# The claims decided on all 60 000 images under every profile (the lab2_documented fixture): groups
+# of their own, so that other workers can train their runs beside the rest of lab2. The initializer
+# claims and the technique claims read disjoint configurations, so they are two groups.
 ON_ALL_IMAGES = pytest.mark.xdist_group("lab2-all-images")
+TECHNIQUES_ON_ALL_IMAGES = pytest.mark.xdist_group("lab2-all-images-techniques")
 LONG_EPOCHS = {"default": 60, "full": 100}  # the catalogue's "60–100 epochs" for augmentation
 NEAR_ZERO = 1e-3  # lab2.l1-sparsifies: a weight "driven to zero" has |w| below this
 ORDER_OF_MAGNITUDE = 1.0  # "very large": at least 10× (one unit of log10) above random normal's
@@ -94,19 +96,24 @@ def lab2(mnist_train, mnist_test, profile, run_cache) -> Lab2Runs:
 def lab2_documented(lab2, mnist_train, mnist_test, run_cache) -> Lab2Runs:
     """lab2 on all 60 000 training images at batch 512, the documented protocol, under every profile.
 
-    For the claims that read only the initializer runs (:data:`INITIALIZERS`):
-    their documented cost fits the default profile. A 20-epoch run on the
-    60 000 images is 1.2·10⁶ sample-passes × 99 710 parameters, about 7 s of
-    one core (2 s on the 10 000-image subset, where the smaller batch makes
-    a step cheaper but not its overhead); the 41 initializer runs of a cold
-    default run (zeros 1; ones, random, Glorot and He 10 each) took 264 s of
-    test time on a 2-core Intel Xeon, against 56 s for the 36 they replace
-    on the subset. The technique configurations stay on the subset under the
-    default profile: the augmentation and dropout runs cost 3–4× more on the
-    60 000 images, and lab2.label-noise-best compares label noise with every
-    seeded configuration, initializers included, on the subset. Under
-    ``--profile full`` this is the ``lab2`` fixture itself; the data tensors
-    are shared, not loaded again.
+    For the claims whose runs draw no augmentation, dropout or label noise:
+    the initializers (:data:`INITIALIZERS`) and ``none``, ``l1``, ``l2`` and
+    the two input-noise configurations (their noise is drawn once per seed,
+    not per step). Their documented cost fits the default profile. A 20-epoch
+    run on the 60 000 images is 1.2·10⁶ sample-passes × 99 710 parameters,
+    about 6–7 s of one core (2 s on the 10 000-image subset, where the smaller
+    batch makes a step cheaper but not its overhead). Measured on a 2-core
+    Intel Xeon, cold: the 41 initializer runs took 264 s of test time (56 s
+    for the 36 they replaced on the subset); the 43 technique runs (none, L1
+    and L2 on 10 seeds, the noise levels on 5) 269 s.
+
+    The rest of lab2 stays on the subset under the default profile: the
+    augmentation and dropout runs cost 3–4× more on the 60 000 images, and
+    lab2.l1-smallest-gap, lab2.augmentation-ineffective, lab2.dropout-no-help
+    and lab2.label-noise-best compare them with the other configurations, so
+    these four read every configuration they compare on the subset, like
+    with like. Under ``--profile full`` this is the ``lab2`` fixture itself;
+    the data tensors are shared, not loaded again.
     """
     if lab2.subset is None:
         return lab2
@@ -224,18 +231,18 @@ def label_entropy(labels: torch.Tensor) -> float:
 # -- 3. Regularization techniques ---------------------------------------------------------------
 
 
+@TECHNIQUES_ON_ALL_IMAGES
 @pytest.mark.claim(
     "lab2.no-reg-overfits",
     source="lab2 §3.1 No regularization",
-    xfail={
-        "full": Finding(
-            "on all 60 000 images the network does overfit (val loss several times the train "
-            "loss), but its val loss reaches its minimum much later than the report's ≈ 4 epochs",
-            fails=("median epoch of minimum val loss ≤ 8 (≈ 4, within a factor 2)",),
-        )
-    },
+    # The documented protocol under both profiles (on the 10 000-image subset it held).
+    xfail=Finding(
+        "on all 60 000 images the network does overfit (val loss several times the train "
+        "loss), but its val loss reaches its minimum much later than the report's ≈ 4 epochs",
+        fails=("median epoch of minimum val loss ≤ 8 (≈ 4, within a factor 2)",),
+    ),
 )
-def test_no_reg_overfits(claim, lab2, device, seeds):
+def test_no_reg_overfits(claim, lab2_documented, device, seeds):
     """Without regularization the val loss departs from the train loss after ≈ 4 epochs and ends far above it.
 
     Decided per seed: the epoch of the minimum val loss (where it turns up) is
@@ -243,10 +250,10 @@ def test_no_reg_overfits(claim, lab2, device, seeds):
     the estimate; and the final val loss is at least twice the final train
     loss (the report: 0.0922 vs 0.0099, 9.3×).
     """
-    runs = lab2.runs("none", seeds, device)
+    runs = lab2_documented.runs("none", seeds, device)
     turn = [1 + min(range(len(r.val_loss)), key=r.val_loss.__getitem__) for r in runs]
     ratio = val_over_train(runs)
-    _record_protocol(claim, lab2, device, seeds)
+    _record_protocol(claim, lab2_documented, device, seeds)
     claim.report(
         train_loss=0.0099, val_loss=0.0922, departs_after_epochs=4, val_over_train=0.0922 / 0.0099
     )
@@ -352,6 +359,8 @@ def test_l1_smallest_gap(claim, lab2, device, seeds):
     )
 
 
+@pytest.mark.slow  # none, L1 and L2 on all 60 000 images to 10 seeds: about 3 min of one core
+@TECHNIQUES_ON_ALL_IMAGES
 @pytest.mark.claim(
     "lab2.l2-reduces-gap",
     source="lab2 §3.3 L2 regularization",
@@ -362,7 +371,7 @@ def test_l1_smallest_gap(claim, lab2, device, seeds):
         fails=("L1's val cross-entropy above L2's",),
     ),
 )
-def test_l2_reduces_gap(claim, lab2, device, seeds):
+def test_l2_reduces_gap(claim, lab2_documented, device, seeds):
     """L2 narrows the train/val gap compared with no regularization, with a lower loss than L1.
 
     Paired over seeds: the gap (as in lab2.l1-smallest-gap) of no
@@ -371,10 +380,10 @@ def test_l2_reduces_gap(claim, lab2, device, seeds):
     penalties and are not compared). Keras ``l2(1e-4)`` on the hidden kernels (the factor that
     reproduces the report's L2 run; see lab2_protocol).
     """
-    none, l1, l2 = (lab2.runs(name, seeds, device) for name in ("none", "l1", "l2"))
+    none, l1, l2 = (lab2_documented.runs(name, seeds, device) for name in ("none", "l1", "l2"))
     _record_protocol(
         claim,
-        lab2,
+        lab2_documented,
         device,
         seeds,
         l2_factor=PENALTY_FACTORS["l2"],
@@ -401,7 +410,7 @@ def test_l2_reduces_gap(claim, lab2, device, seeds):
         ),
         "l2",
     )
-    require_trained(claim, lab2, {"none": none, "l1": l1, "l2": l2})
+    require_trained(claim, lab2_documented, {"none": none, "l1": l1, "l2": l2})
     claim.expect(stats.compare_paired(gaps(none), gaps(l2)), "no regularization's gap above L2's")
     claim.expect(
         stats.compare_paired(finals(l1, "val_ce"), finals(l2, "val_ce")),
@@ -460,8 +469,9 @@ def test_augmentation_ineffective(claim, lab2, device, seeds):
     )
 
 
+@TECHNIQUES_ON_ALL_IMAGES
 @pytest.mark.claim("lab2.input-noise-overfits", source="lab2 §3.5 Input noise")
-def test_input_noise_overfits(claim, lab2, device, seeds):
+def test_input_noise_overfits(claim, lab2_documented, device, seeds):
     """Gaussian input noise (variance 0.2) on the training images only: train loss near zero, val loss well above.
 
     Noise of variance 0.2 (std √0.2) drawn once per seed on the training
@@ -471,10 +481,13 @@ def test_input_noise_overfits(claim, lab2, device, seeds):
     every seed; and, paired over seeds, a val cross-entropy above no
     regularization's (the report's 0.1326 vs 0.0922, "does not perform well").
     """
-    none, noise = lab2.runs("none", seeds, device), lab2.runs("input_noise_0.2", seeds, device)
+    none, noise = (
+        lab2_documented.runs("none", seeds, device),
+        lab2_documented.runs("input_noise_0.2", seeds, device),
+    )
     _record_protocol(
         claim,
-        lab2,
+        lab2_documented,
         device,
         seeds,
         input_noise_variance=0.2,
@@ -509,17 +522,22 @@ def test_input_noise_overfits(claim, lab2, device, seeds):
     )
 
 
+@TECHNIQUES_ON_ALL_IMAGES
 @pytest.mark.claim("lab2.input-noise-smaller-better", source="lab2 §3.5 Input noise")
-def test_input_noise_smaller_better(claim, lab2, device, seeds):
+def test_input_noise_smaller_better(claim, lab2_documented, device, seeds):
     """With input-noise variance 0.05 the val loss comes down, below that at variance 0.2.
 
     The report's two tables (5 and 6) are identical, so its numbers cannot
     support the sentence; the text is tested: val cross-entropy at variance
     0.2 above that at 0.05, paired over seeds (same draws of z, scaled).
     """
-    high, low = (lab2.runs(name, seeds, device) for name in INPUT_NOISE_VARIANCES)
+    high, low = (lab2_documented.runs(name, seeds, device) for name in INPUT_NOISE_VARIANCES)
     _record_protocol(
-        claim, lab2, device, seeds, input_noise_variances=list(INPUT_NOISE_VARIANCES.values())
+        claim,
+        lab2_documented,
+        device,
+        seeds,
+        input_noise_variances=list(INPUT_NOISE_VARIANCES.values()),
     )
     claim.report(
         val_loss_var_0_2=0.1326,
@@ -943,21 +961,23 @@ def test_he_better_than_random(claim, lab2_documented, device, seeds):
 # -- Catalogue v2: further claims of §3 and §4 ---------------------------------------------------
 
 
+@pytest.mark.slow  # the same 30 runs as lab2.l2-reduces-gap: about 3 min of one core
+@TECHNIQUES_ON_ALL_IMAGES
 @pytest.mark.claim(
     "lab2.l1-slower-to-accuracy",
     source="lab2 §3.2 L1 regularization",
     xfail={
+        # Measured on all 60 000 images on a 2-core Intel Xeon: L1 later than none by 2.68
+        # epochs, interval [-0.20, 5.56], at 10 seeds. The full profile's 20-seed plan decided it
+        # (holds) on an AMD EPYC. On the 10 000-image subset neither comparison was decided.
         "default": Finding(
-            "on the default profile's subset L1 reaches the accuracy level that none, L1 and L2 all "
-            "reach at about the same epoch as the other two, not later: undecided at the seed budget",
-            fails=(
-                "L1 needs more epochs than no regularization to reach the common level",
-                "L1 needs more epochs than L2 to reach the common level",
-            ),
+            "on all 60 000 images L1 reaches the level that none, L1 and L2 all reach later than "
+            "L2 does, but not confidently later than no regularization within 10 seeds",
+            fails=("L1 needs more epochs than no regularization to reach the common level",),
         )
     },
 )
-def test_l1_slower_to_accuracy(claim, lab2, device, seeds):
+def test_l1_slower_to_accuracy(claim, lab2_documented, device, seeds):
     """L1 requires more epochs to reach the same level of accuracy as some of the other methods.
 
     "The same level": per seed, the highest val accuracy that none, L1 and L2
@@ -967,14 +987,19 @@ def test_l1_slower_to_accuracy(claim, lab2, device, seeds):
     Decided paired over seeds: L1 takes more epochs than no regularization,
     and more than L2 (the catalogue's "L1 vs none and L2").
     """
-    runs = {name: lab2.runs(name, seeds, device) for name in ("none", "l1", "l2")}
+    runs = {name: lab2_documented.runs(name, seeds, device) for name in ("none", "l1", "l2")}
     levels = [min(max(runs[name][i].val_acc) for name in runs) for i in range(len(seeds))]
     epochs = {
         name: [epochs_to_reach(run.val_acc, level) for run, level in zip(r, levels)]
         for name, r in runs.items()
     }
     _record_protocol(
-        claim, lab2, device, seeds, l1_factor=PENALTY_FACTORS["l1"], l2_factor=PENALTY_FACTORS["l2"]
+        claim,
+        lab2_documented,
+        device,
+        seeds,
+        l1_factor=PENALTY_FACTORS["l1"],
+        l2_factor=PENALTY_FACTORS["l2"],
     )
     claim.report(text="L1 requires more epochs to reach the same level of accuracy")
     claim.measure(
@@ -991,7 +1016,7 @@ def test_l1_slower_to_accuracy(claim, lab2, device, seeds):
         ),
         "val-acc",
     )
-    require_trained(claim, lab2, runs)
+    require_trained(claim, lab2_documented, runs)
     claim.expect(
         stats.compare_paired(epochs["l1"], epochs["none"]),
         "L1 needs more epochs than no regularization to reach the common level",
@@ -1002,8 +1027,9 @@ def test_l1_slower_to_accuracy(claim, lab2, device, seeds):
     )
 
 
+@TECHNIQUES_ON_ALL_IMAGES
 @pytest.mark.claim("lab2.l1-sparsifies", source="lab2 §3.2 L1 regularization")
-def test_l1_sparsifies(claim, lab2, device, seeds):
+def test_l1_sparsifies(claim, lab2_documented, device, seeds):
     """L1 drives some of the weights to zero.
 
     "Zero" for a float32 weight trained by Adam, whose steps are about the
@@ -1013,14 +1039,17 @@ def test_l1_sparsifies(claim, lab2, device, seeds):
     over seeds: the share of such weights under L1 above that without
     regularization (which starts Glorot-uniform, with about 1 % below 1e-3).
     """
-    none, l1 = lab2.runs("none", seeds, device), lab2.runs("l1", seeds, device)
+    none, l1 = (
+        lab2_documented.runs("none", seeds, device),
+        lab2_documented.runs("l1", seeds, device),
+    )
     share = {
         "none": [hidden_kernel_near_zero(r) for r in none],
         "l1": [hidden_kernel_near_zero(r) for r in l1],
     }
     _record_protocol(
         claim,
-        lab2,
+        lab2_documented,
         device,
         seeds,
         l1_factor=PENALTY_FACTORS["l1"],
