@@ -104,7 +104,7 @@ def lab2_documented(lab2, mnist_train, mnist_test, run_cache) -> Lab2Runs:
     about 6–7 s of one core (2 s on the 10 000-image subset, where the smaller
     batch makes a step cheaper but not its overhead). Measured on a 2-core
     Intel Xeon, cold: the 41 initializer runs took 264 s of test time (56 s
-    for the 36 they replaced on the subset); the 43 technique runs (none, L1
+    for the 36 they replaced on the subset); the 40 technique runs (none, L1
     and L2 on 10 seeds, the noise levels on 5) 269 s.
 
     The rest of lab2 stays on the subset under the default profile: the
