@@ -55,9 +55,10 @@ from dlverify import stats
 from dlverify.evidence import Finding
 from dlverify.report.figures import curves, train_val_curves
 
-# lab2's claims share trained networks: keep them on one xdist worker. The two slow claims
-# train mostly runs of their own (the long runs; the other network sizes) and have groups of
-# their own, so that two workers can balance the family (about 570 s in a cold run).
+# lab2's claims share trained networks: keep the claims that share runs on one xdist worker.
+# The long runs, the other network sizes and the two sets of 60 000-image runs (initializers;
+# none, L1, L2 and input noise) are read by no other claim, so their claims have groups of their
+# own, and the workers can balance the family (about 900 s in a cold run).
 pytestmark = pytest.mark.xdist_group("lab2")
 
 LN10 = math.log(10)
@@ -609,8 +610,9 @@ def test_label_noise_best(claim, lab2, device, seeds, profile):
     initializers), paired over seeds (:func:`dlverify.stats.argbest`), plus
     above zero and ones initialization (one seed each, near chance). Every
     run compared here is trained on the same images: under the default
-    profile the 10 000-image subset, initializers included (the initializer
-    claims themselves run on all 60 000, see ``lab2_documented``).
+    profile the 10 000-image subset, initializers included (the claims that
+    read only the initializer, none, L1, L2 or input-noise runs take them on
+    all 60 000 images, see ``lab2_documented``).
     """
     runs = {name: lab2.runs(name, seeds, device) for name in SEEDED}
     fixed = {name: lab2.run(name, seeds[0], device) for name in ("zeros", "ones")}
