@@ -24,13 +24,18 @@ a payload that could not be read back is refused at once
 
 **The key.** SHA-256 of the canonical JSON (sorted keys, no NaN, no
 whitespace) of ``{"spec": spec, "dlverify": version, "torch": version,
-"format": FORMAT_VERSION}``. The spec must name everything that determines the
-run: the protocol's settings, the seed, checksums of the data, the device
-*type* (``"cpu"``/``"cuda"``, as a run on one is not bitwise a run on the
-other), the dtype; and, since the dlverify version only changes at releases, a
-version of the claim family's own protocol code, bumped when that code changes
-what a run produces. JSON has no tuples: ``(1, 2)`` and ``[1, 2]`` are the same
-key; ``1`` and ``1.0`` are not.
+"processor": ..., "format": FORMAT_VERSION}``. The spec must name everything
+that determines the run: the protocol's settings, the seed, checksums of the
+data, the device *type* under ``"device"`` (``"cpu"``/``"cuda"``, as a run on
+one is not bitwise a run on the other), the dtype; and, since the dlverify
+version only changes at releases, a version of the claim family's own
+protocol code, bumped when that code changes what a run produces. The
+processor is added by the cache, from the spec's device
+(:func:`dlverify.machine.processor_identity`: the CPU model and ATen's CPU
+capability, and the GPU for a CUDA run), since two processors with other
+kernels round the same run differently: a cache shared between machines never
+hands one machine's run to another. JSON has no tuples: ``(1, 2)`` and
+``[1, 2]`` are the same key; ``1`` and ``1.0`` are not.
 
 **On disk.** ``<root>/<key[:2]>/<key>.pt`` holds the payload (``torch.save``);
 ``<key>.json`` beside it holds the spec, the versions and the SHA-256 of the
@@ -71,6 +76,7 @@ import filelock
 import torch
 
 from .errors import RunCacheError
+from .machine import processor_identity
 
 #: Version of the on-disk format; part of every key, so a change of format never reads old entries.
 FORMAT_VERSION = 1
@@ -336,17 +342,27 @@ def _first_line(error: BaseException) -> str:
 
 
 def _identity(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """What a run depends on besides its spec: this dlverify, this torch, this format."""
+    """What a run depends on besides its spec: this dlverify, this torch, this processor, this format."""
     from . import __version__  # read at each call, like torch.__version__
 
     if not isinstance(spec, Mapping):
         raise RunCacheError(
             f"a run spec must be a mapping (a dict of JSON values), not a {_type_name(spec)}"
         )
+    plain = _plain_json(spec, "spec")
+    device = plain.get("device", "cpu")
+    try:
+        processor = processor_identity(device)
+    except (TypeError, RuntimeError) as error:
+        raise RunCacheError(
+            f"spec['device'] is {device!r}, not a device torch knows ({_first_line(error)}); "
+            f"write the device type, e.g. device.type ('cpu' or 'cuda')"
+        ) from None
     return {
-        "spec": _plain_json(spec, "spec"),
+        "spec": plain,
         "dlverify": __version__,
         "torch": torch.__version__,
+        "processor": processor,
         "format": FORMAT_VERSION,
     }
 

@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import dlverify
+import dlverify.machine
 from dlverify.errors import DlverifyError, RunCacheError
 from dlverify.runcache import RunCache, RunCacheWarning
 from dlverify.train import History
@@ -235,6 +236,41 @@ def test_key_changes_with_the_torch_and_dlverify_versions(monkeypatch):
     torch_changed = RunCache.key(SPEC)
     monkeypatch.setattr(dlverify, "__version__", "0.0.1")
     assert len({key, torch_changed, RunCache.key(SPEC)}) == 3
+
+
+@pytest.mark.parametrize(
+    "patch",
+    [
+        ("dlverify.machine.cpu_name", lambda: "Another CPU"),
+        ("torch.backends.cpu.get_cpu_capability", lambda: "DEFAULT"),
+    ],
+    ids=["cpu-model", "aten-capability"],
+)
+def test_key_changes_with_the_processor(monkeypatch, patch):
+    """Another processor rounds the same run differently: a shared cache must not mix them."""
+    key = RunCache.key(SPEC)
+    monkeypatch.setattr(*patch)
+    assert RunCache.key(SPEC) != key
+
+
+def test_key_changes_with_the_mkl_instruction_set(monkeypatch):
+    monkeypatch.delenv("MKL_ENABLE_INSTRUCTIONS", raising=False)
+    key = RunCache.key(SPEC)
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    assert RunCache.key(SPEC) != key
+
+
+def test_the_sidecar_names_the_processor(tmp_path):
+    cache = RunCache(tmp_path)
+    cache.get_or_create(SPEC, Calls())
+    sidecar = json.loads(entry(cache)[1].read_text())
+    assert sidecar["processor"]["cpu"] == dlverify.machine.cpu_name()
+    assert sidecar["processor"]["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+
+
+def test_a_spec_device_torch_does_not_know_is_refused(tmp_path):
+    with pytest.raises(RunCacheError, match=r"spec\['device'\] is 'gpu'.*device.type"):
+        RunCache(tmp_path).get_or_create({**SPEC, "device": "gpu"}, Calls())
 
 
 def test_same_spec_same_key_in_another_process():

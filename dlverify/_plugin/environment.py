@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+from ..machine import cpu_name
 from ..profiles import Profile
 
 
@@ -39,7 +40,7 @@ def environment(config: pytest.Config) -> dict:
         "seeds": list(profile.seeds),
         "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
         "xdist_workers": getattr(config.option, "numprocesses", None),
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "torch_threads": _threads_per_process(config),
         "cudnn_deterministic": torch.backends.cudnn.deterministic,
         "cudnn_benchmark": torch.backends.cudnn.benchmark,
@@ -60,17 +61,3 @@ def _threads_per_process(config: pytest.Config) -> int:
 
         threads = torch.get_num_threads()
     return threads
-
-
-def _cpu_name() -> str:
-    """The CPU model (from /proc/cpuinfo on Linux, else platform.processor())."""
-    import platform
-
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
