@@ -87,6 +87,52 @@ def test_device_cuda_without_cuda_is_a_usage_error(project):
     result.stdout.no_fnmatch_line("*1 passed*")
 
 
+# A host with three GPUs, as far as torch.cuda tells: a project's conftest.py stands in for them.
+THREE_GPUS = """
+import torch
+
+torch.cuda.is_available = lambda: True
+torch.cuda.device_count = lambda: 3
+torch.cuda.pinned = []
+torch.cuda.set_device = torch.cuda.pinned.append
+"""
+
+WHERE = """
+import os, pytest, torch
+
+@pytest.mark.parametrize("i", range(8))
+def test_where(device, i):
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    with open(f"{worker}.txt", "w") as f:
+        f.write(repr(torch.cuda.pinned))
+"""
+
+
+def _pinned(project) -> dict[str, str]:
+    return {path.stem: path.read_text() for path in project.path.glob("*.txt")}
+
+
+@pytest.mark.slow
+def test_each_xdist_worker_computes_on_its_own_gpu(project):
+    project.makeconftest(OPT_IN + THREE_GPUS)
+    project.makepyfile(test_where=WHERE)
+    result = project.runpytest_subprocess("-n", "4", "--device", "cuda")
+    result.assert_outcomes(passed=8)
+    pinned = _pinned(project)
+    assert pinned, "no worker ran a test"
+    for worker, devices in pinned.items():
+        assert devices == repr([int(worker.removeprefix("gw")) % 3]), pinned
+
+
+@pytest.mark.parametrize("args", [["--device", "cuda"], ["-n", "2"]], ids=["one-process", "cpu"])
+def test_no_gpu_is_pinned_in_one_process_or_on_the_cpu(project, args):
+    project.makeconftest(OPT_IN + THREE_GPUS)
+    project.makepyfile(test_where=WHERE)
+    result = project.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=8)
+    assert set(_pinned(project).values()) == {"[]"}
+
+
 def test_device_fixture_is_parametrized_and_in_the_test_id(project):
     project.makepyfile("def test_on(device):\n    assert device.type in ('cpu', 'cuda')\n")
     result = project.runpytest("-v", "--device", "all")

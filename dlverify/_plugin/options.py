@@ -26,7 +26,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=("cpu", "cuda", "all"),
         default="cpu",
         help="run device-parametrized tests on cpu (default), cuda, or all available "
-        "devices; cuda without CUDA is a usage error, never a silent CPU run",
+        "devices; cuda without CUDA is a usage error, never a silent CPU run; with "
+        "several GPUs, xdist worker gwN runs on GPU N mod their number",
     )
     group.addoption(
         "--profile",
@@ -124,6 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
                 "with an NVIDIA GPU, or run with --device cpu (or --device all to use every "
                 "available device)."
             )
+    _pin_worker_gpu(config)
     data_dir = config.getoption("data_dir", None)
     if data_dir:
         path = Path(data_dir).expanduser().resolve()
@@ -161,6 +163,28 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_configure_node(node) -> None:
     """Tell an xdist worker that dlverify switched ``-n``'s distribution to loadgroup."""
     node.workerinput[_LOADGROUP_SET] = node.config.option.dist == "loadgroup"
+
+
+def _pin_worker_gpu(config: pytest.Config) -> None:
+    """On a host with several GPUs, xdist worker ``gwN`` computes on GPU ``N mod count``.
+
+    ``torch.cuda.set_device`` makes that GPU the one ``"cuda"`` means in the
+    worker, so ``pytest -n N --device cuda`` spreads the claims over the GPUs
+    with no change to a claim: torch.distributed's one process per GPU, with
+    its ``torch.cuda.set_device(local_rank)``, and the worker index as the
+    rank. Nothing happens in a single process, with one GPU,
+    or under ``--device cpu``; ``CUDA_VISIBLE_DEVICES`` still chooses which
+    GPUs are counted.
+    """
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None or config.getoption("device", "cpu") == "cpu":
+        return
+    import torch
+
+    if not torch.cuda.is_available() or torch.cuda.device_count() < 2:
+        return
+    worker = int(workerinput["workerid"].removeprefix("gw"))
+    torch.cuda.set_device(worker % torch.cuda.device_count())
 
 
 def _check_data_roots() -> None:
