@@ -30,11 +30,12 @@ data, the device *type* under ``"device"`` (``"cpu"``/``"cuda"``, as a run on
 one is not bitwise a run on the other), the dtype; and, since the dlverify
 version only changes at releases, a version of the claim family's own
 protocol code, bumped when that code changes what a run produces. The
-processor is added by the cache, from the spec's device
-(:func:`dlverify.machine.processor_identity`: the CPU model and ATen's CPU
-capability, and the GPU for a CUDA run), since two processors with other
-kernels round the same run differently: a cache shared between machines never
-hands one machine's run to another. JSON has no tuples: ``(1, 2)`` and
+processor is added by the cache, from the spec's device (a spec without
+``"device"`` is a CPU run): :func:`dlverify.machine.processor_identity`, the
+CPU model, ATen's CPU capability and MKL's or oneDNN's instruction-set
+variables when set, and the GPU for a CUDA run. Two processors with other
+kernels round the same run differently, so a cache shared between machines
+never hands one machine's run to another. JSON has no tuples: ``(1, 2)`` and
 ``[1, 2]`` are the same key; ``1`` and ``1.0`` are not.
 
 **On disk.** ``<root>/<key[:2]>/<key>.pt`` holds the payload (``torch.save``);

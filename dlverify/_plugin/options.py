@@ -172,9 +172,9 @@ def _pin_worker_gpu(config: pytest.Config) -> None:
     worker, so ``pytest -n N --device cuda`` spreads the claims over the GPUs
     with no change to a claim: torch.distributed's one process per GPU, with
     its ``torch.cuda.set_device(local_rank)``, and the worker index as the
-    rank. Nothing happens in a single process, with one GPU,
-    or under ``--device cpu``; ``CUDA_VISIBLE_DEVICES`` still chooses which
-    GPUs are counted.
+    rank. Nothing happens in a single process, with one GPU, or under
+    ``--device cpu``; ``CUDA_VISIBLE_DEVICES`` still chooses which GPUs are
+    counted.
     """
     workerinput = getattr(config, "workerinput", None)
     if workerinput is None or config.getoption("device", "cpu") == "cpu":
