@@ -1084,9 +1084,16 @@ def test_interpolation_blend(claim, hw1_runs, device, seeds):
     xfail=Finding(
         "no inverted U: the test accuracy is highest at or next to an end point (model a, mostly), "
         "and no interior alpha beats both end points",
-        fails=(
+        fails=("best interior test accuracy above both end points'",),
+        # Measured 2026-11-25 on an Intel Xeon: the arg-max is within a step of the arg-min on
+        # every seed but seed 3 (accuracy highest at alpha 1, loss lowest at 0). Under its
+        # AVX-512 kernels it stays inconclusive at 10 seeds under both profiles (mean distance
+        # 0.11, interval up to 1.00 and 1.07); under AVX2 kernels (MKL_ENABLE_INSTRUCTIONS=AVX2
+        # ATEN_CPU_CAPABILITY=avx2) it holds at the default profile's 3 seeds and is
+        # inconclusive at the full profile's 10. On its threshold: it may go either way between
+        # CPUs, never against the claim.
+        undecided=(
             "arg-max alpha of test accuracy within one grid step of the arg-min alpha of test loss",
-            "best interior test accuracy above both end points'",
         ),
     ),
 )

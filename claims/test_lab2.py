@@ -688,6 +688,13 @@ def test_label_noise_best(claim, lab2, device, seeds, profile):
             "final val loss ≥ 2× train loss on every seed",
             "gap not reduced by ≥ 20% of no regularization's",
         ),
+        # Measured 2026-11-25 on an Intel Xeon: with its AVX-512 kernels it holds at the first
+        # look under both profiles (3 seeds on the 10 000-image subset, 5 on all 60 000 images),
+        # and with AVX2 kernels (MKL_ENABLE_INSTRUCTIONS=AVX2 ATEN_CPU_CAPABILITY=avx2) under
+        # the full profile; the default profile's 3 seeds under AVX2 leave it inconclusive
+        # (dropout − none 0.021, interval [−0.049, 0.091] against the margin −0.019). On its
+        # threshold: it may go either way between CPUs, never against the claim.
+        undecided=("val cross-entropy not reduced by ≥ 20% of no regularization's",),
     ),
 )
 def test_dropout_no_help(claim, lab2, device, seeds):
