@@ -164,7 +164,7 @@ class NextTestBatchLoss:
         self.generator = torch.Generator().manual_seed(1_000_003 * (TEST_BATCH_STREAM + 1) + seed)
         self.order: torch.Tensor | None = None
         self.position = 0
-        self.values: list[torch.Tensor] = []
+        self.values: list[float] = []  # numbers, not a tensor a step (see dlverify.train.fit)
 
     @torch.no_grad()
     def after_evaluation(self, history: History, model: torch.nn.Module) -> None:
@@ -174,10 +174,11 @@ class NextTestBatchLoss:
             self.position = 0
         rows = self.order[self.position : self.position + self.size]
         self.position += self.size
-        self.values.append(F.cross_entropy(model(self.test.inputs[rows]), self.test.targets[rows]))
+        loss = F.cross_entropy(model(self.test.inputs[rows]), self.test.targets[rows])
+        self.values.append(loss.item())
 
     def losses(self) -> list[float]:
-        return torch.stack(self.values).double().cpu().tolist() if self.values else []
+        return list(self.values)
 
 
 def seed_block(seed: int) -> tuple[int, ...]:

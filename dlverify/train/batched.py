@@ -303,7 +303,7 @@ def fit_many(  # noqa: C901
     transform_generators = [torch.Generator().manual_seed(s + 1) for s in seeds]
     dropout = DropoutMasks(net.dropout_rates, seeds, device)
     histories = [History() for _ in models]
-    step_losses: list[torch.Tensor] = []
+    step_losses: torch.Tensor | None = None  # (steps, K), one tensor: why, in fit
     devices = [device] if device.type == "cuda" else []
 
     for model in models:
@@ -353,7 +353,9 @@ def fit_many(  # noqa: C901
                     correct_sum += (out.argmax(dim=2) == labels).sum(dim=1)
                 seen += batch
                 if record_steps:
-                    step_losses.append(losses)
+                    if step_losses is None:
+                        step_losses = losses.new_empty(total_steps, k)
+                    step_losses[step] = losses
                 done = step + 1
                 if done % interval == 0 or done == total_steps:
                     _sync(device)
@@ -417,7 +419,7 @@ def fit_many(  # noqa: C901
     finally:
         net.store_to_models()
     if record_steps:
-        table = torch.stack(step_losses).double().cpu().t().tolist()
+        table = step_losses.double().cpu().t().tolist()
         for i, (history, values) in enumerate(zip(histories, table)):
             history.step_loss = values
             bad = [j for j, v in enumerate(values) if not math.isfinite(v)]
